@@ -1,0 +1,181 @@
+"""`cognisim up` (the whole local stack in the foreground) and `cognisim worker --device SERIAL`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
+    """One worker per device, on the device's own queue, one step at a time."""
+    return [
+        sys.executable, "-m", "celery", "-A", "cognisim_site", "worker",
+        "-Q", f"device-{serial}", "-c", "1", "-P", "solo", "-n", f"device-{serial}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", loglevel,
+    ]
+
+
+def daphne_argv(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "cognisim_site.web", "-b", host, "-p", str(port),
+        "--websocket-max-message-size", str(WS_MAX_MESSAGE_BYTES),
+        "--websocket-max-frame-size", str(WS_MAX_MESSAGE_BYTES),
+        "cognisim_site.asgi:application",
+    ]
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for {host}:{port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered on {host}:{port} within {timeout:.0f} s")
+
+
+class Supervisor:
+    """Children started in the foreground, restarted with backoff when they die, all stopped on Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, tuple[list[str], subprocess.Popen[bytes]]] = {}
+        self.restarts: dict[str, tuple[int, float]] = {}
+        self.stopping = False
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv)
+        self.children[name] = (argv, proc)
+        return proc
+
+    def watch(self) -> None:
+        while not self.stopping:
+            for name, (argv, proc) in list(self.children.items()):
+                if proc.poll() is None:
+                    continue
+                count, not_before = self.restarts.get(name, (0, 0.0))
+                if not_before == 0.0:
+                    delay = min(2**count, 30)
+                    print(f"{name} exited with {proc.returncode}; restarting in {delay} s", flush=True)
+                    self.restarts[name] = (count, time.monotonic() + delay)
+                elif time.monotonic() >= not_before:
+                    self.start(name, argv)
+                    self.restarts[name] = (count + 1, 0.0)
+            time.sleep(0.2)
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+        procs = [proc for _, proc in self.children.values()]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 10
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _demo_password(home: Path) -> str:
+    path = home / "demo_password"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    supervisor = Supervisor()
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        if not os.environ.get("REDIS_URL"):
+            from .redis_server import free_port, redis_argv
+
+            port = free_port()
+            supervisor.start("redis", redis_argv(port, Path(tempfile.gettempdir())))
+            os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            wait_for_port("127.0.0.1", port, timeout=10)
+            print(f"Started a private Redis on 127.0.0.1:{port}", flush=True)
+
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+
+        from devices.models import Device
+        from devices.services import device_register_sim
+        from sessions.accounts import api_user_create
+
+        call_command("migrate", interactive=False, verbosity=0)
+        password = _demo_password(settings.COGNISIM_HOME)
+        token = api_user_create(username="demo", password=password)
+        serials = [f"sim-{n}" for n in range(1, args.sim_devices + 1)]
+        for serial in serials:
+            device_register_sim(serial=serial)
+        Device.objects.filter(transport=Device.Transport.SIM).exclude(serial__in=serials).update(
+            status=Device.Status.OFFLINE
+        )
+        for serial in serials:
+            supervisor.start(f"worker {serial}", worker_argv(serial))
+        web = supervisor.start("web", daphne_argv(args.host, args.port))
+        wait_for_port(args.host, args.port, timeout=30, proc=web)
+        print(
+            f"\nCogniSim is up: http://{args.host}:{args.port}/\n"
+            f"  sign in as demo / {password}\n"
+            f"  API token: {token}\n"
+            f"  {len(serials)} simulated device(s): {', '.join(serials)}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        supervisor.watch()
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+    finally:
+        supervisor.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    os.execv(sys.executable, worker_argv(args.device, loglevel=args.loglevel))
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cognisim", description="Run tests on Android devices.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the whole local stack in the foreground")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--sim-devices", type=int, default=2, metavar="N")
+    up.set_defaults(run=cmd_up)
+    worker = commands.add_parser("worker", help="the worker of one device")
+    worker.add_argument("--device", required=True, metavar="SERIAL")
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(run=cmd_worker)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""One error shape for the whole API: `{"code": …, "message": …}` with a 4xx status, never a 5xx for bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from sessions.errors import ServiceError
+from sessions.steps import StepInvalid
+
+
+def _first_message(detail: Any) -> tuple[str, str]:
+    """(field, message) of the first problem in a DRF validation detail."""
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()))
+        inner_field, message = _first_message(value)
+        name = field if inner_field == "" else f"{field}.{inner_field}"
+        return ("" if field == "non_field_errors" else name), message
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return "", str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, StepInvalid):
+        return Response({"code": exc.code, "message": exc.message, "field": exc.field}, status=400)
+    if isinstance(exc, ServiceError):
+        return Response({"code": exc.code, "message": exc.message, **exc.details}, status=exc.status)
+    if isinstance(exc, exceptions.ValidationError):
+        field, message = _first_message(exc.detail)
+        body = {"code": "invalid", "message": f"{field}: {message}" if field else message}
+        if field:
+            body["field"] = field
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    response = exception_handler(exc, context)
+    if response is not None:
+        code = getattr(exc, "default_code", "error")
+        detail = getattr(exc, "detail", str(exc))
+        response.data = {"code": code, "message": str(detail)}
+    return response
+
+
+def json_404(request: Any, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"code": "not_found", "message": "No such resource."}, status=404)
+
+
+def json_500(request: Any) -> JsonResponse:
+    return JsonResponse({"code": "server_error", "message": "CogniSim failed; the error is logged."}, status=500)

@@ -1,0 +1,105 @@
+"""The one small interface every device driver implements.
+
+Drivers expose *primitives* — the things `adb shell input …`, `uiautomator
+dump`, `screencap` and `am` can do. The step vocabulary of SPEC §3 (find an
+element, tap its centre, wait, assert, scroll until visible …) is written once,
+in `devices.actions`, on top of these primitives, so the simulated device and
+the adb driver behave the same by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class DeviceError(Exception):
+    """An action that did not succeed. `retryable` splits transport faults from semantic ones."""
+
+    code = "device_error"
+    retryable = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class TransportError(DeviceError):
+    code = "device_unreachable"
+    retryable = True
+
+
+class ActionTimeout(DeviceError):
+    code = "device_timeout"
+    retryable = True
+
+
+class ElementNotFound(DeviceError):
+    code = "element_not_found"
+
+
+class AssertionFailed(DeviceError):
+    code = "assertion_failed"
+
+
+class UnsupportedInput(DeviceError):
+    code = "unsupported_input"
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    model: str
+    os_version: str
+    screen_width: int
+    screen_height: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionOutcome:
+    """What a performed step returns.
+
+    `result` is for the user (small JSON); `effect` is the canonical record of what
+    the step did and saw (hashed for replay); `state` is the device state after the
+    step (merged into the session state); `screenshot` is PNG bytes when the step
+    took one.
+    """
+
+    result: dict[str, Any]
+    effect: dict[str, Any]
+    state: dict[str, Any]
+    screenshot: bytes | None = None
+
+
+class DeviceDriver(Protocol):
+    serial: str
+
+    def facts(self) -> DeviceFacts: ...
+
+    def wake(self) -> None:
+        """Screen on and unlocked; called once when a session sets the device up."""
+
+    def dump_ui(self) -> str:
+        """The current UI tree in `uiautomator dump` XML form."""
+
+    def foreground_package(self) -> str: ...
+
+    def tap(self, x: int, y: int) -> None: ...
+
+    def long_press(self, x: int, y: int, duration_ms: int) -> None: ...
+
+    def swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int) -> None: ...
+
+    def input_text(self, text: str) -> None:
+        """Type into the focused field, as `adb shell input text` does."""
+
+    def press_key(self, key: str) -> None:
+        """A key name from `devices.actions.KEYS` (back, home, enter, del, move_end, …)."""
+
+    def launch_app(self, package: str, *, clear_state: bool = False) -> None: ...
+
+    def stop_app(self, package: str) -> None: ...
+
+    def screenshot(self) -> bytes:
+        """The screen as PNG bytes, as `screencap -p` gives them."""

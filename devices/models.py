@@ -1,0 +1,44 @@
+from django.db import models
+
+
+class DeviceStatus(models.TextChoices):
+    OFFLINE = "offline", "offline"
+    AVAILABLE = "available", "available"
+    BUSY = "busy", "busy"
+    MAINTENANCE = "maintenance", "maintenance"
+
+
+class Device(models.Model):
+    class Transport(models.TextChoices):
+        ADB = "adb", "adb"
+        SIM = "sim", "simulated"
+
+    Status = DeviceStatus
+
+    serial = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=200, blank=True)
+    transport = models.CharField(max_length=8, choices=Transport.choices, default=Transport.SIM)
+    model = models.CharField(max_length=200, blank=True)
+    os_version = models.CharField(max_length=50, blank=True)
+    screen_width = models.PositiveIntegerField(null=True, blank=True)
+    screen_height = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFLINE)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["serial"]
+        indexes = [models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeviceStatus.values), name="device_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.serial} ({self.status})"
+
+    @property
+    def queue(self) -> str:
+        return f"device-{self.serial}"

@@ -1,0 +1,22 @@
+"""Users of the API: creation with a token and an optional per-user cap."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from .models import UserQuota
+
+
+def api_user_create(*, username: str, max_sessions: int | None = None, password: str | None = None) -> str:
+    """Create the user if needed, set its cap and password when given, and return its API token."""
+    with transaction.atomic():
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        if password is not None:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        if max_sessions is not None:
+            UserQuota.objects.update_or_create(user=user, defaults={"max_active_sessions": max_sessions})
+        token, _ = Token.objects.get_or_create(user=user)
+    return token.key

@@ -1,0 +1,188 @@
+"""REST interfaces of sessions (SPEC §4): parse, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .events import event_message
+from .models import Step, TestSession
+from .steps import PACKAGE_RE
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming the first one."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: ["Unknown field."]})
+        return super().to_internal_value(data)
+
+
+class AppSerializer(StrictSerializer):
+    package = serializers.RegexField(PACKAGE_RE, max_length=255, error_messages={"invalid": "Not a valid Android package name."})
+
+
+class SessionCreateSerializer(StrictSerializer):
+    device = serializers.CharField(required=False, allow_null=True, max_length=128)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    app = AppSerializer(required=False, allow_null=True)
+    source = serializers.ChoiceField(choices=TestSession.Source.choices, required=False, default="api")
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    device = serializers.SlugRelatedField(slug_field="serial", read_only=True)
+    app = serializers.SerializerMethodField()
+    ws_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TestSession
+        fields = [
+            "id", "name", "status", "source", "device", "app", "ws_url", "trace_id", "screen_url",
+            "error", "last_seq", "current_state", "created_at", "ready_at", "ended_at", "last_activity_at",
+        ]
+
+    def get_app(self, session: TestSession) -> dict[str, str] | None:
+        return {"package": session.app_package} if session.app_package else None
+
+    def get_ws_url(self, session: TestSession) -> str:
+        url = self.context["request"].build_absolute_uri(f"/ws/sessions/{session.pk}/")
+        return "ws" + url.removeprefix("http")
+
+
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Step
+        fields = [
+            "id", "index", "action", "params", "status", "attempt", "timeout_ms", "max_retries", "backoff",
+            "result", "error", "state_patch", "effect", "effect_hash", "queued_at", "started_at",
+            "finished_at", "duration_ms",
+        ]
+
+
+class InputSerializer(StrictSerializer):
+    input_id = serializers.IntegerField()
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096)
+
+
+STEP_BODY = inline_serializer(
+    "StepRequest",
+    {"action": serializers.ChoiceField(choices=["tap", "type", "…"]), "text": serializers.CharField(required=False)},
+)
+
+
+class SessionListView(APIView):
+    @extend_schema(responses=SessionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        sessions = selectors.session_list(owner=request.user)[:200]
+        return Response(SessionSerializer(sessions, many=True, context={"request": request}).data)
+
+    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
+    def post(self, request: Request) -> Response:
+        body = SessionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        session = services.session_open(
+            owner=request.user,
+            device_serial=data.get("device"),
+            name=data["name"],
+            app_package=(data.get("app") or {}).get("package", ""),
+            source=data["source"],
+        )
+        return Response(SessionSerializer(session, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class SessionDetailView(APIView):
+    @extend_schema(responses=SessionSerializer)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        return Response(SessionSerializer(session, context={"request": request}).data)
+
+
+class SessionStepsView(APIView):
+    @extend_schema(responses=StepSerializer(many=True))
+    def get(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        return Response(StepSerializer(selectors.step_list(session=session), many=True).data)
+
+    @extend_schema(request=STEP_BODY, responses={201: StepSerializer})
+    def post(self, request: Request, session_id: str) -> Response:
+        selectors.session_get(owner=request.user, session_id=session_id)
+        step = services.step_submit(session_id=session_id, owner=request.user, data=request.data)
+        return Response(
+            {"id": step.pk, "index": step.index, "action": step.action, "status": step.status},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class StepScreenshotView(APIView):
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, session_id: str, step_id: int) -> HttpResponse:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        png = selectors.step_screenshot(session=session, step_id=step_id)
+        return HttpResponse(png, content_type="image/png")
+
+
+def _query_int(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise serializers.ValidationError({name: [f"Must be an integer from 0 to {high}."]})
+    return int(raw)
+
+
+class SessionEventsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer(
+            "EventPage",
+            {"results": serializers.ListField(child=serializers.DictField()), "next_after": serializers.IntegerField(),
+             "has_more": serializers.BooleanField()},
+        ),
+    )
+    def get(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        after = _query_int(request, "after", 0, 2**31)
+        limit = _query_int(request, "limit", settings.EVENTS_PAGE_SIZE, 5000) or settings.EVENTS_PAGE_SIZE
+        events = selectors.event_list(session_id=session.pk, after=after, limit=limit)
+        next_after = events[-1].seq if events else after
+        return Response(
+            {
+                "results": [event_message(e) for e in events],
+                "next_after": next_after,
+                "has_more": next_after < session.last_seq,
+            }
+        )
+
+
+class SessionInputView(APIView):
+    @extend_schema(request=InputSerializer, responses=StepSerializer)
+    def post(self, request: Request, session_id: str) -> Response:
+        body = InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        step = services.session_input(
+            session_id=selectors.session_get(owner=request.user, session_id=session_id).pk,
+            owner=request.user,
+            input_id=body.validated_data["input_id"],
+            value=body.validated_data["value"],
+        )
+        return Response(StepSerializer(step).data)
+
+
+class SessionStopView(APIView):
+    @extend_schema(request=None, responses=SessionSerializer)
+    def post(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        session = services.session_stop(session_id=session.pk, owner=request.user)
+        return Response(SessionSerializer(session, context={"request": request}).data)

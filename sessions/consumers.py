@@ -1,0 +1,178 @@
+"""The session socket (SPEC §4): thin and async; every message is one service call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import selectors, services
+from .errors import ServiceError
+from .events import event_message
+from .steps import StepInvalid
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+REPLAY_PAGE = 1000
+
+
+@database_sync_to_async
+def _owned_session(user: Any, session_id: str) -> Any:
+    try:
+        return selectors.session_get(owner=user, session_id=session_id)
+    except ServiceError:
+        return None
+
+
+@database_sync_to_async
+def _events_after(session_id: Any, after: int) -> list[dict[str, Any]]:
+    return [event_message(e) for e in selectors.event_list(session_id=session_id, after=after, limit=REPLAY_PAGE)]
+
+
+class SessionConsumer(AsyncWebsocketConsumer):
+    """Delivers the session's events in `seq` order with no gap and no duplicate.
+
+    `sent` is the last seq this socket delivered. Live events arrive through the channel
+    group; one that would leave a gap (events from two processes can overtake each other
+    on the way) is preceded by the missing ones read from the database, where they are
+    already committed.
+    """
+
+    sent = 0
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        if self.scope.get("auth_error"):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session = await _owned_session(user, self.scope["url_route"]["kwargs"]["session_id"])
+        if session is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.session_id = session.pk
+        self.group = session.group_name
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        last_seq = query.get("last_seq", [None])[0]
+        if last_seq is not None and last_seq.isdigit():
+            self.sent = int(last_seq)
+            await self._replay()
+        else:
+            self.sent = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _replay(self) -> None:
+        while True:
+            events = await _events_after(self.session_id, self.sent)
+            for event in events:
+                await self.send(text_data=json.dumps(event))
+            if events:
+                self.sent = events[-1]["seq"]
+            if len(events) < REPLAY_PAGE:
+                return
+
+    async def session_event(self, message: dict[str, Any]) -> None:
+        seq = message["event"]["seq"]
+        if seq <= self.sent:
+            return
+        if seq > self.sent + 1:
+            await self._replay()
+            return
+        self.sent = seq
+        await self.send(text_data=json.dumps(message["event"]))
+
+    async def reply(self, type: str, request_id: Any, **fields: Any) -> None:
+        body: dict[str, Any] = {"type": type, **fields}
+        if request_id is not None:
+            body["request_id"] = request_id
+        await self.send(text_data=json.dumps(body))
+
+    async def error(self, code: str, message: str, request_id: Any = None, **fields: Any) -> None:
+        await self.reply("ERROR", request_id, code=code, message=message, **fields)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not hasattr(self, "session_id"):
+            return
+        if bytes_data is not None:
+            await self.error("binary_not_supported", "Send JSON text frames.")
+            return
+        if text_data is None:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.error("malformed_json", "The message is not valid JSON.")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.error("invalid_message", "A message is a JSON object with a 'type'.")
+            return
+        request_id = message.get("request_id")
+        handler = {
+            "PING": self.on_ping,
+            "EXECUTE_SINGLE": self.on_execute_single,
+            "USER_INPUT_RESPONSE": self.on_user_input_response,
+            "STOP": self.on_stop,
+            "RESUME": self.on_resume,
+            "CHAT": self.on_chat,
+        }.get(message["type"])
+        if handler is None:
+            await self.error("unknown_type", f"Unknown message type '{message['type']}'.", request_id)
+            return
+        try:
+            await handler(message, request_id)
+        except StepInvalid as exc:
+            await self.error(exc.code, exc.message, request_id, field=exc.field)
+        except ServiceError as exc:
+            await self.error(exc.code, exc.message, request_id)
+
+    async def on_ping(self, message: dict[str, Any], request_id: Any) -> None:
+        await self.reply("PONG", request_id)
+
+    async def on_execute_single(self, message: dict[str, Any], request_id: Any) -> None:
+        step = await database_sync_to_async(services.step_submit)(
+            session_id=self.session_id, owner=self.scope["user"], data=message.get("step")
+        )
+        await self.reply("ACK", request_id, step_id=step.pk, step_index=step.index)
+
+    async def on_user_input_response(self, message: dict[str, Any], request_id: Any) -> None:
+        step = await database_sync_to_async(services.session_input)(
+            session_id=self.session_id,
+            owner=self.scope["user"],
+            input_id=message.get("input_id"),
+            value=message.get("value"),
+        )
+        await self.reply("ACK", request_id, step_id=step.pk, step_index=step.index)
+
+    async def on_stop(self, message: dict[str, Any], request_id: Any) -> None:
+        session = await database_sync_to_async(services.session_stop)(
+            session_id=self.session_id, owner=self.scope["user"]
+        )
+        await self.reply("ACK", request_id, status=session.status)
+
+    async def on_resume(self, message: dict[str, Any], request_id: Any) -> None:
+        last_seq = message.get("last_seq")
+        if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
+            await self.error("invalid_message", "'last_seq' must be a non-negative integer.", request_id)
+            return
+        self.sent = last_seq
+        await self._replay()
+
+    async def on_chat(self, message: dict[str, Any], request_id: Any) -> None:
+        await self.error(
+            "chat_unavailable",
+            "The chat agent is not part of this build yet; send steps with EXECUTE_SINGLE.",
+            request_id,
+        )

@@ -1,0 +1,50 @@
+"""Errors the session services raise; each carries a machine-readable code and an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+    status = 404
+
+
+class SessionLimit(ServiceError):
+    code = "session_limit"
+    status = 429
+
+
+class DeviceBusy(ServiceError):
+    code = "device_busy"
+    status = 409
+
+
+class DeviceUnavailable(ServiceError):
+    code = "device_unavailable"
+    status = 409
+
+
+class NoDeviceAvailable(ServiceError):
+    code = "no_device_available"
+    status = 409
+
+
+class SessionClosed(ServiceError):
+    code = "session_closed"
+    status = 409
+
+
+class InputNotExpected(ServiceError):
+    code = "input_not_expected"
+    status = 409

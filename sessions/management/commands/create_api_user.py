@@ -1,0 +1,15 @@
+from django.core.management.base import BaseCommand, CommandParser
+
+from sessions.accounts import api_user_create
+
+
+class Command(BaseCommand):
+    help = "Create (or update) an API user and print its token."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--max-sessions", type=int, default=None, help="override MAX_ACTIVE_SESSIONS_PER_USER")
+
+    def handle(self, *args: object, name: str, max_sessions: int | None, **options: object) -> None:
+        token = api_user_create(username=name, max_sessions=max_sessions)
+        self.stdout.write(token)

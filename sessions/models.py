@@ -1,0 +1,168 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+def new_trace_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SessionStatus(models.TextChoices):
+    PENDING = "PENDING"
+    SETTING_UP = "SETTING_UP"
+    READY = "READY"
+    RUNNING = "RUNNING"
+    WAITING_INPUT = "WAITING_INPUT"
+    IDLE = "IDLE"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class StepStatus(models.TextChoices):
+    QUEUED = "QUEUED"
+    DEFERRED = "DEFERRED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+
+
+class TestSession(models.Model):
+    __test__ = False  # not a pytest class, despite the name
+
+    Status = SessionStatus
+
+    class Source(models.TextChoices):
+        IDE = "ide"
+        API = "api"
+        CI = "ci"
+        REPLAY = "replay"
+
+    ACTIVE = (
+        Status.PENDING,
+        Status.SETTING_UP,
+        Status.READY,
+        Status.RUNNING,
+        Status.WAITING_INPUT,
+        Status.IDLE,
+    )
+    HOLDING_DEVICE = (Status.PENDING, Status.SETTING_UP, Status.READY, Status.RUNNING, Status.WAITING_INPUT)
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_sessions")
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    app_package = models.CharField(max_length=255, blank=True)
+    initial_state = models.JSONField(default=dict, blank=True)
+    current_state = models.JSONField(default=dict, blank=True)
+    trace_id = models.CharField(max_length=32, default=new_trace_id, editable=False)
+    screen_url = models.CharField(max_length=500, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["device", "status"]),
+            models.Index(fields=["status", "last_activity_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=SessionStatus.values), name="session_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.id} [{self.status}]"
+
+    @property
+    def group_name(self) -> str:
+        return f"session.{self.id.hex}"
+
+
+class Step(models.Model):
+    Status = StepStatus
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.SKIPPED)
+
+    session = models.ForeignKey(TestSession, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    action = models.CharField(max_length=32)
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    timeout_ms = models.PositiveIntegerField()
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    backoff = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    state_patch = models.JSONField(default=list, blank=True)
+    effect = models.JSONField(null=True, blank=True)
+    effect_hash = models.CharField(max_length=64, blank=True)
+    screenshot = models.BinaryField(null=True, blank=True, editable=False)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "index"]
+        indexes = [models.Index(fields=["session", "status", "index"])]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "index"], name="step_index_unique_per_session"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=StepStatus.values), name="step_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.index} {self.action} [{self.status}]"
+
+
+class SessionEvent(models.Model):
+    """Append-only, numbered 1, 2, 3 … per session with no gaps."""
+
+    class Type(models.TextChoices):
+        SESSION_STATUS = "SESSION_STATUS"
+        STEP_STATUS = "STEP_STATUS"
+        USER_INPUT_REQUIRED = "USER_INPUT_REQUIRED"
+        AGENT_MESSAGE = "AGENT_MESSAGE"
+        SCREEN = "SCREEN"
+
+    session = models.ForeignKey(TestSession, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=32, choices=Type.choices)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="event_seq_unique_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} #{self.seq} {self.type}"
+
+
+class UserQuota(models.Model):
+    """A per-user override of MAX_ACTIVE_SESSIONS_PER_USER."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
+    max_active_sessions = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.user} ≤ {self.max_active_sessions} sessions"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("sessions/", api.SessionListView.as_view()),
+    path("sessions/<str:session_id>/", api.SessionDetailView.as_view()),
+    path("sessions/<str:session_id>/steps/", api.SessionStepsView.as_view()),
+    path("sessions/<str:session_id>/steps/<int:step_id>/screenshot.png", api.StepScreenshotView.as_view()),
+    path("sessions/<str:session_id>/events/", api.SessionEventsView.as_view()),
+    path("sessions/<str:session_id>/input/", api.SessionInputView.as_view()),
+    path("sessions/<str:session_id>/stop/", api.SessionStopView.as_view()),
+]

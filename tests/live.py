@@ -1,0 +1,152 @@
+"""Helpers to drive a live stack over real sockets: REST with urllib, the session socket with websockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from cognisim_site.cli import daphne_argv, wait_for_port, worker_argv
+from cognisim_site.redis_server import free_port
+
+TERMINAL_STEP = {"COMPLETED", "ERROR", "CANCELLED"}
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+
+
+class Rest:
+    def __init__(self, base_url: str, token: str | None) -> None:
+        self.base_url = base_url
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> Response:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Token {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                status, payload = reply.status, reply.read()
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, exc.read()
+        try:
+            return Response(status, json.loads(payload) if payload else None)
+        except ValueError:
+            return Response(status, payload)
+
+    def get(self, path: str) -> Response:
+        return self.call("GET", path)
+
+    def post(self, path: str, body: Any = None) -> Response:
+        return self.call("POST", path, body if body is not None else {})
+
+
+class Socket:
+    """A session socket that keeps every message it received, in order."""
+
+    def __init__(self, url: str, *, token: str | None = None, headers: dict[str, str] | None = None) -> None:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Token {token}"
+        self.conn: ClientConnection = connect(url, additional_headers=all_headers, max_size=None, open_timeout=10, legacy=True)
+        self.received: list[dict[str, Any]] = []
+
+    def send(self, message: Any) -> None:
+        self.conn.send(message if isinstance(message, str) else json.dumps(message))
+
+    def recv(self, timeout: float = 15) -> dict[str, Any]:
+        message = json.loads(self.conn.recv(timeout=timeout))
+        self.received.append(message)
+        return message
+
+    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+        """Receive until a message matches; every message on the way is kept in `received`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching message within {timeout} s; got {self.received[-5:]}")
+            message = self.recv(timeout=remaining)
+            if match(message):
+                return message
+
+    def events(self) -> list[dict[str, Any]]:
+        return [m for m in self.received if "seq" in m]
+
+    def close_code(self, timeout: float = 10) -> int | None:
+        """Wait for the server to close the socket and return its close code."""
+        try:
+            while True:
+                self.recv(timeout=timeout)
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def session_status(status: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m.get("type") == "SESSION_STATUS" and m.get("status") == status
+
+
+def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
+
+
+@dataclass
+class Stack:
+    """A real daphne and one real Celery worker per simulated device, as `cognisim up` runs them."""
+
+    env: dict[str, str]
+    serials: list[str]
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def ws_url(self, session_id: str, query: str = "") -> str:
+        return f"ws://{self.host}:{self.port}/ws/sessions/{session_id}/" + (f"?{query}" if query else "")
+
+    def start(self) -> None:
+        for serial in self.serials:
+            self.start_worker(serial)
+        self.start_web()
+
+    def start_web(self) -> None:
+        self.procs["web"] = subprocess.Popen(daphne_argv(self.host, self.port), env=self.env)
+        wait_for_port(self.host, self.port, timeout=30, proc=self.procs["web"])
+
+    def start_worker(self, serial: str) -> None:
+        self.procs[serial] = subprocess.Popen(worker_argv(serial), env=self.env)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def stack_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env

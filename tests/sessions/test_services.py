@@ -1,0 +1,130 @@
+"""Session services against the real database, with the simulated device driven in-process."""
+
+import pytest
+
+from devices.models import Device
+from devices.services import _drivers
+from sessions import services
+from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
+from sessions.models import SessionEvent, Step, TestSession, UserQuota
+
+
+@pytest.fixture(autouse=True)
+def fresh_drivers():
+    _drivers.clear()
+    yield
+    _drivers.clear()
+
+
+def open_ready(user, device):
+    session = services.session_open(owner=user, device_serial=device.serial)
+    services.session_setup(session_id=session.pk)
+    return TestSession.objects.get(pk=session.pk)
+
+
+def test_open_claims_the_device_and_setup_makes_it_ready(user, device):
+    session = open_ready(user, device)
+    assert session.status == "READY"
+    assert session.initial_state == session.current_state
+    assert session.current_state["device"]["foreground"] == "com.android.launcher3"
+    assert Device.objects.get(pk=device.pk).status == "busy"
+    statuses = list(SessionEvent.objects.filter(session=session).values_list("seq", "payload__status"))
+    assert statuses == [(1, "PENDING"), (2, "SETTING_UP"), (3, "READY")]
+
+
+def test_setup_opens_the_sessions_app(user, device):
+    session = services.session_open(owner=user, device_serial=device.serial, app_package="com.cognisim.demo")
+    services.session_setup(session_id=session.pk)
+    session.refresh_from_db()
+    assert session.current_state["device"]["foreground"] == "com.cognisim.demo"
+
+
+def test_setup_of_an_unknown_app_fails_the_session_and_frees_the_device(user, device):
+    session = services.session_open(owner=user, device_serial=device.serial, app_package="com.not.installed")
+    services.session_setup(session_id=session.pk)
+    session.refresh_from_db()
+    assert session.status == "FAILED" and session.error["code"] == "app_not_installed"
+    assert Device.objects.get(pk=device.pk).status == "available"
+
+
+def test_the_cap_counts_active_sessions_and_honours_a_per_user_override(user, device, second_device):
+    services.session_open(owner=user)
+    services.session_open(owner=user)
+    with pytest.raises(SessionLimit) as caught:
+        services.session_open(owner=user)
+    assert caught.value.details == {"active": 2, "limit": 2}
+    UserQuota.objects.create(user=user, max_active_sessions=1)
+    with pytest.raises(SessionLimit):
+        services.session_open(owner=user)
+
+
+def test_device_choice_errors(user, other_user, device):
+    services.session_open(owner=user, device_serial=device.serial)
+    with pytest.raises(DeviceBusy):
+        services.session_open(owner=other_user, device_serial=device.serial)
+    with pytest.raises(NoDeviceAvailable):
+        services.session_open(owner=other_user)
+    Device.objects.filter(pk=device.pk).update(status="maintenance")
+    with pytest.raises(DeviceUnavailable):
+        services.session_open(owner=other_user, device_serial=device.serial)
+
+
+def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
+    session = open_ready(user, device)
+    steps = [
+        services.step_submit(session_id=session.pk, owner=user, data=data)
+        for data in (
+            {"action": "launch_app", "package": "com.android.settings"},
+            {"action": "tap", "text": "Wi-Fi"},
+            {"action": "assert_visible", "text": "Wi-Fi"},
+        )
+    ]
+    assert [s.index for s in steps] == [0, 1, 2]
+    services.steps_run(step_id=steps[2].pk)
+    rows = list(Step.objects.filter(session=session).order_by("index"))
+    assert [r.status for r in rows] == ["COMPLETED"] * 3
+    assert rows[0].finished_at <= rows[1].started_at and rows[1].finished_at <= rows[2].started_at
+    services.steps_run(step_id=steps[0].pk)  # a duplicate delivery changes nothing
+    assert Step.objects.filter(session=session, attempt=1).count() == 3
+
+    events = list(SessionEvent.objects.filter(session=session).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    session.refresh_from_db()
+    assert session.last_seq == len(events) and session.status == "RUNNING"
+    assert services.state_rebuild(session=session) == session.current_state
+
+
+def test_a_stale_attempt_cannot_overwrite_the_result(user, device):
+    session = open_ready(user, device)
+    step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
+    services.steps_run(step_id=step.pk)
+    stale = Step.objects.get(pk=step.pk)
+    stale.status, stale.attempt = "RUNNING", 0
+    services._step_finish(stale, outcome=None, error={"code": "x", "message": "late", "retryable": False}, duration_ms=1)
+    assert Step.objects.get(pk=step.pk).status == "COMPLETED"
+
+
+def test_stop_cancels_what_never_ran_and_frees_the_device(user, device):
+    session = open_ready(user, device)
+    services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
+    stopped = services.session_stop(session_id=session.pk, owner=user)
+    assert stopped.status == "CANCELLED"
+    assert list(Step.objects.filter(session=session).values_list("status", flat=True)) == ["CANCELLED"]
+    assert Device.objects.get(pk=device.pk).status == "available"
+    assert services.session_stop(session_id=session.pk, owner=user).status == "CANCELLED"
+    with pytest.raises(SessionClosed):
+        services.step_submit(session_id=session.pk, owner=user, data={"action": "screenshot"})
+
+
+def test_stop_with_nothing_pending_completes(user, device):
+    session = open_ready(user, device)
+    assert services.session_stop(session_id=session.pk, owner=user).status == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "delays"),
+    [("exponential", [500, 1000, 2000, 4000]), ("linear", [500, 1000, 1500, 2000]), ("constant", [500] * 4)],
+)
+def test_backoff_delays(strategy, delays):
+    backoff = {"strategy": strategy, "base_ms": 500, "max_ms": 3000}
+    assert [services.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [min(d, 3000) for d in delays]

@@ -1,0 +1,72 @@
+import pytest
+
+from sessions.steps import StepInvalid, step_parse
+
+
+@pytest.mark.parametrize(
+    ("data", "params"),
+    [
+        ({"action": "tap", "text": "Login"}, {"text": "Login"}),
+        ({"action": "tap", "x": 10, "y": 20}, {"x": 10, "y": 20}),
+        ({"action": "tap", "id": "email", "index": 1}, {"id": "email", "index": 1}),
+        ({"action": "type", "text": "hi", "into": {"desc": "Email"}}, {"text": "hi", "into": {"desc": "Email"}}),
+        ({"action": "launch_app", "package": "com.example.app"}, {"package": "com.example.app", "clear_state": False}),
+        ({"action": "swipe", "direction": "up"}, {"direction": "up"}),
+        ({"action": "swipe", "from": {"x": 1, "y": 2}, "to": {"x": 3, "y": 4}},
+         {"from": {"x": 1, "y": 2}, "to": {"x": 3, "y": 4}}),
+        ({"action": "scroll_until_visible", "text": "Item 9"}, {"text": "Item 9", "direction": "down"}),
+        ({"action": "press_key", "key": "back"}, {"key": "back"}),
+        ({"action": "wait_for", "text": "Done", "timeout_ms": 2000}, {"text": "Done", "timeout_ms": 2000}),
+        ({"action": "screenshot"}, {}),
+        ({"action": "sleep", "ms": 5}, {"ms": 5}),
+        ({"action": "ask_user", "prompt": "Which?"}, {"prompt": "Which?"}),
+        ({"action": "clear_text"}, {}),
+    ],
+)
+def test_valid_steps_parse_into_driver_params(data, params):
+    assert step_parse(data).params == params
+
+
+def test_common_fields_become_the_policy():
+    spec = step_parse({"action": "tap", "text": "OK", "timeout_ms": 500, "max_retries": 1, "backoff": "linear"})
+    assert (spec.timeout_ms, spec.max_retries) == (500, 1)
+    assert spec.backoff == {"strategy": "linear", "base_ms": 500, "max_ms": 10_000}
+    assert step_parse({"action": "tap", "text": "OK"}).timeout_ms == 30_000
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (None, "step"),
+        ({}, "action"),
+        ({"action": "fly"}, "action"),
+        ({"action": "tap"}, "text"),
+        ({"action": "tap", "text": "a", "id": "b"}, "id"),
+        ({"action": "tap", "x": 1}, "x"),
+        ({"action": "tap", "text": ""}, "text"),
+        ({"action": "tap", "text": 5}, "text"),
+        ({"action": "tap", "text": "a", "bogus": 1}, "bogus"),
+        ({"action": "assert_visible", "x": 1, "y": 2}, "x"),
+        ({"action": "launch_app", "package": "bad name"}, "package"),
+        ({"action": "launch_app", "package": "nodots"}, "package"),
+        ({"action": "launch_app", "package": "com.a", "clear_state": "yes"}, "clear_state"),
+        ({"action": "type", "text": "é" * 2049}, "text"),
+        ({"action": "type", "text": "a", "into": "Email"}, "into"),
+        ({"action": "type", "text": "a", "into": {"label": "x"}}, "into.label"),
+        ({"action": "press_key", "key": "warp"}, "key"),
+        ({"action": "swipe"}, "direction"),
+        ({"action": "swipe", "direction": "diagonal"}, "direction"),
+        ({"action": "swipe", "from": {"x": 1}, "to": {"x": 1, "y": 1}}, "from"),
+        ({"action": "sleep", "ms": 60_001}, "ms"),
+        ({"action": "sleep", "ms": True}, "ms"),
+        ({"action": "tap", "text": "a", "timeout_ms": 0}, "timeout_ms"),
+        ({"action": "tap", "text": "a", "max_retries": 11}, "max_retries"),
+        ({"action": "tap", "text": "a", "backoff": "random"}, "backoff.strategy"),
+        ({"action": "screenshot", "text": "x"}, "text"),
+    ],
+)
+def test_invalid_steps_name_the_field(data, field):
+    with pytest.raises(StepInvalid) as caught:
+        step_parse(data)
+    assert caught.value.field == field
+    assert caught.value.message
