@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from .broadcast import publish_on_commit
 from .models import SessionEvent, Step, TestSession
@@ -33,10 +32,14 @@ def event_message(event: SessionEvent) -> dict[str, Any]:
 
 
 def event_append(*, session: TestSession, type: str, payload: dict[str, Any]) -> SessionEvent:
-    """Number and store one event; call inside the transaction that makes the change it reports."""
+    """Number and store one event, inside the transaction that makes the change it reports.
+
+    `session` must have been read with its row locked in this transaction (or created in it):
+    its `last_seq` is then the truth, and the unique (session, seq) constraint refuses any slip.
+    """
     assert transaction.get_connection().in_atomic_block, "events are written with the change they report"
-    TestSession.objects.filter(pk=session.pk).update(last_seq=F("last_seq") + 1)
-    session.last_seq = TestSession.objects.values_list("last_seq", flat=True).get(pk=session.pk)
+    session.last_seq += 1
+    TestSession.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
     event = SessionEvent.objects.create(session=session, seq=session.last_seq, type=type, payload=payload)
     publish_on_commit(session.group_name, event_message(event))
     return event

@@ -187,11 +187,9 @@ def _claim_next(session_id: Any, upto: int) -> Step | None:
         session = _locked(session_id)
         if session.status in TestSession.TERMINAL:
             return None
-        steps = session.steps.all()
-        if steps.filter(status=Step.Status.RUNNING).exists():
-            return None
-        step = steps.filter(status=Step.Status.QUEUED, index__lte=upto).order_by("index").first()
-        if step is None:
+        pending = (Step.Status.QUEUED, Step.Status.DEFERRED, Step.Status.RUNNING)
+        step = session.steps.filter(status__in=pending).order_by("index").first()
+        if step is None or step.status != Step.Status.QUEUED or step.index > upto:
             return None
         now = timezone.now()
         claimed = Step.objects.filter(pk=step.pk, status=Step.Status.QUEUED).update(
@@ -208,12 +206,15 @@ def _claim_next(session_id: Any, upto: int) -> Step | None:
 
 def steps_run(*, step_id: int) -> None:
     """Run on the device's worker: execute the session's queued steps in order, up to this one."""
-    target = Step.objects.filter(pk=step_id).values("session_id", "index").first()
+    target = Step.objects.filter(pk=step_id).values("session_id", "index", "session__status").first()
     if target is None:
         return
-    session_setup(session_id=target["session_id"])  # a no-op unless the setup task was lost
+    if target["session__status"] == Status.PENDING:
+        session_setup(session_id=target["session_id"])  # its own task was lost or has not run
     while (step := _claim_next(target["session_id"], target["index"])) is not None:
         _step_execute(step)
+        if step.index == target["index"]:
+            return
 
 
 def backoff_delay_ms(*, backoff: dict[str, Any], attempt: int) -> int:
