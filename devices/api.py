@@ -14,8 +14,17 @@ class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
         fields = [
-            "serial", "name", "host", "transport", "model", "os_version", "screen_width", "screen_height",
-            "status", "last_heartbeat", "held_by",
+            "serial",
+            "name",
+            "host",
+            "transport",
+            "model",
+            "os_version",
+            "screen_width",
+            "screen_height",
+            "status",
+            "last_heartbeat",
+            "held_by",
         ]
 
 

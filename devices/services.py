@@ -24,10 +24,13 @@ def driver_for(device: Device) -> DeviceDriver:
 
 
 def device_register_sim(*, serial: str, name: str = "", host: str = "localhost") -> Device:
-    """Register (or refresh) a simulated device and mark it available."""
+    """Register (or refresh) a simulated device: available, unless a session still holds it."""
+    from sessions.models import TestSession
+
     from .drivers.sim import SimDriver
 
     facts = SimDriver(serial, settings.SIM_DEVICE_DIR).facts()
+    held = TestSession.objects.filter(device__serial=serial, status__in=TestSession.HOLDING_DEVICE).exists()
     device, _ = Device.objects.update_or_create(
         serial=serial,
         defaults={
@@ -38,7 +41,7 @@ def device_register_sim(*, serial: str, name: str = "", host: str = "localhost")
             "os_version": facts.os_version,
             "screen_width": facts.screen_width,
             "screen_height": facts.screen_height,
-            "status": Device.Status.AVAILABLE,
+            "status": Device.Status.BUSY if held else Device.Status.AVAILABLE,
             "last_heartbeat": timezone.now(),
         },
     )

@@ -30,7 +30,9 @@ class StrictSerializer(serializers.Serializer):
 
 
 class AppSerializer(StrictSerializer):
-    package = serializers.RegexField(PACKAGE_RE, max_length=255, error_messages={"invalid": "Not a valid Android package name."})
+    package = serializers.RegexField(
+        PACKAGE_RE, max_length=255, error_messages={"invalid": "Not a valid Android package name."}
+    )
 
 
 class SessionCreateSerializer(StrictSerializer):
@@ -48,8 +50,22 @@ class SessionSerializer(serializers.ModelSerializer):
     class Meta:
         model = TestSession
         fields = [
-            "id", "name", "status", "source", "device", "app", "ws_url", "trace_id", "screen_url",
-            "error", "last_seq", "current_state", "created_at", "ready_at", "ended_at", "last_activity_at",
+            "id",
+            "name",
+            "status",
+            "source",
+            "device",
+            "app",
+            "ws_url",
+            "trace_id",
+            "screen_url",
+            "error",
+            "last_seq",
+            "current_state",
+            "created_at",
+            "ready_at",
+            "ended_at",
+            "last_activity_at",
         ]
 
     def get_app(self, session: TestSession) -> dict[str, str] | None:
@@ -64,9 +80,24 @@ class StepSerializer(serializers.ModelSerializer):
     class Meta:
         model = Step
         fields = [
-            "id", "index", "action", "params", "status", "attempt", "timeout_ms", "max_retries", "backoff",
-            "result", "error", "state_patch", "effect", "effect_hash", "queued_at", "started_at",
-            "finished_at", "duration_ms",
+            "id",
+            "index",
+            "action",
+            "params",
+            "status",
+            "attempt",
+            "timeout_ms",
+            "max_retries",
+            "backoff",
+            "result",
+            "error",
+            "state_patch",
+            "effect",
+            "effect_hash",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
         ]
 
 
@@ -77,7 +108,10 @@ class InputSerializer(StrictSerializer):
 
 STEP_BODY = inline_serializer(
     "StepRequest",
-    {"action": serializers.ChoiceField(choices=["tap", "type", "…"]), "text": serializers.CharField(required=False)},
+    {
+        "action": serializers.ChoiceField(choices=["tap", "type", "…"]),
+        "text": serializers.CharField(required=False),
+    },
 )
 
 
@@ -99,7 +133,9 @@ class SessionListView(APIView):
             app_package=(data.get("app") or {}).get("package", ""),
             source=data["source"],
         )
-        return Response(SessionSerializer(session, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SessionSerializer(session, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class SessionDetailView(APIView):
@@ -147,8 +183,11 @@ class SessionEventsView(APIView):
         parameters=[OpenApiParameter("after", int), OpenApiParameter("limit", int)],
         responses=inline_serializer(
             "EventPage",
-            {"results": serializers.ListField(child=serializers.DictField()), "next_after": serializers.IntegerField(),
-             "has_more": serializers.BooleanField()},
+            {
+                "results": serializers.ListField(child=serializers.DictField()),
+                "next_after": serializers.IntegerField(),
+                "has_more": serializers.BooleanField(),
+            },
         ),
     )
     def get(self, request: Request, session_id: str) -> Response:

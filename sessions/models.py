@@ -53,7 +53,9 @@ class TestSession(models.Model):
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_sessions")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_sessions"
+    )
     device = models.ForeignKey(
         "devices.Device", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )

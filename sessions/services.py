@@ -38,8 +38,15 @@ logger = logging.getLogger(__name__)
 Status = TestSession.Status
 
 
-def _locked(session_id: Any) -> TestSession:
-    return TestSession.objects.select_for_update().select_related("device").get(pk=session_id)
+def _locked(session_id: Any, *, owner: AbstractBaseUser | None = None) -> TestSession:
+    """The session with its row locked for this transaction (its owner's only, when `owner` is given)."""
+    sessions = TestSession.objects.select_for_update(of=("self",)).select_related("device")
+    if owner is None:
+        return sessions.get(pk=session_id)
+    try:
+        return sessions.get(pk=session_id, owner=owner)
+    except TestSession.DoesNotExist:
+        raise NotFound("No such session.") from None
 
 
 def _set_status(session: TestSession, status: str, **fields: Any) -> None:
@@ -156,12 +163,7 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any) -> Step:
     from .tasks import execute_step
 
     with transaction.atomic():
-        try:
-            session = TestSession.objects.select_for_update().select_related("device").get(
-                pk=session_id, owner=owner
-            )
-        except TestSession.DoesNotExist:
-            raise NotFound("No such session.") from None
+        session = _locked(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to run more steps.")
         last = session.steps.aggregate(last=Max("index"))["last"]
@@ -197,7 +199,12 @@ def _claim_next(session_id: Any, upto: int) -> Step | None:
         )
         if not claimed:
             return None
-        step.status, step.attempt, step.started_at, step.session = Step.Status.RUNNING, step.attempt + 1, now, session
+        step.status, step.attempt, step.started_at, step.session = (
+            Step.Status.RUNNING,
+            step.attempt + 1,
+            now,
+            session,
+        )
         if session.status == Status.READY:
             _set_status(session, Status.RUNNING)
         step_event(step=step)
@@ -221,7 +228,9 @@ def backoff_delay_ms(*, backoff: dict[str, Any], attempt: int) -> int:
     """Delay before retry number `attempt` (1 = the first retry)."""
     base, cap = backoff.get("base_ms", 500), backoff.get("max_ms", 10_000)
     strategy = backoff.get("strategy", "exponential")
-    delay = base * (2 ** (attempt - 1) if strategy == "exponential" else attempt if strategy == "linear" else 1)
+    delay = base * (
+        2 ** (attempt - 1) if strategy == "exponential" else attempt if strategy == "linear" else 1
+    )
     return int(min(delay, cap))
 
 
@@ -234,7 +243,12 @@ def _step_execute(step: Step) -> None:
             event_append(
                 session=session,
                 type=SessionEvent.Type.USER_INPUT_REQUIRED,
-                payload={"input_id": step.pk, "step_id": step.pk, "step_index": step.index, "prompt": step.params["prompt"]},
+                payload={
+                    "input_id": step.pk,
+                    "step_id": step.pk,
+                    "step_index": step.index,
+                    "prompt": step.params["prompt"],
+                },
             )
         return
 
@@ -252,7 +266,10 @@ def _step_execute(step: Step) -> None:
             outcome, error = None, {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
         except Exception as exc:  # a bug must fail the step, not the worker
             logger.exception("step %s crashed", step.pk)
-            outcome, error = None, {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False}
+            outcome, error = (
+                None,
+                {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False},
+            )
         retries_done = step.attempt - 1
         if error is None or not error["retryable"] or retries_done >= step.max_retries:
             break
@@ -295,7 +312,9 @@ def _step_finish(
             )
             session.current_state = after
         # Fenced on (status, attempt): a stale executor cannot overwrite a newer attempt's result.
-        if not Step.objects.filter(pk=step.pk, status=Step.Status.RUNNING, attempt=step.attempt).update(**fields):
+        if not Step.objects.filter(pk=step.pk, status=Step.Status.RUNNING, attempt=step.attempt).update(
+            **fields
+        ):
             return
         for name, value in fields.items():
             setattr(step, name, value)
@@ -304,7 +323,9 @@ def _step_finish(
         if step.screenshot:
             url = f"/api/sessions/{session.pk}/steps/{step.pk}/screenshot.png"
             TestSession.objects.filter(pk=session.pk).update(screen_url=url)
-            event_append(session=session, type=SessionEvent.Type.SCREEN, payload={"step_id": step.pk, "url": url})
+            event_append(
+                session=session, type=SessionEvent.Type.SCREEN, payload={"step_id": step.pk, "url": url}
+            )
         step_event(step=step)
 
 
@@ -315,18 +336,20 @@ def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, va
     if not isinstance(value, str) or len(value.encode()) > MAX_TEXT_BYTES:
         raise StepInvalid("value", f"'value' must be a string of at most {MAX_TEXT_BYTES} bytes.")
     with transaction.atomic():
-        try:
-            session = TestSession.objects.select_for_update().select_related("device").get(pk=session_id, owner=owner)
-        except TestSession.DoesNotExist:
-            raise NotFound("No such session.") from None
+        session = _locked(session_id, owner=owner)
         step_id = int(input_id) if str(input_id).isdigit() else None
         step = session.steps.filter(pk=step_id, action="ask_user").first() if step_id else None
         if step is None or step.status != Step.Status.RUNNING:
             raise InputNotExpected("This session is not waiting for that input.")
-        after = {**session.current_state, "inputs": {**session.current_state.get("inputs", {}), str(step.index): value}}
+        after = {
+            **session.current_state,
+            "inputs": {**session.current_state.get("inputs", {}), str(step.index): value},
+        }
         step.status, step.result, step.finished_at = Step.Status.COMPLETED, {"value": value}, timezone.now()
         step.state_patch = json_diff(session.current_state, after)
-        step.duration_ms = int((step.finished_at - step.started_at).total_seconds() * 1000) if step.started_at else 0
+        step.duration_ms = (
+            int((step.finished_at - step.started_at).total_seconds() * 1000) if step.started_at else 0
+        )
         step.save(update_fields=["status", "result", "finished_at", "state_patch", "duration_ms"])
         step.session = session
         session.current_state, session.last_activity_at = after, timezone.now()
@@ -343,16 +366,13 @@ def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, va
 def session_stop(*, session_id: Any, owner: AbstractBaseUser) -> TestSession:
     """Cancel what has not run, release the device and close the session; stopping twice is harmless."""
     with transaction.atomic():
-        try:
-            session = TestSession.objects.select_for_update().select_related("device").get(pk=session_id, owner=owner)
-        except TestSession.DoesNotExist:
-            raise NotFound("No such session.") from None
+        session = _locked(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             return session
         pending = list(
-            session.steps.filter(status__in=[Step.Status.QUEUED, Step.Status.DEFERRED, Step.Status.RUNNING]).order_by(
-                "index"
-            )
+            session.steps.filter(
+                status__in=[Step.Status.QUEUED, Step.Status.DEFERRED, Step.Status.RUNNING]
+            ).order_by("index")
         )
         cut_short = bool(pending)
         for step in pending:
@@ -363,17 +383,17 @@ def session_stop(*, session_id: Any, owner: AbstractBaseUser) -> TestSession:
             step.session = session
             step_event(step=step)
         _release_device(session)
-        _set_status(
-            session, Status.CANCELLED if cut_short else Status.COMPLETED, ended_at=timezone.now()
-        )
+        _set_status(session, Status.CANCELLED if cut_short else Status.COMPLETED, ended_at=timezone.now())
     return session
 
 
 def state_rebuild(*, session: TestSession) -> dict[str, Any]:
     """The session state from its initial state plus every stored patch, in step order."""
     state = session.initial_state
-    for patch in session.steps.filter(status=Step.Status.COMPLETED).order_by("index").values_list(
-        "state_patch", flat=True
+    for patch in (
+        session.steps.filter(status=Step.Status.COMPLETED)
+        .order_by("index")
+        .values_list("state_patch", flat=True)
     ):
         state = json_apply(state, patch)
     return state

@@ -92,10 +92,14 @@ def _selector(data: dict[str, Any], *, prefix: str = "", allow_point: bool = Fal
     point = [k for k in ("x", "y") if k in data]
     if point and allow_point:
         if named or len(point) != 2 or "index" in data:
-            raise StepInvalid(prefix + point[0], "Give either 'x' and 'y' together, or one of text, id, desc.")
+            raise StepInvalid(
+                prefix + point[0], "Give either 'x' and 'y' together, or one of text, id, desc."
+            )
         return {k: _int(data[k], prefix + k, low=0, high=10_000) for k in ("x", "y")}
     if point:
-        raise StepInvalid(prefix + point[0], "This action takes a selector (text, id or desc), not coordinates.")
+        raise StepInvalid(
+            prefix + point[0], "This action takes a selector (text, id or desc), not coordinates."
+        )
     if len(named) != 1:
         wanted = "text, id, desc" + (" or x and y" if allow_point else "")
         raise StepInvalid(prefix + (named[1] if named else "text"), f"Give exactly one selector: {wanted}.")
@@ -108,7 +112,7 @@ def _selector(data: dict[str, Any], *, prefix: str = "", allow_point: bool = Fal
 
 def _into(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise StepInvalid("into", "'into' must be a selector object, like {\"id\": \"email\"}.")
+        raise StepInvalid("into", '\'into\' must be a selector object, like {"id": "email"}.')
     unknown = set(value) - {*SELECTOR_KEYS, "index"}
     if unknown:
         raise StepInvalid(f"into.{sorted(unknown)[0]}", f"Unknown field 'into.{sorted(unknown)[0]}'.")
@@ -135,7 +139,10 @@ def _swipe(data: dict[str, Any]) -> dict[str, Any]:
 _ACTIONS: dict[str, tuple[set[str], Any]] = {
     "launch_app": (
         {"package", "clear_state"},
-        lambda d: {"package": _package(d.get("package")), "clear_state": _bool(d.get("clear_state", False), "clear_state")},
+        lambda d: {
+            "package": _package(d.get("package")),
+            "clear_state": _bool(d.get("clear_state", False), "clear_state"),
+        },
     ),
     "stop_app": ({"package"}, lambda d: {"package": _package(d.get("package"))}),
     "tap": ({"text", "id", "desc", "index", "x", "y"}, lambda d: _selector(d, allow_point=True)),
@@ -143,7 +150,11 @@ _ACTIONS: dict[str, tuple[set[str], Any]] = {
         {"text", "id", "desc", "index", "x", "y", "duration_ms"},
         lambda d: {
             **_selector(d, allow_point=True),
-            **({"duration_ms": _int(d["duration_ms"], "duration_ms", low=1, high=10_000)} if "duration_ms" in d else {}),
+            **(
+                {"duration_ms": _int(d["duration_ms"], "duration_ms", low=1, high=10_000)}
+                if "duration_ms" in d
+                else {}
+            ),
         },
     ),
     "type": (
@@ -160,7 +171,11 @@ _ACTIONS: dict[str, tuple[set[str], Any]] = {
         lambda d: {
             **_selector(d),
             "direction": _choice(d.get("direction", "down"), "direction", ("down", "up")),
-            **({"max_swipes": _int(d["max_swipes"], "max_swipes", low=1, high=50)} if "max_swipes" in d else {}),
+            **(
+                {"max_swipes": _int(d["max_swipes"], "max_swipes", low=1, high=50)}
+                if "max_swipes" in d
+                else {}
+            ),
         },
     ),
     "press_key": ({"key"}, lambda d: {"key": _choice(d.get("key"), "key", sorted(KEYS))}),
@@ -168,7 +183,10 @@ _ACTIONS: dict[str, tuple[set[str], Any]] = {
     "assert_not_visible": ({"text", "id", "desc", "index"}, _selector),
     "wait_for": ({"text", "id", "desc", "index"}, _selector),
     "screenshot": (set(), lambda d: {}),
-    "ask_user": ({"prompt"}, lambda d: {"prompt": _string(d.get("prompt"), "prompt", max_bytes=MAX_TEXT_BYTES)}),
+    "ask_user": (
+        {"prompt"},
+        lambda d: {"prompt": _string(d.get("prompt"), "prompt", max_bytes=MAX_TEXT_BYTES)},
+    ),
     "sleep": ({"ms"}, lambda d: {"ms": _int(d.get("ms"), "ms", low=0, high=MAX_SLEEP_MS)}),
 }
 ACTIONS = tuple(_ACTIONS)
@@ -201,7 +219,9 @@ def step_parse(data: Any) -> StepSpec:
         raise StepInvalid("action", f"Unknown action '{action}'. Known actions: {', '.join(ACTIONS)}.")
     allowed, parse = _ACTIONS[action]
     fields = {k: v for k, v in data.items() if k != "action"}
-    unknown = sorted(set(fields) - allowed - set(COMMON_FIELDS) - ({"timeout_ms"} if action == "wait_for" else set()))
+    unknown = sorted(
+        set(fields) - allowed - set(COMMON_FIELDS) - ({"timeout_ms"} if action == "wait_for" else set())
+    )
     if unknown:
         raise StepInvalid(unknown[0], f"Unknown field '{unknown[0]}' for action '{action}'.")
     params = parse({k: v for k, v in fields.items() if k not in COMMON_FIELDS})
@@ -209,7 +229,9 @@ def step_parse(data: Any) -> StepSpec:
     default_timeout = settings.STEP_DEFAULT_TIMEOUT_MS
     timeout_ms = _int(fields.get("timeout_ms", default_timeout), "timeout_ms", low=1, high=MAX_TIMEOUT_MS)
     if action == "wait_for":
-        params["timeout_ms"] = _int(fields.get("timeout_ms", WAIT_FOR_DEFAULT_MS), "timeout_ms", low=1, high=MAX_TIMEOUT_MS)
+        params["timeout_ms"] = _int(
+            fields.get("timeout_ms", WAIT_FOR_DEFAULT_MS), "timeout_ms", low=1, high=MAX_TIMEOUT_MS
+        )
         timeout_ms = params["timeout_ms"] + 5_000
     if action == "sleep":
         timeout_ms = max(timeout_ms, params["ms"] + 5_000)

@@ -62,7 +62,9 @@ class Socket:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Token {token}"
-        self.conn: ClientConnection = connect(url, additional_headers=all_headers, max_size=None, open_timeout=10, legacy=True)
+        self.conn: ClientConnection = connect(
+            url, additional_headers=all_headers, max_size=None, open_timeout=10, legacy=True
+        )
         self.received: list[dict[str, Any]] = []
 
     def send(self, message: Any) -> None:
@@ -104,7 +106,9 @@ def session_status(status: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
+    return lambda m: (
+        m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
+    )
 
 
 @dataclass

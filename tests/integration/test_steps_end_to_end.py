@@ -60,9 +60,13 @@ def test_ten_steps_stream_in_order_and_match_the_database(stack, devices, rest, 
 
     row = TestSession.objects.get(pk=session["id"])
     assert row.last_seq == len(events)
-    stored = list(SessionEvent.objects.filter(session=row).order_by("seq").values_list("seq", "type", "payload"))
+    stored = list(
+        SessionEvent.objects.filter(session=row).order_by("seq").values_list("seq", "type", "payload")
+    )
     assert [(e["seq"], e["type"]) for e in events] == [(seq, type) for seq, type, _ in stored]
-    assert all(stored[i][2]["status"] == events[i]["status"] for i in range(len(events)) if "status" in events[i])
+    assert all(
+        stored[i][2]["status"] == events[i]["status"] for i in range(len(events)) if "status" in events[i]
+    )
     steps = list(Step.objects.filter(session=row).order_by("index"))
     assert [s.status for s in steps] == ["COMPLETED"] * 6 + ["FAILED"] + ["COMPLETED"] * 3
     assert all(s.effect_hash and len(s.effect_hash) == 64 for s in steps if s.status == "COMPLETED")
@@ -78,7 +82,9 @@ def test_every_socket_gets_every_event_and_a_late_one_resumes_exactly(stack, dev
     for sock in (first, second):
         sock.wait_for(session_status("READY"))
 
-    first.send({"type": "EXECUTE_SINGLE", "step": {"action": "launch_app", "package": "com.android.settings"}})
+    first.send(
+        {"type": "EXECUTE_SINGLE", "step": {"action": "launch_app", "package": "com.android.settings"}}
+    )
     ack = first.wait_for(lambda m: m.get("type") == "ACK")
     for sock in (first, second):
         sock.wait_for(step_done(ack["step_id"]))
@@ -133,7 +139,9 @@ def test_user_input_answers_an_ask_user_step(stack, devices, rest, alice):
     assert any(session_status("WAITING_INPUT")(m) for m in sock.events())
     assert Step.objects.get(session_id=session["id"], index=1).status == "QUEUED"
     sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "value": "demo"})
-    done = sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["step_index"] == 1 and m["status"] == "COMPLETED")
+    done = sock.wait_for(
+        lambda m: m.get("type") == "STEP_STATUS" and m["step_index"] == 1 and m["status"] == "COMPLETED"
+    )
     assert done["step_index"] == 1
     answered = Step.objects.get(session_id=session["id"], index=0)
     assert answered.result == {"value": "demo"}

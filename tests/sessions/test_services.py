@@ -96,11 +96,15 @@ def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
 
 def test_a_stale_attempt_cannot_overwrite_the_result(user, device):
     session = open_ready(user, device)
-    step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
+    step = services.step_submit(
+        session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"}
+    )
     services.steps_run(step_id=step.pk)
     stale = Step.objects.get(pk=step.pk)
     stale.status, stale.attempt = "RUNNING", 0
-    services._step_finish(stale, outcome=None, error={"code": "x", "message": "late", "retryable": False}, duration_ms=1)
+    services._step_finish(
+        stale, outcome=None, error={"code": "x", "message": "late", "retryable": False}, duration_ms=1
+    )
     assert Step.objects.get(pk=step.pk).status == "COMPLETED"
 
 
@@ -127,4 +131,6 @@ def test_stop_with_nothing_pending_completes(user, device):
 )
 def test_backoff_delays(strategy, delays):
     backoff = {"strategy": strategy, "base_ms": 500, "max_ms": 3000}
-    assert [services.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [min(d, 3000) for d in delays]
+    assert [services.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
+        min(d, 3000) for d in delays
+    ]

@@ -9,11 +9,19 @@ from sessions.steps import StepInvalid, step_parse
         ({"action": "tap", "text": "Login"}, {"text": "Login"}),
         ({"action": "tap", "x": 10, "y": 20}, {"x": 10, "y": 20}),
         ({"action": "tap", "id": "email", "index": 1}, {"id": "email", "index": 1}),
-        ({"action": "type", "text": "hi", "into": {"desc": "Email"}}, {"text": "hi", "into": {"desc": "Email"}}),
-        ({"action": "launch_app", "package": "com.example.app"}, {"package": "com.example.app", "clear_state": False}),
+        (
+            {"action": "type", "text": "hi", "into": {"desc": "Email"}},
+            {"text": "hi", "into": {"desc": "Email"}},
+        ),
+        (
+            {"action": "launch_app", "package": "com.example.app"},
+            {"package": "com.example.app", "clear_state": False},
+        ),
         ({"action": "swipe", "direction": "up"}, {"direction": "up"}),
-        ({"action": "swipe", "from": {"x": 1, "y": 2}, "to": {"x": 3, "y": 4}},
-         {"from": {"x": 1, "y": 2}, "to": {"x": 3, "y": 4}}),
+        (
+            {"action": "swipe", "from": {"x": 1, "y": 2}, "to": {"x": 3, "y": 4}},
+            {"from": {"x": 1, "y": 2}, "to": {"x": 3, "y": 4}},
+        ),
         ({"action": "scroll_until_visible", "text": "Item 9"}, {"text": "Item 9", "direction": "down"}),
         ({"action": "press_key", "key": "back"}, {"key": "back"}),
         ({"action": "wait_for", "text": "Done", "timeout_ms": 2000}, {"text": "Done", "timeout_ms": 2000}),
@@ -28,7 +36,9 @@ def test_valid_steps_parse_into_driver_params(data, params):
 
 
 def test_common_fields_become_the_policy():
-    spec = step_parse({"action": "tap", "text": "OK", "timeout_ms": 500, "max_retries": 1, "backoff": "linear"})
+    spec = step_parse(
+        {"action": "tap", "text": "OK", "timeout_ms": 500, "max_retries": 1, "backoff": "linear"}
+    )
     assert (spec.timeout_ms, spec.max_retries) == (500, 1)
     assert spec.backoff == {"strategy": "linear", "base_ms": 500, "max_ms": 10_000}
     assert step_parse({"action": "tap", "text": "OK"}).timeout_ms == 30_000

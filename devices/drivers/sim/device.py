@@ -1,0 +1,186 @@
+"""SimDriver: the simulated phone behind the driver interface, its state kept in one JSON file."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devices.drivers.base import DeviceError, DeviceFacts
+
+from . import phone
+from .apps import MODEL, OS_VERSION, State
+from .render import render_png
+from .views import HEIGHT, WIDTH, to_xml
+
+LOG_LIMIT = 10_000
+_SERIAL = re.compile(r"[A-Za-z0-9._:-]+")
+
+
+def state_path(serial: str, state_dir: Path | str) -> Path:
+    if not _SERIAL.fullmatch(serial):
+        raise ValueError(f"Unusable serial for a simulated device: {serial!r}")
+    return Path(state_dir) / f"{serial}.json"
+
+
+def reset_sim_device(serial: str, state_dir: Path | str) -> None:
+    """Factory-reset the phone: without its file it starts fresh, on the launcher."""
+    state_path(serial, state_dir).unlink(missing_ok=True)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class SimDriver:
+    """A deterministic Android phone: a launcher, Settings and the "Login Demo" app.
+
+    The whole state is `<state_dir>/<serial>.json`, replaced atomically after every
+    mutating primitive and reloaded when it changed behind this instance's back, so
+    the phone keeps its screen across worker restarts. `action_log()` lists every
+    mutating primitive applied (wake included), numbered, for tests that prove a
+    step ran once.
+    """
+
+    def __init__(self, serial: str, state_dir: Path | str) -> None:
+        self.serial = serial
+        self.path = state_path(serial, state_dir)
+        self._state: State = phone.fresh_state()
+        self._seen: tuple[int, int, int] | None = None
+        self._shot: tuple[str, bool, bytes] | None = None
+        self._log_lines: list[str] | None = None
+        self._lock = threading.Lock()
+        self._sync()
+
+    def facts(self) -> DeviceFacts:
+        return DeviceFacts(
+            model=MODEL,
+            os_version=OS_VERSION,
+            screen_width=WIDTH,
+            screen_height=HEIGHT,
+            extra={"simulated": True},
+        )
+
+    def wake(self) -> None:
+        self._apply("wake", {}, lambda state: None)
+
+    def dump_ui(self) -> str:
+        with self._lock:
+            self._sync()
+            return phone.dump(self._state)
+
+    def foreground_package(self) -> str:
+        with self._lock:
+            self._sync()
+            package: str = self._state["foreground"]
+            return package
+
+    def tap(self, x: int, y: int) -> None:
+        self._apply("tap", {"x": x, "y": y}, lambda state: phone.tap(state, x, y))
+
+    def long_press(self, x: int, y: int, duration_ms: int) -> None:
+        self._apply(
+            "long_press",
+            {"x": x, "y": y, "duration_ms": duration_ms},
+            lambda state: phone.tap(state, x, y, long=True),
+        )
+
+    def swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int) -> None:
+        self._apply(
+            "swipe",
+            {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "duration_ms": duration_ms},
+            lambda state: phone.swipe(state, x1, y1, x2, y2),
+        )
+
+    def input_text(self, text: str) -> None:
+        self._apply("input_text", {"text": text}, lambda state: phone.input_text(state, text))
+
+    def press_key(self, key: str) -> None:
+        self._apply("press_key", {"key": key}, lambda state: phone.press_key(state, key))
+
+    def launch_app(self, package: str, *, clear_state: bool = False) -> None:
+        self._apply(
+            "launch_app",
+            {"package": package, "clear_state": clear_state},
+            lambda state: phone.launch(state, package, clear_state=clear_state),
+        )
+
+    def stop_app(self, package: str) -> None:
+        self._apply("stop_app", {"package": package}, lambda state: phone.stop(state, package))
+
+    def screenshot(self) -> bytes:
+        with self._lock:
+            self._sync()
+            root = phone.build(self._state)
+            key = to_xml(root, package=self._state["foreground"])
+            dark = bool(self._state["system"]["dark_theme"])
+            if self._shot is None or self._shot[:2] != (key, dark):
+                self._shot = (key, dark, render_png(root, dark=dark))
+            return self._shot[2]
+
+    def action_log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            self._sync()
+            return copy.deepcopy(self._state["log"])
+
+    def _apply(self, op: str, args: dict[str, Any], change: Callable[[State], None]) -> None:
+        """Run one mutating primitive; a primitive that raises has changed nothing and is not logged."""
+        with self._lock:
+            self._sync()
+            change(self._state)
+            log: list[dict[str, Any]] = self._state["log"]
+            if self._log_lines is None:
+                self._log_lines = [_json(entry) for entry in log]
+            entry = {"n": log[-1]["n"] + 1 if log else 1, "op": op, "args": args}
+            log.append(entry)
+            self._log_lines.append(_json(entry))
+            if len(log) > LOG_LIMIT:
+                del log[:-LOG_LIMIT], self._log_lines[:-LOG_LIMIT]
+            self._save()
+
+    def _sync(self) -> None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            if self._seen is not None:
+                self._state, self._seen, self._log_lines = phone.fresh_state(), None, None
+            return
+        if (stat.st_mtime_ns, stat.st_size, stat.st_ino) == self._seen:
+            return
+        try:
+            with open(self.path, "rb") as file:
+                stat = os.fstat(file.fileno())
+                self._state = json.load(file)
+                self._log_lines = None
+        except FileNotFoundError:
+            self._state, self._seen, self._log_lines = phone.fresh_state(), None, None
+            return
+        except ValueError as exc:
+            raise DeviceError(
+                f"The simulated phone's state file {self.path.name} is unreadable: {exc}"
+            ) from exc
+        self._seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+    def _save(self) -> None:
+        """Write the document; the log's entries are serialized once each, as they are appended."""
+        head = _json({key: value for key, value in self._state.items() if key != "log"})
+        text = f'{head[:-1]},"log":[{",".join(self._log_lines or [])}]}}'
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.serial}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                stat = os.fstat(file.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            self._seen = None
+            raise
+        self._seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)

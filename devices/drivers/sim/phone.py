@@ -1,0 +1,113 @@
+"""How the simulated phone reacts: functions that change one state document in place."""
+
+from __future__ import annotations
+
+from devices.actions import KEYS, AppNotInstalled
+from devices.drivers.base import UnsupportedInput
+
+from .apps import DEMO, LAUNCHER, SYSTEM_DEFAULTS, App, Launcher, Settings, State, Task
+from .demo import LoginDemo
+from .views import View, hit_test, scrollable_at, to_xml, window
+
+STATE_FORMAT = 1
+
+_settings, _demo = Settings(), LoginDemo()
+APPS: dict[str, App] = {app.package: app for app in (Launcher(icons=[_settings, _demo]), _settings, _demo)}
+
+
+def fresh_state() -> State:
+    return {
+        "format": STATE_FORMAT,
+        "foreground": LAUNCHER,
+        "system": dict(SYSTEM_DEFAULTS),
+        "data": {DEMO: {"signed_in": False}},
+        "tasks": {},
+        "log": [],
+    }
+
+
+def _foreground(state: State) -> tuple[App, Task]:
+    app = APPS[state["foreground"]]
+    tasks = state["tasks"]
+    if app.package not in tasks:
+        tasks[app.package] = app.fresh_task(state)
+    return app, tasks[app.package]
+
+
+def build(state: State) -> View:
+    app, task = _foreground(state)
+    return window(app.build(state, task))
+
+
+def dump(state: State) -> str:
+    return to_xml(build(state), package=state["foreground"])
+
+
+def _installed(package: str) -> App:
+    app = APPS.get(package)
+    if app is None:
+        raise AppNotInstalled(f"{package} is not installed on this device.", details={"package": package})
+    return app
+
+
+def launch(state: State, package: str, *, clear_state: bool) -> None:
+    """Bring the app to the front, resuming its screen if it is still in memory."""
+    app = _installed(package)
+    if clear_state:
+        app.clear_data(state)
+        state["tasks"].pop(package, None)
+    state["foreground"] = package
+    _foreground(state)
+
+
+def stop(state: State, package: str) -> None:
+    _installed(package)
+    state["tasks"].pop(package, None)
+    if state["foreground"] == package:
+        state["foreground"] = LAUNCHER
+
+
+def back(state: State) -> None:
+    app, task = _foreground(state)
+    if not app.on_back(task):
+        state["foreground"] = LAUNCHER
+
+
+def tap(state: State, x: int, y: int, *, long: bool = False) -> None:
+    view = hit_test(build(state), x, y)
+    if view is None:
+        return
+    action = view.long_action if long and view.long_action is not None else view.action
+    if action.startswith("launch:"):
+        launch(state, action.removeprefix("launch:"), clear_state=False)
+    elif action == "back":
+        back(state)
+    elif action:
+        app, task = _foreground(state)
+        app.on_action(state, task, action)
+
+
+def swipe(state: State, x1: int, y1: int, x2: int, y2: int) -> None:
+    """A swipe that starts on a list scrolls it by the finger's vertical travel, within its ends."""
+    view = scrollable_at(build(state), x1, y1)
+    if view is None:
+        return
+    _, task = _foreground(state)
+    task[view.scroll_key] = min(max(task[view.scroll_key] + y1 - y2, 0), view.scroll_max)
+
+
+def press_key(state: State, key: str) -> None:
+    if key not in KEYS:
+        raise UnsupportedInput(f"Unknown key {key!r}.", details={"key": key})
+    if key == "home":
+        state["foreground"] = LAUNCHER
+    elif key == "back":
+        back(state)
+    else:
+        app, task = _foreground(state)
+        app.on_key(state, task, key)
+
+
+def input_text(state: State, text: str) -> None:
+    app, task = _foreground(state)
+    app.on_text(task, text)

@@ -1,0 +1,173 @@
+"""Reading `uiautomator dump` XML: flat nodes, selector matching, and words for error messages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from devices.drivers.base import TransportError
+
+Bounds = tuple[int, int, int, int]
+
+_BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
+SELECTOR_KEYS = ("text", "id", "desc")
+
+
+@dataclass(frozen=True)
+class Node:
+    text: str
+    resource_id: str
+    content_desc: str
+    class_name: str
+    package: str
+    bounds: Bounds
+    checkable: bool
+    checked: bool
+    clickable: bool
+    enabled: bool
+    focusable: bool
+    focused: bool
+    scrollable: bool
+    long_clickable: bool
+    password: bool
+    selected: bool
+    parent: int | None
+    """Position of the parent node in the flat list, None for a root."""
+
+    @property
+    def center(self) -> tuple[int, int]:
+        x1, y1, x2, y2 = self.bounds
+        return (x1 + x2) // 2, (y1 + y2) // 2
+
+    @property
+    def is_empty(self) -> bool:
+        x1, y1, x2, y2 = self.bounds
+        return x2 <= x1 or y2 <= y1
+
+
+def parse(xml: str) -> list[Node]:
+    """All nodes of a dump, in document order."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise TransportError(f"The device returned an unreadable UI dump ({exc}).") from exc
+    nodes: list[Node] = []
+
+    def walk(element: ET.Element, parent: int | None) -> None:
+        for child in element:
+            if child.tag != "node":
+                continue
+            nodes.append(_node(child.attrib, parent))
+            walk(child, len(nodes) - 1)
+
+    walk(root, None)
+    return nodes
+
+
+def _node(attrs: Mapping[str, str], parent: int | None) -> Node:
+    match = _BOUNDS.fullmatch(attrs.get("bounds", ""))
+    bounds: Bounds = (int(match[1]), int(match[2]), int(match[3]), int(match[4])) if match else (0, 0, 0, 0)
+
+    def flag(name: str, default: bool = False) -> bool:
+        value = attrs.get(name)
+        return default if value is None else value == "true"
+
+    return Node(
+        text=attrs.get("text", ""),
+        resource_id=attrs.get("resource-id", ""),
+        content_desc=attrs.get("content-desc", ""),
+        class_name=attrs.get("class", ""),
+        package=attrs.get("package", ""),
+        bounds=bounds,
+        checkable=flag("checkable"),
+        checked=flag("checked"),
+        clickable=flag("clickable"),
+        enabled=flag("enabled", True),
+        focusable=flag("focusable"),
+        focused=flag("focused"),
+        scrollable=flag("scrollable"),
+        long_clickable=flag("long-clickable"),
+        password=flag("password"),
+        selected=flag("selected"),
+        parent=parent,
+    )
+
+
+def ui_hash(xml: str) -> str:
+    return hashlib.sha256(xml.encode()).hexdigest()
+
+
+def _selector_field(selector: Mapping[str, Any]) -> tuple[str, str]:
+    keys = [key for key in SELECTOR_KEYS if key in selector]
+    if len(keys) != 1:
+        raise ValueError(f"A selector needs exactly one of text, id, desc; got {sorted(selector)}.")
+    return keys[0], str(selector[keys[0]])
+
+
+def _values(node: Node, key: str) -> tuple[str, ...]:
+    if key == "text":
+        return (node.text,)
+    if key == "desc":
+        return (node.content_desc,)
+    short = node.resource_id.split(":id/", 1)[1] if ":id/" in node.resource_id else ""
+    return (node.resource_id, short)
+
+
+def _loose(value: str) -> str:
+    return value.strip().casefold()
+
+
+def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]:
+    """Nodes matching `{text|id|desc: value, index?}`, in document order.
+
+    Exact matches win; only when there are none does the match ignore case and
+    surrounding whitespace. `id` matches the full resource-id or the part after
+    `:id/`. Nodes with empty bounds are not on screen and never match. With `index`
+    the result is that one match, or empty.
+    """
+    key, wanted = _selector_field(selector)
+    candidates = [node for node in nodes if not node.is_empty]
+    matches = [node for node in candidates if wanted and wanted in _values(node, key)]
+    if not matches and _loose(wanted):
+        loose = _loose(wanted)
+        matches = [node for node in candidates if any(_loose(v) == loose for v in _values(node, key) if v)]
+    index = selector.get("index")
+    if index is None:
+        return matches
+    return matches[index : index + 1] if 0 <= index < len(matches) else []
+
+
+def describe_selector(selector: Mapping[str, Any]) -> str:
+    """`text "Sign in"`, `id "email" (index 1)`: how messages name what was looked for."""
+    key, wanted = _selector_field(selector)
+    described = f"{key} {json.dumps(wanted, ensure_ascii=False)}"
+    if selector.get("index") is not None:
+        described += f" (index {selector['index']})"
+    return described
+
+
+def visible_texts(nodes: Iterable[Node], *, limit: int = 8) -> list[str]:
+    """Distinct texts (or content descriptions) on screen, in document order."""
+    seen: list[str] = []
+    for node in nodes:
+        label = (node.text or node.content_desc).strip()
+        if label and not node.is_empty and label not in seen:
+            seen.append(label)
+            if len(seen) == limit:
+                break
+    return seen
+
+
+def tappable(nodes: list[Node], node: Node) -> bool:
+    """Whether a touch on the node reaches a clickable view: itself or an ancestor."""
+    current: Node | None = node
+    while current is not None:
+        if current.clickable and current.enabled:
+            return True
+        current = nodes[current.parent] if current.parent is not None else None
+    return False

@@ -1,0 +1,280 @@
+import hashlib
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from devices import actions
+from devices.actions import AppNotInstalled, device_state, perform
+from devices.drivers.base import ActionTimeout, AssertionFailed, ElementNotFound
+from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver
+from devices.uitree import find_nodes, parse, ui_hash
+
+
+def run(driver, action, timeout=5.0, **params):
+    return perform(driver, action=action, params=params, deadline=time.monotonic() + timeout)
+
+
+def on_screen(driver, **selector):
+    return bool(find_nodes(parse(driver.dump_ui()), selector))
+
+
+def login(driver, password="secret123"):
+    run(driver, "launch_app", package=DEMO, clear_state=True)
+    run(driver, "type", text="demo@example.com", into={"id": "email"})
+    run(driver, "type", text=password, into={"id": "password"})
+    return run(driver, "tap", text="Sign in")
+
+
+@pytest.fixture
+def phone(tmp_path):
+    return SimDriver("sim-1", tmp_path)
+
+
+def test_full_login_flow(phone):
+    launched = run(phone, "launch_app", package=DEMO)
+    assert launched.state == {"foreground": DEMO, "screen": ui_hash(phone.dump_ui())}
+    typed = run(phone, "type", text="demo@example.com", into={"id": "email"})
+    assert typed.result["into"]["id"] == "com.cognisim.demo:id/email"
+    run(phone, "type", text="secret123", into={"id": "password"})
+    tapped = run(phone, "tap", text="Sign in")
+    assert tapped.result["element"]["id"] == "com.cognisim.demo:id/sign_in"
+    assert tapped.effect["element"]["class"] == "android.widget.Button"
+    assert tapped.effect["foreground"] == DEMO and tapped.effect["screen"] == tapped.state["screen"]
+    seen = run(phone, "assert_visible", text="Welcome, Demo!")
+    assert seen.result["element"]["id"] == "com.cognisim.demo:id/greeting"
+    assert seen.state == device_state(phone)
+    assert [entry["op"] for entry in phone.action_log()] == [
+        "launch_app",
+        "tap",
+        "input_text",
+        "tap",
+        "input_text",
+        "tap",
+    ]
+
+
+def test_wrong_password_shows_the_error(phone):
+    login(phone, password="hunter2")
+    run(phone, "assert_visible", id="error")
+    assert run(phone, "assert_visible", text="Invalid email or password").result["element"]["text"]
+    run(phone, "assert_not_visible", text="Welcome, Demo!")
+
+
+def test_pressing_enter_in_the_password_field_signs_in(phone):
+    run(phone, "launch_app", package=DEMO)
+    run(phone, "type", text="demo@example.com", into={"text": "Email"})
+    run(phone, "type", text="secret123", into={"text": "Password"})
+    run(phone, "press_key", key="enter")
+    run(phone, "assert_visible", text="welcome, demo!")
+
+
+def test_clear_text_empties_the_field(phone):
+    run(phone, "launch_app", package=DEMO)
+    run(phone, "type", text="someone@example.com", into={"id": "email"})
+    cleared = run(phone, "clear_text", into={"id": "email"})
+    assert cleared.result["deleted"] == len("someone@example.com")
+    assert find_nodes(parse(phone.dump_ui()), {"id": "email"})[0].text == "Email"
+    run(phone, "type", text="abc")
+    assert run(phone, "clear_text").result["deleted"] == 3
+
+
+def test_clear_text_without_a_focused_field_says_so(phone):
+    run(phone, "launch_app", package=SETTINGS)
+    with pytest.raises(ElementNotFound, match="No focused text field"):
+        run(phone, "clear_text")
+
+
+def test_settings_toggle_through_perform(phone):
+    run(phone, "tap", desc="Settings")
+    before = find_nodes(parse(phone.dump_ui()), {"id": "airplane_switch"})[0].checked
+    run(phone, "tap", text="Airplane mode")
+    after = find_nodes(parse(phone.dump_ui()), {"id": "airplane_switch"})[0]
+    assert after.checked is not before
+    run(phone, "tap", text="About phone")
+    run(phone, "assert_visible", text="CogniSim Virtual Phone")
+    run(phone, "tap", desc="Navigate up")
+    run(phone, "press_key", key="back")
+    assert device_state(phone)["foreground"] == LAUNCHER
+
+
+def test_scroll_until_visible_reveals_a_later_item(phone):
+    login(phone)
+    assert not on_screen(phone, text="Item 30")
+    found = run(phone, "scroll_until_visible", text="Item 30")
+    assert found.result["element"]["text"] == "Item 30"
+    assert found.result["swipes"] >= 1
+    assert on_screen(phone, text="Item 30")
+    assert found.state == device_state(phone)
+    back_up = run(phone, "scroll_until_visible", text="Item 1", direction="up")
+    assert back_up.result["swipes"] >= 1
+
+
+def test_scroll_until_visible_stops_at_the_end(phone):
+    login(phone)
+    with pytest.raises(ElementNotFound, match="after scrolling to the end"):
+        run(phone, "scroll_until_visible", text="Item 41")
+    with pytest.raises(ElementNotFound, match="after 1 swipes"):
+        run(phone, "scroll_until_visible", text="Item 41", direction="up", max_swipes=1)
+
+
+def test_swipe_directions_and_points(phone):
+    login(phone)
+    swiped = run(phone, "swipe", direction="up")
+    assert swiped.result == {"from": [540, 1800], "to": [540, 600]}
+    assert not on_screen(phone, text="Item 1")
+    run(phone, "swipe", **{"from": {"x": 540, "y": 700}, "to": {"x": 540, "y": 1900}})
+    assert on_screen(phone, text="Item 1")
+    end = None
+    for _ in range(6):
+        end = run(phone, "swipe", direction="up")
+    assert run(phone, "swipe", direction="up").state == end.state
+
+
+def test_tap_by_point_and_long_press(phone):
+    tapped = run(phone, "tap", x=180, y=400)
+    assert tapped.result == {"point": [180, 400]}
+    assert tapped.state["foreground"] == SETTINGS
+    run(phone, "press_key", key="home")
+    pressed = run(phone, "long_press", desc="Login Demo")
+    assert pressed.effect["duration_ms"] == 800
+    assert pressed.state["foreground"] == DEMO
+
+
+def test_missing_element_is_element_not_found_with_a_helpful_message(phone):
+    run(phone, "launch_app", package=DEMO)
+    with pytest.raises(ElementNotFound) as info:
+        run(phone, "tap", text="Log in")
+    error = info.value
+    assert not error.retryable and error.code == "element_not_found"
+    assert error.message == (
+        'No element with text "Log in" on com.cognisim.demo. Visible: "Sign in", "Email", "Password"'
+    )
+    with pytest.raises(ElementNotFound, match=r"Only 2 element\(s\) with text \"Sign in\""):
+        run(phone, "tap", text="Sign in", index=2)
+    assert phone.action_log()[-1]["op"] == "launch_app"
+
+
+def test_assertions_fail_with_assertion_failed(phone):
+    run(phone, "launch_app", package=DEMO)
+    with pytest.raises(AssertionFailed) as info:
+        run(phone, "assert_not_visible", id="sign_in")
+    assert "not to be visible" in info.value.message and not info.value.retryable
+    with pytest.raises(
+        AssertionFailed, match='Expected text "Welcome, Demo!" to be visible on com.cognisim.demo'
+    ):
+        run(phone, "assert_visible", text="Welcome, Demo!")
+    assert run(phone, "assert_not_visible", text="Welcome, Demo!").effect["found"] is None
+
+
+def test_wait_for_finds_a_present_element_at_once(phone):
+    started = time.monotonic()
+    found = run(phone, "wait_for", text="Settings", timeout_ms=5000)
+    assert found.result["element"]["desc"] == "Settings"
+    assert time.monotonic() - started < 1
+
+
+def test_wait_for_a_missing_element_fails_after_its_timeout(phone):
+    started = time.monotonic()
+    with pytest.raises(ElementNotFound, match="within 300 ms") as info:
+        run(phone, "wait_for", text="Never", timeout_ms=300)
+    elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 0.3 + 0.4
+    assert "Visible:" in info.value.message
+
+
+def test_wait_for_never_passes_the_deadline(phone):
+    started = time.monotonic()
+    with pytest.raises(ActionTimeout):
+        run(phone, "wait_for", timeout=0.25, text="Never", timeout_ms=10_000)
+    elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 0.25 + 0.4
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [("tap", {"text": "Settings"}), ("launch_app", {"package": DEMO}), ("press_key", {"key": "home"})],
+)
+def test_a_passed_deadline_raises_action_timeout_before_touching_the_device(phone, action, params):
+    with pytest.raises(ActionTimeout) as info:
+        perform(phone, action=action, params=params, deadline=time.monotonic() - 0.001)
+    assert info.value.retryable
+    assert phone.action_log() == []
+
+
+def test_sleep_respects_the_deadline(phone):
+    started = time.monotonic()
+    assert run(phone, "sleep", ms=20).effect["ms"] == 20
+    assert time.monotonic() - started >= 0.02
+    started = time.monotonic()
+    with pytest.raises(ActionTimeout):
+        run(phone, "sleep", timeout=0.5, ms=5000)
+    assert time.monotonic() - started < 0.5
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_a_tap_that_lands_after_the_deadline_is_not_reported_as_a_timeout(tmp_path, monkeypatch):
+    """Raising a retryable timeout after the tap would make the retry tap twice."""
+    clock = Clock()
+    monkeypatch.setattr(actions, "time", clock)
+
+    class SlowPhone(SimDriver):
+        def tap(self, x, y):
+            super().tap(x, y)
+            clock.now += 60
+
+    slow = SlowPhone("sim-1", tmp_path)
+    outcome = perform(slow, action="tap", params={"text": "Settings"}, deadline=clock.now + 5)
+    assert outcome.state["foreground"] == SETTINGS
+    assert [entry["op"] for entry in slow.action_log()] == ["tap"]
+
+
+def test_unknown_package_is_app_not_installed(phone):
+    with pytest.raises(AppNotInstalled) as info:
+        run(phone, "launch_app", package="com.example.missing")
+    assert info.value.code == "app_not_installed" and not info.value.retryable
+
+
+def test_unknown_action_is_a_value_error(phone):
+    with pytest.raises(ValueError):
+        run(phone, "ask_user", prompt="?")
+
+
+def test_screenshot_outcome(phone):
+    shot = run(phone, "screenshot")
+    png = shot.screenshot
+    assert png is not None and Image.open(io.BytesIO(png)).size == (1080, 2400)
+    assert shot.effect["sha256"] == hashlib.sha256(png).hexdigest()
+    assert (shot.effect["size"], shot.effect["width"], shot.effect["height"]) == (len(png), 1080, 2400)
+    assert phone.action_log() == []
+
+
+def test_effects_are_deterministic_across_devices(tmp_path):
+    steps = [
+        ("launch_app", {"package": DEMO}),
+        ("type", {"text": "demo@example.com", "into": {"id": "email"}}),
+        ("type", {"text": "secret123", "into": {"id": "password"}}),
+        ("tap", {"text": "Sign in"}),
+        ("scroll_until_visible", {"text": "Item 25"}),
+        ("tap", {"text": "Item 25"}),
+        ("press_key", {"key": "back"}),
+        ("screenshot", {}),
+    ]
+    effects = []
+    for serial in ("sim-a", "sim-b"):
+        phone = SimDriver(serial, tmp_path)
+        effects.append([run(phone, action, **params).effect for action, params in steps])
+    assert effects[0] == effects[1]
+    assert effects[0][-2]["foreground"] == LAUNCHER
+    assert len({effect["screen"] for effect in effects[0]}) >= 5
