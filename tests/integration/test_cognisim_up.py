@@ -1,0 +1,55 @@
+"""`cognisim up` is the product: one command brings up Redis, the database, workers and the web server."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from cognisim_site.redis_server import free_port
+from tests.live import Rest, Socket, session_status, step_done
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_starts_everything_and_ctrl_c_stops_it(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["COGNISIM_HOME"] = str(tmp_path)  # SQLite and a private Redis: a machine with nothing running
+    up = subprocess.Popen(
+        [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in up.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        token = re.search(r"API token: (\w+)", output).group(1)
+        redis_port = int(re.search(r"private Redis on 127.0.0.1:(\d+)", output).group(1))
+        assert f"http://127.0.0.1:{port}/" in output and re.search(r"demo / \S+", output)
+
+        rest = Rest(f"http://127.0.0.1:{port}", token)
+        assert [d["serial"] for d in rest.get("/api/devices/").body] == ["sim-1"]
+        session = rest.post("/api/sessions/", {"app": {"package": "com.cognisim.demo"}}).body
+        sock = Socket(session["ws_url"] + "?last_seq=0", token=token)
+        sock.wait_for(session_status("READY"), timeout=30)
+        sock.send({"type": "EXECUTE_SINGLE", "step": {"action": "assert_visible", "id": "sign_in"}})
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+        assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED"
+        sock.close()
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=30) == 0
+    for closed_port in (port, redis_port):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", closed_port), timeout=1).close()
