@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -58,9 +59,7 @@ def daphne_argv(host: str, port: int) -> list[str]:
     ]
 
 
-def wait_for_port(
-    host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None
-) -> None:
+def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -164,6 +163,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         for serial in serials:
             supervisor.start(f"worker {serial}", worker_argv(serial))
+        supervisor.start("scheduler", scheduler_argv())
         web = supervisor.start("web", daphne_argv(args.host, args.port))
         wait_for_port(args.host, args.port, timeout=30, proc=web)
         print(
@@ -182,6 +182,35 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def scheduler_argv() -> list[str]:
+    return [sys.executable, "-m", "cognisim_site.cli", "scheduler"]
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """The recovery sweeper in a loop (sessions/recovery.py), until SIGTERM or Ctrl-C."""
+    import logging
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
+    django.setup()
+    from django.conf import settings
+
+    from sessions.recovery import sweep
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    log = logging.getLogger("cognisim.scheduler")
+    try:
+        while not stopping.wait(settings.SWEEP_INTERVAL_SECONDS):
+            done = {duty: count for duty, count in sweep().items() if count}
+            if done:
+                log.info("sweep: %s", done)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     os.execv(sys.executable, worker_argv(args.device, loglevel=args.loglevel))
     return 0  # not reached
@@ -195,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--sim-devices", type=int, default=2, metavar="N")
     up.set_defaults(run=cmd_up)
+    scheduler = commands.add_parser("scheduler", help="the recovery sweeper (cognisim up starts one)")
+    scheduler.set_defaults(run=cmd_scheduler)
     worker = commands.add_parser("worker", help="the worker of one device")
     worker.add_argument("--device", required=True, metavar="SERIAL")
     worker.add_argument("--loglevel", default="info")

@@ -49,6 +49,4 @@ def json_404(request: Any, exception: Exception | None = None) -> JsonResponse:
 
 
 def json_500(request: Any) -> JsonResponse:
-    return JsonResponse(
-        {"code": "server_error", "message": "CogniSim failed; the error is logged."}, status=500
-    )
+    return JsonResponse({"code": "server_error", "message": "CogniSim failed; the error is logged."}, status=500)

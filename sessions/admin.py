@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import SessionEvent, Step, TestSession, UserQuota
+from .models import Decision, SessionEvent, Step, TestSession, UserQuota
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -29,13 +29,19 @@ class EventInline(ReadOnlyInline):
     ordering = ["seq"]
 
 
+class DecisionInline(ReadOnlyInline):
+    model = Decision
+    fields = ["step", "kind", "reason", "schedule_at", "created_at"]
+    readonly_fields = fields
+
+
 @admin.register(TestSession)
 class TestSessionAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "owner", "device", "status", "source", "created_at", "ended_at"]
     list_filter = ["status", "source", "owner", "device"]
     search_fields = ["id", "name", "owner__username", "device__serial", "trace_id"]
     readonly_fields = [f.name for f in TestSession._meta.fields]
-    inlines = [StepInline, EventInline]
+    inlines = [StepInline, DecisionInline, EventInline]
     date_hierarchy = "created_at"
 
 
@@ -56,6 +62,14 @@ class SessionEventAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in SessionEvent._meta.fields]
 
 
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ["session", "step", "kind", "reason", "schedule_at", "created_at"]
+    list_filter = ["kind", "reason"]
+    search_fields = ["session__id"]
+    readonly_fields = [f.name for f in Decision._meta.fields]
+
+
 @admin.register(UserQuota)
 class UserQuotaAdmin(admin.ModelAdmin):
-    list_display = ["user", "max_active_sessions"]
+    list_display = ["user", "max_active_sessions", "steps_per_window"]

@@ -40,6 +40,7 @@ class SessionCreateSerializer(StrictSerializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     app = AppSerializer(required=False, allow_null=True)
     source = serializers.ChoiceField(choices=TestSession.Source.choices, required=False, default="api")
+    queue = serializers.BooleanField(required=False, default=False)
 
 
 class SessionSerializer(serializers.ModelSerializer):
@@ -132,10 +133,9 @@ class SessionListView(APIView):
             name=data["name"],
             app_package=(data.get("app") or {}).get("package", ""),
             source=data["source"],
+            queue=data["queue"],
         )
-        return Response(
-            SessionSerializer(session, context={"request": request}).data, status=status.HTTP_201_CREATED
-        )
+        return Response(SessionSerializer(session, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class SessionDetailView(APIView):

@@ -46,7 +46,5 @@ class SocketAuthMiddleware:
         if origin is None:
             return await self.inner(dict(scope, user=AnonymousUser()), receive, send)
         if not _origin_allowed(origin):
-            return await self.inner(
-                dict(scope, user=AnonymousUser(), auth_error="origin_not_allowed"), receive, send
-            )
+            return await self.inner(dict(scope, user=AnonymousUser(), auth_error="origin_not_allowed"), receive, send)
         return await self.cookie_auth(scope, receive, send)

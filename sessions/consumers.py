@@ -32,9 +32,7 @@ def _owned_session(user: Any, session_id: str) -> Any:
 
 @database_sync_to_async
 def _events_after(session_id: Any, after: int) -> list[dict[str, Any]]:
-    return [
-        event_message(e) for e in selectors.event_list(session_id=session_id, after=after, limit=REPLAY_PAGE)
-    ]
+    return [event_message(e) for e in selectors.event_list(session_id=session_id, after=after, limit=REPLAY_PAGE)]
 
 
 class SessionConsumer(AsyncWebsocketConsumer):

@@ -53,9 +53,7 @@ class TestSession(models.Model):
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_sessions"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_sessions")
     device = models.ForeignKey(
         "devices.Device", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )
@@ -63,6 +61,7 @@ class TestSession(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
     app_package = models.CharField(max_length=255, blank=True)
+    requested_device = models.CharField(max_length=128, blank=True)
     initial_state = models.JSONField(default=dict, blank=True)
     current_state = models.JSONField(default=dict, blank=True)
     trace_id = models.CharField(max_length=32, default=new_trace_id, editable=False)
@@ -82,9 +81,7 @@ class TestSession(models.Model):
             models.Index(fields=["status", "last_activity_at"]),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=SessionStatus.values), name="session_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=SessionStatus.values), name="session_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -109,6 +106,8 @@ class Step(models.Model):
     timeout_ms = models.PositiveIntegerField()
     max_retries = models.PositiveSmallIntegerField(default=3)
     backoff = models.JSONField(default=dict, blank=True)
+    lease_token = models.BigIntegerField(null=True, blank=True, editable=False)
+    scheduled_at = models.DateTimeField(null=True, blank=True, db_index=True)
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     state_patch = models.JSONField(default=list, blank=True)
@@ -125,9 +124,7 @@ class Step(models.Model):
         indexes = [models.Index(fields=["session", "status", "index"])]
         constraints = [
             models.UniqueConstraint(fields=["session", "index"], name="step_index_unique_per_session"),
-            models.CheckConstraint(
-                condition=models.Q(status__in=StepStatus.values), name="step_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=StepStatus.values), name="step_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -160,11 +157,34 @@ class SessionEvent(models.Model):
         return f"{self.session_id} #{self.seq} {self.type}"
 
 
+class Decision(models.Model):
+    """What the scheduler decided for a step request, as the seed 003 supervisor logs it."""
+
+    class Kind(models.TextChoices):
+        INVOKE = "INVOKE"
+        DEFER = "DEFER"
+        SKIP = "SKIP"
+
+    session = models.ForeignKey(TestSession, on_delete=models.CASCADE, related_name="decisions")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="decisions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    schedule_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} step {self.step_id} {self.reason}".strip()
+
+
 class UserQuota(models.Model):
-    """A per-user override of MAX_ACTIVE_SESSIONS_PER_USER."""
+    """Per-user overrides of MAX_ACTIVE_SESSIONS_PER_USER and of the step rate limit."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
-    max_active_sessions = models.PositiveIntegerField()
+    max_active_sessions = models.PositiveIntegerField(null=True, blank=True)
+    steps_per_window = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} ≤ {self.max_active_sessions} sessions"

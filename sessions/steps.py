@@ -92,14 +92,10 @@ def _selector(data: dict[str, Any], *, prefix: str = "", allow_point: bool = Fal
     point = [k for k in ("x", "y") if k in data]
     if point and allow_point:
         if named or len(point) != 2 or "index" in data:
-            raise StepInvalid(
-                prefix + point[0], "Give either 'x' and 'y' together, or one of text, id, desc."
-            )
+            raise StepInvalid(prefix + point[0], "Give either 'x' and 'y' together, or one of text, id, desc.")
         return {k: _int(data[k], prefix + k, low=0, high=10_000) for k in ("x", "y")}
     if point:
-        raise StepInvalid(
-            prefix + point[0], "This action takes a selector (text, id or desc), not coordinates."
-        )
+        raise StepInvalid(prefix + point[0], "This action takes a selector (text, id or desc), not coordinates.")
     if len(named) != 1:
         wanted = "text, id, desc" + (" or x and y" if allow_point else "")
         raise StepInvalid(prefix + (named[1] if named else "text"), f"Give exactly one selector: {wanted}.")
@@ -151,9 +147,7 @@ _ACTIONS: dict[str, tuple[set[str], Any]] = {
         lambda d: {
             **_selector(d, allow_point=True),
             **(
-                {"duration_ms": _int(d["duration_ms"], "duration_ms", low=1, high=10_000)}
-                if "duration_ms" in d
-                else {}
+                {"duration_ms": _int(d["duration_ms"], "duration_ms", low=1, high=10_000)} if "duration_ms" in d else {}
             ),
         },
     ),
@@ -171,11 +165,7 @@ _ACTIONS: dict[str, tuple[set[str], Any]] = {
         lambda d: {
             **_selector(d),
             "direction": _choice(d.get("direction", "down"), "direction", ("down", "up")),
-            **(
-                {"max_swipes": _int(d["max_swipes"], "max_swipes", low=1, high=50)}
-                if "max_swipes" in d
-                else {}
-            ),
+            **({"max_swipes": _int(d["max_swipes"], "max_swipes", low=1, high=50)} if "max_swipes" in d else {}),
         },
     ),
     "press_key": ({"key"}, lambda d: {"key": _choice(d.get("key"), "key", sorted(KEYS))}),
@@ -219,9 +209,7 @@ def step_parse(data: Any) -> StepSpec:
         raise StepInvalid("action", f"Unknown action '{action}'. Known actions: {', '.join(ACTIONS)}.")
     allowed, parse = _ACTIONS[action]
     fields = {k: v for k, v in data.items() if k != "action"}
-    unknown = sorted(
-        set(fields) - allowed - set(COMMON_FIELDS) - ({"timeout_ms"} if action == "wait_for" else set())
-    )
+    unknown = sorted(set(fields) - allowed - set(COMMON_FIELDS) - ({"timeout_ms"} if action == "wait_for" else set()))
     if unknown:
         raise StepInvalid(unknown[0], f"Unknown field '{unknown[0]}' for action '{action}'.")
     params = parse({k: v for k, v in fields.items() if k not in COMMON_FIELDS})

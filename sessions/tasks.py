@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import execution, services
 
 
 @shared_task(name="sessions.setup_device")
@@ -12,4 +12,4 @@ def setup_device(*, session_id: str) -> None:
 
 @shared_task(name="sessions.execute_step")
 def execute_step(*, step_id: int) -> None:
-    services.steps_run(step_id=step_id)
+    execution.steps_run(step_id=step_id)

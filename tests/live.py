@@ -15,7 +15,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from cognisim_site.cli import daphne_argv, wait_for_port, worker_argv
+from cognisim_site.cli import daphne_argv, scheduler_argv, wait_for_port, worker_argv
 from cognisim_site.redis_server import free_port
 
 TERMINAL_STEP = {"COMPLETED", "ERROR", "CANCELLED"}
@@ -106,9 +106,7 @@ def session_status(status: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: (
-        m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
-    )
+    return lambda m: m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
 
 
 @dataclass
@@ -131,6 +129,7 @@ class Stack:
     def start(self) -> None:
         for serial in self.serials:
             self.start_worker(serial)
+        self.procs["scheduler"] = subprocess.Popen(scheduler_argv(), env=self.env)
         self.start_web()
 
     def start_web(self) -> None:

@@ -2,9 +2,10 @@
 
 import pytest
 
+from devices.leases import lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
-from sessions import services
+from sessions import execution, services
 from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
 from sessions.models import SessionEvent, Step, TestSession, UserQuota
 
@@ -80,11 +81,11 @@ def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
         )
     ]
     assert [s.index for s in steps] == [0, 1, 2]
-    services.steps_run(step_id=steps[2].pk)
+    execution.steps_run(step_id=steps[2].pk)
     rows = list(Step.objects.filter(session=session).order_by("index"))
     assert [r.status for r in rows] == ["COMPLETED"] * 3
     assert rows[0].finished_at <= rows[1].started_at and rows[1].finished_at <= rows[2].started_at
-    services.steps_run(step_id=steps[0].pk)  # a duplicate delivery changes nothing
+    execution.steps_run(step_id=steps[0].pk)  # a duplicate delivery changes nothing
     assert Step.objects.filter(session=session, attempt=1).count() == 3
 
     events = list(SessionEvent.objects.filter(session=session).order_by("seq"))
@@ -94,18 +95,27 @@ def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
     assert services.state_rebuild(session=session) == session.current_state
 
 
-def test_a_stale_attempt_cannot_overwrite_the_result(user, device):
+def test_a_stale_lease_holder_cannot_overwrite_the_result(user, device):
     session = open_ready(user, device)
-    step = services.step_submit(
-        session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"}
-    )
-    services.steps_run(step_id=step.pk)
-    stale = Step.objects.get(pk=step.pk)
-    stale.status, stale.attempt = "RUNNING", 0
-    services._step_finish(
-        stale, outcome=None, error={"code": "x", "message": "late", "retryable": False}, duration_ms=1
-    )
-    assert Step.objects.get(pk=step.pk).status == "COMPLETED"
+    step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
+    stale = lease_acquire(serial=device.serial, holder=str(session.pk))
+    claimed = execution._claim_next(session.pk, step.index, stale)
+    assert claimed.lease_token == stale.token
+    current = lease_acquire(serial=device.serial, holder=str(session.pk))  # a newer grant: a worker took over
+    assert current.token > stale.token and not lease_holds(lease=stale)
+    late = {"code": "x", "message": "late", "retryable": False}
+    execution._step_finish(claimed, outcome=None, error=late, duration_ms=1, lease=stale)
+    assert Step.objects.get(pk=step.pk).status == "RUNNING"
+    lease_release(lease=current)
+
+
+def test_a_lease_has_one_holder_at_a_time(user, device):
+    first = lease_acquire(serial=device.serial, holder="a")
+    assert lease_acquire(serial=device.serial, holder="b") is None
+    lease_release(lease=first)
+    second = lease_acquire(serial=device.serial, holder="b")
+    assert second.token > first.token
+    lease_release(lease=second)
 
 
 def test_stop_cancels_what_never_ran_and_frees_the_device(user, device):
@@ -131,6 +141,6 @@ def test_stop_with_nothing_pending_completes(user, device):
 )
 def test_backoff_delays(strategy, delays):
     backoff = {"strategy": strategy, "base_ms": 500, "max_ms": 3000}
-    assert [services.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
+    assert [execution.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
         min(d, 3000) for d in delays
     ]

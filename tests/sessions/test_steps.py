@@ -36,9 +36,7 @@ def test_valid_steps_parse_into_driver_params(data, params):
 
 
 def test_common_fields_become_the_policy():
-    spec = step_parse(
-        {"action": "tap", "text": "OK", "timeout_ms": 500, "max_retries": 1, "backoff": "linear"}
-    )
+    spec = step_parse({"action": "tap", "text": "OK", "timeout_ms": 500, "max_retries": 1, "backoff": "linear"})
     assert (spec.timeout_ms, spec.max_retries) == (500, 1)
     assert spec.backoff == {"strategy": "linear", "base_ms": 500, "max_ms": 10_000}
     assert step_parse({"action": "tap", "text": "OK"}).timeout_ms == 30_000

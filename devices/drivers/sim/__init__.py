@@ -3,7 +3,7 @@
 from devices.actions import AppNotInstalled
 
 from .apps import DEMO, DEMO_EMAIL, DEMO_PASSWORD, LAUNCHER, SETTINGS
-from .device import SimDriver, reset_sim_device
+from .device import SimDriver, reset_sim_device, set_sim_faults
 
 __all__ = [
     "DEMO",
@@ -14,4 +14,5 @@ __all__ = [
     "AppNotInstalled",
     "SimDriver",
     "reset_sim_device",
+    "set_sim_faults",
 ]

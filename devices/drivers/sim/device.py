@@ -8,11 +8,12 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devices.drivers.base import DeviceError, DeviceFacts
+from devices.drivers.base import DeviceError, DeviceFacts, TransportError
 
 from . import phone
 from .apps import MODEL, OS_VERSION, State
@@ -30,8 +31,24 @@ def state_path(serial: str, state_dir: Path | str) -> Path:
 
 
 def reset_sim_device(serial: str, state_dir: Path | str) -> None:
-    """Factory-reset the phone: without its file it starts fresh, on the launcher."""
+    """Factory-reset the phone: without its file it starts fresh, on the launcher, with no faults."""
     state_path(serial, state_dir).unlink(missing_ok=True)
+    faults_path(serial, state_dir).unlink(missing_ok=True)
+
+
+def faults_path(serial: str, state_dir: Path | str) -> Path:
+    return state_path(serial, state_dir).with_suffix(".faults.json")
+
+
+def set_sim_faults(serial: str, state_dir: Path | str, *, delay_ms: int = 0, fail_next: int = 0) -> None:
+    """Inject faults into a simulated phone, for tests and demos.
+
+    `delay_ms`: every mutating primitive takes this long before it takes effect (a slow device).
+    `fail_next`: the next N mutating primitives fail with a retryable transport error, unapplied.
+    """
+    path = faults_path(serial, state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_json({"delay_ms": delay_ms, "fail_next": fail_next}))
 
 
 def _json(value: Any) -> str:
@@ -132,6 +149,7 @@ class SimDriver:
     def _apply(self, op: str, args: dict[str, Any], change: Callable[[State], None]) -> None:
         """Run one mutating primitive; a primitive that raises has changed nothing and is not logged."""
         with self._lock:
+            self._inject_faults(op)
             self._sync()
             change(self._state)
             log: list[dict[str, Any]] = self._state["log"]
@@ -143,6 +161,19 @@ class SimDriver:
             if len(log) > LOG_LIMIT:
                 del log[:-LOG_LIMIT], self._log_lines[:-LOG_LIMIT]
             self._save()
+
+    def _inject_faults(self, op: str) -> None:
+        path = faults_path(self.serial, self.path.parent)
+        try:
+            faults = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
+        if faults.get("fail_next", 0) > 0:
+            faults["fail_next"] -= 1
+            path.write_text(_json(faults))
+            raise TransportError(f"Simulated transport fault during {op} (the phone did not answer).")
+        if faults.get("delay_ms", 0) > 0:
+            time.sleep(faults["delay_ms"] / 1000)
 
     def _sync(self) -> None:
         try:
@@ -162,9 +193,7 @@ class SimDriver:
             self._state, self._seen, self._log_lines = phone.fresh_state(), None, None
             return
         except ValueError as exc:
-            raise DeviceError(
-                f"The simulated phone's state file {self.path.name} is unreadable: {exc}"
-            ) from exc
+            raise DeviceError(f"The simulated phone's state file {self.path.name} is unreadable: {exc}") from exc
         self._seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
     def _save(self) -> None:

@@ -8,9 +8,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument(
-            "--max-sessions", type=int, default=None, help="override MAX_ACTIVE_SESSIONS_PER_USER"
-        )
+        parser.add_argument("--max-sessions", type=int, default=None, help="override MAX_ACTIVE_SESSIONS_PER_USER")
 
     def handle(self, *args: object, name: str, max_sessions: int | None, **options: object) -> None:
         token = api_user_create(username=name, max_sessions=max_sessions)
