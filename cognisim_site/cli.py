@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -72,37 +73,61 @@ def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Pope
     raise RuntimeError(f"nothing answered on {host}:{port} within {timeout:.0f} s")
 
 
+@dataclass
+class Child:
+    argv: list[str]
+    env: dict[str, str] | None
+    proc: subprocess.Popen[bytes]
+    started: float
+    quick_deaths: int = 0
+    restart_at: float | None = None
+
+
 class Supervisor:
-    """Children started in the foreground, restarted with backoff when they die, all stopped on Ctrl-C."""
+    """Children started in the foreground, restarted when they die, all stopped on Ctrl-C.
 
-    def __init__(self) -> None:
-        self.children: dict[str, tuple[list[str], subprocess.Popen[bytes]]] = {}
-        self.restarts: dict[str, tuple[int, float]] = {}
-        self.stopping = False
+    A child that dies after running a while is restarted after 1 s; one that keeps dying
+    within STABLE_S of its start waits twice as long each time, up to 30 s.
+    """
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv)
-        self.children[name] = (argv, proc)
+    STABLE_S = 3.0
+
+    def __init__(self, *, log: bool = True) -> None:
+        self.children: dict[str, Child] = {}
+        self.stopping = threading.Event()
+        self.log = log
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        child = self.children.get(name)
+        proc = subprocess.Popen(argv, env=env)
+        if child is None:
+            self.children[name] = Child(argv=argv, env=env, proc=proc, started=time.monotonic())
+        else:
+            child.proc, child.started, child.restart_at = proc, time.monotonic(), None
         return proc
 
+    def pid(self, name: str) -> int:
+        return self.children[name].proc.pid
+
     def watch(self) -> None:
-        while not self.stopping:
-            for name, (argv, proc) in list(self.children.items()):
-                if proc.poll() is None:
+        while not self.stopping.wait(0.1):
+            now = time.monotonic()
+            for name, child in list(self.children.items()):
+                if child.proc.poll() is None:
                     continue
-                count, not_before = self.restarts.get(name, (0, 0.0))
-                if not_before == 0.0:
-                    delay = min(2**count, 30)
-                    print(f"{name} exited with {proc.returncode}; restarting in {delay} s", flush=True)
-                    self.restarts[name] = (count, time.monotonic() + delay)
-                elif time.monotonic() >= not_before:
-                    self.start(name, argv)
-                    self.restarts[name] = (count + 1, 0.0)
-            time.sleep(0.2)
+                if child.restart_at is None:
+                    lived = now - child.started
+                    child.quick_deaths = child.quick_deaths + 1 if lived < self.STABLE_S else 0
+                    delay = min(2 ** max(child.quick_deaths - 1, 0), 30)
+                    child.restart_at = now + delay
+                    if self.log:
+                        print(f"{name} exited with {child.proc.returncode}; restarting in {delay} s", flush=True)
+                elif now >= child.restart_at:
+                    self.start(name, child.argv, child.env)
 
     def stop(self, *_: object) -> None:
-        self.stopping = True
-        procs = [proc for _, proc in self.children.values()]
+        self.stopping.set()
+        procs = [child.proc for child in self.children.values()]
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()

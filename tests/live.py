@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from cognisim_site.cli import daphne_argv, scheduler_argv, wait_for_port, worker_argv
+from cognisim_site.cli import Supervisor, daphne_argv, scheduler_argv, wait_for_port, worker_argv
 from cognisim_site.redis_server import free_port
 
 TERMINAL_STEP = {"COMPLETED", "ERROR", "CANCELLED"}
@@ -111,13 +112,14 @@ def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
 
 @dataclass
 class Stack:
-    """A real daphne and one real Celery worker per simulated device, as `cognisim up` runs them."""
+    """A real daphne, the scheduler and one real Celery worker per simulated device, supervised and
+    restarted as `cognisim up` does it."""
 
     env: dict[str, str]
     serials: list[str]
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    supervisor: Supervisor = field(default_factory=lambda: Supervisor(log=False))
 
     @property
     def base_url(self) -> str:
@@ -128,25 +130,30 @@ class Stack:
 
     def start(self) -> None:
         for serial in self.serials:
-            self.start_worker(serial)
-        self.procs["scheduler"] = subprocess.Popen(scheduler_argv(), env=self.env)
-        self.start_web()
+            self.supervisor.start(serial, worker_argv(serial), self.env)
+        self.supervisor.start("scheduler", scheduler_argv(), self.env)
+        web = self.supervisor.start("web", daphne_argv(self.host, self.port), self.env)
+        wait_for_port(self.host, self.port, timeout=30, proc=web)
+        threading.Thread(target=self.supervisor.watch, daemon=True).start()
 
-    def start_web(self) -> None:
-        self.procs["web"] = subprocess.Popen(daphne_argv(self.host, self.port), env=self.env)
-        wait_for_port(self.host, self.port, timeout=30, proc=self.procs["web"])
+    def kill(self, name: str) -> int:
+        """SIGKILL a child (a serial, "web" or "scheduler"); the supervisor restarts it. Returns the old pid."""
+        pid = self.supervisor.pid(name)
+        os.kill(pid, signal.SIGKILL)
+        return pid
 
-    def start_worker(self, serial: str) -> None:
-        self.procs[serial] = subprocess.Popen(worker_argv(serial), env=self.env)
+    def wait_back(self, name: str, old_pid: int, timeout: float = 30) -> None:
+        """Wait until the supervisor restarted the child (and, for the web server, until it listens)."""
+        deadline = time.monotonic() + timeout
+        while self.supervisor.pid(name) == old_pid:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} was not restarted within {timeout} s")
+            time.sleep(0.05)
+        if name == "web":
+            wait_for_port(self.host, self.port, timeout=deadline - time.monotonic())
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        self.supervisor.stop()
 
 
 def stack_env(database_url: str) -> dict[str, str]:

@@ -60,13 +60,9 @@ def test_ten_steps_stream_in_order_and_match_the_database(stack, devices, rest, 
 
     row = TestSession.objects.get(pk=session["id"])
     assert row.last_seq == len(events)
-    stored = list(
-        SessionEvent.objects.filter(session=row).order_by("seq").values_list("seq", "type", "payload")
-    )
+    stored = list(SessionEvent.objects.filter(session=row).order_by("seq").values_list("seq", "type", "payload"))
     assert [(e["seq"], e["type"]) for e in events] == [(seq, type) for seq, type, _ in stored]
-    assert all(
-        stored[i][2]["status"] == events[i]["status"] for i in range(len(events)) if "status" in events[i]
-    )
+    assert all(stored[i][2]["status"] == events[i]["status"] for i in range(len(events)) if "status" in events[i])
     steps = list(Step.objects.filter(session=row).order_by("index"))
     assert [s.status for s in steps] == ["COMPLETED"] * 6 + ["FAILED"] + ["COMPLETED"] * 3
     assert all(s.effect_hash and len(s.effect_hash) == 64 for s in steps if s.status == "COMPLETED")
@@ -82,9 +78,7 @@ def test_every_socket_gets_every_event_and_a_late_one_resumes_exactly(stack, dev
     for sock in (first, second):
         sock.wait_for(session_status("READY"))
 
-    first.send(
-        {"type": "EXECUTE_SINGLE", "step": {"action": "launch_app", "package": "com.android.settings"}}
-    )
+    first.send({"type": "EXECUTE_SINGLE", "step": {"action": "launch_app", "package": "com.android.settings"}})
     ack = first.wait_for(lambda m: m.get("type") == "ACK")
     for sock in (first, second):
         sock.wait_for(step_done(ack["step_id"]))
