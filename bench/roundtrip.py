@@ -3,20 +3,21 @@
     python bench/roundtrip.py                       # starts its own `cognisim up` (SQLite, private home)
     DATABASE_URL=postgres://… python bench/roundtrip.py
     python bench/roundtrip.py --url http://127.0.0.1:8000 --token TOKEN [--device sim-1]
+    python bench/roundtrip.py --load 20             # 20 devices, one session each, steps back to back
 
-Prints p50 / p90 / p99 of the round trip and the steps per second.
+Prints p50 / p90 / p99 of the round trip and the steps per second (in all, under --load).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.live import Rest, Socket, session_status  # noqa: E402
 
 
 def start_stack(devices: int) -> tuple[subprocess.Popen[str], str, str]:
+    """`cognisim up` in a fresh home; returns it, its URL and a token allowed one session per device."""
     port = free_port()
     env = dict(os.environ, COGNISIM_HOME=tempfile.mkdtemp(prefix="cognisim-bench-"))
     proc = subprocess.Popen(
@@ -37,9 +39,19 @@ def start_stack(devices: int) -> tuple[subprocess.Popen[str], str, str]:
     )
     assert proc.stdout is not None
     for line in proc.stdout:
-        if match := re.search(r"API token: (\w+)", line):
-            return proc, f"http://127.0.0.1:{port}", match.group(1)
-    raise SystemExit("cognisim up exited before it was ready")
+        if "Press Ctrl-C" in line:
+            break
+    else:
+        raise SystemExit("cognisim up exited before it was ready")
+    manage = Path(__file__).resolve().parent.parent / "manage.py"
+    token = subprocess.run(
+        [sys.executable, str(manage), "create_api_user", "bench", "--max-sessions", str(devices)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return proc, f"http://127.0.0.1:{port}", token
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -47,58 +59,78 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run(url: str, token: str, device: str | None, steps: int, warmup: int) -> None:
+def session_latencies(url: str, token: str, device: str | None, steps: int, warmup: int) -> list[float]:
+    """Open a session, send `warmup + steps` instant steps one after another; the round trips in ms."""
     rest = Rest(url, token)
     reply = rest.post("/api/sessions/", {"device": device} if device else {})
     if reply.status != 201:
         raise SystemExit(f"could not open a session: {reply.status} {reply.body}")
     session = reply.body
     sock = Socket(session["ws_url"] + "?last_seq=0", token=token)
-    sock.wait_for(session_status("READY"), timeout=30)
+    sock.wait_for(session_status("READY"), timeout=60)
     step = {"action": "press_key", "key": "home"}
     latencies: list[float] = []
-    started = time.perf_counter()
     for n in range(warmup + steps):
-        if n == warmup:
-            started = time.perf_counter()
         t0 = time.perf_counter()
         sock.send({"type": "EXECUTE_SINGLE", "step": step})
-        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
-        sock.wait_for(lambda m, i=ack["step_id"]: m.get("step_id") == i and m.get("status") == "COMPLETED")
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK", timeout=60)
+        sock.wait_for(lambda m, i=ack["step_id"]: m.get("step_id") == i and m.get("status") == "COMPLETED", timeout=60)
         if n >= warmup:
             latencies.append((time.perf_counter() - t0) * 1000)
         sock.received.clear()
-    elapsed = time.perf_counter() - started
     rest.post(f"/api/sessions/{session['id']}/stop/")
     sock.close()
+    return latencies
+
+
+def report(title: str, latencies: list[float], elapsed: float) -> None:
     print(
-        f"round trip over {steps} steps (after {warmup} warm-up): "
-        f"p50 {statistics.median(latencies):.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
-        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; "
-        f"{steps / elapsed:.0f} steps/s"
+        f"{title}: p50 {statistics.median(latencies):.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; {len(latencies) / elapsed:.0f} steps/s"
     )
+
+
+def run(url: str, token: str, device: str | None, steps: int, warmup: int, load: int) -> None:
+    if load <= 1:
+        started = time.perf_counter()
+        latencies = session_latencies(url, token, device, steps, warmup)
+        report(f"round trip over {steps} steps (after {warmup} warm-up)", latencies, time.perf_counter() - started)
+        return
+    barrier = threading.Barrier(load)
+    results: list[list[float]] = []
+
+    def one() -> None:
+        barrier.wait()
+        results.append(session_latencies(url, token, None, steps, warmup))
+
+    threads = [threading.Thread(target=one) for _ in range(load)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report(f"{load} sessions x {steps} steps, back to back", sum(results, []), time.perf_counter() - started)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url")
     parser.add_argument("--token", default=os.environ.get("COGNISIM_TOKEN"))
     parser.add_argument("--device")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--load", type=int, default=1, metavar="N", help="N sessions on N devices at once")
     args = parser.parse_args()
     stack = None
     if args.url is None:
-        stack, args.url, args.token = start_stack(devices=1)
+        stack, args.url, args.token = start_stack(devices=max(1, args.load))
         print(f"started cognisim up at {args.url} ({os.environ.get('DATABASE_URL', 'SQLite')})")
     try:
-        run(args.url, args.token, args.device, args.steps, args.warmup)
+        run(args.url, args.token, args.device, args.steps, args.warmup, args.load)
     finally:
         if stack is not None:
             stack.send_signal(signal.SIGINT)
-            stack.wait(timeout=30)
+            stack.wait(timeout=60)
 
 
 if __name__ == "__main__":
