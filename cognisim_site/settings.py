@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "devices",
     "sessions.apps.TestSessionsConfig",
     "turns",
+    "ide",
 ]
 
 MIDDLEWARE = [
@@ -113,7 +114,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = COGNISIM_HOME / "static"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # Redis: one server for the broker, the channel layer and locks.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -169,6 +169,15 @@ class StepScreenshotView(APIView):
         return HttpResponse(png, content_type="image/png")
 
 
+class SessionScreenView(APIView):
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, session_id: str) -> HttpResponse:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        response = HttpResponse(selectors.session_screen(session=session), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"  # the URL carries the screen's hash
+        return response
+
+
 def _query_int(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:

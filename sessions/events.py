@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from .broadcast import publish_on_commit
-from .models import SessionEvent, Step, TestSession
+from .models import SessionEvent, SessionScreen, Step, TestSession
 
 STEP_EVENT_STATUS = {
     Step.Status.QUEUED: "QUEUED",
@@ -65,3 +65,14 @@ def session_status_event(*, session: TestSession, **extra: Any) -> SessionEvent:
         payload["error"] = session.error
     payload.update(extra)
     return event_append(session=session, type=SessionEvent.Type.SESSION_STATUS, payload=payload)
+
+
+def screen_store(*, session: TestSession, png: bytes, screen_hash: str, step: Step | None = None) -> SessionEvent:
+    """Keep the device's new screen and tell the session's clients where to fetch it."""
+    SessionScreen.objects.update_or_create(session=session, defaults={"png": png, "screen_hash": screen_hash})
+    session.screen_url = f"/api/sessions/{session.pk}/screen.png?v={screen_hash[:12]}"
+    TestSession.objects.filter(pk=session.pk).update(screen_url=session.screen_url)
+    payload: dict[str, Any] = {"url": session.screen_url, "screen": screen_hash}
+    if step is not None:
+        payload.update(step_id=step.pk, step_index=step.index)
+    return event_append(session=session, type=SessionEvent.Type.SCREEN, payload=payload)

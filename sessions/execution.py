@@ -12,11 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices import actions
-from devices.drivers.base import DeviceError
+from devices.drivers.base import DeviceDriver, DeviceError
 from devices.leases import Lease, LeaseKeeper, lease_acquire, lease_holds, lease_release
 from devices.services import driver_for
 
-from .events import event_append, step_event
+from .events import event_append, screen_store, step_event
 from .jsonpatch import json_diff
 from .models import SessionEvent, Step, TestSession
 from .services import locked_session, session_setup, set_status
@@ -119,13 +119,13 @@ def _step_execute(step: Step, lease: Lease) -> None:
     started = time.monotonic()
     while True:
         try:
+            driver = driver_for(step.session.device)
             outcome = actions.perform(
-                driver_for(step.session.device),
-                action=step.action,
-                params=step.params,
-                deadline=time.monotonic() + step.timeout_ms / 1000,
+                driver, action=step.action, params=step.params, deadline=time.monotonic() + step.timeout_ms / 1000
             )
             error = None
+            if outcome.screenshot is None and outcome.state["screen"] != _last_screen(step.session):
+                outcome.screenshot = screen_capture(driver)
         except DeviceError as exc:
             outcome, error = None, {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
         except Exception as exc:  # a bug must fail the step, not the worker
@@ -146,6 +146,20 @@ def _step_execute(step: Step, lease: Lease) -> None:
         if _wait_unless_stopped(step.session_id, delay / 1000):
             break
     _step_finish(step, outcome=outcome, error=error, duration_ms=int((time.monotonic() - started) * 1000), lease=lease)
+
+
+def _last_screen(session: TestSession) -> str | None:
+    device: dict[str, Any] = session.current_state.get("device", {})
+    return device.get("screen")
+
+
+def screen_capture(driver: DeviceDriver) -> bytes | None:
+    """The screen for the IDE after a step changed it; a failed capture costs the step nothing."""
+    try:
+        return driver.screenshot()
+    except DeviceError:
+        logger.warning("could not capture the screen of %s", driver.serial)
+        return None
 
 
 def _canonical_hash(effect: dict[str, Any]) -> str:
@@ -181,7 +195,7 @@ def _step_finish(
                 effect=outcome.effect,
                 effect_hash=_canonical_hash(outcome.effect),
                 state_patch=json_diff(session.current_state, after),
-                screenshot=outcome.screenshot,
+                screenshot=outcome.screenshot if step.action == "screenshot" else None,
             )
             session.current_state = after
         # Fenced on (status, attempt, lease token): a stale executor cannot overwrite a newer one's result.
@@ -192,8 +206,6 @@ def _step_finish(
             setattr(step, name, value)
         session.last_activity_at = timezone.now()
         session.save(update_fields=["current_state", "last_activity_at"])
-        if step.screenshot:
-            url = f"/api/sessions/{session.pk}/steps/{step.pk}/screenshot.png"
-            TestSession.objects.filter(pk=session.pk).update(screen_url=url)
-            event_append(session=session, type=SessionEvent.Type.SCREEN, payload={"step_id": step.pk, "url": url})
+        if outcome is not None and outcome.screenshot:
+            screen_store(session=session, png=outcome.screenshot, screen_hash=outcome.state["screen"], step=step)
         step_event(step=step)

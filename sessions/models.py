@@ -157,6 +157,18 @@ class SessionEvent(models.Model):
         return f"{self.session_id} #{self.seq} {self.type}"
 
 
+class SessionScreen(models.Model):
+    """The device's latest screen as the session last saw it (kept apart: sessions are read often)."""
+
+    session = models.OneToOneField(TestSession, on_delete=models.CASCADE, primary_key=True, related_name="screen")
+    png = models.BinaryField()
+    screen_hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"screen of {self.session_id}"
+
+
 class Decision(models.Model):
     """What the scheduler decided for a step request, as the seed 003 supervisor logs it."""
 

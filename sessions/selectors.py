@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from .errors import NotFound
-from .models import SessionEvent, Step, TestSession
+from .models import SessionEvent, SessionScreen, Step, TestSession
 
 
 def session_list(*, owner: AbstractBaseUser) -> QuerySet[TestSession]:
@@ -32,6 +32,13 @@ def step_screenshot(*, session: TestSession, step_id: int) -> bytes:
     if not shot:
         raise NotFound("That step has no screenshot.")
     return bytes(shot)
+
+
+def session_screen(*, session: TestSession) -> bytes:
+    png = SessionScreen.objects.filter(session=session).values_list("png", flat=True).first()
+    if not png:
+        raise NotFound("No screen yet: the session's device has not been set up.")
+    return bytes(png)
 
 
 def event_list(*, session_id: Any, after: int, limit: int) -> list[SessionEvent]:

@@ -29,7 +29,7 @@ from .errors import (
     SessionClosed,
     SessionLimit,
 )
-from .events import session_status_event, step_event
+from .events import screen_store, session_status_event, step_event
 from .jsonpatch import json_apply, json_diff
 from .models import Decision, Step, TestSession, UserQuota
 from .steps import MAX_TEXT_BYTES, StepInvalid, step_parse
@@ -203,6 +203,7 @@ def session_setup(*, session_id: Any) -> None:
             if session.app_package:
                 driver.launch_app(session.app_package)
             device_state = _device_state(session.device)
+            png = driver.screenshot()
     except DeviceError as exc:
         with transaction.atomic():
             session = locked_session(session_id)
@@ -223,6 +224,7 @@ def session_setup(*, session_id: Any) -> None:
             state = {**state_rebuild(session=session), **device_state}
             has_run = session.steps.filter(status__in=Step.TERMINAL).exists()
             set_status(session, Status.RUNNING if has_run else Status.READY, current_state=state)
+        screen_store(session=session, png=png, screen_hash=device_state["device"]["screen"])
         queued = session.steps.filter(status=Step.Status.QUEUED).order_by("-index").first()
         if queued is not None:  # steps that arrived while the session waited for a slot
             dispatch_step_on_commit(step_id=queued.pk, queue=session.device.queue)

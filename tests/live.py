@@ -106,6 +106,12 @@ def session_status(status: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("type") == "SESSION_STATUS" and m.get("status") == status
 
 
+def wait_ready(sock: Socket, timeout: float = 30) -> None:
+    """Wait for the end of the session's setup: READY, then the first SCREEN."""
+    sock.wait_for(session_status("READY"), timeout=timeout)
+    sock.wait_for(lambda m: m.get("type") == "SCREEN", timeout=timeout)
+
+
 def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
 

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from cognisim_site.redis_server import free_port, redis_answers, redis_argv
 from devices.drivers.sim import SimDriver, set_sim_faults
 from sessions.models import Decision, Step, TestSession
-from tests.live import Rest, Socket, Stack, session_status, stack_env, step_done
+from tests.live import Rest, Socket, Stack, session_status, stack_env, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +25,7 @@ def open_ready(stack, token, serial):
     reply = Rest(stack.base_url, token).post("/api/sessions/", {"device": serial})
     assert reply.status == 201, reply.body
     sock = Socket(stack.ws_url(reply.body["id"], "last_seq=0"), token=token)
-    sock.wait_for(session_status("READY"), timeout=30)
+    wait_ready(sock)
     return reply.body, sock
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessions.models import SessionEvent, Step, TestSession
-from tests.live import TERMINAL_STEP, Socket, session_status, step_done
+from tests.live import TERMINAL_STEP, Socket, session_status, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -99,7 +99,7 @@ def test_every_socket_gets_every_event_and_a_late_one_resumes_exactly(stack, dev
 def test_a_socket_given_no_last_seq_gets_live_events_only(stack, devices, rest, alice):
     session = open_session(rest, devices[1].serial)
     watcher = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
-    watcher.wait_for(session_status("READY"))
+    wait_ready(watcher)
     live = Socket(stack.ws_url(session["id"]), token=alice)
     live.send({"type": "PING", "request_id": 7})
     assert live.wait_for(lambda m: m.get("type") == "PONG") == {"type": "PONG", "request_id": 7}
@@ -114,7 +114,7 @@ def test_an_idle_socket_stays_open_past_ten_seconds(stack, devices, rest, alice)
     """redis-py 8 sets a 5 s socket timeout that kills idle consumers unless the channel layer disables it."""
     session = open_session(rest, devices[1].serial)
     sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
-    sock.wait_for(session_status("READY"))
+    wait_ready(sock)
     with pytest.raises(TimeoutError):
         sock.recv(timeout=11)  # nothing happens for 11 s: this wait is the condition under test
     sock.send({"type": "EXECUTE_SINGLE", "step": {"action": "press_key", "key": "home"}})

@@ -29,8 +29,15 @@ def test_open_claims_the_device_and_setup_makes_it_ready(user, device):
     assert session.initial_state == session.current_state
     assert session.current_state["device"]["foreground"] == "com.android.launcher3"
     assert Device.objects.get(pk=device.pk).status == "busy"
-    statuses = list(SessionEvent.objects.filter(session=session).values_list("seq", "payload__status"))
-    assert statuses == [(1, "PENDING"), (2, "SETTING_UP"), (3, "READY")]
+    events = list(SessionEvent.objects.filter(session=session).values_list("seq", "type", "payload__status"))
+    assert events == [
+        (1, "SESSION_STATUS", "PENDING"),
+        (2, "SESSION_STATUS", "SETTING_UP"),
+        (3, "SESSION_STATUS", "READY"),
+        (4, "SCREEN", None),
+    ]
+    assert session.screen_url.startswith(f"/api/sessions/{session.pk}/screen.png?v=")
+    assert bytes(session.screen.png).startswith(b"\x89PNG")
 
 
 def test_setup_opens_the_sessions_app(user, device):
