@@ -106,6 +106,19 @@ class Supervisor:
             child.proc, child.started, child.restart_at = proc, time.monotonic(), None
         return proc
 
+    def remove(self, name: str, timeout: float = 10) -> None:
+        """Stop a child for good (SIGTERM, then SIGKILL after `timeout`)."""
+        child = self.children.pop(name, None)
+        if child is None:
+            return
+        if child.proc.poll() is None:
+            child.proc.terminate()
+            try:
+                child.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
     def pid(self, name: str) -> int:
         return self.children[name].proc.pid
 
@@ -236,6 +249,35 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from .agent import HostAgent
+
+    token = args.token or os.environ.get("COGNISIM_TOKEN")
+    if not token:
+        print(
+            "cognisim agent needs a host agent's token: --token or COGNISIM_TOKEN "
+            "(python manage.py create_api_user NAME --host-agent prints one).",
+            file=sys.stderr,
+        )
+        return 2
+    agent = HostAgent(
+        server=args.server.rstrip("/"),
+        token=token,
+        host=args.host_name or socket.gethostname(),
+        adb_host=args.adb_host,
+        adb_port=args.adb_port,
+        heartbeat_s=args.heartbeat,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
+    try:
+        agent.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.shutdown()
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     os.execv(sys.executable, worker_argv(args.device, loglevel=args.loglevel))
     return 0  # not reached
@@ -251,6 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(run=cmd_up)
     scheduler = commands.add_parser("scheduler", help="the recovery sweeper (cognisim up starts one)")
     scheduler.set_defaults(run=cmd_scheduler)
+    agent = commands.add_parser("agent", help="on a host with devices: register them and run their workers")
+    agent.add_argument("--server", required=True, help="the CogniSim server, e.g. http://cognisim.example:8000")
+    agent.add_argument("--token", help="a host agent's API token (default: $COGNISIM_TOKEN)")
+    agent.add_argument("--host-name", help="this host's name (default: the hostname)")
+    agent.add_argument("--adb-host", default="127.0.0.1")
+    agent.add_argument("--adb-port", type=int, default=5037)
+    agent.add_argument("--heartbeat", type=float, default=3.0, metavar="SECONDS")
+    agent.set_defaults(run=cmd_agent)
     worker = commands.add_parser("worker", help="the worker of one device")
     worker.add_argument("--device", required=True, metavar="SERIAL")
     worker.add_argument("--loglevel", default="info")

@@ -242,9 +242,7 @@ def _clear_text(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
         _check(deadline, "clearing the field")
         driver.press_key("del")
     deleted = len(field.text)
-    return _Done(
-        {"into": _element(field), "deleted": deleted}, {"into": _recorded(field), "deleted": deleted}
-    )
+    return _Done({"into": _element(field), "deleted": deleted}, {"into": _recorded(field), "deleted": deleted})
 
 
 def _points(finger: str, box: tuple[int, int, int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -318,14 +316,10 @@ def _assert(driver: DeviceDriver, params: Params, deadline: float, *, visible: b
         raise AssertionFailed(message, details={**details, "visible": visible_texts(screen.nodes)})
     if not visible and matches:
         x1, y1, x2, y2 = matches[0].bounds
-        message = (
-            f"Expected {wanted} not to be visible on {screen.package}, but it is at [{x1},{y1}][{x2},{y2}]."
-        )
+        message = f"Expected {wanted} not to be visible on {screen.package}, but it is at [{x1},{y1}][{x2},{y2}]."
         raise AssertionFailed(message, details={**details, "found": _element(matches[0])})
     result = {"element": _element(matches[0])} if visible else {"visible": False}
-    return _Done(
-        result, {"selector": selector, "found": _recorded(matches[0]) if visible else None}, seen=screen.xml
-    )
+    return _Done(result, {"selector": selector, "found": _recorded(matches[0]) if visible else None}, seen=screen.xml)
 
 
 def _wait_for(driver: DeviceDriver, params: Params, deadline: float) -> _Done:

@@ -36,9 +36,7 @@ return 0
 
 @cache
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, decode_responses=True
-    )
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, decode_responses=True)
 
 
 def _key(serial: str) -> str:

@@ -31,9 +31,7 @@ class Device(models.Model):
         ordering = ["serial"]
         indexes = [models.Index(fields=["status"])]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=DeviceStatus.values), name="device_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=DeviceStatus.values), name="device_status_valid"),
         ]
 
     def __str__(self) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from .drivers.base import DeviceDriver, TransportError
+from .drivers.base import DeviceDriver
 from .models import Device
 
 _drivers: dict[str, DeviceDriver] = {}
@@ -15,34 +19,97 @@ def driver_for(device: Device) -> DeviceDriver:
     """The driver of a device, one per process (a simulated device keeps its state in memory too)."""
     driver = _drivers.get(device.serial)
     if driver is None:
-        if device.transport != Device.Transport.SIM:
-            raise TransportError(f"No driver for transport '{device.transport}' in this build.")
-        from .drivers.sim import SimDriver
+        if device.transport == Device.Transport.ADB:
+            from .drivers.adb import AdbDriver
 
-        driver = _drivers[device.serial] = SimDriver(device.serial, settings.SIM_DEVICE_DIR)
+            driver = AdbDriver(device.serial, adb_host=settings.ADB_SERVER_HOST, adb_port=settings.ADB_SERVER_PORT)
+        else:
+            from .drivers.sim import SimDriver
+
+            driver = SimDriver(device.serial, settings.SIM_DEVICE_DIR)
+        _drivers[device.serial] = driver
     return driver
 
 
-def device_register_sim(*, serial: str, name: str = "", host: str = "localhost") -> Device:
-    """Register (or refresh) a simulated device: available, unless a session still holds it."""
+def _held(serial: str) -> bool:
     from sessions.models import TestSession
 
-    from .drivers.sim import SimDriver
+    return TestSession.objects.filter(device__serial=serial, status__in=TestSession.HOLDING_DEVICE).exists()
 
-    facts = SimDriver(serial, settings.SIM_DEVICE_DIR).facts()
-    held = TestSession.objects.filter(device__serial=serial, status__in=TestSession.HOLDING_DEVICE).exists()
+
+def device_register(*, serial: str, host: str, transport: str, facts: dict[str, Any]) -> Device:
+    """Register (or refresh) a device: available, unless a session still holds it."""
     device, _ = Device.objects.update_or_create(
         serial=serial,
         defaults={
-            "name": name or f"Simulated phone {serial}",
+            "name": facts.get("name") or f"{facts.get('model') or 'Device'} {serial}",
             "host": host,
-            "transport": Device.Transport.SIM,
-            "model": facts.model,
-            "os_version": facts.os_version,
-            "screen_width": facts.screen_width,
-            "screen_height": facts.screen_height,
-            "status": Device.Status.BUSY if held else Device.Status.AVAILABLE,
+            "transport": transport,
+            "model": facts.get("model", ""),
+            "os_version": facts.get("os_version", ""),
+            "screen_width": facts.get("screen_width"),
+            "screen_height": facts.get("screen_height"),
+            "status": Device.Status.BUSY if _held(serial) else Device.Status.AVAILABLE,
             "last_heartbeat": timezone.now(),
         },
     )
     return device
+
+
+def device_register_sim(*, serial: str, name: str = "", host: str = "localhost") -> Device:
+    from .drivers.sim import SimDriver
+
+    facts = SimDriver(serial, settings.SIM_DEVICE_DIR).facts()
+    return device_register(
+        serial=serial,
+        host=host,
+        transport=str(Device.Transport.SIM),
+        facts={
+            "name": name or f"Simulated phone {serial}",
+            "model": facts.model,
+            "os_version": facts.os_version,
+            "screen_width": facts.screen_width,
+            "screen_height": facts.screen_height,
+        },
+    )
+
+
+def device_mark_offline(*, serial: str, reason: str) -> Device | None:
+    """A device is gone (unplugged, its host silent): offline, and the sessions on it are paused."""
+    from sessions.services import sessions_pause_on_device
+
+    with transaction.atomic():
+        device = Device.objects.select_for_update().filter(serial=serial).first()
+        if device is None or device.status == Device.Status.OFFLINE:
+            return device
+        device.status = Device.Status.OFFLINE
+        device.save(update_fields=["status"])
+        sessions_pause_on_device(device=device, reason=reason)
+    return device
+
+
+def devices_heartbeat(*, host: str, serials: list[str]) -> int:
+    """A host agent's heartbeat: its listed devices are alive; its other devices are offline."""
+    now = timezone.now()
+    alive = Device.objects.filter(host=host, serial__in=serials).update(last_heartbeat=now)
+    for serial in (
+        Device.objects.filter(host=host)
+        .exclude(serial__in=serials)
+        .exclude(status=Device.Status.OFFLINE)
+        .values_list("serial", flat=True)
+    ):
+        device_mark_offline(serial=serial, reason=f"Device {serial} is no longer attached to {host}.")
+    return alive
+
+
+def devices_mark_stale() -> int:
+    """Devices whose host stopped sending heartbeats go offline (simulated devices have no agent)."""
+    stale = timezone.now() - timedelta(seconds=settings.DEVICE_STALE_SECONDS)
+    serials = (
+        Device.objects.filter(transport=Device.Transport.ADB, last_heartbeat__lt=stale)
+        .exclude(status=Device.Status.OFFLINE)
+        .values_list("serial", flat=True)
+    )
+    for serial in serials:
+        device_mark_offline(serial=serial, reason=f"The host of device {serial} stopped answering.")
+    return len(serials)

@@ -9,10 +9,18 @@ from rest_framework.authtoken.models import Token
 from .models import UserQuota
 
 
-def api_user_create(*, username: str, max_sessions: int | None = None, password: str | None = None) -> str:
-    """Create the user if needed, set its cap and password when given, and return its API token."""
+def api_user_create(
+    *, username: str, max_sessions: int | None = None, password: str | None = None, host_agent: bool = False
+) -> str:
+    """Create the user if needed, set its cap and password when given, and return its API token.
+
+    A host agent's user is staff: it may register devices and send their heartbeats.
+    """
     with transaction.atomic():
         user, _ = get_user_model().objects.get_or_create(username=username)
+        if host_agent and not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
         if password is not None:
             user.set_password(password)
             user.save(update_fields=["password"])

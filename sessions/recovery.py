@@ -16,6 +16,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from devices.leases import lease_current, redis_client
+from devices.services import devices_mark_stale
 
 from .dispatch import dispatch_setup, dispatch_step, dispatch_step_on_commit
 from .events import step_event
@@ -127,6 +128,7 @@ def sweep() -> dict[str, int]:
     """One pass of every recovery duty; what it did, by duty."""
     done: dict[str, int] = {}
     for duty in (
+        devices_mark_stale,
         steps_recover_orphans,
         steps_promote_deferred,
         work_redispatch,

@@ -307,7 +307,7 @@ def _session_wake(session: TestSession) -> None:
             ) from None
     session.device = device
     session.save(update_fields=["device"])
-    set_status(session, Status.PENDING)
+    set_status(session, Status.PENDING, error=None)
     dispatch_setup_on_commit(session_id=session.pk, queue=device.queue)
 
 
@@ -323,6 +323,22 @@ def session_hibernate(*, session_id: Any) -> bool:
         _release_device(session)
         set_status(session, Status.IDLE)
         return True
+
+
+def sessions_pause_on_device(*, device: Device, reason: str) -> int:
+    """The device went away: its sessions pause (IDLE, with the reason); the next step resumes them
+    on it when it is back, or on another free device."""
+    paused = 0
+    for session_id in TestSession.objects.filter(device=device, status__in=TestSession.HOLDING_DEVICE).values_list(
+        "pk", flat=True
+    ):
+        session = locked_session(session_id)
+        if session.status not in TestSession.HOLDING_DEVICE:
+            continue
+        error = {"code": "device_offline", "message": f"{reason} The session is paused; send a step to resume it."}
+        set_status(session, Status.IDLE, error=error)
+        paused += 1
+    return paused
 
 
 def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, value: Any) -> Step:

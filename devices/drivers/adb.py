@@ -240,3 +240,8 @@ class AdbDriver:
 
     def _fail(self, message: str) -> NoReturn:
         raise TransportError(message, details=self._where())
+
+
+def adb_client(*, host: str, port: int, timeout_s: float | None) -> adbutils.AdbClient:
+    """A client of one adb server that never starts a server of its own."""
+    return _Client(host=host, port=port, socket_timeout=timeout_s)  # type: ignore[arg-type]

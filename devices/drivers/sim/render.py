@@ -71,9 +71,7 @@ def render_png(root: View, *, dark: bool) -> bytes:
     draw.rectangle((965, 35, 1000, 51), fill=palette["fg"])
     draw.polygon([(880, 56), (930, 56), (930, 26)], fill=palette["fg"])
     draw.rectangle((0, HEIGHT - NAV_BAR, WIDTH, HEIGHT), fill=palette["bar"])
-    draw.rounded_rectangle(
-        (WIDTH // 2 - 110, HEIGHT - 70, WIDTH // 2 + 110, HEIGHT - 58), radius=6, fill=palette["fg"]
-    )
+    draw.rounded_rectangle((WIDTH // 2 - 110, HEIGHT - 70, WIDTH // 2 + 110, HEIGHT - 58), radius=6, fill=palette["fg"])
     out = io.BytesIO()
     image.quantize(palette=_PALETTE, dither=Image.Dither.NONE).save(out, format="PNG", compress_level=1)
     return out.getvalue()
@@ -88,9 +86,7 @@ def _paint(image: Image.Image, view: View, palette: dict[str, Color], *, offset:
         image.paste(viewport, (x1 + offset[0], y1 + offset[1]))
         return
     x1, y1, x2, y2 = view.frame or view.bounds
-    _paint_one(
-        ImageDraw.Draw(image), view, (x1 + offset[0], y1 + offset[1], x2 + offset[0], y2 + offset[1]), palette
-    )
+    _paint_one(ImageDraw.Draw(image), view, (x1 + offset[0], y1 + offset[1], x2 + offset[0], y2 + offset[1]), palette)
     for child in view.children:
         _paint(image, child, palette, offset=offset)
 
@@ -158,9 +154,7 @@ def _field(draw: ImageDraw.ImageDraw, view: View, box: Bounds, palette: dict[str
     x1, y1, x2, y2 = box
     middle = (y1 + y2) // 2
     outline = palette["accent"] if view.focused else palette["line"]
-    draw.rounded_rectangle(
-        box, radius=20, fill=palette["field"], outline=outline, width=5 if view.focused else 3
-    )
+    draw.rounded_rectangle(box, radius=20, fill=palette["field"], outline=outline, width=5 if view.focused else 3)
     if view.password and not view.hint:
         for position in range(min(len(view.text), _MAX_CHARS)):
             cx = x1 + 52 + position * 36

@@ -63,9 +63,7 @@ def window(content: list[View]) -> View:
     return View(
         "android.widget.FrameLayout",
         (0, 0, WIDTH, HEIGHT),
-        children=[
-            View("android.widget.FrameLayout", CONTENT, resource_id="android:id/content", children=content)
-        ],
+        children=[View("android.widget.FrameLayout", CONTENT, resource_id="android:id/content", children=content)],
     )
 
 

@@ -9,7 +9,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--max-sessions", type=int, default=None, help="override MAX_ACTIVE_SESSIONS_PER_USER")
+        parser.add_argument("--host-agent", action="store_true", help="may register devices (for `cognisim agent`)")
 
-    def handle(self, *args: object, name: str, max_sessions: int | None, **options: object) -> None:
-        token = api_user_create(username=name, max_sessions=max_sessions)
+    def handle(self, *args: object, name: str, max_sessions: int | None, host_agent: bool, **options: object) -> None:
+        token = api_user_create(username=name, max_sessions=max_sessions, host_agent=host_agent)
         self.stdout.write(token)

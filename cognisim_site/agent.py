@@ -1,0 +1,143 @@
+"""`cognisim agent`: on a host with Android devices, follow adb's device list, register each device with
+the server, send heartbeats, and supervise one `cognisim worker --device SERIAL` per device.
+
+It talks to the server only over REST (a host agent's token), so it works from any host; the workers
+it starts reach the database and Redis with the host's own DATABASE_URL and REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from devices.drivers.adb import AdbDriver, adb_client
+from devices.drivers.base import DeviceError
+
+from .cli import Supervisor, worker_argv
+
+logger = logging.getLogger("cognisim.agent")
+
+
+class HostAgent:
+    def __init__(self, *, server: str, token: str, host: str, adb_host: str, adb_port: int, heartbeat_s: float) -> None:
+        self.server, self.token, self.host = server, token, host
+        self.adb_host, self.adb_port = adb_host, adb_port
+        self.heartbeat_s = heartbeat_s
+        self.stopping = threading.Event()
+        self.events: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.attached: set[str] = set()
+        self.supervisor = Supervisor()
+        self.worker_env = dict(os.environ, ADB_SERVER_HOST=adb_host, ADB_SERVER_PORT=str(adb_port))
+
+    def run(self) -> None:
+        threading.Thread(target=self._track, name="adb-track", daemon=True).start()
+        threading.Thread(target=self.supervisor.watch, name="workers", daemon=True).start()
+        next_beat = 0.0
+        print(f"cognisim agent on {self.host}: following adb at {self.adb_host}:{self.adb_port}", flush=True)
+        while not self.stopping.is_set():
+            try:
+                serial, state = self.events.get(timeout=0.2)
+            except queue.Empty:
+                pass
+            else:
+                self._device_changed(serial, state)
+            if time.monotonic() >= next_beat:
+                self._poll()
+                self._post("/api/devices/heartbeat/", {"host": self.host, "serials": sorted(self.attached)})
+                next_beat = time.monotonic() + self.heartbeat_s
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        self.supervisor.stop()
+
+    def _track(self) -> None:
+        """adb's `host:track-devices` stream: a new block every time the list changes; reconnects if adb restarts."""
+        while not self.stopping.is_set():
+            known: dict[str, str] = {}
+            try:
+                conn = adb_client(host=self.adb_host, port=self.adb_port, timeout_s=None).make_connection()
+                with conn:
+                    conn.send_command("host:track-devices")
+                    conn.check_okay()
+                    while not self.stopping.is_set():
+                        block = conn.read_string_block()
+                        now = dict(line.split("\t", 1) for line in block.splitlines() if "\t" in line)
+                        for serial in known.keys() | now.keys():
+                            if known.get(serial) != now.get(serial):
+                                self.events.put((serial, now.get(serial, "absent")))
+                        known = now
+            except Exception as exc:  # adb server down or restarting: report the devices gone, retry
+                logger.warning("adb device tracking interrupted: %s", exc)
+                for serial in known:
+                    self.events.put((serial, "absent"))
+                self.stopping.wait(1.0)
+
+    def _poll(self) -> None:
+        """The device list as adb sees it now: a safety net under the tracking stream, which adb 29 does
+        not always update when a network-attached device drops."""
+        try:
+            states = {
+                info.serial: info.state
+                for info in adb_client(host=self.adb_host, port=self.adb_port, timeout_s=5).list()
+            }
+        except Exception as exc:
+            logger.warning("adb device list unavailable: %s", exc)
+            states = {}
+        for serial in self.attached - {s for s, state in states.items() if state == "device"}:
+            self.events.put((serial, states.get(serial, "absent")))
+
+    def _device_changed(self, serial: str, state: str) -> None:
+        if state == "device" and serial not in self.attached:
+            try:
+                facts = AdbDriver(serial, adb_host=self.adb_host, adb_port=self.adb_port).facts()
+            except DeviceError as exc:
+                logger.warning("device %s: could not read its facts (%s); will retry", serial, exc.message)
+                self.events.put((serial, state))
+                time.sleep(0.5)
+                return
+            registered = self._post(
+                "/api/devices/register/",
+                {
+                    "serial": serial,
+                    "host": self.host,
+                    "transport": "adb",
+                    "model": facts.model,
+                    "os_version": facts.os_version,
+                    "screen_width": facts.screen_width,
+                    "screen_height": facts.screen_height,
+                },
+            )
+            if registered is None:
+                self.events.put((serial, state))  # the server is away: try again
+                time.sleep(0.5)
+                return
+            self.attached.add(serial)
+            self.supervisor.start(f"worker {serial}", worker_argv(serial), self.worker_env)
+            print(f"device {serial} attached ({facts.model}, Android {facts.os_version}); worker started", flush=True)
+        elif state != "device" and serial in self.attached:
+            self.attached.discard(serial)
+            self.supervisor.remove(f"worker {serial}")
+            reason = f"Device {serial} was unplugged from {self.host}."
+            self._post(f"/api/devices/{serial}/offline/", {"reason": reason})
+            print(f"device {serial} gone ({state}); worker stopped", flush=True)
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            self.server + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Token {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return json.loads(reply.read() or b"null")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            logger.warning("server call %s failed: %s", path, exc)
+            return None
