@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -44,9 +45,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-def json_404(request: Any, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"code": "not_found", "message": "No such resource."}, status=404)
+def json_404(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """JSON for the API, the ordinary page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": "No such resource."}, status=404)
+    return defaults.page_not_found(request, exception or Http404())
 
 
-def json_500(request: Any) -> JsonResponse:
-    return JsonResponse({"code": "server_error", "message": "CogniSim failed; the error is logged."}, status=500)
+def json_500(request: Any) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "server_error", "message": "CogniSim failed; the error is logged."}, status=500)
+    return defaults.server_error(request)
