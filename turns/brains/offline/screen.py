@@ -1,0 +1,383 @@
+"""The screen as the planner sees it: which element a phrase names, and the selector that reaches it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from devices.uitree import Node, find_nodes, tappable
+
+from .words import ORDINAL, POSITION, likeness, norm, ordinal
+
+# The words that name a kind of element, and the kind they stand for.
+KINDS = {
+    "text field": "field",
+    "text box": "field",
+    "textbox": "field",
+    "input field": "field",
+    "edit text": "field",
+    "field": "field",
+    "input": "field",
+    "box": "field",
+    "button": "button",
+    "btn": "button",
+    "switch": "switch",
+    "toggle": "switch",
+    "checkbox": "switch",
+    "check box": "switch",
+    "item": "item",
+    "row": "item",
+    "entry": "item",
+    "option": "item",
+    "icon": "icon",
+    "app": "icon",
+    "label": "text",
+    "title": "text",
+    "heading": "text",
+    "message": "text",
+    "text": "text",
+    "link": "link",
+    "element": "any",
+    "one": "any",
+    "thing": "any",
+    "screen": "any",
+    "page": "any",
+}
+_KIND = "|".join(re.escape(word) for word in sorted(KINDS, key=len, reverse=True))
+_ARTICLES = re.compile(r"^(?:(?:the|a|an|on|my|that|this|it's|its)\s+)+", re.I)
+_NOUN_ONLY = re.compile(rf"^(?P<noun>{_KIND})s?$", re.I)
+_WITH_NOUN = re.compile(rf"^(?P<name>.+?)\s+(?P<noun>{_KIND})$", re.I)
+_ORDINAL = re.compile(
+    rf"^(?P<ord>{ORDINAL})(?:\s+(?P<noun>{_KIND}))?(?:\s+(?:in|on|of)\s+(?:the\s+)?(?:list|screen|page))?$"
+    rf"|^(?P<noun2>{_KIND})\s+(?:number|no\.?|#)\s*(?P<n>\d+)$",
+    re.I,
+)
+_ORDINAL_NAMED = re.compile(rf"^(?P<ord>{ORDINAL}|{POSITION})\s+(?P<name>.+?)(?:\s+(?P<noun>{_KIND}))?$", re.I)
+_RELATIVE = re.compile(
+    rf"^(?:(?P<name>.+?)\s+)??(?:(?P<noun>{_KIND})\s+)?(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|just\s+above|"
+    r"above|over|next\s+to|beside|(?:to\s+the\s+)?right\s+of|(?:to\s+the\s+)?left\s+of|after|before)\s+(?P<anchor>.+)$",
+    re.I,
+)
+_LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
+MATCH = 0.6
+TIE = 0.01
+
+
+class Ask(Exception):
+    """The phrase names more than one element: ask the user which. `choices` are the elements, as listed."""
+
+    def __init__(self, question: str, choices: list[int] | None = None) -> None:
+        super().__init__(question)
+        self.question = question
+        self.choices = choices or []
+
+
+class Missing(Exception):
+    """Nothing on the screen fits the phrase; the message says so for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def strip_articles(ref: str) -> str:
+    return _ARTICLES.sub("", ref.strip()).strip()
+
+
+def needs_screen(ref: str) -> bool:
+    """Whether the phrase can only be resolved by looking ("the second item", "the field below Email")."""
+    ref = strip_articles(ref)
+    return any(pattern.match(ref) for pattern in (_ORDINAL, _ORDINAL_NAMED, _NOUN_ONLY)) or bool(_relative(ref))
+
+
+def _relative(ref: str) -> re.Match[str] | None:
+    match = _RELATIVE.match(ref)
+    return match if match and (match["name"] or match["noun"]) else None
+
+
+def split_noun(ref: str) -> tuple[str, str | None]:
+    """("Wi-Fi switch") -> ("Wi-Fi", "switch"): the name and the kind of element it is said to be."""
+    ref = strip_articles(ref)
+    match = _WITH_NOUN.match(ref)
+    if match and not _NOUN_ONLY.match(ref):
+        return strip_articles(match["name"]), KINDS[match["noun"].lower()]
+    return ref, None
+
+
+class Screen:
+    def __init__(self, nodes: list[Node]) -> None:
+        self.nodes = nodes
+        self.shown = [i for i, node in enumerate(nodes) if not node.is_empty]
+
+    @property
+    def package(self) -> str:
+        return self.nodes[0].package if self.nodes else ""
+
+    def labels(self) -> list[str]:
+        found: list[str] = []
+        for i in self.shown:
+            for label in (self.nodes[i].text, self.nodes[i].content_desc):
+                if label.strip() and label not in found:
+                    found.append(label)
+        return found
+
+    def scrollable(self) -> bool:
+        return any(self.nodes[i].scrollable for i in self.shown)
+
+    # What an element is, and what it is called ------------------------------------
+
+    def _list_child(self, i: int) -> bool:
+        parent = self.nodes[i].parent
+        if parent is None:
+            return False
+        holder = self.nodes[parent]
+        return holder.scrollable or any(name in holder.class_name for name in _LISTS)
+
+    def is_kind(self, i: int, kind: str) -> bool:
+        node = self.nodes[i]
+        if kind == "field":
+            return node.class_name.endswith(("EditText", "AutoCompleteTextView"))
+        if kind == "button":
+            return "Button" in node.class_name
+        if kind == "switch":
+            return node.checkable
+        if kind == "item":
+            return node.clickable and self._list_child(i)
+        if kind == "icon":
+            return node.clickable and bool(node.content_desc)
+        if kind == "text":
+            return node.class_name.endswith("TextView") and not node.clickable and bool(node.text)
+        if kind == "link":
+            return node.class_name.endswith("TextView") and node.clickable
+        return bool(self.names(i))
+
+    def _related_texts(self, i: int) -> list[str]:
+        """Texts beside (same parent) or inside the element: how an unlabeled switch, field or row is called."""
+        node, texts = self.nodes[i], []
+        for j in self.shown:
+            other = self.nodes[j]
+            if j != i and other.text and (other.parent == node.parent or self._inside(j, i)):
+                texts.append(other.text)
+        return texts
+
+    def _inside(self, j: int, i: int) -> bool:
+        parent = self.nodes[j].parent
+        while parent is not None:
+            if parent == i:
+                return True
+            parent = self.nodes[parent].parent
+        return False
+
+    def names(self, i: int) -> list[tuple[str, float]]:
+        node = self.nodes[i]
+        names = [(label, 1.0) for label in (node.text, node.content_desc) if label.strip()]
+        short = node.resource_id.split(":id/", 1)[1] if ":id/" in node.resource_id else ""
+        if short and not node.resource_id.startswith("android:"):
+            human = short.replace("_", " ")
+            names.append((human, 0.95))
+            bare = re.sub(rf"\s+(?:{_KIND})$", "", human)
+            if bare != human:
+                names.append((bare, 0.95))
+        if node.checkable or self.is_kind(i, "field") or (node.clickable and not node.text and not node.content_desc):
+            names += [(text, 0.95) for text in self._related_texts(i)]
+        return names
+
+    def score(self, i: int, query: str, *, exact: bool = False) -> float:
+        best = 0.0
+        for name, weight in self.names(i):
+            value = likeness(query, name)
+            if exact and value < 0.97:
+                value = 0.0
+            best = max(best, value * weight)
+        return best
+
+    # Resolution ------------------------------------------------------------------
+
+    def find(self, ref: str, *, purpose: str, kind: str | None = None, exact: bool = False) -> int:
+        """The element a phrase names. Raises Ask when several fit equally, Missing when none does.
+
+        `purpose` is tap, field, switch or see; field and switch also restrict the kind.
+        """
+        ref = strip_articles(ref)
+        kind = kind or {"field": "field", "switch": "switch"}.get(purpose)
+        if not exact:
+            if match := _relative(ref):
+                noun = KINDS[match["noun"].lower()] if match["noun"] else "any"
+                try:
+                    return self._relative(noun, match["rel"], match["anchor"], match["name"])
+                except Missing:
+                    if match["noun"] and not match["name"]:
+                        raise
+            if match := _ORDINAL.match(ref):
+                word = match["noun"] or match["noun2"]
+                position = ordinal(match["ord"]) if match["ord"] else int(match["n"])
+                return self._ordinal(position, KINDS[word.lower()] if word else kind, ref)
+            if match := _ORDINAL_NAMED.match(ref):
+                of_kind = KINDS[match["noun"].lower()] if match["noun"] else kind
+                called: str | None = match["name"]
+                if _NOUN_ONLY.match(match["name"]):  # "the top button"
+                    of_kind, called = KINDS[match["name"].lower().rstrip("s")], None
+                return self._ordinal(ordinal(match["ord"]), of_kind, ref, name=called)
+            if match := _NOUN_ONLY.match(ref):
+                return self._only(KINDS[match["noun"].lower()], ref, purpose)
+            name, said_kind = split_noun(ref)
+            if said_kind:
+                try:
+                    return self._best(name, purpose=purpose, kind=said_kind if said_kind != "any" else kind)
+                except Missing:
+                    pass
+        return self._best(ref, purpose=purpose, kind=kind, exact=exact)
+
+    def _of_kind(self, kind: str | None, name: str | None = None) -> list[int]:
+        """Elements of a kind (None or "any": all), and called `name` when given."""
+        found = [i for i in self.shown if kind in (None, "any") or self.is_kind(i, kind)]
+        if name:
+            scored = [(self.score(i, name), i) for i in found]
+            top = max((score for score, _ in scored), default=0.0)
+            found = [i for score, i in scored if score >= max(MATCH, top - TIE)]
+            found = [i for i in found if not any(j != i and self._inside(j, i) for j in found)]
+        return found
+
+    def _best(self, query: str, *, purpose: str, kind: str | None, exact: bool = False) -> int:
+        scored = [(self.score(i, query, exact=exact), i) for i in self._of_kind(kind)]
+        top = max((score for score, _ in scored), default=0.0)
+        if top < MATCH:
+            raise Missing(f'I can\'t find "{query}" on the screen.')
+        tied = [i for score, i in scored if score >= top - TIE]
+        if purpose in ("tap", "field"):
+            tied = [i for i in tied if tappable(self.nodes, self.nodes[i])] or tied
+        tied = [i for i in tied if not any(j != i and self._inside(j, i) for j in tied)]
+        return self._one(tied, query, purpose)
+
+    def _one(self, found: list[int], what: str, purpose: str) -> int:
+        distinct = {repr(self.selector(i, purpose)): i for i in found}
+        if len(distinct) == 1:
+            return found[0]
+        choices = sorted(distinct.values(), key=lambda i: self.nodes[i].bounds[1])
+        listed = ", ".join(f"{self.describe(i)} ({_nth(n)} from the top)" for n, i in enumerate(choices, 1))
+        raise Ask(f'{len(choices)} elements match "{what}": {listed}. Which one do you mean?', choices)
+
+    def choose(self, choices: list[int], answer: str) -> int | None:
+        """The element an answer to a question picks: "the second one", "2", "the bottom one", "Password" …"""
+        words = strip_articles(answer.strip(" .!"))
+        position = re.search(rf"\b({ORDINAL}|{POSITION})\b|^(\d+)$", words, re.I)
+        if position:
+            n = ordinal(position[1]) if position[1] else int(position[2])
+            return choices[n - 1] if 1 <= n <= len(choices) else choices[-1] if n == -1 else None
+        scored = sorted(((self.score(i, split_noun(words)[0]), i) for i in choices), reverse=True)
+        if scored and scored[0][0] >= MATCH and (len(scored) == 1 or scored[1][0] < scored[0][0] - TIE):
+            return scored[0][1]
+        return None
+
+    def _only(self, kind: str, ref: str, purpose: str) -> int:
+        found = self._of_kind(kind)
+        if not found:
+            raise Missing(f"There is no {ref} on the screen.")
+        return self._one(found, ref, purpose)
+
+    def _ordinal(self, position: int, kind: str | None, ref: str, *, name: str | None = None) -> int:
+        if not kind and not name:
+            kind = "item" if self._of_kind("item") else "any"
+        found = self._of_kind(kind, name)
+        found.sort(key=lambda i: (self.nodes[i].bounds[1], self.nodes[i].bounds[0]))
+        if position == -1 and found:
+            return found[-1]
+        if not 1 <= position <= len(found):
+            raise Missing(f'I can\'t find "{ref}": the screen shows {len(found)} of them.')
+        return found[position - 1]
+
+    def _relative(self, kind: str, relation: str, anchor_ref: str, name: str | None) -> int:
+        anchor = self.find(anchor_ref, purpose="see")
+        ax1, ay1, ax2, ay2 = self.nodes[anchor].bounds
+        relation = " ".join(relation.lower().split()).removeprefix("just ").removeprefix("right ")
+        relation = relation.removeprefix("to the ")
+        options = [
+            i
+            for i in self._of_kind(kind, name)
+            if i != anchor and not self._inside(i, anchor) and not self._inside(anchor, i)
+        ]
+        if relation in ("after", "before"):
+            same = [i for i in options if i > anchor] if relation == "after" else [i for i in options if i < anchor]
+            if same:
+                return same[0] if relation == "after" else same[-1]
+        ranked: list[tuple[int, int]] = []
+        for i in options:
+            x1, y1, x2, y2 = self.nodes[i].bounds
+            across = 0 if min(x2, ax2) > max(x1, ax1) else min(abs(x1 - ax2), abs(ax1 - x2))
+            level = min(y2, ay2) > max(y1, ay1)
+            if relation in ("below", "under", "underneath", "beneath") and y1 >= ay2 - 5:
+                ranked.append((y1 - ay2 + across, i))
+            elif relation in ("above", "over") and y2 <= ay1 + 5:
+                ranked.append((ay1 - y2 + across, i))
+            elif relation in ("next to", "beside", "right of") and level and x1 >= ax2 - 5:
+                ranked.append((x1 - ax2, i))
+            elif relation in ("next to", "beside", "left of") and level and x2 <= ax1 + 5:
+                ranked.append((ax1 - x2, i))
+        if not ranked:
+            raise Missing(f'I can\'t find a {kind} {relation} "{anchor_ref}" on the screen.')
+        return min(ranked)[1]
+
+    # Selectors -------------------------------------------------------------------
+
+    def selector(self, i: int, purpose: str) -> dict[str, Any]:
+        """The selector that makes the step act on element `i`, preferring its on-screen text.
+
+        Fields and switches go by resource-id (a field's text is its hint or its value, both
+        change). An `index` is added only when the runtime would otherwise pick another element.
+        """
+        node = self.nodes[i]
+        own_id = node.resource_id if ":id/" in node.resource_id and not node.resource_id.startswith("android:") else ""
+        keys: list[tuple[str, str]] = []
+        if own_id and (self.is_kind(i, "field") or node.checkable):
+            keys.append(("id", own_id))
+        keys += [("text", node.text), ("desc", node.content_desc), ("id", own_id)]
+        for key, value in keys:
+            if value:
+                return self._indexed({key: value}, i, purpose)
+        inner = next((j for j in self.shown if self.nodes[j].text and self._inside(j, i)), None)
+        if inner is not None:
+            return self.selector(inner, purpose)
+        if purpose == "tap":
+            x, y = node.center
+            return {"x": x, "y": y}
+        raise Missing("That element has no text, description or id to find it by.")
+
+    def _indexed(self, selector: dict[str, Any], i: int, purpose: str) -> dict[str, Any]:
+        matches = find_nodes(self.nodes, selector)
+        mine = next((n for n, node in enumerate(matches) if node is self.nodes[i]), None)
+        if mine is None or purpose == "see":
+            return selector
+        picked = next((n for n, node in enumerate(matches) if tappable(self.nodes, node)), 0)
+        return selector if picked == mine else {**selector, "index": mine}
+
+    def describe(self, i: int) -> str:
+        node = self.nodes[i]
+        name = node.text or node.content_desc or next((t for t in self._related_texts(i)), "")
+        kind = next((k for k in ("field", "button", "switch") if self.is_kind(i, k)), "")
+        return f'"{name}"' + (f" {kind}" if kind else "") if name else f"the {kind or 'element'} at {node.center}"
+
+    def checked(self, i: int) -> bool:
+        return self.nodes[i].checked
+
+    def name_of(self, i: int) -> str:
+        """What to call element `i` in a summary."""
+        node = self.nodes[i]
+        return node.text or node.content_desc or next(iter(self._related_texts(i)), "") or norm(node.resource_id)
+
+
+def recase(words: str, labels: list[str]) -> str:
+    """Words as the user wrote them, spelled as on screen when a label says the same ("item 30" -> "Item 30")."""
+    for label in labels:
+        if likeness(words, label) >= 0.97:
+            return label
+    mine = re.fullmatch(r"(.*?\D)\s*(\d+)", words)
+    if mine:
+        for label in labels:
+            theirs = re.fullmatch(r"(.*?\D)(\s*)(\d+)", label)
+            if theirs and norm(theirs[1]) == norm(mine[1]):
+                return f"{theirs[1]}{theirs[2]}{mine[2]}"
+    return words
+
+
+def _nth(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
