@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "devices",
     "sessions.apps.TestSessionsConfig",
     "turns",
+    "runs",
     "ide",
 ]
 
@@ -180,10 +181,19 @@ SIM_DEVICE_DIR = Path(os.environ.get("SIM_DEVICE_DIR", COGNISIM_HOME / "devices"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "cognisim_site.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "json": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "cognisim.turns": {"handlers": ["json"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Durability (docs/durability.md).

@@ -10,5 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("sessions.urls")),
     path("api/", include("devices.urls")),
+    path("api/", include("runs.urls")),
+    path("api/", include("turns.urls")),
     path("", include("ide.urls")),
 ]

@@ -171,8 +171,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self._replay()
 
     async def on_chat(self, message: dict[str, Any], request_id: Any) -> None:
-        await self.error(
-            "chat_unavailable",
-            "The chat agent is not part of this build yet; send steps with EXECUTE_SINGLE.",
-            request_id,
+        from turns.services import turn_message_add
+
+        turn = await database_sync_to_async(turn_message_add)(
+            session_id=self.session_id, owner=self.scope["user"], text=message.get("text")
         )
+        await self.reply("ACK", request_id, turn_id=turn.pk)

@@ -370,6 +370,9 @@ def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, va
         nxt = session.steps.filter(status=Step.Status.QUEUED).order_by("-index").first()
         if nxt is not None and session.device is not None:
             dispatch_step_on_commit(step_id=nxt.pk, queue=session.device.queue)
+        from turns.services import turn_dispatch_after_input
+
+        turn_dispatch_after_input(session=session, step=step)
     return step
 
 

@@ -1,0 +1,109 @@
+"""The chat pipeline on a real worker: bursts become turns, turns become steps, the agent answers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+
+from devices.drivers.sim import set_sim_faults
+from sessions.models import Step
+from tests.live import Rest, Socket, wait_ready
+from turns.models import Turn
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def open_chat(stack, token, serial, app=None):
+    body = {"device": serial, **({"app": {"package": app}} if app else {})}
+    session = Rest(stack.base_url, token).post("/api/sessions/", body).body
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=token)
+    wait_ready(sock)
+    return session, sock
+
+
+def agent_replies(sock, count, timeout=60):
+    """The first `count` AGENT_MESSAGE events this socket received (waiting for them as needed)."""
+    deadline = time.monotonic() + timeout
+    while len(replies := [m for m in sock.received if m.get("type") == "AGENT_MESSAGE"]) < count:
+        sock.recv(timeout=max(0.1, deadline - time.monotonic()))
+    return replies[:count]
+
+
+def agent_reply(sock, timeout=60):
+    return agent_replies(sock, 1, timeout)[0]
+
+
+def chat(sock, text):
+    sock.send({"type": "CHAT", "text": text})
+    return sock.wait_for(lambda m: m.get("type") == "ACK")["turn_id"]
+
+
+def test_a_chat_instruction_logs_in_and_the_agent_says_so(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[0].serial, app="com.cognisim.demo")
+    chat(sock, "log in as demo@example.com with password secret123 and check that the home screen greets me")
+    reply = agent_reply(sock)
+    assert reply["status"] == "COMPLETED" and "done, 4 steps passed" in reply["text"]
+    steps = list(Step.objects.filter(session_id=session["id"]).order_by("index"))
+    assert [s.action for s in steps] == ["type", "type", "tap", "assert_visible"]
+    assert all(s.status == "COMPLETED" for s in steps)
+
+
+def test_three_messages_100_ms_apart_are_one_turn_and_5_s_apart_are_two(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[1].serial)
+    ids = []
+    for text in ("open settings", "then turn off wifi", "and go back"):
+        ids.append(chat(sock, text))
+        time.sleep(0.1)  # the spacing under test
+    assert len(set(ids)) == 1
+    assert agent_reply(sock)["status"] == "COMPLETED"
+    turn = Turn.objects.get(pk=ids[0])
+    assert [m["text"] for m in turn.messages] == ["open settings", "then turn off wifi", "and go back"]
+
+    first = chat(sock, "open settings")
+    time.sleep(5)  # the spacing under test
+    second = chat(sock, "go home")
+    assert first != second
+    replies = agent_replies(sock, 3)[1:]
+    assert [r["turn_id"] for r in replies] == [first, second]
+
+
+def test_a_burst_during_a_running_turn_waits_and_runs_next_in_order(stack, devices, alice):
+    serial = devices[0].serial
+    session, sock = open_chat(stack, alice, serial)
+    set_sim_faults(serial, settings.SIM_DEVICE_DIR, delay_ms=400)  # keep the first turn busy on the device
+    first = chat(sock, "open settings, then go back and open settings")
+    sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["status"] == "STARTED", timeout=30)
+    second = chat(sock, "go home")
+    assert second != first
+    replies = agent_replies(sock, 2)
+    assert [r["turn_id"] for r in replies] == [first, second]
+    turns = {t.pk: t for t in Turn.objects.filter(session_id=session["id"])}
+    assert max(turns[first].step_ids) < min(turns[second].step_ids)  # no interleaving
+    assert Step.objects.get(pk=turns[second].step_ids[0]).params == {"key": "home"}
+
+
+def test_an_ambiguous_instruction_asks_and_the_answer_resolves_it(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[1].serial, app="com.cognisim.demo")
+    turn_id = chat(sock, "fill in the field with hello")
+    asked = sock.wait_for(lambda m: m.get("type") == "USER_INPUT_REQUIRED", timeout=30)
+    assert "Email" in asked["prompt"] and "Password" in asked["prompt"]
+    sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "value": "the email one"})
+    reply = agent_reply(sock)
+    assert reply["turn_id"] == turn_id and reply["status"] == "COMPLETED"
+    typed = Step.objects.filter(session_id=session["id"], action="type").get()
+    assert typed.params == {"text": "hello", "into": typed.params["into"]} and "email" in str(typed.params["into"])
+    assert typed.status == "COMPLETED"
+
+
+def test_chat_over_rest_and_a_plan_that_cannot_be_made_is_answered_not_crashed(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[0].serial)
+    rest = Rest(stack.base_url, alice)
+    reply = rest.post(f"/api/sessions/{session['id']}/turns/", {"text": "bake me a cake"})
+    assert reply.status == 202
+    answer = agent_reply(sock)
+    assert answer["status"] == "FAILED" and answer["text"]
+    assert rest.post(f"/api/sessions/{session['id']}/turns/", {"text": ""}).status == 400
+    turns = rest.get(f"/api/sessions/{session['id']}/turns/").body
+    assert [t["status"] for t in turns] == ["FAILED"] and turns[0]["reply"] == answer["text"]

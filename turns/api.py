@@ -1,0 +1,35 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sessions import selectors as session_selectors
+
+from . import services
+from .models import Turn
+
+
+class TurnSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Turn
+        fields = ["id", "status", "messages", "plan", "step_ids", "reply", "accumulation", "created_at", "finished_at"]
+
+
+class ChatSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4096)
+
+
+class SessionTurnsView(APIView):
+    @extend_schema(responses=TurnSerializer(many=True))
+    def get(self, request: Request, session_id: str) -> Response:
+        session = session_selectors.session_get(owner=request.user, session_id=session_id)
+        return Response(TurnSerializer(session.turns.order_by("id"), many=True).data)
+
+    @extend_schema(request=ChatSerializer, responses={202: TurnSerializer})
+    def post(self, request: Request, session_id: str) -> Response:
+        body = ChatSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session = session_selectors.session_get(owner=request.user, session_id=session_id)
+        turn = services.turn_message_add(session_id=session.pk, owner=request.user, text=body.validated_data["text"])
+        return Response(TurnSerializer(turn).data, status=status.HTTP_202_ACCEPTED)
