@@ -419,7 +419,7 @@ $("#chat-form").addEventListener("submit", async (event) => {
   try {
     await socket.request({ type: "CHAT", text });
   } catch (err) {
-    chatLine("system", err.code === "chat_unavailable" ? `Chat is not available yet: ${err.message}` : err.message);
+    chatLine("system", err.message);
   }
 });
 
