@@ -301,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_argument("--adb-port", type=int, default=5037)
     agent.add_argument("--heartbeat", type=float, default=3.0, metavar="SECONDS")
     agent.set_defaults(run=cmd_agent)
+    from .runcli import add_commands
+
+    add_commands(commands)
     worker = commands.add_parser("worker", help="the worker of one device")
     worker.add_argument("--device", required=True, metavar="SERIAL")
     worker.add_argument("--loglevel", default="info")

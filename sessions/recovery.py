@@ -124,6 +124,15 @@ def sessions_hibernate_idle() -> int:
     return sum(session_hibernate(session_id=pk) for pk in candidates.values_list("pk", flat=True))
 
 
+def runs_advance_open() -> int:
+    """CI runs stop at their first failure and get their verdict even when no client is polling."""
+    from runs.models import Run
+    from runs.services import run_advance
+
+    open_runs = Run.objects.filter(status=Run.Status.RUNNING).values_list("pk", flat=True)
+    return sum(run_advance(run_id=run_id).status != Run.Status.RUNNING for run_id in list(open_runs))
+
+
 def sweep() -> dict[str, int]:
     """One pass of every recovery duty; what it did, by duty."""
     done: dict[str, int] = {}
@@ -134,6 +143,7 @@ def sweep() -> dict[str, int]:
         work_redispatch,
         sessions_admit,
         sessions_hibernate_idle,
+        runs_advance_open,
     ):
         try:
             done[duty.__name__] = duty()

@@ -1,0 +1,129 @@
+"""REST interfaces of runs, capture bundles and replays: parse, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sessions import selectors as session_selectors
+from sessions.api import StrictSerializer
+
+from . import capture, selectors, services
+from .junit import run_junit
+
+REPORT = inline_serializer(
+    "RunReport",
+    {
+        "id": serializers.UUIDField(),
+        "session_id": serializers.UUIDField(),
+        "status": serializers.ChoiceField(choices=["running", "passed", "failed", "identical", "diverged", "error"]),
+        "steps_total": serializers.IntegerField(),
+        "steps_done": serializers.IntegerField(),
+        "current_step": serializers.DictField(allow_null=True),
+        "failures": serializers.ListField(child=serializers.DictField()),
+        "steps": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class RunCreateSerializer(StrictSerializer):
+    flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
+    filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
+    device = serializers.CharField(required=False, allow_null=True, max_length=128)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+
+class ReplayCreateSerializer(StrictSerializer):
+    bundle = serializers.JSONField()
+    device = serializers.CharField(required=False, allow_null=True, max_length=128)
+
+
+def _report(run: Any) -> dict[str, Any]:
+    return selectors.run_report(run=run)
+
+
+class RunListView(APIView):
+    @extend_schema(responses=REPORT)
+    def get(self, request: Request) -> Response:
+        runs = selectors.run_list(owner=request.user)[:100]
+        return Response([{k: v for k, v in _report(r).items() if k != "steps"} for r in runs])
+
+    @extend_schema(request=RunCreateSerializer, responses={201: REPORT})
+    def post(self, request: Request) -> Response:
+        body = RunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if data["dry_run"]:
+            flow = services.flow_check(text=data["flow"], filename=data["filename"], env=data.get("env"))
+            return Response(
+                {
+                    "valid": True,
+                    "name": flow.name,
+                    "app": flow.app,
+                    "tags": flow.tags,
+                    "steps_total": len(flow.steps),
+                    "steps": [{"label": s.label, "line": s.line, **s.data} for s in flow.steps],
+                }
+            )
+        run = services.run_start(
+            owner=request.user,
+            flow_text=data["flow"],
+            filename=data["filename"],
+            device_serial=data.get("device"),
+            name=data["name"],
+            env=data.get("env"),
+        )
+        return Response(_report(run), status=status.HTTP_201_CREATED)
+
+
+class RunDetailView(APIView):
+    @extend_schema(responses=REPORT)
+    def get(self, request: Request, run_id: str) -> Response:
+        return Response(_report(services.run_refresh(owner=request.user, run_id=run_id)))
+
+
+class RunStopView(APIView):
+    @extend_schema(request=None, responses=REPORT)
+    def post(self, request: Request, run_id: str) -> Response:
+        return Response(_report(services.run_stop(owner=request.user, run_id=run_id)))
+
+
+class RunJunitView(APIView):
+    @extend_schema(responses={(200, "application/xml"): bytes})
+    def get(self, request: Request, run_id: str) -> HttpResponse:
+        run = services.run_refresh(owner=request.user, run_id=run_id)
+        return HttpResponse(run_junit(_report(run)), content_type="application/xml; charset=utf-8")
+
+
+class SessionCaptureView(APIView):
+    @extend_schema(responses=inline_serializer("CaptureBundle", {"version": serializers.IntegerField()}))
+    def get(self, request: Request, session_id: str) -> Response:
+        session = session_selectors.session_get(owner=request.user, session_id=session_id)
+        response = Response(capture.bundle_export(session=session))
+        response["Content-Disposition"] = f'inline; filename="capture-{session.pk}.json"'
+        return response
+
+
+class ReplayListView(APIView):
+    @extend_schema(request=ReplayCreateSerializer, responses={201: REPORT})
+    def post(self, request: Request) -> Response:
+        body = ReplayCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = services.replay_start(
+            owner=request.user, bundle=body.validated_data["bundle"], device_serial=body.validated_data.get("device")
+        )
+        return Response(_report(run), status=status.HTTP_201_CREATED)
+
+
+class ReplayDetailView(APIView):
+    @extend_schema(responses=REPORT)
+    def get(self, request: Request, run_id: str) -> Response:
+        return Response(_report(services.replay_refresh(owner=request.user, run_id=run_id)))

@@ -1,0 +1,125 @@
+"""Reads of runs, scoped to their owner, and the report a run's GET and JUnit file are made from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+
+from sessions.errors import NotFound
+from sessions.models import Step, TestSession
+
+from .capture import replay_compare
+from .flows import step_label
+from .models import Run
+
+OUTCOME = {
+    Step.Status.COMPLETED: "passed",
+    Step.Status.FAILED: "failed",
+    Step.Status.CANCELLED: "skipped",
+    Step.Status.SKIPPED: "skipped",
+    Step.Status.RUNNING: "running",
+    Step.Status.QUEUED: "queued",
+    Step.Status.DEFERRED: "queued",
+}
+
+
+def run_list(*, owner: AbstractBaseUser) -> QuerySet[Run]:
+    return Run.objects.filter(owner=owner).select_related("session", "session__device")
+
+
+def run_get(*, owner: AbstractBaseUser, run_id: Any) -> Run:
+    try:
+        return run_list(owner=owner).get(pk=run_id)
+    except (Run.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("No such run.") from None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def run_report(*, run: Run) -> dict[str, Any]:
+    """Status, progress, failures and every step's outcome (`skipped`: cancelled after a failure or a stop)."""
+    session: TestSession = run.session
+    has_shot = ExpressionWrapper(Q(screenshot__isnull=False), output_field=BooleanField())
+    rows = list(
+        session.steps.order_by("index")
+        .annotate(has_shot=has_shot)
+        .values("id", "index", "action", "status", "error", "duration_ms", "effect", "effect_hash", "has_shot")
+    )
+    plan = run.plan
+    steps = []
+    for row in rows:
+        n = row["index"]
+        planned = plan[n] if n < len(plan) else {}
+        shot = f"/api/sessions/{session.pk}/steps/{row['id']}/screenshot.png" if row["has_shot"] else None
+        steps.append(
+            {
+                "index": n,
+                "step_id": row["id"],
+                "label": planned.get("label") or f"{n + 1} {row['action']}",
+                "line": planned.get("line"),
+                "action": row["action"],
+                "status": OUTCOME[Step.Status(row["status"])],
+                "duration_ms": row["duration_ms"],
+                "error": row["error"],
+                "screenshot": shot,
+            }
+        )
+    done = [s for s in steps if s["status"] in ("passed", "failed", "skipped")]
+    current = next((s for s in steps if s["status"] in ("running", "queued")), None)
+    failures = [
+        {
+            "index": s["index"],
+            "label": s["label"],
+            "line": s["line"],
+            "action": s["action"],
+            "code": (s["error"] or {}).get("code", "failed"),
+            "message": (s["error"] or {}).get("message", "The step failed."),
+        }
+        for s in steps
+        if s["status"] == "failed"
+    ]
+    report: dict[str, Any] = {
+        "id": str(run.pk),
+        "kind": run.kind,
+        "name": run.name,
+        "filename": run.filename,
+        "tags": run.tags,
+        "session_id": str(session.pk),
+        "session_status": session.status,
+        "device": session.device.serial if session.device else None,
+        "status": run.status,
+        "steps_total": run.steps_total,
+        "steps_done": len(done),
+        "current_step": {k: current[k] for k in ("index", "label", "action")} if current else None,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(session.ready_at),
+        "finished_at": _iso(run.finished_at),
+        "failures": failures,
+        "error": session.error,
+        "steps": steps,
+    }
+    if run.kind == Run.Kind.REPLAY:
+        compared = replay_compare(plan, rows)
+        for step, row in zip(steps, compared, strict=False):
+            step.update(expected_hash=row["expected_hash"], actual_hash=row["actual_hash"], match=row["match"])
+        first = next((r for r in compared if r["ran"] and not r["match"]), None)
+        report["first_divergence"] = None
+        if first is not None:
+            n = first["index"]
+            report["first_divergence"] = {
+                **first,
+                "step": n + 1,
+                "expected_effect": plan[n]["effect"],
+                "actual_effect": rows[n]["effect"],
+                "expected_error": plan[n]["error_code"],
+                "actual_error": (rows[n]["error"] or {}).get("code"),
+            }
+        for step in steps:
+            if step["index"] < len(plan):
+                step["label"] = f"{step['index'] + 1} {step_label(plan[step['index']]['request'])}"
+    return report

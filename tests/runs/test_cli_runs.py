@@ -1,0 +1,253 @@
+"""`cognisim run` and `cognisim replay` against a real stack: verdicts, JUnit, parallel runs, bundles."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from xml.etree import ElementTree as ET
+
+import pytest
+from django.conf import settings
+
+from devices import actions
+from devices.drivers.sim import SETTINGS, SimDriver
+from runs.models import Run
+from sessions.models import Step, TestSession
+from tests.live import Rest
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+LOGIN = """\
+name: Sign in
+app: com.cognisim.demo
+tags: [smoke]
+env: {EMAIL: demo@example.com}
+flows:
+  sign_in:
+    - type: {text: "${EMAIL}", into: {id: email}}
+    - type: {text: secret123, into: {id: password}}
+    - tap: {id: sign_in}
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - assert_visible: {text: Sign in, index: 0}
+  - run_flow: sign_in
+  - assert_visible: {text: "Welcome, Demo!"}
+  - screenshot
+"""
+
+FAILING = """\
+name: Broken
+app: com.cognisim.demo
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - assert_visible: {text: Sign in, index: 0}
+  - assert_visible: {text: Nothing like this, name: Greeting is shown}
+  - tap: {id: sign_in}
+  - screenshot
+"""
+
+SETTINGS_TOUR = """\
+name: Tour
+app: com.cognisim.demo
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - assert_visible: {text: Sign in, index: 0}
+  - launch_app: {package: com.android.settings}
+  - assert_visible: {text: Wi-Fi}
+  - press_key: {key: home}
+"""
+
+
+def cli(stack, token, *argv, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv, "--server", stack.base_url, "--token", token],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def wait_run(rest: Rest, path: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = rest.get(path)
+        assert reply.status == 200, reply.body
+        if reply.body["status"] != "running":
+            return reply.body
+        assert time.monotonic() < deadline, reply.body
+        time.sleep(0.1)
+
+
+def test_a_passing_flow_exits_0_with_a_junit_report(stack, devices, alice, tmp_path):
+    flow = write(tmp_path, "login.yaml", LOGIN)
+    junit = tmp_path / "report.xml"
+    done = cli(stack, alice, "run", flow, "--device", devices[0].serial, "--junit", str(junit))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED" in done.stdout and "7 passed, 0 failed, 0 skipped of 7" in done.stdout
+
+    suites = ET.parse(junit).getroot()
+    assert suites.tag == "testsuites" and suites.get("failures") == "0" and suites.get("errors") == "0"
+    cases = suites.findall("testsuite/testcase")
+    assert len(cases) == 7 and not any(c.find("failure") is not None or c.find("skipped") is not None for c in cases)
+    assert cases[2].get("name") == "3 type text=demo@example.com into.id=email"
+    shots = [p.get("value") for p in suites.iter("property") if p.get("name") == "screenshot"]
+    assert len(shots) == 1 and shots[0].endswith("/screenshot.png")
+
+    run = Run.objects.get()
+    assert run.status == "passed" and run.session.source == "ci" and run.session.status == "COMPLETED"
+    assert run.session.device.status == "available"  # the session was stopped: the device is free again
+
+
+def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices, alice, tmp_path):
+    flow = write(tmp_path, "broken.yaml", FAILING)
+    junit = tmp_path / "report.xml"
+    done = cli(stack, alice, "run", flow, "--junit", str(junit))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED" in done.stdout
+    assert "step 3 (line 6) Greeting is shown: assertion_failed" in done.stdout
+    assert "2 passed, 1 failed, 2 skipped of 5" in done.stdout
+
+    cases = ET.parse(junit).getroot().findall("testsuite/testcase")
+    assert [
+        ("failure" if c.find("failure") is not None else "skipped" if c.find("skipped") is not None else "ok")
+        for c in cases
+    ] == [
+        "ok",
+        "ok",
+        "failure",
+        "skipped",
+        "skipped",
+    ]
+    assert "Nothing like this" in cases[2].find("failure").get("message")
+    steps = list(Step.objects.filter(session__run__isnull=False).order_by("index"))
+    assert [s.status for s in steps] == ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
+    assert steps[3].started_at is None and steps[4].started_at is None  # never ran
+
+
+def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_path):
+    first = write(tmp_path, "one.yaml", LOGIN)
+    second = write(tmp_path, "two.yaml", LOGIN.replace("name: Sign in", "name: Sign in again"))
+    done = cli(stack, alice, "run", first, second, "--parallel")
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = list(Run.objects.select_related("session").order_by("created_at"))
+    assert [r.status for r in runs] == ["passed", "passed"]
+    a, b = (r.session for r in runs)
+    assert {a.device.serial, b.device.serial} == {d.serial for d in devices}
+    assert a.ready_at < b.ended_at and b.ready_at < a.ended_at  # they overlapped in time
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nsteps:\n  - tap: {text: [OK\n", "bad.yaml:4: not valid YAML"),
+        ("name: x\nsteps:\n  - screenshot\n  - tapp: {text: OK}\n", "bad.yaml:4: step 2 (tapp): Unknown action 'tapp'"),
+        (
+            "name: x\nsteps:\n  - screenshot\n  - type:\n      into: {id: email}\n",
+            "bad.yaml:4: step 2 (type): 'text' is required.",
+        ),
+        ("name: x\nsteps:\n  - sleep:\n      ms: soon\n", "bad.yaml:4: step 1 (sleep): 'ms' must be an integer."),
+    ],
+)
+def test_invalid_flow_files_give_line_numbered_errors_and_start_nothing(
+    stack, devices, alice, tmp_path, text, expected
+):
+    good = write(tmp_path, "good.yaml", LOGIN)
+    bad = write(tmp_path, "bad.yaml", text)
+    done = cli(stack, alice, "run", good, bad)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert any(line.endswith(expected) or expected in line for line in done.stderr.splitlines()), done.stderr
+    assert f"{bad.rsplit('/', 1)[0]}/{expected}" in done.stderr or expected in done.stderr
+    assert not TestSession.objects.exists() and not Run.objects.exists()
+
+
+def test_runs_belong_to_their_owner(stack, devices, alice, bob):
+    reply = Rest(stack.base_url, alice).post("/api/runs/", {"flow": LOGIN, "filename": "login.yaml"})
+    assert reply.status == 201, reply.body
+    for path in (f"/api/runs/{reply.body['id']}/", f"/api/runs/{reply.body['id']}/junit.xml", "/api/runs/nope/"):
+        assert Rest(stack.base_url, bob).get(path).status == 404
+    assert wait_run(Rest(stack.base_url, alice), f"/api/runs/{reply.body['id']}/")["status"] == "passed"
+
+
+def capture(stack, token, serial, flow) -> dict:
+    rest = Rest(stack.base_url, token)
+    reply = rest.post("/api/runs/", {"flow": flow, "filename": "tour.yaml", "device": serial})
+    assert reply.status == 201, reply.body
+    run = wait_run(rest, f"/api/runs/{reply.body['id']}/")
+    assert run["status"] == "passed", run
+    bundle = rest.get(f"/api/sessions/{run['session_id']}/capture/")
+    assert bundle.status == 200
+    return bundle.body
+
+
+def test_capture_then_replay_gives_identical_hashes_every_time(stack, devices, alice, tmp_path):
+    bundle = capture(stack, alice, devices[0].serial, SETTINGS_TOUR)
+    assert bundle["version"] == 1 and len(bundle["steps"]) == 5
+    assert bundle["provenance"]["device"]["serial"] == devices[0].serial and bundle["provenance"]["cognisim_version"]
+    assert all(len(s["effect_hash"]) == 64 for s in bundle["steps"])
+    assert bundle["events"][0]["seq"] == 1 and bundle["decisions"][0]["kind"] == "INVOKE"
+    path = write(tmp_path, "bundle.json", json.dumps(bundle))
+    for _ in range(2):
+        done = cli(stack, alice, "replay", path, "--device", devices[0].serial)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "IDENTICAL" in done.stdout
+    replays = Run.objects.filter(kind="replay").select_related("session")
+    assert [r.status for r in replays] == ["identical", "identical"]
+    for replay in replays:
+        hashes = list(replay.session.steps.order_by("index").values_list("effect_hash", flat=True))
+        assert hashes == [s["effect_hash"] for s in bundle["steps"]]
+        assert replay.session.source == "replay"
+
+
+def test_a_replay_after_the_app_changed_names_the_first_diverging_step(stack, devices, alice, tmp_path):
+    serial = devices[0].serial
+    bundle = capture(stack, alice, serial, SETTINGS_TOUR)
+    # Change what the phone shows: Wi-Fi off (a system setting, which the captured flow does not reset).
+    driver = SimDriver(serial, settings.SIM_DEVICE_DIR)
+    deadline = time.monotonic() + 10
+    actions.perform(driver, action="launch_app", params={"package": SETTINGS, "clear_state": False}, deadline=deadline)
+    actions.perform(driver, action="tap", params={"id": "wifi_switch"}, deadline=deadline)
+    actions.perform(driver, action="press_key", params={"key": "home"}, deadline=deadline)
+
+    done = cli(stack, alice, "replay", write(tmp_path, "bundle.json", json.dumps(bundle)), "--device", serial)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DIVERGED" in done.stdout and "first diverging step: 3 (launch_app)" in done.stdout
+
+    replay = Run.objects.get(kind="replay")
+    report = Rest(stack.base_url, alice).get(f"/api/replays/{replay.pk}/").body
+    first = report["first_divergence"]
+    assert report["status"] == "diverged" and first["index"] == 2 and first["action"] == "launch_app"
+    assert first["expected_hash"] == bundle["steps"][2]["effect_hash"] != first["actual_hash"]
+    assert first["expected_effect"]["screen"] != first["actual_effect"]["screen"]
+    assert [s["match"] for s in report["steps"]][:2] == [True, True]
+
+
+def test_a_tampered_bundle_is_refused_with_a_clear_error(stack, devices, alice, tmp_path):
+    bundle = capture(stack, alice, devices[0].serial, SETTINGS_TOUR)
+    rest = Rest(stack.base_url, alice)
+    unknown, version, altered, step_field = (copy.deepcopy(bundle) for _ in range(4))
+    unknown["signature"] = "trust me"
+    version["version"] = 2
+    altered["steps"][1]["effect"]["screen"] = "0" * 64
+    step_field["steps"][0]["colour"] = "red"
+    cases = [
+        (unknown, "Unknown field 'signature'"),
+        (version, "Unknown bundle version 2"),
+        (altered, "steps[1].effect_hash does not match its effect"),
+        (step_field, "Unknown field 'steps[0].colour'"),
+    ]
+    for body, message in cases:
+        reply = rest.post("/api/replays/", {"bundle": body})
+        assert reply.status == 400 and reply.body["code"] == "invalid_bundle", reply.body
+        assert message in reply.body["message"], reply.body
+    done = cli(stack, alice, "replay", write(tmp_path, "bad.json", json.dumps(altered)))
+    assert done.returncode == 2 and "invalid_bundle: steps[1].effect_hash does not match" in done.stderr
+    assert Run.objects.filter(kind="replay").count() == 0
