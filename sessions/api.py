@@ -170,12 +170,22 @@ class StepScreenshotView(APIView):
 
 
 class SessionScreenView(APIView):
+    """The device's latest screen, or one it showed earlier by hash (every step's effect names its screen)."""
+
     @extend_schema(responses={(200, "image/png"): bytes})
-    def get(self, request: Request, session_id: str) -> HttpResponse:
+    def get(self, request: Request, session_id: str, screen_hash: str | None = None) -> HttpResponse:
         session = selectors.session_get(owner=request.user, session_id=session_id)
-        response = HttpResponse(selectors.session_screen(session=session), content_type="image/png")
-        response["Cache-Control"] = "private, max-age=3600"  # the URL carries the screen's hash
+        screen = selectors.screen_get(session=session, screen_hash=screen_hash)
+        response = HttpResponse(bytes(screen.png), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=86400" if screen_hash else "no-cache"
         return response
+
+
+class SessionUiView(APIView):
+    @extend_schema(responses=inline_serializer("UiElement", {"selectors": serializers.ListField()}, many=True))
+    def get(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(owner=request.user, session_id=session_id)
+        return Response(selectors.screen_elements(session=session))
 
 
 def _query_int(request: Request, name: str, default: int, high: int) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from .broadcast import publish_on_commit
-from .models import SessionEvent, SessionScreen, Step, TestSession
+from .models import Screen, SessionEvent, Step, TestSession
 
 STEP_EVENT_STATUS = {
     Step.Status.QUEUED: "QUEUED",
@@ -67,10 +67,14 @@ def session_status_event(*, session: TestSession, **extra: Any) -> SessionEvent:
     return event_append(session=session, type=SessionEvent.Type.SESSION_STATUS, payload=payload)
 
 
-def screen_store(*, session: TestSession, png: bytes, screen_hash: str, step: Step | None = None) -> SessionEvent:
-    """Keep the device's new screen and tell the session's clients where to fetch it."""
-    SessionScreen.objects.update_or_create(session=session, defaults={"png": png, "screen_hash": screen_hash})
-    session.screen_url = f"/api/sessions/{session.pk}/screen.png?v={screen_hash[:12]}"
+def screen_store(
+    *, session: TestSession, png: bytes, screen_hash: str, ui_xml: str = "", step: Step | None = None
+) -> SessionEvent:
+    """Keep the device's new screen (once per distinct screen) and tell the session's clients where it is."""
+    Screen.objects.update_or_create(
+        session=session, screen_hash=screen_hash, defaults={"png": png, **({"ui_xml": ui_xml} if ui_xml else {})}
+    )
+    session.screen_url = f"/api/sessions/{session.pk}/screens/{screen_hash}.png"
     TestSession.objects.filter(pk=session.pk).update(screen_url=session.screen_url)
     payload: dict[str, Any] = {"url": session.screen_url, "screen": screen_hash}
     if step is not None:

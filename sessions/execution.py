@@ -117,6 +117,7 @@ def _step_execute(step: Step, lease: Lease) -> None:
         return
 
     started = time.monotonic()
+    ui_xml = ""
     while True:
         try:
             driver = driver_for(step.session.device)
@@ -124,8 +125,11 @@ def _step_execute(step: Step, lease: Lease) -> None:
                 driver, action=step.action, params=step.params, deadline=time.monotonic() + step.timeout_ms / 1000
             )
             error = None
-            if outcome.screenshot is None and outcome.state["screen"] != _last_screen(step.session):
-                outcome.screenshot = screen_capture(driver)
+            if outcome.state["screen"] != _last_screen(step.session):
+                screen = screen_capture(driver)
+                if screen is not None:
+                    outcome.screenshot = outcome.screenshot or screen[0]
+                    ui_xml = screen[1]
         except DeviceError as exc:
             outcome, error = None, {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
         except Exception as exc:  # a bug must fail the step, not the worker
@@ -145,7 +149,8 @@ def _step_execute(step: Step, lease: Lease) -> None:
             step_event(step=step, status="RETRYING", error=error, delay_ms=delay)
         if _wait_unless_stopped(step.session_id, delay / 1000):
             break
-    _step_finish(step, outcome=outcome, error=error, duration_ms=int((time.monotonic() - started) * 1000), lease=lease)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    _step_finish(step, outcome=outcome, error=error, duration_ms=duration_ms, lease=lease, ui_xml=ui_xml)
 
 
 def _last_screen(session: TestSession) -> str | None:
@@ -153,10 +158,10 @@ def _last_screen(session: TestSession) -> str | None:
     return device.get("screen")
 
 
-def screen_capture(driver: DeviceDriver) -> bytes | None:
-    """The screen for the IDE after a step changed it; a failed capture costs the step nothing."""
+def screen_capture(driver: DeviceDriver) -> tuple[bytes, str] | None:
+    """The screen (picture and UI tree) for the IDE after a step changed it; a failed capture costs nothing."""
     try:
-        return driver.screenshot()
+        return driver.screenshot(), driver.dump_ui()
     except DeviceError:
         logger.warning("could not capture the screen of %s", driver.serial)
         return None
@@ -174,6 +179,7 @@ def _step_finish(
     error: dict[str, Any] | None,
     duration_ms: int,
     lease: Lease,
+    ui_xml: str = "",
 ) -> None:
     with transaction.atomic():
         session = locked_session(step.session_id)
@@ -207,5 +213,7 @@ def _step_finish(
         session.last_activity_at = timezone.now()
         session.save(update_fields=["current_state", "last_activity_at"])
         if outcome is not None and outcome.screenshot:
-            screen_store(session=session, png=outcome.screenshot, screen_hash=outcome.state["screen"], step=step)
+            screen_store(
+                session=session, png=outcome.screenshot, screen_hash=outcome.state["screen"], ui_xml=ui_xml, step=step
+            )
         step_event(step=step)

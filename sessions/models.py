@@ -157,16 +157,21 @@ class SessionEvent(models.Model):
         return f"{self.session_id} #{self.seq} {self.type}"
 
 
-class SessionScreen(models.Model):
-    """The device's latest screen as the session last saw it (kept apart: sessions are read often)."""
+class Screen(models.Model):
+    """A screen the session's device showed, once per distinct screen: its picture and its UI tree."""
 
-    session = models.OneToOneField(TestSession, on_delete=models.CASCADE, primary_key=True, related_name="screen")
-    png = models.BinaryField()
+    session = models.ForeignKey(TestSession, on_delete=models.CASCADE, related_name="screens")
     screen_hash = models.CharField(max_length=64)
-    updated_at = models.DateTimeField(auto_now=True)
+    png = models.BinaryField()
+    ui_xml = models.TextField(blank=True)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "screen_hash"], name="screen_unique_per_session")]
+        indexes = [models.Index(fields=["session", "-seen_at"])]
 
     def __str__(self) -> str:
-        return f"screen of {self.session_id}"
+        return f"screen {self.screen_hash[:12]} of {self.session_id}"
 
 
 class Decision(models.Model):

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from .errors import NotFound
-from .models import SessionEvent, SessionScreen, Step, TestSession
+from .models import Screen, SessionEvent, Step, TestSession
 
 
 def session_list(*, owner: AbstractBaseUser) -> QuerySet[TestSession]:
@@ -34,11 +34,37 @@ def step_screenshot(*, session: TestSession, step_id: int) -> bytes:
     return bytes(shot)
 
 
-def session_screen(*, session: TestSession) -> bytes:
-    png = SessionScreen.objects.filter(session=session).values_list("png", flat=True).first()
-    if not png:
-        raise NotFound("No screen yet: the session's device has not been set up.")
-    return bytes(png)
+def screen_get(*, session: TestSession, screen_hash: str | None = None) -> Screen:
+    """One of the screens the session's device showed; the latest when no hash is given."""
+    screens = Screen.objects.filter(session=session)
+    screen = (screens.filter(screen_hash=screen_hash) if screen_hash else screens.order_by("-seen_at")).first()
+    if screen is None:
+        raise NotFound("No such screen: the device has not shown it in this session.")
+    return screen
+
+
+def screen_elements(*, session: TestSession) -> list[dict[str, Any]]:
+    """The latest screen's elements with the selectors that find them, for suggestions in the IDE."""
+    from devices.uitree import parse
+
+    screen = screen_get(session=session)
+    elements = []
+    for node in parse(screen.ui_xml) if screen.ui_xml else []:
+        selectors = [
+            {"text": node.text} if node.text else None,
+            {"id": node.resource_id.partition(":id/")[2] or node.resource_id} if node.resource_id else None,
+            {"desc": node.content_desc} if node.content_desc else None,
+        ]
+        if any(selectors):
+            elements.append(
+                {
+                    "class": node.class_name.rsplit(".", 1)[-1],
+                    "bounds": list(node.bounds),
+                    "clickable": node.clickable,
+                    "selectors": [s for s in selectors if s],
+                }
+            )
+    return elements
 
 
 def event_list(*, session_id: Any, after: int, limit: int) -> list[SessionEvent]:

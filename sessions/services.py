@@ -203,7 +203,7 @@ def session_setup(*, session_id: Any) -> None:
             if session.app_package:
                 driver.launch_app(session.app_package)
             device_state = _device_state(session.device)
-            png = driver.screenshot()
+            png, ui_xml = driver.screenshot(), driver.dump_ui()
     except DeviceError as exc:
         with transaction.atomic():
             session = locked_session(session_id)
@@ -224,7 +224,7 @@ def session_setup(*, session_id: Any) -> None:
             state = {**state_rebuild(session=session), **device_state}
             has_run = session.steps.filter(status__in=Step.TERMINAL).exists()
             set_status(session, Status.RUNNING if has_run else Status.READY, current_state=state)
-        screen_store(session=session, png=png, screen_hash=device_state["device"]["screen"])
+        screen_store(session=session, png=png, screen_hash=device_state["device"]["screen"], ui_xml=ui_xml)
         queued = session.steps.filter(status=Step.Status.QUEUED).order_by("-index").first()
         if queued is not None:  # steps that arrived while the session waited for a slot
             dispatch_step_on_commit(step_id=queued.pk, queue=session.device.queue)

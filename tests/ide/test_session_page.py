@@ -49,7 +49,7 @@ def open_session(page: Page, serial: str, name: str) -> str:
     expect(page).to_have_url(re.compile(r"/sessions/[0-9a-f-]{36}/$"))
     expect(page.locator("#session-status")).to_have_text("READY")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    expect(page.locator("#screen")).to_have_attribute("src", re.compile(r"screen\.png"))
+    expect(page.locator("#screen")).to_have_attribute("src", re.compile(r"/screens/[0-9a-f]{64}\.png$"))
     page.evaluate(WATCH_STATUSES)
     return page.url.rstrip("/").rsplit("/", 1)[1]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sessions.accounts import api_user_create
 from sessions.models import SessionEvent, Step, TestSession
-from tests.live import TERMINAL_STEP, Socket, session_status, step_done, wait_ready
+from tests.live import TERMINAL_STEP, Rest, Socket, session_status, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -140,3 +141,22 @@ def test_user_input_answers_an_ask_user_step(stack, devices, rest, alice):
     answered = Step.objects.get(session_id=session["id"], index=0)
     assert answered.result == {"value": "demo"}
     assert TestSession.objects.get(pk=session["id"]).current_state["inputs"] == {"0": "demo"}
+
+
+def test_every_step_leaves_its_screen_and_the_ui_suggests_selectors(stack, devices, rest, alice):
+    session = open_session(rest, devices[1].serial)
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    acks = []
+    for step in ({"action": "launch_app", "package": "com.cognisim.demo"}, {"action": "press_key", "key": "home"}):
+        sock.send({"type": "EXECUTE_SINGLE", "step": step})
+        acks.append(sock.wait_for(lambda m: m.get("type") == "ACK"))
+        sock.wait_for(step_done(acks[-1]["step_id"]))
+    steps = rest.get(f"/api/sessions/{session['id']}/steps/").body
+    images = [rest.call("GET", f"/api/sessions/{session['id']}/screens/{s['effect']['screen']}.png") for s in steps]
+    assert all(image.status == 200 and image.body.startswith(b"\x89PNG") for image in images)
+    assert images[0].body != images[1].body  # the login app, then the launcher
+    elements = rest.get(f"/api/sessions/{session['id']}/ui/").body  # the screen now: the launcher
+    assert {"text": "Login Demo"} in [sel for e in elements for sel in e["selectors"]]
+    other = Rest(stack.base_url, api_user_create(username="mallory"))
+    assert other.get(f"/api/sessions/{session['id']}/ui/").status == 404
