@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,7 +52,7 @@ def _report(run: Any) -> dict[str, Any]:
 
 
 class RunListView(APIView):
-    @extend_schema(responses=REPORT)
+    @extend_schema(responses=REPORT, operation_id="runs_list")
     def get(self, request: Request) -> Response:
         runs = selectors.run_list(owner=request.user)[:100]
         return Response([{k: v for k, v in _report(r).items() if k != "steps"} for r in runs])
@@ -127,3 +128,93 @@ class ReplayDetailView(APIView):
     @extend_schema(responses=REPORT)
     def get(self, request: Request, run_id: str) -> Response:
         return Response(_report(services.replay_refresh(owner=request.user, run_id=run_id)))
+
+
+FLOW = inline_serializer(
+    "SavedFlow",
+    {
+        "id": serializers.UUIDField(),
+        "name": serializers.CharField(),
+        "cron": serializers.CharField(allow_null=True),
+        "enabled": serializers.BooleanField(),
+        "trigger_url": serializers.URLField(),
+        "webhook_secret": serializers.CharField(help_text="Only in the answer to the creation."),
+    },
+)
+
+
+class SavedFlowCreateSerializer(StrictSerializer):
+    flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
+    filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)
+    device = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=128)
+    cron = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    enabled = serializers.BooleanField(required=False, default=True)
+
+
+def _flow(request: Request, flow: Any) -> dict[str, Any]:
+    return {
+        **selectors.saved_flow_report(flow=flow),
+        "trigger_url": request.build_absolute_uri(f"/api/flows/{flow.pk}/trigger/"),
+    }
+
+
+class SavedFlowListView(APIView):
+    @extend_schema(responses=FLOW, operation_id="flows_list")
+    def get(self, request: Request) -> Response:
+        return Response([_flow(request, f) for f in selectors.saved_flow_list(owner=request.user)])
+
+    @extend_schema(request=SavedFlowCreateSerializer, responses={201: FLOW})
+    def post(self, request: Request) -> Response:
+        body = SavedFlowCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        flow, secret = services.saved_flow_create(
+            owner=request.user,
+            flow_text=data["flow"],
+            filename=data["filename"],
+            name=data["name"],
+            env=data.get("env"),
+            device_serial=data.get("device") or "",
+            cron=data.get("cron") or "",
+            enabled=data["enabled"],
+        )
+        return Response({**_flow(request, flow), "webhook_secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class SavedFlowDetailView(APIView):
+    @extend_schema(responses=FLOW)
+    def get(self, request: Request, flow_id: str) -> Response:
+        return Response(_flow(request, selectors.saved_flow_get(owner=request.user, flow_id=flow_id)))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, flow_id: str) -> Response:
+        services.saved_flow_delete(owner=request.user, flow_id=flow_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SavedFlowRunView(APIView):
+    @extend_schema(request=None, responses={201: REPORT})
+    def post(self, request: Request, flow_id: str) -> Response:
+        run = services.saved_flow_run(owner=request.user, flow_id=flow_id)
+        return Response(_report(run), status=status.HTTP_201_CREATED)
+
+
+class SavedFlowTriggerView(APIView):
+    """The webhook: no user authentication; the caller proves it knows the flow's secret."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={201: REPORT}, auth=[])
+    def post(self, request: Request, flow_id: str) -> Response:
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        run = services.flow_trigger(
+            flow_id=flow_id,
+            body=request.body,
+            signature=request.headers.get("X-CogniSim-Signature"),
+            bearer=credentials if scheme.lower() == "bearer" else None,
+        )
+        return Response(_report(run), status=status.HTTP_201_CREATED)

@@ -15,3 +15,30 @@ class FlowRejected(ServiceError):
 class BundleInvalid(ServiceError):
     code = "invalid_bundle"
     status = 400
+
+
+class CronRejected(ServiceError):
+    code = "invalid_cron"
+    status = 400
+
+
+class FlowExists(ServiceError):
+    code = "flow_exists"
+    status = 409
+
+
+class FlowDisabled(ServiceError):
+    code = "flow_disabled"
+    status = 409
+
+
+class SignatureMissing(ServiceError):
+    """A webhook call with neither `X-CogniSim-Signature` nor `Authorization: Bearer`."""
+
+    code = "signature_missing"
+    status = 401
+
+
+class SignatureInvalid(ServiceError):
+    code = "signature_invalid"
+    status = 403

@@ -18,11 +18,19 @@ class RunStatus(models.TextChoices):
     ERROR = "error"  # the session could not run the steps (setup failed, stopped from outside)
 
 
+class RunTrigger(models.TextChoices):
+    API = "api"  # POST /api/runs/ (the CLI)
+    MANUAL = "manual"  # POST /api/flows/{id}/run/
+    WEBHOOK = "webhook"  # POST /api/flows/{id}/trigger/, signed with the flow's secret
+    SCHEDULE = "schedule"  # the flow's cron expression came due
+
+
 class Run(models.Model):
     """A flow (or a capture bundle's steps) run unattended as one session; its verdict once it ended."""
 
     Kind = RunKind
     Status = RunStatus
+    Trigger = RunTrigger
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
@@ -37,6 +45,8 @@ class Run(models.Model):
     steps_total = models.PositiveIntegerField()
     stop_on_failure = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.API)
+    saved_flow = models.ForeignKey("SavedFlow", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -46,7 +56,40 @@ class Run(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=RunStatus.values), name="run_status_valid"),
             models.CheckConstraint(condition=models.Q(kind__in=RunKind.values), name="run_kind_valid"),
+            models.CheckConstraint(condition=models.Q(trigger__in=RunTrigger.values), name="run_trigger_valid"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name or self.id} [{self.status}]"
+
+
+class SavedFlow(models.Model):
+    """A flow kept on the server: run on demand, by a signed webhook, or when its cron expression comes due.
+
+    The webhook secret is never stored: it is derived from `webhook_nonce` and the server's SECRET_KEY
+    (`services.flow_webhook_secret`), shown once at creation, and a new nonce revokes it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_flows")
+    name = models.CharField(max_length=200)
+    filename = models.CharField(max_length=255, default="flow.yaml")
+    flow = models.TextField()  # the YAML, validated when saved
+    env = models.JSONField(default=dict, blank=True)
+    device_serial = models.CharField(max_length=128, blank=True)  # blank: any free device
+    cron = models.CharField(max_length=100, blank=True)  # five fields; blank: not scheduled
+    webhook_nonce = models.CharField(max_length=64)
+    enabled = models.BooleanField(default=True)
+    last_run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_scheduled_at = models.DateTimeField(null=True, blank=True)  # the cron minute last claimed
+    last_error = models.TextField(blank=True)  # why the last triggered start failed, if it did
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_flow_name_unique_per_owner")]
+        indexes = [models.Index(fields=["enabled", "cron"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron or 'unscheduled'})"

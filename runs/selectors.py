@@ -13,7 +13,7 @@ from sessions.models import Step, TestSession
 
 from .capture import replay_compare
 from .flows import step_label
-from .models import Run
+from .models import Run, SavedFlow
 
 OUTCOME = {
     Step.Status.COMPLETED: "passed",
@@ -35,6 +35,37 @@ def run_get(*, owner: AbstractBaseUser, run_id: Any) -> Run:
         return run_list(owner=owner).get(pk=run_id)
     except (Run.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("No such run.") from None
+
+
+def saved_flow_list(*, owner: AbstractBaseUser) -> QuerySet[SavedFlow]:
+    return SavedFlow.objects.filter(owner=owner).select_related("last_run")
+
+
+def saved_flow_get(*, owner: AbstractBaseUser, flow_id: Any) -> SavedFlow:
+    try:
+        return saved_flow_list(owner=owner).get(pk=flow_id)
+    except (SavedFlow.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("No such flow.") from None
+
+
+def saved_flow_report(*, flow: SavedFlow) -> dict[str, Any]:
+    """What the API shows of a saved flow; never its webhook secret (that is shown once, at creation)."""
+    last = flow.last_run
+    return {
+        "id": str(flow.pk),
+        "name": flow.name,
+        "filename": flow.filename,
+        "device": flow.device_serial or None,
+        "cron": flow.cron or None,
+        "enabled": flow.enabled,
+        "env": flow.env,
+        "flow": flow.flow,
+        "last_run": {"id": str(last.pk), "status": last.status, "trigger": last.trigger} if last else None,
+        "last_scheduled_at": _iso(flow.last_scheduled_at),
+        "last_error": flow.last_error or None,
+        "created_at": _iso(flow.created_at),
+        "updated_at": _iso(flow.updated_at),
+    }
 
 
 def _iso(value: Any) -> str | None:
@@ -93,6 +124,8 @@ def run_report(*, run: Run) -> dict[str, Any]:
         "session_status": session.status,
         "device": session.device.serial if session.device else None,
         "status": run.status,
+        "trigger": run.trigger,
+        "saved_flow_id": str(run.saved_flow_id) if run.saved_flow_id else None,
         "steps_total": run.steps_total,
         "steps_done": len(done),
         "current_step": {k: current[k] for k in ("index", "label", "action")} if current else None,

@@ -133,6 +133,13 @@ def runs_advance_open() -> int:
     return sum(run_advance(run_id=run_id).status != Run.Status.RUNNING for run_id in list(open_runs))
 
 
+def flows_start_scheduled() -> int:
+    """Saved flows whose cron expression matches this minute start a run (once per minute)."""
+    from runs.services import flows_schedule_due
+
+    return len(flows_schedule_due())
+
+
 def sweep() -> dict[str, int]:
     """One pass of every recovery duty; what it did, by duty."""
     done: dict[str, int] = {}
@@ -144,6 +151,7 @@ def sweep() -> dict[str, int]:
         sessions_admit,
         sessions_hibernate_idle,
         runs_advance_open,
+        flows_start_scheduled,
     ):
         try:
             done[duty.__name__] = duty()

@@ -22,11 +22,11 @@ from sessions.errors import NotFound
 from sessions.models import Step, TestSession
 from sessions.services import session_open, session_stop, step_submit
 
-from .capture import bundle_validate, replay_compare, replay_plan
-from .errors import FlowRejected
-from .flows import Flow, FlowInvalid, flow_parse
-from .models import Run
-from .selectors import run_get
+from ..capture import bundle_validate, replay_compare, replay_plan
+from ..errors import FlowRejected
+from ..flows import Flow, FlowInvalid, flow_parse
+from ..models import Run, SavedFlow
+from ..selectors import run_get
 
 Status = Run.Status
 
@@ -92,6 +92,8 @@ def run_start(
     device_serial: str | None = None,
     name: str = "",
     env: dict[str, str] | None = None,
+    trigger: str = Run.Trigger.API,
+    saved_flow: SavedFlow | None = None,
 ) -> Run:
     """Validate a flow and run it as a `ci` session that waits for a device if none is free."""
     flow = flow_check(text=flow_text, filename=filename, env=env)
@@ -107,6 +109,8 @@ def run_start(
         filename=filename,
         tags=flow.tags,
         flow=flow_text,
+        trigger=trigger,
+        saved_flow=saved_flow,
     )
 
 
