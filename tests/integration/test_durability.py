@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 from django.conf import settings
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import WebSocketException
 
 from cognisim_site.redis_server import free_port, redis_answers, redis_argv
 from devices.drivers.sim import SimDriver, set_sim_faults
@@ -70,7 +70,7 @@ def follow(stack, token, session_id, done_step_id, box):
     while time.monotonic() < deadline:
         try:
             sock = Socket(stack.ws_url(session_id, f"last_seq={last_seq}"), token=token)
-        except OSError:
+        except (OSError, WebSocketException):
             time.sleep(0.1)  # the server is restarting: try again
             continue
         try:
@@ -82,7 +82,7 @@ def follow(stack, token, session_id, done_step_id, box):
                 if step_done(done_step_id)(message):
                     sock.close()
                     return
-        except (ConnectionClosed, OSError):
+        except (OSError, WebSocketException):  # includes ConnectionClosed: reconnect from the last seq
             continue
 
 
