@@ -27,10 +27,10 @@ from cognisim_site.redis_server import free_port  # noqa: E402
 from tests.live import Rest, Socket, session_status  # noqa: E402
 
 
-def start_stack(devices: int) -> tuple[subprocess.Popen[str], str, str]:
+def start_stack(devices: int, home: str | None = None) -> tuple[subprocess.Popen[str], str, str]:
     """`cognisim up` in a fresh home; returns it, its URL and a token allowed one session per device."""
     port = free_port()
-    env = dict(os.environ, COGNISIM_HOME=tempfile.mkdtemp(prefix="cognisim-bench-"))
+    env = dict(os.environ, COGNISIM_HOME=home or tempfile.mkdtemp(prefix="cognisim-bench-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", str(devices)],
         env=env,
