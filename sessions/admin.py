@@ -1,6 +1,53 @@
+"""Run history in the admin: read-only, newest first, with durations and links between a session,
+its device, its steps, events, decisions and turns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib import admin
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Model, QuerySet
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from .models import Decision, SessionEvent, Step, TestSession, UserQuota
+
+
+def change_link(obj: Model | None, text: object = None) -> SafeString | str:
+    """A link to `obj`'s admin page, or "-" when there is nothing to link to."""
+    if obj is None:
+        return "-"
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
+
+
+def changelist_link(model: type[Model], text: str, **filters: Any) -> SafeString:
+    """A link to `model`'s admin list, filtered (`session__id__exact=…`)."""
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), text)
+
+
+def human_duration(value: timedelta | float | None) -> str:
+    """`412 ms`, `3.2 s`, `4 min 05 s`, `2 h 07 min`; "-" when unknown."""
+    if value is None:
+        return "-"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -37,37 +84,121 @@ class DecisionInline(ReadOnlyInline):
 
 @admin.register(TestSession)
 class TestSessionAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "owner", "device", "status", "source", "created_at", "ended_at"]
-    list_filter = ["status", "source", "owner", "device"]
-    search_fields = ["id", "name", "owner__username", "device__serial", "trace_id"]
-    readonly_fields = [f.name for f in TestSession._meta.fields]
+    list_display = ["id", "name", "owner", "device_link", "status", "source", "created_at", "duration", "step_count"]
+    list_display_links = ["id", "name"]
+    list_filter = ["status", "source", "created_at", "owner", "device"]
+    list_select_related = ["owner", "device"]
+    search_fields = ["id", "name", "owner__username", "device__serial", "device__name", "trace_id"]
+    ordering = ["-created_at"]
+    readonly_fields = [f.name for f in TestSession._meta.fields] + ["device_link", "duration", "history"]
+    fieldsets = [
+        (None, {"fields": ["id", "name", "owner", "device_link", "status", "source", "duration", "history"]}),
+        ("Times", {"fields": ["created_at", "ready_at", "ended_at", "last_activity_at"]}),
+        (
+            "Details",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "app_package",
+                    "requested_device",
+                    "trace_id",
+                    "screen_url",
+                    "error",
+                    "last_seq",
+                    "initial_state",
+                    "current_state",
+                ],
+            },
+        ),
+    ]
     inlines = [StepInline, DecisionInline, EventInline]
     date_hierarchy = "created_at"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TestSession]:
+        started = Coalesce("ready_at", "created_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_steps=Count("steps", distinct=True),
+                run_time=ExpressionWrapper(F("ended_at") - started, output_field=DurationField()),
+            )
+        )
+
+    @admin.display(description="device", ordering="device__serial")
+    def device_link(self, obj: TestSession) -> SafeString | str:
+        return change_link(obj.device)
+
+    @admin.display(description="duration", ordering="run_time")
+    def duration(self, obj: TestSession) -> str:
+        """From ready (or created, for a session that never got ready) to ended; "-" while open."""
+        if obj.ended_at is None:
+            return "-"
+        return human_duration(obj.ended_at - (obj.ready_at or obj.created_at))
+
+    @admin.display(description="steps", ordering="n_steps")
+    def step_count(self, obj: TestSession) -> SafeString:
+        return changelist_link(Step, str(getattr(obj, "n_steps", "")), session__id__exact=obj.pk)
+
+    @admin.display(description="history")
+    def history(self, obj: TestSession) -> SafeString:
+        from turns.models import Turn
+
+        links = [
+            changelist_link(Step, "steps", session__id__exact=obj.pk),
+            changelist_link(SessionEvent, "events", session__id__exact=obj.pk),
+            changelist_link(Decision, "decisions", session__id__exact=obj.pk),
+            changelist_link(Turn, "turns", session__id__exact=obj.pk),
+        ]
+        return format_html(" · ".join(["{}"] * len(links)), *links)
+
+
+class SessionHistoryAdmin(admin.ModelAdmin):
+    """Rows of a session's history: linked to the session, searchable by its id, user and device."""
+
+    list_select_related = ["session"]
+    search_fields = ["session__id", "session__name", "session__owner__username", "session__device__serial"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="session", ordering="session__created_at")
+    def session_link(self, obj: Any) -> SafeString | str:
+        return change_link(obj.session)
+
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
-    list_display = ["session", "index", "action", "status", "attempt", "duration_ms", "queued_at"]
-    list_filter = ["status", "action"]
-    search_fields = ["session__id", "session__name"]
-    readonly_fields = [f.name for f in Step._meta.fields if f.name != "screenshot"]
-    exclude = ["screenshot"]
+class StepAdmin(SessionHistoryAdmin):
+    list_display = ["__str__", "session_link", "index", "action", "status", "attempt", "duration", "queued_at"]
+    list_filter = ["status", "action", "queued_at", "session__device"]
+    ordering = ["-queued_at", "-id"]
+    fields = ["session_link", *(f.name for f in Step._meta.fields if f.name not in {"id", "session", "screenshot"})]
+    readonly_fields = fields
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, obj: Step) -> str:
+        return "-" if obj.duration_ms is None else human_duration(obj.duration_ms / 1000)
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
-    list_display = ["session", "seq", "type", "created_at"]
-    list_filter = ["type"]
-    search_fields = ["session__id"]
-    readonly_fields = [f.name for f in SessionEvent._meta.fields]
+class SessionEventAdmin(SessionHistoryAdmin):
+    list_display = ["__str__", "session_link", "seq", "type", "created_at"]
+    list_filter = ["type", "created_at"]
+    ordering = ["-created_at", "-id"]
+    fields = ["session_link", *(f.name for f in SessionEvent._meta.fields if f.name not in {"id", "session"})]
+    readonly_fields = fields
 
 
 @admin.register(Decision)
-class DecisionAdmin(admin.ModelAdmin):
-    list_display = ["session", "step", "kind", "reason", "schedule_at", "created_at"]
-    list_filter = ["kind", "reason"]
-    search_fields = ["session__id"]
-    readonly_fields = [f.name for f in Decision._meta.fields]
+class DecisionAdmin(SessionHistoryAdmin):
+    list_display = ["__str__", "session_link", "step", "kind", "reason", "schedule_at", "created_at"]
+    list_filter = ["kind", "reason", "created_at"]
+    ordering = ["-created_at", "-id"]
+    fields = ["session_link", *(f.name for f in Decision._meta.fields if f.name not in {"id", "session"})]
+    readonly_fields = fields
 
 
 @admin.register(UserQuota)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from sessions.models import Step, TestSession
+from sessions.models import Screen, Step, TestSession
 from tests.ide.conftest import snap
 from tests.live import Rest
 
@@ -69,8 +69,13 @@ def compose(page: Page, action: str, **fields: Any) -> None:
 
 def run(page: Page, action: str, **fields: Any) -> Any:
     """Compose a step, press Run, and return the row of the step it added."""
-    before = page.locator("#steps .step").count()
     compose(page, action, **fields)
+    return press_run(page)
+
+
+def press_run(page: Page) -> Any:
+    """Press Run on what the composer holds and return the row of the step it added."""
+    before = page.locator("#steps .step").count()
     page.get_by_role("button", name="Run", exact=True).click()
     row = page.locator("#steps .step").nth(before)
     expect(row).to_have_attribute("data-index", str(before))
@@ -92,10 +97,55 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     expect(row.locator(".desc")).to_have_text("“demo@example.com” into id email")
     finished(row)
     finished(run(page, "type", text="secret123", **{"into-kind": "id", "into-value": "password"}))
-    finished(run(page, "tap", **{"selector-kind": "id", "selector-value": "sign_in"}))
-    welcome = finished(run(page, "assert_visible", **{"selector-kind": "text", "selector-value": "Welcome, Demo!"}))
+
+    # Selectors suggested from the screen: the datalist completes the chosen kind; a chip (a button,
+    # reached by keyboard here) sets the kind and the value.
+    compose(page, "tap", **{"selector-kind": "id"})
+    options = page.locator("#f-selector-value-list option")
+    expect(options.and_(page.locator("[value=sign_in]"))).to_have_count(1)
+    ids = set(options.evaluate_all("os => os.map(o => o.value)"))
+    assert {"email", "password", "sign_in", "title"} <= ids and "Sign in" not in ids
+    page.locator("#f-selector-kind").select_option("text")
+    page.locator("#f-selector-value").fill("sign")
+    chips = page.locator("#f-selector-suggestions").get_by_role("button")
+    expect(chips).to_have_text(["Text: Sign in", "Resource id: sign_in"])
+    snap(page, "suggestions")
+    chips.filter(has_text="Resource id: sign_in").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#f-selector-kind")).to_have_value("id")
+    expect(page.locator("#f-selector-value")).to_have_value("sign_in")
+    expect(page.locator("#f-selector-value")).to_be_focused()
+    tapped = finished(press_run(page))
+
+    # After the screen changed, the suggestions are the new screen's.
+    compose(page, "assert_visible", **{"selector-kind": "text", "selector-value": "welcome"})
+    page.locator("#f-selector-suggestions").get_by_role("button", name="Text: Welcome, Demo!").click()
+    expect(page.locator("#f-selector-value")).to_have_value("Welcome, Demo!")
+    welcome_row = press_run(page)
+    welcome = finished(welcome_row)
     assert statuses(page, welcome) == ["QUEUED", "STARTED", "COMPLETED"]
     expect(page.locator("#screen")).not_to_have_attribute("src", first_screen or "")
+
+    # Each step's screen on demand: the tap's is the screen it led to; the check, which changed
+    # nothing, shows the same one.
+    tap_screen = Step.objects.get(pk=tapped).effect["screen"]
+    assert Step.objects.get(pk=welcome).effect["screen"] == tap_screen
+    expect(welcome_row.get_by_role("button", name=re.compile(r"^Screen after step"))).to_have_attribute(
+        "data-screen", tap_screen
+    )
+    page.locator(f"#step-{tapped}").get_by_role("button", name=re.compile(r"^Screen after step")).click()
+    shot = page.locator("#shot-dialog")
+    expect(shot).to_be_visible()
+    src = f"/api/sessions/{session_id}/screens/{tap_screen}.png"
+    expect(page.locator("#shot-img")).to_have_attribute("src", src)
+    page.wait_for_function("() => document.querySelector('#shot-img').naturalWidth > 0")
+    png = page.request.get(src)
+    assert png.ok and png.headers["content-type"] == "image/png"
+    assert png.body()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.body() == bytes(Screen.objects.get(session_id=session_id, screen_hash=tap_screen).png)
+    snap(page, "step-screen")
+    page.keyboard.press("Escape")
+    expect(shot).to_be_hidden()
 
     # A failed check: the row says so in words, the session goes on.
     failed = run(page, "assert_visible", **{"selector-kind": "text", "selector-value": "Nothing like this"})
@@ -164,6 +214,17 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     stored = Rest(stack.base_url, alice).get(f"/api/sessions/{session_id}/steps/").body
     wire = {"FAILED": "ERROR", "RUNNING": "STARTED"}
     assert shown == [[s["index"], wire.get(s["status"], s["status"])] for s in stored]
+
+    # Drawn afresh from the history, every completed step offers the screen the steps API names.
+    page.reload()
+    screens = {str(s["id"]): (s["effect"] or {}).get("screen") for s in stored if s["status"] == "COMPLETED"}
+    assert sum(1 for hash_ in screens.values() if hash_) >= 6
+    page.wait_for_function(
+        """([screens, count]) => document.querySelectorAll('#steps .step').length === count
+          && Object.entries(screens).every(([id, hash]) =>
+            (document.querySelector(`#step-${id} .shot`)?.dataset.screen ?? null) === hash)""",
+        arg=[screens, len(stored)],
+    )
 
 
 def test_the_session_limit_is_explained(page: Page, devices: Any, stack: Any, alice: str) -> None:

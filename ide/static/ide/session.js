@@ -11,6 +11,7 @@ import {
   flowYaml,
   readStep,
   renderFields,
+  setUiElements,
 } from "./steps.js";
 
 const config = JSON.parse(document.getElementById("session-config").textContent);
@@ -26,6 +27,8 @@ const state = {
   inputs: new Map(), // step_id → {input_id, prompt} of ask_user steps waiting for an answer
   drafts: [],
   runStarts: new Map(), // step_id → performance mark name of the click that sent it
+  screen: null, // hash of the device's latest screen, from SCREEN events
+  stepScreens: new Map(), // step_id → hash of the screen its SCREEN event named
 };
 
 // ---------- helpers
@@ -98,6 +101,17 @@ function renderStep(step) {
   if (step.action === "screenshot" && step.status === "COMPLETED") {
     metaNode.append(" ", el("a", { href: `${api}/steps/${step.id}/screenshot.png`, target: "_blank", text: "view" }));
   }
+  if (step.screen && step.status === "COMPLETED") {
+    const button = el("button", {
+      type: "button",
+      class: "small shot",
+      "aria-label": `Screen after step #${step.index}`,
+      "data-screen": step.screen,
+      text: "screen",
+    });
+    button.addEventListener("click", () => showStepScreen(step));
+    metaNode.append(" ", button);
+  }
   const error = row.querySelector(".error");
   error.textContent = step.status === "ERROR" || step.status === "RETRYING" ? errorText(step.error) : "";
   error.hidden = !error.textContent;
@@ -113,6 +127,18 @@ function measureRun(stepId) {
   performance.clearMarks(start);
 }
 
+// The picture of the screen right after a step, in a dialog (Escape or Close shuts it).
+function showStepScreen(step) {
+  const dialog = $("#shot-dialog");
+  const url = `${api}/screens/${step.screen}.png`;
+  $("#shot-title").textContent = `After step #${step.index}: ${ACTION_LABELS[step.action] || step.action}`;
+  $("#shot-img").src = url;
+  $("#shot-open").href = url;
+  dialog.showModal();
+}
+$("#shot-close").addEventListener("click", () => $("#shot-dialog").close());
+
+// Descriptions and screens of steps seen only through events (a replay) come from the steps API.
 let paramsRefresh = null;
 function refreshParamsSoon() {
   if (paramsRefresh) return;
@@ -121,8 +147,10 @@ function refreshParamsSoon() {
       const steps = await apiFetch(`${api}/steps/`);
       for (const s of steps) {
         const known = state.steps.get(s.id);
-        if (known && !known.params) {
-          known.params = s.params;
+        const screen = s.status === "COMPLETED" ? s.effect?.screen : undefined;
+        if (known && (!known.params || (screen && known.screen !== screen))) {
+          known.params = known.params || s.params;
+          known.screen = screen || known.screen;
           renderStep(known);
         }
       }
@@ -144,6 +172,9 @@ function onEvent(event) {
     case "SESSION_STATUS":
       return setSessionStatus(event.status, event.error);
     case "SCREEN":
+      state.screen = event.screen;
+      if (event.step_id) state.stepScreens.set(event.step_id, event.screen);
+      loadUiSoon();
       return showScreen(event.url);
     case "USER_INPUT_REQUIRED":
       state.inputs.set(event.step_id, { inputId: event.input_id, prompt: event.prompt });
@@ -168,6 +199,12 @@ function onStepStatus(event) {
     error: event.error,
     delay_ms: event.delay_ms,
   });
+  if (event.status === "COMPLETED" && step.action !== "ask_user") {
+    // The SCREEN event just before COMPLETED names the new screen; a step that left the screen as it was
+    // ends on the one before.
+    step.screen = state.stepScreens.get(step.id) || state.screen;
+    state.stepScreens.delete(step.id);
+  }
   if (!step.params) refreshParamsSoon();
   if (TERMINAL_STEP.has(event.status) && state.inputs.delete(step.id)) syncInputDialog();
   renderStep(step);
@@ -196,6 +233,19 @@ function setSessionStatus(status, error) {
   } else {
     showPageError("");
   }
+}
+
+// Selector suggestions follow the device's current screen (GET …/ui/), refreshed after each SCREEN event.
+let uiRefresh = null;
+function loadUiSoon() {
+  clearTimeout(uiRefresh);
+  uiRefresh = setTimeout(async () => {
+    try {
+      setUiElements(await apiFetch(`${api}/ui/`));
+    } catch {
+      setUiElements([]); // no screen yet (404): nothing to suggest
+    }
+  }, 100);
 }
 
 function showScreen(url) {

@@ -104,6 +104,25 @@ function plainField(spec) {
   return wrap;
 }
 
+// Selectors offered from the device's current screen (GET …/ui/): [{kind, value, cls}], unique by kind + value.
+let suggestions = [];
+const KIND_LABEL = Object.fromEntries(SELECTOR_KINDS);
+const MAX_CHIPS = 8;
+
+export function setUiElements(elements) {
+  const seen = new Set();
+  suggestions = [];
+  for (const element of elements || []) {
+    for (const selector of element.selectors || []) {
+      const [kind, value] = Object.entries(selector)[0] || [];
+      if (!KIND_LABEL[kind] || typeof value !== "string" || !value.trim() || seen.has(`${kind}=${value}`)) continue;
+      seen.add(`${kind}=${value}`);
+      suggestions.push({ kind, value, cls: element.class || "" });
+    }
+  }
+  for (const group of document.querySelectorAll("fieldset.selector")) group.refreshSuggestions?.();
+}
+
 function selectorField(spec) {
   const p = `f-${spec.name}`;
   const group = el("fieldset", { class: "selector", "data-name": spec.name });
@@ -112,7 +131,15 @@ function selectorField(spec) {
   if (spec.optional) kind.append(el("option", { value: "", text: "the focused field" }));
   for (const [value, label] of SELECTOR_KINDS) kind.append(el("option", { value, text: label }));
   if (spec.points) kind.append(el("option", { value: "point", text: "Point (x, y)" }));
-  const value = el("input", { id: `${p}-value`, type: "text", autocomplete: "off", "data-field": "text" });
+  const value = el("input", {
+    id: `${p}-value`,
+    type: "text",
+    autocomplete: "off",
+    "data-field": "text",
+    list: `${p}-value-list`,
+  });
+  const datalist = el("datalist", { id: `${p}-value-list` });
+  const chips = el("div", { class: "suggestions", id: `${p}-suggestions`, role: "group", "aria-label": "From the screen" });
   const index = el("input", { id: `${p}-index`, type: "number", min: 0, max: 999, placeholder: "0" });
   const x = el("input", { id: `${p}-x`, type: "number", min: 0, "data-field": "x" });
   const y = el("input", { id: `${p}-y`, type: "number", min: 0, "data-field": "y" });
@@ -121,8 +148,41 @@ function selectorField(spec) {
   const indexWrap = el("div", { class: "field narrow" }, el("label", { for: `${p}-index`, text: "Match #" }), index);
   const xWrap = el("div", { class: "field narrow" }, el("label", { for: `${p}-x`, text: "x" }), x);
   const yWrap = el("div", { class: "field narrow" }, el("label", { for: `${p}-y`, text: "y" }), y);
-  group.append(el("div", { class: "row" }, byWrap, valueWrap, indexWrap, xWrap, yWrap));
+  valueWrap.append(datalist);
+  group.append(el("div", { class: "row" }, byWrap, valueWrap, indexWrap, xWrap, yWrap), chips);
   const prefix = spec.name === "into" ? "into." : "";
+  // The datalist completes values of the chosen kind as one types; the chips (buttons, so Tab + Enter
+  // work) match any kind and set both the kind and the value.
+  group.refreshSuggestions = () => {
+    const k = kind.value;
+    const byValue = !KIND_LABEL[k] ? [] : suggestions.filter((s) => s.kind === k);
+    datalist.replaceChildren(...byValue.map((s) => el("option", { value: s.value, label: s.cls })));
+    const typed = value.value.trim().toLowerCase();
+    const matching = suggestions.filter(
+      (s) => s.value.toLowerCase().includes(typed) && !(s.kind === k && s.value === value.value),
+    );
+    chips.hidden = !KIND_LABEL[k] || !matching.length;
+    chips.replaceChildren(
+      el("span", { class: "muted small", text: "From the screen:" }),
+      ...matching.slice(0, MAX_CHIPS).map((s) => {
+        const chip = el("button", {
+          type: "button",
+          class: "small chip",
+          title: s.cls,
+          "data-kind": s.kind,
+          "data-value": s.value,
+          text: `${KIND_LABEL[s.kind]}: ${s.value}`,
+        });
+        chip.addEventListener("click", () => {
+          kind.value = s.kind;
+          value.value = s.value;
+          sync();
+          value.focus();
+        });
+        return chip;
+      }),
+    );
+  };
   const sync = () => {
     const k = kind.value;
     const point = k === "point";
@@ -130,8 +190,10 @@ function selectorField(spec) {
     xWrap.hidden = yWrap.hidden = !point;
     value.dataset.field = prefix + (k || "text");
     index.dataset.field = prefix + "index";
+    group.refreshSuggestions();
   };
   kind.addEventListener("change", sync);
+  value.addEventListener("input", group.refreshSuggestions);
   sync();
   return group;
 }
