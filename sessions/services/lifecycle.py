@@ -1,4 +1,4 @@
-"""Writes of the session lifecycle: open, set up, append steps, answer input, stop, hibernate and resume."""
+"""Sessions from open to stop: admission, setup, idle and pause, resume."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max, Q
 from django.utils import timezone
 
 from devices import actions
@@ -19,81 +18,28 @@ from devices.leases import LeaseKeeper, lease_acquire, lease_release
 from devices.models import Device
 from devices.services import driver_for
 
-from .dispatch import dispatch_setup_on_commit, dispatch_step_on_commit
-from .errors import (
+from ..dispatch import dispatch_setup_on_commit, dispatch_step_on_commit
+from ..errors import (
     DeviceBusy,
     DeviceUnavailable,
-    InputNotExpected,
     NoDeviceAvailable,
     NotFound,
-    SessionClosed,
     SessionLimit,
 )
-from .events import screen_store, session_status_event, step_event
-from .jsonpatch import json_apply, json_diff
-from .models import Decision, Step, TestSession, UserQuota
-from .steps import MAX_TEXT_BYTES, StepInvalid, step_parse
+from ..events import screen_store, session_status_event, step_event
+from ..models import Decision, Step, TestSession
+from .base import (
+    HOLDING_SLOT,
+    claim_device,
+    locked_session,
+    release_device,
+    set_status,
+    state_rebuild,
+    user_session_cap,
+)
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
-# Admitted and open: holds a slot of its owner's cap. A PENDING session without a device is
-# waiting for a slot (queue mode) and holds none.
-HOLDING_SLOT = Q(status__in=TestSession.ACTIVE) & ~Q(status=Status.PENDING, device__isnull=True)
-
-
-def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) -> TestSession:
-    """The session with its row locked for this transaction (its owner's only, when `owner` is given)."""
-    sessions = TestSession.objects.select_for_update(of=("self",)).select_related("device")
-    if owner is None:
-        return sessions.get(pk=session_id)
-    try:
-        return sessions.get(pk=session_id, owner=owner)
-    except (TestSession.DoesNotExist, ValueError):
-        raise NotFound("No such session.") from None
-
-
-def set_status(session: TestSession, status: str, **fields: Any) -> None:
-    """Change a locked session's status and record the event."""
-    session.status = status
-    for name, value in fields.items():
-        setattr(session, name, value)
-    session.save(update_fields=["status", *fields])
-    session_status_event(session=session)
-
-
-def _quota(user: AbstractBaseUser) -> UserQuota | None:
-    return UserQuota.objects.filter(user=user).first()
-
-
-def user_session_cap(*, user: AbstractBaseUser) -> int:
-    quota = _quota(user)
-    if quota is None or quota.max_active_sessions is None:
-        return int(settings.MAX_ACTIVE_SESSIONS_PER_USER)
-    return quota.max_active_sessions
-
-
-def _claim_device(serial: str | None) -> Device:
-    devices = Device.objects.select_for_update(skip_locked=serial is None)
-    if serial is None:
-        device = devices.filter(status=Device.Status.AVAILABLE).order_by("serial").first()
-        if device is None:
-            raise NoDeviceAvailable("No device is available right now; try again when a session ends.")
-    else:
-        device = devices.filter(serial=serial).first()
-        if device is None:
-            raise NotFound(f"There is no device '{serial}'. GET /api/devices/ lists them.")
-        if device.status == Device.Status.BUSY:
-            raise DeviceBusy(f"Device '{serial}' is in use by another session; pick another or try later.")
-        if device.status != Device.Status.AVAILABLE:
-            raise DeviceUnavailable(f"Device '{serial}' is {device.status}; pick another device.")
-    device.status = Device.Status.BUSY
-    device.save(update_fields=["status"])
-    return device
-
-
-def _release_device(session: TestSession) -> None:
-    if session.device_id is not None:
-        Device.objects.filter(pk=session.device_id, status=Device.Status.BUSY).update(status=Device.Status.AVAILABLE)
 
 
 def session_open(
@@ -127,7 +73,7 @@ def session_open(
                 )
         else:
             try:
-                device = _claim_device(device_serial)
+                device = claim_device(device_serial)
             except (DeviceBusy, NoDeviceAvailable):
                 if not queue:
                     raise
@@ -168,7 +114,7 @@ def sessions_admit() -> int:
             ).exists():
                 continue  # an older one of the same owner goes first
             try:
-                session.device = _claim_device(session.requested_device or None)
+                session.device = claim_device(session.requested_device or None)
             except (DeviceBusy, NoDeviceAvailable, DeviceUnavailable, NotFound):
                 continue
             session.save(update_fields=["device"])
@@ -207,7 +153,7 @@ def session_setup(*, session_id: Any) -> None:
     except DeviceError as exc:
         with transaction.atomic():
             session = locked_session(session_id)
-            _release_device(session)
+            release_device(session)
             error = {"code": exc.code, "message": f"Device setup failed: {exc.message}"}
             set_status(session, Status.FAILED, error=error, ended_at=timezone.now())
         return
@@ -230,76 +176,14 @@ def session_setup(*, session_id: Any) -> None:
             dispatch_step_on_commit(step_id=queued.pk, queue=session.device.queue)
 
 
-def _rate_limit_slot(owner: AbstractBaseUser) -> Any:
-    """When the owner's next step may run under the per-user rate limit (now, or later: deferred)."""
-    quota = _quota(owner)
-    limit = quota.steps_per_window if quota and quota.steps_per_window is not None else settings.RATE_LIMIT_STEPS
-    now = timezone.now()
-    if not limit:
-        return now
-    window = timedelta(seconds=settings.RATE_LIMIT_WINDOW_SECONDS)
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-    recent = list(
-        Step.objects.filter(session__owner=owner, scheduled_at__gt=now - window)
-        .order_by("-scheduled_at")
-        .values_list("scheduled_at", flat=True)[:limit]
-    )
-    if len(recent) < limit:
-        return now
-    return max(now, recent[-1] + window)
-
-
-def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any) -> Step:
-    """Validate a step request and append it to the owner's session (the REST and socket entry point).
-
-    The step is queued on the device's worker; a step over the rate limit is DEFERRED to the
-    moment the window allows; a step for an IDLE session first sets its device up again.
-    """
-    spec = step_parse(data)
-    with transaction.atomic():
-        scheduled_at = _rate_limit_slot(owner)
-        session = locked_session(session_id, owner=owner)
-        if session.status in TestSession.TERMINAL:
-            raise SessionClosed(f"This session is {session.status}; open a new session to run more steps.")
-        if session.status == Status.IDLE:
-            _session_wake(session)
-        last = session.steps.aggregate(last=Max("index"))["last"]
-        deferred = scheduled_at > timezone.now()
-        step = Step.objects.create(
-            session=session,
-            index=0 if last is None else last + 1,
-            action=spec.action,
-            params=spec.params,
-            timeout_ms=spec.timeout_ms,
-            max_retries=spec.max_retries,
-            backoff=spec.backoff,
-            status=Step.Status.DEFERRED if deferred else Step.Status.QUEUED,
-            scheduled_at=scheduled_at,
-        )
-        step.session = session
-        session.last_activity_at = timezone.now()
-        session.save(update_fields=["last_activity_at"])
-        if deferred:
-            Decision.objects.create(
-                session=session, step=step, kind=Decision.Kind.DEFER, reason="rate_limit", schedule_at=scheduled_at
-            )
-            step_event(step=step, reason="rate_limit", schedule_at=scheduled_at.isoformat())
-        else:
-            Decision.objects.create(session=session, step=step, kind=Decision.Kind.INVOKE)
-            step_event(step=step)
-            if session.device is not None:  # a session still setting up runs it first: same queue
-                dispatch_step_on_commit(step_id=step.pk, queue=session.device.queue)
-    return step
-
-
-def _session_wake(session: TestSession) -> None:
+def session_wake(session: TestSession) -> None:
     """An IDLE session claims its device again (or any free one) and queues its setup."""
     serial = session.device.serial if session.device else None
     try:
-        device = _claim_device(serial)
+        device = claim_device(serial)
     except (DeviceBusy, DeviceUnavailable, NotFound):
         try:
-            device = _claim_device(None)
+            device = claim_device(None)
         except NoDeviceAvailable:
             raise DeviceBusy(
                 f"This session was idle and its device {serial} is now in use; no other device is free. "
@@ -320,7 +204,7 @@ def session_hibernate(*, session_id: Any) -> bool:
             return False
         if session.steps.exclude(status__in=Step.TERMINAL).exists():
             return False
-        _release_device(session)
+        release_device(session)
         set_status(session, Status.IDLE)
         return True
 
@@ -341,41 +225,6 @@ def sessions_pause_on_device(*, device: Device, reason: str) -> int:
     return paused
 
 
-def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, value: Any) -> Step:
-    """Answer the session's pending `ask_user` step and let the steps behind it run."""
-    if not isinstance(value, str) or len(value.encode()) > MAX_TEXT_BYTES:
-        raise StepInvalid("value", f"'value' must be a string of at most {MAX_TEXT_BYTES} bytes.")
-    with transaction.atomic():
-        session = locked_session(session_id, owner=owner)
-        step_id = int(input_id) if str(input_id).isdigit() else None
-        step = session.steps.filter(pk=step_id, action="ask_user").first() if step_id else None
-        if step is None or step.status != Step.Status.RUNNING or session.status != Status.WAITING_INPUT:
-            raise InputNotExpected("This session is not waiting for that input.")
-        inputs = {**session.current_state.get("inputs", {}), str(step.index): value}
-        after = {**session.current_state, "inputs": inputs}
-        now = timezone.now()
-        Step.objects.filter(pk=step.pk).update(
-            status=Step.Status.COMPLETED,
-            result={"value": value},
-            finished_at=now,
-            state_patch=json_diff(session.current_state, after),
-            duration_ms=int((now - step.started_at).total_seconds() * 1000) if step.started_at else 0,
-        )
-        step.refresh_from_db()
-        step.session = session
-        session.current_state, session.last_activity_at = after, now
-        session.save(update_fields=["current_state", "last_activity_at"])
-        step_event(step=step)
-        set_status(session, Status.RUNNING)
-        nxt = session.steps.filter(status=Step.Status.QUEUED).order_by("-index").first()
-        if nxt is not None and session.device is not None:
-            dispatch_step_on_commit(step_id=nxt.pk, queue=session.device.queue)
-        from turns.services import turn_dispatch_after_input
-
-        turn_dispatch_after_input(session=session, step=step)
-    return step
-
-
 def session_stop(*, session_id: Any, owner: AbstractBaseUser) -> TestSession:
     """Cancel what has not run, release the device and close the session; stopping twice is harmless.
 
@@ -394,15 +243,6 @@ def session_stop(*, session_id: Any, owner: AbstractBaseUser) -> TestSession:
             step.save(update_fields=["status", "finished_at"])
             Decision.objects.create(session=session, step=step, kind=Decision.Kind.SKIP, reason="session_stopped")
             step_event(step=step)
-        _release_device(session)
+        release_device(session)
         set_status(session, Status.CANCELLED if pending else Status.COMPLETED, ended_at=timezone.now())
     return session
-
-
-def state_rebuild(*, session: TestSession) -> dict[str, Any]:
-    """The session state from its initial state plus every stored patch, in step order."""
-    state = session.initial_state
-    patches = session.steps.filter(status=Step.Status.COMPLETED).order_by("index").values_list("state_patch", flat=True)
-    for patch in patches:
-        state = json_apply(state, patch)
-    return state

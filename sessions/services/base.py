@@ -1,0 +1,92 @@
+"""Shared pieces of the session services: row locks, status changes, caps, device claims."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+
+from devices.models import Device
+
+from ..errors import (
+    DeviceBusy,
+    DeviceUnavailable,
+    NoDeviceAvailable,
+    NotFound,
+)
+from ..events import session_status_event
+from ..jsonpatch import json_apply
+from ..models import Step, TestSession, UserQuota
+
+logger = logging.getLogger(__name__)
+Status = TestSession.Status
+# Admitted and open: holds a slot of its owner's cap. A PENDING session without a device is
+# waiting for a slot (queue mode) and holds none.
+HOLDING_SLOT = Q(status__in=TestSession.ACTIVE) & ~Q(status=Status.PENDING, device__isnull=True)
+
+
+def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) -> TestSession:
+    """The session with its row locked for this transaction (its owner's only, when `owner` is given)."""
+    sessions = TestSession.objects.select_for_update(of=("self",)).select_related("device")
+    if owner is None:
+        return sessions.get(pk=session_id)
+    try:
+        return sessions.get(pk=session_id, owner=owner)
+    except (TestSession.DoesNotExist, ValueError):
+        raise NotFound("No such session.") from None
+
+
+def set_status(session: TestSession, status: str, **fields: Any) -> None:
+    """Change a locked session's status and record the event."""
+    session.status = status
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.save(update_fields=["status", *fields])
+    session_status_event(session=session)
+
+
+def user_quota(user: AbstractBaseUser) -> UserQuota | None:
+    return UserQuota.objects.filter(user=user).first()
+
+
+def user_session_cap(*, user: AbstractBaseUser) -> int:
+    quota = user_quota(user)
+    if quota is None or quota.max_active_sessions is None:
+        return int(settings.MAX_ACTIVE_SESSIONS_PER_USER)
+    return quota.max_active_sessions
+
+
+def claim_device(serial: str | None) -> Device:
+    devices = Device.objects.select_for_update(skip_locked=serial is None)
+    if serial is None:
+        device = devices.filter(status=Device.Status.AVAILABLE).order_by("serial").first()
+        if device is None:
+            raise NoDeviceAvailable("No device is available right now; try again when a session ends.")
+    else:
+        device = devices.filter(serial=serial).first()
+        if device is None:
+            raise NotFound(f"There is no device '{serial}'. GET /api/devices/ lists them.")
+        if device.status == Device.Status.BUSY:
+            raise DeviceBusy(f"Device '{serial}' is in use by another session; pick another or try later.")
+        if device.status != Device.Status.AVAILABLE:
+            raise DeviceUnavailable(f"Device '{serial}' is {device.status}; pick another device.")
+    device.status = Device.Status.BUSY
+    device.save(update_fields=["status"])
+    return device
+
+
+def release_device(session: TestSession) -> None:
+    if session.device_id is not None:
+        Device.objects.filter(pk=session.device_id, status=Device.Status.BUSY).update(status=Device.Status.AVAILABLE)
+
+
+def state_rebuild(*, session: TestSession) -> dict[str, Any]:
+    """The session state from its initial state plus every stored patch, in step order."""
+    state = session.initial_state
+    patches = session.steps.filter(status=Step.Status.COMPLETED).order_by("index").values_list("state_patch", flat=True)
+    for patch in patches:
+        state = json_apply(state, patch)
+    return state
