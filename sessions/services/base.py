@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import OperationalError, transaction
 from django.db.models import Q
 
 from devices.models import Device
@@ -22,10 +25,37 @@ from ..jsonpatch import json_apply
 from ..models import Step, TestSession, UserQuota
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+DEADLOCK_RETRIES = 3
 Status = TestSession.Status
 # Admitted and open: holds a slot of its owner's cap. A PENDING session without a device is
 # waiting for a slot (queue mode) and holds none.
 HOLDING_SLOT = Q(status__in=TestSession.ACTIVE) & ~Q(status=Status.PENDING, device__isnull=True)
+
+
+def retry_on_deadlock(service: Callable[P, R]) -> Callable[P, R]:
+    """Run the service's transaction again when PostgreSQL breaks a deadlock by aborting it.
+
+    Concurrent opens lock the owner's row, then a device row; PostgreSQL checks foreign keys at
+    commit, which can close a cycle between them. The aborted transaction changed nothing, so
+    running it again is safe (PostgreSQL's own advice for deadlocks).
+    """
+
+    @functools.wraps(service)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if transaction.get_connection().in_atomic_block:
+            return service(*args, **kwargs)  # the caller's transaction is the one to run again
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                return service(*args, **kwargs)
+            except OperationalError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) != "40P01" or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                logger.warning("%s: deadlock, running it again", service.__name__)
+        raise AssertionError("not reached")
+
+    return run
 
 
 def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) -> TestSession:

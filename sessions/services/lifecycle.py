@@ -33,6 +33,7 @@ from .base import (
     claim_device,
     locked_session,
     release_device,
+    retry_on_deadlock,
     set_status,
     state_rebuild,
     user_session_cap,
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 Status = TestSession.Status
 
 
+@retry_on_deadlock
 def session_open(
     *,
     owner: AbstractBaseUser,
