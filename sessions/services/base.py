@@ -37,9 +37,10 @@ HOLDING_SLOT = Q(status__in=TestSession.ACTIVE) & ~Q(status=Status.PENDING, devi
 def retry_on_deadlock(service: Callable[P, R]) -> Callable[P, R]:
     """Run the service's transaction again when PostgreSQL breaks a deadlock by aborting it.
 
-    Concurrent opens lock the owner's row, then a device row; PostgreSQL checks foreign keys at
-    commit, which can close a cycle between them. The aborted transaction changed nothing, so
-    running it again is safe (PostgreSQL's own advice for deadlocks).
+    Requests lock the owner's row (cap, rate limit), then a device or session row, while workers
+    lock session rows; PostgreSQL checks foreign keys at commit, which can close a cycle between
+    them. The aborted transaction changed nothing, so running it again is safe (PostgreSQL's own
+    advice for deadlocks).
     """
 
     @functools.wraps(service)

@@ -227,6 +227,7 @@ def sessions_pause_on_device(*, device: Device, reason: str) -> int:
     return paused
 
 
+@retry_on_deadlock
 def session_stop(*, session_id: Any, owner: AbstractBaseUser) -> TestSession:
     """Cancel what has not run, release the device and close the session; stopping twice is harmless.
 

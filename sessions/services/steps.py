@@ -22,7 +22,7 @@ from ..events import step_event
 from ..jsonpatch import json_diff
 from ..models import Decision, Step, TestSession
 from ..steps import MAX_TEXT_BYTES, StepInvalid, step_parse
-from .base import locked_session, set_status, user_quota
+from .base import locked_session, retry_on_deadlock, set_status, user_quota
 from .lifecycle import session_wake
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def _rate_limit_slot(owner: AbstractBaseUser) -> Any:
     return max(now, recent[-1] + window)
 
 
+@retry_on_deadlock
 def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any) -> Step:
     """Validate a step request and append it to the owner's session (the REST and socket entry point).
 
@@ -91,6 +92,7 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any) -> Step:
     return step
 
 
+@retry_on_deadlock
 def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, value: Any) -> Step:
     """Answer the session's pending `ask_user` step and let the steps behind it run."""
     if not isinstance(value, str) or len(value.encode()) > MAX_TEXT_BYTES:
