@@ -111,15 +111,18 @@ const MAX_CHIPS = 8;
 
 export function setUiElements(elements) {
   const seen = new Set();
-  suggestions = [];
+  const next = [];
   for (const element of elements || []) {
     for (const selector of element.selectors || []) {
       const [kind, value] = Object.entries(selector)[0] || [];
       if (!KIND_LABEL[kind] || typeof value !== "string" || !value.trim() || seen.has(`${kind}=${value}`)) continue;
       seen.add(`${kind}=${value}`);
-      suggestions.push({ kind, value, cls: element.class || "" });
+      next.push({ kind, value, cls: element.class || "" });
     }
   }
+  // The same screen again: leave the chips alone, so a chip that has the keyboard focus keeps it.
+  if (JSON.stringify(next) === JSON.stringify(suggestions)) return;
+  suggestions = next;
   for (const group of document.querySelectorAll("fieldset.selector")) group.refreshSuggestions?.();
 }
 
