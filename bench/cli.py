@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from roundtrip import start_stack  # noqa: E402
+from roundtrip import stack_for  # noqa: E402
 
 from tests.live import Rest  # noqa: E402
 
@@ -69,16 +68,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    stack = None
-    if args.url is None:
-        stack, args.url, args.token = start_stack(devices=1)
-        print(f"started cognisim up at {args.url}")
-    try:
+    with stack_for(args, devices=1) as (url, token):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "bench.yaml")
             Path(path).write_text(flow_text(args.steps))
-            one_run(args.url, args.token, args.device, path)  # warm-up
-            results = [one_run(args.url, args.token, args.device, path) for _ in range(args.runs)]
+            one_run(url, token, args.device, path)  # warm-up
+            results = [one_run(url, token, args.device, path) for _ in range(args.runs)]
         walls = [w for w, _ in results]
         sessions = [s for _, s in results]
         overheads = [w - s for w, s in results]
@@ -88,10 +83,6 @@ def main() -> None:
         print(f"  session created → ended  median {statistics.median(sessions):.3f} s")
         o_med, o_min, o_max = statistics.median(overheads), min(overheads), max(overheads)
         print(f"  CLI overhead             median {o_med:.3f} s  (min {o_min:.3f}, max {o_max:.3f})")
-    finally:
-        if stack is not None:
-            stack.send_signal(signal.SIGINT)
-            stack.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ saw every event exactly once, in order.
 from __future__ import annotations
 
 import argparse
-import signal
 import statistics
 import sys
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.roundtrip import percentile, start_stack  # noqa: E402
+from bench.roundtrip import percentile, running_stack  # noqa: E402
 from tests.live import Rest, Socket, wait_ready  # noqa: E402
 
 
@@ -29,8 +28,7 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=50)
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args()
-    stack, url, token = start_stack(devices=1)
-    try:
+    with running_stack(devices=1) as (url, token):
         session = Rest(url, token).post("/api/sessions/", {}).body
         socks = [Socket(session["ws_url"] + "?last_seq=0", token=token) for _ in range(args.sockets)]
         for sock in socks:
@@ -67,9 +65,6 @@ def main() -> None:
             f"p50 {statistics.median(arrivals):.1f} ms, p99 {percentile(arrivals, 99):.1f} ms, "
             f"max {max(arrivals):.1f} ms ({len(arrivals)} deliveries)"
         )
-    finally:
-        stack.send_signal(signal.SIGINT)
-        stack.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.roundtrip import start_stack  # noqa: E402
+from bench.roundtrip import running_stack  # noqa: E402
 from tests.live import Rest, Socket, wait_ready  # noqa: E402
 
 
@@ -52,8 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="cognisim-bench-")
     os.environ["COGNISIM_HOME"] = home
-    stack, url, token = start_stack(devices=1, home=home)
-    try:
+    with running_stack(devices=1, home=home) as (url, token):
         session = Rest(url, token).post("/api/sessions/", {}).body
         sock = Socket(session["ws_url"] + "?last_seq=0", token=token)
         wait_ready(sock)
@@ -71,9 +69,6 @@ def main() -> None:
             f"resume with {last} events behind: median {statistics.median(times) * 1000:.0f} ms, "
             f"best {min(times) * 1000:.0f} ms, worst {max(times) * 1000:.0f} ms over {args.rounds} reconnects"
         )
-    finally:
-        stack.send_signal(signal.SIGINT)
-        stack.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,8 +29,12 @@ from cognisim_site.redis_server import free_port  # noqa: E402
 from tests.live import Rest, Socket, session_status  # noqa: E402
 
 
-def start_stack(devices: int, home: str | None = None) -> tuple[subprocess.Popen[str], str, str]:
-    """`cognisim up` in a fresh home; returns it, its URL and a token allowed one session per device."""
+@contextmanager
+def running_stack(devices: int, home: str | None = None) -> Iterator[tuple[str, str]]:
+    """`cognisim up` in a fresh home for the duration: its URL and a token allowed one session per device.
+
+    It is stopped (Ctrl-C, as a person would) however the benchmark ends, even if it never got ready.
+    """
     port = free_port()
     env = dict(os.environ, COGNISIM_HOME=home or tempfile.mkdtemp(prefix="cognisim-bench-"))
     proc = subprocess.Popen(
@@ -37,21 +43,31 @@ def start_stack(devices: int, home: str | None = None) -> tuple[subprocess.Popen
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "Press Ctrl-C" in line:
-            break
-    else:
-        raise SystemExit("cognisim up exited before it was ready")
-    manage = Path(__file__).resolve().parent.parent / "manage.py"
-    token = subprocess.run(
-        [sys.executable, str(manage), "create_api_user", "bench", "--max-sessions", str(devices)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return proc, f"http://127.0.0.1:{port}", token
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Press Ctrl-C" in line:
+                break
+        else:
+            raise SystemExit("cognisim up exited before it was ready")
+        manage = Path(__file__).resolve().parent.parent / "manage.py"
+        token = subprocess.run(
+            [sys.executable, str(manage), "create_api_user", "bench", "--max-sessions", str(devices)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        print(f"started cognisim up at http://127.0.0.1:{port} ({os.environ.get('DATABASE_URL', 'SQLite')})")
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def stack_for(args: argparse.Namespace, devices: int) -> AbstractContextManager[tuple[str, str]]:
+    """The server named by --url/--token, or a stack of our own."""
+    return nullcontext((args.url, args.token)) if args.url else running_stack(devices)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -121,16 +137,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--load", type=int, default=1, metavar="N", help="N sessions on N devices at once")
     args = parser.parse_args()
-    stack = None
-    if args.url is None:
-        stack, args.url, args.token = start_stack(devices=max(1, args.load))
-        print(f"started cognisim up at {args.url} ({os.environ.get('DATABASE_URL', 'SQLite')})")
-    try:
-        run(args.url, args.token, args.device, args.steps, args.warmup, args.load)
-    finally:
-        if stack is not None:
-            stack.send_signal(signal.SIGINT)
-            stack.wait(timeout=60)
+    with stack_for(args, devices=max(1, args.load)) as (url, token):
+        run(url, token, args.device, args.steps, args.warmup, args.load)
 
 
 if __name__ == "__main__":
