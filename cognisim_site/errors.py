@@ -10,8 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from sessions.errors import ServiceError
-from sessions.steps import StepInvalid
+from core.errors import ServiceError
+from core.steps import StepInvalid
 
 
 def _first_message(detail: Any) -> tuple[str, str]:

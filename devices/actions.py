@@ -16,36 +16,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from core.steps import KEYS
 from devices.drivers.base import (
     ActionOutcome,
     ActionTimeout,
     AssertionFailed,
     DeviceDriver,
-    DeviceError,
     ElementNotFound,
     UnsupportedInput,
 )
 from devices.uitree import Node, describe_selector, find_nodes, parse, tappable, ui_hash, visible_texts
-
-KEYS: dict[str, int] = {
-    "back": 4,
-    "home": 3,
-    "enter": 66,
-    "del": 67,
-    "move_end": 123,
-    "tab": 61,
-    "app_switch": 187,
-    "menu": 82,
-    "search": 84,
-    "space": 62,
-    "volume_up": 24,
-    "volume_down": 25,
-    "power": 26,
-    "dpad_up": 19,
-    "dpad_down": 20,
-    "dpad_left": 21,
-    "dpad_right": 22,
-}
 
 LONG_PRESS_MS = 800
 SWIPE_MS = 300
@@ -54,11 +34,6 @@ WAIT_POLL = 0.05
 AFTER_CHANGE_DUMPS = 3
 
 Params = Mapping[str, Any]
-
-
-class AppNotInstalled(DeviceError):
-    code = "app_not_installed"
-    retryable = False
 
 
 @dataclass(frozen=True)

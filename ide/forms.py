@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
+from core.steps import PACKAGE_RE
 from devices.models import Device
-from sessions.steps import PACKAGE_RE
 
 ANY_DEVICE = ""
 

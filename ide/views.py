@@ -10,13 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from devices.actions import KEYS
+from core.errors import NotFound, ServiceError
+from core.steps import ACTIONS, KEYS
 from devices.models import Device
 from devices.selectors import device_list
 from sessions import selectors, services
-from sessions.errors import NotFound, ServiceError
 from sessions.models import Step, TestSession
-from sessions.steps import ACTIONS
 
 from .forms import SessionOpenForm
 

@@ -7,9 +7,9 @@ import json
 from importlib import metadata
 from typing import Any
 
+from core.steps import StepInvalid, step_parse
 from sessions.events import event_message
 from sessions.models import TestSession
-from sessions.steps import StepInvalid, step_parse
 
 from .errors import BundleInvalid
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions.errors import ServiceError
+from core.errors import ServiceError
 
 
 class FlowRejected(ServiceError):

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from sessions.steps import ACTIONS, PACKAGE_RE, StepInvalid, step_parse
+from core.steps import ACTIONS, PACKAGE_RE, StepInvalid, step_parse
 
 HEADER_FIELDS = ("name", "app", "tags", "env", "flows", "steps")
 MAX_STEPS = 1000

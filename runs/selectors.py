@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
-from sessions.errors import NotFound
+from core.errors import NotFound
 from sessions.models import Step, TestSession
 
 from .capture import replay_compare

@@ -12,10 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.steps import PACKAGE_RE
+
 from . import selectors, services
 from .events import event_message
 from .models import Step, TestSession
-from .steps import PACKAGE_RE
 
 
 class StrictSerializer(serializers.Serializer):

@@ -10,10 +10,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from core.errors import ServiceError
+from core.steps import StepInvalid
+
 from . import selectors, services
-from .errors import ServiceError
 from .events import event_message
-from .steps import StepInvalid
 
 logger = logging.getLogger(__name__)
 

@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-
-class ServiceError(Exception):
-    code = "error"
-    status = 400
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-class NotFound(ServiceError):
-    code = "not_found"
-    status = 404
+from core.errors import ServiceError
 
 
 class SessionLimit(ServiceError):

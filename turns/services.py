@@ -17,9 +17,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import ServiceError
 from devices.leases import redis_client
 from devices.services import driver_for
-from sessions.errors import ServiceError
 from sessions.events import event_append
 from sessions.execution import steps_run
 from sessions.models import SessionEvent, Step, TestSession
@@ -38,7 +38,7 @@ MAX_TEXT = 4096
 def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> Turn:
     """A chat message joins the session's accumulating turn, or opens a new one; the pipeline is woken."""
     if not isinstance(text, str) or not text.strip() or len(text.encode()) > MAX_TEXT:
-        from sessions.steps import StepInvalid
+        from core.steps import StepInvalid
 
         raise StepInvalid("text", f"'text' must be a non-empty message of at most {MAX_TEXT} bytes.")
     with transaction.atomic():

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from devices.actions import KEYS, AppNotInstalled
-from devices.drivers.base import DeviceError
+from core.steps import KEYS
+from devices.drivers.base import AppNotInstalled, DeviceError
 from devices.drivers.sim import SimDriver
 from devices.drivers.sim.apps import MODEL, OS_VERSION
 from devices.drivers.sim.views import HEIGHT, WIDTH

@@ -25,8 +25,15 @@ import adbutils
 from adbutils import AdbConnection, AdbError, AdbTimeout
 from adbutils.errors import AdbConnectionError
 
-from devices.actions import KEYS, AppNotInstalled
-from devices.drivers.base import ActionTimeout, DeviceError, DeviceFacts, TransportError, UnsupportedInput
+from core.steps import KEYS
+from devices.drivers.base import (
+    ActionTimeout,
+    AppNotInstalled,
+    DeviceError,
+    DeviceFacts,
+    TransportError,
+    UnsupportedInput,
+)
 
 DUMP_PATH = "/sdcard/window_dump.xml"
 LAUNCHER_CATEGORY = "android.intent.category.LAUNCHER"

@@ -47,6 +47,11 @@ class UnsupportedInput(DeviceError):
     code = "unsupported_input"
 
 
+class AppNotInstalled(DeviceError):
+    code = "app_not_installed"
+    retryable = False
+
+
 @dataclass(frozen=True)
 class DeviceFacts:
     model: str

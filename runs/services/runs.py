@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from sessions.errors import NotFound
+from core.errors import NotFound
 from sessions.models import Step, TestSession
 from sessions.services import session_open, session_stop, step_submit
 

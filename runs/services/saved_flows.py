@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from sessions.errors import ServiceError
+from core.errors import ServiceError
 
 from ..cron import CronInvalid, cron_parse
 from ..errors import CronRejected, FlowDisabled, FlowExists, SignatureInvalid, SignatureMissing

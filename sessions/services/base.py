@@ -12,13 +12,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import OperationalError, transaction
 from django.db.models import Q
 
+from core.errors import NotFound
 from devices.models import Device
 
 from ..errors import (
     DeviceBusy,
     DeviceUnavailable,
     NoDeviceAvailable,
-    NotFound,
 )
 from ..events import session_status_event
 from ..jsonpatch import json_apply

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import NotFound
 from devices import actions
 from devices.drivers.base import DeviceError
 from devices.leases import LeaseKeeper, lease_acquire, lease_release
@@ -23,7 +24,6 @@ from ..errors import (
     DeviceBusy,
     DeviceUnavailable,
     NoDeviceAvailable,
-    NotFound,
     SessionLimit,
 )
 from ..events import screen_store, session_status_event, step_event

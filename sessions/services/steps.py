@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.steps import MAX_TEXT_BYTES, StepInvalid, step_parse
+
 from ..dispatch import dispatch_step_on_commit
 from ..errors import (
     InputNotExpected,
@@ -21,7 +23,6 @@ from ..errors import (
 from ..events import step_event
 from ..jsonpatch import json_diff
 from ..models import Decision, Step, TestSession
-from ..steps import MAX_TEXT_BYTES, StepInvalid, step_parse
 from .base import locked_session, retry_on_deadlock, set_status, user_quota
 from .lifecycle import session_wake
 

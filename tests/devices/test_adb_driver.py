@@ -9,9 +9,9 @@ import time
 import adbutils._adb
 import pytest
 
-from devices.actions import AppNotInstalled, perform
+from devices.actions import perform
 from devices.drivers.adb import AdbDriver, input_text_commands
-from devices.drivers.base import ActionTimeout, TransportError, UnsupportedInput
+from devices.drivers.base import ActionTimeout, AppNotInstalled, TransportError, UnsupportedInput
 from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver
 from devices.uitree import find_nodes, parse
 

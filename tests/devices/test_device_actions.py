@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from devices import actions
-from devices.actions import AppNotInstalled, device_state, perform
-from devices.drivers.base import ActionTimeout, AssertionFailed, ElementNotFound
+from devices.actions import device_state, perform
+from devices.drivers.base import ActionTimeout, AppNotInstalled, AssertionFailed, ElementNotFound
 from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver
 from devices.uitree import find_nodes, parse, ui_hash
 

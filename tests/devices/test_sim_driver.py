@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from devices.actions import KEYS, AppNotInstalled
-from devices.drivers.base import UnsupportedInput
+from core.steps import KEYS
+from devices.drivers.base import AppNotInstalled, UnsupportedInput
 from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver, reset_sim_device
 from devices.drivers.sim import device as sim_device
 from devices.uitree import find_nodes, parse

@@ -1,6 +1,6 @@
 import pytest
 
-from sessions.steps import StepInvalid, step_parse
+from core.steps import StepInvalid, step_parse
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from core.steps import ACTIONS, step_parse
 from devices.actions import perform
 from devices.drivers.sim import SimDriver
-from sessions.steps import ACTIONS, step_parse
 from tests.turns.corpus import Case, load, run
 from turns.brains import BrainError, OfflineBrain, Plan, answered
 

@@ -24,7 +24,7 @@ class Plan:
     """The steps a brain intends to run, in order, and one sentence saying what they do.
 
     `steps` are step requests exactly as `POST /api/sessions/{id}/steps/` takes them
-    (`{"action": "tap", "text": "Sign in"}`), each valid under `sessions.steps.step_parse`.
+    (`{"action": "tap", "text": "Sign in"}`), each valid under `core.steps.step_parse`.
 
     Question convention: when the brain must ask the user (two buttons match "OK",
     credentials are missing …), `question` holds the question and the plan's LAST step

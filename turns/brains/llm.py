@@ -2,7 +2,7 @@
 
 The model gets the step vocabulary, the screen (compacted to one line per element that
 matters) and the instruction, and must answer with a JSON plan. Every step is validated
-with `sessions.steps.step_parse`; an invalid answer is sent back once with the validation
+with `core.steps.step_parse`; an invalid answer is sent back once with the validation
 error, and a second invalid answer is a `BrainError`. The API key travels only in the
 Authorization header and appears in no log line, message or repr.
 """
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from devices.actions import KEYS
+from core.steps import KEYS
 from devices.drivers.base import TransportError
 from devices.uitree import Node
 from devices.uitree import parse as parse_ui
@@ -154,7 +154,7 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
 
 def parse_answer(answer: str) -> Plan:
     """A plan from the model's reply (a JSON object, possibly in a ```json fence), every step validated."""
-    from sessions.steps import StepInvalid, step_parse
+    from core.steps import StepInvalid, step_parse
 
     fence = _FENCE.search(answer)
     text = fence[1] if fence else answer[answer.find("{") : answer.rfind("}") + 1]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devices.actions import KEYS, AppNotInstalled
-from devices.drivers.base import UnsupportedInput
+from core.steps import KEYS
+from devices.drivers.base import AppNotInstalled, UnsupportedInput
 
 from .apps import DEMO, LAUNCHER, SYSTEM_DEFAULTS, App, Launcher, Settings, State, Task
 from .demo import LoginDemo

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devices.actions import KEYS
+from core.steps import KEYS
 
 from .known import app_package
 from .words import NUMBER, TIMES, UNIT, number, to_ms

@@ -8,7 +8,26 @@ from typing import Any
 
 from django.conf import settings
 
-from devices.actions import KEYS
+# Android key names and their key codes: the `press_key` vocabulary.
+KEYS: dict[str, int] = {
+    "back": 4,
+    "home": 3,
+    "enter": 66,
+    "del": 67,
+    "move_end": 123,
+    "tab": 61,
+    "app_switch": 187,
+    "menu": 82,
+    "search": 84,
+    "space": 62,
+    "volume_up": 24,
+    "volume_down": 25,
+    "power": 26,
+    "dpad_up": 19,
+    "dpad_down": 20,
+    "dpad_left": 21,
+    "dpad_right": 22,
+}
 
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
 MAX_TEXT_BYTES = 4096
