@@ -1,12 +1,30 @@
-"""The step vocabulary of SPEC §3: every step is data, validated strictly before anything is queued."""
+"""The step vocabulary of SPEC §3, typed once.
+
+Every step is data: one pydantic model per action, joined into the union `StepRequest` by its
+`action`. Everything that speaks steps is derived from these models, so it cannot drift:
+
+- validation (`step_parse`), strict: unknown fields, wrong types and malformed values are
+  refused with a `StepInvalid` that names the field;
+- the OpenAPI request body of `POST /api/sessions/{id}/steps/` (drf-spectacular reads
+  `StepRequest`, including the selector rules as `oneOf`);
+- the action list of the LLM prompt and the IDE composer's fields (`step_catalog`).
+
+Pydantic rather than DRF serializers: a discriminated union with one model per action gives a
+precise JSON Schema (which DRF cannot express for polymorphic bodies), it validates without a
+request or Django settings (the planner and the flow parser use it in tight loops), and its
+strict mode refuses `true` for an integer and `1` for a string.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema, models_json_schema
 
 # Android key names and their key codes: the `press_key` vocabulary.
 KEYS: dict[str, int] = {
@@ -30,14 +48,21 @@ KEYS: dict[str, int] = {
 }
 
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
-MAX_TEXT_BYTES = 4096
+MAX_TEXT_CHARS = 4096
+MAX_SHORT_CHARS = 1024
 MAX_SLEEP_MS = 60_000
 MAX_TIMEOUT_MS = 600_000
 MAX_RETRIES = 10
+MAX_CHOICES = 20
+WAIT_FOR_DEFAULT_MS = 10_000
 BACKOFF_STRATEGIES = ("exponential", "linear", "constant")
 DIRECTIONS = ("up", "down", "left", "right")
-COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff")
 SELECTOR_KEYS = ("text", "id", "desc")
+COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff", "optional")
+# Characters no step text may hold: C0 controls other than tab, newline and carriage return
+# (NUL cannot be stored by PostgreSQL), DEL, and lone surrogates (not encodable as UTF-8).
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 
 class StepInvalid(Exception):
@@ -56,165 +81,359 @@ class StepSpec:
     timeout_ms: int
     max_retries: int
     backoff: dict[str, Any] = field(default_factory=dict)
+    optional: bool = False
+    """A failed optional step does not stop a run or fail its verdict."""
+    secret: bool = False
+    """The step's text is a secret: kept out of every event, listing and export."""
 
 
-def _string(value: Any, name: str, *, max_bytes: int = 1024, allow_empty: bool = False) -> str:
-    if value is None:
-        raise StepInvalid(name, f"'{name}' is required.")
-    if not isinstance(value, str):
-        raise StepInvalid(name, f"'{name}' must be a string.")
-    if not value and not allow_empty:
-        raise StepInvalid(name, f"'{name}' must not be empty.")
-    if len(value.encode()) > max_bytes:
-        raise StepInvalid(name, f"'{name}' is longer than {max_bytes} bytes.")
-    return value
+Short = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_CHARS, pattern=TEXT_PATTERN)]
+Long = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)]
+Coordinate = Annotated[int, Field(ge=0, le=10_000)]
+Index = Annotated[int, Field(ge=0, le=999)]
+Package = Annotated[str, Field(max_length=255, pattern=PACKAGE_RE.pattern, examples=["com.example.app"])]
+DurationMs = Annotated[int, Field(ge=1, le=10_000)]
 
 
-def _int(value: Any, name: str, *, low: int, high: int) -> int:
-    if value is None:
-        raise StepInvalid(name, f"'{name}' is required.")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StepInvalid(name, f"'{name}' must be an integer.")
-    if not low <= value <= high:
-        raise StepInvalid(name, f"'{name}' must be between {low} and {high}.")
-    return value
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise StepInvalid(name, f"'{name}' must be true or false.")
-    return value
-
-
-def _choice(value: Any, name: str, choices: tuple[str, ...] | list[str]) -> str:
-    if value not in choices:
-        raise StepInvalid(name, f"'{name}' must be one of: {', '.join(choices)}.")
-    return str(value)
-
-
-def _package(value: Any, name: str = "package") -> str:
-    value = _string(value, name, max_bytes=255)
-    if not PACKAGE_RE.match(value):
-        raise StepInvalid(name, f"'{name}' is not a valid Android package name (like com.example.app).")
-    return value
-
-
-def _point(value: Any, name: str) -> dict[str, int]:
-    if not isinstance(value, dict) or set(value) != {"x", "y"}:
-        raise StepInvalid(name, f"'{name}' must be an object with exactly 'x' and 'y'.")
-    return {k: _int(value[k], f"{name}.{k}", low=0, high=10_000) for k in ("x", "y")}
-
-
-def _selector(data: dict[str, Any], *, prefix: str = "", allow_point: bool = False) -> dict[str, Any]:
-    """Exactly one of text / id / desc (plus optional index), or x and y where a point is allowed."""
-    named = [k for k in SELECTOR_KEYS if k in data]
-    point = [k for k in ("x", "y") if k in data]
-    if point and allow_point:
-        if named or len(point) != 2 or "index" in data:
-            raise StepInvalid(prefix + point[0], "Give either 'x' and 'y' together, or one of text, id, desc.")
-        return {k: _int(data[k], prefix + k, low=0, high=10_000) for k in ("x", "y")}
+def _selector_schema(*, point: bool) -> dict[str, Any]:
+    """JSON Schema for "exactly one of text, id, desc (with an optional index), or x and y"."""
+    coords = {"anyOf": [{"required": ["x"]}, {"required": ["y"]}]}
+    named = [
+        {"required": [key], "not": {"anyOf": [*({"required": [k]} for k in SELECTOR_KEYS if k != key), coords]}}
+        for key in SELECTOR_KEYS
+    ]
     if point:
-        raise StepInvalid(prefix + point[0], "This action takes a selector (text, id or desc), not coordinates.")
+        named.append({"required": ["x", "y"], "not": {"anyOf": [{"required": [k]} for k in (*SELECTOR_KEYS, "index")]}})
+    return {"oneOf": named}
+
+
+def _check_selector(data: Any, *, prefix: str = "", point: bool = False) -> None:
+    """Exactly one of text / id / desc (plus an optional index), or x and y where a point is allowed."""
+    if not isinstance(data, dict):
+        return  # the model's own type check names it
+    named = [k for k in SELECTOR_KEYS if k in data]
+    coords = [k for k in ("x", "y") if k in data]
+    if coords and point:
+        if named or len(coords) != 2 or "index" in data:
+            raise StepInvalid(prefix + coords[0], "Give either 'x' and 'y' together, or one of text, id, desc.")
+        return
+    if coords:
+        raise StepInvalid(prefix + coords[0], "This action takes a selector (text, id or desc), not coordinates.")
     if len(named) != 1:
-        wanted = "text, id, desc" + (" or x and y" if allow_point else "")
+        wanted = "text, id, desc" + (" or x and y" if point else "")
         raise StepInvalid(prefix + (named[1] if named else "text"), f"Give exactly one selector: {wanted}.")
-    key = named[0]
-    selector: dict[str, Any] = {key: _string(data[key], prefix + key)}
-    if "index" in data:
-        selector["index"] = _int(data["index"], prefix + "index", low=0, high=999)
-    return selector
 
 
-def _into(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise StepInvalid("into", '\'into\' must be a selector object, like {"id": "email"}.')
-    unknown = set(value) - {*SELECTOR_KEYS, "index"}
-    if unknown:
-        raise StepInvalid(f"into.{sorted(unknown)[0]}", f"Unknown field 'into.{sorted(unknown)[0]}'.")
-    return _selector(value, prefix="into.")
+def _no_nulls(data: Any, prefix: str = "") -> None:
+    """An optional field is left out, never null (so the schema and the validator agree)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if value is None:
+                raise StepInvalid(prefix + str(key), f"'{prefix}{key}' must not be null; leave it out instead.")
 
 
-def _swipe(data: dict[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if "direction" in data:
-        if "from" in data or "to" in data:
-            raise StepInvalid("direction", "Give either 'direction' or 'from' and 'to', not both.")
-        params["direction"] = _choice(data["direction"], "direction", DIRECTIONS)
-    elif "from" in data and "to" in data:
-        params["from"] = _point(data["from"], "from")
-        params["to"] = _point(data["to"], "to")
-    else:
-        raise StepInvalid("direction", "Give 'direction' (up, down, left, right) or both 'from' and 'to'.")
-    if "duration_ms" in data:
-        params["duration_ms"] = _int(data["duration_ms"], "duration_ms", low=1, high=10_000)
-    return params
+class Selector(_Strict):
+    """An element on screen: by its text, resource-id or content-desc; `index` picks among several matches."""
+
+    model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
+
+    text: Short | SkipJsonSchema[None] = None
+    id: Short | SkipJsonSchema[None] = None
+    desc: Short | SkipJsonSchema[None] = None
+    index: Index | SkipJsonSchema[None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (unknown := sorted(set(data) - {*SELECTOR_KEYS, "index"})):
+            raise StepInvalid(f"into.{unknown[0]}", f"Unknown field 'into.{unknown[0]}'.")
+        _no_nulls(data, "into.")
+        _check_selector(data, prefix="into.")
+        return data
 
 
-# action -> (allowed fields, parser of those fields into driver params)
-_ACTIONS: dict[str, tuple[set[str], Any]] = {
-    "launch_app": (
-        {"package", "clear_state"},
-        lambda d: {
-            "package": _package(d.get("package")),
-            "clear_state": _bool(d.get("clear_state", False), "clear_state"),
-        },
-    ),
-    "stop_app": ({"package"}, lambda d: {"package": _package(d.get("package"))}),
-    "tap": ({"text", "id", "desc", "index", "x", "y"}, lambda d: _selector(d, allow_point=True)),
-    "long_press": (
-        {"text", "id", "desc", "index", "x", "y", "duration_ms"},
-        lambda d: {
-            **_selector(d, allow_point=True),
-            **(
-                {"duration_ms": _int(d["duration_ms"], "duration_ms", low=1, high=10_000)} if "duration_ms" in d else {}
-            ),
-        },
-    ),
-    "type": (
-        {"text", "into"},
-        lambda d: {
-            "text": _string(d.get("text"), "text", max_bytes=MAX_TEXT_BYTES),
-            **({"into": _into(d["into"])} if "into" in d else {}),
-        },
-    ),
-    "clear_text": ({"into"}, lambda d: {"into": _into(d["into"])} if "into" in d else {}),
-    "swipe": ({"direction", "from", "to", "duration_ms"}, _swipe),
-    "scroll_until_visible": (
-        {"text", "id", "desc", "index", "direction", "max_swipes"},
-        lambda d: {
-            **_selector(d),
-            "direction": _choice(d.get("direction", "down"), "direction", ("down", "up")),
-            **({"max_swipes": _int(d["max_swipes"], "max_swipes", low=1, high=50)} if "max_swipes" in d else {}),
-        },
-    ),
-    "press_key": ({"key"}, lambda d: {"key": _choice(d.get("key"), "key", sorted(KEYS))}),
-    "assert_visible": ({"text", "id", "desc", "index"}, _selector),
-    "assert_not_visible": ({"text", "id", "desc", "index"}, _selector),
-    "wait_for": ({"text", "id", "desc", "index"}, _selector),
-    "screenshot": (set(), lambda d: {}),
-    "ask_user": (
-        {"prompt"},
-        lambda d: {"prompt": _string(d.get("prompt"), "prompt", max_bytes=MAX_TEXT_BYTES)},
-    ),
-    "sleep": ({"ms"}, lambda d: {"ms": _int(d.get("ms"), "ms", low=0, high=MAX_SLEEP_MS)}),
+class Point(_Strict):
+    x: Coordinate
+    y: Coordinate
+
+
+class Backoff(_Strict):
+    strategy: Literal["exponential", "linear", "constant"] = "exponential"
+    base_ms: Annotated[int, Field(ge=0, le=60_000)] = 500
+    max_ms: Annotated[int, Field(ge=0, le=600_000)] = 10_000
+
+
+class _Step(_Strict):
+    """The fields every step accepts besides its own."""
+
+    timeout_ms: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_MS)] | SkipJsonSchema[None] = None
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = 3
+    backoff: Literal["exponential", "linear", "constant"] | Backoff | SkipJsonSchema[None] = None
+    optional: bool = False
+
+    target: ClassVar[str] = "none"
+    """What the action acts on: "none", "selector" (text, id or desc) or "selector_or_point"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _selectors(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = {f.alias or name for name, f in cls.model_fields.items()}
+            if unknown := sorted(str(k) for k in set(data) - known):
+                action = data.get("action")
+                raise StepInvalid(unknown[0], f"Unknown field '{unknown[0][:64]}' for action '{action}'.")
+        _no_nulls(data)
+        if cls.target != "none":
+            _check_selector(data, point=cls.target == "selector_or_point")
+        return data
+
+
+class _Target(_Step):
+    text: Short | SkipJsonSchema[None] = None
+    id: Short | SkipJsonSchema[None] = None
+    desc: Short | SkipJsonSchema[None] = None
+    index: Index | SkipJsonSchema[None] = None
+    target: ClassVar[str] = "selector"
+
+    model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
+
+
+class _TargetOrPoint(_Target):
+    x: Coordinate | SkipJsonSchema[None] = None
+    y: Coordinate | SkipJsonSchema[None] = None
+    target: ClassVar[str] = "selector_or_point"
+
+    model_config = ConfigDict(json_schema_extra=_selector_schema(point=True))
+
+
+class LaunchApp(_Step):
+    """Start an app (optionally with its data cleared first)."""
+
+    action: Literal["launch_app"]
+    package: Package
+    clear_state: bool = False
+
+
+class StopApp(_Step):
+    """Force-stop an app."""
+
+    action: Literal["stop_app"]
+    package: Package
+
+
+class Tap(_TargetOrPoint):
+    """Tap an element (waiting for it), or a point."""
+
+    action: Literal["tap"]
+
+
+class LongPress(_TargetOrPoint):
+    """Press and hold an element, or a point."""
+
+    action: Literal["long_press"]
+    duration_ms: DurationMs | SkipJsonSchema[None] = None
+
+
+class Type(_Step):
+    """Type text into a field (`into`), or into the focused one."""
+
+    action: Literal["type"]
+    text: Long
+    into: Selector | SkipJsonSchema[None] = None
+    secret: bool = False
+
+
+class ClearText(_Step):
+    """Delete the text of a field (`into`), or of the focused one."""
+
+    action: Literal["clear_text"]
+    into: Selector | SkipJsonSchema[None] = None
+
+
+class Swipe(_Step):
+    """Swipe the screen in a direction, or from one point to another."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["direction"], "not": {"anyOf": [{"required": ["from"]}, {"required": ["to"]}]}},
+                {"required": ["from", "to"], "not": {"required": ["direction"]}},
+            ]
+        }
+    )
+
+    action: Literal["swipe"]
+    direction: Literal["up", "down", "left", "right"] | SkipJsonSchema[None] = None
+    from_: Point | SkipJsonSchema[None] = Field(default=None, alias="from")
+    to: Point | SkipJsonSchema[None] = None
+    duration_ms: DurationMs | SkipJsonSchema[None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "direction" in data and ("from" in data or "to" in data):
+                raise StepInvalid("direction", "Give either 'direction' or 'from' and 'to', not both.")
+            if "direction" not in data and not ("from" in data and "to" in data):
+                raise StepInvalid("direction", "Give 'direction' (up, down, left, right) or both 'from' and 'to'.")
+        return data
+
+
+class ScrollUntilVisible(_Target):
+    """Scroll the biggest list on screen until the element shows."""
+
+    action: Literal["scroll_until_visible"]
+    direction: Literal["down", "up"] = "down"
+    max_swipes: Annotated[int, Field(ge=1, le=50)] | SkipJsonSchema[None] = None
+
+
+class PressKey(_Step):
+    """Press a key: back, home, enter, del …"""
+
+    action: Literal["press_key"]
+    key: Literal[tuple(sorted(KEYS))]  # type: ignore[valid-type]
+
+
+class AssertVisible(_Target):
+    """Check that an element is on screen (waiting for it up to the step's timeout)."""
+
+    action: Literal["assert_visible"]
+
+
+class AssertNotVisible(_Target):
+    """Check that an element is not on screen (waiting for it to go)."""
+
+    action: Literal["assert_not_visible"]
+
+
+class WaitFor(_Target):
+    """Wait until an element shows, up to `timeout_ms` (default 10 s)."""
+
+    action: Literal["wait_for"]
+
+
+class Screenshot(_Step):
+    """Take a screenshot."""
+
+    action: Literal["screenshot"]
+
+
+class AskUser(_Step):
+    """Ask the person at the IDE a question and wait for the answer (optionally one of `choices`)."""
+
+    action: Literal["ask_user"]
+    prompt: Long
+    choices: Annotated[list[Short], Field(min_length=1, max_length=MAX_CHOICES)] | SkipJsonSchema[None] = None
+
+
+class Sleep(_Step):
+    """Wait a fixed time (at most 60 s)."""
+
+    action: Literal["sleep"]
+    ms: Annotated[int, Field(ge=0, le=MAX_SLEEP_MS)]
+
+
+MODELS: tuple[type[_Step], ...] = (
+    LaunchApp,
+    StopApp,
+    Tap,
+    LongPress,
+    Type,
+    ClearText,
+    Swipe,
+    ScrollUntilVisible,
+    PressKey,
+    AssertVisible,
+    AssertNotVisible,
+    WaitFor,
+    Screenshot,
+    AskUser,
+    Sleep,
+)
+_BY_ACTION: dict[str, type[_Step]] = {m.model_fields["action"].annotation.__args__[0]: m for m in MODELS}  # type: ignore[union-attr]
+ACTIONS = tuple(_BY_ACTION)
+
+
+class StepRequest(RootModel[Annotated[Union[MODELS], Field(discriminator="action")]]):  # type: ignore[valid-type]  # noqa: UP007
+    """A step: `{"action": …, …its fields, …common fields}`."""
+
+
+# Pydantic error types → our words. `{f}` is the field, `{ctx…}` the error's context.
+_MESSAGES = {
+    "missing": "'{f}' is required.",
+    "string_type": "'{f}' must be a string.",
+    "int_type": "'{f}' must be an integer.",
+    "bool_type": "'{f}' must be true or false.",
+    "list_type": "'{f}' must be a list.",
+    "model_type": "'{f}' must be an object.",
+    "model_attributes_type": "'{f}' must be an object.",
+    "dict_type": "'{f}' must be an object.",
+    "string_too_short": "'{f}' must not be empty.",
+    "string_too_long": "'{f}' is longer than {max_length} characters.",
+    "string_pattern_mismatch": "'{f}' is not valid.",
+    "too_short": "'{f}' must have at least {min_length} item(s).",
+    "too_long": "'{f}' must have at most {max_length} items.",
+    "greater_than_equal": "'{f}' must be at least {ge}.",
+    "less_than_equal": "'{f}' must be at most {le}.",
+    "literal_error": "'{f}' must be one of: {expected}.",
+    "extra_forbidden": "Unknown field '{f}'{for_action}.",
 }
-ACTIONS = tuple(_ACTIONS)
-WAIT_FOR_DEFAULT_MS = 10_000
+_PATTERN_MESSAGES = {
+    "package": "'{f}' is not a valid Android package name (like com.example.app).",
+}
 
 
-def _backoff(value: Any) -> dict[str, Any]:
+_UNION_TAGS = {"none", "str", "int", "bool", "list", "dict"}
+
+
+def _clean_loc(error: Any) -> list[str]:
+    """The field path of an error; a union's errors carry the member's tag ("literal[…]", "Backoff",
+    "constrained-str", "none") in their location: dropped."""
+    return [
+        str(p)
+        for p in error["loc"]
+        if not (isinstance(p, str) and ("[" in p or "-" in p or p in _UNION_TAGS or p[:1].isupper()))
+    ]
+
+
+def _invalid(exc: ValidationError, action: str) -> StepInvalid:
+    errors = exc.errors(include_url=False)
+    error, loc = errors[0], _clean_loc(errors[0])
+    for other in errors[1:]:  # of a union's errors on one field, the deepest says most
+        other_loc = _clean_loc(other)
+        if other_loc[: len(loc)] == loc and len(other_loc) > len(loc):
+            error, loc = other, other_loc
+    name = ".".join(loc) or "step"
+    kind = error["type"]
+    ctx = {k: str(v).replace("'", "") for k, v in (error.get("ctx") or {}).items()}
+    if kind == "string_pattern_mismatch":
+        if loc[-1] in _PATTERN_MESSAGES:
+            return StepInvalid(name, _PATTERN_MESSAGES[loc[-1]].format(f=name))
+        bad = _FORBIDDEN.search(str(error.get("input", "")))
+        what = unicodedata.name(bad[0], f"U+{ord(bad[0]):04X}") if bad else "a forbidden character"
+        return StepInvalid(name, f"'{name}' must not contain control characters (found {what}).")
+    template = _MESSAGES.get(kind)
+    if template is None:
+        return StepInvalid(name, f"'{name}': {error['msg']}.")
+    for_action = f" for action '{action}'" if len(loc) == 1 else ""
+    return StepInvalid(name, template.format(f=name, for_action=for_action, **ctx))
+
+
+def _walk_strings(value: Any, name: str) -> None:
+    """Refuse lone surrogates anywhere in the request (pydantic's pattern check does not see them)."""
     if isinstance(value, str):
-        value = {"strategy": value}
-    if not isinstance(value, dict):
-        raise StepInvalid("backoff", "'backoff' must be a strategy name or an object with 'strategy'.")
-    unknown = set(value) - {"strategy", "base_ms", "max_ms"}
-    if unknown:
-        raise StepInvalid(f"backoff.{sorted(unknown)[0]}", f"Unknown field 'backoff.{sorted(unknown)[0]}'.")
-    return {
-        "strategy": _choice(value.get("strategy", "exponential"), "backoff.strategy", BACKOFF_STRATEGIES),
-        "base_ms": _int(value.get("base_ms", 500), "backoff.base_ms", low=0, high=60_000),
-        "max_ms": _int(value.get("max_ms", 10_000), "backoff.max_ms", low=0, high=600_000),
-    }
+        if _FORBIDDEN.search(value):
+            raise StepInvalid(name, f"'{name}' must not contain control characters or lone surrogates.")
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _walk_strings(inner, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, list):
+        for position, inner in enumerate(value):
+            _walk_strings(inner, f"{name}.{position}")
 
 
 def step_parse(data: Any) -> StepSpec:
@@ -222,30 +441,110 @@ def step_parse(data: Any) -> StepSpec:
     if not isinstance(data, dict):
         raise StepInvalid("step", "A step must be a JSON object with an 'action'.")
     action = data.get("action")
-    if action not in _ACTIONS:
-        if not isinstance(action, str) or not action:
-            raise StepInvalid("action", "'action' is required.")
-        raise StepInvalid("action", f"Unknown action '{action}'. Known actions: {', '.join(ACTIONS)}.")
-    allowed, parse = _ACTIONS[action]
-    fields = {k: v for k, v in data.items() if k != "action"}
-    unknown = sorted(set(fields) - allowed - set(COMMON_FIELDS) - ({"timeout_ms"} if action == "wait_for" else set()))
-    if unknown:
-        raise StepInvalid(unknown[0], f"Unknown field '{unknown[0]}' for action '{action}'.")
-    params = parse({k: v for k, v in fields.items() if k not in COMMON_FIELDS})
-
-    default_timeout = settings.STEP_DEFAULT_TIMEOUT_MS
-    timeout_ms = _int(fields.get("timeout_ms", default_timeout), "timeout_ms", low=1, high=MAX_TIMEOUT_MS)
-    if action == "wait_for":
-        params["timeout_ms"] = _int(
-            fields.get("timeout_ms", WAIT_FOR_DEFAULT_MS), "timeout_ms", low=1, high=MAX_TIMEOUT_MS
-        )
+    if not isinstance(action, str) or not action:
+        raise StepInvalid("action", "'action' is required and must be a string.")
+    model = _BY_ACTION.get(action)
+    if model is None:
+        raise StepInvalid("action", f"Unknown action '{action[:64]}'. Known actions: {', '.join(ACTIONS)}.")
+    _walk_strings(data, "")
+    try:
+        step = model.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc, action) from None
+    params = step.model_dump(by_alias=True, exclude_none=True, exclude={"action", *COMMON_FIELDS, "secret"})
+    timeout_ms = step.timeout_ms or settings.STEP_DEFAULT_TIMEOUT_MS
+    if isinstance(step, WaitFor):
+        params["timeout_ms"] = step.timeout_ms or WAIT_FOR_DEFAULT_MS
         timeout_ms = params["timeout_ms"] + 5_000
-    if action == "sleep":
-        timeout_ms = max(timeout_ms, params["ms"] + 5_000)
+    elif isinstance(step, Sleep):
+        timeout_ms = max(timeout_ms, step.ms + 5_000)
+    backoff = step.backoff if isinstance(step.backoff, Backoff) else Backoff(strategy=step.backoff or "exponential")
     return StepSpec(
         action=action,
         params=params,
         timeout_ms=timeout_ms,
-        max_retries=_int(fields.get("max_retries", 3), "max_retries", low=0, high=MAX_RETRIES),
-        backoff=_backoff(fields.get("backoff", "exponential")),
+        max_retries=step.max_retries,
+        backoff=backoff.model_dump(),
+        optional=step.optional,
+        secret=isinstance(step, Type) and step.secret,
     )
+
+
+def step_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a step request, self-contained (`$defs`)."""
+    return StepRequest.model_json_schema()
+
+
+def _field_entry(name: str, schema: dict[str, Any], required: bool, defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    inner = options[0] if options else schema
+    if "$ref" in inner:
+        inner = defs[inner["$ref"].rsplit("/", 1)[-1]]
+    entry: dict[str, Any] = {"name": name, "required": required}
+    if "const" in inner or "enum" in inner:
+        entry.update(type="choice", choices=inner.get("enum", [inner.get("const")]))
+    elif inner.get("type") == "object":
+        entry.update(type="selector" if name == "into" else "point")
+    else:
+        entry["type"] = inner.get("type", "string")
+    for key in ("minimum", "maximum", "maxLength", "default", "description"):
+        if key in inner:
+            entry[key] = inner[key]
+    if "default" in schema:
+        entry["default"] = schema["default"]
+    return entry
+
+
+def step_catalog() -> list[dict[str, Any]]:
+    """Every action with its own fields, for the IDE composer and the LLM prompt.
+
+    `{"action", "summary", "target": "none" | "selector" | "selector_or_point", "fields": [{name, type,
+    required, choices?, minimum?, maximum?, maxLength?, default?}]}`; selector fields (text, id, desc,
+    index, x, y) are not listed: `target` says which kind the action takes. Common fields are in
+    `common_fields()`.
+    """
+    _, schema = models_json_schema([(m, "validation") for m in MODELS])
+    defs = schema["$defs"]
+    catalog = []
+    for model in MODELS:
+        skip = {"action", *COMMON_FIELDS, *(() if model.target == "none" else (*SELECTOR_KEYS, "index", "x", "y"))}
+        own = defs[model.__name__]
+        required = set(own.get("required", []))
+        catalog.append(
+            {
+                "action": model.model_fields["action"].annotation.__args__[0],  # type: ignore[union-attr]
+                "summary": (model.__doc__ or "").strip(),
+                "target": model.target,
+                "fields": [
+                    _field_entry(name, prop, name in required, defs)
+                    for name, prop in own["properties"].items()
+                    if name not in skip
+                ],
+            }
+        )
+    return catalog
+
+
+def common_fields() -> list[dict[str, Any]]:
+    """The optional fields every step accepts."""
+    _, schema = models_json_schema([(Screenshot, "validation")])
+    defs = schema["$defs"]
+    own = defs["Screenshot"]["properties"]
+    return [_field_entry(name, own[name], False, defs) for name in COMMON_FIELDS]
+
+
+def action_lines() -> list[str]:
+    """One line per action for an LLM prompt: `tap {text|id|desc [, index] | x, y}: Tap an element …`."""
+    target = {"none": "", "selector": "text|id|desc [, index]", "selector_or_point": "text|id|desc [, index] | x, y"}
+    lines = []
+    for entry in step_catalog():
+        parts = [target[entry["target"]]] if entry["target"] != "none" else []
+        for f in entry["fields"]:
+            shown = f["name"] + ("" if f["required"] else "?")
+            if f["type"] == "choice":
+                shown += ": " + "|".join(str(c) for c in f["choices"])
+            parts.append(shown)
+        lines.append(f"{entry['action']} {{{', '.join(p for p in parts if p)}}}: {entry['summary']}")
+    return lines

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.steps import PACKAGE_RE
+from core.steps import PACKAGE_RE, StepRequest
 
 from . import selectors, services
 from .events import event_message
@@ -108,15 +108,6 @@ class InputSerializer(StrictSerializer):
     value = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096)
 
 
-STEP_BODY = inline_serializer(
-    "StepRequest",
-    {
-        "action": serializers.ChoiceField(choices=["tap", "type", "…"]),
-        "text": serializers.CharField(required=False),
-    },
-)
-
-
 class SessionListView(APIView):
     @extend_schema(responses=SessionSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -152,7 +143,7 @@ class SessionStepsView(APIView):
         session = selectors.session_get(owner=request.user, session_id=session_id)
         return Response(StepSerializer(selectors.step_list(session=session), many=True).data)
 
-    @extend_schema(request=STEP_BODY, responses={201: StepSerializer})
+    @extend_schema(request=StepRequest, responses={201: StepSerializer})
     def post(self, request: Request, session_id: str) -> Response:
         selectors.session_get(owner=request.user, session_id=session_id)
         step = services.step_submit(session_id=session_id, owner=request.user, data=request.data)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from core.steps import MAX_TEXT_BYTES, StepInvalid, step_parse
+from core.steps import MAX_TEXT_CHARS, StepInvalid, step_parse
 
 from ..dispatch import dispatch_step_on_commit
 from ..errors import (
@@ -96,8 +96,8 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any) -> Step:
 @retry_on_deadlock
 def session_input(*, session_id: Any, owner: AbstractBaseUser, input_id: Any, value: Any) -> Step:
     """Answer the session's pending `ask_user` step and let the steps behind it run."""
-    if not isinstance(value, str) or len(value.encode()) > MAX_TEXT_BYTES:
-        raise StepInvalid("value", f"'value' must be a string of at most {MAX_TEXT_BYTES} bytes.")
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise StepInvalid("value", f"'value' must be a string of at most {MAX_TEXT_CHARS} characters.")
     with transaction.atomic():
         session = locked_session(session_id, owner=owner)
         step_id = int(input_id) if str(input_id).isdigit() else None

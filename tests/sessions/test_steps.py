@@ -1,6 +1,6 @@
 import pytest
 
-from core.steps import StepInvalid, step_parse
+from core.steps import ACTIONS, KEYS, StepInvalid, action_lines, step_catalog, step_json_schema, step_parse
 
 
 @pytest.mark.parametrize(
@@ -58,18 +58,19 @@ def test_common_fields_become_the_policy():
         ({"action": "launch_app", "package": "bad name"}, "package"),
         ({"action": "launch_app", "package": "nodots"}, "package"),
         ({"action": "launch_app", "package": "com.a", "clear_state": "yes"}, "clear_state"),
-        ({"action": "type", "text": "é" * 2049}, "text"),
+        ({"action": "type", "text": "é" * 4097}, "text"),
         ({"action": "type", "text": "a", "into": "Email"}, "into"),
         ({"action": "type", "text": "a", "into": {"label": "x"}}, "into.label"),
         ({"action": "press_key", "key": "warp"}, "key"),
         ({"action": "swipe"}, "direction"),
         ({"action": "swipe", "direction": "diagonal"}, "direction"),
-        ({"action": "swipe", "from": {"x": 1}, "to": {"x": 1, "y": 1}}, "from"),
+        ({"action": "swipe", "from": {"x": 1}, "to": {"x": 1, "y": 1}}, "from.y"),
         ({"action": "sleep", "ms": 60_001}, "ms"),
         ({"action": "sleep", "ms": True}, "ms"),
         ({"action": "tap", "text": "a", "timeout_ms": 0}, "timeout_ms"),
         ({"action": "tap", "text": "a", "max_retries": 11}, "max_retries"),
-        ({"action": "tap", "text": "a", "backoff": "random"}, "backoff.strategy"),
+        ({"action": "tap", "text": "a", "backoff": "random"}, "backoff"),
+        ({"action": "tap", "text": "a", "backoff": {"strategy": "random"}}, "backoff.strategy"),
         ({"action": "screenshot", "text": "x"}, "text"),
     ],
 )
@@ -78,3 +79,46 @@ def test_invalid_steps_name_the_field(data, field):
         step_parse(data)
     assert caught.value.field == field
     assert caught.value.message
+
+
+def test_optional_secret_and_choices_are_part_of_the_vocabulary():
+    spec = step_parse({"action": "type", "text": "pw", "into": {"id": "password"}, "secret": True, "optional": True})
+    assert (spec.secret, spec.optional) == (True, True)
+    assert spec.params == {"text": "pw", "into": {"id": "password"}}
+    assert step_parse({"action": "ask_user", "prompt": "Which?", "choices": ["Wi-Fi", "Bluetooth"]}).params == {
+        "prompt": "Which?",
+        "choices": ["Wi-Fi", "Bluetooth"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"action": "tap", "text": "a\x00b"}, "text"),
+        ({"action": "tap", "text": "\ud800"}, "text"),
+        ({"action": "type", "text": "ok", "into": {"id": "a\x07"}}, "into.id"),
+        ({"action": "tap", "text": None}, "text"),
+        ({"action": "tap", "text": "a", "timeout_ms": None}, "timeout_ms"),
+        ({"action": ["tap"]}, "action"),
+        ({"action": "ask_user", "prompt": "q", "choices": []}, "choices"),
+        ({"action": "ask_user", "prompt": "q", "choices": ["a"] * 21}, "choices"),
+        ({"action": "type", "text": "x" * 4097}, "text"),
+    ],
+)
+def test_control_characters_nulls_and_odd_shapes_are_refused(data, field):
+    with pytest.raises(StepInvalid) as caught:
+        step_parse(data)
+    assert caught.value.field == field
+
+
+def test_the_catalog_and_the_schema_come_from_the_same_models():
+    catalog = {entry["action"]: entry for entry in step_catalog()}
+    assert tuple(catalog) == ACTIONS
+    assert catalog["tap"]["target"] == "selector_or_point"
+    assert catalog["assert_visible"]["target"] == "selector"
+    assert [f["name"] for f in catalog["type"]["fields"]] == ["text", "into", "secret"]
+    key = next(f for f in catalog["press_key"]["fields"] if f["name"] == "key")
+    assert set(key["choices"]) == set(KEYS)
+    schema = step_json_schema()
+    assert set(schema["discriminator"]["mapping"]) == set(ACTIONS)
+    assert len(action_lines()) == len(ACTIONS)
