@@ -40,7 +40,7 @@ class HostAgent:
         threading.Thread(target=self._track, name="adb-track", daemon=True).start()
         threading.Thread(target=self.supervisor.watch, name="workers", daemon=True).start()
         next_beat = 0.0
-        print(f"cognisim agent on {self.host}: following adb at {self.adb_host}:{self.adb_port}", flush=True)
+        logger.info("cognisim agent on %s: following adb at %s:%s", self.host, self.adb_host, self.adb_port)
         while not self.stopping.is_set():
             try:
                 serial, state = self.events.get(timeout=0.2)
@@ -98,7 +98,12 @@ class HostAgent:
             try:
                 facts = AdbDriver(serial, adb_host=self.adb_host, adb_port=self.adb_port).facts()
             except DeviceError as exc:
-                logger.warning("device %s: could not read its facts (%s); will retry", serial, exc.message)
+                logger.warning(
+                    "device %s: could not read its facts (%s); will retry",
+                    serial,
+                    exc.message,
+                    extra={"serial": serial},
+                )
                 self.events.put((serial, state))
                 time.sleep(0.5)
                 return
@@ -120,13 +125,19 @@ class HostAgent:
                 return
             self.attached.add(serial)
             self.supervisor.start(f"worker {serial}", worker_argv(serial), self.worker_env)
-            print(f"device {serial} attached ({facts.model}, Android {facts.os_version}); worker started", flush=True)
+            logger.info(
+                "device %s attached (%s, Android %s); worker started",
+                serial,
+                facts.model,
+                facts.os_version,
+                extra={"serial": serial},
+            )
         elif state != "device" and serial in self.attached:
             self.attached.discard(serial)
             self.supervisor.remove(f"worker {serial}")
             reason = f"Device {serial} was unplugged from {self.host}."
             self._post(f"/api/devices/{serial}/offline/", {"reason": reason})
-            print(f"device {serial} gone ({state}); worker stopped", flush=True)
+            logger.info("device %s gone (%s); worker stopped", serial, state, extra={"serial": serial})
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(

@@ -11,9 +11,13 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from sessions.auth import SocketAuthMiddleware  # noqa: E402
 from sessions.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
-    }
+from .logs import LogContextMiddleware  # noqa: E402
+
+application = LogContextMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": ASGIStaticFilesHandler(django_asgi_app),
+            "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

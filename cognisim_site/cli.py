@@ -1,8 +1,11 @@
-"""`cognisim up` (the whole local stack in the foreground) and `cognisim worker --device SERIAL`."""
+"""`cognisim up` (the whole local stack in the foreground), `cognisim web`, `cognisim worker --device SERIAL`,
+`cognisim scheduler` and `cognisim agent`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import logging.config
 import os
 import signal
 import socket
@@ -16,16 +19,34 @@ from pathlib import Path
 from types import FrameType
 
 WS_MAX_MESSAGE_BYTES = 64 * 1024
+logger = logging.getLogger("cognisim.cli")
+
+
+def logging_setup() -> None:
+    """Logging for a command that runs without Django's settings (the agent, the web supervisor)."""
+    from core.logs import logging_config
+
+    logging.config.dictConfig(
+        logging_config(
+            fmt=os.environ.get("LOG_FORMAT", "text").strip().lower(),
+            level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        )
+    )
 
 
 def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
-    """One worker per device, on the device's own queue, one step at a time."""
+    """One worker per device, on the device's own queue, one step at a time.
+
+    `-E` sends task events and the worker's heartbeats, for Flower (docs/deploy.md).
+    """
+    quiet = ["--quiet"] if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else []  # no banner
     return [
         sys.executable,
         "-m",
         "celery",
         "-A",
         "cognisim_site",
+        *quiet,
         "worker",
         "-Q",
         f"device-{serial}",
@@ -37,26 +58,60 @@ def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
         f"device-{serial}@%h",
         "--without-gossip",
         "--without-mingle",
-        "--without-heartbeat",
+        "-E",
         "-l",
         loglevel,
     ]
 
 
-def daphne_argv(host: str, port: int) -> list[str]:
+def daphne_argv(host: str, port: int, *, fd: int | None = None, proxy_headers: bool = False) -> list[str]:
+    """daphne on host:port, or on an inherited listening socket `fd` (several processes share one port)."""
+    where = ["--fd", str(fd)] if fd is not None else ["-b", host, "-p", str(port)]
     return [
         sys.executable,
         "-m",
         "cognisim_site.web",
-        "-b",
-        host,
-        "-p",
-        str(port),
+        *where,
+        *(["--proxy-headers"] if proxy_headers else []),
+        "--verbosity",  # no access log of daphne's own: cognisim_site/logs.py writes it, in LOG_FORMAT
+        "0",
         "--websocket-max-message-size",
         str(WS_MAX_MESSAGE_BYTES),
         "--websocket-max-frame-size",
         str(WS_MAX_MESSAGE_BYTES),
         "cognisim_site.asgi:application",
+    ]
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket that child processes inherit (daphne `--fd`): the kernel spreads connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def web_start(
+    supervisor: Supervisor,
+    *,
+    host: str,
+    port: int,
+    processes: int = 1,
+    proxy_headers: bool = False,
+    env: dict[str, str] | None = None,
+) -> list[subprocess.Popen[bytes]]:
+    """The web server: one daphne on host:port, or `processes` daphnes sharing one listening socket."""
+    if processes <= 1:
+        return [supervisor.start("web", daphne_argv(host, port, proxy_headers=proxy_headers), env)]
+    sock = listening_socket(host, port)
+    supervisor.keep(sock)
+    fd = sock.fileno()
+    return [
+        supervisor.start(f"web {n}", daphne_argv(host, port, fd=fd, proxy_headers=proxy_headers), env, pass_fds=(fd,))
+        for n in range(1, processes + 1)
     ]
 
 
@@ -81,6 +136,7 @@ class Child:
     started: float
     quick_deaths: int = 0
     restart_at: float | None = None
+    pass_fds: tuple[int, ...] = ()
 
 
 class Supervisor:
@@ -96,12 +152,19 @@ class Supervisor:
         self.children: dict[str, Child] = {}
         self.stopping = threading.Event()
         self.log = log
+        self.kept: list[socket.socket] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def keep(self, sock: socket.socket) -> None:
+        """A socket the children share, closed when they are stopped."""
+        self.kept.append(sock)
+
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, pass_fds: tuple[int, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         child = self.children.get(name)
-        proc = subprocess.Popen(argv, env=env)
+        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds)
         if child is None:
-            self.children[name] = Child(argv=argv, env=env, proc=proc, started=time.monotonic())
+            self.children[name] = Child(argv=argv, env=env, proc=proc, started=time.monotonic(), pass_fds=pass_fds)
         else:
             child.proc, child.started, child.restart_at = proc, time.monotonic(), None
         return proc
@@ -134,9 +197,9 @@ class Supervisor:
                     delay = min(2 ** max(child.quick_deaths - 1, 0), 30)
                     child.restart_at = now + delay
                     if self.log:
-                        print(f"{name} exited with {child.proc.returncode}; restarting in {delay} s", flush=True)
+                        logger.warning("%s exited with %s; restarting in %s s", name, child.proc.returncode, delay)
                 elif now >= child.restart_at:
-                    self.start(name, child.argv, child.env)
+                    self.start(name, child.argv, child.env, pass_fds=child.pass_fds)
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -150,6 +213,8 @@ class Supervisor:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for sock in self.kept:
+            sock.close()
 
 
 def _demo_password(home: Path) -> str:
@@ -199,13 +264,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         Device.objects.filter(transport=Device.Transport.SIM).exclude(serial__in=serials).update(
             status=Device.Status.OFFLINE
         )
+        metrics_reset(settings.PROMETHEUS_MULTIPROC_DIR)
         for serial in serials:
             supervisor.start(f"worker {serial}", worker_argv(serial))
         supervisor.start("scheduler", scheduler_argv())
-        web = supervisor.start("web", daphne_argv(args.host, args.port))
-        wait_for_port(args.host, args.port, timeout=30, proc=web)
+        webs = web_start(supervisor, host=args.host, port=args.port, processes=args.web_processes)
+        for web in webs:
+            wait_for_port(args.host, args.port, timeout=30, proc=web)
         print(
-            f"\nCogniSim is up: http://{args.host}:{args.port}/\n"
+            f"\nCogniSim is up: http://{args.host}:{args.port}/"
+            + (f" ({len(webs)} web processes)" if len(webs) > 1 else "")
+            + "\n"
             f"  sign in as demo / {password}\n"
             f"  API token: {token}\n"
             f"  {len(serials)} simulated device(s): {', '.join(serials)}\n"
@@ -220,20 +289,46 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def metrics_reset(directory: Path) -> None:
+    """Start the stack's metrics from zero: remove the samples of processes from an earlier run."""
+    for path in Path(directory).glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """The web server in the foreground: N daphne processes on one port, restarted if they die."""
+    logging_setup()
+    supervisor = Supervisor()
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        web_start(
+            supervisor, host=args.host, port=args.port, processes=args.processes, proxy_headers=args.proxy_headers
+        )
+        supervisor.watch()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        supervisor.stop()
+    return 0
+
+
 def scheduler_argv() -> list[str]:
     return [sys.executable, "-m", "cognisim_site.cli", "scheduler"]
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """The recovery sweeper in a loop (sessions/recovery.py), until SIGTERM or Ctrl-C."""
-    import logging
-
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
     django.setup()
     from django.conf import settings
 
+    from core import metrics
     from sessions.recovery import sweep
 
     stopping = threading.Event()
@@ -243,6 +338,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         while not stopping.wait(settings.SWEEP_INTERVAL_SECONDS):
             done = {duty: count for duty, count in sweep().items() if count}
             if done:
+                metrics.sweeper_recovered(done=done)
                 log.info("sweep: %s", done)
     except KeyboardInterrupt:
         pass
@@ -251,6 +347,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     from .agent import HostAgent
+
+    logging_setup()
 
     token = args.token or os.environ.get("COGNISIM_TOKEN")
     if not token:
@@ -290,7 +388,18 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--sim-devices", type=int, default=2, metavar="N")
+    up.add_argument(
+        "--web-processes", type=int, default=1, metavar="N", help="daphne processes sharing the port (default 1)"
+    )
     up.set_defaults(run=cmd_up)
+    web = commands.add_parser("web", help="the web server: N daphne processes sharing one port")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--processes", type=int, default=1, metavar="N")
+    web.add_argument(
+        "--proxy-headers", action="store_true", help="take the client address from X-Forwarded-For (behind a proxy)"
+    )
+    web.set_defaults(run=cmd_web)
     scheduler = commands.add_parser("scheduler", help="the recovery sweeper (cognisim up starts one)")
     scheduler.set_defaults(run=cmd_scheduler)
     agent = commands.add_parser("agent", help="on a host with devices: register them and run their workers")

@@ -1,10 +1,13 @@
 """Settings, read from the environment (see docs/settings.md)."""
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from core.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 COGNISIM_HOME = Path(os.environ.get("COGNISIM_HOME", BASE_DIR / ".cognisim"))
@@ -180,23 +183,38 @@ STEP_DEFAULT_TIMEOUT_MS = env_int("STEP_DEFAULT_TIMEOUT_MS", 30_000)
 EVENTS_PAGE_SIZE = env_int("EVENTS_PAGE_SIZE", 500)
 SIM_DEVICE_DIR = Path(os.environ.get("SIM_DEVICE_DIR", COGNISIM_HOME / "devices"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "cognisim_site.logs.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "json": {"class": "logging.StreamHandler", "formatter": "json"},
-    },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "cognisim.turns": {"handlers": ["json"], "level": "INFO", "propagate": False},
-    },
-}
+# Logs: readable text by default, one JSON object per line with LOG_FORMAT=json (docs/deploy.md).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+try:
+    LOGGING = logging_config(fmt=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO").upper())
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+
+# Probes and metrics (docs/deploy.md). Every process writes its metric samples into one directory.
+PROMETHEUS_MULTIPROC_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(COGNISIM_HOME / "metrics")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+try:
+    METRICS_ALLOW_FROM = [
+        ipaddress.ip_network(net.strip())
+        for net in os.environ.get("METRICS_ALLOW_FROM", "127.0.0.0/8,::1/128").split(",")
+        if net.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOW_FROM: {exc}") from exc
+READYZ_CACHE_SECONDS = float(os.environ.get("READYZ_CACHE_SECONDS", "2"))
+WORKER_BEAT_SECONDS = float(os.environ.get("WORKER_BEAT_SECONDS", "2"))
+
+# Behind a TLS-terminating proxy (docs/deploy.md): all off unless the environment says so.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # Durability (docs/durability.md).
 LEASE_TTL_SECONDS = env_int("LEASE_TTL_SECONDS", 6)
