@@ -11,12 +11,30 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-class BrainError(Exception):
-    """The instruction could not be planned; `message` is written for the user, in one or two sentences."""
+REFUSALS = ("not_understood", "not_on_screen", "unsupported", "needs_value")
+"""Why a brain refuses an instruction (`BrainError.code`):
 
-    def __init__(self, message: str) -> None:
+- not_understood: no reading of the words is a thing it can do;
+- not_on_screen: it understood, but what the instruction names is not on the screen (nor an app it knows);
+- unsupported: it understood, and no step can do that (install an app, check a switch's state, sleep 5 minutes);
+- needs_value: a value it must have is missing and there is no way to ask for it.
+`brain_failed` is the code of a brain that failed itself (an LLM endpoint down, an unreadable screen).
+"""
+QUESTIONS = ("ambiguous", "needs_value")
+"""Why a plan asks (`Plan.code` of a plan with a question): several or only doubtful candidates, or a missing value."""
+
+
+class BrainError(Exception):
+    """The instruction is refused, or the brain failed; `message` is written for the user, in one or two sentences.
+
+    `code` is one of REFUSALS, or `brain_failed`. A refusal's message says why and, when the
+    words were not understood, what the brain can do (generated from the step schema).
+    """
+
+    def __init__(self, message: str, code: str = "not_understood") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -41,12 +59,22 @@ class Plan:
     already on). The caller runs `steps`, dumps the screen again and plans `remaining`
     against it. It is None when the whole instruction is planned. A plan with
     `remaining` and no question always has at least one step, so re-planning progresses.
+
+    `choices`: with a question, the answers that pick each candidate ("OK (1st from the top)",
+    "Bluetooth"), in the order listed; empty when the answer is a value to type ("Which password?").
+    Any of them, given back through `answered`, resolves the doubt. The ask_user step carries them
+    too once the step schema takes `choices`.
+
+    `code`: with a question, why it asks: "ambiguous" (several, or only doubtful, candidates) or
+    "needs_value" (a value is missing). None otherwise.
     """
 
     steps: list[dict[str, Any]] = field(default_factory=list)
     summary: str = ""
     question: str | None = None
     remaining: str | None = None
+    choices: list[str] = field(default_factory=list)
+    code: str | None = None
 
 
 def answered(remaining: str, answer: str) -> str:
@@ -62,6 +90,6 @@ class Brain(Protocol):
     def plan(self, *, text: str, ui_xml: str | None) -> Plan:
         """Plan `text` against the screen `ui_xml` (a `uiautomator dump`, or None when unknown).
 
-        Raises BrainError when the instruction cannot be planned or the brain fails.
+        Raises BrainError (with its `code`) when the instruction is refused or the brain fails.
         """
         ...

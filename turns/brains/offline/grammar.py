@@ -1,7 +1,8 @@
 """One clause of English -> one intent: what to do, to which element, with which text.
 
 Each rule is a regular expression over the whole (masked) clause, tried in order; the
-first that matches and whose builder accepts it wins. Nothing here looks at the screen.
+first that matches and whose builder accepts it wins. Nothing here looks at the screen:
+the planner decides whether a terse clause ("wifi off", "item 5") names something there.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .words import NUMBER, TIMES, UNIT, number, to_ms
 @dataclass
 class Intent:
     kind: str
-    """login, screenshot, sleep, wait_for, ask, toggle, check_state, assert, assert_not, key, open, restart,
-    reset, stop, long_press, type, clear, scroll_to, swipe, scroll, tap."""
+    """login, credentials, screenshot, sleep, wait_for, ask, toggle, check_state, assert, assert_not, key, open,
+    restart, stop, long_press, type, clear, backspace, scroll_to, scroll_edge, swipe, scroll, tap, back_to,
+    unsupported, duration."""
     target: str = ""
     text: str = ""
     on: bool | None = None
@@ -32,10 +34,18 @@ class Intent:
     times: int = 1
     inherited: bool = False
     """The clause had no verb and borrowed the previous one's."""
+    terse: bool = False
+    """The clause has no verb at all ("wifi off", "item 5"): it must name something the planner can see or knows."""
+    form: str = ""
+    """How a following clause without a verb borrows this one's ("fill A with x, B with y")."""
+    pronoun: bool = False
+    """The target was "it", "that" … with nothing before it to stand for."""
 
     @property
     def verb(self) -> str:
         """What a following clause without a verb of its own inherits ("tap A and B")."""
+        if self.form:
+            return self.form
         if self.kind == "toggle":
             return {True: "turn on ", False: "turn off ", None: "toggle "}[self.on]
         return _VERBS.get(self.kind, "")
@@ -56,20 +66,36 @@ _VERBS = {
 
 N = rf"(?P<n>{NUMBER})\s*(?P<unit>{UNIT})"
 POINT = r"\(?\s*(?P<{0}x>\d+)\s*[,x ]\s*(?P<{0}y>\d+)\s*\)?"
-VERIFY = r"(?:make\s+sure|ensure|verify|check|assert|confirm|validate|expect)\s+(?:that\s+|if\s+|whether\s+)?"
-SHOWN = r"(?:shown|visible|displayed|there|present|on\s+(?:the\s+)?screen|showing|appearing)"
+VERIFY = (
+    r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|"
+    r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+(?:that\s+|if\s+|whether\s+)?"
+)
 TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push)"
+PRONOUNS = ("it", "that", "this", "them", "that one", "this one", "the same", "the same one")
 _KEY_NAMES = {name.replace("_", " "): name for name in KEYS} | {
     "return": "enter",
     "backspace": "del",
+    "back space": "del",
     "delete": "del",
     "recent apps": "app_switch",
     "recents": "app_switch",
     "app switcher": "app_switch",
+    "overview": "app_switch",
     "volume +": "volume_up",
     "volume -": "volume_down",
+    "vol up": "volume_up",
+    "vol down": "volume_down",
+    "spacebar": "space",
 }
 KEY = "|".join(re.escape(name) for name in sorted(_KEY_NAMES, key=len, reverse=True))
+_FRESH = (
+    r"(?P<fresh>,?\s+(?:fresh|freshly|clean|from\s+scratch|"
+    r"with\s+(?:a\s+)?(?:clean|fresh|cleared|empty|reset)\s+(?:state|data|slate|storage)|"
+    r"with\s+(?:its\s+|the\s+|all\s+)?(?:app\s+)?(?:data|state|storage)\s+(?:cleared|wiped|reset|erased)|"
+    r"(?:after\s+)?(?:clearing|wiping|resetting)\s+(?:its\s+|the\s+|all\s+)?(?:app\s+)?(?:data|state|storage)|"
+    r"and\s+clear\s+(?:its\s+|the\s+)?(?:app\s+)?(?:data|state)))?"
+)
+_CURRENT_APP = r"(?:the|this|current|that)\s+app(?:lication)?|the\s+current\s+app(?:lication)?|it|this|app"
 
 Builder = Callable[[re.Match[str]], Intent | None]
 _RULES: list[tuple[re.Pattern[str], Builder]] = []
@@ -86,7 +112,9 @@ def rule(*patterns: str) -> Callable[[Builder], Builder]:
 def parse(clause: str) -> Intent | None:
     """The intent of one clause, or None when no rule understands it."""
     times = 1
-    repeat = re.search(r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s+times)$", clause, re.I)
+    repeat = re.search(
+        r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s+(?:times|x))(?:\s+in\s+a\s+row)?$", clause, re.I
+    )
     if repeat:
         times = TIMES.get(repeat["t"].lower()) or int(number(repeat["n"]))
         clause = clause[: repeat.start()]
@@ -102,24 +130,88 @@ def _ms(match: re.Match[str], n: str = "n", unit: str = "unit") -> int | None:
     return to_ms(match[n], match[unit]) if match[n] else None
 
 
+# What no step can do ---------------------------------------------------------------------------
+
+_UNSUPPORTED = {
+    r"(?:un-?install|install|download|update|upgrade|sideload)\s+.+": "install, update or uninstall apps",
+    r"(?:delete|remove|get\s+rid\s+of)\s+(?:the\s+|this\s+)?app(?:lication)?(?:\s+.*)?": "uninstall apps",
+    r"(?:re-?boot|restart|power\s+(?:off|down|on|cycle)|shut\s*down|switch\s+off|turn\s+off|unlock|lock)\s+"
+    r"(?:the\s+)?(?:phone|device|emulator|screen|handset)": "restart, lock or power off the phone",
+    r"rotate.*|(?:switch|change|go|turn)\s+(?:it\s+|the\s+(?:phone|screen)\s+)?(?:to\s+)?(?:landscape|portrait).*": (
+        "rotate the screen"
+    ),
+    r"(?:zoom|pinch|spread).*": "zoom or pinch",
+    r"(?:call|dial|ring|facetime|phone)\s+(?!field).+|send\s+(?:a|an|the|my)?\s*(?:sms|text|message|email|e-mail|mail)"
+    r".*|send\s+.+\s+(?:a|an)\s+(?:sms|text|message|email)": "call or message people",
+    r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
+    r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
+    r"shake.*": "shake the phone",
+    r"(?:drag|move)\s+.+\s+(?:to|onto|into|over)\s+.+": "drag one element onto another (a swipe between two points can)",
+    r"(?:check|verify|read|get|tell\s+me|what\s+is|what's)\s+(?:the\s+)?(?:battery|signal|time|date|cpu|memory|"
+    r"network\s+speed).*": "read the phone's status",
+    r"(?:open|pull\s+down|show|expand)\s+(?:the\s+)?(?:notification|notifications|notification\s+shade|quick\s+settings)"
+    r"(?:\s+(?:shade|panel|bar|drawer))?": "open the notification shade",
+}
+
+
+@rule(*_UNSUPPORTED)
+def _unsupported(m: re.Match[str]) -> Intent:
+    clause = m[0]
+    what = next(why for pattern, why in _UNSUPPORTED.items() if re.fullmatch(pattern, clause, re.I))
+    return Intent("unsupported", text=what)
+
+
+# Signing in ------------------------------------------------------------------------------------
+
+_LOGIN_VERB = (
+    r"(?:log\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|"
+    r"authenticate)"
+)
+_APP_WORDS = r"(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
+_PASSWORD = (
+    r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|my)\s+)?(?:password|pw|pass(?:code|word)?)\s*(?:of\s+|is\s+|=\s*|:\s*)?"
+    r"(?P<pw>\S+)"
+)
+_ACCOUNT = r"(?:(?:the\s+)?(?:email|e-mail|user(?:name)?|account|login|user\s+name|address)\s+)?"
+
+
 @rule(
-    r"(?:log\s*in(?:to)?|sign\s*in(?:to)?|login|signin)(?:\s+(?:to|into|on))?"
-    r"(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app))?"
-    r"\s+(?:as|with|using)\s+(?:(?:the\s+)?(?:email|e-mail|user(?:name)?|account)\s+)?(?P<email>\S+?)"
-    r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a)\s+)?(?:password|pw|pass)\s*(?:of\s+|is\s+|=\s*|:\s*)?(?P<pw>\S+)",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+?){_PASSWORD}",
+    rf"(?:use|using)\s+{_ACCOUNT}(?P<email>\S+?){_PASSWORD}\s+to\s+{_LOGIN_VERB}{_APP_WORDS}",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s*:\s*(?P<email>\S+?){_PASSWORD}",
 )
 def _login(m: re.Match[str]) -> Intent:
     return Intent("login", target=m["email"], text=m["pw"])
 
 
-@rule(r"(?:log\s*in|sign\s*in|login|signin)\s+(?:with|using)\s+(?:my|the|your)\s+(?:credentials|account|details)")
+@rule(rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+@\S+|[\w.-]+)")
+def _login_no_password(m: re.Match[str]) -> Intent | None:
+    if re.fullmatch(r"(?:my|the|your|our|a|an|it|them)", m["email"], re.I):
+        return None
+    return Intent("login", target=m["email"])
+
+
+@rule(
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?:\w+\s+)?"
+    r"(?:credentials|account|details|login|user|password|creds)",
+    rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
+)
 def _login_unknown(m: re.Match[str]) -> Intent:
     return Intent("login")
 
 
-@rule(r"(?P<target>(?:log|sign)\s*(?:me\s+)?in|login|signin)(?:\s+now)?")
-def _sign_in(m: re.Match[str]) -> Intent:
-    return Intent("tap", target="sign in")
+@rule(
+    r"(?:(?:type|enter|input|fill\s+in|use|put|key\s+in|with)\s+(?:in\s+)?(?:my\s+|the\s+)?)?"
+    rf"(?:(?:the\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)\s*[:=]?\s+)?(?P<email>\S+@\S+|\S+?){_PASSWORD}",
+)
+def _credentials(m: re.Match[str]) -> Intent | None:
+    """ "email X, password Y" (the sign-in itself follows, or not): type both."""
+    if "@" not in m["email"] and not re.search(r"\b(?:email|e-mail|username|user|login)\s", m[0], re.I):
+        return None
+    return Intent("credentials", target=m["email"], text=m["pw"])
+
+
+# Screenshots, pauses, waits ----------------------------------------------------------------------
 
 
 @rule(
@@ -130,34 +222,42 @@ def _screenshots(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|one\s+more))?\s+(?:screenshot|screen\s*shot|"
-    r"snapshot|screen\s+capture|picture)(?:\s+of\s+(?:the\s+)?(?:screen|this|it))?",
-    r"screenshot(?:\s+(?:it|this|the\s+screen))?|capture\s+(?:the\s+)?screen",
+    r"(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|one\s+more|the))?\s+(?:screenshot|screen\s*shot|"
+    r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:the\s+|this\s+)?(?:screen|this|it|page))?",
+    r"screenshot(?:\s+(?:it|this|the\s+screen|again))?|capture\s+(?:the\s+|this\s+)?screen|screen\s*shot",
 )
 def _screenshot(m: re.Match[str]) -> Intent:
     return Intent("screenshot")
 
 
 @rule(
-    rf"(?:wait|sleep|pause|hold\s+on|delay|idle)(?:\s+for)?(?:\s+(?:about|around|roughly|another))?\s+{N}",
-    r"(?:wait|pause|hold\s+on)(?:\s+for)?\s+a\s+(?:moment|bit|little|little\s+bit)",
+    rf"(?:wait|sleep|pause|hold\s+on|delay|idle|stay)(?:\s+for)?(?:\s+(?:about|around|roughly|another|like|exactly))?\s+{N}"
+    r"(?:\s+(?:or\s+so|first|more))?",
+    r"(?:wait|pause|hold\s+on)(?:\s+for)?\s+a\s+(?:moment|bit|little|little\s+bit|sec|second|tick)",
 )
 def _sleep(m: re.Match[str]) -> Intent:
     return Intent("sleep", ms=_ms(m) if "n" in m.re.groupindex else 1000)
 
 
+@rule(r"(?:wait|pause|sleep|hold\s+on)")
+def _sleep_unknown(m: re.Match[str]) -> Intent:
+    return Intent("sleep")
+
+
 _WAIT_TAIL = (
-    r"(?:\s+to\s+(?:appear|show(?:\s+up)?|be\s+(?:visible|shown|displayed)|load))?"
-    r"(?:\s+(?:is|becomes|gets|to\s+be)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?|loads))?"
+    r"(?:\s+to\s+(?:appear|show(?:\s+up)?|be\s+(?:visible|shown|displayed)|load|come\s+up|pop\s+up))?"
+    r"(?:\s+(?:is|becomes|gets|to\s+be)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?|loads|is\s+there))?"
 )
 
 
 @rule(
-    rf"wait(?:\s+(?:up\s+to|at\s+most|max)\s+{N})?\s+(?:for|until|till)\s+(?P<target>.+?){_WAIT_TAIL}"
+    rf"wait(?:\s+(?:up\s+to|at\s+most|max)\s+{N})?\s+(?:for|until|till|til)\s+(?P<target>.+?){_WAIT_TAIL}"
     rf"(?:,?\s+(?:for|up\s+to|within|at\s+most)\s+(?:up\s+to\s+)?(?P<n2>{NUMBER})\s*(?P<unit2>{UNIT}))?",
     rf"wait\s+{N}\s+(?:for|until|till)\s+(?P<target>.+?){_WAIT_TAIL}",
 )
-def _wait_for(m: re.Match[str]) -> Intent:
+def _wait_for(m: re.Match[str]) -> Intent | None:
+    if re.fullmatch(r"(?:a\s+)?(?:moment|bit|little|while|second|sec)", m["target"], re.I):
+        return None
     ms = _ms(m) if m["n"] else (_ms(m, "n2", "unit2") if "n2" in m.re.groupindex and m["n2"] else None)
     return Intent("wait_for", target=m["target"], ms=ms)
 
@@ -182,29 +282,56 @@ def _ask(m: re.Match[str]) -> Intent:
     return Intent("ask", text=prompt)
 
 
+# Switches ----------------------------------------------------------------------------------------
+
+_AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
+
+
 @rule(
-    r"(?:turn|switch|toggle|flip|set|put)\s+(?P<state>on|off)\s+(?P<target>.+)",
-    r"(?:turn|switch|set|put|toggle)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off)",
-    r"(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+)",
-    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)\s+is\s+(?:turned\s+|switched\s+)?"
+    rf"(?:turn|switch|toggle|flip|set|put)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
+    rf"(?:turn|switch|set|put|toggle|flip)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
+    rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)\s+is\s+(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip)\s+(?P<target>.+)",
+    rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
 )
 def _toggle(m: re.Match[str]) -> Intent:
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
-    return Intent("toggle", target=m["target"], on=on)
-
-
-@rule(rf"{VERIFY}(?P<target>.+?)\s+is\s+(?:turned\s+|switched\s+)?(?P<state>on|off|enabled|disabled)")
-def _check_state(m: re.Match[str]) -> Intent:
-    return Intent("check_state", target=m["target"], on=m["state"].lower() in ("on", "enabled"))
+    target = m["target"] if "target" in m.re.groupindex else "it"
+    return Intent("toggle", target=target, on=on)
 
 
 @rule(
-    r"(?P<verb>scroll|swipe)(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach))?|till|"
-    r"towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?))?",
-    r"(?:find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?",
+    rf"{VERIFY}(?P<target>.+?)\s+(?:is|are)\s+(?:currently\s+|still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
+    r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
+    r"(?:is|are)\s+(?P<target>.+?)\s+(?:currently\s+|still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
+    r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
+)
+def _check_state(m: re.Match[str]) -> Intent:
+    return Intent("check_state", target=m["target"], on=m["state"].lower() in ("on", "enabled", "checked", "ticked",
+                                                                              "selected", "active"))
+
+
+# Scrolling to something ----------------------------------------------------------------------------
+
+
+@rule(
+    r"(?:(?:go|scroll|swipe|move|jump|get)\s+)?(?:all\s+the\s+way\s+)?(?:back\s+)?(?:(?:up|down)\s+)?(?:to|until)\s+"
+    r"(?:the\s+)?(?:very\s+)?(?P<edge>top|bottom|end|beginning|start)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
+)
+def _scroll_edge(m: re.Match[str]) -> Intent:
+    return Intent("scroll_edge", direction="up" if m["edge"].lower() in ("top", "beginning", "start") else "down")
+
+
+@rule(
+    r"(?:(?:go|scroll|swipe|move)\s+)?back\s+(?P<dir>up|down)\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach))?|"
+    r"till)\s+(?P<target>.+)",
+    r"(?P<verb>scroll|swipe)(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach|get\s+to))?|"
+    r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?))?",
+    r"(?:find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?"
+    r"(?:\s+in\s+the\s+list)?",
 )
 def _scroll_to(m: re.Match[str]) -> Intent:
     direction = (m["dir"] or "down").lower()
@@ -213,38 +340,88 @@ def _scroll_to(m: re.Match[str]) -> Intent:
     return Intent("scroll_to", target=m["target"], direction=direction)
 
 
-@rule(
-    rf"(?:{VERIFY})?(?:there\s+is|there's|there\s+are)\s+no\s+(?P<target>.+?)(?:\s+{SHOWN})?",
-    rf"(?:{VERIFY})?(?P<target>.+?)\s+(?:is|are)\s+(?:not|no\s+longer)\s+(?:being\s+)?{SHOWN}",
-    rf"(?:{VERIFY})?(?P<target>.+?)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:gone|hidden|absent|missing|disappeared|vanished)",
-    rf"(?:{VERIFY})?(?P<target>.+?)\s+(?:does\s+not|doesn't|did\s+not|didn't|do\s+not|don't|isn't|aren't)\s+"
-    r"(?:appear|show(?:\s+up)?|exist|visible|shown|displayed|there|present)",
-    rf"(?:{VERIFY})?(?P<target>.+?)\s+(?:should\s+not|shouldn't|must\s+not|mustn't)\s+(?:be\s+)?"
-    r"(?:shown|visible|displayed|there|present|appear|show(?:\s+up)?)",
-    rf"(?:{VERIFY})?(?:i|we|you)\s+(?:should\s+not|shouldn't|must\s+not|can\s*not|cannot|can't|don't|do\s+not)\s+"
-    r"see\s+(?P<target>.+)",
+# Checks: what is shown, and what must not be ------------------------------------------------------
+
+_NEGATION = re.compile(
+    r"\b(?:no|not|none|nothing|never|without|nowhere|nobody|isn't|aren't|doesn't|don't|didn't|shouldn't|mustn't|"
+    r"can't|cannot|won't|wasn't|hasn't|haven't)\b|n't\b|\b(?:gone|hidden|absent|missing|disappeared|vanished)$",
+    re.I,
 )
-def _assert_not(m: re.Match[str]) -> Intent:
-    return Intent("assert_not", target=m["target"])
-
-
-@rule(
-    rf"(?:{VERIFY})?(?P<target>.+?)\s+(?:(?:is|are)\s+)?(?:now\s+)?(?:shown|visible|displayed|there|present|"
-    r"on\s+(?:the\s+)?screen|showing|appears|shows(?:\s+up)?|exists)",
-    rf"(?:{VERIFY})?(?P<target>.+?)\s+(?:should|must)\s+(?:now\s+)?(?:be\s+)?(?:shown|visible|displayed|there|present|"
-    r"appear|show(?:\s+up)?)",
-    rf"(?:{VERIFY})?(?:i|we|you)\s+(?:should\s+|must\s+|can\s+)?(?:now\s+)?see\s+(?P<target>.+)",
-    r"(?:check|verify|confirm)\s+for\s+(?P<target>.+)",
-    r"(?:the\s+)?(?:screen|page|app)\s+(?:shows|says|displays|contains)\s+(?P<target>.+)",
-    r"(?:see|expect)\s+(?P<target>.+)",
-    rf"{VERIFY}(?P<target>.+?)",
+_SHOWN = (
+    r"(?:shown|visible|displayed|there|present|on\s+(?:the\s+|this\s+)?(?:screen|page)|showing|appearing|"
+    r"appears?|appeared|show(?:s|n)?(?:\s+up)?|exists?|gone|hidden|absent|missing|disappeared|vanished|seen|anywhere|"
+    r"available|displaying|in\s+view|around)"
 )
-def _assert(m: re.Match[str]) -> Intent:
-    return Intent("assert", target=m["target"])
+_PREDICATE = re.compile(
+    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:be\s+|been\s+)?"
+    rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+)*{_SHOWN}"
+    r"(?:\s+(?:anywhere|on\s+(?:the|this)\s+(?:screen|page)|any\s*more|now|at\s+all|either))*)$",
+    re.I,
+)
+_OPENING = re.compile(
+    r"^(?:there(?:'s|\s+(?:is|are|should\s+be|must\s+be|will\s+be|isn't|aren't|should\s+not\s+be|shouldn't\s+be|"
+    r"must\s+not\s+be|mustn't\s+be|is\s+not|are\s+not))|"
+    r"(?:i|we|you)\s+(?:should\s+|must\s+|can\s+|could\s+|will\s+)?(?:not\s+)?(?:now\s+|still\s+|also\s+)?"
+    r"(?:see|find|notice)|"
+    r"(?:i|we|you)\s+(?:shouldn't|mustn't|can't|cannot|don't|do\s+not|won't|should\s+not|must\s+not)\s+"
+    r"(?:(?:be\s+able\s+to\s+)?see|find|notice)|"
+    r"(?:the\s+)?(?:screen|page|app)\s+(?:shows|says|displays|contains|has|reads)|"
+    r"it\s+(?:says|shows|reads|displays)|"
+    r"nothing\s+(?:on\s+(?:the\s+)?(?:screen|page)\s+)?(?:says|reads|shows|mentions|displays)|"
+    r"none\s+of\s+(?:the\s+)?\w+\s+(?:says?|reads?|shows?))\s+",
+    re.I,
+)
+_QUANTITY = re.compile(r"^(?:no|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+", re.I)
+_VALUE = re.compile(r"(?P<x>.+?)\s+(?:is|are|says|reads|shows|displays|equals|=)\s+(?P<not>not\s+)?(?P<y>.+)", re.I)
+_STATES = re.compile(r"(?:on|off|enabled|disabled|checked|unchecked|selected)", re.I)
+
+
+def check(clause: str) -> Intent | None:
+    """A check ("make sure no error is shown", "verify the model is X", "Sign out should not be visible"), or None.
+
+    Negation anywhere in the check ("no", "not", "n't", "none", "nothing", "gone", "hidden" …) makes it a
+    check that the thing is NOT shown; it is never dropped. "X is Y" (where Y is not a visibility or
+    switch word) checks that the value Y is shown.
+    """
+    lead = re.match(rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$))", clause, re.I)
+    body = clause[lead.end() :] if lead else clause
+    opening = _OPENING.match(body)
+    predicate = _PREDICATE.search(body)
+    if not lead and not opening and not predicate and not re.match(r"^no\s+\S", body, re.I):
+        return None
+    negated = bool(_NEGATION.search(body))
+    target = body[opening.end() :] if opening else body
+    if predicate:
+        target = _PREDICATE.sub("", target)
+    target = _QUANTITY.sub("", target.strip())
+    target = re.sub(r"\s+(?:on|in)\s+(?:the|this)\s+(?:screen|page)$", "", target, flags=re.I)
+    value = _VALUE.fullmatch(target)
+    if value and not _STATES.fullmatch(value["y"]):
+        target = value["y"]
+    target = target.strip(" ,")
+    if not target:
+        return None
+    return Intent("assert_not" if negated else "assert", target=target)
+
+
+@rule(rf"(?:{VERIFY})?.+")
+def _check(m: re.Match[str]) -> Intent | None:
+    return check(m[0])
+
+
+# Keys, apps --------------------------------------------------------------------------------------
 
 
 @rule(
-    r"(?:go|navigate|move|step)\s+back(?:wards)?|back",
+    r"(?:(?:go|navigate|get|head|return|come)\s+back|return)\s+to\s+(?P<target>.+)",
+    r"(?:return|go)\s+to\s+(?:the\s+)?(?P<target>(?:previous|last|main|first)\s+.+)",
+)
+def _back_to(m: re.Match[str]) -> Intent:
+    return Intent("back_to", target=m["target"])
+
+
+@rule(
+    r"(?:go|navigate|move|step)\s+back(?:wards)?(?:\s+(?:a|one)\s+(?:page|screen|step))?|back|go\s+up\s+a\s+level",
     rf"{TAP}\s+(?:the\s+)?back(?:\s+(?:key|button))?",
 )
 def _back(m: re.Match[str]) -> Intent:
@@ -252,7 +429,8 @@ def _back(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:go|return|navigate)\s+(?:to\s+)?(?:the\s+)?home(?:\s+screen)?|home",
+    r"(?:go|return|navigate|get)\s+(?:to\s+)?(?:the\s+)?home(?:\s+screen)?|home(?:\s+screen)?|"
+    r"(?:go\s+to|open|show)\s+(?:the\s+)?launcher",
     rf"{TAP}\s+(?:the\s+)?home(?:\s+(?:key|button))?",
 )
 def _home(m: re.Match[str]) -> Intent:
@@ -260,9 +438,20 @@ def _home(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    rf"(?:press|hit|push|use)\s+(?:the\s+)?(?P<key>{KEY})(?:\s+(?:key|button))?",
+    r"(?:turn|crank|push|put|set)\s+(?:the\s+)?volume\s+(?P<dir>up|down)|volume\s+(?P<dir2>up|down)|"
+    r"(?P<word>raise|increase|lower|decrease|reduce)\s+(?:the\s+)?volume",
+)
+def _volume(m: re.Match[str]) -> Intent:
+    direction = (m["dir"] or m["dir2"] or "").lower()
+    if m["word"]:
+        direction = "up" if m["word"].lower() in ("raise", "increase") else "down"
+    return Intent("key", text=f"volume_{direction}")
+
+
+@rule(
+    rf"(?:press|hit|push|use|tap)\s+(?:the\s+)?(?P<key>{KEY})(?:\s+(?:key|button))?",
     rf"{TAP}\s+(?:the\s+)?(?P<key>{KEY})\s+(?:key|button)",
-    r"(?:open|show)\s+(?:the\s+)?(?P<key>recent\s+apps|recents|app\s+switcher)",
+    r"(?:open|show)\s+(?:the\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
     r"(?:submit)(?:\s+(?:the|this)\s+form)?(?P<key>)",
 )
 def _key(m: re.Match[str]) -> Intent:
@@ -270,32 +459,52 @@ def _key(m: re.Match[str]) -> Intent:
     return Intent("key", text=_KEY_NAMES[name] if name else "enter")
 
 
-@rule(r"(?:re-?start|re-?launch|re-?open)\s+(?P<app>.+)")
+@rule(
+    r"(?:delete|remove|erase|backspace|clear)\s+(?:the\s+)?(?:last|final)\s+(?:(?P<n>\d+|two|three|four|five)\s+)?"
+    r"(?:character|char|letter|digit|symbol)s?(?:\s+(?:in|of|from)\s+(?P<field>.+))?",
+    r"backspace(?:\s+(?:in|on)\s+(?P<field>.+))?",
+)
+def _backspace(m: re.Match[str]) -> Intent:
+    times = int(number(m["n"])) if "n" in m.re.groupindex and m["n"] else 1
+    return Intent("backspace", target=m["field"] or "", times=times)
+
+
+@rule(rf"(?:re-?start|re-?launch|re-?open|reload|reboot|relaunch)\s+(?P<app>.+?){_FRESH}")
 def _restart(m: re.Match[str]) -> Intent | None:
-    return Intent("restart", target=m["app"]) if app_package(m["app"], strict=False) else None
+    app = m["app"]
+    if re.fullmatch(_CURRENT_APP, app, re.I) or app_package(app, strict=False):
+        return Intent("restart", target=app, fresh=bool(m["fresh"]))
+    return None
 
 
-@rule(r"(?:reset|clear\s+(?:the\s+)?(?:data|state)\s+(?:of|for))\s+(?P<app>.+)")
+@rule(r"(?:reset|clear\s+(?:the\s+)?(?:data|state|storage)\s+(?:of|for))\s+(?P<app>.+)")
 def _reset(m: re.Match[str]) -> Intent | None:
-    return Intent("open", target=m["app"], fresh=True) if app_package(m["app"], strict=False) else None
+    app = m["app"]
+    if re.fullmatch(_CURRENT_APP, app, re.I) or app_package(app, strict=False):
+        return Intent("open", target=app, fresh=True)
+    return None
 
 
 @rule(
-    r"(?:open|launch|start|run|bring\s+up|fire\s+up|switch\s+to|go\s+to|navigate\s+to|show)\s+(?P<app>.+?)"
-    r"(?P<fresh>,?\s+(?:fresh|freshly|clean|from\s+scratch|with\s+(?:a\s+)?(?:clean|fresh|cleared|empty)\s+(?:state|data)|"
-    r"with\s+(?:its\s+)?(?:data|state)\s+cleared|clearing\s+(?:its\s+)?(?:data|state)))?",
+    r"(?:open|launch|start|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
+    r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access)"
+    rf"\s+(?P<app>.+?){_FRESH}",
 )
 def _open(m: re.Match[str]) -> Intent:
     return Intent("open", target=m["app"], fresh=bool(m["fresh"]))
 
 
-@rule(r"(?:close|stop|kill|quit|exit|force[\s-]*(?:stop|close|quit))\s+(?P<app>.+)")
+@rule(r"(?:close|stop|kill|quit|exit|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?P<app>.+)")
 def _stop(m: re.Match[str]) -> Intent:
     return Intent("stop", target=m["app"])
 
 
+# Touching, typing, swiping -------------------------------------------------------------------------
+
+
 @rule(
-    rf"(?:long[\s-]*(?:press|tap|click)|hold(?:\s+down)?)\s+(?:on\s+)?(?P<target>.+?)(?:\s+for\s+{N})?",
+    rf"(?:long[\s-]*(?:press|tap|click|touch)|hold(?:\s+down)?|press\s+and\s+hold)\s+(?:on\s+)?(?P<target>.+?)"
+    rf"(?:\s+for\s+{N})?",
 )
 def _long_press(m: re.Match[str]) -> Intent:
     point = re.fullmatch(POINT.format(""), m["target"])
@@ -304,31 +513,50 @@ def _long_press(m: re.Match[str]) -> Intent:
 
 
 _TEXT_NOISE = re.compile(r"^(?:the\s+)?(?:text|word|words|value|string)\s+", re.I)
+_FIELD_WORDS = r"email|e-mail|password|pw|username|user\s+name|user|pass"
 
 
 @rule(
-    r"(?:type|enter|input|write|fill\s+in|key\s+in|put)\s+(?:in\s+)?(?:my\s+|the\s+)?"
-    r"(?P<field>email|e-mail|password|username|user\s+name)(?:\s+(?:as|is|=|:))?\s+(?P<text>\S+)",
-    r"(?:fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
-    r"(?:set|change|update)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
+    rf"(?:type|enter|input|write|fill\s+in|key\s+in|put)\s+(?:in\s+)?(?:my\s+|the\s+)?"
+    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:as|is|=|:))?\s+(?P<text>\S+)",
+    r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
+    r"(?P<verb>set|change|update)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
+    r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?:in|into|inside)\s+"
+    r"(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s+(?P<text>.+)",
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in|insert|add|use|paste)\s+(?P<text>.+?)\s+"
     r"(?:in|into|inside|in\s+to|on|to|for|as)\s+(?P<field>.+?)",
     r"(?:type|enter|input|write|key\s+in)\s+(?P<text>.+)",
 )
 def _type(m: re.Match[str]) -> Intent:
     field = m["field"] if "field" in m.re.groupindex else ""
-    return Intent("type", target=field, text=_TEXT_NOISE.sub("", m["text"]))
+    intent = Intent("type", target=field, text=_TEXT_NOISE.sub("", m["text"]))
+    if "verb" in m.re.groupindex and m["verb"]:
+        intent.form = m["verb"] + " "
+    return intent
 
 
 @rule(
-    r"(?:clear|empty|erase|wipe|blank)(?:\s+out)?\s+(?:(?:the\s+)?(?:text|contents?|input)\s+(?:in|of|from)\s+)?"
+    rf"(?:type|enter|input|write|key\s+in|fill\s+in|fill)\s+(?:in\s+|out\s+)?(?:the\s+|my\s+|a\s+)?"
+    rf"(?P<field>{_FIELD_WORDS}|.+?\s+(?:field|box))(?:\s+field)?",
+    r"(?:fill(?:\s+(?:in|out))?|type|enter|write)(?:\s+(?:in|into|something|text|anything))?(?:\s+(?:in|into)\s+"
+    r"(?P<field2>.+))?",
+)
+def _type_unknown(m: re.Match[str]) -> Intent:
+    """ "type into the email field", "enter the password": the text is missing."""
+    field = (m["field"] if "field" in m.re.groupindex else None) or m["field2"] or ""
+    return Intent("type", target=field, text="")
+
+
+@rule(
+    r"(?:clear|empty|erase|wipe|blank|reset)(?:\s+out)?\s+(?:(?:the\s+)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+)?"
     r"(?P<field>.+)",
-    r"delete\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input)\s+(?:in|of|from)\s+(?P<field>.+)",
-    r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything)(?P<field>)",
+    r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+(?P<field>.+)",
+    r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything|the\s+field|field)(?P<field>)",
 )
 def _clear(m: re.Match[str]) -> Intent:
     field = m["field"]
-    return Intent("clear", target="" if re.fullmatch(r"(?:it|that|the\s+text|text)?", field, re.I) else field)
+    intent = Intent("clear", target="" if re.fullmatch(r"(?:the\s+text|text|the\s+field|field)?", field, re.I) else field)
+    return intent
 
 
 @rule(rf"(?:swipe|fling|drag|slide)\s+(?:from\s+)?{POINT.format('a')}\s+to\s+{POINT.format('b')}")
@@ -337,7 +565,7 @@ def _swipe_points(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:swipe|fling|slide)\s+(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
+    r"(?:swipe|fling|slide|flick)\s+(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
     r"(?:\s+on\s+(?:the\s+)?(?:screen|page|list))?",
 )
 def _swipe(m: re.Match[str]) -> Intent:
@@ -346,10 +574,11 @@ def _swipe(m: re.Match[str]) -> Intent:
 
 @rule(
     r"scroll\s+(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
-    r"(?:\s+(?:on\s+)?(?:the\s+)?(?:screen|page|list))?(?:\s+a\s+(?:bit|little))?",
+    r"(?:\s+(?:on\s+)?(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more|a\s+little\s+more))?",
+    r"scroll(?P<dir>)(?:\s+(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more))?",
 )
 def _scroll(m: re.Match[str]) -> Intent:
-    return Intent("scroll", direction=m["dir"].lower())
+    return Intent("scroll", direction=(m["dir"] or "down").lower())
 
 
 @rule(rf"{TAP}\s+(?:on\s+|at\s+)?{POINT.format('')}")
@@ -362,6 +591,30 @@ def _double_tap(m: re.Match[str]) -> Intent:
     return Intent("tap", target=m["target"], times=2)
 
 
-@rule(rf"{TAP}(?:\s+(?:on|at))?\s+(?P<target>.+)", r"(?P<target>log\s*out|sign\s*out|logout)")
+@rule(rf"{TAP}(?:\s+(?:on|at))?\s+(?P<target>.+)", r"(?P<target>log\s*out|sign\s*out|logout|signout)")
 def _tap(m: re.Match[str]) -> Intent:
     return Intent("tap", target=m["target"])
+
+
+# No verb at all: the planner checks these against the screen ----------------------------------------
+
+
+@rule(r"(?:back\s+|then\s+)?(?P<state>on|off)(?:\s+again)?")
+def _toggle_again(m: re.Match[str]) -> Intent:
+    """ "turn Bluetooth on, then off": the same switch."""
+    return Intent("toggle", target="it", on=m["state"].lower() == "on")
+
+
+@rule(r"(?P<target>.+?)\s+(?P<state>on|off)")
+def _terse_toggle(m: re.Match[str]) -> Intent:
+    return Intent("toggle", target=m["target"], on=m["state"].lower() == "on", terse=True)
+
+
+@rule(rf"(?P<field>{_FIELD_WORDS})\s*[:=]?\s+(?P<text>\S+)")
+def _terse_type(m: re.Match[str]) -> Intent:
+    return Intent("type", target=m["field"], text=m["text"], terse=True)
+
+
+@rule(r"(?P<target>.+)")
+def _terse(m: re.Match[str]) -> Intent:
+    return Intent("tap", target=m["target"], terse=True)

@@ -5,34 +5,48 @@ back …) makes the planner blind for what follows: later clauses are planned fr
 as given and from what it knows of our apps (`known.py`). A later clause that can only be
 resolved by looking ("the second item", "turn on Wi-Fi" when Wi-Fi may already be on) ends
 the plan there and comes back as `Plan.remaining`, to be planned against the next screen.
-A doubt ("tap OK" with two OK buttons) ends the plan with a question, the same way; the
-user's answer comes back appended to the remaining text (`base.answered`).
+
+It never guesses. A phrase that names two elements equally, or one only doubtfully, a
+pronoun with nothing before it to stand for, or a missing value (a password, the text to
+type) ends the plan with a question and its choices; the user's answer comes back appended
+to the remaining text (`base.answered`). What it cannot do is refused with a code
+(`base.REFUSALS`) and a message; nothing of a refused instruction runs.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
+from core.steps import StepInvalid, step_parse
 from devices.drivers.base import TransportError
 from devices.uitree import parse as parse_ui
 
+from ..abilities import can_do
 from ..base import BrainError, Plan
-from .grammar import Intent, parse
+from .grammar import PRONOUNS, Intent, parse
 from .known import LAUNCHER, app_label, app_package, known_element
-from .resolve import CAN_DO, Later, Resolver, Selector
+from .resolve import Later, Resolver, Selector
 from .screen import Ask, Missing, Screen, needs_screen, split_noun
-from .words import clauses, mask, tidy
+from .words import canonical, clauses, correct_words, mask, norm, tidy
 
-MAX_SLEEP_MS = 60_000
-MAX_WAIT_MS = 600_000
 # Steps after which the planner no longer knows what the screen shows.
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
 # How the caller hands back the user's answer to a question (see `turns.brains.base.answered`).
 _ANSWER = re.compile(r"\s*\[answer:\s*(.*)\]\s*$", re.I | re.S)
-_PRONOUNS = ("it", "that", "this", "them", "that one", "this one")
+# Intents whose target is an element that a following "it" can stand for.
+_ELEMENTS = {"tap", "long_press", "toggle", "scroll_to", "assert", "assert_not", "wait_for", "type", "clear"}
 _APPS = "I know Settings and Login Demo; for another app, give its package name, like com.example.app."
 _OPEN_FIRST = 'Open the app first, for example "open Login Demo and log in as … with password …".'
+_UP = {"back arrow", "arrow back", "up arrow", "arrow", "back icon", "navigate up", "up button", "up", "back arrow icon",
+       "navigate back", "the arrow", "left arrow", "arrow button", "back chevron"}
+_UP_LABELS = ("navigate up", "navigate back", "back", "up")
+_HOME_WORDS = re.compile(r"(?:the\s+)?(?:home(?:\s+screen|\s+page)?|launcher|desktop|start\s+screen)", re.I)
+_PAGE_WORDS = re.compile(
+    r"(?:the\s+)?(?:(?:main|previous|last|first|top|other|prior)\s+)?(?:\w+\s+)?(?:page|screen|menu|list|view|one)", re.I
+)
+_CURRENT = re.compile(r"(?:the|this|current|that)\s+app(?:lication)?|the\s+current\s+app(?:lication)?|it|this|app", re.I)
 
 
 class OfflineBrain:
@@ -42,6 +56,16 @@ class OfflineBrain:
         return _Planner(ui_xml).run(text)
 
 
+@cache
+def _ask_takes_choices() -> bool:
+    """Whether the step schema's ask_user takes `choices` yet (the lead is adding it)."""
+    try:
+        step_parse({"action": "ask_user", "prompt": "?", "choices": ["a", "b"]})
+    except StepInvalid:
+        return False
+    return True
+
+
 class _Planner(Resolver):
     """One instruction's planning: its clauses in order, the steps so far and what to say about them."""
 
@@ -49,39 +73,27 @@ class _Planner(Resolver):
         try:
             super().__init__(Screen(parse_ui(ui_xml)) if ui_xml else None)
         except TransportError as exc:
-            raise BrainError(f"I could not read the screen: {exc.message}") from exc
+            raise BrainError(f"I could not read the screen: {exc.message}", "brain_failed") from exc
         self.steps: list[dict[str, Any]] = []
         self.said: list[str] = []
         self.notes: list[str] = []
         self.flipped: set[int] = set()
         """Switches this plan taps: tapping one changes nothing else on the screen."""
+        self.typed: set[str] = set()
+        """The fields (their selectors) this plan types into."""
+
+    # The instruction ----------------------------------------------------------------
 
     def run(self, text: str) -> Plan:
         if not text.strip():
-            raise BrainError(f'Tell me what to do, for example "open Settings and turn on Wi-Fi". {CAN_DO}')
+            raise BrainError(f'Tell me what to do, for example "open Settings and turn on Wi-Fi". {can_do()}')
         answer = _ANSWER.search(text)
         if answer:
             text = text[: answer.start()]
         self.masked = mask(text, self.labels)
-        planned: list[tuple[str, Intent]] = []
-        previous: Intent | None = None
-        for clause in clauses(self.masked.text):
-            intent = parse(clause)
-            if intent is None and previous is not None and previous.verb:
-                intent = parse(previous.verb + clause)
-                clause = previous.verb + clause
-                if intent:
-                    intent.inherited = True
-            if intent is None:
-                raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {CAN_DO}')
-            if intent.target.lower() in _PRONOUNS and previous is not None and previous.target:
-                intent.target = previous.target
-            if intent.kind == "duration" and previous is not None and previous.kind in ("wait_for", "long_press"):
-                previous.ms = intent.ms
-                planned[-1] = (f"{planned[-1][0]}, {clause}", previous)
-                continue
-            planned.append((clause, intent))
-            previous = intent
+        planned = self._understand(clauses(self.masked.text))
+        if not planned:
+            raise BrainError(f'Tell me what to do, for example "open Settings and turn on Wi-Fi". {can_do()}')
         for n, (_, intent) in enumerate(planned):
             rest = ", then ".join(self.masked.restore(clause) for clause, _ in planned[n:])
             try:
@@ -90,24 +102,83 @@ class _Planner(Resolver):
                 else:
                     self._plan(intent)
             except Ask as ask:
-                self._add({"action": "ask_user", "prompt": ask.question}, "ask you which one you mean")
-                return self._done(question=ask.question, remaining=rest)
+                return self._question(ask, rest)
             except Later as later:
                 if not self.steps:
-                    raise BrainError(f'I need to see the screen to work out "{later}".') from later
+                    raise BrainError(f'I need to see the screen to work out "{later}".', "not_on_screen") from later
                 return self._done(remaining=rest)
             except Missing as missing:
-                raise BrainError(f"{missing.message}{self._shows()}") from missing
+                if (intent.terse and not intent.inherited) or (intent.inherited and _nonsense(planned[n][0])):
+                    words = self.masked.restore(planned[n][0])
+                    raise BrainError(f'I don\'t understand "{words}". {can_do()}', "not_understood") from missing
+                raise BrainError(f"{missing.message}{self._shows()}", "not_on_screen") from missing
         return self._done()
 
-    def _done(self, *, question: str | None = None, remaining: str | None = None) -> Plan:
+    def _understand(self, found: list[str]) -> list[tuple[str, Intent]]:
+        """Every clause's intent, before anything is planned: one clause not understood refuses them all."""
+        planned: list[tuple[str, Intent]] = []
+        previous: Intent | None = None
+        for clause in found:
+            intent = parse(clause)
+            if intent is not None and intent.terse and intent.kind != "toggle" and previous is not None and previous.verb:
+                borrowed = parse(previous.verb + clause)
+                if borrowed is not None and not borrowed.terse:
+                    intent, clause = borrowed, previous.verb + clause
+                    intent.inherited = True
+            fixed = correct_words(clause, self.label_words)
+            if intent is not None and fixed:
+                # "tunr wifi on", "chek that wifi is shown", "press hoem": a typo in a word of the grammar, not a name
+                corrected = parse(fixed)
+                typos = {w.lower() for w in clause.split()} - {w.lower() for w in fixed.split()}
+                in_target = any(typo in intent.target.lower().split() for typo in typos)
+                if corrected is not None and not corrected.terse and (intent.terse or in_target):
+                    intent, clause = corrected, fixed
+            if intent is None:
+                raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
+            if intent.kind == "unsupported":
+                raise BrainError(f"I can't {intent.text}: no step does that. {can_do()}", "unsupported")
+            if intent.target.lower() in PRONOUNS:
+                if previous is not None and previous.kind in _ELEMENTS and previous.target and not previous.pronoun:
+                    intent.target = previous.target
+                else:
+                    intent.target, intent.pronoun = "", True
+            if intent.kind == "duration" and previous is not None and previous.kind in ("wait_for", "long_press"):
+                previous.ms = intent.ms
+                planned[-1] = (f"{planned[-1][0]}, {clause}", previous)
+                continue
+            planned.append((clause, intent))
+            previous = intent
+        return planned
+
+    def _question(self, ask: Ask, rest: str) -> Plan:
+        step: dict[str, Any] = {"action": "ask_user", "prompt": ask.question}
+        if ask.labels and _ask_takes_choices():
+            step["choices"] = list(ask.labels)
+        self._add(step, "ask you " + ("which one you mean" if ask.code == "ambiguous" else "for what is missing"))
+        return self._done(question=ask.question, remaining=rest, choices=ask.labels, code=ask.code)
+
+    def _done(
+        self,
+        *,
+        question: str | None = None,
+        remaining: str | None = None,
+        choices: list[str] | None = None,
+        code: str | None = None,
+    ) -> Plan:
         sentence = f"I'll {_join(self.said)}" if self.said else ""
         if remaining and not question:
             sentence += f", then look at the screen again for the rest ({remaining})"
         if self.notes:
             notes = "; ".join(self.notes)
             sentence = f"{sentence}; {notes}" if sentence else f"Nothing to do: {notes}"
-        return Plan(steps=self.steps, summary=sentence + ".", question=question, remaining=remaining)
+        return Plan(
+            steps=self.steps,
+            summary=sentence + ".",
+            question=question,
+            remaining=remaining,
+            choices=list(choices or []),
+            code=code if question else None,
+        )
 
     def _add(self, step: dict[str, Any], said: str, times: int = 1, *, same_screen: bool = False) -> None:
         self.steps += [dict(step) for _ in range(times)]
@@ -119,8 +190,21 @@ class _Planner(Resolver):
         """Plan the clause the question was about, with the user's answer to it.
 
         The answer picks one of the elements the question listed ("the second one", "Password"),
-        or it is an instruction of its own that replaces the clause ("log in as … with password …").
+        gives the missing value (a password, the text to type), or is an instruction of its own that
+        replaces the clause ("log in as … with password …").
         """
+        value = _value(answer)
+        if intent.kind == "login" and intent.target and not intent.text and value:
+            credentials = parse(tidy(mask(answer).text))
+            if credentials is not None and credentials.kind in ("login", "credentials") and credentials.text:
+                intent.target, intent.text = credentials.target, credentials.text
+            else:
+                intent.text = value
+        elif intent.kind == "type" and not intent.text and value and intent.target:
+            intent.text = value
+        elif intent.kind == "sleep" and intent.ms is None:
+            duration = parse(f"wait {value}")
+            intent.ms = duration.ms if duration is not None and duration.kind == "sleep" else None
         try:
             self._plan(intent)
             return
@@ -129,9 +213,13 @@ class _Planner(Resolver):
             if self.forced is not None:
                 self._plan(intent)
                 return
+            if ask.code == "needs_value" and intent.kind == "type" and not intent.text and value:
+                intent.text = value
+                self._plan(intent)
+                return
             original, self.masked = self.masked, mask(answer, self.labels)
             instead = parse(tidy(self.masked.text))
-            if instead is None:
+            if instead is None or instead.terse:
                 raise
             self._plan(instead)
             self.masked = original
@@ -143,48 +231,121 @@ class _Planner(Resolver):
         handler = getattr(self, f"_{intent.kind}")
         handler(intent)
 
+    def _which(self, purpose: str, verb: str, on: bool | None = None) -> Ask:
+        """The question for "it" with nothing before it to stand for."""
+        if not self.screen:
+            return Ask(f"What should I {verb}? Name it, please.")
+        choices = self.screen.candidates(purpose, on)
+        labels = self.screen.choice_labels(choices)
+        listed = ", ".join(f'"{label}"' for label in labels)
+        return Ask(f"Which one should I {verb}{': ' + listed if listed else ''}?", choices, labels=labels)
+
+    # Signing in ------------------------------------------------------------------
+
     def _login(self, intent: Intent) -> None:
+        if intent.target and not intent.text:
+            email = self.masked.restore(intent.target)
+            raise Ask(f"What password should I sign in as {email} with?", code="needs_value")
         if not intent.target:
-            raise Ask('Which email and password should I sign in with? (Say "log in as … with password …".)')
+            self._sign_in_as_typed()
+            return
         email, pw = self.masked.restore(intent.target), self.masked.restore(intent.text)
-        try:
-            email_field, _, _ = self._field("email")
-            password_field, _, _ = self._field("password")
-        except Missing as exc:
-            raise Missing(f"I can't see a sign-in form with email and password fields. {_OPEN_FIRST}") from exc
+        email_field, password_field = self._form()
         button, _, _ = self._resolve("sign in", purpose="tap", kinds=("button",))
         self.steps += [
             {"action": "type", "text": email, "into": email_field},
             {"action": "type", "text": pw, "into": password_field},
         ]
+        self.typed |= {repr(email_field), repr(password_field)}
         self._add({"action": "tap", **button}, f"sign in as {email}")
+
+    def _form(self) -> tuple[Selector, Selector]:
+        try:
+            email_field, _, _ = self._field("email")
+            password_field, _, _ = self._field("password")
+        except Missing as exc:
+            raise Missing(f"I can't see a sign-in form with email and password fields. {_OPEN_FIRST}") from exc
+        return email_field, password_field
+
+    def _sign_in_as_typed(self) -> None:
+        """ "log in" alone: tap Sign in when the form holds an email and a password, else ask for them."""
+        if self.screen:
+            fields = {name: self._find_field(name) for name in ("email", "password")}
+            empty = [
+                name
+                for name, i in fields.items()
+                if i is not None
+                and self.screen.is_empty_field(i)
+                and repr(self.screen.selector(i, "field")) not in self.typed
+            ]
+        else:
+            typed = {"email": False, "password": False}
+            for key in self.typed:
+                for name in typed:
+                    typed[name] |= name in key
+            empty = [name for name, done in typed.items() if not done]
+        if len(empty) == 2:
+            raise Ask('Which email and password should I sign in with? (Say "… with password …".)', code="needs_value")
+        if empty:
+            raise Ask(f"What {empty[0]} should I sign in with?", code="needs_value")
+        button, _, _ = self._resolve("sign in", purpose="tap", kinds=("button",))
+        self._add({"action": "tap", **button}, "sign in")
+
+    def _find_field(self, name: str) -> int | None:
+        try:
+            _, _, i = self._resolve(name, purpose="field", kinds=("field",))
+        except (Missing, Ask):
+            return None
+        return i
+
+    def _credentials(self, intent: Intent) -> None:
+        email, pw = self.masked.restore(intent.target), self.masked.restore(intent.text)
+        email_field, password_field = self._form()
+        self.steps.append({"action": "type", "text": email, "into": email_field})
+        self._add({"action": "type", "text": pw, "into": password_field}, f"fill in {email} and the password")
+        self.typed |= {repr(email_field), repr(password_field)}
+
+    # Time ----------------------------------------------------------------------------
 
     def _screenshot(self, intent: Intent) -> None:
         self._add({"action": "screenshot"}, "take a screenshot", intent.times)
 
     def _sleep(self, intent: Intent) -> None:
-        ms = intent.ms or 0
-        if ms > MAX_SLEEP_MS:
-            raise BrainError(f"I can pause for at most {MAX_SLEEP_MS // 1000} seconds at a time.")
-        self._add({"action": "sleep", "ms": ms}, f"wait {_duration(ms)}", intent.times)
+        if intent.ms is None:
+            raise Ask("How long should I wait?", code="needs_value")
+        step = {"action": "sleep", "ms": intent.ms}
+        try:
+            step_parse(step)
+        except StepInvalid as exc:
+            raise BrainError(f"I can't pause that long: {exc.message}", "unsupported") from exc
+        self._add(step, f"wait {_duration(intent.ms)}", intent.times)
 
     def _wait_for(self, intent: Intent) -> None:
         selector, name = self._see(intent.target)
         step = {"action": "wait_for", **selector}
         if intent.ms is not None:
-            if not 1 <= intent.ms <= MAX_WAIT_MS:
-                raise BrainError(f"I can wait for something for at most {MAX_WAIT_MS // 1000} seconds.")
             step["timeout_ms"] = intent.ms
+            try:
+                step_parse(step)
+            except StepInvalid as exc:
+                raise BrainError(f"I can't wait that long: {exc.message}", "unsupported") from exc
         self._add(step, f'wait for "{name}"')
 
     def _duration(self, intent: Intent) -> None:
-        raise BrainError(f"I don't know what should take {_duration(intent.ms or 0)}. {CAN_DO}")
+        raise BrainError(f"I don't know what should take {_duration(intent.ms or 0)}. {can_do()}", "not_understood")
 
     def _ask(self, intent: Intent) -> None:
         self._add({"action": "ask_user", "prompt": intent.text}, "ask you for input")
 
+    # Switches ----------------------------------------------------------------------
+
     def _toggle(self, intent: Intent) -> None:
         state = {True: "on", False: "off", None: ""}[intent.on]
+        verb = f"turn {state}" if state else "toggle"
+        if re.fullmatch(r"(?:(?:the|a|this|that)\s+)?(?:setting|option|feature|thing|switch|toggle)", intent.target, re.I):
+            intent.pronoun = True
+        if intent.pronoun and self.forced is None:
+            raise self._which("switch", verb, intent.on)
         if not self.screen:
             known = known_element(split_noun(self.masked.restore(intent.target))[0], package=None, kinds=("switch",))
             if intent.on is None and known:
@@ -194,7 +355,9 @@ class _Planner(Resolver):
         try:
             selector, name, i = self._resolve(intent.target, purpose="switch")
         except Missing as exc:
-            raise Missing(f'I can\'t see a "{self.masked.restore(intent.target)}" switch on the screen.') from exc
+            target = self.masked.restore(intent.target)
+            self._elsewhere(target, kinds=("switch",))
+            raise Missing(f'I can\'t see a "{target}" switch on the screen.') from exc
         assert i is not None
         if intent.on is not None and (self.screen.checked(i) != (i in self.flipped)) == intent.on:
             self.notes.append(f"{name} is already {state}")
@@ -203,25 +366,68 @@ class _Planner(Resolver):
         said = f"turn {state} {name}" if state else f"toggle {name}"
         self._add({"action": "tap", **selector}, said, same_screen=True)
 
+    def _elsewhere(self, target: str, *, kinds: tuple[str, ...] = ("switch", "row")) -> None:
+        """A known switch or row of another app ("Wi-Fi" from the launcher): open that app, plan the rest there."""
+        known = known_element(split_noun(target)[0], package=None, kinds=kinds)
+        here = self.screen.package if self.screen else self.app
+        if known is not None and known.package != here and known.package != LAUNCHER:
+            self._launch(known.package, fresh=False)
+            raise Later(target)
+
     def _check_state(self, intent: Intent) -> None:
         target = self.masked.restore(intent.target)
         raise BrainError(
             f"I can only check what is shown, not whether a switch is on or off. To switch it when needed, "
-            f'say "make sure {target} is {"on" if intent.on else "off"}".'
+            f'say "make sure {target} is {"on" if intent.on else "off"}".',
+            "unsupported",
         )
 
+    # Checks ----------------------------------------------------------------------------
+
     def _assert(self, intent: Intent) -> None:
-        selector, name = self._see(intent.target)
+        if intent.pronoun and self.forced is None:
+            raise Ask("What should I check for? Name it, please.", code="needs_value")
+        value = self._labelled_value(intent.target)
+        selector, name = self._see(value or intent.target)
         self._add({"action": "assert_visible", **selector}, f'check that "{name}" is shown')
 
+    def _labelled_value(self, ref: str) -> str | None:
+        """ "android version 14" on a screen with the label "Android version": the value, "14"."""
+        if not self.screen or self.masked.quoted(ref):
+            return None
+        words = self.masked.restore(ref).strip()
+        for label in sorted(self.screen.labels(), key=len, reverse=True):
+            if len(norm(label)) > 2 and norm(words).startswith(norm(label) + " "):
+                rest = words[len(words) - len(norm(words)) + len(norm(label)) :].strip()
+                rest = re.sub(r"^(?:is|says|reads|shows|=|:)\s+", "", rest, flags=re.I)
+                if rest and self.screen.confidence(words) < 0.8:
+                    return rest
+        return None
+
     def _assert_not(self, intent: Intent) -> None:
-        selector, name = self._see(intent.target)
+        if intent.pronoun and self.forced is None:
+            raise Ask("What should I check is not shown? Name it, please.", code="needs_value")
+        selector, name = self._see(intent.target, negative=True)
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
+
+    # Keys and apps ------------------------------------------------------------------------
 
     def _key(self, intent: Intent) -> None:
         said = {"back": "go back", "home": "go to the home screen"}.get(intent.text, f"press {intent.text}")
         self._add({"action": "press_key", "key": intent.text}, said, intent.times)
         self.app = LAUNCHER if intent.text == "home" else None if intent.text == "back" else self.app
+
+    def _back_to(self, intent: Intent) -> None:
+        target = self.masked.restore(intent.target).strip()
+        package = app_package(target, strict=False)
+        if _HOME_WORDS.fullmatch(target) or package == LAUNCHER:
+            self._key(Intent("key", text="home"))
+        elif package and package != self.app and self.app is not None:
+            self._launch(package, fresh=False)
+        elif package or _PAGE_WORDS.fullmatch(target) or not self.screen:
+            self._key(Intent("key", text="back"))
+        else:
+            self._tap(Intent("tap", target=intent.target))
 
     def _launch(self, package: str, *, fresh: bool) -> None:
         step: dict[str, Any] = {"action": "launch_app", "package": package}
@@ -230,33 +436,42 @@ class _Planner(Resolver):
         self._add(step, f"open {app_label(package)}" + (" with its data cleared" if fresh else ""))
         self.app = package
 
+    def _current_app(self, name: str) -> str | None:
+        if _CURRENT.fullmatch(name.strip()):
+            return self.app if self.app != LAUNCHER else None
+        return app_package(name, strict=False)
+
     def _open(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
-        package = app_package(name, strict=False)
+        package = app_package(name, strict=False) or (self._current_app(name) if intent.fresh else None)
         if package:
             self._launch(package, fresh=intent.fresh)
         elif self.screen or needs_screen(name) or known_element(name, package=self.app):
             try:
                 self._tap(intent)
             except Missing as exc:
+                self._elsewhere(name)
                 raise Missing(f"I don't know an app called \"{name}\" and can't see it on the screen. {_APPS}") from exc
         else:
-            raise BrainError(f'I don\'t know an app called "{name}". {_APPS}')
+            raise BrainError(f'I don\'t know an app called "{name}". {_APPS}', "not_on_screen")
 
     def _restart(self, intent: Intent) -> None:
-        package = app_package(self.masked.restore(intent.target), strict=False)
-        assert package
+        name = self.masked.restore(intent.target)
+        package = self._current_app(name)
+        if not package:
+            raise BrainError(f'I don\'t know which app "{name}" is. {_APPS}', "not_on_screen")
         self._add({"action": "stop_app", "package": package}, f"close {app_label(package)}")
-        self._launch(package, fresh=False)
+        self._launch(package, fresh=intent.fresh)
 
     def _stop(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
-        current = name.lower() in ("it", "the app", "this app", "the current app", "this", "the application")
-        package = (self.app if self.app != LAUNCHER else None) if current else app_package(name, strict=False)
+        package = self._current_app(name)
         if not package:
-            raise BrainError(f'I don\'t know which app "{name}" is. {_APPS}')
+            raise BrainError(f'I don\'t know which app "{name}" is. {_APPS}', "not_on_screen")
         self._add({"action": "stop_app", "package": package}, f"close {app_label(package)}")
         self.app = LAUNCHER
+
+    # Touching ------------------------------------------------------------------------------
 
     def _press(self, intent: Intent, action: str) -> None:
         verb = "tap" if action == "tap" else "long-press"
@@ -265,14 +480,39 @@ class _Planner(Resolver):
             x, y = intent.point
             self._add({"action": action, "x": x, "y": y, **extra}, f"{verb} at ({x}, {y})", intent.times)
             return
+        if intent.pronoun and self.forced is None:
+            raise self._which("tap", verb)
+        words = self.masked.restore(intent.target)
+        if intent.terse and not intent.inherited and (package := app_package(words)) and not self._on_screen(words):
+            self._launch(package, fresh=False)
+            return
+        if action == "tap" and canonical(split_noun(words)[0]) in _UP and self._up():
+            return
         try:
             selector, name, _ = self._resolve(intent.target, purpose="tap")
         except Missing:
-            if not (self.screen and self.screen.scrollable()) or needs_screen(self.masked.restore(intent.target)):
+            exact = self.masked.quoted(intent.target)
+            if not (self.screen and self.screen.scrollable()) or needs_screen(words):
+                raise
+            if not exact and not self.screen.list_like(split_noun(words)[0]):
                 raise
             selector, name = self._see(intent.target)
             self._add({"action": "scroll_until_visible", **selector}, f'scroll to "{name}"', same_screen=True)
         self._add({"action": action, **selector, **extra}, f'{verb} "{name}"', intent.times)
+
+    def _on_screen(self, words: str) -> bool:
+        return bool(self.screen and self.screen.confidence(split_noun(words)[0]) >= 0.8)
+
+    def _up(self) -> bool:
+        """ "the back arrow": the screen's Navigate up button when it has one, else the back key."""
+        if self.screen:
+            for i in self.screen.shown:
+                node = self.screen.nodes[i]
+                if node.clickable and norm(node.content_desc) in _UP_LABELS:
+                    self._add({"action": "tap", **self.screen.selector(i, "tap")}, f'tap "{node.content_desc}"')
+                    return True
+        self._key(Intent("key", text="back"))
+        return True
 
     def _tap(self, intent: Intent) -> None:
         self._press(intent, "tap")
@@ -280,22 +520,55 @@ class _Planner(Resolver):
     def _long_press(self, intent: Intent) -> None:
         self._press(intent, "long_press")
 
+    # Typing ---------------------------------------------------------------------------------
+
     def _type(self, intent: Intent) -> None:
         text = self.masked.restore(intent.text).strip()
         into: Selector | None
-        if intent.target:
-            into, name, secret = self._field(intent.target)
+        if intent.terse and not self._names_field(intent.target):
+            raise Missing(f'I can\'t find a field called "{self.masked.restore(intent.target)}" on the screen.')
+        if re.fullmatch(r"(?:the\s+|this\s+)?(?:form|fields|login\s+form|sign[\s-]*in\s+form|details|credentials)",
+                        intent.target, re.I):
+            if not text:
+                raise Ask('Which email and password should I fill in? (Say "… with password …".)', code="needs_value")
+            intent.target = ""
+        target = intent.target or ("email" if re.fullmatch(r"\S+@\S+\.\w+", text) and self._names_field("email") else "")
+        if target:
+            into, name, secret = self._field(target)
         else:
-            into, name = self._any_field(f'type "{text}" into'), ""
+            into, name = self._any_field(f'type "{text}" into' if text else "type into"), ""
             secret = bool(into and "password" in str(into.get("id", "")))
+        if not text:
+            where = f"the {name} field" if name else "the field"
+            what = "password" if secret else "text"
+            raise Ask(f"What {what} should I type into {where}?", code="needs_value")
         what = "the password" if secret else f'"{text}"'
         step: dict[str, Any] = {"action": "type", "text": text}
         if into:
             step["into"] = into
+            self.typed.add(repr(into))
         self._add(step, f"type {what}" + (f" into the {name} field" if name else ""))
+
+    def _names_field(self, ref: str) -> bool:
+        if not self.screen:
+            return known_element(ref, package=self.app, kinds=("field",)) is not None
+        return self.screen.confidence(split_noun(self.masked.restore(ref))[0], kind="field") >= 0.8
 
     def _clear(self, intent: Intent) -> None:
         into: Selector | None
+        if self.screen and re.fullmatch(
+            r"(?:both|all|every)(?:\s+(?:of\s+)?the)?\s+(?:fields|boxes|inputs|text\s+fields)|(?:the\s+)?(?:fields|form|"
+            r"whole\s+form)|everything|all|both(?:\s+of\s+them)?",
+            intent.target,
+            re.I,
+        ):
+            fields = [i for i in self.screen.shown if self.screen.is_kind(i, "field")]
+            if not fields:
+                raise Missing("There is no text field on the screen.")
+            for i in fields:
+                step = {"action": "clear_text", "into": self.screen.selector(i, "field")}
+                self._add(step, f"clear the {self.screen.name_of(i)} field", same_screen=True)
+            return
         if intent.target:
             into, name, _ = self._field(intent.target)
         else:
@@ -303,12 +576,68 @@ class _Planner(Resolver):
         step = {"action": "clear_text", **({"into": into} if into else {})}
         self._add(step, f"clear the {name} field" if name else "clear the field")
 
+    def _backspace(self, intent: Intent) -> None:
+        """Delete the last characters: the focused field's, or the named one's (tapped, cursor to the end)."""
+        n = intent.times
+        intent.times = 1
+        if intent.target:
+            into, name, _ = self._field(intent.target)
+        elif self.screen and any(self.screen.nodes[i].focused for i in self.screen.shown):
+            self._add({"action": "press_key", "key": "del"}, "delete the last character", n, same_screen=True)
+            return
+        elif self.screen:
+            filled = [
+                i for i in self.screen.shown if self.screen.is_kind(i, "field") and not self.screen.is_empty_field(i)
+            ]
+            if self.forced is not None:
+                filled = [self._take_forced()]
+            if len(filled) != 1:
+                choices = filled or [i for i in self.screen.shown if self.screen.is_kind(i, "field")]
+                if not choices:
+                    raise Missing("There is no text field on the screen.")
+                labels = self.screen.choice_labels(choices)
+                listed = ", ".join(f'"{label}"' for label in labels)
+                raise Ask(f"Which field should I delete the last character of: {listed}?", choices, labels=labels)
+            into, name = self.screen.selector(filled[0], "field"), self.screen.name_of(filled[0])
+        else:
+            self._add({"action": "press_key", "key": "del"}, "delete the last character", n)
+            return
+        self._add({"action": "tap", **into}, f"tap the {name} field", same_screen=True)
+        self._add({"action": "press_key", "key": "move_end"}, "move to its end", same_screen=True)
+        self._add({"action": "press_key", "key": "del"}, "delete the last character", n, same_screen=True)
+
+    # Scrolling and swiping --------------------------------------------------------------------
+
     def _scroll_to(self, intent: Intent) -> None:
+        if intent.pronoun and self.forced is None:
+            raise Ask("What should I scroll to? Name it, please.", code="needs_value")
         selector, name = self._see(intent.target)
         step = {"action": "scroll_until_visible", **selector}
         if intent.direction == "up":
             step["direction"] = "up"
         self._add(step, f'scroll {intent.direction} to "{name}"')
+
+    def _scroll_edge(self, intent: Intent) -> None:
+        """To the top or bottom of the list: to its first row when the rows are numbered, else a few swipes."""
+        if not self.screen and self.steps:
+            raise Later("the top of the list" if intent.direction == "up" else "the bottom of the list")
+        first = self._first_row()
+        if intent.direction == "up" and first:
+            self._add({"action": "scroll_until_visible", "text": first, "direction": "up"}, f'scroll up to "{first}"')
+            return
+        finger = "down" if intent.direction == "up" else "up"
+        edge = "top" if intent.direction == "up" else "bottom"
+        self._add({"action": "swipe", "direction": finger}, f"scroll to the {edge}", 5)
+
+    def _first_row(self) -> str | None:
+        """ "Item 1" when the list's rows read "Item 12", "Item 13" …"""
+        if not self.screen:
+            return None
+        for label in self.screen.labels():
+            row = re.fullmatch(r"(.*?\D)(\s*)(\d+)", label)
+            if row and self.screen.list_like(label):
+                return f"{row[1]}{row[2]}1"
+        return None
 
     def _swipe(self, intent: Intent) -> None:
         if intent.point and intent.end:
@@ -324,9 +653,31 @@ class _Planner(Resolver):
         self._add({"action": "swipe", "direction": finger}, f"scroll {intent.direction}", intent.times)
 
 
+_NOT_NAMES = re.compile(
+    r"^(?:turn\s+on\s+|turn\s+off\s+|toggle\s+|tap\s+|open\s+|verify\s+|type\s+|close\s+|long\s+press\s+|scroll\s+to\s+|"
+    r"wait\s+for\s+|clear\s+)?(?:do|make|be|have|get|play|eat|fly|dance|sing|run|jump|cook|buy|sell|order|bake|drink|"
+    r"walk|book|go|say|tell|give|bring|find\s+out|learn|write\s+me)\b",
+    re.I,
+)
+
+
+def _nonsense(clause: str) -> bool:
+    """Whether a clause that borrowed a verb reads like another action ("turn on wifi and do a barrel roll")."""
+    return bool(_NOT_NAMES.match(clause))
+
+
+def _value(answer: str) -> str:
+    """The value in an answer: "it's 'secret123'" -> secret123, "the password is hunter2" -> hunter2."""
+    value = answer.strip().strip(" .!")
+    value = re.sub(r"^(?:it'?s|it\s+is|use|type|try|the\s+\w+\s+is|my\s+\w+\s+is|\w+\s*[:=])\s+", "", value, flags=re.I)
+    quoted = re.fullmatch(r"[\"'“‘](.*)[\"'”’]", value)
+    return quoted[1] if quoted else value
+
+
 def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _duration(ms: int) -> str:
     return f"{ms} ms" if ms < 1000 or ms % 1000 else f"{ms // 1000} s"
+

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..abilities import can_do
 from ..base import BrainError
 from .known import KNOWN, known_element
 from .screen import Ask, Missing, Screen, needs_screen, recase, split_noun
-from .words import Masked, likeness
+from .words import Masked, likeness, norm
 
 Selector = dict[str, Any]
-CAN_DO = (
-    "I can open, restart or close an app, tap or long-press something, type into or clear a field, scroll or "
-    "swipe, press back, home or enter, check that something is or is not shown, wait for something or for a few "
-    "seconds, take a screenshot, turn a setting on or off, sign in with an email and password, or ask you something."
-)
+NEGATIVE_ASK = 0.5
 
 
 class Later(Exception):
@@ -31,6 +28,7 @@ class Resolver:
     def __init__(self, screen: Screen | None) -> None:
         self.screen = screen
         self.labels = (screen.labels() if screen else []) + [known.label for known in KNOWN]
+        self.label_words = frozenset(word for label in self.labels for word in norm(label).split())
         self.app = screen.package if screen else None
         self.masked = Masked("", [])
         self.inherited = False
@@ -44,12 +42,17 @@ class Resolver:
         labels = self.screen.labels()[:8]
         return " The screen shows: " + ", ".join(f'"{label}"' for label in labels) + "." if labels else ""
 
-    def _resolve(self, ref: str, *, purpose: str, kinds: tuple[str, ...] = ()) -> tuple[Selector, str, int | None]:
+    def _resolve(
+        self, ref: str, *, purpose: str, kinds: tuple[str, ...] = (), ask_from: float | None = None
+    ) -> tuple[Selector, str, int | None]:
         """(selector, name to say, element index on the current screen or None)."""
         exact = self.masked.quoted(ref)
         ref = self.masked.restore(ref).strip()
         if self.screen:
-            i = self._take_forced() if self.forced is not None else self.screen.find(ref, purpose=purpose, exact=exact)
+            if self.forced is not None:
+                i = self._take_forced()
+            else:
+                i = self.screen.find(ref, purpose=purpose, exact=exact, ask_from=ask_from)
             return self.screen.selector(i, purpose), self.screen.name_of(i), i
         if needs_screen(ref) and not exact:
             raise Later(ref)
@@ -71,13 +74,16 @@ class Resolver:
         words = name if exact else recase(name, self.labels)
         if self.inherited and not exact and not any(likeness(words, label) >= 0.9 for label in self.labels):
             # "tap Bluetooth and then dance": a clause without a verb must at least name something we know.
-            raise BrainError(f'I don\'t understand "{ref}". {CAN_DO}')
+            raise BrainError(f'I don\'t understand "{ref}". {can_do()}', "not_understood")
         return {"text": words}, words
 
-    def _see(self, ref: str) -> tuple[Selector, str]:
-        """An element to look for: on screen when it is there, otherwise a known element or the words as given."""
+    def _see(self, ref: str, *, negative: bool = False) -> tuple[Selector, str]:
+        """An element to look for: on screen when it is there, otherwise a known element or the words as given.
+
+        A check that something is NOT shown asks from a lower likeness: resolved wrongly, it would pass.
+        """
         try:
-            selector, name, _ = self._resolve(ref, purpose="see")
+            selector, name, _ = self._resolve(ref, purpose="see", ask_from=NEGATIVE_ASK if negative else None)
         except Missing:
             return self._words(self.masked.restore(ref).strip(), exact=self.masked.quoted(ref))
         return selector, name
@@ -104,5 +110,6 @@ class Resolver:
             return self.screen.selector(fields[0], "field")
         if self.forced is not None:
             return self.screen.selector(self._take_forced(), "field")
-        names = ", ".join(self.screen.describe(i) for i in fields)
-        raise Ask(f"Which field should I {doing}: {names}?", fields)
+        labels = self.screen.choice_labels(fields)
+        names = ", ".join(f'"{label}"' for label in labels)
+        raise Ask(f"Which field should I {doing}: {names}?", fields, labels=labels)

@@ -34,6 +34,10 @@ KINDS = {
     "label": "text",
     "title": "text",
     "heading": "text",
+    "header": "text",
+    "headline": "text",
+    "banner": "text",
+    "caption": "text",
     "message": "text",
     "text": "text",
     "link": "link",
@@ -59,17 +63,31 @@ _RELATIVE = re.compile(
     re.I,
 )
 _LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
-MATCH = 0.6
+ACT = 0.8
+"""The confidence (`words.likeness`) from which a phrase names an element without asking."""
+ASK = 0.55
+"""From here up to ACT, the element is a candidate to ask about ("did you mean …?"); below, nothing fits."""
 TIE = 0.01
+MAX_CHOICES = 8
+_ANY = ("one", "element", "thing")
+_HINTS = {"email", "password", "username", "search", "name", "enter text", "type here", "type a message"}
 
 
 class Ask(Exception):
-    """The phrase names more than one element: ask the user which. `choices` are the elements, as listed."""
+    """The phrase names more than one element, or only doubtfully one, or a value is missing: ask the user.
 
-    def __init__(self, question: str, choices: list[int] | None = None) -> None:
+    `choices` are the candidate elements (indices in the screen's nodes), in the order the question lists
+    them; `labels` the answers that pick each; `code` is "ambiguous" or "needs_value".
+    """
+
+    def __init__(
+        self, question: str, choices: list[int] | None = None, *, labels: list[str] | None = None, code: str = "ambiguous"
+    ) -> None:
         super().__init__(question)
         self.question = question
         self.choices = choices or []
+        self.labels = labels or []
+        self.code = code
 
 
 class Missing(Exception):
@@ -179,7 +197,7 @@ class Screen:
             if bare != human:
                 names.append((bare, 0.95))
         if node.checkable or self.is_kind(i, "field") or (node.clickable and not node.text and not node.content_desc):
-            names += [(text, 0.95) for text in self._related_texts(i)]
+            names += [(text, 0.97) for text in self._related_texts(i)]
         return names
 
     def score(self, i: int, query: str, *, exact: bool = False) -> float:
@@ -193,7 +211,9 @@ class Screen:
 
     # Resolution ------------------------------------------------------------------
 
-    def find(self, ref: str, *, purpose: str, kind: str | None = None, exact: bool = False) -> int:
+    def find(
+        self, ref: str, *, purpose: str, kind: str | None = None, exact: bool = False, ask_from: float | None = None
+    ) -> int:
         """The element a phrase names. Raises Ask when several fit equally, Missing when none does.
 
         `purpose` is tap, field, switch or see; field and switch also restrict the kind.
@@ -211,7 +231,8 @@ class Screen:
             if match := _ORDINAL.match(ref):
                 word = match["noun"] or match["noun2"]
                 position = ordinal(match["ord"]) if match["ord"] else int(match["n"])
-                return self._ordinal(position, KINDS[word.lower()] if word else kind, ref)
+                of_kind = KINDS[word.lower()] if word and word.lower() not in _ANY else kind
+                return self._ordinal(position, of_kind, ref)
             if match := _ORDINAL_NAMED.match(ref):
                 of_kind = KINDS[match["noun"].lower()] if match["noun"] else kind
                 called: str | None = match["name"]
@@ -219,14 +240,17 @@ class Screen:
                     of_kind, called = KINDS[match["name"].lower().rstrip("s")], None
                 return self._ordinal(ordinal(match["ord"]), of_kind, ref, name=called)
             if match := _NOUN_ONLY.match(ref):
-                return self._only(KINDS[match["noun"].lower()], ref, purpose)
+                noun = match["noun"].lower()
+                return self._only(kind if noun in _ANY and kind else KINDS[noun], ref, purpose)
             name, said_kind = split_noun(ref)
             if said_kind:
                 try:
-                    return self._best(name, purpose=purpose, kind=said_kind if said_kind != "any" else kind)
+                    return self._best(
+                        name, purpose=purpose, kind=said_kind if said_kind != "any" else kind, ask_from=ask_from
+                    )
                 except Missing:
                     pass
-        return self._best(ref, purpose=purpose, kind=kind, exact=exact)
+        return self._best(ref, purpose=purpose, kind=kind, exact=exact, ask_from=ask_from)
 
     def _of_kind(self, kind: str | None, name: str | None = None) -> list[int]:
         """Elements of a kind (None or "any": all), and called `name` when given."""
@@ -234,28 +258,108 @@ class Screen:
         if name:
             scored = [(self.score(i, name), i) for i in found]
             top = max((score for score, _ in scored), default=0.0)
-            found = [i for score, i in scored if score >= max(MATCH, top - TIE)]
+            found = [i for score, i in scored if score >= max(ACT, top - TIE)]
             found = [i for i in found if not any(j != i and self._inside(j, i) for j in found)]
         return found
 
-    def _best(self, query: str, *, purpose: str, kind: str | None, exact: bool = False) -> int:
+    def confidence(self, query: str, *, kind: str | None = None) -> float:
+        """How surely the phrase names something on the screen (of the kind, when given)."""
+        return max((self.score(i, query) for i in self._of_kind(kind)), default=0.0)
+
+    def _best(
+        self, query: str, *, purpose: str, kind: str | None, exact: bool = False, ask_from: float | None = None
+    ) -> int:
         scored = [(self.score(i, query, exact=exact), i) for i in self._of_kind(kind)]
         top = max((score for score, _ in scored), default=0.0)
-        if top < MATCH:
+        floor = ASK if ask_from is None else ask_from
+        if top < floor:
             raise Missing(f'I can\'t find "{query}" on the screen.')
+        if top < ACT:
+            doubtful = sorted((i for score, i in scored if score >= floor), key=lambda i: -self.score(i, query))
+            doubtful = [i for i in doubtful if not any(j != i and self._inside(j, i) for j in doubtful)]
+            choices = self._distinct(doubtful, purpose)[:MAX_CHOICES]
+            labels = self.choice_labels(choices)
+            listed = " or ".join(f'"{label}"' for label in labels)
+            raise Ask(f'I\'m not sure what "{query}" is on this screen. Do you mean {listed}?', choices, labels=labels)
         tied = [i for score, i in scored if score >= top - TIE]
         if purpose in ("tap", "field"):
             tied = [i for i in tied if tappable(self.nodes, self.nodes[i])] or tied
         tied = [i for i in tied if not any(j != i and self._inside(j, i) for j in tied)]
         return self._one(tied, query, purpose)
 
+    def _distinct(self, found: list[int], purpose: str) -> list[int]:
+        """One element per distinct selector, in order."""
+        distinct: dict[str, int] = {}
+        for i in found:
+            try:
+                distinct.setdefault(repr(self.selector(i, purpose)), i)
+            except Missing:
+                continue
+        return list(distinct.values())
+
     def _one(self, found: list[int], what: str, purpose: str) -> int:
-        distinct = {repr(self.selector(i, purpose)): i for i in found}
+        distinct = self._distinct(found, purpose) or found[:1]
         if len(distinct) == 1:
-            return found[0]
-        choices = sorted(distinct.values(), key=lambda i: self.nodes[i].bounds[1])
-        listed = ", ".join(f"{self.describe(i)} ({_nth(n)} from the top)" for n, i in enumerate(choices, 1))
-        raise Ask(f'{len(choices)} elements match "{what}": {listed}. Which one do you mean?', choices)
+            return distinct[0]
+        choices = sorted(distinct, key=lambda i: (self.nodes[i].bounds[1], self.nodes[i].bounds[0]))[:MAX_CHOICES]
+        labels = self.choice_labels(choices)
+        listed = ", ".join(f'"{label}"' for label in labels)
+        raise Ask(f'{len(distinct)} elements match "{what}": {listed}. Which one do you mean?', choices, labels=labels)
+
+    def choice_labels(self, choices: list[int]) -> list[str]:
+        """How a question lists its candidates, each an answer that picks it: its name, and where it is when
+        two share a name ("OK (1st from the top)")."""
+        names = [self.name_of(i) for i in choices]
+        labels = []
+        for i, name in zip(choices, names, strict=True):
+            same = [j for j, other in zip(choices, names, strict=True) if other == name]
+            if len(same) > 1:
+                name = f"{name} ({_nth(same.index(i) + 1)} from the top)"
+            labels.append(name)
+        return labels
+
+    def candidates(self, purpose: str, on: bool | None = None) -> list[int]:
+        """What a phrase like "it" could stand for: the switches (in the other state), fields or tappable names."""
+        if purpose == "switch":
+            found = [i for i in self.shown if self.nodes[i].checkable and (on is None or self.nodes[i].checked != on)]
+        elif purpose == "field":
+            found = [i for i in self.shown if self.is_kind(i, "field")]
+        else:
+            found = [i for i in self.shown if tappable(self.nodes, self.nodes[i]) and self.names(i)]
+            found = [i for i in found if not any(j != i and self._inside(j, i) for j in found)]
+        return self._distinct(found, purpose)[:MAX_CHOICES]
+
+    def is_empty_field(self, i: int) -> bool:
+        """Whether a text field shows no value of its own: no text, or its hint (its name, like "Email")."""
+        node = self.nodes[i]
+        if not node.text.strip():
+            return True
+        if not norm(node.text):  # a password's dots
+            return False
+        short = node.resource_id.split(":id/", 1)[-1].replace("_", " ")
+        return norm(node.text) in (norm(short), norm(node.content_desc)) or norm(node.text) in _HINTS
+
+    def list_like(self, ref: str) -> bool:
+        """Whether the phrase names a row of a scrollable list by the list's own pattern ("Item 30" beside
+        "Item 1" … "Item 13"), so that scrolling may bring it into view."""
+        mine = re.fullmatch(r"(.*?\D)\s*(\d+)", norm(ref))
+        if not mine:
+            return False
+        for i in self.shown:
+            if self.nodes[i].text and self._list_child_deep(i):
+                theirs = re.fullmatch(r"(.*?\D)\s*(\d+)", norm(self.nodes[i].text))
+                if theirs and likeness(theirs[1], mine[1]) >= ACT:
+                    return True
+        return False
+
+    def _list_child_deep(self, i: int) -> bool:
+        parent = self.nodes[i].parent
+        while parent is not None:
+            holder = self.nodes[parent]
+            if holder.scrollable or any(name in holder.class_name for name in _LISTS):
+                return True
+            parent = holder.parent
+        return False
 
     def choose(self, choices: list[int], answer: str) -> int | None:
         """The element an answer to a question picks: "the second one", "2", "the bottom one", "Password" …"""
@@ -265,7 +369,7 @@ class Screen:
             n = ordinal(position[1]) if position[1] else int(position[2])
             return choices[n - 1] if 1 <= n <= len(choices) else choices[-1] if n == -1 else None
         scored = sorted(((self.score(i, split_noun(words)[0]), i) for i in choices), reverse=True)
-        if scored and scored[0][0] >= MATCH and (len(scored) == 1 or scored[1][0] < scored[0][0] - TIE):
+        if scored and scored[0][0] >= ASK and (len(scored) == 1 or scored[1][0] < scored[0][0] - TIE):
             return scored[0][1]
         return None
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
-from difflib import SequenceMatcher
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 # A protected span (quoted text, or an on-screen label with a comma in it) is replaced by
 # OPEN + number + CLOSE while the instruction is split and matched, then put back.
@@ -14,27 +18,107 @@ _TOKEN = re.compile(f"{OPEN}(\\d+){CLOSE}")
 _QUOTES = re.compile(r"\"([^\"]*)\"|(?<!\w)'([^']+)'(?!\w)")
 _CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 
-# Rewrites applied before splitting, so that idioms survive the split on "and".
-_IDIOMS = [
+# Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
+_EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?"
+_PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
+_IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
-    (re.compile(r"(\S+@\S+?),?\s+and\s+(?:the\s+)?(password|pw)\b", re.I), r"\1 with \2"),
-    (re.compile(r"(\S+@\S+?),\s+(?:the\s+)?(password|pw)\b", re.I), r"\1 with \2"),
+    # credentials said together: "X, password Y", "X and the password Y", "X / Y", "X:Y", "X and Y to log in"
+    (
+        re.compile(
+            rf"(?P<email>{_EMAIL})(?:,?\s+and\s+|,\s*|\s+)(?:(?:the|my|a)\s+)?(?:password|pw|pass)\b\s*"
+            rf"(?:is\s+|of\s+|[:=]\s*)?{_PW}(?!\s+(?:in|into|inside|as|for|on|to)\s+(?:the\s+)?(?:\w+\s+)?"
+            r"(?:field|box|input))",
+            re.I,
+        ),
+        r"\g<email> with password \g<pw>",
+    ),
+    (
+        re.compile(
+            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+){_PW}"
+            r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then)\b)",
+            re.I,
+        ),
+        lambda m: m[0] if m["pw"].lower() in VERBS else f"{m['email']} with password {m['pw']}",
+    ),
     (re.compile(r"\b(?:the\s+)?(?:home\s+screen|app|it|screen)\s+greets\s+me\b", re.I), "the greeting is shown"),
+    (re.compile(r"\b(turn|switch|flip|put)\s+of\b", re.I), r"\1 off"),
+    (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
+    (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
 ]
 
-# A comma between two numbers ("tap at 540, 1200") does not split.
-_PUNCT_SPLIT = re.compile(r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)")
+# A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
+_PUNCT_SPLIT = re.compile(
+    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>)\s+|\s*(?:->|→|=>)\s*"
+)
 _WORD_SPLIT = re.compile(
-    r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by)\s+", re.I
+    r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
+    r"and\s+finally|and\s+next|and\s+now)\s+",
+    re.I,
 )
 _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
-    r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|"
-    r"kindly|just|ok(?:ay)?|so|can\s+you|could\s+you|would\s+you|will\s+you|i\s+want\s+(?:you\s+)?to|"
-    r"i'?d\s+like\s+(?:you\s+)?to|i\s+need\s+(?:you\s+)?to|let'?s|go\s+ahead\s+and|try\s+to|you\s+should)\b,?\s*)+",
+    r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
+    r"hi|hello|hey|"
+    r"(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?(?:\s+(?:be\s+so\s+kind\s+as|mind|kindly))?(?:\s+to)?|"
+    r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
+    r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
+    r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
+    r"i'?d\s+appreciate\s+it\s+if\s+you\s+(?:could|would|can)|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
+    r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
+    r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|"
+    r"(?:i|we)\s+(?:want|need)\s+to)"
+    r"\b,?\s*)+",
     re.I,
 )
-_TRAILING = re.compile(r"(?:\s*,?\s+(?:please|for\s+me|now|as\s+well|too))+$", re.I)
+_TRAILING = re.compile(
+    r"(?:\s*,?\s+(?:please|pls|plz|for\s+me|now|as\s+well|too|thanks|thank\s+you|thx|"
+    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly))+$",
+    re.I,
+)
+_FILLER = re.compile(
+    r"(?:hi|hello|hey|thanks|thank\s+you(?:\s+(?:so\s+much|very\s+much))?|thx|cheers|ok(?:ay)?|right|alright|"
+    r"great|cool|please|pls|that's\s+(?:it|all)|done|good|if\s+possible|if\s+you\s+can|when\s+you\s+(?:can|get\s+a\s+"
+    r"chance)|no\s+rush|go\s+ahead|ready|let's\s+go|next|first|then|finally|also|and)(?:\s+there)?",
+    re.I,
+)
+# "Would you mind scrolling …": the verb of a clause, said as a gerund.
+_GERUNDS = {
+    "scrolling": "scroll",
+    "tapping": "tap",
+    "clicking": "click",
+    "opening": "open",
+    "turning": "turn",
+    "switching": "switch",
+    "checking": "check",
+    "typing": "type",
+    "entering": "enter",
+    "taking": "take",
+    "going": "go",
+    "signing": "sign",
+    "logging": "log",
+    "pressing": "press",
+    "swiping": "swipe",
+    "closing": "close",
+    "waiting": "wait",
+    "launching": "launch",
+    "enabling": "enable",
+    "disabling": "disable",
+    "clearing": "clear",
+    "verifying": "verify",
+    "filling": "fill",
+    "selecting": "select",
+    "restarting": "restart",
+    "toggling": "toggle",
+}
+# "tap Sign in without filling anything in": how, not what.
+_ASIDE = re.compile(r"\s+(?:without|before|instead\s+of|by)\s+\w+ing\b.*$", re.I)
+_GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
+
+
+# Labels with these in them are protected too: a check reads them as negation or as "X is Y".
+_NEGATIVE = re.compile(r"\b(?:no|not|none|nothing|never|without)\b|n't\b", re.I)
+_IS = re.compile(r"\s(?:is|are)\s", re.I)
 
 
 @dataclass
@@ -62,7 +146,11 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
 
     text = " ".join(text.translate(_CURLY).split())
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
-    splittable = {label for label in labels if _PUNCT_SPLIT.search(label) or _WORD_SPLIT.search(label)}
+    splittable = {
+        label
+        for label in labels
+        if _PUNCT_SPLIT.search(label) or _WORD_SPLIT.search(label) or _NEGATIVE.search(label) or _IS.search(label)
+    }
     for label in sorted(splittable, key=len, reverse=True):
         text = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", lambda m: keep(m[0]), text, flags=re.I)
     for pattern, replacement in _IDIOMS:
@@ -71,19 +159,24 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
 
 
 def clauses(text: str) -> list[str]:
-    """Split a masked instruction into clauses: on punctuation, then on "and", "then", "after that" …"""
+    """Split a masked instruction into clauses: on punctuation and ">", then on "and", "then", "after that" …
+
+    Greetings and thanks ("Hi!", "thanks") are not clauses.
+    """
     found = []
     for piece in _PUNCT_SPLIT.split(text):
         for clause in _WORD_SPLIT.split(piece):
             clause = tidy(clause)
-            if clause:
+            if clause and not _FILLER.fullmatch(clause):
                 found.append(clause)
     return found
 
 
 def tidy(clause: str) -> str:
     clause = _LEADING.sub("", clause.strip(" .,;:!?"))
-    return _TRAILING.sub("", clause).strip(" .,;:!?")
+    clause = _TRAILING.sub("", clause).strip(" .,;:!?")
+    clause = _ASIDE.sub("", clause)
+    return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
 
 
 # Numbers and durations ------------------------------------------------------------
@@ -185,6 +278,12 @@ _ALIASES = {
     "e mail": "email",
     "username": "email",
     "user name": "email",
+    "user": "email",
+    "pw": "password",
+    "pass": "password",
+    "passwd": "password",
+    "pwd": "password",
+    "up arrow": "navigate up",
 }
 
 
@@ -193,6 +292,7 @@ def norm(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.casefold().replace("&", " and ")).split())
 
 
+@lru_cache(maxsize=65536)
 def canonical(text: str) -> str:
     """`norm`, with the common alternative names replaced ("wifi" -> "wi fi", "dark mode" -> "dark theme")."""
     text = norm(text)
@@ -207,27 +307,106 @@ def _digits(text: str) -> list[str]:
     return re.findall(r"\d+", text)
 
 
-def likeness(query: str, label: str) -> float:
-    """How well `query` names `label`, 0..1: exact 1.0, spacing/hyphens 0.97, within the words 0.7-0.9, typos ~0.8.
+@lru_cache(maxsize=65536)
+def word_likeness(a: str, b: str) -> float:
+    """How well one word stands for another: 1.0 equal, 0.9 one slip (a missing, extra or swapped letter, or a
+    wrong one in a word of six letters or more), 0.7 one wrong letter in a shorter word, 0.8 two slips in a
+    long word, else 0. Words under three letters and numbers must be equal."""
+    if a == b:
+        return 1.0
+    if a.isdigit() or b.isdigit() or min(len(a), len(b)) < 3:
+        return 0.0
+    slips = OSA.distance(a, b, score_cutoff=2)
+    longest = max(len(a), len(b))
+    if slips == 1 and len(a) == len(b) and sorted(a) != sorted(b) and longest < 6:
+        return 0.7  # one letter for another in a short word: as often another word ("gmail", "email") as a typo
+    if slips == 1 and (longest >= 4 or sorted(a) == sorted(b)):
+        return 0.9
+    if slips == 2 and longest >= 7:
+        return 0.8
+    return 0.0
 
-    Numbers must agree exactly: "item 2" never names "Item 12".
+
+# Words that say what kind of thing is meant more than which: unexplained, they count for little.
+GENERIC = frozenset(
+    "services service setting settings mode option options feature function toggle screen page menu section area "
+    "thing phone device app application entry row tab control preference preferences".split()
+)
+
+
+@lru_cache(maxsize=65536)
+def likeness(query: str, label: str) -> float:
+    """How well `query` names `label`, 0..1, a confidence the planner acts on from 0.8 and asks about from 0.55.
+
+    1.0 the same words (after the usual aliases: "wifi" is "Wi-Fi"); 0.97 the same but for spaces or
+    hyphens; otherwise every word of the query is matched to its most alike word of the label (typos
+    allowed, `word_likeness`) and the score is the share of the query explained, weighted by the share
+    of the label covered: "about" -> "About phone" 0.9, "bluetoth" -> "Bluetooth" 0.88,
+    "Forgot password" -> "Password" 0.5 (a word the label does not explain); an unexplained GENERIC
+    word counts a fifth ("location services" -> "Location" 0.83). Numbers must agree:
+    "item 2" never names "Item 12".
     """
     q, lab = canonical(query), canonical(label)
     if not q or not lab:
         return 0.0
     if q == lab:
         return 1.0
-    if _digits(q) != _digits(lab) and _digits(q):
+    if _digits(q) and _digits(q) != _digits(lab):
         return 0.0
     if _squash(q) == _squash(lab):
         return 0.97
     q_words, l_words = q.split(), lab.split()
-    if set(q_words) <= set(l_words):
-        return 0.7 + 0.2 * len(q_words) / len(l_words)
-    score = 0.0
-    if set(l_words) <= set(q_words):
-        score = 0.6 + 0.2 * len(l_words) / len(q_words)
-    ratio = SequenceMatcher(None, _squash(q), _squash(lab)).ratio()
-    if ratio >= 0.8 and _digits(q) == _digits(lab):
-        score = max(score, ratio * 0.92)
-    return score
+    explained = [max(word_likeness(w, other) for other in l_words) for w in q_words]
+    weights = [0.2 if value == 0 and w in GENERIC else 1.0 for w, value in zip(q_words, explained, strict=True)]
+    covered = [max(word_likeness(w, other) for other in q_words) for w in l_words]
+    share = sum(value * weight for value, weight in zip(explained, weights, strict=True)) / sum(weights)
+    score = share * (0.8 + 0.2 * sum(covered) / len(covered))
+    if len(q) >= 5 and _digits(q) == _digits(lab):
+        whole = fuzz.ratio(_squash(q), _squash(lab)) / 100
+        if whole >= 0.85:
+            score = max(score, 0.92 * whole)
+    return min(score, 0.96)
+
+
+# Verbs with a typo ------------------------------------------------------------------------
+
+VERBS = (
+    "open launch start close stop kill quit exit tap click press hit select choose pick touch type enter input write "
+    "fill clear erase empty turn switch toggle flip enable disable activate deactivate scroll swipe check verify confirm "
+    "ensure make wait sleep pause take grab capture go navigate return restart relaunch reopen long double find look "
+    "log sign login signin logout submit delete remove screenshot ask expect assert see put set change update use "
+    "back home show hold"
+).split()
+
+
+KEYWORDS = frozenset(
+    VERBS + "back home enter screenshot screen field button switch item password email visible shown displayed error "
+    "greeting".split()
+)
+"""What `correct_words` corrects to: the words the grammar is made of."""
+COMMON = frozenset(
+    "top bottom left right up down upper lower middle first second third last next previous one two three all both "
+    "each every some any this that these those it its my your our their to of in at by from as is are be no not new "
+    "old for and or but the then than when what which who how why where with without into onto form fields items "
+    "buttons switches screens list row icon link tab box menu page view main only same other more less again once "
+    "twice now here there text label title name value data state app apps phone device wifi mode dark light theme "
+    "about model version demo welcome invalid sure make like just also still even very much many few lot".split()
+)
+"""Words `correct_words` leaves alone, though one slip from a keyword ("top" is not "stop")."""
+
+
+def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None:
+    """The clause with each word that is one slip from exactly one keyword replaced by it ("tunr" -> "turn",
+    "hoem" -> "home"), or None when there is none. Words in `keep` (on the screen) stay as they are."""
+    words = clause.split(" ")
+    changed = False
+    for n, word in enumerate(words):
+        lower = word.lower()
+        if lower in KEYWORDS or lower in COMMON or lower in keep or not lower.isalpha():
+            continue
+        if len(lower) < (3 if n == 0 else 4):
+            continue
+        near = {keyword for keyword in KEYWORDS if word_likeness(lower, keyword) >= 0.9}
+        if len(near) == 1:
+            words[n], changed = near.pop(), True
+    return " ".join(words) if changed else None
