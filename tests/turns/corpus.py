@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -254,7 +253,9 @@ def _field_value(state: dict[str, Any], nodes: list[Any], resource_id: str) -> s
 def _checked(state: dict[str, Any], nodes: list[Any], resource_id: str) -> bool | None:
     """A switch's state: on screen when it is shown, else the system setting it stands for."""
     short = _short(resource_id)
-    node = next((n for n in nodes if n.checkable and (n.resource_id == resource_id or _short(n.resource_id) == short)), None)
+    node = next(
+        (n for n in nodes if n.checkable and (n.resource_id == resource_id or _short(n.resource_id) == short)), None
+    )
     if node is not None:
         return bool(node.checked)
     system = state.get("system") or {}
@@ -291,7 +292,9 @@ def _verdict(case: Case, outcome: Outcome, after: list[str]) -> Verdict:
     problems: list[str] = []
     silent = False
     if outcome.kind != case.expect:
-        problems.append(f"expected {case.expect}, got {outcome.kind}" + (f" ({outcome.message})" if outcome.message else ""))
+        problems.append(
+            f"expected {case.expect}, got {outcome.kind}" + (f" ({outcome.message})" if outcome.message else "")
+        )
         # Silently wrong: it went ahead (every step passed) where it had to hold back or fail.
         silent = outcome.kind == "act"
     else:

@@ -1,131 +1,152 @@
-"""The offline planner over the corpus (`corpus.yaml`), and its plans run on the simulated phone."""
+"""The offline planner: the training corpus judged by outcome on the simulated phone, and its contract."""
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.steps import ACTIONS, step_parse
-from devices.actions import perform
-from devices.drivers.sim import SimDriver
-from tests.turns.corpus import Case, load, run
+from tests.turns.corpus import CODES, EXPECTS, HELDOUT, Case, Outcome, judge, load, play
 from turns.brains import BrainError, OfflineBrain, Plan, answered
+from turns.brains.abilities import PHRASES, can_do
+from turns.brains.base import QUESTIONS, REFUSALS
+from turns.brains.offline.grammar import check
 
-CORPUS = load()
-PLANNED = [case for case in CORPUS.cases if case.error is None]
-# Plans that fail on the phone because of what the corpus deliberately asks for.
-FAILS_ON_THE_PHONE = {"open com.example.notes"}  # not installed
-NOT_RUN = {"wait for Welcome, Demo! for up to 5 seconds"}  # the login screen never greets: 5 s to time out
+TRAINING = load()
 
 
 def plan(text: str, screen: str) -> Plan:
-    return OfflineBrain().plan(text=text, ui_xml=CORPUS.dumps[screen])
+    return OfflineBrain().plan(text=text, ui_xml=TRAINING.dumps[screen])
 
 
-def execute(driver: SimDriver, steps: list[dict[str, Any]]) -> None:
-    """Run steps as a worker would: validated by `step_parse`, then `perform`; sleeps are skipped."""
-    for step in steps:
-        spec = step_parse(step)
-        if spec.action in ("sleep", "ask_user"):
+def refusal(text: str, screen: str) -> BrainError:
+    with pytest.raises(BrainError) as error:
+        plan(text, screen)
+    return error.value
+
+
+def test_the_training_corpus_covers_every_outcome_style_and_action() -> None:
+    cases = TRAINING.cases
+    assert len(cases) >= 400
+    assert {case.expect for case in cases} == set(EXPECTS)
+    assert {case.style for case in cases} >= {
+        "terse",
+        "polite",
+        "typo",
+        "synonym",
+        "multi",
+        "ambiguous",
+        "impossible",
+        "negative",
+    }
+    assert {case.code for case in cases if case.code} >= set(CODES) - {"needs_value"}
+    planned = {step["action"] for case in cases for step in case.steps or []}
+    assert set(ACTIONS) <= planned | {"ask_user"}
+
+
+@pytest.mark.parametrize("case", TRAINING.cases, ids=lambda case: case.id)
+def test_training_case(case: Case) -> None:
+    verdict = judge(OfflineBrain(), TRAINING, case)
+    assert verdict.problems == [], verdict.outcome.plans
+    if case.steps is not None:
+        first = verdict.outcome.plans[0] if verdict.outcome.plans else Plan()
+        steps = first.steps[:-1] if first.question else first.steps
+        assert steps == case.steps
+    if case.says:
+        said = verdict.outcome.message if case.expect == "refuse" else verdict.outcome.plans[0].summary
+        assert case.says.lower() in said.lower()
+
+
+def test_every_plan_of_the_corpus_is_schema_valid_and_says_one_sentence() -> None:
+    for case in TRAINING.cases:
+        try:
+            result = plan(case.text, case.screen)
+        except BrainError as exc:
+            assert exc.code in REFUSALS, (case.text, exc.code)
+            assert exc.message.endswith(".")
             continue
-        perform(driver, action=spec.action, params=spec.params, deadline=time.monotonic() + 10)
+        for step in result.steps:
+            step_parse(step)
+        assert result.summary.endswith(".") and result.summary.count(". ") == 0, result.summary
 
 
-def system(driver: SimDriver) -> dict[str, bool]:
-    """The phone's system settings, from its state file (which `wake` writes when the phone is fresh)."""
-    driver.wake()
-    return json.loads(Path(driver.path).read_text())["system"]
+# The judge itself ------------------------------------------------------------------------------
 
 
-def test_the_corpus_is_large_and_covers_the_whole_vocabulary() -> None:
-    assert len(CORPUS.cases) >= 80
-    planned = {step["action"] for case in CORPUS.cases for step in case.expected or []}
-    asked = any(case.question for case in CORPUS.cases)
-    assert set(ACTIONS) <= planned | ({"ask_user"} if asked else set())
-    assert {case.screen for case in CORPUS.cases} >= {"launcher", "settings", "login", "home", "none", "dialogs"}
+class Canned:
+    """A brain that always answers the same plan (or refusal): for judging the judge."""
+
+    def __init__(self, answer: Plan | BrainError) -> None:
+        self.answer = answer
+
+    def plan(self, *, text: str, ui_xml: str | None) -> Plan:
+        if isinstance(self.answer, BrainError):
+            raise self.answer
+        return self.answer
 
 
-@pytest.mark.parametrize("case", CORPUS.cases, ids=lambda case: case.id)
-def test_corpus(case: Case) -> None:
-    assert run(OfflineBrain(), case, CORPUS.dumps[case.screen]) == []
+def case(screen: str, expect: str, then: dict[str, Any] | None = None, code: str | None = None) -> Case:
+    return Case(number=1, screen=screen, text="…", style="test", expect=expect, then=then or {}, code=code)
 
 
-@pytest.mark.parametrize("case", PLANNED, ids=lambda case: case.id)
-def test_every_step_is_valid_and_the_summary_is_one_sentence(case: Case) -> None:
-    result = plan(case.text, case.screen)
-    for step in result.steps:
-        step_parse(step)
-    assert result.summary.endswith(".") and result.summary.count(". ") == 0, result.summary
+NO_ERROR = {"action": "assert_not_visible", "id": "com.cognisim.demo:id/error"}
+ERROR_SHOWN = {"action": "assert_visible", "id": "com.cognisim.demo:id/error"}
 
 
-@pytest.mark.parametrize(
-    "case",
-    [case for case in PLANNED if isinstance(CORPUS.specs[case.screen], list) and case.text not in NOT_RUN],
-    ids=lambda case: case.id,
-)
-def test_plans_run_on_the_simulated_phone(case: Case, tmp_path: Path) -> None:
-    driver = CORPUS.phone(case.screen, tmp_path)
-    assert driver is not None
-    steps = plan(case.text, case.screen).steps
-    if case.text in FAILS_ON_THE_PHONE:
-        with pytest.raises(Exception):  # noqa: B017 - whichever step error the phone raises
-            execute(driver, steps)
-    else:
-        execute(driver, steps)
+def test_the_judge_counts_a_check_that_passes_where_it_must_fail_as_silently_wrong() -> None:
+    inverted = judge(Canned(Plan(steps=[ERROR_SHOWN])), TRAINING, case("login_error", "check_fails"))
+    assert not inverted.passed and inverted.silently_wrong and inverted.outcome.kind == "act"
+    right = judge(Canned(Plan(steps=[NO_ERROR])), TRAINING, case("login_error", "check_fails"))
+    assert right.passed and right.outcome.kind == "check_fails" and right.outcome.failed == {"n": 0, **NO_ERROR}
 
 
-def run_turn(driver: SimDriver, text: str) -> list[Plan]:
-    """Plan, run, and plan what remains against the new screen, as the turn pipeline does."""
-    plans = [OfflineBrain().plan(text=text, ui_xml=driver.dump_ui())]
-    execute(driver, plans[-1].steps)
-    while plans[-1].remaining and len(plans) < 5:
-        plans.append(OfflineBrain().plan(text=plans[-1].remaining, ui_xml=driver.dump_ui()))
-        execute(driver, plans[-1].steps)
-    return plans
+def test_the_judge_counts_acting_instead_of_asking_or_refusing_as_silently_wrong() -> None:
+    tap = Plan(steps=[{"action": "tap", "text": "Sign in"}])
+    for expect in ("ask", "refuse"):
+        verdict = judge(Canned(tap), TRAINING, case("login", expect))
+        assert verdict.silently_wrong and verdict.problems == [f"expected {expect}, got act"]
+    refused = judge(Canned(BrainError("no", "unsupported")), TRAINING, case("login", "ask"))
+    assert not refused.passed and not refused.silently_wrong
 
 
-def test_what_remains_is_planned_against_the_next_screen(tmp_path: Path) -> None:
-    driver = CORPUS.phone("launcher", tmp_path)
-    assert driver is not None and system(driver)["wifi"] is True
-    plans = run_turn(driver, "open Settings, then turn off Wi-Fi and go back")
-    assert [p.steps for p in plans] == [
-        [{"action": "launch_app", "package": "com.android.settings"}],
-        [{"action": "tap", "id": "com.android.settings:id/wifi_switch"}, {"action": "press_key", "key": "back"}],
-    ]
-    assert plans[0].remaining == "turn off Wi-Fi, then go back" and plans[1].remaining is None
-    assert system(driver)["wifi"] is False
-    assert driver.foreground_package() == "com.android.launcher3"
-
-    again = run_turn(driver, "open Settings and turn off Wi-Fi")
-    assert again[-1].steps == [] and "already off" in again[-1].summary
-    assert system(driver)["wifi"] is False
-
-
-def test_login_instruction_signs_in_on_the_phone(tmp_path: Path) -> None:
-    driver = CORPUS.phone("launcher", tmp_path)
-    assert driver is not None
-    text = (
-        "open the login demo, log in as demo@example.com with password secret123 "
-        "and check that the home screen greets me"
+def test_the_judge_compares_the_phone_afterwards() -> None:
+    typed = Plan(steps=[{"action": "type", "text": "x@y.z", "into": {"id": "com.cognisim.demo:id/email"}}])
+    then = {"foreground": "com.cognisim.demo", "fields": {"com.cognisim.demo:id/email": "x@y.z", "password": ""}}
+    assert judge(Canned(typed), TRAINING, case("login", "act", then)).passed
+    wrong = judge(Canned(typed), TRAINING, case("login", "act", {"fields": {"password": "x@y.z"}}))
+    assert wrong.silently_wrong and wrong.problems == ["field password holds '', not 'x@y.z'"]
+    switched = Plan(steps=[{"action": "tap", "id": "com.android.settings:id/wifi_switch"}])
+    verdict = judge(
+        Canned(switched),
+        TRAINING,
+        case("settings", "act", {"checked": {"wifi_switch": True}, "visible": ["Wi-Fi"], "not_visible": ["NFC"]}),
     )
-    [result] = run_turn(driver, text)
-    assert [step["action"] for step in result.steps] == ["launch_app", "type", "type", "tap", "assert_visible"]
-    assert "secret123" not in result.summary
+    assert verdict.problems == ["wifi_switch is off"]
 
 
-def test_a_question_ends_the_plan_with_its_ask_user_step() -> None:
-    result = plan("tap Cancel, then take a screenshot, then tap OK and go back", "dialogs")
-    assert result.steps[0] == {"action": "tap", "text": "Cancel"}
-    assert result.question is None  # after the tap, the screen is not known: "OK" is planned from the words
-    result = plan("take a screenshot, then tap OK and go back", "dialogs")
-    assert result.question and '"OK" button (1st from the top)' in result.question and "2nd" in result.question
-    assert result.steps == [{"action": "screenshot"}, {"action": "ask_user", "prompt": result.question}]
-    assert result.remaining == "tap OK, then go back"
+def test_the_judge_plans_what_remains_on_the_next_screen_and_compares_the_refusal_code() -> None:
+    verdict = judge(OfflineBrain(), TRAINING, case("launcher", "act", {"checked": {"wifi_switch": False}}))
+    assert verdict.outcome.kind == "refuse"  # "…" is not an instruction
+    outcome = play_text("launcher", "open settings and turn off wifi")
+    assert outcome.kind == "act" and len(outcome.plans) == 2 and outcome.plans[0].remaining == "turn off wifi"
+    coded = judge(Canned(BrainError("no", "not_on_screen")), TRAINING, case("login", "refuse", code="unsupported"))
+    assert coded.problems == ["refused with code not_on_screen, not unsupported (no)"] and not coded.silently_wrong
 
+
+def play_text(screen: str, text: str) -> Outcome:
+    with TRAINING.phone(screen) as driver:
+        return play(OfflineBrain(), TRAINING, Case(0, screen, text, "", "act", {}), driver)
+
+
+def test_the_heldout_set_is_in_the_judges_format() -> None:
+    if not HELDOUT.exists():
+        pytest.skip("the held-out set has not landed")
+    heldout = load(HELDOUT)
+    assert len(heldout.cases) >= 150 and all(heldout.on_phone(c.screen) for c in heldout.cases)
+
+
+# Questions -------------------------------------------------------------------------------------
 
 OK_2 = {"action": "tap", "text": "OK", "index": 1}
 BACK = {"action": "press_key", "key": "back"}
@@ -137,12 +158,48 @@ LOGIN = [
 ]
 
 
+def test_a_question_ends_the_plan_with_its_ask_user_step_and_choices() -> None:
+    result = plan("tap Cancel, then take a screenshot, then tap OK and go back", "dialogs")
+    assert result.steps[0] == {"action": "tap", "text": "Cancel"}
+    assert result.question is None  # after the tap, the screen is not known: "OK" is planned from the words
+    result = plan("take a screenshot, then tap OK and go back", "dialogs")
+    assert result.question and result.code == "ambiguous"
+    assert result.choices == ["OK (1st from the top)", "OK (2nd from the top)"]
+    ask = {"action": "ask_user", "prompt": result.question, "choices": result.choices}
+    assert result.steps == [{"action": "screenshot"}, ask]
+    step_parse(ask)
+    assert result.remaining == "tap OK, then go back"
+
+
+@pytest.mark.parametrize(
+    ("screen", "text", "code", "choices"),
+    [
+        ("settings", "turn it on", "ambiguous", ["Bluetooth", "Airplane mode", "Dark theme"]),
+        ("settings", "switch off", "ambiguous", ["Wi-Fi", "Location"]),
+        ("home", "tap it", "ambiguous", None),
+        ("login", "log in", "needs_value", []),
+        ("login", "sign in as demo@example.com", "needs_value", []),
+        ("login", "type hunter2", "ambiguous", ["Email", "Password"]),
+        ("login", "type into the email field", "needs_value", []),
+        ("launcher", "open the app", "ambiguous", ["Settings", "Login Demo"]),
+        ("login", "tap Emaik", "ambiguous", ["Email"]),
+    ],
+)
+def test_doubt_is_a_question_never_a_guess(screen: str, text: str, code: str, choices: list[str] | None) -> None:
+    result = plan(text, screen)
+    assert result.question and result.code == code and result.code in QUESTIONS
+    if choices is not None:
+        assert result.choices == choices
+    assert result.steps[-1]["action"] == "ask_user" and result.remaining == text
+
+
 @pytest.mark.parametrize(
     ("screen", "text", "answer", "expected"),
     [
         ("dialogs", "tap OK, then go back", "the second one", [OK_2, BACK]),
         ("dialogs", "tap OK, then go back", "Bottom.", [OK_2, BACK]),
         ("dialogs", "tap OK, then go back", "2", [OK_2, BACK]),
+        ("dialogs", "tap OK, then go back", "OK (2nd from the top)", [OK_2, BACK]),
         ("dialogs", "tap OK, then go back", "the first", [{"action": "tap", "text": "OK"}, BACK]),
         ("dialogs", "tap OK, then go back", "tap Cancel instead", [{"action": "tap", "text": "Cancel"}, BACK]),
         ("login", "type hello", "password", [{"action": "type", "text": "hello", "into": {"id": INTO + "password"}}]),
@@ -159,10 +216,20 @@ LOGIN = [
             [{"action": "tap", "id": "com.android.settings:id/bluetooth_switch"}],
         ),
         (
+            "settings",
+            "turn it on",
+            "Dark theme",
+            [{"action": "tap", "id": "com.android.settings:id/dark_theme_switch"}],
+        ),
+        ("login", "log in with my credentials", "log in as demo@example.com with password secret123", LOGIN),
+        ("login", "log in", "demo@example.com / secret123", LOGIN[:2]),
+        ("login", "sign in as demo@example.com", "secret123", LOGIN),
+        ("login", "sign in as demo@example.com", "it's 'secret123'", LOGIN),
+        (
             "login",
-            "log in with my credentials",
-            "log in as demo@example.com with password secret123",
-            LOGIN,
+            "type into the password field",
+            "hunter2",
+            [{"action": "type", "text": "hunter2", "into": {"id": INTO + "password"}}],
         ),
     ],
 )
@@ -182,6 +249,92 @@ def test_an_answer_that_picks_nothing_asks_again() -> None:
     assert again.question == asked.question and again.remaining == "tap OK"
 
 
+# Checks: negation is parsed, never dropped --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("clause", "kind", "target"),
+    [
+        ("make sure no error is shown", "assert_not", "error"),
+        ("verify there is no error message", "assert_not", "error message"),
+        ("check there's no Sign out button", "assert_not", "Sign out button"),
+        ("there must not be any error", "assert_not", "error"),
+        ("I shouldn't see any error", "assert_not", "error"),
+        ("no error", "assert_not", "error"),
+        ("confirm that nothing says Invalid email", "assert_not", "Invalid email"),
+        ("ensure the error isn't displayed", "assert_not", "the error"),
+        ("the error should be gone", "assert_not", "the error"),
+        ("check that there is a Sign in button", "assert", "Sign in button"),
+        ("check that the model is CogniSim Virtual Phone", "assert", "CogniSim Virtual Phone"),
+        ("verify the Android version is not 13", "assert_not", "13"),
+        ("see if the welcome text is displayed", "assert", "the welcome text"),
+        ("is the error shown", "assert", "the error"),
+    ],
+)
+def test_a_check_keeps_its_negation(clause: str, kind: str, target: str) -> None:
+    intent = check(clause)
+    assert intent is not None and (intent.kind, intent.target) == (kind, target)
+
+
+def test_a_negative_check_fails_on_the_phone_when_the_thing_is_there() -> None:
+    shown = {"action": "assert_not_visible", "text": "Invalid email or password"}
+    assert plan("make sure no error is shown", "login_error").steps == [shown]
+    assert plan("make sure no error is shown", "login").steps == [NO_ERROR]  # not on screen: the known element
+    assert play_text("login_error", "make sure no error is shown").kind == "check_fails"
+
+
+# Refusals ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("screen", "text", "code", "words"),
+    [
+        ("settings", "", "not_understood", "Tell me what to do"),
+        ("settings", "fly to the moon", "not_understood", "I can open or restart an app"),
+        ("settings", "tap Bluetooth and then dance", "not_understood", 'I don\'t understand "dance"'),
+        ("settings", "turn on wifi and do a barrel roll", "not_understood", "barrel roll"),
+        (
+            "settings",
+            "tap Foo Bar",
+            "not_on_screen",
+            'I can\'t find "Foo Bar" on the screen. The screen shows: "Settings"',
+        ),
+        ("login", "tap Forgot password", "not_on_screen", "Forgot password"),
+        ("launcher", "open Spotify", "not_on_screen", 'I don\'t know an app called "Spotify"'),
+        ("home", "install WhatsApp", "unsupported", "install, update or uninstall apps"),
+        ("home", "check that wifi is on", "unsupported", 'say "make sure wifi is on"'),
+        ("home", "sleep 2 minutes", "unsupported", "at most 60 seconds"),
+        ("none", "turn on wifi", "not_on_screen", "need to see the screen"),
+    ],
+)
+def test_a_refusal_has_a_code_and_says_why(screen: str, text: str, code: str, words: str) -> None:
+    error = refusal(text, screen)
+    assert error.code == code and words in error.message
+
+
+def test_nothing_of_a_refused_instruction_runs() -> None:
+    outcome = play_text("settings", "turn off wifi and do a barrel roll")
+    assert outcome.kind == "refuse" and outcome.plans == []
+
+
+def test_what_the_planner_can_do_is_said_from_the_step_schema() -> None:
+    assert set(PHRASES) == set(ACTIONS)
+    said = can_do()
+    assert said.startswith("I can ") and said.endswith(".")
+    assert all(PHRASES[action].split(" (")[0] in said for action in ACTIONS)
+    assert "volume up" in said and "restart an app" in said
+    assert can_do() in refusal("make me a sandwich", "launcher").message
+
+
+def test_an_unreadable_screen_is_a_brain_failure() -> None:
+    with pytest.raises(BrainError) as error:
+        OfflineBrain().plan(text="tap OK", ui_xml="<hierarchy><node")
+    assert error.value.code == "brain_failed" and "could not read the screen" in error.value.message
+
+
+# Screen-knowing details ----------------------------------------------------------------------------
+
+
 def test_switch_state_follows_the_plan() -> None:
     result = plan("turn off wifi, then turn wifi back on", "settings")
     assert result.steps == [{"action": "tap", "id": "com.android.settings:id/wifi_switch"}] * 2
@@ -192,22 +345,16 @@ def test_an_on_screen_typo_uses_the_real_text() -> None:
     assert plan("tap LOGIN DEMO", "launcher").steps == [{"action": "tap", "text": "Login Demo"}]
 
 
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("", "Tell me what to do"),
-        ("   ", "Tell me what to do"),
-        ("fly to the moon", "I can open, restart or close an app"),
-        ("tap Bluetooth and then dance", 'I don\'t understand "dance"'),
-        ("tap Foo Bar", 'I can\'t find "Foo Bar" on the screen. The screen shows: "Settings", "Wi-Fi"'),
-    ],
-)
-def test_what_cannot_be_planned_is_explained(text: str, words: str) -> None:
-    with pytest.raises(BrainError) as error:
-        plan(text, "settings")
-    assert words in error.value.message
-
-
-def test_an_unreadable_screen_is_a_brain_error() -> None:
-    with pytest.raises(BrainError, match="could not read the screen"):
-        OfflineBrain().plan(text="tap OK", ui_xml="<hierarchy><node")
+def test_clauses_are_cut_where_the_screen_says() -> None:
+    steps = plan("fill email with a@b.co, password with pw1, and hit enter", "login").steps
+    assert steps == [
+        {"action": "type", "text": "a@b.co", "into": {"id": INTO + "email"}},
+        {"action": "type", "text": "pw1", "into": {"id": INTO + "password"}},
+        {"action": "press_key", "key": "enter"},
+    ]
+    launched = plan("open settings > about phone and check the model is CogniSim Virtual Phone", "launcher")
+    assert launched.steps == [
+        {"action": "launch_app", "package": "com.android.settings"},
+        {"action": "tap", "text": "About phone"},
+        {"action": "assert_visible", "text": "CogniSim Virtual Phone"},
+    ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
 REFUSALS = ("not_understood", "not_on_screen", "unsupported", "needs_value")
 """Why a brain refuses an instruction (`BrainError.code`):
 

@@ -40,6 +40,8 @@ class Intent:
     """How a following clause without a verb borrows this one's ("fill A with x, B with y")."""
     pronoun: bool = False
     """The target was "it", "that" … with nothing before it to stand for."""
+    explicit: bool = False
+    """The direction was said ("scroll up to …"), not assumed."""
 
     @property
     def verb(self) -> str:
@@ -71,7 +73,24 @@ VERIFY = (
     r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+(?:that\s+|if\s+|whether\s+)?"
 )
 TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push)"
-PRONOUNS = ("it", "that", "this", "them", "that one", "this one", "the same", "the same one")
+PRONOUNS = (
+    "it",
+    "that",
+    "this",
+    "them",
+    "that one",
+    "this one",
+    "the same",
+    "the same one",
+    "there",
+    "here",
+    "in there",
+    "the other one",
+    "the other",
+    "another one",
+    "the one",
+    "one",
+)
 _KEY_NAMES = {name.replace("_", " "): name for name in KEYS} | {
     "return": "enter",
     "backspace": "del",
@@ -89,7 +108,7 @@ _KEY_NAMES = {name.replace("_", " "): name for name in KEYS} | {
 }
 KEY = "|".join(re.escape(name) for name in sorted(_KEY_NAMES, key=len, reverse=True))
 _FRESH = (
-    r"(?P<fresh>,?\s+(?:fresh|freshly|clean|from\s+scratch|"
+    r"(?P<fresh>,?\s+(?:fresh|freshly|clean|from\s+scratch|(?:with|from)\s+a\s+(?:fresh\s+start|clean\s+slate)|"
     r"with\s+(?:a\s+)?(?:clean|fresh|cleared|empty|reset)\s+(?:state|data|slate|storage)|"
     r"with\s+(?:its\s+|the\s+|all\s+)?(?:app\s+)?(?:data|state|storage)\s+(?:cleared|wiped|reset|erased)|"
     r"(?:after\s+)?(?:clearing|wiping|resetting)\s+(?:its\s+|the\s+|all\s+)?(?:app\s+)?(?:data|state|storage)|"
@@ -146,7 +165,14 @@ _UNSUPPORTED = {
     r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
     r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
     r"shake.*": "shake the phone",
-    r"(?:drag|move)\s+.+\s+(?:to|onto|into|over)\s+.+": "drag one element onto another (a swipe between two points can)",
+    r"(?:factory[\s-]*reset|wipe|erase|format)\s+(?:the\s+)?(?:phone|device|emulator)": "reset the phone",
+    r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?.+?\s+(?:is|are)\s+(?:empty|blank|"
+    r"filled(?:\s+in)?|cleared|focused|greyed\s+out|highlighted)": (
+        "check a field's value or an element's state, only what text is shown"
+    ),
+    r"(?:drag|move)\s+(?!(?:from\s+)?\(?\s*\d).+\s+(?:to|onto|into|over)\s+.+": (
+        "drag one element onto another (a swipe between two points can)"
+    ),
     r"(?:check|verify|read|get|tell\s+me|what\s+is|what's)\s+(?:the\s+)?(?:battery|signal|time|date|cpu|memory|"
     r"network\s+speed).*": "read the phone's status",
     r"(?:open|pull\s+down|show|expand)\s+(?:the\s+)?(?:notification|notifications|notification\s+shade|quick\s+settings)"
@@ -164,7 +190,7 @@ def _unsupported(m: re.Match[str]) -> Intent:
 # Signing in ------------------------------------------------------------------------------------
 
 _LOGIN_VERB = (
-    r"(?:log\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|"
+    r"(?:log\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|sign\s+on|"
     r"authenticate)"
 )
 _APP_WORDS = r"(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
@@ -184,10 +210,21 @@ def _login(m: re.Match[str]) -> Intent:
     return Intent("login", target=m["email"], text=m["pw"])
 
 
+@rule(
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:(?:as|with|using|for)\s+)?{_ACCOUNT}(?P<email>\S+@\S+?)"
+    r"(?:\s*[,/:]\s*|\s+(?:and|with|using|/)\s+|\s+)(?!password\b|pw\b|pass\b)(?P<pw>\S+)",
+)
+def _login_pair(m: re.Match[str]) -> Intent:
+    """ "sign on as a@b.c with secret", "signin a@b.c secret": an email, then the password without its name."""
+    return Intent("login", target=m["email"], text=m["pw"])
+
+
 @rule(rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+@\S+|[\w.-]+)")
 def _login_no_password(m: re.Match[str]) -> Intent | None:
     if re.fullmatch(r"(?:my|the|your|our|a|an|it|them)", m["email"], re.I):
         return None
+    if "@" not in m["email"] and re.search(r"\s(?:with|using)\s", m[0], re.I):
+        return Intent("tap", target=m[0])  # "sign in with Google": a button of its own
     return Intent("login", target=m["email"])
 
 
@@ -202,6 +239,7 @@ def _login_unknown(m: re.Match[str]) -> Intent:
 
 @rule(
     r"(?:(?:type|enter|input|fill\s+in|use|put|key\s+in|with)\s+(?:in\s+)?(?:my\s+|the\s+)?)?"
+    r"(?:(?:credentials|creds|login|details|login\s+details)\s*:?\s+)?"
     rf"(?:(?:the\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)\s*[:=]?\s+)?(?P<email>\S+@\S+|\S+?){_PASSWORD}",
 )
 def _credentials(m: re.Match[str]) -> Intent | None:
@@ -224,7 +262,8 @@ def _screenshots(m: re.Match[str]) -> Intent:
 @rule(
     r"(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|one\s+more|the))?\s+(?:screenshot|screen\s*shot|"
     r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:the\s+|this\s+)?(?:screen|this|it|page))?",
-    r"screenshot(?:\s+(?:it|this|the\s+screen|again))?|capture\s+(?:the\s+|this\s+)?screen|screen\s*shot",
+    r"screenshot(?:\s+(?:it|this|the\s+screen|again))?|(?:capture|grab|snap|save|record)\s+(?:the\s+|this\s+|a\s+)?screen|"
+    r"screen\s*shot|print\s*screen",
 )
 def _screenshot(m: re.Match[str]) -> Intent:
     return Intent("screenshot")
@@ -234,6 +273,7 @@ def _screenshot(m: re.Match[str]) -> Intent:
     rf"(?:wait|sleep|pause|hold\s+on|delay|idle|stay)(?:\s+for)?(?:\s+(?:about|around|roughly|another|like|exactly))?\s+{N}"
     r"(?:\s+(?:or\s+so|first|more))?",
     r"(?:wait|pause|hold\s+on)(?:\s+for)?\s+a\s+(?:moment|bit|little|little\s+bit|sec|second|tick)",
+    rf"(?:give\s+it|allow|let\s+it\s+(?:load|settle)\s+for)\s+{N}",
 )
 def _sleep(m: re.Match[str]) -> Intent:
     return Intent("sleep", ms=_ms(m) if "n" in m.re.groupindex else 1000)
@@ -295,8 +335,19 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip)\s+(?P<target>.+)",
     rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
+    r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
+    r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",
+    r"(?P<off>shut\s+off|shut\s+down|cut|disconnect(?:\s+from)?|kill|stop|cut\s+off)\s+(?:the\s+)?(?P<target>.+?)"
+    r"(?:\s+(?:setting|switch|toggle|option))?",
 )
-def _toggle(m: re.Match[str]) -> Intent:
+def _toggle(m: re.Match[str]) -> Intent | None:
+    if "off" in m.re.groupindex:
+        # "kill location", "disconnect from wifi": only a switch; "kill the demo app" stops an app
+        if app_package(m["target"], strict=False) or re.fullmatch(_CURRENT_APP, m["target"], re.I):
+            return None
+        return Intent("toggle", target=m["target"], on=False)
+    if re.match(r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\b|(?:re)?connect\b", m[0], re.I):
+        return Intent("toggle", target=m["target"], on=True)
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
     target = m["target"] if "target" in m.re.groupindex else "it"
@@ -310,8 +361,11 @@ def _toggle(m: re.Match[str]) -> Intent:
     r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
 )
 def _check_state(m: re.Match[str]) -> Intent:
-    return Intent("check_state", target=m["target"], on=m["state"].lower() in ("on", "enabled", "checked", "ticked",
-                                                                              "selected", "active"))
+    return Intent(
+        "check_state",
+        target=m["target"],
+        on=m["state"].lower() in ("on", "enabled", "checked", "ticked", "selected", "active"),
+    )
 
 
 # Scrolling to something ----------------------------------------------------------------------------
@@ -320,6 +374,7 @@ def _check_state(m: re.Match[str]) -> Intent:
 @rule(
     r"(?:(?:go|scroll|swipe|move|jump|get)\s+)?(?:all\s+the\s+way\s+)?(?:back\s+)?(?:(?:up|down)\s+)?(?:to|until)\s+"
     r"(?:the\s+)?(?:very\s+)?(?P<edge>top|bottom|end|beginning|start)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
+    r"(?:the\s+)?(?P<edge>top|bottom)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
 )
 def _scroll_edge(m: re.Match[str]) -> Intent:
     return Intent("scroll_edge", direction="up" if m["edge"].lower() in ("top", "beginning", "start") else "down")
@@ -332,12 +387,16 @@ def _scroll_edge(m: re.Match[str]) -> Intent:
     r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?))?",
     r"(?:find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?"
     r"(?:\s+in\s+the\s+list)?",
+    r"(?:bring|get|scroll)\s+(?P<target>.+?)\s+(?:into|in|to)\s+view",
+    r"(?:reveal|expose|jump\s+to|skip\s+to)\s+(?P<target>.+)",
+    r"make\s+(?P<target>.+?)\s+visible\s+by\s+scrolling(?:\s+(?P<dir>down|up))?",
 )
 def _scroll_to(m: re.Match[str]) -> Intent:
-    direction = (m["dir"] or "down").lower()
-    if "verb" in m.re.groupindex and m["verb"].lower() == "swipe" and m["dir"]:
+    groups = m.groupdict()
+    direction = (groups.get("dir") or "down").lower()
+    if (groups.get("verb") or "").lower() == "swipe" and groups.get("dir"):
         direction = "down" if direction == "up" else "up"
-    return Intent("scroll_to", target=m["target"], direction=direction)
+    return Intent("scroll_to", target=m["target"], direction=direction, explicit=bool(groups.get("dir")))
 
 
 # Checks: what is shown, and what must not be ------------------------------------------------------
@@ -350,16 +409,16 @@ _NEGATION = re.compile(
 _SHOWN = (
     r"(?:shown|visible|displayed|there|present|on\s+(?:the\s+|this\s+)?(?:screen|page)|showing|appearing|"
     r"appears?|appeared|show(?:s|n)?(?:\s+up)?|exists?|gone|hidden|absent|missing|disappeared|vanished|seen|anywhere|"
-    r"available|displaying|in\s+view|around)"
+    r"available|displaying|in\s+view|around|listed|included|rendered|on\s+display|showing\s+up|in\s+the\s+list)"
 )
 _PREDICATE = re.compile(
     r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:be\s+|been\s+)?"
     rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+)*{_SHOWN}"
-    r"(?:\s+(?:anywhere|on\s+(?:the|this)\s+(?:screen|page)|any\s*more|now|at\s+all|either))*)$",
+    r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here))*)$",
     re.I,
 )
 _OPENING = re.compile(
-    r"^(?:there(?:'s|\s+(?:is|are|should\s+be|must\s+be|will\s+be|isn't|aren't|should\s+not\s+be|shouldn't\s+be|"
+    r"^(?:there'?s\s+(?=\S)|theres\s+|(?:is|are)\s+there(?:\s+(?:a|an|any|still)\b)?|there(?:\s+(?:is|are|should\s+be|must\s+be|will\s+be|isn't|aren't|should\s+not\s+be|shouldn't\s+be|"
     r"must\s+not\s+be|mustn't\s+be|is\s+not|are\s+not))|"
     r"(?:i|we|you)\s+(?:should\s+|must\s+|can\s+|could\s+|will\s+)?(?:not\s+)?(?:now\s+|still\s+|also\s+)?"
     r"(?:see|find|notice)|"
@@ -368,7 +427,14 @@ _OPENING = re.compile(
     r"(?:the\s+)?(?:screen|page|app)\s+(?:shows|says|displays|contains|has|reads)|"
     r"it\s+(?:says|shows|reads|displays)|"
     r"nothing\s+(?:on\s+(?:the\s+)?(?:screen|page)\s+)?(?:says|reads|shows|mentions|displays)|"
-    r"none\s+of\s+(?:the\s+)?\w+\s+(?:says?|reads?|shows?))\s+",
+    r"none\s+of\s+(?:the\s+)?\w+\s+(?:says?|reads?|shows?)|"
+    r"(?:the\s+)?(?:presence|existence|visibility|display|appearance)\s+of|(?:the\s+)?(?:absence|lack)\s+of)\s*",
+    re.I,
+)
+_ACTION = re.compile(
+    r"(?:tap|click|press|hit|select|choose|open|launch|start|type|enter|put|turn|switch|scroll|swipe|wait|go|navigate|"
+    r"long|double|take|clear|close|stop|find|fill|input|write|set|toggle|enable|disable|sign|log)\b(?!\s+(?:out|in)\s+"
+    r"(?:button|link)?\s*(?:is|are|should|must|isn't|does|doesn't)\b)",
     re.I,
 )
 _QUANTITY = re.compile(r"^(?:no|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+", re.I)
@@ -383,13 +449,15 @@ def check(clause: str) -> Intent | None:
     check that the thing is NOT shown; it is never dropped. "X is Y" (where Y is not a visibility or
     switch word) checks that the value Y is shown.
     """
-    lead = re.match(rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$))", clause, re.I)
+    lead = re.match(rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$)|(?=(?:is|are)\s+there\s))", clause, re.I)
     body = clause[lead.end() :] if lead else clause
     opening = _OPENING.match(body)
     predicate = _PREDICATE.search(body)
     if not lead and not opening and not predicate and not re.match(r"^no\s+\S", body, re.I):
         return None
-    negated = bool(_NEGATION.search(body))
+    if not lead and not opening and _ACTION.match(body):
+        return None  # "put it in there", "tap the one shown": an action, not a check
+    negated = bool(_NEGATION.search(body)) or bool(re.match(r"(?:the\s+)?(?:absence|lack)\s+of\b", body, re.I))
     target = body[opening.end() :] if opening else body
     if predicate:
         target = _PREDICATE.sub("", target)
@@ -422,7 +490,7 @@ def _back_to(m: re.Match[str]) -> Intent:
 
 @rule(
     r"(?:go|navigate|move|step)\s+back(?:wards)?(?:\s+(?:a|one)\s+(?:page|screen|step))?|back|go\s+up\s+a\s+level",
-    rf"{TAP}\s+(?:the\s+)?back(?:\s+(?:key|button))?",
+    rf"{TAP}\s+(?:the\s+)?(?:(?:hardware|device|system|phone|android|physical|os)\s+)?back(?:\s+(?:key|button))?",
 )
 def _back(m: re.Match[str]) -> Intent:
     return Intent("key", text="back")
@@ -451,7 +519,7 @@ def _volume(m: re.Match[str]) -> Intent:
 @rule(
     rf"(?:press|hit|push|use|tap)\s+(?:the\s+)?(?P<key>{KEY})(?:\s+(?:key|button))?",
     rf"{TAP}\s+(?:the\s+)?(?P<key>{KEY})\s+(?:key|button)",
-    r"(?:open|show)\s+(?:the\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
+    r"(?:open|show|bring\s+up|view)\s+(?:me\s+)?(?:the\s+|my\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
     r"(?:submit)(?:\s+(?:the|this)\s+form)?(?P<key>)",
 )
 def _key(m: re.Match[str]) -> Intent:
@@ -463,10 +531,13 @@ def _key(m: re.Match[str]) -> Intent:
     r"(?:delete|remove|erase|backspace|clear)\s+(?:the\s+)?(?:last|final)\s+(?:(?P<n>\d+|two|three|four|five)\s+)?"
     r"(?:character|char|letter|digit|symbol)s?(?:\s+(?:in|of|from)\s+(?P<field>.+))?",
     r"backspace(?:\s+(?:in|on)\s+(?P<field>.+))?",
+    r"(?:delete|remove|erase)\s+(?P<n>one|a|1|two|three|2|3)\s+(?:single\s+)?(?:character|char|letter|digit)s?"
+    r"(?:\s+(?:in|of|from)\s+(?P<field2>.+))?",
 )
 def _backspace(m: re.Match[str]) -> Intent:
-    times = int(number(m["n"])) if "n" in m.re.groupindex and m["n"] else 1
-    return Intent("backspace", target=m["field"] or "", times=times)
+    groups = m.groupdict()
+    times = int(number(groups["n"])) if groups.get("n") else 1
+    return Intent("backspace", target=groups.get("field") or groups.get("field2") or "", times=times)
 
 
 @rule(rf"(?:re-?start|re-?launch|re-?open|reload|reboot|relaunch)\s+(?P<app>.+?){_FRESH}")
@@ -477,7 +548,10 @@ def _restart(m: re.Match[str]) -> Intent | None:
     return None
 
 
-@rule(r"(?:reset|clear\s+(?:the\s+)?(?:data|state|storage)\s+(?:of|for))\s+(?P<app>.+)")
+@rule(
+    r"(?:reset|(?:clear|wipe|erase|delete)\s+(?:the\s+|all\s+)?(?:app\s+)?(?:data|state|storage|cache)\s+(?:of|for|in))"
+    r"\s+(?P<app>.+)"
+)
 def _reset(m: re.Match[str]) -> Intent | None:
     app = m["app"]
     if re.fullmatch(_CURRENT_APP, app, re.I) or app_package(app, strict=False):
@@ -486,7 +560,7 @@ def _reset(m: re.Match[str]) -> Intent | None:
 
 
 @rule(
-    r"(?:open|launch|start|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
+    r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
     r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access)"
     rf"\s+(?P<app>.+?){_FRESH}",
 )
@@ -494,7 +568,7 @@ def _open(m: re.Match[str]) -> Intent:
     return Intent("open", target=m["app"], fresh=bool(m["fresh"]))
 
 
-@rule(r"(?:close|stop|kill|quit|exit|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?P<app>.+)")
+@rule(r"(?:close|stop|kill|quit|exit|terminate|end|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?P<app>.+)")
 def _stop(m: re.Match[str]) -> Intent:
     return Intent("stop", target=m["app"])
 
@@ -517,14 +591,31 @@ _FIELD_WORDS = r"email|e-mail|password|pw|username|user\s+name|user|pass"
 
 
 @rule(
+    rf"(?:type|enter|input|write|key\s+in|fill\s+in|fill)\s+(?:in\s+|into\s+|out\s+)?(?:the\s+|my\s+|a\s+)?"
+    rf"(?P<field>{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))(?:\s+field)?",
+    r"(?:use|enter|type|put\s+in|give)\s+(?:my|the|your|our)\s+(?P<field3>password|email|username|user\s+name|pin)",
+    r"fill\s+(?P<it>it|that|this)\s+(?:in|out)|fill\s+(?:in|out)\s+(?P<it2>it|that|this)",
+    r"(?:fill(?:\s+(?:in|out))?|type|enter|write)(?:\s+(?:in|into|something|text|anything|some\s+text))?"
+    rf"(?:\s+(?:in|into)\s+(?P<field2>(?:the\s+|a\s+|my\s+)?(?:{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))))?",
+)
+def _type_unknown(m: re.Match[str]) -> Intent:
+    """ "type into the email field", "enter the password": the text is missing."""
+    groups = m.groupdict()
+    if groups.get("it") or groups.get("it2"):
+        return Intent("type", target="it", text="")
+    field = groups.get("field") or groups.get("field2") or groups.get("field3") or ""
+    return Intent("type", target=field, text="")
+
+
+@rule(
     rf"(?:type|enter|input|write|fill\s+in|key\s+in|put)\s+(?:in\s+)?(?:my\s+|the\s+)?"
     rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:as|is|=|:))?\s+(?P<text>\S+)",
     r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
     r"(?P<verb>set|change|update)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?:in|into|inside)\s+"
     r"(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s+(?P<text>.+)",
-    r"(?:type|enter|input|write|put|key\s+in|fill\s+in|insert|add|use|paste)\s+(?P<text>.+?)\s+"
-    r"(?:in|into|inside|in\s+to|on|to|for|as)\s+(?P<field>.+?)",
+    r"(?:type|enter|input|write|put|key\s+in|punch\s+in|fill\s+in|insert|add|use|paste|provide|supply|give)\s+"
+    r"(?P<text>.+?)\s+(?:in|into|inside|in\s+to|on|to|for|as)\s+(?P<field>.+?)",
     r"(?:type|enter|input|write|key\s+in)\s+(?P<text>.+)",
 )
 def _type(m: re.Match[str]) -> Intent:
@@ -536,26 +627,16 @@ def _type(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    rf"(?:type|enter|input|write|key\s+in|fill\s+in|fill)\s+(?:in\s+|out\s+)?(?:the\s+|my\s+|a\s+)?"
-    rf"(?P<field>{_FIELD_WORDS}|.+?\s+(?:field|box))(?:\s+field)?",
-    r"(?:fill(?:\s+(?:in|out))?|type|enter|write)(?:\s+(?:in|into|something|text|anything))?(?:\s+(?:in|into)\s+"
-    r"(?P<field2>.+))?",
-)
-def _type_unknown(m: re.Match[str]) -> Intent:
-    """ "type into the email field", "enter the password": the text is missing."""
-    field = (m["field"] if "field" in m.re.groupindex else None) or m["field2"] or ""
-    return Intent("type", target=field, text="")
-
-
-@rule(
-    r"(?:clear|empty|erase|wipe|blank|reset)(?:\s+out)?\s+(?:(?:the\s+)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+)?"
-    r"(?P<field>.+)",
+    r"(?:clear|empty|erase|wipe|blank)(?:\s+out)?\s+(?:(?:the\s+)?(?:text|contents?|input|value|what'?s|what\s+is|"
+    r"everything|all\s+(?:the\s+)?text)\s+(?:in|of|from|inside)\s+)?(?P<field>.+)",
     r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+(?P<field>.+)",
     r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything|the\s+field|field)(?P<field>)",
 )
 def _clear(m: re.Match[str]) -> Intent:
     field = m["field"]
-    intent = Intent("clear", target="" if re.fullmatch(r"(?:the\s+text|text|the\s+field|field)?", field, re.I) else field)
+    intent = Intent(
+        "clear", target="" if re.fullmatch(r"(?:the\s+text|text|the\s+field|field)?", field, re.I) else field
+    )
     return intent
 
 
@@ -573,12 +654,33 @@ def _swipe(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"scroll\s+(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
+    r"scroll\s+(?:back\s+)?(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
     r"(?:\s+(?:on\s+)?(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more|a\s+little\s+more))?",
     r"scroll(?P<dir>)(?:\s+(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more))?",
 )
 def _scroll(m: re.Match[str]) -> Intent:
     return Intent("scroll", direction=(m["dir"] or "down").lower())
+
+
+@rule(
+    r"(?:move|go|page|head|travel)\s+(?P<dir>up|down)\s+(?:the|a|one)?\s*(?:list|page|screen|bit|a\s+bit)",
+    r"page\s+(?P<dir>up|down)",
+)
+def _scroll_synonym(m: re.Match[str]) -> Intent:
+    return Intent("scroll", direction=m["dir"].lower())
+
+
+@rule(r"go\s+up(?:\s+(?:a|one)\s+level)?")
+def _go_up(m: re.Match[str]) -> Intent:
+    return Intent("tap", target="up", terse=True)
+
+
+@rule(r"(?P<dir>up|down)(?:wards?)?")
+def _up_down(m: re.Match[str]) -> Intent:
+    """ "up": the screen's Navigate up button when there is one, else a scroll; "down": a scroll."""
+    if m["dir"].lower() == "up":
+        return Intent("tap", target="up", terse=True)
+    return Intent("scroll", direction="down")
 
 
 @rule(rf"{TAP}\s+(?:on\s+|at\s+)?{POINT.format('')}")
@@ -591,12 +693,23 @@ def _double_tap(m: re.Match[str]) -> Intent:
     return Intent("tap", target=m["target"], times=2)
 
 
-@rule(rf"{TAP}(?:\s+(?:on|at))?\s+(?P<target>.+)", r"(?P<target>log\s*out|sign\s*out|logout|signout)")
+@rule(
+    rf"{TAP}(?:\s+(?:on|at))?\s+(?P<target>.+)",
+    r"(?P<target>log\s*out|sign\s*out|logout|signout|log\s+off|sign\s+off|sign\s+me\s+out|log\s+me\s+out)",
+)
 def _tap(m: re.Match[str]) -> Intent:
     return Intent("tap", target=m["target"])
 
 
 # No verb at all: the planner checks these against the screen ----------------------------------------
+
+
+@rule(r"(?P<target>.+?)\s*[,:-]?\s+(?P<verb>long[\s-]*press|tap|click|double[\s-]*tap|select|open)")
+def _verb_last(m: re.Match[str]) -> Intent:
+    """ "item 9 long press": the verb said last."""
+    verb = m["verb"].lower()
+    kind = "long_press" if verb.startswith("long") else "tap"
+    return Intent(kind, target=m["target"], times=2 if verb.startswith("double") else 1)
 
 
 @rule(r"(?:back\s+|then\s+)?(?P<state>on|off)(?:\s+again)?")
@@ -610,7 +723,7 @@ def _terse_toggle(m: re.Match[str]) -> Intent:
     return Intent("toggle", target=m["target"], on=m["state"].lower() == "on", terse=True)
 
 
-@rule(rf"(?P<field>{_FIELD_WORDS})\s*[:=]?\s+(?P<text>\S+)")
+@rule(rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})\s*(?:[:=]|is)?\s+(?P<text>\S+)")
 def _terse_type(m: re.Match[str]) -> Intent:
     return Intent("type", target=m["field"], text=m["text"], terse=True)
 

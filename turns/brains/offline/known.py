@@ -32,6 +32,7 @@ APPS: dict[str, str] = {
     "launcher": LAUNCHER,
 }
 APP_LABELS = {SETTINGS: "Settings", DEMO: "Login Demo", LAUNCHER: "the launcher"}
+_GENERIC = {"setting", "option", "app", "application", "thing", "one", "it", "that", ""}
 _APP_NOISE = re.compile(r"^(?:the|my|our)\s+|\s+(?:app|application)$", re.I)
 
 
@@ -47,7 +48,7 @@ def app_package(name: str, *, strict: bool = True) -> str | None:
     bare = canonical(_APP_NOISE.sub("", _APP_NOISE.sub("", name)))
     if bare in APPS:
         return APPS[bare]
-    if strict:
+    if strict or bare in _GENERIC:
         return None
     score, package = max((likeness(bare, known), package) for known, package in APPS.items())
     return package if score >= 0.8 else None

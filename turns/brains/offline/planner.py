@@ -19,7 +19,7 @@ import re
 from functools import cache
 from typing import Any
 
-from core.steps import StepInvalid, step_parse
+from core.steps import MAX_SLEEP_MS, MAX_TIMEOUT_MS, StepInvalid, step_parse
 from devices.drivers.base import TransportError
 from devices.uitree import parse as parse_ui
 
@@ -39,14 +39,36 @@ _ANSWER = re.compile(r"\s*\[answer:\s*(.*)\]\s*$", re.I | re.S)
 _ELEMENTS = {"tap", "long_press", "toggle", "scroll_to", "assert", "assert_not", "wait_for", "type", "clear"}
 _APPS = "I know Settings and Login Demo; for another app, give its package name, like com.example.app."
 _OPEN_FIRST = 'Open the app first, for example "open Login Demo and log in as … with password …".'
-_UP = {"back arrow", "arrow back", "up arrow", "arrow", "back icon", "navigate up", "up button", "up", "back arrow icon",
-       "navigate back", "the arrow", "left arrow", "arrow button", "back chevron"}
+_UP = {
+    "back arrow",
+    "arrow back",
+    "up arrow",
+    "arrow",
+    "back icon",
+    "navigate up",
+    "up button",
+    "up",
+    "back arrow icon",
+    "navigate back",
+    "the arrow",
+    "left arrow",
+    "arrow button",
+    "back chevron",
+}
 _UP_LABELS = ("navigate up", "navigate back", "back", "up")
 _HOME_WORDS = re.compile(r"(?:the\s+)?(?:home(?:\s+screen|\s+page)?|launcher|desktop|start\s+screen)", re.I)
 _PAGE_WORDS = re.compile(
-    r"(?:the\s+)?(?:(?:main|previous|last|first|top|other|prior)\s+)?(?:\w+\s+)?(?:page|screen|menu|list|view|one)", re.I
+    r"(?:the\s+)?(?:(?:main|previous|last|first|top|other|prior)\s+)?(?:\w+\s+)?(?:page|screen|menu|list|view|one)",
+    re.I,
 )
-_CURRENT = re.compile(r"(?:the|this|current|that)\s+app(?:lication)?|the\s+current\s+app(?:lication)?|it|this|app", re.I)
+_PLACE = re.compile(
+    r"\s+(?:in|at|on)\s+the\s+(?:(?:top|bottom|upper|lower)(?:[\s-]+(?:left|right))?|left|right|corner|middle|"
+    r"center|centre)(?:\s+(?:corner|side|edge|of\s+the\s+(?:screen|page)))?$",
+    re.I,
+)
+_CURRENT = re.compile(
+    r"(?:the|this|current|that)\s+app(?:lication)?|the\s+current\s+app(?:lication)?|it|this|app", re.I
+)
 
 
 class OfflineBrain:
@@ -120,25 +142,51 @@ class _Planner(Resolver):
         previous: Intent | None = None
         for clause in found:
             intent = parse(clause)
-            if intent is not None and intent.terse and intent.kind != "toggle" and previous is not None and previous.verb:
+            if (
+                intent is not None
+                and intent.terse
+                and intent.kind != "toggle"
+                and previous is not None
+                and previous.verb
+            ):
                 borrowed = parse(previous.verb + clause)
                 if borrowed is not None and not borrowed.terse:
                     intent, clause = borrowed, previous.verb + clause
                     intent.inherited = True
             fixed = correct_words(clause, self.label_words)
+            fixed = tidy(fixed) if fixed else None
             if intent is not None and fixed:
                 # "tunr wifi on", "chek that wifi is shown", "press hoem": a typo in a word of the grammar, not a name
                 corrected = parse(fixed)
                 typos = {w.lower() for w in clause.split()} - {w.lower() for w in fixed.split()}
                 in_target = any(typo in intent.target.lower().split() for typo in typos)
-                if corrected is not None and not corrected.terse and (intent.terse or in_target):
+                better = corrected is not None and (
+                    (not corrected.terse and (intent.terse or in_target))
+                    or (intent.terse and intent.kind == "tap" and corrected.kind != "tap")
+                )
+                if corrected is not None and better:
                     intent, clause = corrected, fixed
             if intent is None:
                 raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
             if intent.kind == "unsupported":
                 raise BrainError(f"I can't {intent.text}: no step does that. {can_do()}", "unsupported")
-            if intent.target.lower() in PRONOUNS:
-                if previous is not None and previous.kind in _ELEMENTS and previous.target and not previous.pronoun:
+            if (
+                intent.kind in ("open", "stop", "restart")
+                and intent.target.lower() in PRONOUNS
+                and previous is not None
+                and previous.kind in ("open", "stop", "restart")
+                and previous.target
+            ):
+                intent.target = previous.target  # "reset the demo app and open it"
+            elif intent.target.lower() in PRONOUNS:
+                other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
+                if (
+                    previous is not None
+                    and previous.kind in _ELEMENTS
+                    and previous.target
+                    and not previous.pronoun
+                    and not other
+                ):
                     intent.target = previous.target
                 else:
                     intent.target, intent.pronoun = "", True
@@ -202,6 +250,8 @@ class _Planner(Resolver):
                 intent.text = value
         elif intent.kind == "type" and not intent.text and value and intent.target:
             intent.text = value
+        elif intent.kind == "tap" and intent.terse and value.lower() in ("on", "off"):
+            intent = Intent("toggle", target=intent.target, on=value.lower() == "on")
         elif intent.kind == "sleep" and intent.ms is None:
             duration = parse(f"wait {value}")
             intent.ms = duration.ms if duration is not None and duration.kind == "sleep" else None
@@ -317,7 +367,8 @@ class _Planner(Resolver):
         try:
             step_parse(step)
         except StepInvalid as exc:
-            raise BrainError(f"I can't pause that long: {exc.message}", "unsupported") from exc
+            limit = f"at most {MAX_SLEEP_MS // 1000} seconds" if intent.ms > MAX_SLEEP_MS else exc.message
+            raise BrainError(f"I can pause for {limit} at a time.", "unsupported") from exc
         self._add(step, f"wait {_duration(intent.ms)}", intent.times)
 
     def _wait_for(self, intent: Intent) -> None:
@@ -328,7 +379,8 @@ class _Planner(Resolver):
             try:
                 step_parse(step)
             except StepInvalid as exc:
-                raise BrainError(f"I can't wait that long: {exc.message}", "unsupported") from exc
+                limit = f"at most {MAX_TIMEOUT_MS // 1000} seconds" if intent.ms > MAX_TIMEOUT_MS else exc.message
+                raise BrainError(f"I can wait for something for {limit}.", "unsupported") from exc
         self._add(step, f'wait for "{name}"')
 
     def _duration(self, intent: Intent) -> None:
@@ -342,7 +394,12 @@ class _Planner(Resolver):
     def _toggle(self, intent: Intent) -> None:
         state = {True: "on", False: "off", None: ""}[intent.on]
         verb = f"turn {state}" if state else "toggle"
-        if re.fullmatch(r"(?:(?:the|a|this|that)\s+)?(?:setting|option|feature|thing|switch|toggle)", intent.target, re.I):
+        if re.fullmatch(
+            r"(?:(?:the|a|this|that)\s+)?(?:setting|option|feature|thing|switch|toggle)|(?:them|it)\s+all|all(?:\s+of\s+them)?|"
+            r"everything|(?:all|every)\s+(?:the\s+)?(?:switch(?:es)?|settings?|toggles?)",
+            intent.target,
+            re.I,
+        ):
             intent.pronoun = True
         if intent.pronoun and self.forced is None:
             raise self._which("switch", verb, intent.on)
@@ -443,6 +500,8 @@ class _Planner(Resolver):
 
     def _open(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
+        if re.fullmatch(r"(?:the\s+|a\s+|this\s+|that\s+)?(?:setting|option|thing|one|entry|page)", name, re.I):
+            raise self._which("tap", "open")
         package = app_package(name, strict=False) or (self._current_app(name) if intent.fresh else None)
         if package:
             self._launch(package, fresh=intent.fresh)
@@ -466,6 +525,9 @@ class _Planner(Resolver):
     def _stop(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
         package = self._current_app(name)
+        if not package and self.screen and self.screen.confidence(split_noun(name)[0], kind="switch") >= 0.8:
+            self._toggle(Intent("toggle", target=intent.target, on=False))  # "kill location": its switch
+            return
         if not package:
             raise BrainError(f'I don\'t know which app "{name}" is. {_APPS}', "not_on_screen")
         self._add({"action": "stop_app", "package": package}, f"close {app_label(package)}")
@@ -482,14 +544,22 @@ class _Planner(Resolver):
             return
         if intent.pronoun and self.forced is None:
             raise self._which("tap", verb)
-        words = self.masked.restore(intent.target)
+        words = _PLACE.sub("", self.masked.restore(intent.target))
+        if words != self.masked.restore(intent.target) and self.screen and self.screen.confidence(words) >= 0.8:
+            intent.target = words  # "the back arrow in the top left": where it is, not what
         if intent.terse and not intent.inherited and (package := app_package(words)) and not self._on_screen(words):
             self._launch(package, fresh=False)
             return
-        if action == "tap" and canonical(split_noun(words)[0]) in _UP and self._up():
-            return
+        if action == "tap" and canonical(split_noun(words)[0]) in _UP | {canonical(w) for w in _UP}:
+            if words.strip().lower() == "up" and intent.terse and not self._has_up():
+                self._scroll(Intent("scroll", direction="up"))
+                return
+            if self._up():
+                return
+        if intent.terse and not intent.inherited and not self.screen and not known_element(words, package=self.app):
+            raise Missing(f'I don\'t understand "{words}".')
         try:
-            selector, name, _ = self._resolve(intent.target, purpose="tap")
+            selector, name, i = self._resolve(intent.target, purpose="tap")
         except Missing:
             exact = self.masked.quoted(intent.target)
             if not (self.screen and self.screen.scrollable()) or needs_screen(words):
@@ -497,11 +567,42 @@ class _Planner(Resolver):
             if not exact and not self.screen.list_like(split_noun(words)[0]):
                 raise
             selector, name = self._see(intent.target)
-            self._add({"action": "scroll_until_visible", **selector}, f'scroll to "{name}"', same_screen=True)
+            scroll = {"action": "scroll_until_visible", **selector}
+            if self.screen.list_direction(split_noun(words)[0]) == "up":
+                scroll["direction"] = "up"
+            self._add(scroll, f'scroll to "{name}"', same_screen=True)
+        else:
+            if intent.terse and not intent.inherited and i is not None and self._switch_of(i) is not None:
+                raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
         self._add({"action": action, **selector, **extra}, f'{verb} "{name}"', intent.times)
+
+    def _switch_of(self, i: int) -> int | None:
+        """The switch element `i` is, or is the row or label of."""
+        assert self.screen is not None
+        nodes = self.screen.nodes
+        if nodes[i].checkable:
+            return i
+        row = i if nodes[i].clickable else nodes[i].parent
+        for j in self.screen.shown:
+            if (
+                nodes[j].checkable
+                and row is not None
+                and (nodes[j].parent == row or nodes[j].parent == nodes[i].parent)
+            ):
+                return j
+        return None
 
     def _on_screen(self, words: str) -> bool:
         return bool(self.screen and self.screen.confidence(split_noun(words)[0]) >= 0.8)
+
+    def _has_up(self) -> bool:
+        return bool(
+            self.screen
+            and any(
+                self.screen.nodes[i].clickable and norm(self.screen.nodes[i].content_desc) in _UP_LABELS
+                for i in self.screen.shown
+            )
+        )
 
     def _up(self) -> bool:
         """ "the back arrow": the screen's Navigate up button when it has one, else the back key."""
@@ -525,14 +626,21 @@ class _Planner(Resolver):
     def _type(self, intent: Intent) -> None:
         text = self.masked.restore(intent.text).strip()
         into: Selector | None
+        if intent.pronoun and self.forced is None:
+            raise self._which("field", f'type "{text}" into' if text else "type into")
         if intent.terse and not self._names_field(intent.target):
             raise Missing(f'I can\'t find a field called "{self.masked.restore(intent.target)}" on the screen.')
-        if re.fullmatch(r"(?:the\s+|this\s+)?(?:form|fields|login\s+form|sign[\s-]*in\s+form|details|credentials)",
-                        intent.target, re.I):
+        if re.fullmatch(
+            r"(?:the\s+|this\s+)?(?:form|fields|login\s+form|sign[\s-]*in\s+form|details|credentials)",
+            intent.target,
+            re.I,
+        ):
             if not text:
                 raise Ask('Which email and password should I fill in? (Say "… with password …".)', code="needs_value")
             intent.target = ""
-        target = intent.target or ("email" if re.fullmatch(r"\S+@\S+\.\w+", text) and self._names_field("email") else "")
+        target = intent.target or (
+            "email" if re.fullmatch(r"\S+@\S+\.\w+", text) and self._names_field("email") else ""
+        )
         if target:
             into, name, secret = self._field(target)
         else:
@@ -613,7 +721,11 @@ class _Planner(Resolver):
             raise Ask("What should I scroll to? Name it, please.", code="needs_value")
         selector, name = self._see(intent.target)
         step = {"action": "scroll_until_visible", **selector}
-        if intent.direction == "up":
+        if intent.direction == "up" or (
+            not intent.explicit
+            and self.screen
+            and self.screen.list_direction(self.masked.restore(intent.target)) == "up"
+        ):
             step["direction"] = "up"
         self._add(step, f'scroll {intent.direction} to "{name}"')
 
@@ -680,4 +792,3 @@ def _join(parts: list[str]) -> str:
 
 def _duration(ms: int) -> str:
     return f"{ms} ms" if ms < 1000 or ms % 1000 else f"{ms // 1000} s"
-

@@ -81,7 +81,12 @@ class Ask(Exception):
     """
 
     def __init__(
-        self, question: str, choices: list[int] | None = None, *, labels: list[str] | None = None, code: str = "ambiguous"
+        self,
+        question: str,
+        choices: list[int] | None = None,
+        *,
+        labels: list[str] | None = None,
+        code: str = "ambiguous",
     ) -> None:
         super().__init__(question)
         self.question = question
@@ -174,8 +179,11 @@ class Screen:
         node, texts = self.nodes[i], []
         for j in self.shown:
             other = self.nodes[j]
-            if j != i and other.text and (other.parent == node.parent or self._inside(j, i)):
-                texts.append(other.text)
+            if j == i or not other.text or (other.parent != node.parent and not self._inside(j, i)):
+                continue
+            if other.clickable or other.checkable or self.is_kind(j, "field"):
+                continue  # another control's own name, not a label of this one
+            texts.append(other.text)
         return texts
 
     def _inside(self, j: int, i: int) -> bool:
@@ -348,9 +356,23 @@ class Screen:
         for i in self.shown:
             if self.nodes[i].text and self._list_child_deep(i):
                 theirs = re.fullmatch(r"(.*?\D)\s*(\d+)", norm(self.nodes[i].text))
-                if theirs and likeness(theirs[1], mine[1]) >= ACT:
+                if theirs and likeness(mine[1], theirs[1]) >= ACT:
                     return True
         return False
+
+    def list_direction(self, ref: str) -> str | None:
+        """ "up" when the numbered row the phrase names comes before the rows shown ("Item 2" above "Item 28")."""
+        mine = re.fullmatch(r"(.*?\D)\s*(\d+)", norm(ref))
+        if not mine:
+            return None
+        shown = []
+        for i in self.shown:
+            theirs = re.fullmatch(r"(.*?\D)\s*(\d+)", norm(self.nodes[i].text)) if self.nodes[i].text else None
+            if theirs and self._list_child_deep(i) and likeness(mine[1], theirs[1]) >= ACT:
+                shown.append(int(theirs[2]))
+        if shown and int(mine[2]) < min(shown):
+            return "up"
+        return None
 
     def _list_child_deep(self, i: int) -> bool:
         parent = self.nodes[i].parent

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -18,70 +18,20 @@ _TOKEN = re.compile(f"{OPEN}(\\d+){CLOSE}")
 _QUOTES = re.compile(r"\"([^\"]*)\"|(?<!\w)'([^']+)'(?!\w)")
 _CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 
-# Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
-_EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?"
-_PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
-_IDIOMS: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
-    # credentials said together: "X, password Y", "X and the password Y", "X / Y", "X:Y", "X and Y to log in"
-    (
-        re.compile(
-            rf"(?P<email>{_EMAIL})(?:,?\s+and\s+|,\s*|\s+)(?:(?:the|my|a)\s+)?(?:password|pw|pass)\b\s*"
-            rf"(?:is\s+|of\s+|[:=]\s*)?{_PW}(?!\s+(?:in|into|inside|as|for|on|to)\s+(?:the\s+)?(?:\w+\s+)?"
-            r"(?:field|box|input))",
-            re.I,
-        ),
-        r"\g<email> with password \g<pw>",
-    ),
-    (
-        re.compile(
-            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+){_PW}"
-            r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then)\b)",
-            re.I,
-        ),
-        lambda m: m[0] if m["pw"].lower() in VERBS else f"{m['email']} with password {m['pw']}",
-    ),
-    (re.compile(r"\b(?:the\s+)?(?:home\s+screen|app|it|screen)\s+greets\s+me\b", re.I), "the greeting is shown"),
-    (re.compile(r"\b(turn|switch|flip|put)\s+of\b", re.I), r"\1 off"),
-    (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
-    (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
-]
 
-# A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
-_PUNCT_SPLIT = re.compile(
-    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>)\s+|\s*(?:->|→|=>)\s*"
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+VERBS = _split(
+    "open launch start close stop kill quit exit tap click press hit select choose pick touch type enter input write "
+    "fill clear erase empty turn switch toggle flip enable disable activate deactivate scroll swipe check verify "
+    "confirm "
+    "ensure make wait sleep pause take grab capture go navigate return restart relaunch reopen long double find look "
+    "log sign login signin logout submit delete remove screenshot ask expect assert see put set change update use "
+    "back home show hold punch provide supply bring locate search disconnect shut cut authenticate"
 )
-_WORD_SPLIT = re.compile(
-    r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
-    r"and\s+finally|and\s+next|and\s+now)\s+",
-    re.I,
-)
-_LEADING = re.compile(
-    r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
-    r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
-    r"hi|hello|hey|"
-    r"(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?(?:\s+(?:be\s+so\s+kind\s+as|mind|kindly))?(?:\s+to)?|"
-    r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
-    r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
-    r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
-    r"i'?d\s+appreciate\s+it\s+if\s+you\s+(?:could|would|can)|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
-    r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
-    r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|"
-    r"(?:i|we)\s+(?:want|need)\s+to)"
-    r"\b,?\s*)+",
-    re.I,
-)
-_TRAILING = re.compile(
-    r"(?:\s*,?\s+(?:please|pls|plz|for\s+me|now|as\s+well|too|thanks|thank\s+you|thx|"
-    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly))+$",
-    re.I,
-)
-_FILLER = re.compile(
-    r"(?:hi|hello|hey|thanks|thank\s+you(?:\s+(?:so\s+much|very\s+much))?|thx|cheers|ok(?:ay)?|right|alright|"
-    r"great|cool|please|pls|that's\s+(?:it|all)|done|good|if\s+possible|if\s+you\s+can|when\s+you\s+(?:can|get\s+a\s+"
-    r"chance)|no\s+rush|go\s+ahead|ready|let's\s+go|next|first|then|finally|also|and)(?:\s+there)?",
-    re.I,
-)
+
 # "Would you mind scrolling …": the verb of a clause, said as a gerund.
 _GERUNDS = {
     "scrolling": "scroll",
@@ -110,9 +60,116 @@ _GERUNDS = {
     "selecting": "select",
     "restarting": "restart",
     "toggling": "toggle",
+    "hitting": "hit",
+    "submitting": "submit",
 }
+
+
+def _range(m: re.Match[str]) -> str:
+    a, b = int(m["a"]), int(m["b"])
+    if not 0 < b - a <= 12:
+        return m[0]
+    noun = m["noun"].rstrip("sS").capitalize()
+    return ", ".join(f"{noun} {n}" for n in range(a, b + 1))
+
+
+# Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
+_EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?"
+_PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
+_IDIOMS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
+    # credentials said together: "X, password Y", "X and the password Y", "X / Y", "X:Y", "X and Y to log in"
+    (
+        re.compile(
+            rf"(?P<email>{_EMAIL})(?:,?\s+and\s+|,\s*|\s+)(?:(?:the|my|a)\s+)?(?:password|pw|pass)\b\s*"
+            rf"(?:is\s+|of\s+|[:=]\s*)?{_PW}(?!\s+(?:in|into|inside|as|for|on|to)\s+(?:the\s+)?(?:\w+\s+)?"
+            r"(?:field|box|input))",
+            re.I,
+        ),
+        r"\g<email> with password \g<pw>",
+    ),
+    (
+        re.compile(
+            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+){_PW}"
+            r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then|and)\b)",
+            re.I,
+        ),
+        lambda m: m[0] if m["pw"].lower() in VERBS else f"{m['email']} with password {m['pw']}",
+    ),
+    # "neither A nor B": no A and no B
+    (re.compile(r"\bneither\s+(?P<a>.+?)\s+nor\s+(?P<b>.+)", re.I), r"no \g<a> and no \g<b>"),
+    # "items 1 thru 5": each of them
+    (
+        re.compile(
+            r"\b(?P<noun>items?|rows?)\s+(?P<a>\d{1,3})\s*(?:thru|through|to|-|–|until)\s*(?P<b>\d{1,3})\b", re.I
+        ),
+        lambda m: _range(m),
+    ),
+    # "type X before tapping Y": X, then tap Y
+    (
+        re.compile(rf"\s+before\s+(?P<g>{'|'.join(_GERUNDS)})\b", re.I),
+        lambda m: f", then {_GERUNDS[m['g'].lower()]}",
+    ),
+    (re.compile(r"\b(?:the\s+)?(?:home\s+screen|app|it|screen)\s+greets\s+me\b", re.I), "the greeting is shown"),
+    (re.compile(r"\b(turn|switch|flip|put)\s+of\b", re.I), r"\1 off"),
+    (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
+    (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
+]
+
+# A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
+_PUNCT_SPLIT = re.compile(
+    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>|&|\+|\|)\s+|\s*(?:->|→|=>)\s*"
+)
+_WORD_SPLIT = re.compile(
+    r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
+    r"and\s+finally|and\s+next|and\s+now|once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|"
+    r"after\s+which|and\s+once\s+done|plus)\s+",
+    re.I,
+)
+_LEADING = re.compile(
+    r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
+    r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
+    r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
+    r"hi|hello|hey|"
+    r"(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?(?:\s+(?:be\s+so\s+kind\s+as|mind|kindly|be\s+able|possibly))?"
+    r"(?:\s+to)?|but|and\s+then|"
+    r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
+    r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
+    r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
+    r"i'?d\s+appreciate\s+it\s+if\s+you\s+(?:could|would|can)|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
+    r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
+    r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|pretty\s+please|"
+    r"(?:would|is|could)\s+it\s+be\s+possible\s+(?:for\s+you\s+)?to|is\s+it\s+possible\s+to|"
+    r"(?:can|could|would)\s+you\s+(?:quickly|just|please\s+just)|quickly|"
+    r"(?:i|we)\s+(?:want|need)\s+to)"
+    r"\b,?\s*)+",
+    re.I,
+)
+_TRAILING = re.compile(
+    r"(?:\s*,?\s+(?:please|pls|plz|for\s+me|now|as\s+well|too|thanks|thank\s+you|thx|again|once\s+more|instead|"
+    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly))+$",
+    re.I,
+)
+_FILLER = re.compile(
+    r"(?:hi|hello|hey|thanks|thank\s+you(?:\s+(?:so\s+much|very\s+much))?|thx|cheers|ok(?:ay)?|right|alright|"
+    r"great|cool|please|pls|that's\s+(?:it|all)|done|good|if\s+possible|if\s+you\s+can|when\s+you\s+(?:can|get\s+a\s+"
+    r"chance)|no\s+rush|go\s+ahead|ready|let's\s+go|next|first|then|finally|also|and|"
+    r"when\s+you\s+(?:have|get)\s+a\s+(?:moment|minute|sec(?:ond)?|chance)|(?:much|really)\s+appreciated|"
+    r"(?:i\s+)?appreciate\s+it|sorry(?:\s+to\s+bother\s+you)?|if\s+you\s+could|if\s+you\s+would|no\s+worries|"
+    r"thanks\s+(?:a\s+lot|so\s+much|in\s+advance)|thank\s+you\s+in\s+advance|cheers\s+mate|many\s+thanks|"
+    r"(?:good\s+)?(?:morning|afternoon|evening)|(?:um+|uh+|hmm+|well|so|okay\s+so)|"
+    r"(?:(?:can|could|would)\s+you\s+)?do\s+me\s+a\s+favou?r|pretty\s+please|quick\s+one|one\s+more\s+thing)"
+    r"(?:\s+there)?",
+    re.I,
+)
+_ORDINAL_LEAD = re.compile(
+    r"^(?:first|second|third|fourth|fifth|sixth|next|then|lastly|finally|after\s+that)(?:ly)?,?\s+(?=(?:"
+    + "|".join(VERBS)
+    + r")\b)",
+    re.I,
+)
 # "tap Sign in without filling anything in": how, not what.
-_ASIDE = re.compile(r"\s+(?:without|before|instead\s+of|by)\s+\w+ing\b.*$", re.I)
+_ASIDE = re.compile(r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
 
@@ -136,6 +193,20 @@ class Masked:
         return bool(_TOKEN.fullmatch(text.strip()))
 
 
+_LIST_MARK = re.compile(r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+)?(?P<n>\d{1,2})\s*[.):]\s+(?=[A-Za-z])", re.I)
+_NOT_MARKS = ("item", "row", "number", "no", "option", "entry", "#", "version", "field", "button", "switch")
+
+
+def _unlist(text: str) -> str:
+    """ "1. open settings 2. turn off wifi", "Step 1: …": numbered steps become clauses."""
+
+    def mark(m: re.Match[str]) -> str:
+        before = text[: m.start()].split()
+        return m[0] if before and before[-1].lower().strip(".,;:") in _NOT_MARKS else "; "
+
+    return _LIST_MARK.sub(mark, text)
+
+
 def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     """Protect quoted text, then the given labels (case-insensitively) where they contain separators."""
     spans: list[str] = []
@@ -144,7 +215,8 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
         spans.append(value)
         return f"{OPEN}{len(spans) - 1}{CLOSE}"
 
-    text = " ".join(text.translate(_CURLY).split())
+    text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip())
+    text = _unlist(" ".join(text.translate(_CURLY).split()))
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
     splittable = {
         label
@@ -174,6 +246,7 @@ def clauses(text: str) -> list[str]:
 
 def tidy(clause: str) -> str:
     clause = _LEADING.sub("", clause.strip(" .,;:!?"))
+    clause = _ORDINAL_LEAD.sub("", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
     clause = _ASIDE.sub("", clause)
     return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
@@ -274,6 +347,21 @@ _ALIASES = {
     "login": "sign in",
     "log out": "sign out",
     "logout": "sign out",
+    "log off": "sign out",
+    "logoff": "sign out",
+    "sign off": "sign out",
+    "sign me out": "sign out",
+    "log me out": "sign out",
+    "login button": "sign in",
+    "flight": "airplane mode",
+    "airplane": "airplane mode",
+    "dark": "dark theme",
+    "location services": "location",
+    "back arrow": "navigate up",
+    "device model": "model",
+    "phone model": "model",
+    "os version": "android version",
+    "software version": "android version",
     "e-mail": "email",
     "e mail": "email",
     "username": "email",
@@ -284,6 +372,9 @@ _ALIASES = {
     "passwd": "password",
     "pwd": "password",
     "up arrow": "navigate up",
+    "warning": "error",
+    "error text": "error",
+    "error message": "error",
 }
 
 
@@ -292,11 +383,46 @@ def norm(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.casefold().replace("&", " and ")).split())
 
 
+_WORD_SYNONYMS = {
+    "warning": "error",
+    "alert": "error",
+    "errors": "error",
+    "wireless": "wi-fi",
+    "wifi": "wi-fi",
+    "bt": "bluetooth",
+    "gps": "location",
+    "mail": "email",
+    "e-mail": "email",
+    "passcode": "password",
+    "pw": "password",
+    "pwd": "password",
+    "passwd": "password",
+    "username": "email",
+    "items": "item",
+    "entries": "item",
+    "greeting": "welcome",
+}
+
+
+_SQUASHED = {name.replace(" ", "").replace("-", ""): alias for name, alias in _ALIASES.items()} | {
+    "darktheme": "dark theme",
+    "airplanemode": "airplane mode",
+    "aboutphone": "about phone",
+    "signin": "sign in",
+    "signout": "sign out",
+}
+
+
 @lru_cache(maxsize=65536)
 def canonical(text: str) -> str:
-    """`norm`, with the common alternative names replaced ("wifi" -> "wi fi", "dark mode" -> "dark theme")."""
+    """`norm`, with the common alternative names replaced ("wifi" -> "wi fi", "dark mode" -> "dark theme"),
+    whole phrases first, then word by word ("the wireless switch" -> "the wi fi switch")."""
     text = norm(text)
-    return norm(_ALIASES.get(text, text))
+    if text in _ALIASES:
+        return norm(_ALIASES[text])
+    if text.replace(" ", "") in _SQUASHED:
+        return norm(_SQUASHED[text.replace(" ", "")])
+    return norm(" ".join(_WORD_SYNONYMS.get(word, word) for word in text.split()))
 
 
 def _squash(text: str) -> str:
@@ -329,8 +455,11 @@ def word_likeness(a: str, b: str) -> float:
 
 # Words that say what kind of thing is meant more than which: unexplained, they count for little.
 GENERIC = frozenset(
-    "services service setting settings mode option options feature function toggle screen page menu section area "
-    "thing phone device app application entry row tab control preference preferences".split()
+    _split(
+        "services service setting settings mode option options feature function toggle screen page menu section area "
+        "thing phone device app application entry row tab control preference preferences hardware physical system "
+        "android key"
+    )
 )
 
 
@@ -341,9 +470,10 @@ def likeness(query: str, label: str) -> float:
     1.0 the same words (after the usual aliases: "wifi" is "Wi-Fi"); 0.97 the same but for spaces or
     hyphens; otherwise every word of the query is matched to its most alike word of the label (typos
     allowed, `word_likeness`) and the score is the share of the query explained, weighted by the share
-    of the label covered: "about" -> "About phone" 0.9, "bluetoth" -> "Bluetooth" 0.88,
-    "Forgot password" -> "Password" 0.5 (a word the label does not explain); an unexplained GENERIC
-    word counts a fifth ("location services" -> "Location" 0.83). Numbers must agree:
+    of the label covered, and cut again by the share of the query left unexplained: "about" ->
+    "About phone" 0.9, "bluetoth" -> "Bluetooth" 0.88, "Forgot password" -> "Password" 0.25 and
+    "Google sign in" -> "Sign in" 0.44 (words the label does not explain: something else is meant);
+    an unexplained GENERIC word counts a tenth ("location services" -> "Location" 0.83). Numbers must agree:
     "item 2" never names "Item 12".
     """
     q, lab = canonical(query), canonical(label)
@@ -357,10 +487,13 @@ def likeness(query: str, label: str) -> float:
         return 0.97
     q_words, l_words = q.split(), lab.split()
     explained = [max(word_likeness(w, other) for other in l_words) for w in q_words]
-    weights = [0.2 if value == 0 and w in GENERIC else 1.0 for w, value in zip(q_words, explained, strict=True)]
+    weights = [0.1 if value == 0 and w in GENERIC else 1.0 for w, value in zip(q_words, explained, strict=True)]
     covered = [max(word_likeness(w, other) for other in q_words) for w in l_words]
     share = sum(value * weight for value, weight in zip(explained, weights, strict=True)) / sum(weights)
-    score = share * (0.8 + 0.2 * sum(covered) / len(covered))
+    unexplained = sum(weight for value, weight in zip(explained, weights, strict=True) if value == 0) / sum(weights)
+    score = share * (1 - unexplained) * (0.8 + 0.2 * sum(covered) / len(covered))
+    if len(q_words) == 1:
+        score = max(score, word_likeness(_squash(q), _squash(lab)) * 0.97)
     if len(q) >= 5 and _digits(q) == _digits(lab):
         whole = fuzz.ratio(_squash(q), _squash(lab)) / 100
         if whole >= 0.85:
@@ -370,29 +503,34 @@ def likeness(query: str, label: str) -> float:
 
 # Verbs with a typo ------------------------------------------------------------------------
 
-VERBS = (
-    "open launch start close stop kill quit exit tap click press hit select choose pick touch type enter input write "
-    "fill clear erase empty turn switch toggle flip enable disable activate deactivate scroll swipe check verify confirm "
-    "ensure make wait sleep pause take grab capture go navigate return restart relaunch reopen long double find look "
-    "log sign login signin logout submit delete remove screenshot ask expect assert see put set change update use "
-    "back home show hold"
-).split()
-
 
 KEYWORDS = frozenset(
-    VERBS + "back home enter screenshot screen field button switch item password email visible shown displayed error "
-    "greeting".split()
+    VERBS
+    + _split(
+        "back home enter screenshot screen field button switch item password email visible shown displayed error "
+        "greeting please there"
+    )
 )
 """What `correct_words` corrects to: the words the grammar is made of."""
 COMMON = frozenset(
-    "top bottom left right up down upper lower middle first second third last next previous one two three all both "
-    "each every some any this that these those it its my your our their to of in at by from as is are be no not new "
-    "old for and or but the then than when what which who how why where with without into onto form fields items "
-    "buttons switches screens list row icon link tab box menu page view main only same other more less again once "
-    "twice now here there text label title name value data state app apps phone device wifi mode dark light theme "
-    "about model version demo welcome invalid sure make like just also still even very much many few lot".split()
+    _split(
+        "top bottom left right up down upper lower middle first second third last next previous one two three all both "
+        "each every some any this that these those it its my your our their to of in at by from as is are be no not "
+        "new "
+        "old for and or but the then than when what which who how why where with without into onto form fields items "
+        "buttons switches screens list row icon link tab box menu page view main only same other more less again once "
+        "twice now here there text label title name value data state app apps phone device wifi mode dark light theme "
+        "about model version demo welcome invalid sure make like just also still even very much many few lot user "
+        "name names code number address account profile search submit cancel save delete edit add done continue "
+        "register forgot reset help info more less login logout settings setting option options home work test "
+        "android mobile data theme mode view show hide open close from over under above below near next beside "
+        "current other another same different whole full empty blank clean fresh again back theres thats"
+    )
 )
 """Words `correct_words` leaves alone, though one slip from a keyword ("top" is not "stop")."""
+
+
+_SHORT_SLIPS = {"ni": "in", "ot": "to", "fo": "of", "teh": "the", "adn": "and", "nad": "and", "tha": "the"}
 
 
 def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None:
@@ -402,6 +540,9 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
     changed = False
     for n, word in enumerate(words):
         lower = word.lower()
+        if lower in _SHORT_SLIPS:
+            words[n], changed = _SHORT_SLIPS[lower], True
+            continue
         if lower in KEYWORDS or lower in COMMON or lower in keep or not lower.isalpha():
             continue
         if len(lower) < (3 if n == 0 else 4):
