@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from core.steps import step_parse
 from devices.actions import perform
 from devices.drivers.sim import SimDriver
 from turns.brains import BrainError, LLMBrain, OfflineBrain, brain_from_env
+from turns.brains.base import REFUSALS
 from turns.brains.llm import compact_screen
 
 KEY = "sk-test-5ecret-key"
@@ -227,3 +229,107 @@ def test_the_compact_screen_names_switch_states(tmp_path: Path) -> None:
     assert "- id=com.android.settings:id/wifi_switch Switch clickable checked [880,439][1032,519]" in screen
     assert "id=com.android.settings:id/bluetooth_switch Switch clickable unchecked" in screen
     assert compact_screen("<broken") == "(unreadable)"
+
+
+# The same contract as the offline planner -----------------------------------------------------------
+
+
+def answer(**fields: Any) -> tuple[int, dict[str, Any]]:
+    body = {"steps": [], "question": None, "choices": [], "why": None, "refusal": None, "remaining": None}
+    return reply(json.dumps({**body, "summary": "I'll do it.", **fields}))
+
+
+def test_the_prompt_says_the_schemas_actions_and_the_contract(endpoint: Endpoint) -> None:
+    from core.steps import action_lines
+
+    endpoint.answers = [reply(plan_json([SIGN_IN]))]
+    brain(endpoint.url).plan(text="tap sign in", ui_xml=None)
+    system = endpoint.body(0)["messages"][0]["content"]
+    assert all(f"- {line}" in system for line in action_lines())
+    assert all(code in system for code in REFUSALS) and '"choices"' in system and "assert_not_visible" in system
+
+
+@pytest.mark.parametrize("code", REFUSALS)
+def test_a_refusal_keeps_its_code(endpoint: Endpoint, code: str) -> None:
+    endpoint.answers = [answer(refusal={"code": code, "message": "I can't do that here."})]
+    with pytest.raises(BrainError) as error:
+        brain(endpoint.url).plan(text="install WhatsApp", ui_xml=None)
+    assert (error.value.code, error.value.message) == (code, "I can't do that here.")
+    assert len(endpoint.requests) == 1
+
+
+def test_a_refusal_without_a_known_code_is_asked_again(endpoint: Endpoint) -> None:
+    endpoint.answers = [
+        answer(refusal={"code": "nope", "message": "No."}),
+        answer(refusal={"code": "unsupported", "message": "No step installs apps."}),
+    ]
+    with pytest.raises(BrainError) as error:
+        brain(endpoint.url).plan(text="install WhatsApp", ui_xml=None)
+    assert error.value.code == "unsupported"
+    assert '"refusal" must be {"code": one of not_understood' in endpoint.body(1)["messages"][-1]["content"]
+
+
+def test_a_question_carries_its_choices_into_the_ask_user_step(endpoint: Endpoint, login_xml: str) -> None:
+    question = "Which field: Email or Password?"
+    endpoint.answers = [answer(question=question, choices=["Email", "Password"], why="ambiguous")]
+    plan = brain(endpoint.url).plan(text="type hello", ui_xml=login_xml)
+    assert (plan.question, plan.choices, plan.code) == (question, ["Email", "Password"], "ambiguous")
+    assert plan.steps == [{"action": "ask_user", "prompt": question, "choices": ["Email", "Password"]}]
+    step_parse(plan.steps[-1])
+
+
+def test_a_missing_value_is_a_question_without_choices(endpoint: Endpoint, login_xml: str) -> None:
+    endpoint.answers = [answer(question="What password should I use?")]
+    plan = brain(endpoint.url).plan(text="sign in as demo@example.com", ui_xml=login_xml)
+    assert plan.code == "needs_value" and plan.choices == []
+    assert plan.steps == [{"action": "ask_user", "prompt": "What password should I use?"}]
+
+
+def test_a_tap_on_something_not_on_the_screen_is_sent_back(endpoint: Endpoint, login_xml: str) -> None:
+    guess = {"action": "tap", "text": "Forgot password"}
+    endpoint.answers = [
+        answer(steps=[guess]),
+        answer(refusal={"code": "not_on_screen", "message": 'There is no "Forgot password" on the screen.'}),
+    ]
+    with pytest.raises(BrainError) as error:
+        brain(endpoint.url).plan(text="tap Forgot password", ui_xml=login_xml)
+    assert error.value.code == "not_on_screen"
+    sent_back = endpoint.body(1)["messages"][-1]["content"]
+    assert "step 1 (tap) names text 'Forgot password', which is not on the screen" in sent_back
+
+
+def test_steps_after_the_screen_changes_are_not_checked_against_the_old_screen(
+    endpoint: Endpoint, login_xml: str
+) -> None:
+    steps = [SIGN_IN, {"action": "tap", "text": "Item 3"}]
+    endpoint.answers = [answer(steps=steps, remaining="then check the greeting")]
+    plan = brain(endpoint.url).plan(text="sign in, tap item 3, then check the greeting", ui_xml=login_xml)
+    assert plan.steps == steps and plan.remaining == "then check the greeting" and plan.question is None
+
+
+def test_guessing_twice_is_a_brain_failure(endpoint: Endpoint, login_xml: str) -> None:
+    guess = answer(steps=[{"action": "tap", "text": "Register"}])
+    endpoint.answers = [guess, guess]
+    with pytest.raises(BrainError) as error:
+        brain(endpoint.url).plan(text="tap register", ui_xml=login_xml)
+    assert error.value.code == "brain_failed" and "not on the screen" in error.value.message
+
+
+def test_an_endpoint_failure_is_a_brain_failure_not_a_refusal() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(BrainError) as error:
+        brain(f"http://127.0.0.1:{port}/v1").plan(text="tap sign in", ui_xml=None)
+    assert error.value.code == "brain_failed" and error.value.code not in REFUSALS
+
+
+def test_the_llm_brain_plays_a_turn_on_the_phone_like_the_offline_planner(endpoint: Endpoint) -> None:
+    """Judged by the same judge as the offline planner: a negative check that must fail, fails."""
+    from tests.turns.corpus import Case, judge, load
+
+    corpus = load()
+    endpoint.answers = [answer(steps=[{"action": "assert_not_visible", "id": "com.cognisim.demo:id/error"}])]
+    case = Case(0, "login_error", "make sure no error is shown", "negative", "check_fails", {})
+    verdict = judge(brain(endpoint.url), corpus, case)
+    assert verdict.passed and verdict.outcome.kind == "check_fails"

@@ -153,7 +153,7 @@ BACK = {"action": "press_key", "key": "back"}
 INTO = "com.cognisim.demo:id/"
 LOGIN = [
     {"action": "type", "text": "demo@example.com", "into": {"id": INTO + "email"}},
-    {"action": "type", "text": "secret123", "into": {"id": INTO + "password"}},
+    {"action": "type", "text": "secret123", "into": {"id": INTO + "password"}, "secret": True},
     {"action": "tap", "text": "Sign in"},
 ]
 
@@ -202,7 +202,12 @@ def test_doubt_is_a_question_never_a_guess(screen: str, text: str, code: str, ch
         ("dialogs", "tap OK, then go back", "OK (2nd from the top)", [OK_2, BACK]),
         ("dialogs", "tap OK, then go back", "the first", [{"action": "tap", "text": "OK"}, BACK]),
         ("dialogs", "tap OK, then go back", "tap Cancel instead", [{"action": "tap", "text": "Cancel"}, BACK]),
-        ("login", "type hello", "password", [{"action": "type", "text": "hello", "into": {"id": INTO + "password"}}]),
+        (
+            "login",
+            "type hello",
+            "password",
+            [{"action": "type", "text": "hello", "into": {"id": INTO + "password"}, "secret": True}],
+        ),
         (
             "login",
             "type hello",
@@ -229,7 +234,7 @@ def test_doubt_is_a_question_never_a_guess(screen: str, text: str, code: str, ch
             "login",
             "type into the password field",
             "hunter2",
-            [{"action": "type", "text": "hunter2", "into": {"id": INTO + "password"}}],
+            [{"action": "type", "text": "hunter2", "into": {"id": INTO + "password"}, "secret": True}],
         ),
     ],
 )
@@ -349,7 +354,7 @@ def test_clauses_are_cut_where_the_screen_says() -> None:
     steps = plan("fill email with a@b.co, password with pw1, and hit enter", "login").steps
     assert steps == [
         {"action": "type", "text": "a@b.co", "into": {"id": INTO + "email"}},
-        {"action": "type", "text": "pw1", "into": {"id": INTO + "password"}},
+        {"action": "type", "text": "pw1", "into": {"id": INTO + "password"}, "secret": True},
         {"action": "press_key", "key": "enter"},
     ]
     launched = plan("open settings > about phone and check the model is CogniSim Virtual Phone", "launcher")

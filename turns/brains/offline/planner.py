@@ -304,7 +304,7 @@ class _Planner(Resolver):
         button, _, _ = self._resolve("sign in", purpose="tap", kinds=("button",))
         self.steps += [
             {"action": "type", "text": email, "into": email_field},
-            {"action": "type", "text": pw, "into": password_field},
+            {"action": "type", "text": pw, "into": password_field, "secret": True},
         ]
         self.typed |= {repr(email_field), repr(password_field)}
         self._add({"action": "tap", **button}, f"sign in as {email}")
@@ -352,7 +352,9 @@ class _Planner(Resolver):
         email, pw = self.masked.restore(intent.target), self.masked.restore(intent.text)
         email_field, password_field = self._form()
         self.steps.append({"action": "type", "text": email, "into": email_field})
-        self._add({"action": "type", "text": pw, "into": password_field}, f"fill in {email} and the password")
+        self._add(
+            {"action": "type", "text": pw, "into": password_field, "secret": True}, f"fill in {email} and the password"
+        )
         self.typed |= {repr(email_field), repr(password_field)}
 
     # Time ----------------------------------------------------------------------------
@@ -651,7 +653,7 @@ class _Planner(Resolver):
             what = "password" if secret else "text"
             raise Ask(f"What {what} should I type into {where}?", code="needs_value")
         what = "the password" if secret else f'"{text}"'
-        step: dict[str, Any] = {"action": "type", "text": text}
+        step: dict[str, Any] = {"action": "type", "text": text, **({"secret": True} if secret else {})}
         if into:
             step["into"] = into
             self.typed.add(repr(into))
