@@ -249,7 +249,7 @@ def _grounded(steps: list[dict[str, Any]], ui_xml: str | None) -> None:
     for number, step in enumerate(steps, 1):
         action = step.get("action")
         if action in _GROUNDED and any(key in step for key in ("text", "id", "desc")):
-            selector = {key: step[key] for key in ("text", "id", "desc", "index") if key in step}
+            selector: dict[str, Any] = {key: step[key] for key in ("text", "id", "desc", "index") if key in step}
             if not find_nodes(nodes, selector):
                 named = ", ".join(f"{key} {step[key]!r}" for key in ("text", "id", "desc") if key in step)
                 raise InvalidAnswer(
