@@ -8,6 +8,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from ide.routing import websocket_urlpatterns as ide_websockets  # noqa: E402
 from sessions.auth import SocketAuthMiddleware  # noqa: E402
 from sessions.routing import websocket_urlpatterns  # noqa: E402
 
@@ -17,7 +18,7 @@ application = LogContextMiddleware(
     ProtocolTypeRouter(
         {
             "http": ASGIStaticFilesHandler(django_asgi_app),
-            "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+            "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns + ide_websockets)),
         }
     )
 )

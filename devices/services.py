@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .drivers.base import DeviceDriver
+from .live import device_changed_on_commit
 from .models import Device
 
 _drivers: dict[str, DeviceDriver] = {}
@@ -53,6 +54,7 @@ def device_register(*, serial: str, host: str, transport: str, facts: dict[str, 
             "last_heartbeat": timezone.now(),
         },
     )
+    device_changed_on_commit(serial=serial)
     return device
 
 
@@ -84,6 +86,7 @@ def device_mark_offline(*, serial: str, reason: str) -> Device | None:
             return device
         device.status = Device.Status.OFFLINE
         device.save(update_fields=["status"])
+        device_changed_on_commit(serial=serial)
         sessions_pause_on_device(device=device, reason=reason)
     return device
 

@@ -1,29 +1,33 @@
-"""The browser IDE's pages: interfaces that read through selectors and open sessions through one service."""
+"""The browser IDE's pages: interfaces that read through selectors and act through one service call each."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import NotFound, ServiceError
-from core.steps import ACTIONS, KEYS
+from core.steps import ACTIONS, KEYS, StepInvalid, step_parse
 from devices.models import Device
-from devices.selectors import device_list
-from sessions import selectors, services
-from sessions.models import Step, TestSession
+from sessions import selectors as session_selectors
+from sessions import services
+from sessions.models import TestSession
+from turns.selectors import chat_history
 
+from . import selectors
 from .forms import SessionOpenForm
+from .states import session_shown
 
 # What a tester reads when a session cannot be opened; the service's own message is the fallback.
 OPEN_ERRORS = {
     "session_limit": (
         "You already have {active} sessions open, and {limit} is the most you can have at once. "
-        "Stop one of them (in the list below) to open a new one."
+        "Stop one of them (below) to open a new one."
     ),
     "device_busy": "That device is being used by another session right now. Pick another device, or “Any free device”.",
     "device_unavailable": "That device is offline or in maintenance. Pick another device.",
@@ -38,42 +42,26 @@ def open_error_message(exc: ServiceError) -> str:
     return template.format(**{"active": "", "limit": "", **exc.details})
 
 
-def _devices(user: Any) -> list[dict[str, Any]]:
-    """Devices with who holds each: the user's own session (linked) or someone else's."""
-    devices = list(device_list())
-    held = [d.held_by for d in devices if getattr(d, "held_by", None)]
-    holders = {
-        row["pk"]: row
-        for row in TestSession.objects.filter(pk__in=held).values("pk", "name", "owner_id", "owner__username")
-    }
-    rows = []
-    for device in devices:
-        holder = holders.get(getattr(device, "held_by", None))
-        rows.append(
-            {
-                "device": device,
-                "holder": holder,
-                "mine": bool(holder and holder["owner_id"] == user.pk),
-            }
-        )
-    return rows
+def _session_row(session: Any) -> dict[str, Any]:
+    shown = session_shown(
+        status=session.status,
+        steps=session.step_count,
+        failed=session.failed_count,
+        passed=session.passed_count,
+        running=session.running_count,
+        waiting=session.waiting_count,
+    )
+    return {"session": session, "shown": shown, "active": session.status in TestSession.ACTIVE}
 
 
 def _home(request: HttpRequest, form: SessionOpenForm, error: str = "", status: int = 200) -> HttpResponse:
-    sessions = (
-        selectors.session_list(owner=request.user)
-        .annotate(
-            step_count=Count("steps"),
-            failed_count=Count("steps", filter=Q(steps__status=Step.Status.FAILED)),
-        )
-        .order_by("-created_at")[:50]
-    )
+    rows = [_session_row(s) for s in selectors.session_rows(owner=request.user)[:50]]
     context = {
-        "sessions": sessions,
-        "devices": _devices(request.user),
+        "sessions": rows,
+        "open_sessions": [row for row in rows if row["active"]],
+        "devices": selectors.device_rows(user=request.user),
         "form": form,
         "open_error": error,
-        "active_statuses": TestSession.ACTIVE,
     }
     return render(request, "ide/home.html", context, status=status)
 
@@ -109,10 +97,29 @@ def session_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def session_stop(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The home page's Stop buttons (a form, so they work without JavaScript)."""
+    try:
+        services.session_stop(session_id=session_id, owner=request.user)
+    except NotFound:
+        raise Http404("No such session.") from None
+    return redirect("ide:home")
+
+
+def _accepts(step: dict[str, Any]) -> bool:
+    try:
+        step_parse(step)
+    except StepInvalid:
+        return False
+    return True
+
+
+@login_required
 @require_http_methods(["GET", "HEAD"])
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     try:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
+        session = session_selectors.session_get(owner=request.user, session_id=session_id)
     except NotFound:
         raise Http404("No such session.") from None
     device = session.device
@@ -120,6 +127,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         "id": str(session.pk),
         "name": session.name,
         "status": session.status,
+        "app": session.app_package,
         "screenUrl": session.screen_url,
         "device": None
         if device is None
@@ -131,5 +139,29 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         },
         "actions": list(ACTIONS),
         "keys": sorted(KEYS),
+        "chat": chat_history(session=session),
+        # What the server's step schema takes beyond SPEC §3 (the IDE only sends what it takes).
+        "features": {
+            "secret": _accepts({"action": "type", "text": "x", "secret": True}),
+            "askSecret": _accepts({"action": "ask_user", "prompt": "x", "secret": True}),
+        },
     }
     return render(request, "ide/session.html", {"session": session, "config": config})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def screen_tree(request: HttpRequest, session_id: str, screen_hash: str) -> JsonResponse:
+    """The inspector's tree of one screen the session's device showed (a screen never changes: cached)."""
+    try:
+        tree = selectors.screen_tree_get(owner=request.user, session_id=session_id, screen_hash=screen_hash)
+    except NotFound as exc:
+        return JsonResponse({"code": exc.code, "message": exc.message}, status=404)
+    response = JsonResponse(tree)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@cache_control(public=True, max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(render_to_string("ide/favicon.svg"), content_type="image/svg+xml")

@@ -13,6 +13,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Q
 
 from core.errors import NotFound
+from devices.live import device_changed_on_commit
 from devices.models import Device
 
 from ..errors import (
@@ -106,12 +107,15 @@ def claim_device(serial: str | None) -> Device:
             raise DeviceUnavailable(f"Device '{serial}' is {device.status}; pick another device.")
     device.status = Device.Status.BUSY
     device.save(update_fields=["status"])
+    device_changed_on_commit(serial=device.serial)
     return device
 
 
 def release_device(session: TestSession) -> None:
-    if session.device_id is not None:
-        Device.objects.filter(pk=session.device_id, status=Device.Status.BUSY).update(status=Device.Status.AVAILABLE)
+    if session.device_id is None:
+        return
+    if Device.objects.filter(pk=session.device_id, status=Device.Status.BUSY).update(status=Device.Status.AVAILABLE):
+        device_changed_on_commit(serial=session.device.serial)
 
 
 def state_rebuild(*, session: TestSession) -> dict[str, Any]:

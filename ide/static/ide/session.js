@@ -1,37 +1,68 @@
-// The session page: screen, composer, draft, live step list, input prompts, chat, stop, export.
+// The session page: the screen as a controller, the element inspector, the composer and its draft, the live
+// step list, input prompts, chat, stop and export. Everything goes through the public contract (docs/api.md).
+import { ScreenController, placeBox } from "./controller.js";
+import { Exporter } from "./export.js";
+import { Inspector, selectorText } from "./inspector.js";
 import { SessionSocket } from "./socket.js";
 import {
   ACTION_LABELS,
-  FieldError,
+  MASK,
   actionFields,
   describeStep,
   el,
   errorText,
-  flowJson,
-  flowYaml,
+  fillStep,
   readStep,
   renderFields,
   setUiElements,
 } from "./steps.js";
+import { describeNode, hashOfUrl, nodeAt, selectorFor, targetAt, treeOf } from "./tree.js";
 
 const config = JSON.parse(document.getElementById("session-config").textContent);
 const $ = (selector) => document.querySelector(selector);
 const TERMINAL_SESSION = new Set(["COMPLETED", "CANCELLED", "FAILED"]);
 const TERMINAL_STEP = new Set(["COMPLETED", "ERROR", "CANCELLED"]);
-const FIELDS = actionFields(config.keys);
+const ACTIVE_STEP = new Set(["STARTED", "RETRYING"]);
+const WAITING_STEP = new Set(["QUEUED", "DEFERRED"]);
+const FIELDS = actionFields(config.keys, config.features);
 const api = `/api/sessions/${config.id}`;
+const stored = (name) => `cognisim:${name}:${config.id}`;
 
 const state = {
   status: config.status,
-  steps: new Map(), // step_id → {id, index, action, params, status, attempt, duration_ms, error, delay_ms}
-  inputs: new Map(), // step_id → {input_id, prompt} of ask_user steps waiting for an answer
-  drafts: [],
+  steps: new Map(), // step_id → {id, index, action, params, status, attempt, duration_ms, error, result, screen}
+  inputs: new Map(), // step_id → {inputId, prompt} of ask_user steps waiting for an answer
+  inputDismissed: null, // the prompt the tester put off with "Later" / Escape (the banner brings it back)
+  drafts: loadJson(stored("draft"), []),
+  editing: null, // index of the draft step the composer is editing
   runStarts: new Map(), // step_id → performance mark name of the click that sent it
-  screen: null, // hash of the device's latest screen, from SCREEN events
+  screen: hashOfUrl(config.screenUrl), // hash of the device's latest screen, from SCREEN events
   stepScreens: new Map(), // step_id → hash of the screen its SCREEN event named
+  secretSteps: new Set(loadJson(stored("secrets"), [])), // steps typed into password fields (this browser)
+  secretTexts: new Set(), // their texts, masked wherever they would show (chat)
+  turns: new Map(), // turn_id → the chat line of its answer (or "thinking…")
+  tree: { hash: null, nodes: [] }, // the UI tree of the screen on show
+  lastField: null, // the text field the controller last tapped (where typing goes)
+  scrollNewest: "list", // how far to go to show a new step row: "list" (its box) or "page"
 };
 
 // ---------- helpers
+
+function loadJson(key, fallback) {
+  try {
+    return JSON.parse(localStorage.getItem(key)) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function saveJson(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* private mode: the draft lives as long as the page */
+  }
+}
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -64,58 +95,123 @@ function download(name, text, type) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+function deviceSize() {
+  const img = $("#screen");
+  return {
+    width: config.device?.width || img.naturalWidth || 0,
+    height: config.device?.height || img.naturalHeight || 0,
+  };
+}
+
+const over = () => TERMINAL_SESSION.has(state.status);
+
+// ---------- secrets: text typed into password fields shows as ••••••
+
+function isSecret(step) {
+  return Boolean(step.params?.secret) || state.secretSteps.has(step.id);
+}
+
+function markSecret(stepId, text) {
+  state.secretSteps.add(stepId);
+  if (text) state.secretTexts.add(text);
+  saveJson(stored("secrets"), [...state.secretSteps]);
+}
+
+function masked(text) {
+  let out = String(text ?? "");
+  for (const secret of state.secretTexts) if (secret.length >= 3) out = out.split(secret).join(MASK);
+  return out;
+}
+
+function shownParams(step) {
+  if (!step.params) return step.params;
+  return isSecret(step) ? { ...step.params, secret: true } : step.params;
+}
+
 // ---------- the step list
 
 function stepRow(step) {
   let row = document.getElementById(`step-${step.id}`);
   if (row) return row;
   row = el("li", { id: `step-${step.id}`, class: "step", "data-step-id": step.id, "data-index": step.index });
+  const reuse = el("button", {
+    type: "button",
+    class: "small reuse",
+    "aria-label": `Load step #${step.index} into the composer`,
+    title: "Load into the composer",
+    text: "↺ edit",
+  });
+  reuse.addEventListener("click", () => loadIntoComposer(state.steps.get(step.id), { from: `step #${step.index}` }));
   row.append(
     el("span", { class: "idx", text: `#${step.index}` }),
-    el("span", { class: "what" }, el("strong", { class: "action" }), el("span", { class: "desc" })),
-    el("span", { class: "meta" }),
+    el("span", { class: "what" }, el("strong", { class: "action" }), " ", el("span", { class: "desc" })),
     el("span", { class: "badge" }),
+    el("span", { class: "meta" }, el("span", { class: "facts" }), el("span", { class: "tools" }), reuse),
+    el("p", { class: "answer", hidden: true }),
     el("p", { class: "error", hidden: true }),
   );
   const list = $("#steps");
   const after = [...list.children].find((other) => Number(other.dataset.index) > step.index);
   list.insertBefore(row, after || null);
   $("#steps-empty").hidden = true;
+  showNewest(row);
   return row;
+}
+
+// A new row is brought into view: inside the list's own scroll box, and on the page when the tester is
+// working in the composer (so Run shows where the step went).
+function showNewest(row) {
+  const list = $("#steps");
+  if (row !== list.lastElementChild) return;
+  list.scrollTop = list.scrollHeight;
+  if (state.scrollNewest === "page") row.scrollIntoView({ block: "nearest" });
 }
 
 function renderStep(step) {
   const row = stepRow(step);
   row.dataset.status = step.status;
   row.querySelector(".action").textContent = ACTION_LABELS[step.action] || step.action;
-  row.querySelector(".desc").textContent = describeStep(step.action, step.params);
+  row.querySelector(".desc").textContent = describeStep(step.action, shownParams(step));
   const badge = row.querySelector(".badge");
   badge.textContent = step.status;
   badge.className = `badge st-${step.status}`;
-  const meta = [];
-  if (step.attempt > 1) meta.push(`attempt ${step.attempt}`);
-  if (step.status === "RETRYING" && step.delay_ms) meta.push(`retry in ${Math.round(step.delay_ms)} ms`);
-  if (step.duration_ms !== undefined && step.duration_ms !== null) meta.push(`${step.duration_ms} ms`);
-  const metaNode = row.querySelector(".meta");
-  metaNode.replaceChildren(meta.join(" · "));
+  const facts = [];
+  if (step.attempt > 1) facts.push(`attempt ${step.attempt}`);
+  if (step.status === "RETRYING" && step.delay_ms) facts.push(`retry in ${Math.round(step.delay_ms)} ms`);
+  if (step.duration_ms !== undefined && step.duration_ms !== null) facts.push(`${step.duration_ms} ms`);
+  row.querySelector(".facts").textContent = facts.join(" · ");
+  const tools = row.querySelector(".tools");
+  tools.replaceChildren();
   if (step.action === "screenshot" && step.status === "COMPLETED") {
-    metaNode.append(" ", el("a", { href: `${api}/steps/${step.id}/screenshot.png`, target: "_blank", text: "view" }));
+    tools.append(el("a", { href: `${api}/steps/${step.id}/screenshot.png`, target: "_blank", text: "view" }));
   }
-  if (step.screen && step.status === "COMPLETED") {
+  if (step.screen && (step.status === "COMPLETED" || step.status === "ERROR")) {
+    const failed = step.status === "ERROR";
     const button = el("button", {
       type: "button",
-      class: "small shot",
-      "aria-label": `Screen after step #${step.index}`,
+      class: `small shot${failed ? " failure" : ""}`,
+      "aria-label": failed ? `Screen when step #${step.index} failed` : `Screen after step #${step.index}`,
       "data-screen": step.screen,
-      text: "screen",
+      text: failed ? "screen at failure" : "screen",
     });
     button.addEventListener("click", () => showStepScreen(step));
-    metaNode.append(" ", button);
+    tools.append(button);
   }
+  const answer = row.querySelector(".answer");
+  if (step.action === "ask_user" && step.status === "COMPLETED" && step.result) {
+    const value = step.params?.secret ? MASK : step.result.value === "" ? "(empty)" : `“${step.result.value}”`;
+    answer.textContent = `Answer: ${value}`;
+  } else if (step.action === "ask_user" && step.status === "CANCELLED") {
+    answer.textContent = "No answer: the question was cancelled.";
+  } else {
+    answer.textContent = "";
+  }
+  answer.hidden = !answer.textContent;
   const error = row.querySelector(".error");
-  error.textContent = step.status === "ERROR" || step.status === "RETRYING" ? errorText(step.error) : "";
+  error.textContent = step.status === "ERROR" || step.status === "RETRYING" ? masked(errorText(step.error)) : "";
   error.hidden = !error.textContent;
   if (step.status === "COMPLETED") measureRun(step.id);
+  renderSessionBadge();
 }
 
 // Run → COMPLETED in this browser (docs/ide.md): a mark at the click, a measure when the badge shows.
@@ -127,16 +223,36 @@ function measureRun(stepId) {
   performance.clearMarks(start);
 }
 
-// The picture of the screen right after a step, in a dialog (Escape or Close shuts it).
-function showStepScreen(step) {
+// The picture of the screen right after a step (or when it failed) and its UI tree, in a dialog.
+const shotInspector = new Inspector({
+  tree: $("#shot-tree"),
+  search: $("#shot-search"),
+  details: $("#shot-details"),
+  actions: false,
+});
+async function showStepScreen(step) {
   const dialog = $("#shot-dialog");
   const url = `${api}/screens/${step.screen}.png`;
-  $("#shot-title").textContent = `After step #${step.index}: ${ACTION_LABELS[step.action] || step.action}`;
+  const what = `${ACTION_LABELS[step.action] || step.action}`;
+  $("#shot-title").textContent =
+    step.status === "ERROR" ? `When step #${step.index} failed: ${what}` : `After step #${step.index}: ${what}`;
+  $("#shot-img").alt = step.status === "ERROR" ? "The device's screen when this step failed" : "The device's screen right after this step";
   $("#shot-img").src = url;
   $("#shot-open").href = url;
+  $("#shot-search").value = "";
+  shotInspector.picked = null;
+  shotInspector.show([]);
+  dialog.dataset.screen = step.screen;
   dialog.showModal();
+  shotInspector.show(await treeOf(config.id, step.screen));
 }
 $("#shot-close").addEventListener("click", () => $("#shot-dialog").close());
+
+// The screen a failed step left: named by the server (the lead's failure evidence) or, until then, the
+// screen on show when the failure arrived.
+function failureScreen(step, event) {
+  return event.screen || event.error?.screen || step.error?.screen || step.screen || state.screen;
+}
 
 // Descriptions and screens of steps seen only through events (a replay) come from the steps API.
 let paramsRefresh = null;
@@ -147,10 +263,11 @@ function refreshParamsSoon() {
       const steps = await apiFetch(`${api}/steps/`);
       for (const s of steps) {
         const known = state.steps.get(s.id);
-        const screen = s.status === "COMPLETED" ? s.effect?.screen : undefined;
+        const screen = s.status === "COMPLETED" ? s.effect?.screen : s.status === "FAILED" ? s.error?.screen : undefined;
         if (known && (!known.params || (screen && known.screen !== screen))) {
           known.params = known.params || s.params;
           known.screen = screen || known.screen;
+          if (s.result && !known.result) known.result = s.result;
           renderStep(known);
         }
       }
@@ -160,6 +277,38 @@ function refreshParamsSoon() {
       paramsRefresh = null;
     }
   }, 300);
+}
+
+// ---------- the session's badge, from what really happens
+
+function renderSessionBadge() {
+  const badge = $("#session-status");
+  const steps = [...state.steps.values()];
+  const count = (test) => steps.filter((s) => test(s.status)).length;
+  const failed = count((s) => s === "ERROR");
+  const running = count((s) => ACTIVE_STEP.has(s));
+  const waiting = count((s) => WAITING_STEP.has(s));
+  const passed = count((s) => s === "COMPLETED");
+  let label = state.status.replace("_", " ");
+  let css = `st-${state.status}`;
+  if (state.status === "READY" || state.status === "RUNNING") {
+    [label, css] = running ? ["RUNNING", "st-RUNNING"] : waiting ? ["QUEUED", "st-QUEUED"] : ["READY", "st-READY"];
+  } else if (state.status === "WAITING_INPUT") {
+    label = "WAITING FOR INPUT";
+  } else if (state.status === "COMPLETED" || state.status === "CANCELLED") {
+    if (failed) [label, css] = [`${state.status} · ${failed} failed`, "st-ERROR"];
+    else if (!steps.length) [label, css] = [`${state.status} · no steps`, "st-CANCELLED"];
+  }
+  badge.textContent = label;
+  badge.className = `badge ${css}`;
+  badge.dataset.status = state.status;
+  const summary = [];
+  if (steps.length) summary.push(`${steps.length} step${steps.length === 1 ? "" : "s"}`);
+  if (passed) summary.push(`${passed} passed`);
+  if (failed) summary.push(`${failed} failed`);
+  if (running) summary.push(`${running} running`);
+  if (waiting) summary.push(`${waiting} waiting`);
+  $("#steps-summary").textContent = summary.join(" · ");
 }
 
 // ---------- events
@@ -174,13 +323,12 @@ function onEvent(event) {
     case "SCREEN":
       state.screen = event.screen;
       if (event.step_id) state.stepScreens.set(event.step_id, event.screen);
-      loadUiSoon();
-      return showScreen(event.url);
+      return showScreen(event.url, event.screen);
     case "USER_INPUT_REQUIRED":
       state.inputs.set(event.step_id, { inputId: event.input_id, prompt: event.prompt });
       return syncInputDialog();
     case "AGENT_MESSAGE":
-      return chatLine("agent", event.text ?? event.message ?? event.content ?? JSON.stringify(event));
+      return agentMessage(event);
     default:
       return undefined;
   }
@@ -199,11 +347,14 @@ function onStepStatus(event) {
     error: event.error,
     delay_ms: event.delay_ms,
   });
+  if (event.result !== undefined) step.result = event.result;
   if (event.status === "COMPLETED" && step.action !== "ask_user") {
     // The SCREEN event just before COMPLETED names the new screen; a step that left the screen as it was
     // ends on the one before.
     step.screen = state.stepScreens.get(step.id) || state.screen;
     state.stepScreens.delete(step.id);
+  } else if (event.status === "ERROR") {
+    step.screen = failureScreen(step, event);
   }
   if (!step.params) refreshParamsSoon();
   if (TERMINAL_STEP.has(event.status) && state.inputs.delete(step.id)) syncInputDialog();
@@ -212,17 +363,16 @@ function onStepStatus(event) {
 
 function setSessionStatus(status, error) {
   state.status = status;
-  const badge = $("#session-status");
-  badge.textContent = status;
-  badge.className = `badge st-${status}`;
-  const over = TERMINAL_SESSION.has(status);
-  document.body.classList.toggle("session-over", over);
-  for (const node of document.querySelectorAll("#composer button, #draft-run, #stop, #chat-form button")) {
-    node.disabled = over;
+  const ended = over();
+  document.body.classList.toggle("session-over", ended);
+  for (const node of document.querySelectorAll("#composer button, #draft-run, #stop, #chat-form button, #input-stop")) {
+    node.disabled = ended;
   }
-  if (over) {
+  renderSessionBadge();
+  if (ended) {
     state.inputs.clear();
     syncInputDialog();
+    for (const line of state.turns.values()) if (line.classList.contains("thinking")) line.remove();
     showPageError(
       status === "FAILED"
         ? `The session failed: ${error?.message || "the device could not be set up"}.`
@@ -233,86 +383,263 @@ function setSessionStatus(status, error) {
   } else {
     showPageError("");
   }
+  renderDrafts();
 }
 
-// Selector suggestions follow the device's current screen (GET …/ui/), refreshed after each SCREEN event.
-let uiRefresh = null;
-function loadUiSoon() {
-  clearTimeout(uiRefresh);
-  uiRefresh = setTimeout(async () => {
-    try {
-      setUiElements(await apiFetch(`${api}/ui/`));
-    } catch {
-      setUiElements([]); // no screen yet (404): nothing to suggest
-    }
-  }, 100);
-}
-
-function showScreen(url) {
+function showScreen(url, hash) {
   const img = $("#screen");
   if (img.getAttribute("src") !== url) img.src = url;
   $("#screen-empty").hidden = true;
+  loadTree(hash || hashOfUrl(url));
 }
+
+// ---------- the inspector and the screen's tree
+
+const inspector = new Inspector({
+  tree: $("#tree"),
+  search: $("#tree-search"),
+  details: $("#node-details"),
+  count: $("#tree-count"),
+  onAction: (action, node, selector) => inspectorAction(action, node, selector),
+  onPick: (node) => placeBox($("#pick-box"), node?.bounds, deviceSize()),
+  onHover: (node) => placeBox($("#hover-box"), node?.bounds, deviceSize()),
+});
+
+let treeLoading = Promise.resolve();
+function loadTree(hash) {
+  if (!hash || state.tree.hash === hash) return treeLoading;
+  state.tree.hash = hash;
+  treeLoading = treeOf(config.id, hash).then((nodes) => {
+    if (state.tree.hash !== hash) return; // a newer screen arrived meanwhile
+    state.tree.nodes = nodes;
+    inspector.show(nodes);
+    setUiElements(nodes.map((n) => ({ class: n.class, selectors: n.selectors.map((s) => ({ [s.kind]: s.value })) })));
+  });
+  return treeLoading;
+}
+
+function inspectorAction(action, node, selector) {
+  const step = { action };
+  if (action === "type" || action === "clear_text") {
+    step.into = selector;
+    if (action === "type") step.text = "";
+    if (action === "type" && node.password) step.secret = true;
+  } else {
+    Object.assign(step, selector);
+  }
+  loadIntoComposer(step, { from: describeNode(node) });
+}
+
+// ---------- the screen as a controller
+
+const hoverInfo = $("#hover-info");
+let inspectMode = false;
+$("#inspect-toggle").addEventListener("click", (event) => {
+  inspectMode = !inspectMode;
+  event.currentTarget.setAttribute("aria-pressed", String(inspectMode));
+  $("#screen-stage").classList.toggle("inspecting", inspectMode);
+});
+
+function hover(point) {
+  const node = point && nodeAt(state.tree.nodes, point.x, point.y);
+  placeBox($("#hover-box"), node?.bounds, deviceSize());
+  inspector.markHover(node);
+  if (!point) {
+    hoverInfo.textContent = "";
+    return;
+  }
+  if (!node) {
+    hoverInfo.textContent = `(${point.x}, ${point.y})`;
+    return;
+  }
+  const target = targetAt(state.tree.nodes, point.x, point.y);
+  const flags = ["clickable", "focused", "scrollable", "password"].filter((f) => node[f]);
+  const parts = [
+    describeNode(node),
+    node.id && `id ${node.id}`,
+    node.desc && `desc “${node.desc}”`,
+    `[${node.bounds.join(",")}]`,
+    flags.join(" "),
+    inspectMode ? "click picks it" : `click: tap ${target ? selectorText(target.selector) : `(${point.x}, ${point.y})`}`,
+  ];
+  hoverInfo.textContent = parts.filter(Boolean).join(" · ");
+}
+
+// Steps from the controller go out one after another, in the order of the gestures.
+let controllerChain = Promise.resolve();
+function sendFromController(step, { secretText } = {}) {
+  const mark = `run-click-${++runCounter}`;
+  performance.mark(mark);
+  state.scrollNewest = "list";
+  controllerChain = controllerChain
+    .then(() => runStep(step, mark, { secretText }))
+    .catch((err) => showPageError(err.message));
+  return controllerChain;
+}
+
+async function onGesture(gesture) {
+  if (gesture.kind === "tap" || gesture.kind === "long_press") {
+    await treeLoading; // the tree of the screen on show
+    const { x, y } = gesture.point;
+    const target = targetAt(state.tree.nodes, x, y);
+    if (inspectMode) {
+      const node = target?.node || nodeAt(state.tree.nodes, x, y);
+      if (node) inspector.pick(node, { scroll: true });
+      return;
+    }
+    if (target && (target.node.password || /EditText$/.test(target.node.class))) state.lastField = target.node;
+    else if (target || gesture.kind === "tap") state.lastField = null;
+    const where = target ? target.selector : { x, y };
+    const step = { action: gesture.kind, ...where };
+    if (gesture.kind === "long_press") step.duration_ms = gesture.duration_ms;
+    return sendFromController(step);
+  }
+  if (gesture.kind === "swipe") {
+    return sendFromController({ action: "swipe", from: gesture.from, to: gesture.to, duration_ms: gesture.duration_ms });
+  }
+  if (gesture.kind === "scroll") return sendFromController({ action: "swipe", direction: gesture.direction });
+  if (gesture.kind === "key") return sendFromController({ action: "press_key", key: gesture.key });
+  if (gesture.kind === "type") {
+    const field = state.lastField || state.tree.nodes.find((n) => n.focused);
+    const step = { action: "type", text: gesture.text };
+    const secret = Boolean(field?.password);
+    if (secret) step.secret = true;
+    return sendFromController(step, { secretText: secret ? gesture.text : undefined });
+  }
+  return undefined;
+}
+
+function keyboardStatus(focused, typed) {
+  const node = $("#kbd-status");
+  node.hidden = !focused;
+  if (!focused) return;
+  const field = state.lastField || state.tree.nodes.find((n) => n.focused);
+  const into = field ? describeNode(field) : "the focused field";
+  node.textContent = typed
+    ? `Typing into ${into}: ${field?.password ? MASK : typed}`
+    : `Keys go to the device (${into}); Enter, Backspace and Tab too. Escape leaves.`;
+}
+
+new ScreenController({
+  stage: $("#screen-stage"),
+  img: $("#screen"),
+  gesture: $("#gesture"),
+  ring: $("#press-ring"),
+  size: deviceSize,
+  enabled: () => !over(),
+  onGesture,
+  onHover: hover,
+  onKeyboard: keyboardStatus,
+});
 
 // ---------- the input prompt
 
-let dialogSync = null;
 function syncInputDialog() {
   // Debounced: a replay brings a prompt and its answer back to back; only what is still open shows.
-  clearTimeout(dialogSync);
-  dialogSync = setTimeout(() => {
+  clearTimeout(syncInputDialog.timer);
+  syncInputDialog.timer = setTimeout(() => {
     const dialog = $("#input-dialog");
     const [stepId, input] = state.inputs.entries().next().value || [];
+    $("#input-banner").hidden = !input;
     if (!input) {
       if (dialog.open) dialog.close();
       return;
     }
+    $("#input-banner-prompt").textContent = input.prompt;
     if (dialog.open && dialog.dataset.stepId === String(stepId)) return;
-    dialog.dataset.stepId = stepId;
-    dialog.dataset.inputId = input.inputId;
-    $("#input-prompt").textContent = input.prompt;
-    $("#input-value").value = "";
-    $("#input-error").hidden = true;
-    if (!dialog.open) dialog.showModal();
-    $("#input-value").focus();
+    if (state.inputDismissed === stepId) return;
+    openInputDialog(stepId, input);
   }, 60);
 }
 
-$("#input-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+function openInputDialog(stepId, input) {
   const dialog = $("#input-dialog");
-  const inputId = Number(dialog.dataset.inputId);
-  const button = $("#input-send");
-  button.disabled = true;
+  const secret = Boolean(state.steps.get(stepId)?.params?.secret);
+  dialog.dataset.stepId = stepId;
+  dialog.dataset.inputId = input.inputId;
+  $("#input-prompt").textContent = input.prompt;
+  $("#input-value").value = "";
+  $("#input-value").type = secret ? "password" : "text";
+  inputProblem("");
+  confirmEmpty(false);
+  if (!dialog.open) dialog.showModal();
+  $("#input-value").focus();
+}
+
+function inputProblem(message) {
+  $("#input-error").textContent = message;
+  $("#input-error").hidden = !message;
+}
+
+function confirmEmpty(asking) {
+  $("#input-confirm").hidden = !asking;
+  $("#input-send").textContent = asking ? "Send empty answer" : "Send answer";
+  $("#input-form").dataset.confirmEmpty = asking ? "1" : "";
+}
+
+async function answerInput(message) {
+  const dialog = $("#input-dialog");
+  const stepId = Number(dialog.dataset.stepId);
+  const buttons = dialog.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
   try {
-    await socket.request({ type: "USER_INPUT_RESPONSE", input_id: inputId, value: $("#input-value").value });
-    state.inputs.delete(Number(dialog.dataset.stepId));
+    await socket.request({ type: "USER_INPUT_RESPONSE", input_id: Number(dialog.dataset.inputId), ...message });
+    state.inputs.delete(stepId);
     dialog.close();
     syncInputDialog();
   } catch (err) {
-    $("#input-error").textContent = err.message;
-    $("#input-error").hidden = false;
+    inputProblem(err.message);
   } finally {
-    button.disabled = false;
+    buttons.forEach((b) => (b.disabled = false));
   }
+}
+
+$("#input-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = $("#input-value").value;
+  if (value === "" && !$("#input-form").dataset.confirmEmpty) {
+    confirmEmpty(true);
+    $("#input-send").focus();
+    return;
+  }
+  answerInput({ value });
 });
-$("#input-dialog").addEventListener("cancel", (event) => event.preventDefault()); // the run waits for an answer
+$("#input-value").addEventListener("input", () => confirmEmpty(false));
+$("#input-cancel").addEventListener("click", () => answerInput({ cancel: true }));
+$("#input-stop").addEventListener("click", () => stopSession());
+const putOff = () => {
+  state.inputDismissed = Number($("#input-dialog").dataset.stepId);
+  $("#input-banner").hidden = !state.inputs.size;
+};
+$("#input-later").addEventListener("click", () => {
+  putOff();
+  $("#input-dialog").close();
+});
+$("#input-dialog").addEventListener("cancel", putOff); // Escape: the question waits in the banner
+$("#input-reopen").addEventListener("click", () => {
+  const [stepId, input] = state.inputs.entries().next().value || [];
+  state.inputDismissed = null;
+  if (input) openInputDialog(stepId, input);
+});
 
 // ---------- running steps
 
-async function runStep(step, mark) {
-  const sent = await socket.request({ type: "EXECUTE_SINGLE", step });
+async function runStep(step, mark, { secretText } = {}) {
+  const { secret, ...wire } = step;
+  if (secret && config.features.secret) wire.secret = true;
+  const sent = await socket.request({ type: "EXECUTE_SINGLE", step: wire });
+  if (secret) markSecret(sent.step_id, secretText ?? step.text);
   if (mark) state.runStarts.set(sent.step_id, mark);
   const known = state.steps.get(sent.step_id);
   if (known) {
-    known.params = known.params || paramsOf(step);
+    known.params = known.params || paramsOf(wire);
     renderStep(known);
   } else {
     state.steps.set(sent.step_id, {
       id: sent.step_id,
       index: sent.step_index,
       action: step.action,
-      params: paramsOf(step),
+      params: paramsOf(wire),
       status: "QUEUED",
     });
   }
@@ -358,6 +685,7 @@ $("#composer").addEventListener("submit", async (event) => {
     return composerError(err);
   }
   composerError(null);
+  state.scrollNewest = "page";
   try {
     await runStep(step, mark);
   } catch (err) {
@@ -365,23 +693,31 @@ $("#composer").addEventListener("submit", async (event) => {
   }
 });
 
-// Clicking the screen taps there, scaled from the picture to the device's pixels.
-$("#screen").addEventListener("click", async (event) => {
-  if (!config.device?.width || TERMINAL_SESSION.has(state.status)) return;
-  const box = event.currentTarget.getBoundingClientRect();
-  const x = Math.round(((event.clientX - box.left) / box.width) * config.device.width);
-  const y = Math.round(((event.clientY - box.top) / box.height) * config.device.height);
-  const clamp = (v, high) => Math.max(0, Math.min(high - 1, v));
-  const mark = `run-click-${++runCounter}`;
-  performance.mark(mark);
-  try {
-    await runStep({ action: "tap", x: clamp(x, config.device.width), y: clamp(y, config.device.height) }, mark);
-  } catch (err) {
-    showPageError(err.message);
-  }
-});
+// Fill the composer with a step: from the inspector, a drafted step, or a step that already ran.
+function loadIntoComposer(step, { from = "", editing = null } = {}) {
+  if (!step) return;
+  $("#action").value = step.action;
+  renderComposer();
+  const params = step.params ? { action: step.action, ...step.params } : step;
+  const secret = isSecret(step) || params.secret;
+  const filled = secret && step.id ? { ...params, text: "", secret: true } : params; // a secret is typed again
+  fillStep($("#composer"), filled, FIELDS[step.action] || []);
+  state.editing = editing;
+  const mode = $("#composer-mode");
+  mode.hidden = !from && editing === null;
+  mode.textContent = editing !== null ? `Editing draft step ${editing + 1}` : from ? `From ${from}` : "";
+  $("#draft-save").hidden = $("#draft-cancel-edit").hidden = editing === null;
+  $("#add-draft").hidden = editing !== null;
+  $("#composer").scrollIntoView({ block: "nearest" });
+  const first = $("#fields input:not([type=checkbox]):not([hidden]), #fields select");
+  (first || $("#action")).focus({ preventScroll: true });
+}
 
-// ---------- the draft
+// ---------- the draft (kept in this browser, per session, across Run all and reloads)
+
+function saveDrafts() {
+  saveJson(stored("draft"), state.drafts);
+}
 
 function renderDrafts() {
   const list = $("#draft");
@@ -395,24 +731,37 @@ function renderDrafts() {
       };
       return el(
         "li",
-        { class: "draft-item" },
+        { class: `draft-item${state.editing === i ? " editing" : ""}` },
         el("span", { class: "desc", text: label }),
+        button("Edit", "Edit draft step", () => loadIntoComposer(step, { editing: i })),
         button("↑", "Move up step", () => moveDraft(i, -1), i === 0),
         button("↓", "Move down step", () => moveDraft(i, 1), i === state.drafts.length - 1),
         button("✕", "Remove step", () => {
           state.drafts.splice(i, 1);
+          if (state.editing !== null) endEdit();
+          saveDrafts();
           renderDrafts();
         }),
       );
     }),
   );
   $("#draft-count").textContent = `${state.drafts.length} step${state.drafts.length === 1 ? "" : "s"}`;
-  $("#draft-run").disabled = !state.drafts.length || TERMINAL_SESSION.has(state.status);
+  $("#draft-run").disabled = !state.drafts.length || over();
 }
 
 function moveDraft(i, by) {
   const [step] = state.drafts.splice(i, 1);
   state.drafts.splice(i + by, 0, step);
+  if (state.editing !== null) endEdit();
+  saveDrafts();
+  renderDrafts();
+}
+
+function endEdit() {
+  state.editing = null;
+  $("#draft-save").hidden = $("#draft-cancel-edit").hidden = true;
+  $("#add-draft").hidden = false;
+  $("#composer-mode").hidden = true;
   renderDrafts();
 }
 
@@ -420,43 +769,86 @@ $("#add-draft").addEventListener("click", () => {
   try {
     state.drafts.push(currentStep());
     composerError(null);
+    saveDrafts();
     renderDrafts();
   } catch (err) {
     composerError(err);
   }
 });
+$("#draft-save").addEventListener("click", () => {
+  try {
+    state.drafts[state.editing] = currentStep();
+    composerError(null);
+    saveDrafts();
+    endEdit();
+  } catch (err) {
+    composerError(err);
+  }
+});
+$("#draft-cancel-edit").addEventListener("click", endEdit);
 $("#draft-clear").addEventListener("click", () => {
   state.drafts = [];
+  endEdit();
+  saveDrafts();
   renderDrafts();
 });
 $("#draft-run").addEventListener("click", async () => {
   const button = $("#draft-run");
   button.disabled = true;
-  const queue = [...state.drafts];
+  const status = $("#draft-status");
+  let sent = 0;
+  state.scrollNewest = "list";
   try {
     // In order, each after the server acknowledged the one before: the step list keeps the draft's order.
-    while (queue.length) {
+    for (const step of state.drafts) {
       const mark = `run-click-${++runCounter}`;
       performance.mark(mark);
-      await runStep(queue[0], mark);
-      queue.shift();
+      await runStep(step, mark);
+      sent += 1;
     }
     composerError(null);
+    status.textContent = `Sent ${sent} step${sent === 1 ? "" : "s"}; the draft stays for another run.`;
   } catch (err) {
-    composerError(new Error(`${err.message} (${queue.length} draft step(s) not sent)`));
+    status.textContent = `${err.message} (${state.drafts.length - sent} draft step(s) not sent)`;
   } finally {
-    state.drafts = queue;
     renderDrafts();
   }
 });
 
-// ---------- chat, stop, export
+// ---------- chat: the history (yours and the agent's), "thinking…" while a turn is planned
 
-function chatLine(who, text) {
+function chatLine(who, text, { turnId, thinking = false } = {}) {
   const log = $("#chat-log");
   const name = { you: "You", agent: "Agent" }[who];
-  log.append(el("li", { class: `chat-${who}` }, name && el("span", { class: "who", text: name }), text));
+  const line = el(
+    "li",
+    { class: `chat-${who}${thinking ? " thinking" : ""}`, "data-turn": turnId },
+    name && el("span", { class: "who", text: name }),
+    thinking ? el("span", { class: "dots", text: "thinking…" }) : masked(text),
+  );
+  log.append(line);
   log.scrollTop = log.scrollHeight;
+  return line;
+}
+
+function thinking(turnId) {
+  if (state.turns.has(turnId)) return;
+  state.turns.set(turnId, chatLine("agent", "", { turnId, thinking: true }));
+}
+
+function agentMessage(event) {
+  const text = event.text ?? event.message ?? event.content ?? JSON.stringify(event);
+  const line = event.turn_id !== undefined && state.turns.get(event.turn_id);
+  if (line && !line.classList.contains("thinking")) return; // already in the history
+  const answer = chatLine("agent", text, { turnId: event.turn_id });
+  if (line) line.replaceWith(answer); // where "thinking…" was
+  if (event.turn_id !== undefined) state.turns.set(event.turn_id, answer);
+}
+
+for (const line of config.chat) {
+  if (line.who === "you") chatLine("you", line.text, { turnId: line.turn_id });
+  else if (line.thinking) thinking(line.turn_id);
+  else state.turns.set(line.turn_id, chatLine("agent", line.text, { turnId: line.turn_id }));
 }
 
 $("#chat-form").addEventListener("submit", async (event) => {
@@ -467,36 +859,46 @@ $("#chat-form").addEventListener("submit", async (event) => {
   chatLine("you", text);
   input.value = "";
   try {
-    await socket.request({ type: "CHAT", text });
+    const ack = await socket.request({ type: "CHAT", text });
+    if (ack.turn_id !== undefined) {
+      const line = state.turns.get(ack.turn_id);
+      if (line?.classList.contains("thinking")) line.parentElement.append(line); // keep it after the new line
+      else if (!line) thinking(ack.turn_id);
+    }
   } catch (err) {
     chatLine("system", err.message);
   }
 });
 
-$("#stop").addEventListener("click", async () => {
+// ---------- stop, export
+
+async function stopSession() {
   const button = $("#stop");
   button.disabled = true;
   try {
     if (socket.live) await socket.request({ type: "STOP" });
     else await apiFetch(`${api}/stop/`, { method: "POST", body: "{}" });
+    if ($("#input-dialog").open) $("#input-dialog").close();
   } catch (err) {
     showPageError(`Could not stop the session: ${err.message}`);
     button.disabled = false;
   }
-});
-
-async function exportFlow(kind) {
-  try {
-    const steps = await apiFetch(`${api}/steps/`);
-    const base = (config.name || "session").replace(/[^\w.-]+/g, "-");
-    if (kind === "yaml") download(`${base}.flow.yaml`, flowYaml(config, steps), "application/yaml");
-    else download(`${base}.flow.json`, flowJson(config, steps), "application/json");
-  } catch (err) {
-    showPageError(`Could not export the steps: ${err.message}`);
-  }
 }
-$("#export-yaml").addEventListener("click", () => exportFlow("yaml"));
-$("#export-json").addEventListener("click", () => exportFlow("json"));
+$("#stop").addEventListener("click", stopSession);
+
+const exporter = new Exporter({
+  api: apiFetch,
+  session: { id: config.id, name: config.name, app: config.app },
+  isSecret,
+  download,
+});
+$("#export").addEventListener("click", async () => {
+  try {
+    await exporter.open();
+  } catch (err) {
+    showPageError(`Could not read the steps: ${err.message}`);
+  }
+});
 
 // ---------- composer and connection
 
@@ -511,6 +913,7 @@ for (const action of config.actions) {
 $("#action").addEventListener("change", renderComposer);
 renderComposer();
 renderDrafts();
+renderSessionBadge();
 
 const CONN_TEXT = {
   connecting: "Connecting…",
@@ -531,6 +934,7 @@ function onReply(message) {
 }
 
 const socket = new SessionSocket(`/ws/sessions/${config.id}/`, { onEvent, onReply, onState });
-if (TERMINAL_SESSION.has(state.status)) setSessionStatus(state.status);
+if (over()) setSessionStatus(state.status);
+if (state.screen) loadTree(state.screen);
 socket.connect();
 window.cognisim = { socket, state }; // for tests and the console

@@ -8,7 +8,7 @@ const SELECTOR_KINDS = [
 
 // Field specs per action. `selector` is a group (kind + value + index, or x/y where points are allowed);
 // `into` is an optional selector. Other fields are plain inputs named after the step's param.
-export function actionFields(keys) {
+export function actionFields(keys, features = {}) {
   const sel = { type: "selector", name: "selector" };
   const pkg = { name: "package", label: "Package", type: "text", required: true, value: "com.cognisim.demo" };
   return {
@@ -19,6 +19,7 @@ export function actionFields(keys) {
     type: [
       { name: "text", label: "Text to type", type: "text", required: true },
       { type: "selector", name: "into", label: "Into", optional: true },
+      { name: "secret", label: "Secret (a password: masked everywhere)", type: "checkbox" },
     ],
     clear_text: [{ type: "selector", name: "into", label: "Field", optional: true }],
     swipe: [
@@ -39,7 +40,10 @@ export function actionFields(keys) {
     assert_not_visible: [sel],
     wait_for: [sel, { name: "wait_ms", label: "Wait up to (ms)", type: "number", min: 1, placeholder: "10000" }],
     screenshot: [],
-    ask_user: [{ name: "prompt", label: "Question for the tester", type: "text", required: true }],
+    ask_user: [
+      { name: "prompt", label: "Question for the tester", type: "text", required: true },
+      ...(features.askSecret ? [{ name: "secret", label: "The answer is secret (masked)", type: "checkbox" }] : []),
+    ],
     sleep: [{ name: "ms", label: "Pause (ms, at most 60000)", type: "number", min: 0, max: 60000, required: true }],
   };
 }
@@ -197,6 +201,23 @@ function selectorField(spec) {
   };
   kind.addEventListener("change", sync);
   value.addEventListener("input", group.refreshSuggestions);
+  // Fill from a step's selector ({text|id|desc, index} or {x, y}); null = "the focused field" or empty.
+  group.setSelector = (selector) => {
+    const named = selector && SELECTOR_KINDS.map(([k]) => k).find((k) => selector[k] !== undefined);
+    if (named) {
+      kind.value = named;
+      value.value = selector[named];
+      index.value = selector.index ?? "";
+    } else if (selector && selector.x !== undefined && spec.points) {
+      kind.value = "point";
+      x.value = selector.x;
+      y.value = selector.y;
+    } else {
+      kind.value = spec.optional ? "" : "text";
+      value.value = index.value = "";
+    }
+    sync();
+  };
   sync();
   return group;
 }
@@ -204,14 +225,47 @@ function selectorField(spec) {
 // Build the composer's fields for one action into `container`.
 export function renderFields(container, specs) {
   container.replaceChildren(...specs.map((s) => (s.type === "selector" ? selectorField(s) : plainField(s))));
-  const toggles = () => {
+  container.toggles = () => {
     for (const node of container.querySelectorAll("[data-show-if]")) {
       const [name, want] = node.dataset.showIf.split("=");
       node.hidden = container.querySelector(`#f-${name}`)?.value !== want;
     }
+    // A secret's text is typed like a password.
+    const secret = container.querySelector("#f-secret");
+    const text = container.querySelector("#f-text");
+    if (secret && text) text.type = secret.checked ? "password" : "text";
   };
-  container.addEventListener("change", toggles);
-  toggles();
+  if (!container.dataset.wired) {
+    container.dataset.wired = "1";
+    container.addEventListener("change", () => container.toggles());
+  }
+  container.toggles();
+}
+
+// Put a step (`{action, …params}`, as the API returns or the composer reads it) into fields built for its action.
+export function fillStep(root, step, specs) {
+  for (const spec of specs) {
+    if (spec.type === "selector") {
+      const group = root.querySelector(`fieldset.selector[data-name="${spec.name}"]`);
+      group?.setSelector(spec.name === "into" ? step.into : step);
+      continue;
+    }
+    const input = root.querySelector(`#f-${spec.name}`);
+    if (!input) continue;
+    if (spec.type === "checkbox") input.checked = Boolean(step[spec.name]);
+    else if (spec.name === "wait_ms") input.value = step.timeout_ms ?? "";
+    else if (step.action === "swipe" && spec.name === "direction") input.value = step.direction || "from → to";
+    else if (/^(from|to)_[xy]$/.test(spec.name)) input.value = step[spec.name.slice(0, -2)]?.[spec.name.at(-1)] ?? "";
+    else input.value = step[spec.name] ?? (spec.value || "");
+  }
+  const common = (id, value) => {
+    const input = root.querySelector(id);
+    if (input) input.value = value ?? "";
+  };
+  common("#f-timeout_ms", step.action === "wait_for" ? "" : step.timeout_ms);
+  common("#f-max_retries", step.max_retries);
+  common("#f-backoff", typeof step.backoff === "string" ? step.backoff : "");
+  root.querySelector("#fields")?.toggles?.();
 }
 
 export class FieldError extends Error {
@@ -294,6 +348,8 @@ export function readStep(root, action, specs) {
   return step;
 }
 
+export const MASK = "••••••";
+
 function quote(s) {
   const text = String(s);
   return `“${text.length > 40 ? text.slice(0, 39) + "…" : text}”`;
@@ -319,7 +375,7 @@ export function describeStep(action, params) {
     case "stop_app":
       return params.package;
     case "type":
-      return quote(params.text) + (params.into ? ` into ${describeSelector(params.into)}` : "");
+      return (params.secret ? MASK : quote(params.text)) + (params.into ? ` into ${describeSelector(params.into)}` : "");
     case "clear_text":
       return params.into ? describeSelector(params.into) : "focused field";
     case "swipe":
@@ -362,34 +418,29 @@ export function errorText(error) {
   return error.message ? `${heading}: ${error.message}` : heading;
 }
 
-// The flow file: action + params of each step, in order (YAML where every scalar is JSON, which YAML reads).
-export function flowYaml(session, steps) {
-  const lines = [
-    `# CogniSim flow exported from session ${session.id}`,
-    `name: ${JSON.stringify(session.name || "Untitled session")}`,
-    "steps:",
-  ];
-  const emit = (key, value, indent) => {
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      lines.push(`${indent}${key}:`);
-      for (const [k, v] of Object.entries(value)) emit(k, v, indent + "  ");
-    } else {
-      lines.push(`${indent}${key}: ${JSON.stringify(value)}`);
-    }
-  };
-  for (const step of steps) {
-    lines.push(`  - action: ${step.action}`);
-    for (const [k, v] of Object.entries(step.params || {})) emit(k, v, "    ");
+// The flow file (docs/ci.md): `name`, `app`, optional `env`, and the steps in the short form `- ACTION: {fields}`,
+// every scalar written as JSON (which YAML reads), so any text survives.
+export function flowYaml({ name, app, env, steps, comment }) {
+  const lines = [];
+  if (comment) lines.push(...comment.split("\n").map((line) => `# ${line}`));
+  lines.push(`name: ${JSON.stringify(name || "Untitled session")}`);
+  if (app) lines.push(`app: ${JSON.stringify(app)}`);
+  if (env && Object.keys(env).length) {
+    lines.push("env:");
+    for (const [k, v] of Object.entries(env)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
   }
-  if (!steps.length) lines.push("  []");
-  return lines.join("\n").replace("steps:\n  []", "steps: []") + "\n";
+  if (!steps.length) {
+    lines.push("steps: []");
+    return lines.join("\n") + "\n";
+  }
+  lines.push("steps:");
+  for (const { action, ...params } of steps) {
+    lines.push(Object.keys(params).length ? `  - ${action}: ${JSON.stringify(params)}` : `  - ${action}`);
+  }
+  return lines.join("\n") + "\n";
 }
 
-export function flowJson(session, steps) {
-  const flow = {
-    name: session.name || "Untitled session",
-    source_session: session.id,
-    steps: steps.map((s) => ({ action: s.action, ...(s.params || {}) })),
-  };
+export function flowJson({ name, app, env, steps }) {
+  const flow = { name: name || "Untitled session", ...(app ? { app } : {}), ...(env ? { env } : {}), steps };
   return JSON.stringify(flow, null, 2) + "\n";
 }
