@@ -50,6 +50,17 @@ def human_duration(value: timedelta | float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History written by the services only: it can be looked at (and deleted), never added or edited here,
+    where a hand-made row would break the rules the services keep (an Add form that can only end in a 500)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -83,7 +94,7 @@ class DecisionInline(ReadOnlyInline):
 
 
 @admin.register(TestSession)
-class TestSessionAdmin(admin.ModelAdmin):
+class TestSessionAdmin(ReadOnlyAdmin):
     list_display = ["id", "name", "owner", "device_link", "status", "source", "created_at", "duration", "step_count"]
     list_display_links = ["id", "name"]
     list_filter = ["status", "source", "created_at", "owner", "device"]
@@ -153,17 +164,11 @@ class TestSessionAdmin(admin.ModelAdmin):
         return format_html(" · ".join(["{}"] * len(links)), *links)
 
 
-class SessionHistoryAdmin(admin.ModelAdmin):
+class SessionHistoryAdmin(ReadOnlyAdmin):
     """Rows of a session's history: linked to the session, searchable by its id, user and device."""
 
     list_select_related = ["session"]
     search_fields = ["session__id", "session__name", "session__owner__username", "session__device__serial"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     @admin.display(description="session", ordering="session__created_at")
     def session_link(self, obj: Any) -> SafeString | str:

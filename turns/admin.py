@@ -1,15 +1,13 @@
 from django.contrib import admin
-from django.db.models import Model
-from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from sessions.admin import change_link, human_duration
+from sessions.admin import ReadOnlyAdmin, change_link, human_duration
 
 from .models import Turn
 
 
 @admin.register(Turn)
-class TurnAdmin(admin.ModelAdmin):
+class TurnAdmin(ReadOnlyAdmin):
     """Read-only: turns are written by the chat pipeline only (deleting goes with their session)."""
 
     list_display = ["id", "session_link", "status", "created_at", "duration"]
@@ -19,12 +17,6 @@ class TurnAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     fields = ["session_link", "duration", *(f.name for f in Turn._meta.fields if f.name not in {"id", "session"})]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     @admin.display(description="session", ordering="session__created_at")
     def session_link(self, obj: Turn) -> SafeString | str:

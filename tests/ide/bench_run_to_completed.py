@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ide.test_session_page import compose, open_session
+from tests.ide.pages import compose, open_session
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

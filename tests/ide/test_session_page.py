@@ -12,80 +12,10 @@ from playwright.sync_api import Page, expect
 
 from sessions.models import Screen, Step, TestSession
 from tests.ide.conftest import snap
+from tests.ide.pages import compose, finished, open_session, press_run, run, statuses
 from tests.live import Rest
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-# Every status each step row showed, in order (a row may pass through a status faster than a poll).
-WATCH_STATUSES = """
-window.seen = {};
-new MutationObserver((records) => {
-  for (const r of records) {
-    const id = r.target.dataset.stepId;
-    if (!id) continue;
-    const list = (window.seen[id] = window.seen[id] || []);
-    if (r.oldValue) list.push(r.oldValue);
-  }
-  for (const row of document.querySelectorAll('#steps .step')) {
-    row.dataset.final = row.dataset.status;
-  }
-}).observe(document.querySelector('#steps'), {
-  subtree: true, attributes: true, attributeFilter: ['data-status'], attributeOldValue: true,
-});
-"""
-
-
-def statuses(page: Page, step_id: int) -> list[str]:
-    """The statuses a row showed, oldest first, ending with the one it shows now."""
-    seen = page.evaluate(f"(window.seen['{step_id}'] || [])")
-    return [*seen, page.locator(f"#step-{step_id}").get_attribute("data-status")]
-
-
-def open_session(page: Page, serial: str, name: str) -> str:
-    page.goto("/")
-    page.get_by_label("Device", exact=True).select_option(serial)
-    page.get_by_label("Session name").fill(name)
-    page.get_by_role("button", name="Open session").click()
-    expect(page).to_have_url(re.compile(r"/sessions/[0-9a-f-]{36}/$"))
-    expect(page.locator("#session-status")).to_have_text("READY")
-    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    expect(page.locator("#screen")).to_have_attribute("src", re.compile(r"/screens/[0-9a-f]{64}\.png$"))
-    page.evaluate(WATCH_STATUSES)
-    return page.url.rstrip("/").rsplit("/", 1)[1]
-
-
-def compose(page: Page, action: str, **fields: Any) -> None:
-    """Fill the composer: `fields` are input ids without the `f-` prefix; bools tick checkboxes."""
-    page.get_by_label("Action", exact=True).select_option(action)
-    for name, value in fields.items():
-        box = page.locator(f"#f-{name}")
-        if isinstance(value, bool):
-            box.set_checked(value)
-        elif box.evaluate("e => e.tagName") == "SELECT":
-            box.select_option(str(value))
-        else:
-            box.fill(str(value))
-
-
-def run(page: Page, action: str, **fields: Any) -> Any:
-    """Compose a step, press Run, and return the row of the step it added."""
-    compose(page, action, **fields)
-    return press_run(page)
-
-
-def press_run(page: Page) -> Any:
-    """Press Run on what the composer holds and return the row of the step it added."""
-    before = page.locator("#steps .step").count()
-    page.get_by_role("button", name="Run", exact=True).click()
-    row = page.locator("#steps .step").nth(before)
-    expect(row).to_have_attribute("data-index", str(before))
-    return row
-
-
-def finished(row: Any, status: str = "COMPLETED") -> int:
-    expect(row).to_have_attribute("data-status", status)
-    return int(row.get_attribute("data-step-id"))
-
 
 def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, stack: Any, alice: str) -> None:
     session_id = open_session(page, devices[0].serial, "Login smoke")
@@ -164,7 +94,8 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("What code did the SMS bring?")
-    expect(page.locator("#session-status")).to_have_text("WAITING_INPUT")
+    expect(page.locator("#session-status")).to_have_attribute("data-status", "WAITING_INPUT")
+    expect(page.locator("#session-status")).to_have_text("WAITING FOR INPUT")
     snap(page, "input-prompt")
     dialog.get_by_label("Your answer").fill("424242")
     dialog.get_by_role("button", name="Send answer").click()
@@ -188,17 +119,18 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     expect(page.locator("#chat-log li").last).to_contain_text("Wi-Fi", timeout=30_000)
     snap(page, "session")
 
-    # Export: the flow lists the session's steps, in order.
+    # Export: the flow lists the session's passing steps, in order, and opens the app first.
+    page.get_by_role("button", name="Export flow…").click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export flow (YAML)").click()
+        page.get_by_role("button", name="Check and download").click()
     flow = Path(download.value.path()).read_text()
-    actions = re.findall(r"^  - action: (\w+)$", flow, re.M)
-    assert actions == list(
-        Step.objects.filter(session_id=session_id).order_by("index").values_list("action", flat=True)
-    )
     parsed = yaml.safe_load(flow)
-    assert parsed["name"] == "Login smoke"
-    assert parsed["steps"][1] == {"action": "type", "text": "demo@example.com", "into": {"id": "email"}}
+    passing = Step.objects.filter(session_id=session_id, status="COMPLETED").exclude(action="ask_user")
+    expected = list(passing.order_by("index").values_list("action", flat=True))
+    assert [next(iter(step)) for step in parsed["steps"]] == expected
+    assert parsed["name"] == "Login smoke" and parsed["app"] == "com.cognisim.demo"
+    assert parsed["steps"][1] == {"type": {"text": "demo@example.com", "into": {"id": "email"}}}
+    page.get_by_role("button", name="Close").click()
 
     page.get_by_role("button", name="Stop session").click()
     expect(page.locator("#session-status")).to_have_text(re.compile("COMPLETED|CANCELLED"))
@@ -226,22 +158,54 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     )
 
 
-def test_the_session_limit_is_explained(page: Page, devices: Any, stack: Any, alice: str) -> None:
+def test_the_session_limit_is_explained_with_stop_buttons(page: Page, devices: Any, stack: Any, alice: str) -> None:
     rest = Rest(stack.base_url, alice)
-    for device in devices:
-        assert rest.post("/api/sessions/", {"device": device.serial}).status == 201
+    opened = [rest.post("/api/sessions/", {"device": d.serial, "name": f"On {d.serial}"}).body for d in devices]
     page.goto("/")
     page.get_by_role("button", name="Open session").click()
-    expect(page.get_by_role("alert")).to_contain_text("2 is the most you can have at once")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("2 is the most you can have at once")
     expect(page.locator("#devices .badge.dev-busy")).to_have_count(2)
     snap(page, "home")
-    for session in rest.get("/api/sessions/").body:
-        rest.post(f"/api/sessions/{session['id']}/stop/")
 
+    # Stop one of them from the message itself; then there is room for a new one.
+    alert.get_by_role("button", name=f"Stop On {devices[0].serial}").click()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    stopped = TestSession.objects.get(pk=opened[0]["id"])
+    assert stopped.status in TestSession.TERMINAL
+    expect(page.locator(f"#sessions tr[data-session='{stopped.pk}'] .badge")).to_have_text("COMPLETED · no steps")
+    page.get_by_role("button", name="Open session").click()
+    expect(page).to_have_url(re.compile(r"/sessions/[0-9a-f-]{36}/$"))
+    rest.post(f"/api/sessions/{opened[1]['id']}/stop/")
+    rest.post(f"/api/sessions/{page.url.rstrip('/').rsplit('/', 1)[1]}/stop/")
+
+    page.goto("/")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login/$"))
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
+
+
+def test_someone_elses_session_is_a_friendly_404_and_there_is_a_favicon(
+    page: Page, devices: Any, stack: Any, bob: str
+) -> None:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto("/")
+    expect(page.locator("link[rel=icon]")).to_have_attribute("href", "/favicon.svg")
+    icon = page.request.get("/favicon.ico")
+    assert icon.ok and icon.headers["content-type"] == "image/svg+xml" and b"<svg" in icon.body()
+    expect(page.locator("#devices-live")).to_have_attribute("data-state", "live")
+    assert problems == []
+
+    bobs = Rest(stack.base_url, bob).post("/api/sessions/", {"device": devices[0].serial}).body["id"]
+    answer = page.goto(f"/sessions/{bobs}/")
+    assert answer is not None and answer.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("belongs to someone else")
+    page.get_by_role("navigation", name="Where to go").get_by_role("link", name="Your sessions").click()
+    expect(page.get_by_role("heading", name="Your sessions")).to_be_visible()
+    Rest(stack.base_url, bob).post(f"/api/sessions/{bobs}/stop/")
 
 
 def test_the_page_reconnects_after_the_server_drops_and_matches_the_database(
@@ -255,7 +219,8 @@ def test_the_page_reconnects_after_the_server_drops_and_matches_the_database(
         page.get_by_role("button", name="Add to draft").click()
     expect(page.locator("#draft li")).to_have_count(16)
     page.get_by_role("button", name="Run all").click()
-    expect(page.locator("#draft-count")).to_have_text("0 steps")
+    expect(page.locator("#draft-status")).to_have_text("Sent 16 steps; the draft stays for another run.")
+    expect(page.locator("#draft-count")).to_have_text("16 steps")
     expect(page.locator('#steps .step[data-index="2"]')).to_have_attribute("data-status", "COMPLETED")
 
     conn = page.locator("#conn")

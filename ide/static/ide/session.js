@@ -212,6 +212,7 @@ function renderStep(step) {
   error.hidden = !error.textContent;
   if (step.status === "COMPLETED") measureRun(step.id);
   renderSessionBadge();
+  if (TERMINAL_STEP.has(step.status)) setTimeout(checkSettled);
 }
 
 // Run → COMPLETED in this browser (docs/ide.md): a mark at the click, a measure when the badge shows.
@@ -413,6 +414,7 @@ function loadTree(hash) {
     if (state.tree.hash !== hash) return; // a newer screen arrived meanwhile
     state.tree.nodes = nodes;
     inspector.show(nodes);
+    setTimeout(checkSettled);
     setUiElements(nodes.map((n) => ({ class: n.class, selectors: n.selectors.map((s) => ({ [s.kind]: s.value })) })));
   });
   return treeLoading;
@@ -465,16 +467,42 @@ function hover(point) {
   hoverInfo.textContent = parts.filter(Boolean).join(" · ");
 }
 
-// Steps from the controller go out one after another, in the order of the gestures.
+// Steps from the controller go out one after another, in the order of the gestures. `make` may be a
+// function, called in turn, for a step that depends on what the steps before it did.
 let controllerChain = Promise.resolve();
-function sendFromController(step, { secretText } = {}) {
+function sendFromController(make) {
   const mark = `run-click-${++runCounter}`;
   performance.mark(mark);
   state.scrollNewest = "list";
   controllerChain = controllerChain
-    .then(() => runStep(step, mark, { secretText }))
+    .then(async () => {
+      const { step, secretText } = typeof make === "function" ? await make() : { step: make };
+      return runStep(step, mark, { secretText });
+    })
     .catch((err) => showPageError(err.message));
   return controllerChain;
+}
+
+// Resolves when no step is waiting or running and the tree of the screen on show is loaded (at most `ms`).
+const settleWaiters = new Set();
+function settled(ms) {
+  return new Promise((resolve) => {
+    const waiter = () => {
+      if ([...state.steps.values()].some((s) => ACTIVE_STEP.has(s.status) || WAITING_STEP.has(s.status))) return;
+      settleWaiters.delete(waiter);
+      clearTimeout(timer);
+      treeLoading.then(resolve);
+    };
+    const timer = setTimeout(() => {
+      settleWaiters.delete(waiter);
+      resolve();
+    }, ms);
+    settleWaiters.add(waiter);
+    waiter();
+  });
+}
+function checkSettled() {
+  for (const waiter of [...settleWaiters]) waiter();
 }
 
 async function onGesture(gesture) {
@@ -498,13 +526,20 @@ async function onGesture(gesture) {
     return sendFromController({ action: "swipe", from: gesture.from, to: gesture.to, duration_ms: gesture.duration_ms });
   }
   if (gesture.kind === "scroll") return sendFromController({ action: "swipe", direction: gesture.direction });
-  if (gesture.kind === "key") return sendFromController({ action: "press_key", key: gesture.key });
+  if (gesture.kind === "key") {
+    state.lastField = null; // Tab and Enter may move the focus
+    return sendFromController({ action: "press_key", key: gesture.key });
+  }
   if (gesture.kind === "type") {
-    const field = state.lastField || state.tree.nodes.find((n) => n.focused);
-    const step = { action: "type", text: gesture.text };
-    const secret = Boolean(field?.password);
-    if (secret) step.secret = true;
-    return sendFromController(step, { secretText: secret ? gesture.text : undefined });
+    // Typed text goes to the field focused once the gestures before it ran: a password field makes it secret.
+    const tapped = state.lastField;
+    return sendFromController(async () => {
+      if (!tapped) await settled(3000);
+      const field = tapped || state.tree.nodes.find((n) => n.focused);
+      const secret = Boolean(field?.password);
+      const step = { action: "type", text: gesture.text, ...(secret ? { secret: true } : {}) };
+      return { step, secretText: secret ? gesture.text : undefined };
+    });
   }
   return undefined;
 }
@@ -824,6 +859,7 @@ function chatLine(who, text, { turnId, thinking = false } = {}) {
     "li",
     { class: `chat-${who}${thinking ? " thinking" : ""}`, "data-turn": turnId },
     name && el("span", { class: "who", text: name }),
+    name && " ",
     thinking ? el("span", { class: "dots", text: "thinking…" }) : masked(text),
   );
   log.append(line);

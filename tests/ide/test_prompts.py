@@ -1,0 +1,60 @@
+"""Questions for the tester (`ask_user`): Stop stays reachable, the prompt can wait, an empty answer is
+confirmed, and every answer shows in its step's row."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from sessions.models import Step
+from tests.ide.conftest import snap
+from tests.ide.pages import finished, open_session, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_question_can_wait_is_confirmed_when_empty_and_never_blocks_stop(page: Page, devices: Any) -> None:
+    open_session(page, devices[0].serial, "Questions")
+    dialog = page.get_by_role("dialog")
+
+    first = run(page, "ask_user", prompt="What code did the SMS bring?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Stop session")).to_be_enabled()
+    # An empty answer is not sent without a second press.
+    dialog.get_by_role("button", name="Send answer").click()
+    expect(dialog.locator("#input-confirm")).to_have_text("The answer is empty. Send it empty anyway?")
+    expect(first).to_have_attribute("data-status", "STARTED")
+    snap(page, "input-prompt")
+
+    # Escape puts the question off: it waits in a banner, and the page (Stop included) is usable.
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    banner = page.locator("#input-banner")
+    expect(banner).to_contain_text("What code did the SMS bring?")
+    expect(page.get_by_role("button", name="Stop session")).to_be_enabled()
+    banner.get_by_role("button", name="Answer…").click()
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Your answer").fill("424242")
+    dialog.get_by_role("button", name="Send answer").click()
+    expect(first.locator(".answer")).to_have_text("Answer: “424242”")
+    assert Step.objects.get(pk=finished(first)).result == {"value": "424242"}
+    expect(banner).to_be_hidden()
+
+    # Confirmed, an empty answer is an answer.
+    second = run(page, "ask_user", prompt="Anything to add?")
+    dialog.get_by_role("button", name="Send answer").click()
+    dialog.get_by_role("button", name="Send empty answer").click()
+    expect(second.locator(".answer")).to_have_text("Answer: (empty)")
+    assert Step.objects.get(pk=finished(second)).result == {"value": ""}
+
+    # Stop from inside the prompt ends the session; the question is cancelled.
+    third = run(page, "ask_user", prompt="Shall we go on?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Stop session").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#session-status")).to_have_attribute("data-status", re.compile("COMPLETED|CANCELLED"))
+    expect(third).to_have_attribute("data-status", "CANCELLED")
+    expect(third.locator(".answer")).to_have_text("No answer: the question was cancelled.")

@@ -1,0 +1,71 @@
+"""The IDE's reads without a browser: the inspector's tree, the true badge, the chat history."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from devices.drivers.sim.phone import dump, fresh_state, launch
+from ide.inspector import screen_tree
+from ide.states import session_shown
+from sessions.models import TestSession
+from turns.models import Turn
+from turns.selectors import chat_history
+
+
+def test_the_tree_gives_every_element_its_selectors_and_how_many_they_match() -> None:
+    state = fresh_state()
+    launch(state, "com.cognisim.demo", clear_state=True)
+    nodes = screen_tree(dump(state))
+    assert [n["depth"] for n in nodes] == [0, 1, 2, 2, 2, 2]
+    assert [n["parent"] for n in nodes] == [None, 0, 1, 1, 1, 1]
+    button = next(n for n in nodes if n["id"] == "sign_in")
+    assert button["clickable"] and not button["password"] and button["bounds"] == [48, 960, 1032, 1110]
+    # "Sign in" is the title's text too: that selector needs index 1 to reach the button.
+    assert button["selectors"] == [
+        {"kind": "text", "value": "Sign in", "matches": 2, "index": 1},
+        {"kind": "id", "value": "sign_in", "matches": 1, "index": 0},
+    ]
+    password = next(n for n in nodes if n["id"] == "password")
+    assert password["password"] and password["resource_id"] == "com.cognisim.demo:id/password"
+    assert screen_tree("") == []
+
+
+@pytest.mark.parametrize(
+    ("status", "counts", "label", "result"),
+    [
+        ("RUNNING", dict(steps=3, failed=0, passed=2, running=1, waiting=0), "RUNNING", "open"),
+        ("RUNNING", dict(steps=3, failed=1, passed=2, running=0, waiting=0), "READY", "open"),
+        ("RUNNING", dict(steps=3, failed=0, passed=2, running=0, waiting=1), "QUEUED", "open"),
+        ("COMPLETED", dict(steps=5, failed=3, passed=2, running=0, waiting=0), "COMPLETED · 3 failed", "3 of 5 failed"),
+        ("COMPLETED", dict(steps=0, failed=0, passed=0, running=0, waiting=0), "COMPLETED · no steps", "no steps"),
+        ("COMPLETED", dict(steps=2, failed=0, passed=2, running=0, waiting=0), "COMPLETED", "all 2 passed"),
+        ("CANCELLED", dict(steps=2, failed=0, passed=1, running=0, waiting=0), "CANCELLED", "stopped early"),
+        ("FAILED", dict(steps=0, failed=0, passed=0, running=0, waiting=0), "FAILED", "setup failed"),
+        ("WAITING_INPUT", dict(steps=1, failed=0, passed=0, running=1, waiting=0), "WAITING FOR INPUT", "open"),
+    ],
+)
+def test_the_badge_and_result_say_what_happened(status: str, counts: dict, label: str, result: str) -> None:
+    shown = session_shown(status=status, **counts)
+    assert (shown.label, shown.result) == (label, result)
+    assert shown.css != "st-COMPLETED" or counts["failed"] == 0 < counts["steps"]
+
+
+@pytest.mark.django_db
+def test_the_chat_history_has_both_sides_and_says_when_the_agent_is_thinking() -> None:
+    owner = get_user_model().objects.create_user("dave")
+    session = TestSession.objects.create(owner=owner)
+    done = Turn.objects.create(
+        session=session,
+        status=Turn.Status.COMPLETED,
+        messages=[{"text": "open settings", "at": 1.0}, {"text": "and wifi", "at": 1.2}],
+        reply="Done, 2 steps passed.",
+    )
+    planning = Turn.objects.create(session=session, status=Turn.Status.RUNNING, messages=[{"text": "go", "at": 3.0}])
+    assert chat_history(session=session) == [
+        {"who": "you", "turn_id": done.pk, "text": "open settings", "at": 1.0},
+        {"who": "you", "turn_id": done.pk, "text": "and wifi", "at": 1.2},
+        {"who": "agent", "turn_id": done.pk, "text": "Done, 2 steps passed.", "status": "COMPLETED"},
+        {"who": "you", "turn_id": planning.pk, "text": "go", "at": 3.0},
+        {"who": "agent", "turn_id": planning.pk, "thinking": True},
+    ]
