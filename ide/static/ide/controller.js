@@ -53,7 +53,11 @@ export class ScreenController {
     this.stage.focus({ preventScroll: true });
     const point = this.toDevice(event.clientX, event.clientY);
     if (!point) return;
-    this.stage.setPointerCapture(event.pointerId);
+    try {
+      this.stage.setPointerCapture(event.pointerId); // a drag that leaves the picture still ends here
+    } catch {
+      /* a pointer the browser does not track (a synthetic event): no capture needed */
+    }
     this.press = { start: point, at: performance.now(), cx: event.clientX, cy: event.clientY, path: [point], drag: false };
     this.onHover?.(null);
     this.showRing(event);

@@ -255,29 +255,35 @@ function failureScreen(step, event) {
   return event.screen || event.error?.screen || step.error?.screen || step.screen || state.screen;
 }
 
-// Descriptions and screens of steps seen only through events (a replay) come from the steps API.
-let paramsRefresh = null;
+// Descriptions and screens of steps seen only through events (a replay, another tab, a script) come from the
+// steps API: once things are quiet for a moment (at most a few seconds late), and only if one is still missing.
+const refresh = { timer: null, first: 0 };
 function refreshParamsSoon() {
-  if (paramsRefresh) return;
-  paramsRefresh = setTimeout(async () => {
-    try {
-      const steps = await apiFetch(`${api}/steps/`);
-      for (const s of steps) {
-        const known = state.steps.get(s.id);
-        const screen = s.status === "COMPLETED" ? s.effect?.screen : s.status === "FAILED" ? s.error?.screen : undefined;
-        if (known && (!known.params || (screen && known.screen !== screen))) {
-          known.params = known.params || s.params;
-          known.screen = screen || known.screen;
-          if (s.result && !known.result) known.result = s.result;
-          renderStep(known);
-        }
+  const now = performance.now();
+  if (!refresh.timer) refresh.first = now;
+  clearTimeout(refresh.timer);
+  const wait = Math.max(0, Math.min(500, refresh.first + 3000 - now));
+  refresh.timer = setTimeout(refreshParams, wait);
+}
+
+async function refreshParams() {
+  refresh.timer = null;
+  if (![...state.steps.values()].some((s) => !s.params)) return; // the page's own steps got theirs from the ACK
+  try {
+    const steps = await apiFetch(`${api}/steps/`);
+    for (const s of steps) {
+      const known = state.steps.get(s.id);
+      const screen = s.status === "COMPLETED" ? s.effect?.screen : s.status === "FAILED" ? s.error?.screen : undefined;
+      if (known && (!known.params || (screen && known.screen !== screen))) {
+        known.params = known.params || s.params;
+        known.screen = screen || known.screen;
+        if (s.result && !known.result) known.result = s.result;
+        renderStep(known);
       }
-    } catch {
-      /* descriptions are a nicety; the next event tries again */
-    } finally {
-      paramsRefresh = null;
     }
-  }, 300);
+  } catch {
+    /* descriptions are a nicety; the next event tries again */
+  }
 }
 
 // ---------- the session's badge, from what really happens

@@ -101,8 +101,8 @@ export class SessionSocket {
   }
 
   reply(message) {
-    if (message.type === "PONG") return;
     const waiting = message.request_id !== undefined && this.pending.get(message.request_id);
+    if (message.type === "PONG" && !waiting) return; // the heartbeat's
     if (waiting) {
       this.pending.delete(message.request_id);
       if (message.type === "ERROR") waiting.reject(new RequestFailed(message));
