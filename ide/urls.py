@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("favicon.svg", views.favicon, name="favicon"),
     path("favicon.ico", RedirectView.as_view(url="/favicon.svg", permanent=True)),
+    path("steps/catalog.json", views.steps_catalog, name="steps_catalog"),
     path("sessions/new/", views.session_new, name="session_new"),
     path("sessions/<uuid:session_id>/", views.session_page, name="session"),
     path("sessions/<uuid:session_id>/stop/", views.session_stop, name="session_stop"),

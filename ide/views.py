@@ -12,7 +12,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import NotFound, ServiceError
-from core.steps import ACTIONS, KEYS, StepInvalid, step_parse
+from core.steps import common_fields, step_catalog
 from devices.models import Device
 from sessions import selectors as session_selectors
 from sessions import services
@@ -107,14 +107,6 @@ def session_stop(request: HttpRequest, session_id: str) -> HttpResponse:
     return redirect("ide:home")
 
 
-def _accepts(step: dict[str, Any]) -> bool:
-    try:
-        step_parse(step)
-    except StepInvalid:
-        return False
-    return True
-
-
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
@@ -137,14 +129,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "width": device.screen_width,
             "height": device.screen_height,
         },
-        "actions": list(ACTIONS),
-        "keys": sorted(KEYS),
         "chat": chat_history(session=session),
-        # What the server's step schema takes beyond SPEC §3 (the IDE only sends what it takes).
-        "features": {
-            "secret": _accepts({"action": "type", "text": "x", "secret": True}),
-            "askSecret": _accepts({"action": "ask_user", "prompt": "x", "secret": True}),
-        },
     }
     return render(request, "ide/session.html", {"session": session, "config": config})
 
@@ -160,6 +145,14 @@ def screen_tree(request: HttpRequest, session_id: str, screen_hash: str) -> Json
     response = JsonResponse(tree)
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+@require_http_methods(["GET", "HEAD"])
+@cache_control(public=True, max_age=300)
+def steps_catalog(request: HttpRequest) -> JsonResponse:
+    """The step vocabulary (core.steps): every action with its fields, and the fields every step takes.
+    The composer is built from it."""
+    return JsonResponse({"actions": step_catalog(), "common": common_fields()})
 
 
 @cache_control(public=True, max_age=86400)

@@ -50,6 +50,15 @@ def test_a_question_can_wait_is_confirmed_when_empty_and_never_blocks_stop(page:
     expect(second.locator(".answer")).to_have_text("Answer: (empty)")
     assert Step.objects.get(pk=finished(second)).result == {"value": ""}
 
+    # A question with choices offers them as buttons.
+    chosen = run(page, "ask_user", prompt="Which build?", choices="debug, release")
+    expect(dialog.get_by_role("group", name="Answers to choose from").get_by_role("button")).to_have_text(
+        ["debug", "release"]
+    )
+    dialog.get_by_role("button", name="release").click()
+    expect(chosen.locator(".answer")).to_have_text("Answer: “release”")
+    assert Step.objects.get(pk=finished(chosen)).params["choices"] == ["debug", "release"]
+
     # Stop from inside the prompt ends the session; the question is cancelled.
     third = run(page, "ask_user", prompt="Shall we go on?")
     expect(dialog).to_be_visible()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 
+from core.steps import common_fields, step_catalog
 from devices.drivers.sim.phone import dump, fresh_state, launch
 from ide.inspector import screen_tree
 from ide.states import session_shown
@@ -49,6 +52,11 @@ def test_the_badge_and_result_say_what_happened(status: str, counts: dict, label
     shown = session_shown(status=status, **counts)
     assert (shown.label, shown.result) == (label, result)
     assert shown.css != "st-COMPLETED" or counts["failed"] == 0 < counts["steps"]
+
+
+def test_the_catalog_is_served_as_the_schema_makes_it(client: Any) -> None:
+    answer = client.get("/steps/catalog.json")
+    assert answer.status_code == 200 and answer.json() == {"actions": step_catalog(), "common": common_fields()}
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
+from core.steps import step_catalog
 from sessions.models import Screen, Step, TestSession
 from tests.ide.conftest import snap
 from tests.ide.pages import compose, finished, open_session, press_run, run, statuses
@@ -20,6 +21,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, stack: Any, alice: str) -> None:
     session_id = open_session(page, devices[0].serial, "Login smoke")
     first_screen = page.locator("#screen").get_attribute("src")
+
+    # The composer is built from the server's step catalog (core.steps), not from a copy of it.
+    catalog = {entry["action"]: entry for entry in step_catalog()}
+    actions = page.locator("#action option").evaluate_all("os => os.map(o => o.value)")
+    assert actions == list(catalog)
+    compose(page, "press_key")
+    keys = page.locator("#f-key option").evaluate_all("os => os.map(o => o.value)")
+    assert keys == next(f["choices"] for f in catalog["press_key"]["fields"] if f["name"] == "key")
+    expect(page.locator("#action-summary")).to_have_text(catalog["press_key"]["summary"])
 
     launch = finished(run(page, "launch_app", package="com.cognisim.demo", clear_state=True))
     assert statuses(page, launch) == ["QUEUED", "STARTED", "COMPLETED"]

@@ -7,7 +7,7 @@ import { SessionSocket } from "./socket.js";
 import {
   ACTION_LABELS,
   MASK,
-  actionFields,
+  composerSpecs,
   describeStep,
   el,
   errorText,
@@ -24,8 +24,23 @@ const TERMINAL_SESSION = new Set(["COMPLETED", "CANCELLED", "FAILED"]);
 const TERMINAL_STEP = new Set(["COMPLETED", "ERROR", "CANCELLED"]);
 const ACTIVE_STEP = new Set(["STARTED", "RETRYING"]);
 const WAITING_STEP = new Set(["QUEUED", "DEFERRED"]);
-const FIELDS = actionFields(config.keys, config.features);
 const api = `/api/sessions/${config.id}`;
+const SPECS = composerSpecs(await loadCatalog(), { package: config.app || "" });
+const FIELDS = SPECS.fields;
+const SECRET_SUPPORTED = SPECS.takes("type", "secret");
+
+// The step vocabulary from the server (core.steps' catalog); without it the composer stays empty and says why.
+async function loadCatalog() {
+  try {
+    const response = await fetch("/steps/catalog.json", { credentials: "same-origin" });
+    if (response.ok) return await response.json();
+  } catch {
+    /* said below */
+  }
+  document.getElementById("composer-error").textContent = "Could not load the step vocabulary: reload the page.";
+  document.getElementById("composer-error").hidden = false;
+  return { actions: [], common: [] };
+}
 const stored = (name) => `cognisim:${name}:${config.id}`;
 
 const state = {
@@ -601,6 +616,15 @@ function openInputDialog(stepId, input) {
   $("#input-prompt").textContent = input.prompt;
   $("#input-value").value = "";
   $("#input-value").type = secret ? "password" : "text";
+  const choices = state.steps.get(stepId)?.params?.choices || [];
+  $("#input-choices").hidden = !choices.length;
+  $("#input-choices").replaceChildren(
+    ...choices.map((choice) => {
+      const button = el("button", { type: "button", class: "small", text: choice });
+      button.addEventListener("click", () => answerInput({ value: choice }));
+      return button;
+    }),
+  );
   inputProblem("");
   confirmEmpty(false);
   if (!dialog.open) dialog.showModal();
@@ -667,7 +691,7 @@ $("#input-reopen").addEventListener("click", () => {
 
 async function runStep(step, mark, { secretText } = {}) {
   const { secret, ...wire } = step;
-  if (secret && config.features.secret) wire.secret = true;
+  if (secret && SECRET_SUPPORTED) wire.secret = true;
   const sent = await socket.request({ type: "EXECUTE_SINGLE", step: wire });
   if (secret) markSecret(sent.step_id, secretText ?? step.text);
   if (mark) state.runStarts.set(sent.step_id, mark);
@@ -711,7 +735,7 @@ function composerError(err) {
 
 function currentStep() {
   const action = $("#action").value;
-  return readStep($("#composer"), action, FIELDS[action] || []);
+  return readStep($("#composer"), action, FIELDS[action] || [], SPECS.common);
 }
 
 let runCounter = 0;
@@ -742,7 +766,7 @@ function loadIntoComposer(step, { from = "", editing = null } = {}) {
   const params = step.params ? { action: step.action, ...step.params } : step;
   const secret = isSecret(step) || params.secret;
   const filled = secret && step.id ? { ...params, text: "", secret: true } : params; // a secret is typed again
-  fillStep($("#composer"), filled, FIELDS[step.action] || []);
+  fillStep($("#composer"), filled, FIELDS[step.action] || [], SPECS.common);
   state.editing = editing;
   const mode = $("#composer-mode");
   mode.hidden = !from && editing === null;
@@ -947,11 +971,13 @@ $("#export").addEventListener("click", async () => {
 function renderComposer() {
   const action = $("#action").value;
   renderFields($("#fields"), FIELDS[action] || []);
+  $("#action-summary").textContent = SPECS.summaries[action] || "";
   composerError(null);
 }
-for (const action of config.actions) {
+for (const action of SPECS.actions) {
   $("#action").append(el("option", { value: action, text: ACTION_LABELS[action] || action }));
 }
+renderFields($("#common-fields"), SPECS.common);
 $("#action").addEventListener("change", renderComposer);
 renderComposer();
 renderDrafts();

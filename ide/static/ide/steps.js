@@ -6,46 +6,77 @@ const SELECTOR_KINDS = [
   ["desc", "Content description"],
 ];
 
-// Field specs per action. `selector` is a group (kind + value + index, or x/y where points are allowed);
-// `into` is an optional selector. Other fields are plain inputs named after the step's param.
-export function actionFields(keys, features = {}) {
-  const sel = { type: "selector", name: "selector" };
-  const pkg = { name: "package", label: "Package", type: "text", required: true, value: "com.cognisim.demo" };
-  return {
-    launch_app: [pkg, { name: "clear_state", label: "Clear the app's data first", type: "checkbox" }],
-    stop_app: [pkg],
-    tap: [{ ...sel, points: true }],
-    long_press: [{ ...sel, points: true }, { name: "duration_ms", label: "Hold for (ms)", type: "number", min: 1, max: 10000 }],
-    type: [
-      { name: "text", label: "Text to type", type: "text", required: true },
-      { type: "selector", name: "into", label: "Into", optional: true },
-      { name: "secret", label: "Secret (a password: masked everywhere)", type: "checkbox" },
-    ],
-    clear_text: [{ type: "selector", name: "into", label: "Field", optional: true }],
-    swipe: [
-      { name: "direction", label: "Direction", type: "select", options: ["up", "down", "left", "right", "from → to"] },
-      { name: "from_x", label: "From x", type: "number", min: 0, showIf: ["direction", "from → to"] },
-      { name: "from_y", label: "From y", type: "number", min: 0, showIf: ["direction", "from → to"] },
-      { name: "to_x", label: "To x", type: "number", min: 0, showIf: ["direction", "from → to"] },
-      { name: "to_y", label: "To y", type: "number", min: 0, showIf: ["direction", "from → to"] },
-      { name: "duration_ms", label: "Duration (ms)", type: "number", min: 1, max: 10000 },
-    ],
-    scroll_until_visible: [
-      sel,
-      { name: "direction", label: "Scroll", type: "select", options: ["down", "up"] },
-      { name: "max_swipes", label: "At most (swipes)", type: "number", min: 1, max: 50 },
-    ],
-    press_key: [{ name: "key", label: "Key", type: "select", options: keys }],
-    assert_visible: [sel],
-    assert_not_visible: [sel],
-    wait_for: [sel, { name: "wait_ms", label: "Wait up to (ms)", type: "number", min: 1, placeholder: "10000" }],
-    screenshot: [],
-    ask_user: [
-      { name: "prompt", label: "Question for the tester", type: "text", required: true },
-      ...(features.askSecret ? [{ name: "secret", label: "The answer is secret (masked)", type: "checkbox" }] : []),
-    ],
-    sleep: [{ name: "ms", label: "Pause (ms, at most 60000)", type: "number", min: 0, max: 60000, required: true }],
-  };
+// The composer's fields come from the server's step catalog (GET /steps/catalog.json, from core.steps):
+// `{actions: [{action, summary, target, fields: [{name, type, required, choices?, minimum?, maximum?,
+// maxLength?, default?}]}], common: [...]}`. Here they become field specs: `selector` groups (kind + value +
+// index, or x/y where a point is allowed; `into` is an optional one), and plain inputs named after the param.
+const FIELD_LABELS = {
+  package: "Package",
+  clear_state: "Clear the app's data first",
+  duration_ms: "Hold for (ms)",
+  text: "Text to type",
+  secret: "Secret (a password: masked everywhere)",
+  direction: "Direction",
+  max_swipes: "At most (swipes)",
+  key: "Key",
+  prompt: "Question for the tester",
+  choices: "Answers to choose from (comma-separated)",
+  ms: "Pause (ms)",
+  timeout_ms: "Timeout (ms)",
+  max_retries: "Max retries",
+  backoff: "Backoff",
+  optional: "Optional: a failure here does not fail a run",
+};
+const LABEL_BY_ACTION = { swipe: { duration_ms: "Duration (ms)" }, into: "Into" };
+export const FROM_TO = "from → to";
+
+function specOf(field, action, defaults) {
+  const label = LABEL_BY_ACTION[action]?.[field.name] || FIELD_LABELS[field.name] || field.name.replaceAll("_", " ");
+  const spec = { name: field.name, label, required: field.required };
+  if (field.type === "selector") return { type: "selector", name: field.name, label: "Into", optional: !field.required };
+  if (field.type === "boolean") return { ...spec, type: "checkbox" };
+  if (field.type === "point") return { ...spec, type: "point" };
+  if (field.type === "array") return { ...spec, type: "list" };
+  if (field.type === "choice") {
+    const options = field.required || field.default ? [...field.choices] : ["", ...field.choices];
+    return { ...spec, type: "select", options, value: field.default ?? options[0] };
+  }
+  if (field.type === "integer") {
+    return {
+      ...spec,
+      type: "number",
+      min: field.minimum,
+      max: field.maximum,
+      placeholder: field.default ?? undefined,
+      label: field.maximum !== undefined && field.name === "ms" ? `${label}, at most ${field.maximum}` : label,
+    };
+  }
+  return { ...spec, type: "text", maxLength: field.maxLength, value: defaults[field.name] };
+}
+
+// {action: [field specs]} and the common specs, from the catalog; `defaults` prefills (the session's app).
+export function composerSpecs(catalog, defaults = {}) {
+  const fields = {};
+  for (const entry of catalog.actions) {
+    const specs = [];
+    if (entry.target !== "none") {
+      specs.push({ type: "selector", name: "selector", points: entry.target === "selector_or_point" });
+    }
+    for (const field of entry.fields) specs.push(specOf(field, entry.action, defaults));
+    // A direction or two points (swipe): the points show when the direction is "from → to".
+    const direction = specs.find((f) => f.name === "direction" && f.type === "select");
+    const points = specs.filter((f) => f.type === "point");
+    if (direction && points.length) {
+      direction.options = [...direction.options.filter(Boolean), FROM_TO];
+      direction.value = direction.options[0];
+      for (const point of points) point.showIf = ["direction", FROM_TO];
+    }
+    fields[entry.action] = specs;
+  }
+  const common = catalog.common.map((field) => specOf(field, "", defaults));
+  const summaries = Object.fromEntries(catalog.actions.map((e) => [e.action, e.summary]));
+  const takes = (action, name) => Boolean(catalog.actions.find((e) => e.action === action)?.fields.some((f) => f.name === name));
+  return { fields, common, summaries, actions: catalog.actions.map((e) => e.action), takes };
 }
 
 export const ACTION_LABELS = {
@@ -81,30 +112,44 @@ export { el };
 function plainField(spec) {
   const id = `f-${spec.name}`;
   const wrap = el("div", { class: "field", "data-name": spec.name });
+  if (spec.showIf) wrap.dataset.showIf = spec.showIf.join("=");
+  const label = spec.label + (spec.required ? "" : " (optional)");
   let input;
   if (spec.type === "select") {
     input = el("select", { id, "data-field": spec.name });
-    for (const option of spec.options) input.append(el("option", { value: option, text: option }));
+    for (const option of spec.options) input.append(el("option", { value: option, text: option || "—" }));
+    input.value = spec.value ?? spec.options[0];
   } else if (spec.type === "checkbox") {
     input = el("input", { id, type: "checkbox", "data-field": spec.name });
     wrap.classList.add("check");
     wrap.append(input, el("label", { for: id, text: spec.label }));
     return wrap;
+  } else if (spec.type === "point") {
+    wrap.classList.add("point");
+    const coord = (axis) =>
+      el(
+        "div",
+        { class: "field narrow" },
+        el("label", { for: `${id}_${axis}`, text: `${spec.label} ${axis}` }),
+        el("input", { id: `${id}_${axis}`, type: "number", min: 0, max: 10000, "data-field": `${spec.name}.${axis}` }),
+      );
+    wrap.append(coord("x"), coord("y"));
+    return wrap;
   } else {
     input = el("input", {
       id,
-      type: spec.type,
+      type: spec.type === "number" ? "number" : "text",
       "data-field": spec.name,
       required: spec.required,
       min: spec.min,
       max: spec.max,
+      maxlength: spec.maxLength,
       placeholder: spec.placeholder,
       value: spec.value,
       autocomplete: "off",
     });
   }
-  wrap.append(el("label", { for: id, text: spec.label + (spec.required ? "" : " (optional)") }), input);
-  if (spec.showIf) wrap.dataset.showIf = spec.showIf.join("=");
+  wrap.append(el("label", { for: id, text: label }), input);
   return wrap;
 }
 
@@ -242,29 +287,42 @@ export function renderFields(container, specs) {
   container.toggles();
 }
 
-// Put a step (`{action, …params}`, as the API returns or the composer reads it) into fields built for its action.
-export function fillStep(root, step, specs) {
+function fillPlain(root, spec, value) {
+  const input = root.querySelector(`#f-${spec.name}`);
+  if (spec.type === "point") {
+    for (const axis of ["x", "y"]) {
+      const box = root.querySelector(`#f-${spec.name}_${axis}`);
+      if (box) box.value = value?.[axis] ?? "";
+    }
+  } else if (!input) {
+    return;
+  } else if (spec.type === "checkbox") {
+    input.checked = Boolean(value);
+  } else if (spec.type === "list") {
+    input.value = Array.isArray(value) ? value.join(", ") : "";
+  } else if (spec.type === "select") {
+    input.value = value ?? spec.value ?? spec.options[0];
+  } else {
+    input.value = value ?? spec.value ?? "";
+  }
+}
+
+// Put a step (`{action, …params}`, as the API returns or the composer reads it) into fields built for its action;
+// `common` are the specs of the fields every step takes.
+export function fillStep(root, step, specs, common = []) {
   for (const spec of specs) {
     if (spec.type === "selector") {
-      const group = root.querySelector(`fieldset.selector[data-name="${spec.name}"]`);
-      group?.setSelector(spec.name === "into" ? step.into : step);
-      continue;
+      root.querySelector(`fieldset.selector[data-name="${spec.name}"]`)?.setSelector(spec.name === "into" ? step.into : step);
+    } else if (spec.name === "direction" && spec.options.includes(FROM_TO)) {
+      fillPlain(root, spec, step.direction || (step.from ? FROM_TO : undefined));
+    } else {
+      fillPlain(root, spec, step[spec.name]);
     }
-    const input = root.querySelector(`#f-${spec.name}`);
-    if (!input) continue;
-    if (spec.type === "checkbox") input.checked = Boolean(step[spec.name]);
-    else if (spec.name === "wait_ms") input.value = step.timeout_ms ?? "";
-    else if (step.action === "swipe" && spec.name === "direction") input.value = step.direction || "from → to";
-    else if (/^(from|to)_[xy]$/.test(spec.name)) input.value = step[spec.name.slice(0, -2)]?.[spec.name.at(-1)] ?? "";
-    else input.value = step[spec.name] ?? (spec.value || "");
   }
-  const common = (id, value) => {
-    const input = root.querySelector(id);
-    if (input) input.value = value ?? "";
-  };
-  common("#f-timeout_ms", step.action === "wait_for" ? "" : step.timeout_ms);
-  common("#f-max_retries", step.max_retries);
-  common("#f-backoff", typeof step.backoff === "string" ? step.backoff : "");
+  for (const spec of common) {
+    const value = spec.name === "backoff" && typeof step.backoff === "object" ? step.backoff?.strategy : step[spec.name];
+    fillPlain(root, spec, value);
+  }
   root.querySelector("#fields")?.toggles?.();
 }
 
@@ -302,49 +360,49 @@ function readSelector(root, spec) {
   return out;
 }
 
+function readPlain(root, spec, step) {
+  if (spec.type === "point") {
+    const [x, y] = ["x", "y"].map((axis) => root.querySelector(`#f-${spec.name}_${axis}`));
+    if (!x || x.closest("[hidden]")) return;
+    const point = { x: intOf(x, `${spec.name}.x`), y: intOf(y, `${spec.name}.y`) };
+    if (point.x === undefined && point.y === undefined && !spec.required && !spec.showIf) return;
+    if (point.x === undefined || point.y === undefined) {
+      throw new FieldError(`${spec.name}.${point.x === undefined ? "x" : "y"}`, `Give both x and y of “${spec.label}”.`);
+    }
+    step[spec.name] = point;
+    return;
+  }
+  const input = root.querySelector(`#f-${spec.name}`);
+  if (!input || input.closest("[hidden]")) return;
+  if (spec.type === "checkbox") {
+    if (input.checked) step[spec.name] = true;
+  } else if (spec.type === "number") {
+    const n = intOf(input, spec.name);
+    if (n !== undefined) step[spec.name] = n;
+    else if (spec.required) throw new FieldError(spec.name, `${spec.label} is required.`);
+  } else if (spec.type === "list") {
+    const items = input.value.split(",").map((v) => v.trim()).filter(Boolean);
+    if (items.length) step[spec.name] = items;
+  } else if (input.value === "" && spec.required) {
+    throw new FieldError(spec.name, `${spec.label} is required.`);
+  } else if (input.value !== "" && input.value !== FROM_TO) {
+    step[spec.name] = input.value;
+  }
+}
+
 // Read the composer into a step `{action, ...params}`; throws FieldError for what is clearly missing.
-export function readStep(root, action, specs) {
+export function readStep(root, action, specs, common = []) {
   const step = { action };
   for (const spec of specs) {
     if (spec.type === "selector") {
       const sel = readSelector(root, spec);
       if (sel && spec.name === "into") step.into = sel;
       else if (sel) Object.assign(step, sel);
-      continue;
-    }
-    const input = root.querySelector(`#f-${spec.name}`);
-    if (!input || input.closest("[hidden]")) continue;
-    if (spec.type === "checkbox") {
-      if (input.checked) step[spec.name] = true;
-    } else if (spec.type === "number") {
-      const n = intOf(input, spec.name);
-      if (n !== undefined) step[spec.name] = n;
-      else if (spec.required) throw new FieldError(spec.name, `${spec.label} is required.`);
-    } else if (input.value === "" && spec.required) {
-      throw new FieldError(spec.name, `${spec.label} is required.`);
-    } else if (input.value !== "") {
-      step[spec.name] = input.value;
+    } else {
+      readPlain(root, spec, step);
     }
   }
-  if (action === "swipe" && step.direction === "from → to") {
-    delete step.direction;
-    for (const k of ["from_x", "from_y", "to_x", "to_y"]) {
-      if (step[k] === undefined) throw new FieldError(k, "Give all four coordinates of the swipe.");
-    }
-    step.from = { x: step.from_x, y: step.from_y };
-    step.to = { x: step.to_x, y: step.to_y };
-    for (const k of ["from_x", "from_y", "to_x", "to_y"]) delete step[k];
-  }
-  if (action === "wait_for" && step.wait_ms !== undefined) {
-    step.timeout_ms = step.wait_ms;
-    delete step.wait_ms;
-  }
-  const timeout = intOf(root.querySelector("#f-timeout_ms"), "timeout_ms");
-  if (timeout !== undefined && step.timeout_ms === undefined) step.timeout_ms = timeout;
-  const retries = intOf(root.querySelector("#f-max_retries"), "max_retries");
-  if (retries !== undefined) step.max_retries = retries;
-  const backoff = root.querySelector("#f-backoff").value;
-  if (backoff) step.backoff = backoff;
+  for (const spec of common) readPlain(root, spec, step);
   return step;
 }
 
