@@ -436,6 +436,7 @@ function loadTree(hash) {
     state.tree.nodes = nodes;
     inspector.show(nodes);
     setTimeout(checkSettled);
+    if (document.activeElement === $("#screen-stage")) keyboardStatus(true); // the focused field may have moved
     setUiElements(nodes.map((n) => ({ class: n.class, selectors: n.selectors.map((s) => ({ [s.kind]: s.value })) })));
   });
   return treeLoading;
@@ -565,7 +566,9 @@ async function onGesture(gesture) {
   return undefined;
 }
 
-function keyboardStatus(focused, typed) {
+let kbdTyped = "";
+function keyboardStatus(focused, typed = kbdTyped) {
+  kbdTyped = typed;
   const node = $("#kbd-status");
   node.hidden = !focused;
   if (!focused) return;
