@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,7 +23,11 @@ REPORT = inline_serializer(
     {
         "id": serializers.UUIDField(),
         "session_id": serializers.UUIDField(),
-        "status": serializers.ChoiceField(choices=["running", "passed", "failed", "identical", "diverged", "error"]),
+        "status": serializers.ChoiceField(
+            choices=["running", "passed", "failed", "identical", "diverged", "error", "cancelled"]
+        ),
+        "cancel_reason": serializers.CharField(allow_null=True),
+        "meta": serializers.DictField(),
         "steps_total": serializers.IntegerField(),
         "steps_done": serializers.IntegerField(),
         "current_step": serializers.DictField(allow_null=True),
@@ -33,13 +37,40 @@ REPORT = inline_serializer(
 )
 
 
+class MetaField(serializers.DictField):
+    """`{key: value}` run metadata (commit, build URL …): at most 32 short entries."""
+
+    child = serializers.CharField(allow_blank=True, max_length=1000)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        value: dict[str, str] = super().to_internal_value(data)
+        if len(value) > 32 or any(not k or len(k) > 100 for k in value):
+            raise serializers.ValidationError("At most 32 entries, keys of 1 to 100 characters.")
+        return value
+
+
 class RunCreateSerializer(StrictSerializer):
     flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
+    files = serializers.DictField(
+        child=serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text="Other flow files it runs (`run_flow: {file: …}`): path (relative as written) → YAML.",
+    )
     device = serializers.CharField(required=False, allow_null=True, max_length=128)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=4096),
+        required=False,
+        help_text="Values of secret variables: they stay ${NAME} in the steps and are never stored or shown.",
+    )
+    meta = MetaField(required=False)
     dry_run = serializers.BooleanField(required=False, default=False)
+
+
+class RunStopSerializer(StrictSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class ReplayCreateSerializer(StrictSerializer):
@@ -63,15 +94,24 @@ class RunListView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if data["dry_run"]:
-            flow = services.flow_check(text=data["flow"], filename=data["filename"], env=data.get("env"))
+            flow = services.flow_check(
+                text=data["flow"],
+                filename=data["filename"],
+                env=data.get("env"),
+                secrets=data.get("secrets"),
+                files=data.get("files"),
+            )
             return Response(
                 {
                     "valid": True,
                     "name": flow.name,
                     "app": flow.app,
                     "tags": flow.tags,
+                    "syntax": flow.syntax,
+                    "secrets": flow.secrets,
+                    "files": flow.files,
                     "steps_total": len(flow.steps),
-                    "steps": [{"label": s.label, "line": s.line, **s.data} for s in flow.steps],
+                    "steps": [{**s.plan(), **s.data} for s in flow.steps],
                 }
             )
         run = services.run_start(
@@ -81,6 +121,9 @@ class RunListView(APIView):
             device_serial=data.get("device"),
             name=data["name"],
             env=data.get("env"),
+            secrets=data.get("secrets"),
+            files=data.get("files"),
+            meta=data.get("meta"),
         )
         return Response(_report(run), status=status.HTTP_201_CREATED)
 
@@ -92,16 +135,23 @@ class RunDetailView(APIView):
 
 
 class RunStopView(APIView):
-    @extend_schema(request=None, responses=REPORT)
+    @extend_schema(request=RunStopSerializer, responses=REPORT)
     def post(self, request: Request, run_id: str) -> Response:
-        return Response(_report(services.run_stop(owner=request.user, run_id=run_id)))
+        body = RunStopSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        run = services.run_stop(owner=request.user, run_id=run_id, reason=body.validated_data["reason"])
+        return Response(_report(run))
 
 
 class RunJunitView(APIView):
-    @extend_schema(responses={(200, "application/xml"): bytes})
+    @extend_schema(
+        parameters=[OpenApiParameter("per_step", bool, description="one test case per step (default: per flow)")],
+        responses={(200, "application/xml"): bytes},
+    )
     def get(self, request: Request, run_id: str) -> HttpResponse:
         run = services.run_refresh(owner=request.user, run_id=run_id)
-        return HttpResponse(run_junit(_report(run)), content_type="application/xml; charset=utf-8")
+        per_step = request.query_params.get("per_step", "").lower() in ("1", "true", "yes")
+        return HttpResponse(run_junit(_report(run), per_step=per_step), content_type="application/xml; charset=utf-8")
 
 
 class SessionCaptureView(APIView):

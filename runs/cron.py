@@ -67,12 +67,43 @@ def _field(text: str, name: str, low: int, high: int) -> set[int]:
     return values
 
 
+# The most days each month can have (February: 29, in leap years).
+MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+MONTH_NAMES = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def _never_fires(days: set[int], months: set[int], *, weekdays_restricted: bool) -> str | None:
+    """Why a day-of-month list can never meet the months (`0 0 31 2 *`), or None when it can."""
+    if weekdays_restricted:  # either day field may match: some weekday of some month always comes
+        return None
+    if any(day <= MONTH_DAYS[month] for month in months for day in days):
+        return None
+    named = ", ".join(MONTH_NAMES[m - 1] for m in sorted(months))
+    return f"never fires: no day {', '.join(map(str, sorted(days)))} in {named}"
+
+
 def cron_parse(expression: str) -> Cron:
-    """Parse a five-field expression or raise CronInvalid naming the field at fault."""
+    """Parse a five-field expression or raise CronInvalid naming the field at fault (or why it never fires)."""
     parts = expression.split()
     if len(parts) != 5:
         raise CronInvalid(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}")
     sets = [_field(part, *spec) for part, spec in zip(parts, FIELDS, strict=True)]
+    never = _never_fires(sets[2], sets[3], weekdays_restricted=not parts[4].startswith("*"))
+    if never:
+        raise CronInvalid(never)
     return Cron(
         minutes=frozenset(sets[0]),
         hours=frozenset(sets[1]),

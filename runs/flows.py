@@ -1,47 +1,68 @@
-"""Flows: a YAML file of steps (SPEC §3 vocabulary) with a header, env variables and named sub-flows.
+"""Flows: a YAML file of steps (SPEC §3 vocabulary) with a header, variables, secrets, control flow and
+sub-flows from the same file or from other files. Maestro files are accepted too (`runs.maestro`).
 
     name: Sign in
     app: com.cognisim.demo
     tags: [smoke]
     env: {EMAIL: demo@example.com}
+    secrets: [PASSWORD]          # stay `${PASSWORD}` in the steps; the device's worker fills them in
     flows:                       # named sub-flows, reusable by `run_flow: NAME`
       sign_in:
         - type: {text: "${EMAIL}", into: {id: email}}
     steps:
       - launch_app: {package: com.cognisim.demo, clear_state: true}   # short form
-      - run_flow: sign_in
-      - {action: tap, id: sign_in, name: Press sign in}               # long form, with a label
+      - run_flow: sign_in                                             # inlined here
+      - run_flow: {file: common/logout.yaml, env: {WHO: demo}}        # another file, inlined
+      - repeat: {times: 3, steps: [{swipe: {direction: up}}]}         # runs on the worker as one step
+      - retry: {max_attempts: 3, steps: [{tap: {id: refresh}}]}
+      - run_flow: {when: {visible: {text: Allow}}, steps: [{tap: {text: Allow}}]}
+      - {action: tap, id: sign_in, name: Press sign in, optional: true}   # long form, labelled
 
-Every error carries the line it is on; parsing collects them all and nothing runs if there is one.
+Every error carries its file, line and column; parsing collects them all and nothing runs if there
+is one. Other files come from `files` (path → text, paths relative to the including file's folder),
+so the server validates the whole bundle the CLI sends.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from core.steps import ACTIONS, PACKAGE_RE, StepInvalid, step_parse
 
-HEADER_FIELDS = ("name", "app", "tags", "env", "flows", "steps")
+from .maestro import is_maestro, maestro_translate
+from .yamldoc import Where, YamlProblem, YDict, YList, where_of, yaml_documents
+
+HEADER_FIELDS = ("name", "app", "tags", "env", "secrets", "flows", "steps")
+COMPOUND = ("repeat", "retry", "run_flow")
+STEP_COMMON = ("name", "optional")  # fields of a flow step that are not the step request's own
 MAX_STEPS = 1000
 MAX_DEPTH = 10
+MAX_TIMES = 1000  # repeat: times
+MAX_WHILE = 100  # repeat while …: at most this many rounds unless `times` says otherwise
+MAX_ATTEMPTS = 10
+MAX_EXPANDED = 10_000  # inner steps a compound step may run, counted with every repeat
 VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+FLOW_FILE_RE = re.compile(r".+\.ya?ml$")
 # A run is unattended: nothing would ever answer an ask_user step.
 CI_REFUSED = {"ask_user": "ask_user needs a person to answer; a flow runs unattended"}
+CONDITIONS = ("visible", "not_visible")
 
 
 @dataclass(frozen=True)
 class FlowError:
     line: int
     message: str
+    column: int = 0
+    file: str = ""  # set when the error is in another file than the one being parsed
 
     def format(self, filename: str) -> str:
-        return f"{filename}:{self.line}: {self.message}"
+        where = f"{self.file or filename}:{self.line}" + (f":{self.column}" if self.column else "")
+        return f"{where}: {self.message}"
 
 
 class FlowInvalid(Exception):
@@ -53,9 +74,23 @@ class FlowInvalid(Exception):
 
 @dataclass(frozen=True)
 class FlowStep:
-    data: dict[str, Any]  # the step as POST /api/sessions/{id}/steps/ takes it
-    label: str  # for people: "3 tap id=sign_in" or the step's own `name`
+    data: dict[str, Any]  # the step as POST /api/sessions/{id}/steps/ takes it (compound: inner ones in "steps")
+    label: str  # for people: "tap id=sign_in" or the step's own `name`
     line: int
+    file: str = ""  # "" for the flow file itself
+    optional: bool = False
+    children: tuple[FlowStep, ...] = ()
+
+    def plan(self) -> dict[str, Any]:
+        """What a run keeps of the step to report on it: label, line, file, and its inner steps'."""
+        entry: dict[str, Any] = {"label": self.label, "line": self.line}
+        if self.file:
+            entry["file"] = self.file
+        if self.optional:
+            entry["optional"] = True
+        if self.children:
+            entry["children"] = [c.plan() for c in self.children]
+        return entry
 
 
 @dataclass
@@ -64,12 +99,25 @@ class Flow:
     app: str = ""
     tags: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)  # names whose values never leave the worker
     steps: list[FlowStep] = field(default_factory=list)
+    syntax: str = "native"  # or "maestro"
+    files: list[str] = field(default_factory=list)  # other files it used, in the order they were read
 
 
-def step_label(data: dict[str, Any]) -> str:
+def step_label(data: Mapping[str, Any]) -> str:
     """`tap text=Sign in`: the action and its most telling parameters."""
     action = data.get("action", "?")
+    if action == "repeat":
+        parts = [f"{data['times']} times"] if "times" in data else []
+        parts += [f"while {k} {_selector_words(v)}" for k, v in (data.get("while") or {}).items()]
+        return " ".join(["repeat", *parts])[:200]
+    if action == "retry":
+        return f"retry up to {data.get('max_attempts', '?')} attempts"
+    if action == "run_flow":
+        what = data.get("flow") or data.get("file") or f"{len(data.get('steps', []))} steps"
+        when = [f"when {k} {_selector_words(v)}" for k, v in (data.get("when") or {}).items()]
+        return " ".join(["run_flow", str(what), *when])[:200]
     parts = []
     for key in ("text", "id", "desc", "package", "key", "direction", "ms", "prompt"):
         if key in data:
@@ -81,203 +129,519 @@ def step_label(data: dict[str, Any]) -> str:
     return " ".join([str(action), *parts])[:200]
 
 
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
+def _selector_words(selector: Any) -> str:
+    if not isinstance(selector, dict):
+        return str(selector)
+    return " ".join(f"{k}={v}" for k, v in selector.items())
 
 
-def _key_node(node: MappingNode, name: str) -> Node | None:
-    for key, value in node.value:
-        if isinstance(key, ScalarNode) and key.value == name:
-            return value
-    return None
-
-
-def _key_line(node: Node, dotted: str, *, default: int) -> int:
-    """The line of a (dotted) field inside a step's mapping node; `default` (the step's line) when it is absent."""
-    current = node
+def _field_where(params: Any, dotted: str, default: Where) -> Where:
+    """Where a (dotted) field of a step stands in the file; `default` when it is not there."""
+    current, where = params, default
     for part in dotted.split("."):
-        if not isinstance(current, MappingNode):
-            return default
-        for key, value in current.value:
-            if isinstance(key, ScalarNode) and key.value == part:
-                current = value if isinstance(value, MappingNode) else key
-                break
-        else:
-            return default
-    return _line(current)
+        if not isinstance(current, YDict) or part not in current:
+            return where
+        where = current.at(part)
+        current = current[part]
+    return where
+
+
+def _resolve(including: str, path: str) -> str:
+    """A file named by `run_flow: {file: …}`, relative to the folder of the file that names it."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(including), path))
+
+
+@dataclass
+class _Scope:
+    """Where steps are being read: which file, which variables, which named sub-flows."""
+
+    file: str  # "" for the main file
+    path: str  # the file's path (for resolving relative paths)
+    env: dict[str, str]
+    subflows: dict[str, Any]
+    stack: tuple[str, ...]  # sub-flow names and file paths being expanded, to refuse cycles
 
 
 class _Parser:
-    def __init__(self, root: MappingNode, data: dict[str, Any], env: dict[str, str]) -> None:
-        self.root, self.data, self.env = root, data, env
+    def __init__(
+        self, *, filename: str, env: Mapping[str, str], secrets: Mapping[str, str], files: Mapping[str, str]
+    ) -> None:
+        self.filename = filename
+        self.caller_env = dict(env)
+        self.secret_values = dict(secrets)
+        self.secret_names: set[str] = set(secrets)
+        self.files = {posixpath.normpath(k): v for k, v in files.items()}
         self.errors: list[FlowError] = []
-        self.steps: list[FlowStep] = []
-        self.subflows: dict[str, tuple[SequenceNode, list[Any]]] = {}
+        self.steps_read = 0
+        self.used_files: list[str] = []
+        self.syntax = "native"
 
-    def error(self, node: Node, message: str, *, line: int | None = None) -> None:
-        self.errors.append(FlowError(line or _line(node), message))
+    def error(self, scope_file: str, where: Where, message: str) -> None:
+        self.errors.append(FlowError(where[0], message, where[1], scope_file))
 
-    def substitute(self, value: Any, node: Node, where: str) -> Any:
+    # documents ---------------------------------------------------------------------------------
+    def document(self, text: str, file: str) -> YDict | None:
+        """The native document of a file (Maestro files are translated), or None after errors."""
+        try:
+            documents = yaml_documents(text)
+        except YamlProblem as exc:
+            self.error(file, (exc.line, exc.column), exc.message)
+            return None
+        if is_maestro(documents):
+            if not file:
+                self.syntax = "maestro"
+            native, problems = maestro_translate(documents)
+            for problem in problems:
+                self.error(file, problem.where, problem.message)
+            return None if problems else native
+        if len(documents) != 1 or not isinstance(documents[0], YDict):
+            where = where_of(documents[0]) if documents else (1, 1)
+            self.error(
+                file, where, "a flow is a mapping with 'name' and 'steps' (or a Maestro file: appId, ---, commands)."
+            )
+            return None
+        return documents[0]
+
+    def header(self, doc: YDict, file: str) -> dict[str, Any]:
+        for key in doc:
+            if key not in HEADER_FIELDS:
+                self.error(file, doc.at(key), f"Unknown field '{key}'; a flow has: {', '.join(HEADER_FIELDS)}.")
+        head: dict[str, Any] = {}
+        for key, kind, default in (
+            ("name", str, ""),
+            ("app", str, ""),
+            ("tags", list, []),
+            ("env", dict, {}),
+            ("secrets", list, []),
+            ("flows", dict, {}),
+        ):
+            value = doc.get(key)
+            if value is not None and not isinstance(value, kind):
+                self.error(file, doc.at(key), f"'{key}' must be {'a string' if kind is str else f'a {kind.__name__}'}.")
+                value = None
+            head[key] = default if value is None else value
+        if head["app"] and not PACKAGE_RE.match(head["app"]) and not VAR_RE.search(head["app"]):
+            self.error(file, doc.at("app"), "'app' is not a valid Android package name (like com.example.app).")
+        for key in ("tags", "secrets"):
+            if not all(isinstance(t, str) for t in head[key]):
+                self.error(file, doc.at(key), f"'{key}' must be a list of strings.")
+                head[key] = []
+        for name in head["secrets"]:
+            if not VAR_RE.fullmatch(f"${{{name}}}"):
+                self.error(file, doc.at("secrets"), f"secret '{name}': names are letters, digits and _.")
+        env = head["env"]
+        for key, value in env.items():
+            if not VAR_RE.fullmatch(f"${{{key}}}") or isinstance(value, dict | list):
+                self.error(
+                    file,
+                    env.at(key) if isinstance(env, YDict) else doc.at("env"),
+                    f"env '{key}': names are letters, digits and _; values are scalars.",
+                )
+        head["env"] = {str(k): "" if v is None else str(v) for k, v in env.items()}
+        for key in head["flows"]:
+            if not NAME_RE.match(str(key)):
+                flows = head["flows"]
+                self.error(
+                    file,
+                    flows.at(key) if isinstance(flows, YDict) else doc.at("flows"),
+                    f"sub-flow name '{key}' must be letters, digits, _, - or .",
+                )
+        return head
+
+    # variables ---------------------------------------------------------------------------------
+    def substitute(self, value: Any, scope: _Scope, where: Where, context: str) -> Any:
         if isinstance(value, str):
 
             def one(match: re.Match[str]) -> str:
                 name = match.group(1)
-                if name not in self.env:
-                    self.error(node, f"{where}: unknown variable '${{{name}}}'; define it under 'env:'.")
+                if name in self.secret_names:
+                    if name not in self.secret_values:
+                        self.error(
+                            scope.file,
+                            where,
+                            f"{context}: the secret '${{{name}}}' has no value; pass it "
+                            f"with -e {name}=… (it stays masked).",
+                        )
+                    return match.group(0)  # filled in on the device's worker, never stored
+                if name not in scope.env:
+                    self.error(
+                        scope.file,
+                        where,
+                        f"{context}: unknown variable '${{{name}}}'; define it under 'env:' or pass -e.",
+                    )
                     return match.group(0)
-                return self.env[name]
+                return scope.env[name]
 
             return VAR_RE.sub(one, value)
+        if isinstance(value, YDict):
+            out = YDict({k: self.substitute(v, scope, value.at(k), context) for k, v in value.items()})
+            out.where, out.keys_at = value.where, value.keys_at
+            return out
         if isinstance(value, dict):
-            return {k: self.substitute(v, node, where) for k, v in value.items()}
+            return {k: self.substitute(v, scope, where, context) for k, v in value.items()}
+        if isinstance(value, YList):
+            items = YList(self.substitute(v, scope, value.at(n), context) for n, v in enumerate(value))
+            items.where, items.items_at = value.where, value.items_at
+            return items
         if isinstance(value, list):
-            return [self.substitute(v, node, where) for v in value]
+            return [self.substitute(v, scope, where, context) for v in value]
         return value
 
-    def normalize(self, node: Node, item: Any, where: str) -> tuple[dict[str, Any] | None, Node]:
-        """The long form `{action: tap, …}` of a step given in long, short (`tap: {…}`) or bare (`screenshot`) form."""
-        if isinstance(item, str) and item in ACTIONS:
-            return {"action": item}, node
+    # steps -------------------------------------------------------------------------------------
+    def normalize(self, item: Any, where: Where, scope: _Scope, context: str) -> YDict | None:
+        """The long form `{action: tap, …}` of a step written long, short (`tap: {…}`) or bare (`screenshot`)."""
+        if isinstance(item, str):
+            if item in ACTIONS or item in COMPOUND:
+                step = YDict(action=item)
+                step.where, step.keys_at = where, {"action": where}
+                return step
+            self.error(
+                scope.file,
+                where,
+                f"{context}: unknown action '{item}'. Known actions: {', '.join([*ACTIONS, *COMPOUND])}.",
+            )
+            return None
         if not isinstance(item, dict):
             self.error(
-                node, f"{where}: a step must be a mapping like '{{action: tap, text: OK}}' or 'tap: {{text: OK}}'."
+                scope.file,
+                where,
+                f"{context}: a step is a mapping like 'tap: {{text: OK}}' or '{{action: tap, text: OK}}'.",
             )
-            return None, node
-        if "action" in item or "run_flow" in item:
-            return dict(item), node
-        if len(item) == 1:
-            action, params = next(iter(item.items()))
-            value_node = node.value[0][1] if isinstance(node, MappingNode) else node
-            if params is None:
-                params = {}
-            if not isinstance(params, dict):
-                self.error(
-                    value_node,
-                    f"{where} ({action}): the short form takes a mapping of fields, like 'tap: {{text: OK}}'.",
-                )
-                return None, node
-            return {"action": action, **params}, value_node
-        self.error(node, f"{where}: 'action' is required.")
-        return None, node
+            return None
+        if "action" in item:
+            return item if isinstance(item, YDict) else self._ydict(item, where)
+        actions = [k for k in item if k not in (*STEP_COMMON, "timeout_ms", "max_retries", "backoff")]
+        if len(actions) != 1:
+            names = ", ".join(f"'{a}'" for a in actions) or "none"
+            self.error(scope.file, where, f"{context}: a step names one action (found {names}).")
+            return None
+        action = actions[0]
+        at = item.at(action) if isinstance(item, YDict) else where
+        if action not in ACTIONS and action not in COMPOUND:
+            self.error(
+                scope.file,
+                at,
+                f"{context}: unknown action '{action}'. Known actions: {', '.join([*ACTIONS, *COMPOUND])}.",
+            )
+            return None
+        params = item[action]
+        extra = {k: v for k, v in item.items() if k != action}
+        if action == "run_flow" and isinstance(params, str):
+            params = {"file" if FLOW_FILE_RE.match(params) else "flow": params}
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            self.error(
+                scope.file,
+                at,
+                f"{context} ({action}): the short form takes a mapping of fields, like '{action}: {{…}}'.",
+            )
+            return None
+        step = YDict({"action": action, **params, **extra})
+        step.where = where
+        step.keys_at = {
+            **(item.keys_at if isinstance(item, YDict) else {}),
+            **(params.keys_at if isinstance(params, YDict) else {}),
+        }
+        return step
 
-    def expand(self, seq_node: Node, items: Any, where: str, stack: tuple[str, ...]) -> None:
-        if not isinstance(items, list) or not isinstance(seq_node, SequenceNode):
-            self.error(seq_node, f"{where}: must be a list of steps.")
-            return
-        for number, (node, item) in enumerate(zip(seq_node.value, items, strict=True), start=1):
-            label_where = f"{where} step {number}" if where != "steps" else f"step {number}"
-            step, fields_node = self.normalize(node, item, label_where)
+    @staticmethod
+    def _ydict(item: dict[str, Any], where: Where) -> YDict:
+        step = YDict(item)
+        step.where, step.keys_at = where, {}
+        return step
+
+    def steps(self, items: Any, where: Where, scope: _Scope, context: str, depth: int) -> list[FlowStep]:
+        if not isinstance(items, list):
+            self.error(scope.file, where, f"{context}: must be a list of steps.")
+            return []
+        out: list[FlowStep] = []
+        for number, item in enumerate(items, start=1):
+            at = items.at(number - 1) if isinstance(items, YList) else where
+            label_context = f"{context} step {number}" if context != "steps" else f"step {number}"
+            step = self.normalize(item, at, scope, label_context)
             if step is None:
                 continue
-            if "run_flow" in step:
-                self.include(node, step, label_where, stack)
-                continue
-            self.add_step(node, fields_node, step, label_where)
-            if len(self.steps) > MAX_STEPS:
-                self.error(node, f"A flow has at most {MAX_STEPS} steps.")
-                return
+            out.extend(self.step(step, scope, label_context, depth))
+            if self.steps_read > MAX_STEPS:
+                self.error(scope.file, at, f"A flow has at most {MAX_STEPS} steps.")
+                return out
+        return out
 
-    def include(self, node: Node, step: dict[str, Any], where: str, stack: tuple[str, ...]) -> None:
-        name = step["run_flow"]
-        if set(step) != {"run_flow"}:
-            self.error(node, f"{where} (run_flow): takes only the sub-flow's name.")
-        elif not isinstance(name, str) or name not in self.subflows:
-            known = ", ".join(sorted(self.subflows)) or "none"
-            self.error(node, f"{where} (run_flow): no sub-flow '{name}' under 'flows:' (known: {known}).")
-        elif name in stack or len(stack) >= MAX_DEPTH:
-            self.error(node, f"{where} (run_flow): '{name}' runs itself ({' → '.join([*stack, name])}).")
-        else:
-            sub_node, sub_items = self.subflows[name]
-            self.expand(sub_node, sub_items, f"flows.{name}", (*stack, name))
-
-    def add_step(self, node: Node, fields_node: Node, step: dict[str, Any], where: str) -> None:
+    def step(self, step: YDict, scope: _Scope, context: str, depth: int) -> list[FlowStep]:
         action = step.get("action")
-        where = f"{where} ({action})" if isinstance(action, str) else where
-        label = step.pop("name", None)
-        if label is not None and not isinstance(label, str):
-            self.error(node, f"{where}: 'name' must be a string.")
-            return
-        step = self.substitute(step, node, where)
+        context = f"{context} ({action})" if isinstance(action, str) else context
+        name = step.get("name")
+        if name is not None and not isinstance(name, str):
+            self.error(scope.file, step.at("name"), f"{context}: 'name' must be a string.")
+            return []
+        optional = step.get("optional", False)
+        if not isinstance(optional, bool):
+            self.error(scope.file, step.at("optional"), f"{context}: 'optional' must be true or false.")
+            return []
+        if action == "run_flow" and "when" not in step:
+            return self.inline(step, scope, context, depth)
+        built = self.compound(step, scope, context, depth) if action in COMPOUND else self.leaf(step, scope, context)
+        if built is None:
+            return []
+        data, children = built
+        if optional:
+            data["optional"] = True
+        self.steps_read += 1
+        label = name or step_label({**data, **{k: step[k] for k in ("file", "flow") if k in step}})
+        return [
+            FlowStep(data=data, label=label, line=step.where[0], file=scope.file, optional=optional, children=children)
+        ]
+
+    def leaf(self, step: YDict, scope: _Scope, context: str) -> tuple[dict[str, Any], tuple[FlowStep, ...]] | None:
+        action = step.get("action")
+        data = {k: v for k, v in step.items() if k not in STEP_COMMON}
+        data = self.substitute(data, scope, step.where, context)
         if isinstance(action, str) and action in CI_REFUSED:
-            self.error(node, f"{where}: {CI_REFUSED[action]}.")
-            return
+            self.error(scope.file, step.where, f"{context}: {CI_REFUSED[action]}.")
+            return None
         try:
-            step_parse(step)
+            step_parse(_plain(data))
         except StepInvalid as exc:
+            where = step.where if exc.field == "action" else _field_where(step, exc.field, step.where)
+            self.error(scope.file, where, f"{context}: {exc.message}")
+            return None
+        return _plain(data), ()
+
+    def _condition(self, value: Any, where: Where, scope: _Scope, context: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in CONDITIONS:
             self.error(
-                fields_node, f"{where}: {exc.message}", line=_key_line(fields_node, exc.field, default=_line(node))
+                scope.file, where, f"{context}: a condition is {{visible: SELECTOR}} or {{not_visible: SELECTOR}}."
             )
-            return
-        index = len(self.steps) + 1
-        self.steps.append(FlowStep(data=step, label=label or f"{index} {step_label(step)}", line=_line(node)))
-
-
-def _header(parser: _Parser, name: str, kind: type, default: Any) -> Any:
-    value = parser.data.get(name, default)
-    node = _key_node(parser.root, name)
-    if value is not None and not isinstance(value, kind):
-        parser.error(node or parser.root, f"'{name}' must be {'a string' if kind is str else f'a {kind.__name__}'}.")
-        return default
-    return default if value is None else value
-
-
-def flow_parse(text: str, *, filename: str = "flow.yaml", env: dict[str, str] | None = None) -> Flow:
-    """Parse and validate a flow; `env` overrides the flow's own variables. Raises FlowInvalid."""
-    try:
-        loader = yaml.SafeLoader(text)
+            return None
+        kind, selector = next(iter(value.items()))
+        selector = self.substitute(selector, scope, where, context)
         try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise FlowInvalid(filename, [FlowError(line, f"not valid YAML: {exc.problem or exc.context}")]) from None
-    except yaml.YAMLError as exc:
-        raise FlowInvalid(filename, [FlowError(1, f"not valid YAML: {exc}")]) from None
-    if not isinstance(root, MappingNode) or not isinstance(data, dict):
-        raise FlowInvalid(filename, [FlowError(1, "a flow is a mapping with 'name' and 'steps'.")])
+            step_parse(_plain({"action": "assert_visible", **(selector if isinstance(selector, dict) else {})}))
+        except StepInvalid as exc:
+            self.error(scope.file, where, f"{context} ({kind}): {exc.message}")
+            return None
+        return {kind: _plain(selector)}
 
-    parser = _Parser(root, data, {})
-    for key, _ in root.value:
-        if key.value not in HEADER_FIELDS:
-            parser.error(key, f"Unknown field '{key.value}'; a flow has: {', '.join(HEADER_FIELDS)}.")
-    flow = Flow(name=_header(parser, "name", str, "") or filename.rsplit("/", 1)[-1])
-    flow.app = _header(parser, "app", str, "")
-    if flow.app and not PACKAGE_RE.match(flow.app):
-        parser.error(
-            _key_node(root, "app") or root, "'app' is not a valid Android package name (like com.example.app)."
-        )
-    tags = _header(parser, "tags", list, [])
-    if not all(isinstance(t, str) for t in tags):
-        parser.error(_key_node(root, "tags") or root, "'tags' must be a list of strings.")
-    flow.tags = [str(t) for t in tags]
-    variables = _header(parser, "env", dict, {})
-    for key, value in variables.items():
-        if not isinstance(key, str) or not VAR_RE.fullmatch(f"${{{key}}}") or isinstance(value, dict | list):
-            parser.error(
-                _key_node(root, "env") or root, f"env '{key}': names are letters, digits and _; values are scalars."
+    def _number(self, step: YDict, key: str, low: int, high: int, scope: _Scope, context: str) -> int | None:
+        value = step.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            self.error(scope.file, step.at(key), f"{context}: '{key}' must be a whole number from {low} to {high}.")
+            return None
+        return value
+
+    def compound(
+        self, step: YDict, scope: _Scope, context: str, depth: int
+    ) -> tuple[dict[str, Any], tuple[FlowStep, ...]] | None:
+        action = step["action"]
+        allowed = {
+            "repeat": {"times", "while", "steps"},
+            "retry": {"max_attempts", "steps"},
+            "run_flow": {"when", "steps", "flow", "file", "env"},
+        }[action] | {"action", "timeout_ms", *STEP_COMMON}
+        unknown = [k for k in step if k not in allowed]
+        for key in unknown:
+            self.error(scope.file, step.at(key), f"{context}: Unknown field '{key}' for '{action}'.")
+        if unknown:
+            return None
+        if depth >= MAX_DEPTH:
+            self.error(scope.file, step.where, f"{context}: control flow nests at most {MAX_DEPTH} deep.")
+            return None
+        data: dict[str, Any] = {"action": action}
+        ok = True
+        if action == "repeat":
+            if "times" not in step and "while" not in step:
+                self.error(scope.file, step.where, f"{context}: give 'times', 'while', or both.")
+                ok = False
+            if "times" in step:
+                data["times"] = self._number(step, "times", 1, MAX_TIMES, scope, context)
+                ok = ok and data["times"] is not None
+            if "while" in step:
+                data["while"] = self._condition(step["while"], step.at("while"), scope, context)
+                ok = ok and data["while"] is not None
+        elif action == "retry":
+            data["max_attempts"] = self._number(step, "max_attempts", 1, MAX_ATTEMPTS, scope, context)
+            ok = data["max_attempts"] is not None
+        else:
+            data["when"] = self._condition(step["when"], step.at("when"), scope, context)
+            ok = data["when"] is not None
+        if "timeout_ms" in step:
+            data["timeout_ms"] = step["timeout_ms"]
+        if action == "run_flow" and "steps" not in step:
+            children = tuple(self.inline(step, scope, context, depth + 1, nested=True))
+        elif "steps" not in step:
+            self.error(scope.file, step.where, f"{context}: 'steps' (the list of steps to run) is required.")
+            return None
+        else:
+            children = tuple(self.steps(step["steps"], step.at("steps"), scope, context, depth + 1))
+        if not children:
+            if not self.errors:
+                self.error(scope.file, step.at("steps"), f"{context}: 'steps' must be a non-empty list.")
+            return None
+        if not ok:
+            return None
+        data["steps"] = [c.data for c in children]
+        rounds = data.get("times") or (MAX_WHILE if action == "repeat" else data.get("max_attempts", 1))
+        if rounds * sum(_expanded(c.data) for c in children) > MAX_EXPANDED:
+            self.error(scope.file, step.where, f"{context}: runs more than {MAX_EXPANDED} steps in all.")
+            return None
+        return data, children
+
+    def inline(self, step: YDict, scope: _Scope, context: str, depth: int, nested: bool = False) -> list[FlowStep]:
+        """`run_flow` without a condition: the sub-flow's steps take its place (from this file or another)."""
+        extra = [k for k in step if k not in ("action", "flow", "file", "env", "when", *STEP_COMMON)]
+        for key in extra:
+            self.error(scope.file, step.at(key), f"{context}: Unknown field '{key}' for 'run_flow'.")
+        if ("flow" in step) == ("file" in step) and "steps" not in step:
+            self.error(
+                scope.file,
+                step.where,
+                f"{context}: give the sub-flow's name (flow: NAME), a file (file: other.yaml), or steps.",
             )
-    flow.env = {str(k): "" if v is None else str(v) for k, v in variables.items()}
-    parser.env = {**flow.env, **(env or {})}
+            return []
+        if extra:
+            return []
+        if "steps" in step:  # run_flow {steps: […]} without `when`: just those steps
+            return self.steps(step["steps"], step.at("steps"), scope, context, depth + 1)
+        if len(scope.stack) >= MAX_DEPTH:
+            self.error(scope.file, step.where, f"{context}: sub-flows nest at most {MAX_DEPTH} deep.")
+            return []
+        if "flow" in step:
+            name = step["flow"]
+            if "env" in step:
+                self.error(scope.file, step.at("env"), f"{context}: 'env' is for sub-flows in other files.")
+            if not isinstance(name, str) or name not in scope.subflows:
+                known = ", ".join(sorted(scope.subflows)) or "none"
+                self.error(scope.file, step.where, f"{context}: no sub-flow '{name}' under 'flows:' (known: {known}).")
+                return []
+            if name in scope.stack:
+                self.error(
+                    scope.file, step.where, f"{context}: '{name}' runs itself ({' → '.join([*scope.stack, name])})."
+                )
+                return []
+            sub = _Scope(scope.file, scope.path, scope.env, scope.subflows, (*scope.stack, name))
+            items = scope.subflows[name]
+            flows = scope.subflows
+            at = flows.at(name) if isinstance(flows, YDict) else step.where
+            return self.steps(items, where_of(items, at), sub, f"flows.{name}", depth)
+        return self.include_file(step, scope, context, depth)
 
-    subflows = _header(parser, "flows", dict, {})
-    flows_node = _key_node(root, "flows")
-    if isinstance(flows_node, MappingNode):
-        for key, value_node in flows_node.value:
-            if not NAME_RE.match(str(key.value)):
-                parser.error(key, f"sub-flow name '{key.value}' must be letters, digits, _, - or .")
-            parser.subflows[str(key.value)] = (value_node, subflows.get(key.value))
+    def include_file(self, step: YDict, scope: _Scope, context: str, depth: int) -> list[FlowStep]:
+        ref = step["file"]
+        if not isinstance(ref, str) or not FLOW_FILE_RE.match(ref):
+            self.error(scope.file, step.at("file"), f"{context}: 'file' must name a .yaml file.")
+            return []
+        path = _resolve(scope.path, ref)
+        if path in scope.stack or path == posixpath.normpath(self.filename):
+            chain = " → ".join([*(s for s in scope.stack if FLOW_FILE_RE.match(s)), path])
+            self.error(scope.file, step.at("file"), f"{context}: '{ref}' runs itself ({chain}).")
+            return []
+        if path not in self.files:
+            self.error(
+                scope.file,
+                step.at("file"),
+                f"{context}: the file '{ref}' ({path}) was not sent with the flow; pass it in 'files' (the CLI does).",
+            )
+            return []
+        if path not in self.used_files:
+            self.used_files.append(path)
+        doc = self.document(self.files[path], path)
+        if doc is None:
+            return []
+        head = self.header(doc, path)
+        env_value = step.get("env") or {}
+        if not isinstance(env_value, dict):
+            self.error(scope.file, step.at("env"), f"{context}: 'env' must be a mapping of names to values.")
+            return []
+        passed = {
+            str(k): str(self.substitute("" if v is None else str(v), scope, step.at("env"), context))
+            for k, v in env_value.items()
+        }
+        env = {**scope.env, **head["env"], **self.caller_env, **passed}
+        sub = _Scope(path, path, env, head["flows"], (*scope.stack, path))
+        if "steps" not in doc or not doc["steps"]:
+            self.error(path, doc.where, "'steps' must be a non-empty list of steps.")
+            return []
+        return self.steps(doc["steps"], doc.at("steps"), sub, "steps", depth)
 
-    steps_node = _key_node(root, "steps")
-    if steps_node is None:
-        parser.error(root, "'steps' is required: the list of steps to run.")
-    elif not data.get("steps"):
-        parser.error(steps_node, "'steps' must be a non-empty list of steps.")
+
+def _expanded(data: dict[str, Any]) -> int:
+    """How many steps a (compound) step runs at most."""
+    inner = data.get("steps")
+    if not inner:
+        return 1
+    rounds = data.get("times") or (MAX_WHILE if data["action"] == "repeat" else data.get("max_attempts", 1))
+    return int(rounds) * sum(_expanded(s) for s in inner)
+
+
+def _header_secrets(text: str) -> list[str]:
+    """The `secrets:` a file's header lists (read before any step, so no file substitutes another's secret)."""
+    try:
+        documents = yaml_documents(text)
+    except YamlProblem:
+        return []
+    head = documents[0] if documents and isinstance(documents[0], dict) else {}
+    names = head.get("secrets")
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists (what JSON and the step schema see)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def flow_parse(
+    text: str,
+    *,
+    filename: str = "flow.yaml",
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> Flow:
+    """Parse and validate a flow (and the files it runs); `env` overrides the flows' own variables.
+
+    `secrets` are values of variables that stay `${NAME}` in the steps (as do those a file's header
+    lists under `secrets:`; their values come in `env` or `secrets`). Raises FlowInvalid.
+    """
+    parser = _Parser(filename=filename, env=env or {}, secrets=secrets or {}, files=files or {})
+    doc = parser.document(text, "")
+    if doc is None:
+        raise FlowInvalid(filename, parser.errors)
+    head = parser.header(doc, "")
+    flow = Flow(
+        name=head["name"] or filename.rsplit("/", 1)[-1],
+        app=head["app"],
+        tags=[str(t) for t in head["tags"]],
+        env=head["env"],
+        syntax=parser.syntax,
+    )
+    parser.secret_names.update(head["secrets"], *(_header_secrets(t) for t in parser.files.values()))
+    # A secret's value may come with the ordinary variables (`-e PASSWORD=…` and `secrets: [PASSWORD]`).
+    parser.secret_values.update({k: v for k, v in parser.caller_env.items() if k in parser.secret_names})
+    scope = _Scope("", posixpath.normpath(filename), {**flow.env, **parser.caller_env}, head["flows"], ())
+    if "steps" not in doc:
+        parser.error("", doc.where, "'steps' is required: the list of steps to run.")
+    elif not doc["steps"]:
+        parser.error("", doc.at("steps"), "'steps' must be a non-empty list of steps.")
     else:
-        parser.expand(steps_node, data["steps"], "steps", ())
+        flow.steps = parser.steps(doc["steps"], doc.at("steps"), scope, "steps", 0)
+    if flow.app and VAR_RE.search(flow.app):
+        flow.app = parser.substitute(flow.app, scope, doc.at("app"), "app")
+        if flow.app and not PACKAGE_RE.match(flow.app):
+            parser.error("", doc.at("app"), "'app' is not a valid Android package name (like com.example.app).")
     if parser.errors:
-        raise FlowInvalid(filename, sorted(set(parser.errors), key=lambda e: (e.line, e.message)))
-    flow.steps = parser.steps
+        unique = sorted(set(parser.errors), key=lambda e: (e.file != "", e.file, e.line, e.column, e.message))
+        raise FlowInvalid(filename, unique)
+    flow.secrets = sorted(parser.secret_names)
+    flow.env = {k: v for k, v in flow.env.items() if k not in parser.secret_names}
+    flow.files = parser.used_files
     return flow
+
+
+def flow_secret_values(flow: Flow, *, env: Mapping[str, str], secrets: Mapping[str, str]) -> dict[str, str]:
+    """The values of the flow's secret variables, from `secrets` or (named as secrets) `env`."""
+    return {name: secrets.get(name, env.get(name, "")) for name in flow.secrets if name in secrets or name in env}

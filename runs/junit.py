@@ -1,73 +1,210 @@
-"""The JUnit XML report of a run: one test case per step, as CI servers (Jenkins, GitLab, GitHub) read it."""
+"""JUnit XML reports of runs, as CI servers (Jenkins, GitLab, GitHub) read them.
+
+By default one test case per flow: its steps with their timings in `<system-out>`, a failure naming
+the step, its file and line, and the failure's screenshot as `[[ATTACHMENT|path]]` when the caller
+saved it next to the report. `per_step=True` gives one test case per step instead, named by the
+step's label (stable when other steps are inserted; a repeated label gets " (2)", " (3)" …).
+The output is valid against the common JUnit schema (`tests/runs/junit.xsd`). Pure functions of the
+run report (`selectors.run_report`): the server and `cognisim run` both use them. No Django here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.etree import ElementTree as ET
 
 SKIP_MESSAGE = "not run: an earlier step failed or the run was stopped"
+STATUS_WORD = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "running": "RUNNING", "queued": "QUEUED"}
 
 
-def _seconds(ms: int | None) -> str:
+def _seconds(ms: int | float | None) -> str:
     return f"{(ms or 0) / 1000:.3f}"
 
 
-def run_junit(report: dict[str, Any]) -> str:
-    """`report` is `selectors.run_report`'s answer."""
-    steps = report["steps"]
-    failed = sum(1 for s in steps if s["status"] == "failed")
-    skipped = sum(1 for s in steps if s["status"] in ("skipped", "queued", "running"))
-    suite_name = report["name"] or report["filename"] or report["id"]
-    errors = 1 if report["status"] == "error" and not failed else 0
-    suite = ET.Element(
-        "testsuite",
-        {
-            "name": suite_name,
-            "tests": str(len(steps) + errors),
-            "failures": str(failed),
-            "errors": str(errors),
-            "skipped": str(skipped),
-            "time": _seconds(sum(s["duration_ms"] or 0 for s in steps)),
-            "timestamp": report["started_at"] or report["created_at"] or "",
-        },
-    )
-    properties = ET.SubElement(suite, "properties")
-    for name in ("id", "session_id", "device", "filename", "status"):
-        ET.SubElement(
-            properties, "property", {"name": f"run.{name}" if name == "id" else name, "value": str(report[name] or "")}
-        )
-    if report["tags"]:
-        ET.SubElement(properties, "property", {"name": "tags", "value": ",".join(report["tags"])})
-    classname = report["filename"] or suite_name
-    if errors:
-        case = ET.SubElement(suite, "testcase", {"name": "session", "classname": classname, "time": "0.000"})
-        error = report["error"] or {}
-        ET.SubElement(
-            case,
-            "error",
-            {
-                "message": error.get("message", "The run ended before its steps ran."),
-                "type": error.get("code", "error"),
-            },
-        )
+def mask(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` (str, or dicts and lists of them) with every secret value replaced by `***`."""
+    hidden = sorted((s for s in secrets if s), key=len, reverse=True)
+    if not hidden:
+        return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            for secret in hidden:
+                item = item.replace(secret, "***")
+            return item
+        if isinstance(item, dict):
+            return {walk(k) if isinstance(k, str) else k: walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
+
+
+def where(step: Mapping[str, Any]) -> str:
+    """`login.yaml:14`: the file and line a step is written on."""
+    if not step.get("line"):
+        return step.get("file") or ""
+    return f"{step.get('file') or ''}:{step['line']}".lstrip(":")
+
+
+def step_lines(steps: list[dict[str, Any]], *, indent: str = "") -> list[str]:
+    """One line per step (and per inner step of control flow), for `<system-out>` and the console."""
+    lines = []
     for step in steps:
-        case = ET.SubElement(
-            suite, "testcase", {"name": step["label"], "classname": classname, "time": _seconds(step["duration_ms"])}
+        number = f"{step['index'] + 1}." if "round" not in step else f"{step['index'] + 1}.{step['round']}"
+        took = f"{(step.get('duration_ms') or 0) / 1000:7.3f}s" if step.get("duration_ms") is not None else " " * 8
+        status = STATUS_WORD.get(step["status"], str(step["status"]).upper())
+        optional = " (optional)" if step.get("optional") else ""
+        place = where(step)
+        lines.append(
+            f"{indent}{number:<6} {status:<8} {took}  {step['label']}{optional}" + (f"  [{place}]" if place else "")
         )
-        props = [("step.index", step["index"]), ("step.action", step["action"])]
-        if step["line"]:
-            props.append(("step.line", step["line"]))
-        if step["screenshot"]:
-            props.append(("screenshot", step["screenshot"]))
-        case_props = ET.SubElement(case, "properties")
-        for name, value in props:
-            ET.SubElement(case_props, "property", {"name": name, "value": str(value)})
-        if step["status"] == "failed":
-            error = step["error"] or {}
-            message = error.get("message", "The step failed.")
-            failure = ET.SubElement(case, "failure", {"message": message, "type": error.get("code", "failed")})
-            failure.text = f"{step['label']}: {message}"
-        elif step["status"] != "passed":
+        error = step.get("error")
+        if error and step["status"] == "failed":
+            lines.append(f"{indent}       {error.get('code', 'failed')}: {error.get('message', '')}")
+        if step.get("steps"):
+            lines += step_lines(step["steps"], indent=indent + "    ")
+    return lines
+
+
+def failure_text(report: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(message, type, details) of a failed flow: which step, where, and what went wrong."""
+    failure = next(iter(report.get("failures") or []), None)
+    if failure is None:
+        return None
+    inner = failure.get("inner")
+    place = where(inner or failure)
+    label = failure["label"] + (f" → {inner['label']}" if inner else "")
+    message = f"step {failure['index'] + 1} ({place}) {label}: {failure['code']}: {failure['message']}"
+    return message, failure["code"], message
+
+
+def _suite(report: Mapping[str, Any], name: str) -> ET.Element:
+    suite = ET.Element("testsuite", {"name": name})
+    if report.get("filename"):
+        suite.set("file", report["filename"])
+    suite.set("timestamp", report.get("started_at") or report.get("created_at") or "")
+    properties = ET.SubElement(suite, "properties")
+    values = [
+        ("run.id", report.get("id")),
+        ("session_id", report.get("session_id")),
+        ("device", report.get("device")),
+        ("status", report.get("status")),
+        ("syntax", report.get("syntax")),
+    ]
+    if report.get("tags"):
+        values.append(("tags", ",".join(report["tags"])))
+    if report.get("cancel_reason"):
+        values.append(("cancel_reason", report["cancel_reason"]))
+    values += [
+        (f"meta.{k}", v if isinstance(v, str) else str(v)) for k, v in sorted((report.get("meta") or {}).items())
+    ]
+    for key, value in values:
+        if value is not None and value != "":
+            ET.SubElement(properties, "property", {"name": key, "value": str(value)})
+    return suite
+
+
+def _out(case: ET.Element, lines: list[str], attachment: str | None) -> None:
+    if attachment:
+        lines = [*lines, f"[[ATTACHMENT|{attachment}]]"]
+    if lines:
+        ET.SubElement(case, "system-out").text = "\n".join(lines) + "\n"
+
+
+def _counts(suite: ET.Element) -> None:
+    cases = suite.findall("testcase")
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+    suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
+    suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
+
+
+def _run_problem(report: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(message, type) of a run that ended without a verdict on its steps: cancelled, or an error."""
+    if report.get("status") == "cancelled":
+        return f"cancelled: {report.get('cancel_reason') or 'the run was stopped'}", "cancelled"
+    if report.get("status") == "error":
+        error = report.get("error") or {}
+        return error.get("message", "The run ended before its steps ran."), error.get("code", "error")
+    return None
+
+
+def junit_suite(report: Mapping[str, Any], *, per_step: bool = False, attachment: str | None = None) -> ET.Element:
+    """The `<testsuite>` of one run. `attachment`: the failure screenshot's path, relative to the report."""
+    name = report.get("name") or report.get("filename") or report.get("id") or "flow"
+    suite = _suite(report, name)
+    steps = report.get("steps") or []
+    wall = report.get("duration_ms")
+    suite.set("time", _seconds(wall if wall is not None else sum(s.get("duration_ms") or 0 for s in steps)))
+    problem = _run_problem(report)
+    if not per_step:
+        case = ET.SubElement(suite, "testcase", {"name": name, "classname": report.get("filename") or name})
+        case.set("time", suite.get("time", "0"))
+        failure = failure_text(report)
+        if report.get("status") in ("running", "queued"):
+            ET.SubElement(case, "skipped", {"message": "still running when the report was written"})
+        elif failure is not None:
+            element = ET.SubElement(case, "failure", {"message": failure[0], "type": failure[1]})
+            element.text = failure[2]
+        elif problem is not None:
+            ET.SubElement(case, "error", {"message": problem[0], "type": problem[1]})
+        _out(case, step_lines(steps), attachment if failure else None)
+        _counts(suite)
+        return suite
+    if problem is not None and not any(s["status"] == "failed" for s in steps):
+        case = ET.SubElement(suite, "testcase", {"name": "session", "classname": name, "time": "0.000"})
+        ET.SubElement(case, "error", {"message": problem[0], "type": problem[1]})
+    seen: dict[str, int] = {}
+    for step in steps:
+        seen[step["label"]] = seen.get(step["label"], 0) + 1
+        label = step["label"] + (f" ({seen[step['label']]})" if seen[step["label"]] > 1 else "")
+        case = ET.SubElement(
+            suite, "testcase", {"name": label, "classname": name, "time": _seconds(step["duration_ms"])}
+        )
+        failed = step["status"] == "failed" and not step.get("optional")
+        if failed:
+            error = step.get("error") or {}
+            message = f"{where(step)}: {error.get('code', 'failed')}: {error.get('message', 'The step failed.')}"
+            ET.SubElement(case, "failure", {"message": message, "type": error.get("code", "failed")}).text = message
+        elif step["status"] not in ("passed", "failed"):
             ET.SubElement(case, "skipped", {"message": SKIP_MESSAGE})
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+        lines = step_lines(step.get("steps") or []) + (
+            [f"screenshot: {step['screenshot']}"] if step.get("screenshot") else []
+        )
+        _out(case, lines, attachment if failed else None)
+    _counts(suite)
+    return suite
+
+
+def _document(root: ET.Element) -> str:
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def run_junit(report: Mapping[str, Any], *, per_step: bool = False) -> str:
+    """One run as a `<testsuite>` document (GET /api/runs/{id}/junit.xml)."""
+    return _document(junit_suite(report, per_step=per_step))
+
+
+def junit_document(suites: list[ET.Element], *, name: str = "cognisim", time_s: float | None = None) -> str:
+    """Several runs' suites as one `<testsuites>` document; `time_s` is the wall time of them all."""
+    root = ET.Element("testsuites", {"name": name})
+    for suite in suites:
+        root.append(suite)
+    for key in ("tests", "failures", "errors"):
+        root.set(key, str(sum(int(s.get(key, "0")) for s in suites)))
+    total = time_s if time_s is not None else sum(float(s.get("time", "0")) for s in suites)
+    root.set("time", f"{total:.3f}")
+    return _document(root)
+
+
+def skipped_suite(name: str, filename: str, reason: str) -> ET.Element:
+    """A flow that never started (the CLI was cancelled first)."""
+    suite = ET.Element("testsuite", {"name": name, "file": filename, "time": "0.000"})
+    case = ET.SubElement(suite, "testcase", {"name": name, "classname": filename, "time": "0.000"})
+    ET.SubElement(case, "skipped", {"message": reason})
+    _counts(suite)
+    return suite

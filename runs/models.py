@@ -16,6 +16,7 @@ class RunStatus(models.TextChoices):
     IDENTICAL = "identical"  # a replay: every effect hash as captured
     DIVERGED = "diverged"  # a replay: some step did something else
     ERROR = "error"  # the session could not run the steps (setup failed, stopped from outside)
+    CANCELLED = "cancelled"  # stopped on purpose (a CI job cancelled: `cognisim run` got SIGTERM/SIGINT)
 
 
 class RunTrigger(models.TextChoices):
@@ -40,6 +41,11 @@ class Run(models.Model):
     filename = models.CharField(max_length=255, blank=True)
     tags = models.JSONField(default=list, blank=True)
     flow = models.TextField(blank=True)  # the YAML as submitted
+    files = models.JSONField(default=dict, blank=True)  # the other files it ran (`run_flow: {file: …}`): path → YAML
+    syntax = models.CharField(max_length=8, default="native", blank=True)  # native | maestro
+    # Who started it and why: `--meta commit=… --meta build_url=…`, or a webhook's body under "webhook".
+    meta = models.JSONField(default=dict, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True)  # why it was cancelled (status cancelled)
     # One entry per step, in index order: {"label", "line"} for a flow; the captured step for a replay.
     plan = models.JSONField(default=list)
     steps_total = models.PositiveIntegerField()

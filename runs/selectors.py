@@ -72,6 +72,43 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
+def _inner(results: Any, children: list[dict[str, Any]], file: str) -> list[dict[str, Any]]:
+    """The inner steps a compound step ran (from its result), with their labels, lines and files."""
+    if not isinstance(results, list):
+        return []
+    rows = []
+    for item in results:
+        if not isinstance(item, dict):
+            continue
+        n = item.get("index", 0)
+        planned = children[n] if isinstance(n, int) and 0 <= n < len(children) else {}
+        row = {
+            "index": n,
+            "round": item.get("round", 1),
+            "label": planned.get("label") or str(item.get("action", "?")),
+            "line": planned.get("line"),
+            "file": planned.get("file", file),
+            "action": item.get("action"),
+            "status": item.get("status"),
+            "optional": bool(item.get("optional")),
+            "duration_ms": item.get("duration_ms"),
+            "error": item.get("error"),
+        }
+        nested = (item.get("result") or {}).get("steps") if isinstance(item.get("result"), dict) else None
+        if nested:
+            row["steps"] = _inner(nested, planned.get("children", []), row["file"])
+        rows.append(row)
+    return rows
+
+
+def _failed_inner(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The innermost failed step of a compound step's run (the one that made it fail)."""
+    for row in reversed(steps):
+        if row["status"] == "failed" and not row["optional"]:
+            return _failed_inner(row.get("steps", [])) or row
+    return None
+
+
 def run_report(*, run: Run) -> dict[str, Any]:
     """Status, progress, failures and every step's outcome (`skipped`: cancelled after a failure or a stop)."""
     session: TestSession = run.session
@@ -79,7 +116,9 @@ def run_report(*, run: Run) -> dict[str, Any]:
     rows = list(
         session.steps.order_by("index")
         .annotate(has_shot=has_shot)
-        .values("id", "index", "action", "status", "error", "duration_ms", "effect", "effect_hash", "has_shot")
+        .values(
+            "id", "index", "action", "status", "error", "duration_ms", "effect", "effect_hash", "has_shot", "result"
+        )
     )
     plan = run.plan
     steps = []
@@ -87,43 +126,57 @@ def run_report(*, run: Run) -> dict[str, Any]:
         n = row["index"]
         planned = plan[n] if n < len(plan) else {}
         shot = f"/api/sessions/{session.pk}/steps/{row['id']}/screenshot.png" if row["has_shot"] else None
-        steps.append(
-            {
-                "index": n,
-                "step_id": row["id"],
-                "label": planned.get("label") or f"{n + 1} {row['action']}",
-                "line": planned.get("line"),
-                "action": row["action"],
-                "status": OUTCOME[Step.Status(row["status"])],
-                "duration_ms": row["duration_ms"],
-                "error": row["error"],
-                "screenshot": shot,
-            }
-        )
+        step: dict[str, Any] = {
+            "index": n,
+            "step_id": row["id"],
+            "label": planned.get("label") or row["action"],
+            "line": planned.get("line"),
+            "file": planned.get("file") or run.filename,
+            "action": row["action"],
+            "status": OUTCOME[Step.Status(row["status"])],
+            "optional": bool(planned.get("optional")),
+            "duration_ms": row["duration_ms"],
+            "error": row["error"],
+            "screenshot": shot,
+        }
+        result = row["result"] if isinstance(row["result"], dict) else {}
+        if planned.get("children") or "steps" in result:
+            step["steps"] = _inner(result.get("steps"), planned.get("children", []), step["file"])
+        steps.append(step)
     done = [s for s in steps if s["status"] in ("passed", "failed", "skipped")]
     current = next((s for s in steps if s["status"] in ("running", "queued")), None)
-    failures = [
-        {
-            "index": s["index"],
-            "label": s["label"],
-            "line": s["line"],
-            "action": s["action"],
-            "code": (s["error"] or {}).get("code", "failed"),
-            "message": (s["error"] or {}).get("message", "The step failed."),
-        }
-        for s in steps
-        if s["status"] == "failed"
-    ]
+    failures = []
+    for s in steps:
+        if s["status"] != "failed" or s["optional"]:
+            continue
+        inner = _failed_inner(s.get("steps", []))
+        failures.append(
+            {
+                "index": s["index"],
+                "label": s["label"],
+                "line": s["line"],
+                "file": s["file"],
+                "action": s["action"],
+                "code": (s["error"] or {}).get("code", "failed"),
+                "message": (s["error"] or {}).get("message", "The step failed."),
+                "inner": {k: inner[k] for k in ("label", "line", "file", "action", "round")} if inner else None,
+                "screenshot": session.screen_url or None,
+            }
+        )
     report: dict[str, Any] = {
         "id": str(run.pk),
         "kind": run.kind,
         "name": run.name,
         "filename": run.filename,
+        "syntax": run.syntax,
+        "files": sorted(run.files),
         "tags": run.tags,
+        "meta": run.meta,
         "session_id": str(session.pk),
         "session_status": session.status,
         "device": session.device.serial if session.device else None,
         "status": run.status,
+        "cancel_reason": run.cancel_reason or None,
         "trigger": run.trigger,
         "saved_flow_id": str(run.saved_flow_id) if run.saved_flow_id else None,
         "steps_total": run.steps_total,
@@ -132,6 +185,7 @@ def run_report(*, run: Run) -> dict[str, Any]:
         "created_at": _iso(run.created_at),
         "started_at": _iso(session.ready_at),
         "finished_at": _iso(run.finished_at),
+        "duration_ms": int((run.finished_at - run.created_at).total_seconds() * 1000) if run.finished_at else None,
         "failures": failures,
         "error": session.error,
         "steps": steps,
@@ -154,5 +208,5 @@ def run_report(*, run: Run) -> dict[str, Any]:
             }
         for step in steps:
             if step["index"] < len(plan):
-                step["label"] = f"{step['index'] + 1} {step_label(plan[step['index']]['request'])}"
+                step["label"] = step_label(plan[step["index"]]["request"])
     return report

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import uuid
@@ -87,7 +88,23 @@ def saved_flow_delete(*, owner: AbstractBaseUser, flow_id: Any) -> None:
     saved_flow_get(owner=owner, flow_id=flow_id).delete()
 
 
-def _flow_start(*, flow: SavedFlow, trigger: str) -> Run:
+MAX_WEBHOOK_META = 16_384  # bytes of a webhook's body kept with the run
+
+
+def webhook_meta(body: bytes) -> dict[str, Any]:
+    """What a run keeps of the webhook that started it: its JSON body (or text), up to 16 KiB."""
+    if not body:
+        return {}
+    if len(body) > MAX_WEBHOOK_META:
+        return {"webhook": {"truncated": True, "bytes": len(body)}}
+    text = body.decode("utf-8", errors="replace")
+    try:
+        return {"webhook": json.loads(text)}
+    except ValueError:
+        return {"webhook": text}
+
+
+def _flow_start(*, flow: SavedFlow, trigger: str, meta: dict[str, Any] | None = None) -> Run:
     """Start the flow as an ordinary `ci` run of its owner, and remember it (or why it did not start)."""
     try:
         run = run_start(
@@ -97,6 +114,7 @@ def _flow_start(*, flow: SavedFlow, trigger: str) -> Run:
             device_serial=flow.device_serial or None,
             name=flow.name,
             env=flow.env,
+            meta=meta,
             trigger=trigger,
             saved_flow=flow,
         )
@@ -134,7 +152,7 @@ def flow_trigger(*, flow_id: Any, body: bytes, signature: str | None, bearer: st
         raise SignatureInvalid("The signature does not match this flow's secret.")
     if not flow.enabled:
         raise FlowDisabled("This flow is disabled.")
-    return _flow_start(flow=flow, trigger=Run.Trigger.WEBHOOK)
+    return _flow_start(flow=flow, trigger=Run.Trigger.WEBHOOK, meta=webhook_meta(body))
 
 
 def _is_uuid(value: Any) -> bool:

@@ -78,3 +78,21 @@ def test_steps_and_lists_expand_to_the_expected_sets():
     assert cron.days == {1, 15}
     assert cron.months == {1, 7}
     assert cron.weekdays == {1, 2, 3, 4, 5}
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 0 31 2 *", "never fires: no day 31 in February"),
+        ("0 0 30,31 2 *", "never fires: no day 30, 31 in February"),
+        ("0 0 31 4,6,9,11 *", "never fires: no day 31 in April, June, September, November"),
+    ],
+)
+def test_an_expression_that_can_never_fire_is_refused(expression, message):
+    with pytest.raises(CronInvalid, match=message):
+        cron_parse(expression)
+
+
+@pytest.mark.parametrize("expression", ["0 0 29 2 *", "0 0 31 2 1", "0 0 31 1-12 *", "0 0 */31 2 *"])
+def test_rare_but_possible_expressions_are_kept(expression):
+    cron_parse(expression)  # leap days; the 31st or a Monday; months with a 31st; the 1st

@@ -1,4 +1,4 @@
-"""Flow files: the header, short and long step forms, env variables, sub-flows, and line-numbered errors."""
+"""Flow files: the header, step forms, variables, secrets, control flow, other files, and located errors."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_a_flow_expands_sub_flows_and_substitutes_variables():
     ]
     assert [s.line for s in flow.steps] == [11, 8, 9, 13, 14, 15]
     assert flow.steps[3].label == "Press sign in"
-    assert flow.steps[0].label == "1 launch_app package=com.cognisim.demo"
+    assert flow.steps[0].label == "launch_app package=com.cognisim.demo"  # no number: stable names
 
 
 def test_env_from_the_caller_overrides_the_flow():
@@ -55,38 +55,47 @@ def test_env_from_the_caller_overrides_the_flow():
 
 def test_an_unknown_variable_is_an_error_on_its_line():
     assert errors(GOOD) == [
-        "login.yaml:9: flows.sign_in step 2 (type): unknown variable '${PASSWORD}'; define it under 'env:'."
+        "login.yaml:9:7: flows.sign_in step 2 (type): unknown variable '${PASSWORD}'; define it under 'env:' or pass -e."
     ]
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nsteps:\n  - tap: {text: [OK\n", "login.yaml:4: not valid YAML"),
+        ("name: x\nsteps:\n  - tap: {text: [OK\n", "login.yaml:4:1: not valid YAML"),
         (
             "name: x\nsteps:\n  - press_key: {key: home}\n  - tapp: {text: OK}\n",
-            "login.yaml:4: step 2 (tapp): Unknown action 'tapp'",
+            "login.yaml:4:5: step 2: unknown action 'tapp'",
         ),
-        ("name: x\nsteps:\n  - type:\n      into: {id: email}\n", "login.yaml:3: step 1 (type): 'text' is required."),
-        ("name: x\nsteps:\n  - sleep: {ms: soon}\n", "login.yaml:3: step 1 (sleep): 'ms' must be an integer."),
+        ("name: x\nsteps:\n  - type:\n      into: {id: email}\n", "login.yaml:3:5: step 1 (type): 'text' is required."),
+        ("name: x\nsteps:\n  - sleep: {ms: soon}\n", "login.yaml:3:13: step 1 (sleep): 'ms' must be an integer."),
         (
             "name: x\nsteps:\n  - screenshot\n  - tap:\n      text: OK\n      colour: red\n",
-            "login.yaml:6: step 2 (tap): Unknown field 'colour' for action 'tap'.",
+            "login.yaml:6:7: step 2 (tap): Unknown field 'colour' for action 'tap'.",
         ),
-        ("name: x\nsteps:\n  - {action: tap, into: {id: 3}}\n", "login.yaml:3: step 1 (tap): Unknown field 'into'"),
-        ("name: x\nsteps:\n  - run_flow: nowhere\n", "login.yaml:3: step 1 (run_flow): no sub-flow 'nowhere'"),
+        ("name: x\nsteps:\n  - {action: tap, into: {id: 3}}\n", "login.yaml:3:19: step 1 (tap): Unknown field 'into'"),
+        ("name: x\nsteps:\n  - run_flow: nowhere\n", "login.yaml:3:5: step 1 (run_flow): no sub-flow 'nowhere'"),
         (
             "name: x\nflows:\n  a:\n    - run_flow: a\nsteps:\n  - run_flow: a\n",
-            "login.yaml:4: flows.a step 1 (run_flow): 'a' runs itself",
+            "login.yaml:4:7: flows.a step 1 (run_flow): 'a' runs itself",
         ),
-        ("name: x\ncolour: red\nsteps: [screenshot]\n", "login.yaml:2: Unknown field 'colour'"),
-        ("name: x\napp: not a package\nsteps: [screenshot]\n", "login.yaml:2: 'app' is not a valid Android package"),
-        ("name: x\nsteps: []\n", "login.yaml:2: 'steps' must be a non-empty list"),
-        ("- tap\n", "login.yaml:1: a flow is a mapping"),
+        ("name: x\ncolour: red\nsteps: [screenshot]\n", "login.yaml:2:1: Unknown field 'colour'"),
+        ("name: x\napp: not a package\nsteps: [screenshot]\n", "login.yaml:2:1: 'app' is not a valid Android package"),
+        ("name: x\nsteps: []\n", "login.yaml:2:1: 'steps' must be a non-empty list"),
+        ("- tap\n", "login.yaml:1:1: a flow is a mapping"),
         (
             "name: x\nsteps:\n  - ask_user: {prompt: Which one}\n",
-            "login.yaml:3: step 1 (ask_user): ask_user needs a person",
+            "login.yaml:3:5: step 1 (ask_user): ask_user needs a person",
         ),
+        # Stricter YAML: duplicate keys, at any depth, with line and column.
+        ("name: x\nname: y\nsteps: [screenshot]\n", "login.yaml:2:1: duplicate key 'name' (first defined on line 1)"),
+        (
+            "name: x\nsteps:\n  - tap:\n      text: OK\n      text: Cancel\n",
+            "login.yaml:5:7: duplicate key 'text' (first defined on line 4)",
+        ),
+        # An unknown action is named as such, whatever shape its fields have.
+        ('name: x\nsteps:\n  - tapOn: "Sign in"\n', "login.yaml:3:5: step 1: unknown action 'tapOn'"),
+        ("name: x\nsteps:\n  - tapp\n", "login.yaml:3:5: step 1: unknown action 'tapp'"),
     ],
 )
 def test_invalid_flows_give_line_numbered_errors(text, expected):
@@ -97,3 +106,144 @@ def test_invalid_flows_give_line_numbered_errors(text, expected):
 def test_every_error_is_reported_not_just_the_first():
     found = errors("name: x\nsteps:\n  - tapp: {}\n  - screenshot\n  - sleep: {ms: -1}\n")
     assert [f.split(":")[1] for f in found] == ["3", "5"]
+
+
+CONTROL = """\
+name: Control
+app: com.cognisim.demo
+steps:
+  - repeat:
+      times: 3
+      steps:
+        - swipe: {direction: up}
+  - repeat:
+      while: {not_visible: {text: Item 30}}
+      steps: [{swipe: {direction: up}}]
+  - retry:
+      max_attempts: 2
+      steps:
+        - tap: {text: Item 30}
+        - assert_visible: {text: Item 30}
+  - run_flow:
+      when: {visible: {text: Sign out}}
+      steps:
+        - tap: {text: Sign out}
+  - tap: {id: nothing_here}
+    optional: true
+"""
+
+
+def test_control_flow_becomes_compound_steps_with_their_inner_steps():
+    flow = flow_parse(CONTROL, filename="c.yaml")
+    assert [s.data["action"] for s in flow.steps] == ["repeat", "repeat", "retry", "run_flow", "tap"]
+    repeat, loop, retry, when, optional = flow.steps
+    assert repeat.data == {"action": "repeat", "times": 3, "steps": [{"action": "swipe", "direction": "up"}]}
+    assert loop.data["while"] == {"not_visible": {"text": "Item 30"}} and "times" not in loop.data
+    assert retry.data["max_attempts"] == 2 and [c.line for c in retry.children] == [14, 15]
+    assert when.data == {
+        "action": "run_flow",
+        "when": {"visible": {"text": "Sign out"}},
+        "steps": [{"action": "tap", "text": "Sign out"}],
+    }
+    assert optional.optional and optional.data == {"action": "tap", "id": "nothing_here", "optional": True}
+    assert [s.label for s in flow.steps] == [
+        "repeat 3 times",
+        "repeat while not_visible text=Item 30",
+        "retry up to 2 attempts",
+        "run_flow 1 steps when visible text=Sign out",
+        "tap id=nothing_here",
+    ]
+    assert retry.plan() == {
+        "label": "retry up to 2 attempts",
+        "line": 11,
+        "children": [{"label": "tap text=Item 30", "line": 14}, {"label": "assert_visible text=Item 30", "line": 15}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nsteps:\n  - repeat: {steps: [screenshot]}\n", "c.yaml:3:5: step 1 (repeat): give 'times', 'while'"),
+        ("name: x\nsteps:\n  - repeat: {times: 0, steps: [screenshot]}\n", "c.yaml:3:14: step 1 (repeat): 'times'"),
+        ("name: x\nsteps:\n  - retry: {max_attempts: 2}\n", "c.yaml:3:5: step 1 (retry): 'steps'"),
+        (
+            "name: x\nsteps:\n  - repeat: {times: 2, while: {shown: {text: A}}, steps: [screenshot]}\n",
+            "c.yaml:3:24: step 1 (repeat): a condition is {visible: SELECTOR}",
+        ),
+        (
+            "name: x\nsteps:\n  - retry: {max_attempts: 2, steps: [{tap: {colour: red}}]}\n",
+            "c.yaml:3:45: step 1 (retry) step 1 (tap): Unknown field 'colour'",
+        ),
+        (
+            "name: x\nsteps:\n  - repeat: {times: 1000, steps: [{repeat: {times: 1000, steps: [screenshot]}}]}\n",
+            "c.yaml:3:5: step 1 (repeat): runs more than 10000 steps",
+        ),
+        ("name: x\nsteps:\n  - tap: {text: OK}\n    optional: maybe\n", "c.yaml:4:5: step 1 (tap): 'optional' must be"),
+    ],
+)
+def test_control_flow_errors_are_located(text, expected):
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(text, filename="c.yaml")
+    found = [e.format("c.yaml") for e in caught.value.errors]
+    assert found and found[0].startswith(expected), found
+
+
+def test_secrets_stay_placeholders_and_their_values_are_kept_apart():
+    text = "name: x\nsecrets: [PASSWORD]\nsteps:\n  - type: {text: '${PASSWORD}', into: {id: password}}\n"
+    flow = flow_parse(text, env={"PASSWORD": "hunter2"})
+    assert flow.steps[0].data["text"] == "${PASSWORD}" and "hunter2" not in repr(flow.steps)
+    assert flow.secrets == ["PASSWORD"] and "PASSWORD" not in flow.env
+    cli_secret = flow_parse(text.replace("secrets: [PASSWORD]\n", ""), secrets={"PASSWORD": "hunter2"})
+    assert cli_secret.steps[0].data["text"] == "${PASSWORD}" and cli_secret.secrets == ["PASSWORD"]
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(text)
+    assert "the secret '${PASSWORD}' has no value" in str(caught.value)
+
+
+MAIN = """\
+name: Main
+env: {WHO: demo}
+steps:
+  - run_flow: common/sign_in.yaml
+  - run_flow: {file: common/check.yaml, env: {TEXT: "Welcome, ${WHO}"}}
+  - run_flow:
+      file: common/check.yaml
+      when: {visible: {text: Sign out}}
+"""
+SIGN_IN = """\
+appId: com.cognisim.demo
+---
+- tapOn: {id: email}
+- inputText: ${WHO}@example.com
+"""
+CHECK = "name: check\nenv: {TEXT: nothing}\nsteps:\n  - assert_visible: {text: '${TEXT}'}\n"
+
+
+def test_flows_from_other_files_are_inlined_with_their_own_lines_and_variables():
+    files = {"flows/common/sign_in.yaml": SIGN_IN, "flows/common/check.yaml": CHECK}
+    flow = flow_parse(MAIN, filename="flows/main.yaml", files=files)
+    assert [(s.file, s.line, s.label) for s in flow.steps] == [
+        ("flows/common/sign_in.yaml", 3, "tap id=email"),
+        ("flows/common/sign_in.yaml", 4, "type text=demo@example.com"),
+        ("flows/common/check.yaml", 4, "assert_visible text=Welcome, demo"),
+        ("", 6, "run_flow common/check.yaml when visible text=Sign out"),
+    ]
+    assert flow.steps[3].data["steps"] == [{"action": "assert_visible", "text": "nothing"}]
+    assert flow.files == ["flows/common/sign_in.yaml", "flows/common/check.yaml"]
+
+
+def test_other_files_must_be_sent_exist_and_not_include_themselves():
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(MAIN, filename="flows/main.yaml", files={"flows/common/check.yaml": CHECK})
+    assert "flows/main.yaml:4:5: step 1 (run_flow): the file 'common/sign_in.yaml' (flows/common/sign_in.yaml) was " \
+        "not sent" in str(caught.value)
+    loop = {"a.yaml": "name: a\nsteps:\n  - run_flow: b.yaml\n", "b.yaml": "name: b\nsteps:\n  - run_flow: a.yaml\n"}
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(loop["a.yaml"], filename="a.yaml", files=loop)
+    assert "b.yaml:3:5: step 1 (run_flow): 'a.yaml' runs itself (b.yaml → a.yaml)" in str(caught.value)
+    broken = {"flows/common/sign_in.yaml": SIGN_IN + "- evalScript: x\n", "flows/common/check.yaml": CHECK}
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(MAIN, filename="flows/main.yaml", files=broken)
+    assert caught.value.errors[0].format("flows/main.yaml").startswith(
+        "flows/common/sign_in.yaml:5:3: the Maestro command 'evalScript' cannot run on CogniSim"
+    )

@@ -1,0 +1,643 @@
+"""Maestro flow files, accepted unchanged: translated into CogniSim's own flow form, line by line.
+
+A Maestro file is a header (`appId`, `name`, `tags`, `env`, `onFlowStart`, `onFlowComplete`), a
+`---`, then a list of commands. `maestro_translate` turns it into the native document (`name`, `app`,
+`tags`, `env`, `steps`) that `runs.flows` validates; every translated step keeps the line and column
+of the Maestro command it came from, so errors point into the file the person wrote. Commands that
+CogniSim cannot honour (scripts, location, media …) are refused, naming the command and its line:
+a flow with one runs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .yamldoc import Where, YDict, YList, where_of
+
+HEADER = ("appId", "url", "name", "tags", "env", "secrets", "onFlowStart", "onFlowComplete")
+# Android key names Maestro accepts (case-insensitive) → CogniSim's `press_key` names.
+KEYS = {
+    "enter": "enter",
+    "home": "home",
+    "back": "back",
+    "backspace": "del",
+    "tab": "tab",
+    "volume up": "volume_up",
+    "volume down": "volume_down",
+    "power": "power",
+    "remote dpad up": "dpad_up",
+    "remote dpad down": "dpad_down",
+    "remote dpad left": "dpad_left",
+    "remote dpad right": "dpad_right",
+    "search": "search",
+    "menu": "menu",
+    "app switch": "app_switch",
+    "space": "space",
+}
+REFUSED = {
+    "evalScript": "it runs JavaScript; CogniSim steps are data and run no code",
+    "runScript": "it runs JavaScript; CogniSim steps are data and run no code",
+    "assertTrue": "its condition is a JavaScript expression; use assertVisible / assertNotVisible",
+    "travel": "the device's location cannot be set",
+    "setLocation": "the device's location cannot be set",
+    "addMedia": "files cannot be pushed to the device's gallery",
+    "openLink": "deep links are not part of the step vocabulary",
+    "openBrowser": "deep links are not part of the step vocabulary",
+    "copyTextFrom": "there is no clipboard in the step vocabulary",
+    "pasteText": "there is no clipboard in the step vocabulary",
+    "inputRandomText": "random input would make runs unrepeatable; use inputText with a value",
+    "inputRandomNumber": "random input would make runs unrepeatable; use inputText with a value",
+    "inputRandomEmail": "random input would make runs unrepeatable; use inputText with a value",
+    "inputRandomPersonName": "random input would make runs unrepeatable; use inputText with a value",
+    "startRecording": "screen recording is not supported; every step keeps its screen instead",
+    "stopRecording": "screen recording is not supported; every step keeps its screen instead",
+    "setAirplaneMode": "system settings cannot be set directly; tap them in the Settings app",
+    "toggleAirplaneMode": "system settings cannot be set directly; tap them in the Settings app",
+    "clearKeychain": "there is no keychain on Android",
+    "assertWithAI": "AI assertions are not supported",
+    "assertNoDefectsWithAI": "AI assertions are not supported",
+    "extractTextWithAI": "AI extraction is not supported",
+    "setOrientation": "the orientation cannot be set",
+    "setPermissions": "permissions cannot be granted from a flow",
+}
+# Selector fields Maestro has that change nothing about which element is meant, or only its timing.
+SELECTOR_IGNORED = {"retryTapIfNoChange", "waitUntilVisible", "waitToSettleTimeoutMs", "label", "optional"}
+SELECTOR_UNSUPPORTED = {
+    "below",
+    "above",
+    "leftOf",
+    "rightOf",
+    "childOf",
+    "containsChild",
+    "containsDescendants",
+    "enabled",
+    "checked",
+    "selected",
+    "focused",
+    "width",
+    "height",
+    "tolerance",
+    "traits",
+    "css",
+}
+PLAIN_VAR = re.compile(r"\$\{([^}]*)\}")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class MaestroProblem(Exception):
+    def __init__(self, where: Where, message: str) -> None:
+        super().__init__(message)
+        self.where, self.message = where, message
+
+
+def is_maestro(documents: list[Any]) -> bool:
+    """Two documents (a header mapping, then a list of commands), or a header naming `appId`."""
+    if len(documents) == 2 and isinstance(documents[0], dict) and isinstance(documents[1], list):
+        return True
+    return bool(documents) and isinstance(documents[0], dict) and "appId" in documents[0]
+
+
+def _step(where: Where, action: str, keys_at: dict[str, Where] | None = None, **fields: Any) -> YDict:
+    step = YDict(action=action, **{k: v for k, v in fields.items() if v is not None})
+    step.where, step.keys_at = where, dict(keys_at or {})
+    return step
+
+
+def _list(where: Where, items: list[YDict]) -> YList:
+    steps = YList(items)
+    steps.where, steps.items_at = where, [s.where for s in items]
+    return steps
+
+
+class _Translator:
+    def __init__(self, app: str) -> None:
+        self.app = app
+        self.problems: list[MaestroProblem] = []
+
+    def fail(self, where: Where, message: str) -> None:
+        self.problems.append(MaestroProblem(where, message))
+
+    # selectors ---------------------------------------------------------------------------------
+    def selector(self, value: Any, where: Where, command: str) -> dict[str, Any] | None:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return {"text": str(value)}
+        if not isinstance(value, dict):
+            self.fail(where, f"{command}: expected a text or a selector mapping (text, id, index …).")
+            return None
+        selector: dict[str, Any] = {}
+        for key, item in value.items():
+            at = value.at(key) if isinstance(value, YDict) else where
+            if key in ("text", "id"):
+                selector[key] = str(item)
+            elif key == "index":
+                try:
+                    selector["index"] = int(str(item))
+                except ValueError:
+                    self.fail(at, f"{command}: 'index' must be a number, not {item!r}.")
+            elif key in SELECTOR_IGNORED or key in ("repeat", "delay", "point"):
+                continue
+            elif key in SELECTOR_UNSUPPORTED:
+                self.fail(at, f"{command}: the selector field '{key}' is not supported; use text, id and index.")
+            else:
+                self.fail(at, f"{command}: unknown selector field '{key}'.")
+        if not ("text" in selector or "id" in selector):
+            self.fail(where, f"{command}: the selector needs 'text' or 'id'.")
+            return None
+        if "text" in selector and "id" in selector:
+            self.fail(where, f"{command}: give 'text' or 'id', not both (CogniSim matches one field).")
+            return None
+        return selector
+
+    def condition(self, value: Any, where: Where, command: str) -> dict[str, Any] | None | bool:
+        """`{visible: sel}` / `{notVisible: sel}` → native condition; `platform` is decided here.
+
+        Returns False when the condition can never hold on Android (platform: iOS)."""
+        if not isinstance(value, dict):
+            self.fail(where, f"{command}: the condition must be a mapping (visible, notVisible, platform).")
+            return None
+        native: dict[str, Any] = {}
+        for key, item in value.items():
+            at = value.at(key) if isinstance(value, YDict) else where
+            if key == "visible" or key == "notVisible":
+                selector = self.selector(item, at, f"{command} {key}")
+                if selector is not None:
+                    native["visible" if key == "visible" else "not_visible"] = selector
+            elif key == "platform":
+                if str(item).lower() != "android":
+                    return False
+            elif key == "true":
+                self.fail(at, f"{command}: 'true:' conditions are JavaScript expressions, which CogniSim cannot run.")
+            elif key not in ("label", "optional"):
+                self.fail(at, f"{command}: unknown condition field '{key}'.")
+        if len(native) > 1:
+            self.fail(where, f"{command}: give one of visible / notVisible.")
+            return None
+        return native or None
+
+    # commands ----------------------------------------------------------------------------------
+    def commands(self, items: Any, where: Where, context: str) -> YList:
+        if not isinstance(items, list):
+            self.fail(where, f"{context}: expected a list of commands.")
+            return _list(where, [])
+        out: list[YDict] = []
+        for n, item in enumerate(items):
+            at = items.at(n) if isinstance(items, YList) else where
+            out.extend(self.command(item, at))
+        return _list(where, out)
+
+    def command(self, item: Any, where: Where) -> list[YDict]:
+        if isinstance(item, str):
+            name, value, value_at = item, None, where
+        elif isinstance(item, dict) and len(item) == 1:
+            name, value = next(iter(item.items()))
+            value_at = where_of(value, item.at(name) if isinstance(item, YDict) else where)
+        else:
+            self.fail(where, "a Maestro command is one name, like '- back' or '- tapOn: Sign in'.")
+            return []
+        if name in REFUSED:
+            self.fail(where, f"the Maestro command '{name}' cannot run on CogniSim: {REFUSED[name]}.")
+            return []
+        handler = _COMMANDS.get(name)
+        if handler is None:
+            self.fail(where, f"unknown Maestro command '{name}'.")
+            return []
+        extras: dict[str, Any] = {}
+        if isinstance(value, dict):
+            if value.get("label") is not None:
+                extras["name"] = str(value["label"])
+            if value.get("optional") is True:
+                extras["optional"] = True
+        steps = handler(self, value, where, value_at)
+        for step in steps:
+            step.update({k: v for k, v in extras.items() if k not in step})
+        return steps
+
+    def app_of(self, value: Any, where: Where, command: str) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and value.get("appId"):
+            return str(value["appId"])
+        if not self.app:
+            self.fail(where, f"{command}: no appId in the header nor in the command.")
+        return self.app
+
+    def only(self, value: Any, where: Where, command: str, allowed: set[str]) -> bool:
+        if not isinstance(value, dict):
+            return True
+        bad = [k for k in value if k not in allowed | {"label", "optional"}]
+        for key in bad:
+            at = value.at(key) if isinstance(value, YDict) else where
+            self.fail(at, f"{command}: '{key}' is not supported.")
+        return not bad
+
+
+def _launch_app(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if not t.only(value, where, "launchApp", {"appId", "url", "clearState", "stopApp", "clearKeychain"}):
+        return []
+    package = t.app_of(
+        value if not isinstance(value, dict) else {"appId": value.get("appId") or value.get("url")}, where, "launchApp"
+    )
+    options = value if isinstance(value, dict) else {}
+    steps = []
+    if options.get("stopApp", True) is not False:  # Maestro restarts a running app by default
+        steps.append(_step(where, "stop_app", package=package))
+    steps.append(_step(where, "launch_app", package=package, clear_state=bool(options.get("clearState", False))))
+    return steps
+
+
+def _press(action: str, command: str) -> Callable[[_Translator, Any, Where, Where], list[YDict]]:
+    def translate(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+        if value is None:
+            t.fail(where, f"{command}: which element? (tapOn: Sign in, or tapOn: {{id: sign_in}}).")
+            return []
+        if isinstance(value, dict) and "point" in value:
+            point = str(value["point"])
+            match = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", point)
+            if match is None:
+                t.fail(
+                    where, f"{command}: point {point!r} must be absolute pixels 'x, y' (percentages are not supported)."
+                )
+                return []
+            target: dict[str, Any] = {"x": int(match[1]), "y": int(match[2])}
+        else:
+            selector = t.selector(value, value_at, command)
+            if selector is None:
+                return []
+            target = selector
+        times = 2 if command == "doubleTapOn" else 1
+        if isinstance(value, dict) and value.get("repeat") is not None and command == "tapOn":
+            times = max(1, int(str(value["repeat"])))
+        return [_step(where, action, **target) for _ in range(times)]
+
+    return translate
+
+
+def _assert(action: str, command: str) -> Callable[[_Translator, Any, Where, Where], list[YDict]]:
+    def translate(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+        selector = t.selector(value, value_at, command)
+        return [_step(where, action, **selector)] if selector else []
+
+    return translate
+
+
+def _input_text(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if isinstance(value, dict):
+        if not t.only(value, where, "inputText", {"text"}):
+            return []
+        value = value.get("text")
+    if value is None or isinstance(value, dict | list):
+        t.fail(where, "inputText: the text to type is required.")
+        return []
+    return [_step(where, "type", text=str(value))]
+
+
+def _erase_text(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    count = value.get("charactersToErase") if isinstance(value, dict) else value
+    if count is None:
+        return [_step(where, "clear_text")]
+    try:
+        times = int(str(count))
+    except ValueError:
+        t.fail(where, f"eraseText: {count!r} is not a number of characters.")
+        return []
+    inner = _list(where, [_step(where, "press_key", key="del")])
+    return [_step(where, "repeat", times=times, steps=inner, name=f"eraseText {times}")]
+
+
+def _wait_until(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if not isinstance(value, dict) or not t.only(
+        value, where, "extendedWaitUntil", {"visible", "notVisible", "timeout"}
+    ):
+        if not isinstance(value, dict):
+            t.fail(where, "extendedWaitUntil: expects 'visible' or 'notVisible', and 'timeout'.")
+        return []
+    timeout = int(str(value.get("timeout", 10_000)))
+    if "visible" in value:
+        selector = t.selector(
+            value["visible"], value.at("visible") if isinstance(value, YDict) else where, "extendedWaitUntil visible"
+        )
+        return [_step(where, "wait_for", timeout_ms=timeout, **selector)] if selector else []
+    if "notVisible" in value:
+        at = value.at("notVisible") if isinstance(value, YDict) else where
+        selector = t.selector(value["notVisible"], at, "extendedWaitUntil notVisible")
+        return [_step(where, "assert_not_visible", timeout_ms=timeout, **selector)] if selector else []
+    t.fail(where, "extendedWaitUntil: expects 'visible' or 'notVisible'.")
+    return []
+
+
+def _scroll_until_visible(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    allowed = {
+        "element",
+        "direction",
+        "timeout",
+        "speed",
+        "visibilityPercentage",
+        "centerElement",
+        "waitToSettleTimeoutMs",
+    }
+    if not isinstance(value, dict) or "element" not in value:
+        t.fail(where, "scrollUntilVisible: 'element' (the selector to scroll to) is required.")
+        return []
+    if not t.only(value, where, "scrollUntilVisible", allowed):
+        return []
+    if value.get("centerElement") is True:
+        t.fail(
+            value.at("centerElement") if isinstance(value, YDict) else where,
+            "scrollUntilVisible: 'centerElement' is not supported.",
+        )
+        return []
+    direction = str(value.get("direction", "DOWN")).lower()
+    if direction not in ("down", "up"):
+        t.fail(where, f"scrollUntilVisible: direction {direction.upper()} is not supported (DOWN or UP).")
+        return []
+    at = value.at("element") if isinstance(value, YDict) else where
+    selector = t.selector(value["element"], at, "scrollUntilVisible")
+    fields: dict[str, Any] = {"direction": direction}
+    if "timeout" in value:
+        fields["timeout_ms"] = int(str(value["timeout"]))
+    return [_step(where, "scroll_until_visible", **fields, **selector)] if selector else []
+
+
+def _point(text: Any, where: Where, t: _Translator) -> dict[str, int] | None:
+    match = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", str(text))
+    if match is None:
+        t.fail(where, f"swipe: {text!r} must be absolute pixels 'x, y' (percentages are not supported).")
+        return None
+    return {"x": int(match[1]), "y": int(match[2])}
+
+
+def _swipe(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if not isinstance(value, dict):
+        t.fail(where, "swipe: give 'direction', or 'start' and 'end'.")
+        return []
+    if "from" in value:
+        t.fail(
+            value.at("from") if isinstance(value, YDict) else where,
+            "swipe: swiping on an element ('from') is not supported; swipe by direction or points.",
+        )
+        return []
+    if not t.only(value, where, "swipe", {"direction", "start", "end", "duration", "waitToSettleTimeoutMs"}):
+        return []
+    fields: dict[str, Any] = {}
+    if "duration" in value:
+        fields["duration_ms"] = int(str(value["duration"]))
+    if "direction" in value:
+        direction = str(value["direction"]).lower()
+        if direction not in ("up", "down", "left", "right"):
+            t.fail(where, f"swipe: unknown direction {value['direction']!r}.")
+            return []
+        return [_step(where, "swipe", direction=direction, **fields)]
+    start, end = _point(value.get("start"), where, t), _point(value.get("end"), where, t)
+    if start is None or end is None:
+        return []
+    return [_step(where, "swipe", None, **{"from": start, "to": end}, **fields)]
+
+
+def _simple(action: str, **fields: Any) -> Callable[[_Translator, Any, Where, Where], list[YDict]]:
+    def translate(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+        if isinstance(value, dict):
+            t.only(value, where, action, set())
+        return [_step(where, action, **fields)]
+
+    return translate
+
+
+def _press_key(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    name = value.get("key") if isinstance(value, dict) else value
+    key = KEYS.get(str(name).strip().lower()) if name is not None else None
+    if key is None:
+        t.fail(where, f"pressKey: unknown key {name!r}; known: {', '.join(k.title() for k in KEYS)}.")
+        return []
+    return [_step(where, "press_key", key=key)]
+
+
+def _nothing(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    """Commands CogniSim does on every step anyway (wait for the screen to settle)."""
+    return []
+
+
+def _screenshot(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    label = value.get("path") if isinstance(value, dict) else value
+    return [_step(where, "screenshot", name=f"takeScreenshot {label}" if label else None)]
+
+
+def _stop_app(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    return [_step(where, "stop_app", package=t.app_of(value, where, "stopApp"))]
+
+
+def _clear_state(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    """Wipe the app's data: CogniSim clears state when it launches, so launch cleared and stop it again."""
+    package = t.app_of(value, where, "clearState")
+    return [
+        _step(where, "launch_app", package=package, clear_state=True, name="clearState"),
+        _step(where, "stop_app", package=package, name="clearState"),
+    ]
+
+
+def _env(t: _Translator, value: Any, where: Where, command: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        t.fail(where, f"{command}: 'env' must be a mapping of names to values.")
+        return None
+    return value
+
+
+def _run_flow(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if isinstance(value, str):
+        return [_step(where, "run_flow", file=value)]
+    if not isinstance(value, dict):
+        t.fail(where, "runFlow: give a file name, or 'file' / 'commands' with optional 'when' and 'env'.")
+        return []
+    if not t.only(value, where, "runFlow", {"file", "commands", "when", "env"}):
+        return []
+    fields: dict[str, Any] = {}
+    if "when" in value:
+        condition = t.condition(value["when"], value.at("when") if isinstance(value, YDict) else where, "runFlow")
+        if condition is False:
+            return []  # only for iOS: never runs on Android
+        if condition:
+            fields["when"] = condition
+    env = _env(t, value.get("env"), where, "runFlow")
+    if env:
+        fields["env"] = env
+    if ("file" in value) == ("commands" in value):
+        t.fail(where, "runFlow: give either 'file' or 'commands'.")
+        return []
+    if "file" in value:
+        return [_step(where, "run_flow", file=str(value["file"]), **fields)]
+    at = value.at("commands") if isinstance(value, YDict) else where
+    return [_step(where, "run_flow", steps=t.commands(value["commands"], at, "runFlow"), **fields)]
+
+
+def _repeat(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if not isinstance(value, dict) or "commands" not in value:
+        t.fail(where, "repeat: 'commands' is required, with 'times' and/or 'while'.")
+        return []
+    if not t.only(value, where, "repeat", {"times", "while", "commands"}):
+        return []
+    fields: dict[str, Any] = {}
+    if "times" in value:
+        try:
+            fields["times"] = int(float(str(value["times"])))
+        except ValueError:
+            t.fail(
+                value.at("times") if isinstance(value, YDict) else where,
+                f"repeat: 'times' must be a number, not {value['times']!r}.",
+            )
+    if "while" in value:
+        condition = t.condition(value["while"], value.at("while") if isinstance(value, YDict) else where, "repeat")
+        if condition is False:
+            return []
+        if condition:
+            fields["while"] = condition
+    at = value.at("commands") if isinstance(value, YDict) else where
+    return [_step(where, "repeat", steps=t.commands(value["commands"], at, "repeat"), **fields)]
+
+
+def _retry(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if not isinstance(value, dict):
+        t.fail(where, "retry: give 'commands' (or 'file') and 'maxRetries'.")
+        return []
+    if not t.only(value, where, "retry", {"maxRetries", "commands", "file", "env"}):
+        return []
+    try:
+        retries = int(str(value.get("maxRetries", 1)))
+    except ValueError:
+        t.fail(where, f"retry: 'maxRetries' must be a number, not {value['maxRetries']!r}.")
+        return []
+    if ("file" in value) == ("commands" in value):
+        t.fail(where, "retry: give either 'file' or 'commands'.")
+        return []
+    if "file" in value:
+        env = _env(t, value.get("env"), where, "retry")
+        body = _list(where, [_step(where, "run_flow", file=str(value["file"]), env=env or None)])
+    else:
+        body = t.commands(value["commands"], value.at("commands") if isinstance(value, YDict) else where, "retry")
+    return [_step(where, "retry", max_attempts=retries + 1, steps=body)]
+
+
+_COMMANDS: dict[str, Callable[[_Translator, Any, Where, Where], list[YDict]]] = {
+    "launchApp": _launch_app,
+    "tapOn": _press("tap", "tapOn"),
+    "doubleTapOn": _press("tap", "doubleTapOn"),
+    "longPressOn": _press("long_press", "longPressOn"),
+    "inputText": _input_text,
+    "eraseText": _erase_text,
+    "assertVisible": _assert("assert_visible", "assertVisible"),
+    "assertNotVisible": _assert("assert_not_visible", "assertNotVisible"),
+    "extendedWaitUntil": _wait_until,
+    "scrollUntilVisible": _scroll_until_visible,
+    "swipe": _swipe,
+    "scroll": _simple("swipe", direction="up"),
+    "back": _simple("press_key", key="back"),
+    "pressKey": _press_key,
+    "hideKeyboard": _nothing,
+    "waitForAnimationToEnd": _nothing,
+    "takeScreenshot": _screenshot,
+    "stopApp": _stop_app,
+    "killApp": _stop_app,
+    "clearState": _clear_state,
+    "runFlow": _run_flow,
+    "repeat": _repeat,
+    "retry": _retry,
+}
+COMMANDS = tuple(_COMMANDS)
+
+
+def _check_vars(t: _Translator, value: Any, where: Where) -> None:
+    """`${NAME}` only: Maestro's `${…}` also takes JavaScript, which CogniSim does not run."""
+    if isinstance(value, str):
+        for match in PLAIN_VAR.finditer(value):
+            if not NAME.match(match.group(1).strip()):
+                t.fail(where, f"'${{{match.group(1)}}}' is a JavaScript expression; only ${{NAME}} variables work.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_vars(t, item, value.at(key) if isinstance(value, YDict) else where)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_vars(t, item, value.at(n) if isinstance(value, YList) else where)
+
+
+def maestro_translate(documents: list[Any]) -> tuple[YDict, list[MaestroProblem]]:
+    """The native flow document of a Maestro file, and every problem found (each with its place)."""
+    header = documents[0] if documents and isinstance(documents[0], dict) else YDict()
+    commands = documents[1] if len(documents) > 1 else None
+    t = _Translator(str(header.get("appId") or header.get("url") or ""))
+    head_at = where_of(header)
+    if len(documents) != 2 or not isinstance(commands, list):
+        t.fail(head_at, "a Maestro flow is a header (appId: …), a line '---', then the list of commands.")
+        return YDict(), t.problems
+    for key in header:
+        if key not in HEADER:
+            t.fail(
+                header.at(key) if isinstance(header, YDict) else head_at,
+                f"unknown Maestro header field '{key}'; CogniSim reads: {', '.join(HEADER)}.",
+            )
+    _check_vars(t, commands, where_of(commands))
+    steps: list[YDict] = []
+    for hook in ("onFlowStart",):
+        if hook in header:
+            hook_value = header[hook]
+            hook_at = header.at(hook) if isinstance(header, YDict) else head_at
+            items = hook_value.get("commands") if isinstance(hook_value, dict) else hook_value
+            steps.extend(t.commands(items, hook_at, hook))
+    steps.extend(t.commands(commands, where_of(commands), "commands"))
+    if "onFlowComplete" in header:
+        hook_value = header["onFlowComplete"]
+        hook_at = header.at("onFlowComplete") if isinstance(header, YDict) else head_at
+        items = hook_value.get("commands") if isinstance(hook_value, dict) else hook_value
+        steps.extend(t.commands(items, hook_at, "onFlowComplete"))
+    native = YDict()
+    native.where, native.keys_at = head_at, {}
+    for key, native_key in (("name", "name"), ("tags", "tags"), ("env", "env"), ("secrets", "secrets")):
+        if key in header:
+            native[native_key] = header[key]
+            native.keys_at[native_key] = header.at(key) if isinstance(header, YDict) else head_at
+    if t.app:
+        native["app"] = t.app
+        native.keys_at["app"] = header.at("appId") if "appId" in header and isinstance(header, YDict) else head_at
+    native["steps"] = _list(where_of(commands), steps)
+    native.keys_at["steps"] = where_of(commands)
+    return native, t.problems
+
+
+def _short(step: dict[str, Any]) -> Any:
+    """A translated step in the short form people write: `tap: {text: OK}`, or just `screenshot`."""
+    fields = {k: v for k, v in step.items() if k != "action"}
+    if "steps" in fields:
+        fields["steps"] = [_short(s) for s in fields["steps"]]
+    fields = {k: _plain(v) for k, v in fields.items()}
+    return {step["action"]: fields} if fields else step["action"]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def maestro_convert(text: str) -> str:
+    """The native flow file of a Maestro file (variables and other files' names kept as written).
+
+    Raises MaestroProblem (the first problem) when the file is not Maestro or cannot be translated."""
+    import yaml
+
+    from .yamldoc import yaml_documents
+
+    documents = yaml_documents(text)
+    if not is_maestro(documents):
+        raise MaestroProblem(
+            where_of(documents[0]) if documents else (1, 1),
+            "this is not a Maestro flow file (a header with appId, a line '---', then the commands).",
+        )
+    native, problems = maestro_translate(documents)
+    if problems:
+        raise problems[0]
+    document: dict[str, Any] = {k: _plain(v) for k, v in native.items() if k != "steps"}
+    document["steps"] = [_short(s) for s in native["steps"]]
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)

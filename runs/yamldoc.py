@@ -1,0 +1,141 @@
+"""Reading flow YAML strictly: duplicate keys refused, every error at a line and column, and every
+mapping and list remembering where it and each of its entries stand in the file.
+
+`yaml_documents(text)` returns the file's documents as plain Python values in which every dict is a
+`YDict` and every list a `YList` (subclasses that carry `line`/`column`, and the line and column of
+each key or item), so the flow parsers can say `login.yaml:7:5: …` about any field.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Where = tuple[int, int]  # (line, column), both 1-based
+
+
+class YDict(dict[str, Any]):
+    """A mapping from the file: `where` is its own position, `keys_at[key]` each key's."""
+
+    where: Where = (1, 1)
+    keys_at: dict[str, Where]
+
+    def at(self, key: str) -> Where:
+        return self.keys_at.get(key, self.where)
+
+
+class YList(list[Any]):
+    where: Where = (1, 1)
+    items_at: list[Where]
+
+    def at(self, index: int) -> Where:
+        return self.items_at[index] if 0 <= index < len(self.items_at) else self.where
+
+
+class YamlProblem(Exception):
+    def __init__(self, line: int, column: int, message: str) -> None:
+        super().__init__(f"{line}:{column}: {message}")
+        self.line, self.column, self.message = line, column, message
+
+
+def where_of(value: Any, default: Where = (1, 1)) -> Where:
+    return value.where if isinstance(value, YDict | YList) else default
+
+
+def _mark(node: Node) -> Where:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and non-string keys, and keeps positions."""
+
+    def construct_yaml_map(self, node: MappingNode) -> Any:  # type: ignore[override]
+        data = YDict()
+        data.where, data.keys_at = _mark(node), {}
+        yield data
+        self.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                # YAML 1.1 reads `true:`/`on:` as booleans and `1:` as a number; keys are names here.
+                key = str(key).lower() if isinstance(key, int | float | bool) else None
+                if key is None:
+                    line, column = _mark(key_node)
+                    raise YamlProblem(line, column, "keys must be plain names (strings).")
+            if key in data.keys_at:
+                line, column = _mark(key_node)
+                first = data.keys_at[key][0]
+                raise YamlProblem(line, column, f"duplicate key '{key}' (first defined on line {first}).")
+            data.keys_at[key] = _mark(key_node)
+            data[key] = self.construct_object(value_node, deep=True)
+
+    def construct_yaml_seq(self, node: SequenceNode) -> Any:  # type: ignore[override]
+        data = YList()
+        data.where, data.items_at = _mark(node), [_mark(item) for item in node.value]
+        yield data
+        data.extend(self.construct_sequence(node, deep=True))
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+_StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_yaml_seq)
+
+
+def yaml_documents(text: str) -> list[Any]:
+    """Every non-empty document of `text`; raises YamlProblem (line, column, message)."""
+    loader = _StrictLoader(text)
+    try:
+        documents = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+                continue
+            documents.append(loader.construct_document(node))
+        return documents
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "unreadable"
+        if exc.context and exc.problem:
+            problem = f"{exc.problem} ({exc.context})"
+        raise YamlProblem(line, column, f"not valid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(1, 1, f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+FLOW_FILE = re.compile(r".+\.ya?ml$")
+
+
+def file_references(text: str, *, filename: str) -> list[str]:
+    """The other files a flow names (`run_flow: {file: …}`, Maestro `runFlow: file.yaml`), resolved
+    against the folder of `filename`. Only reads the YAML (the CLI uses it to send every file a flow
+    needs; the server validates them). Unreadable text → []."""
+    try:
+        documents = yaml_documents(text)
+    except YamlProblem:
+        return []
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                names_file = key in ("run_flow", "runFlow", "retry", "file")
+                if names_file and isinstance(item, str) and FLOW_FILE.match(item):
+                    found.append(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for document in documents:
+        walk(document)
+    folder = posixpath.dirname(filename)
+    return [posixpath.normpath(posixpath.join(folder, ref)) for ref in dict.fromkeys(found)]

@@ -1,0 +1,159 @@
+"""Maestro flow files run unchanged: each command translated to the step vocabulary on its own line."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from runs.flows import FlowInvalid, flow_parse
+from runs.maestro import COMMANDS, REFUSED, MaestroProblem, maestro_convert
+
+FLOW = """\
+appId: com.cognisim.demo
+name: Maestro sign in
+tags: [smoke, maestro]
+env:
+  EMAIL: demo@example.com
+onFlowStart:
+  - launchApp:
+      clearState: true
+---
+- tapOn:
+    id: email
+- inputText: ${EMAIL}
+- tapOn: {id: password}
+- inputText: secret123
+- doubleTapOn: "Sign in"
+- longPressOn: {text: Item 2}
+- eraseText: 2
+- eraseText
+- assertVisible: "Welcome, Demo!"
+- assertNotVisible: {text: Sign in, index: 0}
+- extendedWaitUntil:
+    visible: Sign out
+    timeout: 5000
+- extendedWaitUntil: {notVisible: Sign in, timeout: 2000}
+- scrollUntilVisible: {element: {text: Item 30}, direction: DOWN, timeout: 20000}
+- swipe: {direction: UP, duration: 200}
+- swipe: {start: "100, 900", end: "100, 300"}
+- scroll
+- back
+- pressKey: Enter
+- pressKey: Volume Up
+- hideKeyboard
+- waitForAnimationToEnd
+- takeScreenshot: after-login
+- stopApp
+- killApp: com.android.settings
+- clearState
+- runFlow:
+    when: {visible: Allow}
+    commands:
+      - tapOn: Allow
+- repeat: {times: 2, commands: [scroll]}
+- repeat:
+    while: {notVisible: Item 40}
+    commands: [scroll]
+- retry: {maxRetries: 2, commands: [{assertVisible: Item 1}]}
+- tapOn: {point: "540, 1200", label: Middle, optional: true}
+"""
+
+
+def test_every_listed_command_translates_and_keeps_its_line():
+    flow = flow_parse(FLOW, filename="m.yaml")
+    assert flow.syntax == "maestro" and flow.app == "com.cognisim.demo" and flow.tags == ["smoke", "maestro"]
+    got = [(s.line, s.data["action"], {k: v for k, v in s.data.items() if k not in ("action", "steps")}) for s in flow.steps]
+    assert got == [
+        (7, "stop_app", {"package": "com.cognisim.demo"}),
+        (7, "launch_app", {"package": "com.cognisim.demo", "clear_state": True}),
+        (10, "tap", {"id": "email"}),
+        (12, "type", {"text": "demo@example.com"}),
+        (13, "tap", {"id": "password"}),
+        (14, "type", {"text": "secret123"}),
+        (15, "tap", {"text": "Sign in"}),
+        (15, "tap", {"text": "Sign in"}),
+        (16, "long_press", {"text": "Item 2"}),
+        (17, "repeat", {"times": 2}),
+        (18, "clear_text", {}),
+        (19, "assert_visible", {"text": "Welcome, Demo!"}),
+        (20, "assert_not_visible", {"text": "Sign in", "index": 0}),
+        (21, "wait_for", {"text": "Sign out", "timeout_ms": 5000}),
+        (24, "assert_not_visible", {"text": "Sign in", "timeout_ms": 2000}),
+        (25, "scroll_until_visible", {"text": "Item 30", "direction": "down", "timeout_ms": 20000}),
+        (26, "swipe", {"direction": "up", "duration_ms": 200}),
+        (27, "swipe", {"from": {"x": 100, "y": 900}, "to": {"x": 100, "y": 300}}),
+        (28, "swipe", {"direction": "up"}),
+        (29, "press_key", {"key": "back"}),
+        (30, "press_key", {"key": "enter"}),
+        (31, "press_key", {"key": "volume_up"}),
+        (34, "screenshot", {}),
+        (35, "stop_app", {"package": "com.cognisim.demo"}),
+        (36, "stop_app", {"package": "com.android.settings"}),
+        (37, "launch_app", {"package": "com.cognisim.demo", "clear_state": True}),
+        (37, "stop_app", {"package": "com.cognisim.demo"}),
+        (38, "run_flow", {"when": {"visible": {"text": "Allow"}}}),
+        (42, "repeat", {"times": 2}),
+        (43, "repeat", {"while": {"not_visible": {"text": "Item 40"}}}),
+        (46, "retry", {"max_attempts": 3}),
+        (47, "tap", {"x": 540, "y": 1200, "optional": True}),
+    ]
+    assert flow.steps[9].data["steps"] == [{"action": "press_key", "key": "del"}]
+    assert flow.steps[-1].label == "Middle" and flow.steps[22].label == "takeScreenshot after-login"
+
+
+@pytest.mark.parametrize("command", sorted(REFUSED))
+def test_commands_it_cannot_honour_are_refused_by_name_and_line(command):
+    text = f"appId: com.cognisim.demo\n---\n- launchApp\n- {command}: x\n- tapOn: OK\n"
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(text, filename="m.yaml")
+    assert str(caught.value).startswith(f"m.yaml:4:3: the Maestro command '{command}' cannot run on CogniSim: ")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("- tapOnn: OK", "m.yaml:3:3: unknown Maestro command 'tapOnn'."),
+        ("- tapOn: {text: OK, below: {text: Email}}", "m.yaml:3:21: tapOn: the selector field 'below' is not supported"),
+        ("- pressKey: Lock", "m.yaml:3:3: pressKey: unknown key 'Lock'"),
+        ("- scrollUntilVisible: {element: OK, direction: LEFT}", "m.yaml:3:3: scrollUntilVisible: direction LEFT"),
+        ("- swipe: {start: '50%, 90%', end: '50%, 10%'}", "m.yaml:3:3: swipe: '50%, 90%' must be absolute pixels"),
+        ("- inputText: ${output.user}", "m.yaml:3:3: '${output.user}' is a JavaScript expression"),
+        ("- runFlow: {when: {true: '${x}'}, commands: [back]}", "m.yaml:3:20: runFlow: 'true:' conditions"),
+        ("- launchApp: {arguments: {a: 1}}", "m.yaml:3:15: launchApp: 'arguments' is not supported."),
+    ],
+)
+def test_maestro_errors_name_the_place(line, expected):
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(f"appId: com.cognisim.demo\n---\n{line}\n", filename="m.yaml")
+    assert str(caught.value).startswith(expected), str(caught.value)
+
+
+def test_a_flow_for_ios_only_is_skipped_and_a_header_without_commands_is_refused():
+    flow = flow_parse(
+        "appId: com.cognisim.demo\n---\n- runFlow: {when: {platform: iOS}, commands: [back]}\n- back\n", filename="m.yaml"
+    )
+    assert [s.data for s in flow.steps] == [{"action": "press_key", "key": "back"}]
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse("appId: com.cognisim.demo\nname: x\n", filename="m.yaml")
+    assert "a header (appId: …), a line '---', then the list of commands" in str(caught.value)
+
+
+def test_convert_prints_the_native_form_which_parses_to_the_same_steps():
+    native = maestro_convert(FLOW)
+    document = yaml.safe_load(native)
+    assert document["app"] == "com.cognisim.demo" and document["env"] == {"EMAIL": "demo@example.com"}
+    assert document["steps"][2] == {"tap": {"id": "email"}} and document["steps"][3] == {"type": {"text": "${EMAIL}"}}
+    assert [s.data for s in flow_parse(native, filename="n.yaml").steps] == [
+        s.data for s in flow_parse(FLOW, filename="m.yaml").steps
+    ]
+    with pytest.raises(MaestroProblem):
+        maestro_convert("name: x\nsteps: [screenshot]\n")
+
+
+def test_the_command_list_of_the_issue_is_covered():
+    wanted = (
+        "launchApp tapOn doubleTapOn longPressOn inputText eraseText assertVisible assertNotVisible extendedWaitUntil "
+        "scrollUntilVisible swipe scroll back pressKey hideKeyboard waitForAnimationToEnd takeScreenshot stopApp "
+        "killApp clearState runFlow repeat retry"
+    ).split()
+    assert set(wanted) <= set(COMMANDS)
