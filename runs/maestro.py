@@ -357,7 +357,7 @@ def _scroll_until_visible(t: _Translator, value: Any, where: Where, value_at: Wh
     fields: dict[str, Any] = {"direction": direction}
     if "timeout" in value:
         fields["timeout_ms"] = int(str(value["timeout"]))
-    return [_step(where, "scroll_until_visible", **fields, **selector)] if selector else []
+    return [_step(where, "scroll_until_visible", **selector, **fields)] if selector else []
 
 
 def _point(text: Any, where: Where, t: _Translator) -> dict[str, int] | None:
@@ -638,6 +638,7 @@ def maestro_convert(text: str) -> str:
     native, problems = maestro_translate(documents)
     if problems:
         raise problems[0]
-    document: dict[str, Any] = {k: _plain(v) for k, v in native.items() if k != "steps"}
+    order = ("name", "app", "tags", "env", "secrets")
+    document: dict[str, Any] = {k: _plain(native[k]) for k in order if k in native}
     document["steps"] = [_short(s) for s in native["steps"]]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)

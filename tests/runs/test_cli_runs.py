@@ -96,11 +96,11 @@ def test_a_passing_flow_exits_0_with_a_junit_report(stack, devices, alice, tmp_p
 
     suites = ET.parse(junit).getroot()
     assert suites.tag == "testsuites" and suites.get("failures") == "0" and suites.get("errors") == "0"
-    cases = suites.findall("testsuite/testcase")
-    assert len(cases) == 7 and not any(c.find("failure") is not None or c.find("skipped") is not None for c in cases)
-    assert cases[2].get("name") == "3 type text=demo@example.com into.id=email"
-    shots = [p.get("value") for p in suites.iter("property") if p.get("name") == "screenshot"]
-    assert len(shots) == 1 and shots[0].endswith("/screenshot.png")
+    (case,) = suites.findall("testsuite/testcase")  # one test case per flow
+    assert case.get("name") == "Sign in" and case.find("failure") is None and case.find("skipped") is None
+    out = case.find("system-out").text.splitlines()
+    assert len(out) == 7 and out[2].split()[:5] == ["3.", "PASSED"] + out[2].split()[2:3] + ["type", "text=demo@example.com"]
+    assert out[2].rstrip().endswith(f"[{flow}:7]")  # the step comes from sub-flow sign_in, line 7
 
     run = Run.objects.get()
     assert run.status == "passed" and run.session.source == "ci" and run.session.status == "COMPLETED"
@@ -113,9 +113,19 @@ def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices
     done = cli(stack, alice, "run", flow, "--junit", str(junit))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAILED" in done.stdout
-    assert "step 3 (line 6) Greeting is shown: assertion_failed" in done.stdout
+    assert f"step 3 ({flow}:6) Greeting is shown: assertion_failed" in done.stdout
     assert "2 passed, 1 failed, 2 skipped of 5" in done.stdout
+    (case,) = ET.parse(junit).getroot().findall("testsuite/testcase")
+    assert case.find("failure").get("message").startswith(f"step 3 ({flow}:6) Greeting is shown: assertion_failed")
+    attachment = case.find("system-out").text.strip().splitlines()[-1]
+    assert attachment == "[[ATTACHMENT|report-attachments/01-broken-step3.png]]"
+    assert (tmp_path / "report-attachments/01-broken-step3.png").read_bytes().startswith(b"\x89PNG")
+    steps = list(Step.objects.filter(session__run__isnull=False).order_by("index"))
+    assert [s.status for s in steps] == ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
+    assert steps[3].started_at is None and steps[4].started_at is None  # never ran
 
+    junit = tmp_path / "steps.xml"
+    assert cli(stack, alice, "run", flow, "--junit", str(junit), "--junit-per-step").returncode == 1
     cases = ET.parse(junit).getroot().findall("testsuite/testcase")
     assert [
         ("failure" if c.find("failure") is not None else "skipped" if c.find("skipped") is not None else "ok")
@@ -128,9 +138,6 @@ def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices
         "skipped",
     ]
     assert "Nothing like this" in cases[2].find("failure").get("message")
-    steps = list(Step.objects.filter(session__run__isnull=False).order_by("index"))
-    assert [s.status for s in steps] == ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
-    assert steps[3].started_at is None and steps[4].started_at is None  # never ran
 
 
 def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_path):
@@ -148,13 +155,13 @@ def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_pat
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nsteps:\n  - tap: {text: [OK\n", "bad.yaml:4: not valid YAML"),
-        ("name: x\nsteps:\n  - screenshot\n  - tapp: {text: OK}\n", "bad.yaml:4: step 2 (tapp): Unknown action 'tapp'"),
+        ("name: x\nsteps:\n  - tap: {text: [OK\n", "bad.yaml:4:1: not valid YAML"),
+        ("name: x\nsteps:\n  - screenshot\n  - tapp: {text: OK}\n", "bad.yaml:4:5: step 2: unknown action 'tapp'"),
         (
             "name: x\nsteps:\n  - screenshot\n  - type:\n      into: {id: email}\n",
-            "bad.yaml:4: step 2 (type): 'text' is required.",
+            "bad.yaml:4:5: step 2 (type): 'text' is required.",
         ),
-        ("name: x\nsteps:\n  - sleep:\n      ms: soon\n", "bad.yaml:4: step 1 (sleep): 'ms' must be an integer."),
+        ("name: x\nsteps:\n  - sleep:\n      ms: soon\n", "bad.yaml:4:7: step 1 (sleep): 'ms' must be an integer."),
     ],
 )
 def test_invalid_flow_files_give_line_numbered_errors_and_start_nothing(

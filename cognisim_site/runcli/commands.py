@@ -1,0 +1,298 @@
+"""`cognisim run`, `cognisim replay` and `cognisim convert`: the CI side of runs, over REST.
+
+Exit codes: 0 every flow passed (a replay was identical), 1 one failed (diverged), 2 usage, flow or
+connection errors (nothing was started when a flow file is invalid), 143 / 130 stopped by SIGTERM /
+SIGINT (the runs on the server are cancelled and the partial JUnit report is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from runs.junit import mask
+
+from .client import Api, CliError
+from .progress import Job, Progress, progress_for
+from .reports import failure_screenshots, summary_lines, write_html, write_junit
+from .workspace import pairs, tag_list, tags_admit, workspace_load
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
+OK, FAILED, USAGE = 0, 1, 2
+TERMINAL = {"passed", "failed", "identical", "diverged", "error", "cancelled"}
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Cancelled(Exception):
+    """SIGTERM or SIGINT while runs were going: stop them, report, exit 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _cancel(signum: int, frame: Any) -> None:
+    for each in SIGNALS:  # the clean-up that follows runs to its end
+        signal.signal(each, signal.SIG_IGN)
+    raise Cancelled(signum)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Any:
+    """No signal between a run's creation on the server and the CLI knowing its id."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
+def _api(args: argparse.Namespace) -> Api:
+    token = args.token or os.environ.get("COGNISIM_TOKEN", "")
+    if not token:
+        raise CliError(
+            "no token: pass --token or set COGNISIM_TOKEN (python manage.py create_api_user NAME prints one)"
+        )
+    return Api(args.server or os.environ.get("COGNISIM_SERVER", DEFAULT_SERVER), token)
+
+
+def _stream_events(api: Api, job: Job, progress: Progress) -> None:
+    page = api.ok("GET", f"/api/sessions/{job.run['session_id']}/events/?after={job.after}")
+    for event in page["results"]:
+        if event["type"] == "SESSION_STATUS":
+            progress.line(
+                f"{job.label}: session {event['status']}" + (f" ({event['error']})" if event.get("error") else "")
+            )
+        elif event["type"] == "STEP_STATUS" and event["status"] in ("STARTED", "RETRYING"):
+            progress.line(f"{job.label}: step {event['step_index'] + 1} {event['status'].lower()} ({event['action']})")
+    job.after = page["next_after"]
+
+
+def _follow(api: Api, jobs: list[Job], progress: Progress, path: str) -> None:
+    """Poll every job's run until all ended, reporting progress."""
+    delay = POLL_MIN_S
+    while True:
+        pending = [j for j in jobs if j.run and j.run["status"] not in TERMINAL]
+        if not pending:
+            return
+        changed = False
+        for job in pending:
+            before = job.run["steps_done"]
+            job.run = api.ok("GET", f"{path}{job.run['id']}/")
+            if progress.stream:
+                _stream_events(api, job, progress)
+            if job.run["status"] in TERMINAL:
+                job.ended = time.monotonic()
+            changed = changed or job.run["steps_done"] != before or job.run["status"] in TERMINAL
+        progress.update(jobs)
+        delay = POLL_MIN_S if changed else min(POLL_MAX_S, delay * 1.5)
+        time.sleep(delay)
+
+
+def _start(api: Api, job: Job, path: str, progress: Progress) -> None:
+    with _signals_held():
+        job.run, job.started = api.ok("POST", path, job.body), time.monotonic()
+    progress.line(f"{job.label}: started run {job.run['id']} ({job.run['steps_total']} steps)")
+
+
+def _run_all(api: Api, jobs: list[Job], path: str, *, parallel: bool, progress: Progress) -> None:
+    if parallel:
+        for job in jobs:
+            _start(api, job, path, progress)
+        progress.update(jobs)
+        _follow(api, jobs, progress, path)
+        return
+    for job in jobs:
+        _start(api, job, path, progress)
+        progress.update([job])
+        _follow(api, [job], progress, path)
+
+
+def _stop_all(api: Api, jobs: list[Job], path: str, reason: str) -> None:
+    """Cancel every run still going (it records `cancelled` and the reason) and read its final report."""
+    for job in jobs:
+        if job.run and job.run["status"] not in TERMINAL:
+            with contextlib.suppress(CliError):
+                api.call("POST", f"/api/runs/{job.run['id']}/stop/", {"reason": reason})
+            with contextlib.suppress(CliError):
+                job.run = api.ok("GET", f"{path}{job.run['id']}/")
+            job.ended = time.monotonic()
+
+
+def _secrets(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
+    """Values of `--secret NAME`: from `-e NAME=…`, else from the environment variable NAME."""
+    values = {}
+    for name in args.secret or []:
+        if name in env:
+            values[name] = env.pop(name)
+        elif name in os.environ:
+            values[name] = os.environ[name]
+        else:
+            raise CliError(f"--secret {name}: give its value with -e {name}=… or the environment variable {name}.")
+    return values
+
+
+def _check(api: Api, jobs: list[Job], masker: Any) -> list[dict[str, Any]] | None:
+    """Validate every flow (and the files it runs) before any starts; None when one is invalid."""
+    answers, invalid = [], False
+    for job in jobs:
+        status, answer = api.call("POST", "/api/runs/", {**job.body, "dry_run": True})
+        if status == 400 and isinstance(answer, dict) and answer.get("code") == "invalid_flow":
+            invalid = True
+            for error in answer.get("errors", []):
+                print(masker(error["text"]), file=sys.stderr)
+        elif status >= 400:
+            message = answer.get("message") if isinstance(answer, dict) else answer
+            raise CliError(masker(f"{job.body['filename']}: {status} {message}"))
+        answers.append(answer)
+    return None if invalid else answers
+
+
+def run_flows(args: argparse.Namespace) -> int:
+    wall = time.monotonic()
+    jobs: list[Job] = []
+    hidden: list[str] = []
+
+    def masker(value: Any) -> Any:
+        return mask(value, hidden)
+
+    progress: Progress | None = None
+    try:
+        api = _api(args)
+        env = pairs(args.env or [], "-e/--env")
+        secrets = _secrets(args, env)
+        hidden += list(secrets.values())
+        meta = pairs(args.meta or [], "--meta")
+        space = workspace_load(
+            args.paths,
+            config_path=args.config,
+            include_tags=tag_list(args.include_tags or []),
+            exclude_tags=tag_list(args.exclude_tags or []),
+        )
+        for flow in space.flows:
+            body: dict[str, Any] = {"flow": flow.text, "filename": flow.filename, "env": env, "secrets": secrets}
+            if flow.files:
+                body["files"] = flow.files
+            jobs.append(Job(label=flow.filename, body=body))
+        answers = _check(api, jobs, masker)
+        if answers is None:
+            print("Nothing was run: fix the flow files above.", file=sys.stderr)
+            return USAGE
+        chosen = []
+        for job, answer in zip(jobs, answers, strict=True):
+            job.name = answer.get("name", "")
+            declared = [n for n in answer.get("secrets", []) if n in env]
+            hidden += [env[n] for n in declared]  # named secret by the flow's header: masked too
+            job.body["secrets"] = {**secrets, **{n: env[n] for n in declared}}
+            job.body["env"] = {k: v for k, v in env.items() if k not in declared}
+            if meta:
+                job.body["meta"] = meta
+            if tags_admit(answer.get("tags", []), include=space.include_tags, exclude=space.exclude_tags):
+                chosen.append(job)
+        if not chosen:
+            raise CliError(
+                f"no flow matches the tags (include: {', '.join(space.include_tags) or '-'}; "
+                f"exclude: {', '.join(space.exclude_tags) or '-'})."
+            )
+        jobs = chosen
+        for n, job in enumerate(jobs):
+            if args.device:
+                job.body["device"] = args.device[n % len(args.device)]
+        progress = progress_for(sys.stdout, stream=args.stream, mask=masker)
+        cancelled: Cancelled | None = None
+        previous = {each: signal.signal(each, _cancel) for each in SIGNALS}
+        try:
+            _run_all(api, jobs, "/api/runs/", parallel=args.parallel, progress=progress)
+        except Cancelled as exc:
+            cancelled = exc
+            reason = f"{exc}: cognisim run was stopped (a cancelled CI job, or Ctrl-C)"
+            _stop_all(api, jobs, "/api/runs/", reason)
+        finally:
+            for each, handler in previous.items():
+                signal.signal(each, handler)
+        progress.update([j for j in jobs if j.run])
+        progress.close()
+        if args.junit:
+            failure_screenshots(api, [j for j in jobs if j.run], args.junit)
+        for job in jobs:
+            if job.run:
+                for line in summary_lines(job):
+                    progress.line(line)
+            else:
+                progress.line(f"{'SKIPPED':9} {job.label}: not started")
+        spent = time.monotonic() - wall
+        if args.junit:
+            why = f"{cancelled}: cognisim run was stopped" if cancelled else None
+            write_junit(jobs, args.junit, per_step=args.junit_per_step, mask=masker, wall_s=spent, cancelled=why)
+            progress.line(f"JUnit report: {args.junit}")
+        if args.html:
+            write_html(api, jobs, args.html, mask=masker, wall_s=spent)
+            progress.line(f"HTML report: {args.html}")
+        if cancelled is not None:
+            progress.line(f"Cancelled by {cancelled}: the runs on the server were stopped.")
+            return 128 + cancelled.signum
+    except CliError as exc:
+        if progress is not None:
+            progress.close()
+        print(f"cognisim run: {masker(str(exc))}", file=sys.stderr)
+        return USAGE
+    return OK if all(j.run["status"] == "passed" for j in jobs) else FAILED
+
+
+def replay_bundle(args: argparse.Namespace) -> int:
+    progress = progress_for(sys.stdout, stream=args.stream, mask=lambda v: v)
+    try:
+        api = _api(args)
+        try:
+            bundle = json.loads(Path(args.bundle).read_text())
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read the bundle {args.bundle}: {exc}") from None
+        body: dict[str, Any] = {"bundle": bundle}
+        if args.device:
+            body["device"] = args.device
+        job = Job(label=Path(args.bundle).name, body={**body, "filename": args.bundle})
+        status, answer = api.call("POST", "/api/replays/", body)
+        if status >= 400:
+            raise CliError(
+                f"{answer.get('code')}: {answer.get('message')}" if isinstance(answer, dict) else str(status)
+            )
+        job.run, job.started = answer, time.monotonic()
+        progress.line(f"{job.label}: replaying {job.run['steps_total']} steps as run {job.run['id']}")
+        _follow(api, [job], progress, "/api/replays/")
+        progress.close()
+        for line in summary_lines(job, replay=True):
+            progress.line(line)
+    except CliError as exc:
+        progress.close()
+        print(f"cognisim replay: {exc}", file=sys.stderr)
+        return USAGE
+    return {"identical": OK, "diverged": FAILED}.get(job.run["status"], USAGE)
+
+
+def convert_file(args: argparse.Namespace) -> int:
+    """Print the native form of a Maestro flow file."""
+    from runs.maestro import MaestroProblem, maestro_convert
+    from runs.yamldoc import YamlProblem
+
+    try:
+        text = Path(args.file).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cognisim convert: cannot read {args.file}: {exc}", file=sys.stderr)
+        return USAGE
+    try:
+        sys.stdout.write(maestro_convert(text))
+    except MaestroProblem as exc:
+        print(f"{args.file}:{exc.where[0]}:{exc.where[1]}: {exc.message}", file=sys.stderr)
+        return USAGE
+    except YamlProblem as exc:
+        print(f"{args.file}:{exc.line}:{exc.column}: {exc.message}", file=sys.stderr)
+        return USAGE
+    return OK

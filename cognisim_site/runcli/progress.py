@@ -1,0 +1,119 @@
+"""What `cognisim run` shows while flows run: a live table that fits the terminal (rich) on a TTY,
+plain lines (one per finished step) otherwise. Everything shown goes through `mask` first."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from runs.junit import where
+
+Mask = Callable[[Any], Any]
+
+
+@dataclass
+class Job:
+    """One flow file (or bundle) and its run on the server."""
+
+    label: str
+    body: dict[str, Any]
+    name: str = ""  # the flow's own name (from its header), once checked
+    run: dict[str, Any] = field(default_factory=dict)
+    started: float = 0.0
+    ended: float = 0.0
+    after: int = 0  # events seen, for --stream
+    shown: int = 0  # steps already reported as plain lines
+    attachment: str | None = None  # the failure screenshot, saved next to the JUnit report
+
+
+def step_line(job: Job, step: dict[str, Any], total: int) -> str:
+    took = f" {step['duration_ms']} ms" if step.get("duration_ms") is not None else ""
+    place = where(step)
+    text = f"{job.label}: {step['index'] + 1}/{total} {step['status'].upper()} {step['label']}{took}"
+    text += f" [{place}]" if place else ""
+    if step.get("error") and step["status"] == "failed":
+        text += f" — {step['error'].get('code')}: {step['error'].get('message')}"
+    return text
+
+
+class Progress:
+    """Plain lines; `LiveProgress` adds the live table on a terminal."""
+
+    def __init__(self, out: TextIO, *, stream: bool, mask: Mask) -> None:
+        self.out = out
+        self.stream = stream
+        self.mask = mask
+        self.lock = threading.Lock()
+        self.live = False
+
+    def line(self, text: str) -> None:
+        with self.lock:
+            self.out.write(self.mask(text) + "\n")
+            self.out.flush()
+
+    def update(self, jobs: list[Job]) -> None:
+        """Called after every poll; plain output reports finished steps."""
+        for job in jobs:
+            steps = job.run.get("steps", [])
+            while job.shown < len(steps) and steps[job.shown]["status"] in ("passed", "failed", "skipped"):
+                self.line(step_line(job, steps[job.shown], job.run["steps_total"]))
+                job.shown += 1
+
+    def close(self) -> None:
+        pass
+
+
+class LiveProgress(Progress):
+    """One row per flow, redrawn in place and cut to the terminal's width."""
+
+    def __init__(self, out: TextIO, *, stream: bool, mask: Mask) -> None:
+        super().__init__(out, stream=stream, mask=mask)
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(file=out, highlight=False, markup=False, emoji=False, soft_wrap=False)
+        self.view = Live(console=self.console, auto_refresh=False, transient=False, redirect_stdout=False)
+        self.view.start()
+        self.live = True
+
+    def line(self, text: str) -> None:
+        with self.lock:
+            self.console.print(self.mask(text), overflow="fold", crop=False)
+
+    def update(self, jobs: list[Job]) -> None:
+        if self.stream:
+            super().update(jobs)
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1), expand=False)
+        table.add_column(no_wrap=True, overflow="ellipsis", max_width=28)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, justify="right")
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column(no_wrap=True, justify="right")
+        for job in jobs:
+            run = job.run
+            if not run:
+                table.add_row(job.label, ProgressBar(total=1, completed=0, width=12), "", "waiting", "")
+                continue
+            status = run["status"]
+            current = (run.get("current_step") or {}).get("label", "") if status == "running" else status.upper()
+            elapsed = (job.ended or time.monotonic()) - job.started
+            bar = ProgressBar(total=max(1, run["steps_total"]), completed=run["steps_done"], width=12)
+            counts = f"{run['steps_done']}/{run['steps_total']}"
+            table.add_row(job.label, bar, counts, self.mask(current), f"{elapsed:.1f}s")
+        with self.lock:
+            self.view.update(table, refresh=True)
+
+    def close(self) -> None:
+        if self.live:
+            self.view.stop()
+            self.live = False
+
+
+def progress_for(out: TextIO, *, stream: bool, mask: Mask) -> Progress:
+    return LiveProgress(out, stream=stream, mask=mask) if out.isatty() else Progress(out, stream=stream, mask=mask)
