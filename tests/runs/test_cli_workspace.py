@@ -121,10 +121,21 @@ def test_a_folder_runs_its_flows_native_and_maestro_with_reports(stack, devices,
     junit, page = tmp_path / "out" / "junit.xml", tmp_path / "out" / "report.html"
     junit.parent.mkdir()
     done = cli(
-        stack, alice, "run", str(workspace), "--junit", str(junit), "--html", str(page),
-        "--meta", "commit=abc123", "--meta", "build_url=https://ci.example/build/7", "--parallel",
+        stack,
+        alice,
+        "run",
+        str(workspace),
+        "--junit",
+        str(junit),
+        "--html",
+        str(page),
+        "--meta",
+        "commit=abc123",
+        "--meta",
+        "build_url=https://ci.example/build/7",
+        "--parallel",
         timeout=180,
-    )  # fmt: skip
+    )
     assert done.returncode == 1, done.stdout + done.stderr  # broken.yaml fails
     runs = {r.filename.rsplit("/", 1)[-1]: r for r in Run.objects.all()}
     assert set(runs) == {"native.yaml", "maestro.yaml", "broken.yaml"}  # slow.yaml: excluded by config.yaml
@@ -213,8 +224,20 @@ def test_a_signal_mid_run_cancels_the_run_on_the_server_and_writes_the_partial_j
     stack, devices, alice, workspace, tmp_path, signum, code
 ):
     junit = tmp_path / "partial.xml"
-    argv = [sys.executable, "-m", "cognisim_site.runcli", "run", str(workspace / "slow.yaml"),
-            str(workspace / "native.yaml"), "--junit", str(junit), "--server", stack.base_url, "--token", alice]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "cognisim_site.runcli",
+        "run",
+        str(workspace / "slow.yaml"),
+        str(workspace / "native.yaml"),
+        "--junit",
+        str(junit),
+        "--server",
+        stack.base_url,
+        "--token",
+        alice,
+    ]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         run = _wait(lambda: Run.objects.filter(session__steps__status="RUNNING").first())
@@ -246,7 +269,9 @@ def _terminal_run(argv: list[str], columns: int) -> tuple[int, str]:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    process = subprocess.Popen(argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, env={**env, "TERM": "xterm"})
+    process = subprocess.Popen(
+        argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, env={**env, "TERM": "xterm"}
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -265,10 +290,19 @@ def test_on_a_terminal_progress_fits_its_width(stack, devices, alice, tmp_path):
     long_name = "A step whose name is much longer than any terminal is wide " * 4
     flow = tmp_path / "a-flow-file-with-a-rather-long-name-for-the-table.yaml"
     flow.write_text(
-        "name: Wide\nsteps:\n"
-        + "".join(f"  - sleep: {{ms: 200, name: '{n} {long_name}'}}\n" for n in range(6))
+        "name: Wide\nsteps:\n" + "".join(f"  - sleep: {{ms: 200, name: '{n} {long_name}'}}\n" for n in range(6))
     )
-    argv = [sys.executable, "-m", "cognisim_site.runcli", "run", str(flow), "--server", stack.base_url, "--token", alice]
+    argv = [
+        sys.executable,
+        "-m",
+        "cognisim_site.runcli",
+        "run",
+        str(flow),
+        "--server",
+        stack.base_url,
+        "--token",
+        alice,
+    ]
     code, drawn = _terminal_run(argv, 80)
     assert code == 0, drawn
     visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)  # colours and cursor moves

@@ -55,7 +55,8 @@ def test_env_from_the_caller_overrides_the_flow():
 
 def test_an_unknown_variable_is_an_error_on_its_line():
     assert errors(GOOD) == [
-        "login.yaml:9:7: flows.sign_in step 2 (type): unknown variable '${PASSWORD}'; define it under 'env:' or pass -e."
+        "login.yaml:9:7: flows.sign_in step 2 (type): unknown variable '${PASSWORD}'; "
+        "define it under 'env:' or pass -e."
     ]
 
 
@@ -235,8 +236,10 @@ def test_flows_from_other_files_are_inlined_with_their_own_lines_and_variables()
 def test_other_files_must_be_sent_exist_and_not_include_themselves():
     with pytest.raises(FlowInvalid) as caught:
         flow_parse(MAIN, filename="flows/main.yaml", files={"flows/common/check.yaml": CHECK})
-    assert "flows/main.yaml:4:5: step 1 (run_flow): the file 'common/sign_in.yaml' (flows/common/sign_in.yaml) was " \
+    assert (
+        "flows/main.yaml:4:5: step 1 (run_flow): the file 'common/sign_in.yaml' (flows/common/sign_in.yaml) was "
         "not sent" in str(caught.value)
+    )
     loop = {"a.yaml": "name: a\nsteps:\n  - run_flow: b.yaml\n", "b.yaml": "name: b\nsteps:\n  - run_flow: a.yaml\n"}
     with pytest.raises(FlowInvalid) as caught:
         flow_parse(loop["a.yaml"], filename="a.yaml", files=loop)
@@ -244,6 +247,8 @@ def test_other_files_must_be_sent_exist_and_not_include_themselves():
     broken = {"flows/common/sign_in.yaml": SIGN_IN + "- evalScript: x\n", "flows/common/check.yaml": CHECK}
     with pytest.raises(FlowInvalid) as caught:
         flow_parse(MAIN, filename="flows/main.yaml", files=broken)
-    assert caught.value.errors[0].format("flows/main.yaml").startswith(
-        "flows/common/sign_in.yaml:5:3: the Maestro command 'evalScript' cannot run on CogniSim"
+    assert (
+        caught.value.errors[0]
+        .format("flows/main.yaml")
+        .startswith("flows/common/sign_in.yaml:5:3: the Maestro command 'evalScript' cannot run on CogniSim")
     )

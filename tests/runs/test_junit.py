@@ -55,7 +55,7 @@ def report(steps, status="failed", failures=None, **extra):
     }
 
 
-FAILURE = {"code": "assertion_failed", "message": "Expected text \"Welcome\" to be visible."}
+FAILURE = {"code": "assertion_failed", "message": 'Expected text "Welcome" to be visible.'}
 FAILED_REPORT = report(
     [
         step(0, "passed", screenshot="/api/sessions/s1/steps/100/screenshot.png"),
@@ -63,8 +63,16 @@ FAILED_REPORT = report(
         step(2, "skipped"),
     ],
     failures=[
-        {"index": 1, "label": "tap text=Item 1", "line": 6, "file": "flows/login.yaml", "action": "tap",
-         "code": "assertion_failed", "message": FAILURE["message"], "inner": None}
+        {
+            "index": 1,
+            "label": "tap text=Item 1",
+            "line": 6,
+            "file": "flows/login.yaml",
+            "action": "tap",
+            "code": "assertion_failed",
+            "message": FAILURE["message"],
+            "inner": None,
+        }
     ],
 )
 
@@ -77,7 +85,12 @@ def valid(xml: str) -> ET.Element:
 def test_one_testcase_per_flow_with_its_steps_in_system_out_and_the_failure_located():
     suite = valid(run_junit(FAILED_REPORT))
     assert suite.tag == "testsuite" and suite.get("name") == "Sign in"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("1", "1", "0", "0")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "1",
+        "1",
+        "0",
+        "0",
+    )
     assert suite.get("time") == "1.234"  # the run's wall time, not the sum of the steps
     (case,) = suite.findall("testcase")
     assert case.get("name") == "Sign in" and case.get("classname") == "flows/login.yaml"
@@ -114,13 +127,34 @@ def test_per_step_names_are_stable_when_steps_are_inserted():
 
 def test_per_step_failures_skips_and_inner_steps():
     inner = [
-        {"index": 0, "round": 1, "label": "swipe direction=up", "line": 9, "file": "flows/login.yaml",
-         "action": "swipe", "status": "passed", "optional": False, "duration_ms": 40, "error": None},
-        {"index": 0, "round": 2, "label": "swipe direction=up", "line": 9, "file": "flows/login.yaml",
-         "action": "swipe", "status": "passed", "optional": False, "duration_ms": 41, "error": None},
+        {
+            "index": 0,
+            "round": 1,
+            "label": "swipe direction=up",
+            "line": 9,
+            "file": "flows/login.yaml",
+            "action": "swipe",
+            "status": "passed",
+            "optional": False,
+            "duration_ms": 40,
+            "error": None,
+        },
+        {
+            "index": 0,
+            "round": 2,
+            "label": "swipe direction=up",
+            "line": 9,
+            "file": "flows/login.yaml",
+            "action": "swipe",
+            "status": "passed",
+            "optional": False,
+            "duration_ms": 41,
+            "error": None,
+        },
     ]
-    data = report([step(0, "passed", label="repeat 2 times", steps=inner), step(1, "failed", error=FAILURE),
-                   step(2, "skipped")])
+    data = report(
+        [step(0, "passed", label="repeat 2 times", steps=inner), step(1, "failed", error=FAILURE), step(2, "skipped")]
+    )
     suite = valid(run_junit(data, per_step=True))
     cases = suite.findall("testcase")
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")

@@ -62,7 +62,10 @@ onFlowStart:
 def test_every_listed_command_translates_and_keeps_its_line():
     flow = flow_parse(FLOW, filename="m.yaml")
     assert flow.syntax == "maestro" and flow.app == "com.cognisim.demo" and flow.tags == ["smoke", "maestro"]
-    got = [(s.line, s.data["action"], {k: v for k, v in s.data.items() if k not in ("action", "steps")}) for s in flow.steps]
+    got = [
+        (s.line, s.data["action"], {k: v for k, v in s.data.items() if k not in ("action", "steps")})
+        for s in flow.steps
+    ]
     assert got == [
         (7, "stop_app", {"package": "com.cognisim.demo"}),
         (7, "launch_app", {"package": "com.cognisim.demo", "clear_state": True}),
@@ -113,7 +116,10 @@ def test_commands_it_cannot_honour_are_refused_by_name_and_line(command):
     ("line", "expected"),
     [
         ("- tapOnn: OK", "m.yaml:3:3: unknown Maestro command 'tapOnn'."),
-        ("- tapOn: {text: OK, below: {text: Email}}", "m.yaml:3:21: tapOn: the selector field 'below' is not supported"),
+        (
+            "- tapOn: {text: OK, below: {text: Email}}",
+            "m.yaml:3:21: tapOn: the selector field 'below' is not supported",
+        ),
         ("- pressKey: Lock", "m.yaml:3:3: pressKey: unknown key 'Lock'"),
         ("- scrollUntilVisible: {element: OK, direction: LEFT}", "m.yaml:3:3: scrollUntilVisible: direction LEFT"),
         ("- swipe: {start: '50%, 90%', end: '50%, 10%'}", "m.yaml:3:3: swipe: '50%, 90%' must be absolute pixels"),
@@ -130,7 +136,8 @@ def test_maestro_errors_name_the_place(line, expected):
 
 def test_a_flow_for_ios_only_is_skipped_and_a_header_without_commands_is_refused():
     flow = flow_parse(
-        "appId: com.cognisim.demo\n---\n- runFlow: {when: {platform: iOS}, commands: [back]}\n- back\n", filename="m.yaml"
+        "appId: com.cognisim.demo\n---\n- runFlow: {when: {platform: iOS}, commands: [back]}\n- back\n",
+        filename="m.yaml",
     )
     assert [s.data for s in flow.steps] == [{"action": "press_key", "key": "back"}]
     with pytest.raises(FlowInvalid) as caught:
@@ -151,9 +158,29 @@ def test_convert_prints_the_native_form_which_parses_to_the_same_steps():
 
 
 def test_the_command_list_of_the_issue_is_covered():
-    wanted = (
-        "launchApp tapOn doubleTapOn longPressOn inputText eraseText assertVisible assertNotVisible extendedWaitUntil "
-        "scrollUntilVisible swipe scroll back pressKey hideKeyboard waitForAnimationToEnd takeScreenshot stopApp "
-        "killApp clearState runFlow repeat retry"
-    ).split()
+    wanted = [
+        "launchApp",
+        "tapOn",
+        "doubleTapOn",
+        "longPressOn",
+        "inputText",
+        "eraseText",
+        "assertVisible",
+        "assertNotVisible",
+        "extendedWaitUntil",
+        "scrollUntilVisible",
+        "swipe",
+        "scroll",
+        "back",
+        "pressKey",
+        "hideKeyboard",
+        "waitForAnimationToEnd",
+        "takeScreenshot",
+        "stopApp",
+        "killApp",
+        "clearState",
+        "runFlow",
+        "repeat",
+        "retry",
+    ]
     assert set(wanted) <= set(COMMANDS)
