@@ -140,8 +140,11 @@ def run_report(*, run: Run) -> dict[str, Any]:
             "screenshot": shot,
         }
         result = row["result"] if isinstance(row["result"], dict) else {}
-        if planned.get("children") or "steps" in result:
-            step["steps"] = _inner(result.get("steps"), planned.get("children", []), step["file"])
+        inner = result.get("steps")
+        if inner is None and isinstance(row["error"], dict):  # a failed block keeps what it ran in its error
+            inner = (row["error"].get("details") or {}).get("steps")
+        if planned.get("children") or inner is not None:
+            step["steps"] = _inner(inner, planned.get("children", []), step["file"])
         steps.append(step)
     done = [s for s in steps if s["status"] in ("passed", "failed", "skipped")]
     current = next((s for s in steps if s["status"] in ("running", "queued")), None)

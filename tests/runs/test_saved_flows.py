@@ -83,13 +83,16 @@ def test_an_invalid_flow_or_cron_is_refused_with_line_numbers_and_nothing_saved(
     body = reply.json()
     assert body["code"] == "invalid_flow"
     assert [e["line"] for e in body["errors"]] == [4, 6], body
-    assert body["errors"][0]["text"].startswith("bad.yaml:4: step 2 (tapp): Unknown action 'tapp'.")
-    assert body["errors"][1]["text"] == "bad.yaml:6: step 3 (sleep): 'ms' must be an integer."
-    assert body["message"].startswith("bad.yaml:4: ") and body["message"].endswith("(and 1 more)")
+    assert body["errors"][0]["text"].startswith("bad.yaml:4:5: step 2: unknown action 'tapp'.")
+    assert body["errors"][1]["text"] == "bad.yaml:6:7: step 3 (sleep): 'ms' must be an integer."
+    assert body["errors"][1]["column"] == 7 and body["errors"][1]["file"] == "bad.yaml"
+    assert body["message"].startswith("bad.yaml:4:5: ") and body["message"].endswith("(and 1 more)")
 
     reply = call(client, "post", "/api/flows/", alice, {"flow": LOGIN, "cron": "61 * * * *"})
     assert reply.status_code == 400
     assert reply.json() == {"code": "invalid_cron", "message": "cron: minute: 61 is outside 0-59", "field": "cron"}
+    reply = call(client, "post", "/api/flows/", alice, {"flow": LOGIN, "cron": "0 0 31 2 *"})
+    assert reply.status_code == 400 and reply.json()["message"] == "cron: never fires: no day 31 in February"
     assert not SavedFlow.objects.exists()
 
 
@@ -129,6 +132,7 @@ def test_a_signed_webhook_starts_an_ordinary_run_that_passes(stack, devices, ali
     status, started = hook(stack.base_url, flow_id, body, {"X-CogniSim-Signature": sign(secret, body)})
     assert status == 201, started
     assert started["trigger"] == "webhook" and started["saved_flow_id"] == flow_id
+    assert started["meta"] == {"webhook": {"ref": "refs/heads/main", "after": "abc123"}}  # kept and shown
     run = wait_run(rest, f"/api/runs/{started['id']}/")
     assert run["status"] == "passed" and run["device"] == devices[0].serial and run["steps_done"] == 7
     assert Run.objects.get().session.source == "ci"

@@ -1,0 +1,184 @@
+"""Control flow on the device's worker: `repeat`, `retry` and `run_flow … when:` run their inner steps
+here, one after another, as one step of the session (written on `devices.actions.perform`).
+
+    repeat    {times?, while?: {visible | not_visible: selector}, steps}   at least one of times / while
+    retry     {max_attempts, steps}                                         the block again until it passes
+    run_flow  {when: {visible | not_visible: selector}, steps}              the block once, if the screen says so
+
+Every inner step's outcome goes into the compound step's result, in order, with its round and time:
+`{"rounds": n, "ran": bool, "steps": [{"index", "round", "action", "status": passed|failed,
+"optional", "duration_ms", "error"?, "result"?}]}` (a nested compound step's own `steps` are in its
+`result`). An inner step marked `optional: true` may fail without failing the block. When the block
+fails, `CompoundFailed` carries the inner error's code, a message naming the round and step, and the
+inner results so far in `details["steps"]`. A transport fault after an inner step changed the device
+is not retryable (running the block again would apply that change twice).
+
+Conditions read the settled screen once; they do not wait for an element to come or go.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.steps import StepInvalid, step_parse
+from devices import actions
+from devices.drivers.base import ActionOutcome, ActionTimeout, DeviceDriver, DeviceError
+from devices.uitree import describe_selector, find_nodes, parse
+
+COMPOUND = ("repeat", "retry", "run_flow")
+MAX_WHILE_ROUNDS = 100  # `repeat while …` without `times`
+SETTLE_DUMPS = 5
+FLOW_FIELDS = ("optional", "name")  # fields of an inner step that are not its request's own
+
+Perform = Callable[..., ActionOutcome]
+
+
+class CompoundFailed(DeviceError):
+    """An inner step failed (and was not optional): the block fails with its code."""
+
+    def __init__(self, *, code: str, retryable: bool, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+        self.retryable = retryable
+
+
+class _Runner:
+    def __init__(self, driver: DeviceDriver, deadline: float, perform: Perform) -> None:
+        self.driver, self.deadline, self.perform = driver, deadline, perform
+        self.effects: list[dict[str, Any]] = []
+        self.state: dict[str, Any] | None = None
+        self.screenshot: bytes | None = None
+        self.changed = False  # an inner step has run on the device
+
+    def visible(self, selector: Mapping[str, Any]) -> bool:
+        """Whether the element is on the settled screen (two equal dumps, as far as time allows)."""
+        xml = self.driver.dump_ui()
+        for _ in range(SETTLE_DUMPS):
+            if time.monotonic() >= self.deadline:
+                break
+            again = self.driver.dump_ui()
+            if again == xml:
+                break
+            xml = again
+        return bool(find_nodes(parse(xml), dict(selector)))
+
+    def holds(self, condition: Mapping[str, Any]) -> bool:
+        kind, selector = next(iter(condition.items()))
+        seen = self.visible(selector)
+        return seen if kind == "visible" else not seen
+
+    def block(self, steps: list[dict[str, Any]], round_: int, rows: list[dict[str, Any]], *, looped: bool) -> None:
+        """Run the steps in order; raise CompoundFailed at the first that fails and is not optional."""
+        for index, request in enumerate(steps):
+            optional = bool(request.get("optional", False))
+            data = {k: v for k, v in request.items() if k not in FLOW_FIELDS}
+            row: dict[str, Any] = {"index": index, "round": round_, "action": data.get("action"), "optional": optional}
+            started = time.monotonic()
+            try:
+                outcome = self.one(data)
+            except DeviceError as exc:
+                row.update(status="failed", duration_ms=_ms(started), error={"code": exc.code, "message": exc.message})
+                inner = exc.details.get("steps") if isinstance(exc, CompoundFailed) else None
+                if inner is not None:
+                    row["result"] = {"steps": inner}
+                rows.append(row)
+                if optional:
+                    continue
+                where = f"round {round_}, step {index + 1}" if looped else f"step {index + 1}"
+                raise CompoundFailed(
+                    code=exc.code,
+                    retryable=exc.retryable and not self.changed,
+                    message=f"{where} ({data.get('action')}): {exc.message}",
+                    details={"steps": rows, "path": [index]},
+                ) from exc
+            self.changed = True
+            row.update(status="passed", duration_ms=_ms(started), result=outcome.result)
+            rows.append(row)
+            self.effects.append(outcome.effect)
+            self.state = outcome.state
+            self.screenshot = outcome.screenshot or self.screenshot
+
+    def one(self, data: dict[str, Any]) -> ActionOutcome:
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise ActionTimeout(f"The block ran out of time before its {data.get('action')} step.")
+        if data.get("action") in COMPOUND:  # a nested block: within this one's time, or its own limit
+            limit = data.get("timeout_ms")
+            inner_deadline = min(self.deadline, now + limit / 1000) if isinstance(limit, int) else self.deadline
+            params = {k: v for k, v in data.items() if k not in ("action", "timeout_ms")}
+            return perform(
+                self.driver, action=data["action"], params=params, deadline=inner_deadline, step=self.perform
+            )
+        try:
+            spec = step_parse(data)
+        except StepInvalid as exc:  # validated before it was queued; a bad stored row must not crash the worker
+            raise DeviceError(f"Invalid inner step: {exc.message}") from None
+        inner_deadline = min(self.deadline, now + spec.timeout_ms / 1000)
+        return self.perform(self.driver, action=spec.action, params=spec.params, deadline=inner_deadline)
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def perform(
+    driver: DeviceDriver,
+    *,
+    action: str,
+    params: Mapping[str, Any],
+    deadline: float,
+    step: Perform = actions.perform,
+) -> ActionOutcome:
+    """Run a compound step; `step` runs each simple inner step (`devices.actions.perform`)."""
+    runner = _Runner(driver, deadline, step)
+    steps: list[dict[str, Any]] = list(params["steps"])
+    rows: list[dict[str, Any]] = []
+    rounds, ran = 0, True
+    if action == "repeat":
+        times = params.get("times")
+        limit = int(times) if times is not None else MAX_WHILE_ROUNDS
+        condition = params.get("while")
+        while rounds < limit and (condition is None or runner.holds(condition)):
+            rounds += 1
+            runner.block(steps, rounds, rows, looped=True)
+        if condition is not None and times is None and rounds == limit and runner.holds(condition):
+            kind, selector = next(iter(condition.items()))
+            raise CompoundFailed(
+                code="repeat_limit",
+                retryable=False,
+                message=f"Still {kind.replace('_', ' ')} {describe_selector(selector)} after {limit} rounds; "
+                f"give 'times' to allow more.",
+                details={"steps": rows},
+            )
+    elif action == "retry":
+        attempts = int(params["max_attempts"])
+        while True:
+            rounds += 1
+            try:
+                runner.block(steps, rounds, rows, looped=True)
+                break
+            except CompoundFailed as exc:
+                if rounds >= attempts or time.monotonic() >= deadline:
+                    raise CompoundFailed(
+                        code=exc.code,
+                        retryable=False,
+                        message=f"All {rounds} attempts failed; the last: {exc.message}",
+                        details={"steps": rows},
+                    ) from exc
+    elif action == "run_flow":
+        ran = runner.holds(params["when"]) if params.get("when") else True
+        if ran:
+            rounds = 1
+            runner.block(steps, 1, rows, looped=False)
+    else:
+        raise ValueError(f"Not a compound action: {action!r}.")
+    state = runner.state or actions.device_state(driver)
+    effect = {"action": action, "rounds": rounds, "ran": ran, "steps": runner.effects, **state}
+    return ActionOutcome(
+        result={"rounds": rounds, "ran": ran, "steps": rows},
+        effect=effect,
+        state=state,
+        screenshot=runner.screenshot,
+    )
