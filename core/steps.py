@@ -85,6 +85,8 @@ class StepSpec:
     """A failed optional step does not stop a run or fail its verdict."""
     secret: bool = False
     """The step's text is a secret: kept out of every event, listing and export."""
+    expanded: int = 1
+    """How many steps it runs at most (a block: its inner steps times its rounds)."""
 
 
 Short = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_CHARS, pattern=TEXT_PATTERN)]
@@ -337,6 +339,89 @@ class Sleep(_Step):
     ms: Annotated[int, Field(ge=0, le=MAX_SLEEP_MS)]
 
 
+class Condition(_Strict):
+    """What a block looks for on the settled screen: `{visible: SELECTOR}` or `{not_visible: SELECTOR}`."""
+
+    visible: Selector | SkipJsonSchema[None] = None
+    not_visible: Selector | SkipJsonSchema[None] = None
+
+
+
+def _check_condition(data: Any, name: str) -> None:
+    """Exactly one of visible / not_visible, holding one selector; errors name `name.visible.text` …"""
+    if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in ("visible", "not_visible"):
+        raise StepInvalid(name, f"'{name}' is {{visible: SELECTOR}} or {{not_visible: SELECTOR}}.")
+    kind, selector = next(iter(data.items()))
+    prefix = f"{name}.{kind}."
+    if not isinstance(selector, dict):
+        raise StepInvalid(f"{name}.{kind}", f"'{name}.{kind}' must be a selector object, like {{\"text\": \"OK\"}}.")
+    if unknown := sorted(set(selector) - {*SELECTOR_KEYS, "index"}):
+        raise StepInvalid(prefix + unknown[0], f"Unknown field '{prefix}{unknown[0]}'.")
+    _no_nulls(selector, prefix)
+    _check_selector(selector, prefix=prefix)
+
+
+MAX_BLOCK_DEPTH = 10
+MAX_BLOCK_STEPS = 10_000  # inner steps one block may run, counted with every round
+MAX_WHILE_ROUNDS = 100  # `repeat while …` without `times`
+MAX_TIMES = 1000
+MAX_ATTEMPTS = 10
+
+
+class _Block(_Step):
+    """Control flow: inner steps (each a step request) run on the device's worker as this one step."""
+
+    steps: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=1000)]
+
+    def rounds(self) -> int:
+        return 1
+
+
+class Repeat(_Block):
+    """Run the steps `times` times, and/or while a condition holds (at most 100 rounds without `times`)."""
+
+    action: Literal["repeat"]
+    times: Annotated[int, Field(ge=1, le=MAX_TIMES)] | SkipJsonSchema[None] = None
+    while_: Condition | SkipJsonSchema[None] = Field(default=None, alias="while")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bound(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "times" not in data and "while" not in data:
+                raise StepInvalid("times", "Give 'times', 'while', or both.")
+            if "while" in data:
+                _check_condition(data["while"], "while")
+        return data
+
+    def rounds(self) -> int:
+        return self.times or MAX_WHILE_ROUNDS
+
+
+class Retry(_Block):
+    """Run the steps again, up to `max_attempts` times in all, until they all pass."""
+
+    action: Literal["retry"]
+    max_attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)]
+
+    def rounds(self) -> int:
+        return self.max_attempts
+
+
+class RunFlow(_Block):
+    """Run the steps once if a condition holds on the screen (`when`), else skip them."""
+
+    action: Literal["run_flow"]
+    when: Condition
+
+    @model_validator(mode="before")
+    @classmethod
+    def _condition(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "when" in data:
+            _check_condition(data["when"], "when")
+        return data
+
+
 MODELS: tuple[type[_Step], ...] = (
     LaunchApp,
     StopApp,
@@ -354,11 +439,16 @@ MODELS: tuple[type[_Step], ...] = (
     AskUser,
     Sleep,
 )
-_BY_ACTION: dict[str, type[_Step]] = {m.model_fields["action"].annotation.__args__[0]: m for m in MODELS}  # type: ignore[union-attr]
-ACTIONS = tuple(_BY_ACTION)
+BLOCKS: tuple[type[_Block], ...] = (Repeat, Retry, RunFlow)
+_BY_ACTION: dict[str, type[_Step]] = {
+    m.model_fields["action"].annotation.__args__[0]: m  # type: ignore[union-attr]
+    for m in (*MODELS, *BLOCKS)
+}
+ACTIONS = tuple(_BY_ACTION)[: len(MODELS)]  # the single steps (the composer's and the agent's vocabulary)
+BLOCK_ACTIONS = tuple(_BY_ACTION)[len(MODELS) :]  # control flow (flows and the API)
 
 
-class StepRequest(RootModel[Annotated[Union[MODELS], Field(discriminator="action")]]):  # type: ignore[valid-type]  # noqa: UP007
+class StepRequest(RootModel[Annotated[Union[MODELS + BLOCKS], Field(discriminator="action")]]):  # type: ignore[valid-type,misc]  # noqa: UP007
     """A step: `{"action": …, …its fields, …common fields}`."""
 
 
@@ -436,8 +526,32 @@ def _walk_strings(value: Any, name: str) -> None:
             _walk_strings(inner, f"{name}.{position}")
 
 
+def _block(step: _Block, depth: int) -> tuple[int, int]:
+    """Validate a block's inner steps; (steps it may run in all, their time limits added up)."""
+    if depth >= MAX_BLOCK_DEPTH:
+        raise StepInvalid("steps", f"Control flow nests at most {MAX_BLOCK_DEPTH} deep.")
+    count, time_ms = 0, 0
+    for position, inner in enumerate(step.steps):
+        try:
+            spec = _parse(inner, depth + 1)
+        except StepInvalid as exc:
+            raise StepInvalid(f"steps.{position}.{exc.field}", f"steps[{position}]: {exc.message}") from None
+        if spec.action == "ask_user":
+            raise StepInvalid(f"steps.{position}.action", "ask_user cannot run inside a block.")
+        count += spec.expanded
+        time_ms += spec.timeout_ms
+    count *= step.rounds()
+    if count > MAX_BLOCK_STEPS:
+        raise StepInvalid("steps", f"The block runs more than {MAX_BLOCK_STEPS} steps in all.")
+    return count, time_ms * step.rounds()
+
+
 def step_parse(data: Any) -> StepSpec:
     """Validate a step request (`{"action": …, …params}`) into a StepSpec, or raise StepInvalid."""
+    return _parse(data, 0)
+
+
+def _parse(data: Any, depth: int) -> StepSpec:
     if not isinstance(data, dict):
         raise StepInvalid("step", "A step must be a JSON object with an 'action'.")
     action = data.get("action")
@@ -458,6 +572,10 @@ def step_parse(data: Any) -> StepSpec:
         timeout_ms = params["timeout_ms"] + 5_000
     elif isinstance(step, Sleep):
         timeout_ms = max(timeout_ms, step.ms + 5_000)
+    expanded = 1
+    if isinstance(step, _Block):  # its own limit, or the time its inner steps may take (at most 10 min)
+        expanded, inner_ms = _block(step, depth)
+        timeout_ms = step.timeout_ms or min(MAX_TIMEOUT_MS, max(inner_ms, 1))
     backoff = step.backoff if isinstance(step.backoff, Backoff) else Backoff(strategy=step.backoff or "exponential")
     return StepSpec(
         action=action,
@@ -467,6 +585,7 @@ def step_parse(data: Any) -> StepSpec:
         backoff=backoff.model_dump(),
         optional=step.optional,
         secret=isinstance(step, Type) and step.secret,
+        expanded=expanded,
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from core.steps import KEYS
+from core.steps import BLOCK_ACTIONS, KEYS
 from devices.drivers.base import (
     ActionOutcome,
     ActionTimeout,
@@ -58,6 +58,10 @@ class _Done:
 
 def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: float) -> ActionOutcome:
     """Run one step; `deadline` is a `time.monotonic()` value."""
+    if action in BLOCK_ACTIONS:  # control flow runs its inner steps through this function
+        from devices import flowcontrol
+
+        return flowcontrol.perform(driver, action=action, params=params, deadline=deadline)
     handler = _HANDLERS.get(action)
     if handler is None:
         raise ValueError(f"Unknown action {action!r}.")

@@ -22,13 +22,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.steps import StepInvalid, step_parse
+from core.steps import BLOCK_ACTIONS, MAX_WHILE_ROUNDS, StepInvalid, step_parse
 from devices import actions
 from devices.drivers.base import ActionOutcome, ActionTimeout, DeviceDriver, DeviceError
 from devices.uitree import describe_selector, find_nodes, parse
 
-COMPOUND = ("repeat", "retry", "run_flow")
-MAX_WHILE_ROUNDS = 100  # `repeat while …` without `times`
+COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
 SETTLE_DUMPS = 5
 FLOW_FIELDS = ("optional", "name")  # fields of an inner step that are not its request's own
 

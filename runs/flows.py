@@ -31,20 +31,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.steps import ACTIONS, PACKAGE_RE, StepInvalid, step_parse
+from core.steps import ACTIONS, BLOCK_ACTIONS, MAX_ATTEMPTS, MAX_TIMES, PACKAGE_RE, StepInvalid, step_parse
 
 from .maestro import is_maestro, maestro_translate
 from .yamldoc import Where, YamlProblem, YDict, YList, where_of, yaml_documents
 
 HEADER_FIELDS = ("name", "app", "tags", "env", "secrets", "flows", "steps")
-COMPOUND = ("repeat", "retry", "run_flow")
+COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
 STEP_COMMON = ("name", "optional")  # fields of a flow step that are not the step request's own
 MAX_STEPS = 1000
 MAX_DEPTH = 10
-MAX_TIMES = 1000  # repeat: times
-MAX_WHILE = 100  # repeat while …: at most this many rounds unless `times` says otherwise
-MAX_ATTEMPTS = 10
-MAX_EXPANDED = 10_000  # inner steps a compound step may run, counted with every repeat
 VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_FILE_RE = re.compile(r".+\.ya?ml$")
@@ -481,9 +477,10 @@ class _Parser:
         if not ok:
             return None
         data["steps"] = [c.data for c in children]
-        rounds = data.get("times") or (MAX_WHILE if action == "repeat" else data.get("max_attempts", 1))
-        if rounds * sum(_expanded(c.data) for c in children) > MAX_EXPANDED:
-            self.error(scope.file, step.where, f"{context}: runs more than {MAX_EXPANDED} steps in all.")
+        try:  # the limits of control flow (nesting, steps in all) are the step schema's
+            step_parse(data)
+        except StepInvalid as exc:
+            self.error(scope.file, step.where, f"{context}: {exc.message}")
             return None
         return data, children
 
@@ -563,15 +560,6 @@ class _Parser:
             self.error(path, doc.where, "'steps' must be a non-empty list of steps.")
             return []
         return self.steps(doc["steps"], doc.at("steps"), sub, "steps", depth)
-
-
-def _expanded(data: dict[str, Any]) -> int:
-    """How many steps a (compound) step runs at most."""
-    inner = data.get("steps")
-    if not inner:
-        return 1
-    rounds = data.get("times") or (MAX_WHILE if data["action"] == "repeat" else data.get("max_attempts", 1))
-    return int(rounds) * sum(_expanded(s) for s in inner)
 
 
 def _header_secrets(text: str) -> list[str]:

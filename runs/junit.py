@@ -49,23 +49,26 @@ def where(step: Mapping[str, Any]) -> str:
     return f"{step.get('file') or ''}:{step['line']}".lstrip(":")
 
 
-def step_lines(steps: list[dict[str, Any]], *, indent: str = "") -> list[str]:
-    """One line per step (and per inner step of control flow), for `<system-out>` and the console."""
+def step_lines(steps: list[dict[str, Any]], *, indent: str = "", prefix: str = "") -> list[str]:
+    """One line per step (and per inner step of control flow: `4.1`, with its round when it loops),
+    for `<system-out>` and the console."""
     lines = []
+    looped = any(step.get("round", 1) > 1 for step in steps)
     for step in steps:
-        number = f"{step['index'] + 1}." if "round" not in step else f"{step['index'] + 1}.{step['round']}"
+        number = f"{prefix}{step['index'] + 1}"
         took = f"{(step.get('duration_ms') or 0) / 1000:7.3f}s" if step.get("duration_ms") is not None else " " * 8
         status = STATUS_WORD.get(step["status"], str(step["status"]).upper())
-        optional = " (optional)" if step.get("optional") else ""
+        extra = " (optional)" if step.get("optional") else ""
+        extra += f" (round {step['round']})" if looped and "round" in step else ""
         place = where(step)
         lines.append(
-            f"{indent}{number:<6} {status:<8} {took}  {step['label']}{optional}" + (f"  [{place}]" if place else "")
+            f"{indent}{number:<6} {status:<8} {took}  {step['label']}{extra}" + (f"  [{place}]" if place else "")
         )
         error = step.get("error")
         if error and step["status"] == "failed":
             lines.append(f"{indent}       {error.get('code', 'failed')}: {error.get('message', '')}")
         if step.get("steps"):
-            lines += step_lines(step["steps"], indent=indent + "    ")
+            lines += step_lines(step["steps"], indent=indent + "  ", prefix=f"{number}.")
     return lines
 
 

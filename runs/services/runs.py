@@ -167,10 +167,20 @@ def _verdict(run: Run, session: TestSession, steps: list[dict[str, Any]]) -> str
         if any(r["ran"] and not r["match"] for r in rows):
             return Status.DIVERGED
         return Status.IDENTICAL if all(r["match"] for r in rows) else Status.ERROR
-    if any(s["status"] == Step.Status.FAILED for s in steps):
+    if any(_failed(run, s) for s in steps):
         return Status.FAILED
-    done = [s for s in steps if s["status"] == Step.Status.COMPLETED]
+    done = [s for s in steps if s["status"] == Step.Status.COMPLETED or _optional(run, s)]
     return Status.PASSED if len(done) == run.steps_total else Status.ERROR
+
+
+def _optional(run: Run, step: dict[str, Any]) -> bool:
+    """A flow step marked `optional: true` that failed: it fails nothing."""
+    planned = run.plan[step["index"]] if step["index"] < len(run.plan) else {}
+    return step["status"] == Step.Status.FAILED and bool(planned.get("optional"))
+
+
+def _failed(run: Run, step: dict[str, Any]) -> bool:
+    return step["status"] == Step.Status.FAILED and not _optional(run, step)
 
 
 def run_advance(*, run_id: Any) -> Run:
@@ -182,7 +192,7 @@ def run_advance(*, run_id: Any) -> Run:
     steps = list(session.steps.order_by("index").values("index", "status", "effect_hash"))
     if session.status not in TestSession.TERMINAL:
         finished = [s for s in steps if s["status"] in Step.TERMINAL]
-        failed = any(s["status"] == Step.Status.FAILED for s in steps)
+        failed = any(_failed(run, s) for s in steps)
         if (run.stop_on_failure and failed) or len(finished) == run.steps_total:
             session = session_stop(session_id=session.pk, owner=run.owner)
             steps = list(session.steps.order_by("index").values("index", "status", "effect_hash"))

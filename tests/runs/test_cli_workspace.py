@@ -317,3 +317,89 @@ def test_without_a_terminal_progress_is_plain_lines(stack, devices, alice, works
     assert "\x1b[" not in done.stdout and "\r" not in done.stdout
     lines = [line for line in done.stdout.splitlines() if "/8 PASSED" in line]
     assert len(lines) == 8 and lines[1].startswith(f"{workspace}/native.yaml: 2/8 PASSED tap id=email")
+
+
+CONTROL = """\
+name: Control
+app: com.cognisim.demo
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - run_flow:
+      when: {visible: {text: Sign in, index: 0}}
+      steps:
+        - type: {text: demo@example.com, into: {id: email}}
+        - type: {text: secret123, into: {id: password}}
+        - tap: {id: sign_in}
+  - run_flow:
+      when: {visible: {text: Sign in, index: 0}}
+      steps: [{tap: {text: Sign in}}]
+  - repeat: {times: 2, steps: [{swipe: {direction: up}}]}
+  - repeat:
+      while: {not_visible: {text: Item 30}}
+      steps: [{swipe: {direction: up}}]
+  - retry:
+      max_attempts: 5
+      steps:
+        - tap: {text: Item 31}
+        - assert_visible: {text: Item 31}
+  - tap: {id: no_such_thing}
+    optional: true
+  - assert_visible: {text: Item 30}
+"""
+MAESTRO_CONTROL = """\
+appId: com.cognisim.demo
+name: Maestro control
+---
+- launchApp:
+    clearState: true
+- runFlow:
+    when:
+      notVisible: "Welcome, Demo!"
+    file: subflows/sign_in.yaml
+    env: {EMAIL: demo@example.com, PASSWORD: secret123}
+- repeat:
+    while:
+      notVisible: Item 25
+    commands:
+      - scroll
+- retry:
+    maxRetries: 2
+    commands:
+      - tapOn: Item 25
+- eraseText: 3
+- tapOn:
+    id: missing
+    optional: true
+"""
+
+
+def test_each_control_flow_form_runs_on_the_worker_and_reports_its_inner_steps(
+    stack, devices, alice, workspace, tmp_path
+):
+    (workspace / "control.yaml").write_text(CONTROL)
+    (workspace / "maestro_control.yaml").write_text(MAESTRO_CONTROL)
+    junit = tmp_path / "control.xml"
+    done = cli(
+        stack, alice, "run", str(workspace / "control.yaml"), str(workspace / "maestro_control.yaml"),
+        "--junit", str(junit), timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rest = Rest(stack.base_url, alice)
+    native, maestro = (rest.get(f"/api/runs/{r.pk}/").body for r in Run.objects.order_by("created_at"))
+    steps = {s["index"]: s for s in native["steps"]}
+    assert [s["status"] for s in native["steps"]] == ["passed"] * 6 + ["failed", "passed"]
+    assert native["status"] == "passed" and steps[6]["optional"]  # an optional step that failed fails nothing
+    assert [r["action"] for r in steps[1]["steps"]] == ["type", "type", "tap"]  # when: ran
+    assert steps[2]["steps"] == []  # when: the sign-in form was gone, nothing ran
+    assert [r["round"] for r in steps[3]["steps"]] == [1, 2]  # times
+    assert len(steps[4]["steps"]) >= 1 and steps[4]["steps"][0]["line"] == 17  # while, with the inner step's line
+    assert steps[5]["steps"][-1]["status"] == "passed" and steps[5]["steps"][0]["label"] == "tap text=Item 31"
+    assert maestro["status"] == "passed", maestro
+    assert [s["action"] for s in maestro["steps"]] == [
+        "stop_app", "launch_app", "run_flow", "repeat", "retry", "repeat", "tap",
+    ]  # fmt: skip
+    assert [r["file"] for r in maestro["steps"][2]["steps"]] == [f"{workspace}/subflows/sign_in.yaml"] * 5
+    xml = junit.read_text()
+    SCHEMA.validate(xml)
+    out = {c.get("name"): c.find("system-out").text for c in ET.fromstring(xml).iter("testcase")}
+    assert re.search(r"\n  4\.1 +PASSED .* swipe direction=up \(round 2\)", out["Control"])  # indented, with its round

@@ -177,7 +177,7 @@ def test_control_flow_becomes_compound_steps_with_their_inner_steps():
         ),
         (
             "name: x\nsteps:\n  - repeat: {times: 1000, steps: [{repeat: {times: 1000, steps: [screenshot]}}]}\n",
-            "c.yaml:3:5: step 1 (repeat): runs more than 10000 steps",
+            "c.yaml:3:5: step 1 (repeat): The block runs more than 10000 steps",
         ),
         ("name: x\nsteps:\n  - tap: {text: OK}\n    optional: maybe\n", "c.yaml:4:5: step 1 (tap): 'optional' must be"),
     ],

@@ -98,9 +98,9 @@ def test_one_testcase_per_flow_with_its_steps_in_system_out_and_the_failure_loca
     assert failure.get("type") == "assertion_failed"
     assert failure.get("message").startswith("step 2 (flows/login.yaml:6) tap text=Item 1: assertion_failed: Expected")
     out = case.find("system-out").text.splitlines()
-    assert out[0].split() == ["1.", "PASSED", "0.250s", "tap", "text=Item", "0", "[flows/login.yaml:5]"]
-    assert out[1].split()[:2] == ["2.", "FAILED"] and out[2].strip().startswith("assertion_failed: Expected")
-    assert out[3].split()[:2] == ["3.", "SKIPPED"]
+    assert out[0].split() == ["1", "PASSED", "0.250s", "tap", "text=Item", "0", "[flows/login.yaml:5]"]
+    assert out[1].split()[:2] == ["2", "FAILED"] and out[2].strip().startswith("assertion_failed: Expected")
+    assert out[3].split()[:2] == ["3", "SKIPPED"]
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["meta.commit"] == "abc123" and props["device"] == "sim-1" and props["tags"] == "smoke"
 
@@ -161,7 +161,8 @@ def test_per_step_failures_skips_and_inner_steps():
     assert cases[1].find("failure").get("message").startswith("flows/login.yaml:6: assertion_failed")
     assert cases[2].find("skipped") is not None
     rounds = cases[0].find("system-out").text.splitlines()
-    assert [line.split()[0] for line in rounds] == ["1.1", "1.2"]
+    assert [line.split()[0] for line in rounds] == ["1", "1"]
+    assert rounds[1].rstrip().endswith("(round 2)  [flows/login.yaml:9]")
 
 
 def test_an_optional_step_that_failed_fails_nothing():

@@ -1,6 +1,15 @@
 import pytest
 
-from core.steps import ACTIONS, KEYS, StepInvalid, action_lines, step_catalog, step_json_schema, step_parse
+from core.steps import (
+    ACTIONS,
+    BLOCK_ACTIONS,
+    KEYS,
+    StepInvalid,
+    action_lines,
+    step_catalog,
+    step_json_schema,
+    step_parse,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,5 +129,5 @@ def test_the_catalog_and_the_schema_come_from_the_same_models():
     key = next(f for f in catalog["press_key"]["fields"] if f["name"] == "key")
     assert set(key["choices"]) == set(KEYS)
     schema = step_json_schema()
-    assert set(schema["discriminator"]["mapping"]) == set(ACTIONS)
+    assert set(schema["discriminator"]["mapping"]) == {*ACTIONS, *BLOCK_ACTIONS}  # control flow: API, not composer
     assert len(action_lines()) == len(ACTIONS)
