@@ -3,6 +3,7 @@ plain lines (one per finished step) otherwise. Everything shown goes through `ma
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -74,7 +75,11 @@ class LiveProgress(Progress):
         from rich.console import Console
         from rich.live import Live
 
-        self.console = Console(file=out, highlight=False, markup=False, emoji=False, soft_wrap=False)
+        try:
+            width: int | None = os.get_terminal_size(out.fileno()).columns
+        except (OSError, ValueError):
+            width = None  # rich asks the process's own terminal
+        self.console = Console(file=out, width=width, highlight=False, markup=False, emoji=False, soft_wrap=False)
         self.view = Live(console=self.console, auto_refresh=False, transient=False, redirect_stdout=False)
         self.view.start()
         self.live = True
@@ -89,23 +94,26 @@ class LiveProgress(Progress):
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 
+        width = self.console.width
+        label_width = min(28, max(8, width // 4))
+        rest = width - label_width - 12 - 7 - 7 - 4  # bar, counts, time, and a space between columns
         table = Table.grid(padding=(0, 1), expand=False)
-        table.add_column(no_wrap=True, overflow="ellipsis", max_width=28)
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True, justify="right")
-        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-        table.add_column(no_wrap=True, justify="right")
+        table.add_column(no_wrap=True, overflow="ellipsis", max_width=label_width)
+        table.add_column(no_wrap=True, width=12)
+        table.add_column(no_wrap=True, justify="right", width=7)
+        table.add_column(no_wrap=True, justify="right", width=7)
+        table.add_column(no_wrap=True, overflow="ellipsis", max_width=max(1, rest))
         for job in jobs:
             run = job.run
             if not run:
-                table.add_row(job.label, ProgressBar(total=1, completed=0, width=12), "", "waiting", "")
+                table.add_row(job.label, ProgressBar(total=1, completed=0, width=12), "", "", "waiting")
                 continue
             status = run["status"]
             current = (run.get("current_step") or {}).get("label", "") if status == "running" else status.upper()
             elapsed = (job.ended or time.monotonic()) - job.started
             bar = ProgressBar(total=max(1, run["steps_total"]), completed=run["steps_done"], width=12)
             counts = f"{run['steps_done']}/{run['steps_total']}"
-            table.add_row(job.label, bar, counts, self.mask(current), f"{elapsed:.1f}s")
+            table.add_row(job.label, bar, counts, f"{elapsed:.1f}s", self.mask(current) if rest > 0 else "")
         with self.lock:
             self.view.update(table, refresh=True)
 
