@@ -642,3 +642,90 @@ def maestro_convert(text: str) -> str:
     document: dict[str, Any] = {k: _plain(native[k]) for k in order if k in native}
     document["steps"] = [_short(s) for s in native["steps"]]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _maestro_selector(step: dict[str, Any]) -> Any:
+    found: dict[str, Any] = {k: step[k] for k in ("text", "id") if k in step}
+    if "desc" in step:
+        found["text"] = step["desc"]  # Maestro's text also matches the accessibility text
+    if "index" in step:
+        found["index"] = step["index"]
+    return found["text"] if set(found) == {"text"} else found
+
+
+def _maestro_command(step: dict[str, Any], n: int) -> list[Any]:
+    """One native step as Maestro commands; raises ValueError for a step Maestro cannot express."""
+    action = step["action"]
+    if action == "launch_app":
+        return [
+            {"launchApp": {"appId": step["package"], "clearState": bool(step.get("clear_state")), "stopApp": False}}
+        ]
+    if action == "stop_app":
+        return [{"stopApp": step["package"]}]
+    if action in ("tap", "long_press"):
+        name = "tapOn" if action == "tap" else "longPressOn"
+        target = {"point": f"{step['x']}, {step['y']}"} if "x" in step else _maestro_selector(step)
+        return [{name: target}]
+    if action in ("type", "clear_text"):
+        focus = [{"tapOn": _maestro_selector(step["into"])}] if step.get("into") else []
+        return focus + ([{"inputText": step["text"]}] if action == "type" else ["eraseText"])
+    if action == "swipe":
+        if "direction" in step:
+            return [{"swipe": {"direction": step["direction"].upper()}}]
+        start, end = step["from"], step["to"]
+        return [{"swipe": {"start": f"{start['x']}, {start['y']}", "end": f"{end['x']}, {end['y']}"}}]
+    if action == "scroll_until_visible":
+        direction = step.get("direction", "down").upper()
+        return [{"scrollUntilVisible": {"element": _maestro_selector(step), "direction": direction}}]
+    if action == "press_key":
+        key = step["key"]
+        if key == "back":
+            return ["back"]
+        names = {native: maestro.title() for maestro, native in KEYS.items()}
+        if key not in names:
+            raise ValueError(f"step {n} (press_key {key}) has no Maestro key")
+        return [{"pressKey": names[key]}]
+    if action in ("assert_visible", "assert_not_visible"):
+        return [{"assertVisible" if action == "assert_visible" else "assertNotVisible": _maestro_selector(step)}]
+    if action == "wait_for":
+        return [{"extendedWaitUntil": {"visible": _maestro_selector(step), "timeout": step.get("timeout_ms", 10_000)}}]
+    if action == "screenshot":
+        return [{"takeScreenshot": f"screenshot-{n}"}]
+    if action in ("repeat", "retry", "run_flow"):
+        inner = [c for i, s in enumerate(step["steps"], start=1) for c in _maestro_command(s, i)]
+        if action == "repeat":
+            body: dict[str, Any] = {"commands": inner}
+            if "times" in step:
+                body["times"] = step["times"]
+            if "while" in step:
+                body["while"] = _maestro_condition(step["while"])
+            return [{"repeat": body}]
+        if action == "retry":
+            return [{"retry": {"maxRetries": step["max_attempts"] - 1, "commands": inner}}]
+        return [{"runFlow": {"when": _maestro_condition(step["when"]), "commands": inner}}]
+    raise ValueError(f"step {n} ({action}) has no Maestro command")
+
+
+def _maestro_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    kind, selector = next(iter(condition.items()))
+    return {"visible" if kind == "visible" else "notVisible": _maestro_selector(selector)}
+
+
+def maestro_export(*, name: str, app: str, steps: list[dict[str, Any]]) -> str:
+    """Native steps (as the step API takes them) as a Maestro flow file, for people who keep Maestro files.
+
+    Raises ValueError naming the first step Maestro cannot express (`sleep`, `ask_user`)."""
+    import yaml
+
+    commands: list[Any] = []
+    for n, step in enumerate(steps, start=1):
+        converted = _maestro_command(step, n)
+        if step.get("optional"):
+            converted = [
+                {k: {**(v if isinstance(v, dict) else {"text": v}), "optional": True}} if isinstance(c, dict) else c
+                for c in converted
+                for k, v in (c.items() if isinstance(c, dict) else [(None, None)])
+            ]
+        commands += converted
+    header = {"appId": app, "name": name} if name else {"appId": app}
+    return yaml.safe_dump(header, sort_keys=False) + "---\n" + yaml.safe_dump(commands, sort_keys=False, width=120)

@@ -244,6 +244,9 @@ def run_flows(args: argparse.Namespace) -> int:
             progress.close()
         print(f"cognisim run: {masker(str(exc))}", file=sys.stderr)
         return USAGE
+    except KeyboardInterrupt:  # Ctrl-C while the flows were being read and checked: nothing started
+        print("cognisim run: interrupted; nothing was started.", file=sys.stderr)
+        return 128 + signal.SIGINT
     return OK if all(j.run["status"] == "passed" for j in jobs) else FAILED
 
 

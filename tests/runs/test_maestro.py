@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from runs.flows import FlowInvalid, flow_parse
-from runs.maestro import COMMANDS, REFUSED, MaestroProblem, maestro_convert
+from runs.maestro import COMMANDS, REFUSED, MaestroProblem, maestro_convert, maestro_export
 
 FLOW = """\
 appId: com.cognisim.demo
@@ -184,3 +184,33 @@ def test_the_command_list_of_the_issue_is_covered():
         "retry",
     ]
     assert set(wanted) <= set(COMMANDS)
+
+
+def test_native_steps_export_to_a_maestro_file_that_translates_back_to_the_same_steps():
+    native = flow_parse(
+        "name: Round trip\napp: com.cognisim.demo\nsteps:\n"
+        "  - launch_app: {package: com.cognisim.demo, clear_state: true}\n"
+        "  - type: {text: demo@example.com, into: {id: email}}\n"
+        "  - tap: {text: Sign in, index: 1}\n"
+        "  - press_key: {key: enter}\n"
+        "  - repeat: {times: 2, steps: [{swipe: {direction: up}}]}\n"
+        "  - run_flow:\n"
+        "      when: {not_visible: {text: Item 30}}\n"
+        "      steps: [{scroll_until_visible: {text: Item 30, direction: down}}]\n"
+        "  - retry: {max_attempts: 3, steps: [{assert_visible: {text: Item 30}}]}\n"
+        "  - tap: {x: 10, y: 20}\n"
+        "    optional: true\n",
+        filename="n.yaml",
+    )
+    exported = maestro_export(name="Round trip", app="com.cognisim.demo", steps=[s.data for s in native.steps])
+    back = flow_parse(exported, filename="m.yaml")
+    assert back.syntax == "maestro" and back.name == "Round trip"
+    focus_email = {"action": "tap", "id": "email"}
+    assert [s.data for s in back.steps] == [
+        native.steps[0].data,
+        focus_email,
+        {"action": "type", "text": "demo@example.com"},
+        *[s.data for s in native.steps[2:]],
+    ]
+    with pytest.raises(ValueError, match="step 1 \\(sleep\\) has no Maestro command"):
+        maestro_export(name="", app="com.cognisim.demo", steps=[{"action": "sleep", "ms": 10}])
