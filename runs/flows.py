@@ -393,6 +393,9 @@ class _Parser:
         action = step.get("action")
         data = {k: v for k, v in step.items() if k not in STEP_COMMON}
         data = self.substitute(data, scope, step.where, context)
+        text = data.get("text")
+        if action == "type" and isinstance(text, str) and any(n in self.secret_names for n in VAR_RE.findall(text)):
+            data["secret"] = True  # the typed text is kept out of events, listings and exports too
         if isinstance(action, str) and action in CI_REFUSED:
             self.error(scope.file, step.where, f"{context}: {CI_REFUSED[action]}.")
             return None

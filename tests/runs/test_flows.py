@@ -193,6 +193,7 @@ def test_secrets_stay_placeholders_and_their_values_are_kept_apart():
     text = "name: x\nsecrets: [PASSWORD]\nsteps:\n  - type: {text: '${PASSWORD}', into: {id: password}}\n"
     flow = flow_parse(text, env={"PASSWORD": "hunter2"})
     assert flow.steps[0].data["text"] == "${PASSWORD}" and "hunter2" not in repr(flow.steps)
+    assert flow.steps[0].data["secret"] is True  # a typed secret is also a secret step
     assert flow.secrets == ["PASSWORD"] and "PASSWORD" not in flow.env
     cli_secret = flow_parse(text.replace("secrets: [PASSWORD]\n", ""), secrets={"PASSWORD": "hunter2"})
     assert cli_secret.steps[0].data["text"] == "${PASSWORD}" and cli_secret.secrets == ["PASSWORD"]
