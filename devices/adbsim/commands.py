@@ -3,13 +3,23 @@
 Output imitates the real tools closely enough for the parsers real tooling uses
 (`UI hierchary dumped to:` with uiautomator's spelling, `mCurrentFocus=Window{… u0
 PKG/ACTIVITY}`, `Physical size: WxH`, `package:NAME`). Files written by
-`uiautomator dump` and `screencap FILE` live in a small in-memory filesystem.
+`uiautomator dump`, `screencap FILE` and `adb push` live in a small in-memory filesystem.
+
+Every program takes the time the phone's latency profile gives it (`profiles.py`), and
+`uiautomator dump` keeps the stock tool's idle rule: it answers only once the screen has been
+quiet for the profile's idle window, and says "ERROR: could not get idle state." (exit status
+0, no file written, as AOSP's DumpCommand does) when that does not happen in time.
+`app_process` runs the uiautomator2 server (`u2server.py`) when its jar has been pushed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 import threading
+import time
 from collections.abc import Callable
+from functools import partial
 
 from core.steps import KEYS
 from devices.drivers.base import AppNotInstalled, DeviceError
@@ -18,6 +28,7 @@ from devices.drivers.sim.apps import MODEL, OS_VERSION
 from devices.drivers.sim.views import HEIGHT, WIDTH
 
 from .packages import Packages
+from .profiles import PROFILES, Cost, Profile
 from .shell import Program, UsageError
 
 DUMP_PATH = "/sdcard/window_dump.xml"
@@ -26,6 +37,9 @@ DEFAULT_SWIPE_MS = 300
 WAKEUP = "wakeup"
 _KEY_NAMES = {code: name for name, code in KEYS.items()} | {224: WAKEUP}
 _INPUT_SOURCES = {"keyboard", "touchscreen", "touchpad", "mouse", "stylus", "trackball", "dpad", "gamepad"}
+U2_JAR = "/data/local/tmp/u2.jar"
+U2_MAIN = "com.wetest.uia2.Main"
+DIRECTORIES = ("/", "/data", "/data/local", "/data/local/tmp", "/sdcard")
 _NPE = (
     "Exception occurred while executing 'text':\n"
     "java.lang.NullPointerException: Attempt to get length of null array\n"
@@ -67,16 +81,39 @@ def _typeable(text: str) -> bool:
     return all(" " <= char <= "~" for char in text)
 
 
-class Programs:
-    """The phone's programs; one instance per phone, shared by every connection and stream."""
+class Cancelled(Exception):
+    """The stream running the program was closed: the program is killed."""
 
-    def __init__(self, driver: SimDriver, *, serial: str) -> None:
+
+class Programs:
+    """The phone's programs; one instance per phone, shared by every connection and stream.
+
+    `servers` starts the uiautomator2 server for `app_process` (None: this phone cannot run it,
+    and `app_process` is not found). Each stream's thread binds its close event with `bound`,
+    so that a program waiting or sleeping dies with its stream.
+    """
+
+    def __init__(
+        self,
+        driver: SimDriver,
+        *,
+        serial: str,
+        profile: Profile | None = None,
+        servers: Callable[[int, threading.Event], str | None] | None = None,
+    ) -> None:
         self.driver = driver
         self.props = properties(serial)
+        self.profile = profile or PROFILES["instant"]
         self.files: dict[str, bytes] = {}
-        self.packages = Packages(driver)
+        self.packages = Packages(driver, pause=self.pause)
+        self.packages.profile = self.profile
+        self.servers = servers
+        self._rng = random.Random(serial)
+        self._local = threading.local()
         self._lock = threading.Lock()
         self._table: dict[str, Callable[[list[str], bytearray], int]] = {
+            "toybox": self.toybox,
+            "md5sum": self.md5sum,
             "input": self.input,
             "uiautomator": self.uiautomator,
             "cat": self.cat,
@@ -93,9 +130,44 @@ class Programs:
             "false": lambda args, out: 1,
         }
 
-    def lookup(self, name: str) -> Program | None:
-        program = self._table.get(name.removeprefix("/system/bin/"))
+    def lookup(self, name: str, env: dict[str, str] | None = None) -> Program | None:
+        name = name.removeprefix("/system/bin/")
+        if name == "app_process" and self.servers is not None:
+            return _guarded(partial(self.app_process, env=env or {}))
+        program = self._table.get(name)
         return None if program is None else _guarded(program)
+
+    def bound(self, cancelled: threading.Event) -> None:
+        """Bind the calling thread (one stream) to its close event."""
+        self._local.cancelled = cancelled
+
+    def _cancelled(self) -> threading.Event:
+        event: threading.Event | None = getattr(self._local, "cancelled", None)
+        if event is None:
+            event = self._local.cancelled = threading.Event()
+        return event
+
+    def sample(self, cost: Cost) -> float:
+        with self._lock:
+            return cost.sample(self._rng)
+
+    def pause(self, cost: Cost | float) -> None:
+        """Take the time a cost (or a number of seconds) says; raises `Cancelled` if the stream closes meanwhile."""
+        seconds = cost if isinstance(cost, float | int) else self.sample(cost)
+        if seconds > 0 and self._cancelled().wait(seconds):
+            raise Cancelled
+
+    def wait_idle(self, quiet_ms: int, timeout_ms: float) -> bool:
+        """Wait until the screen has been still for `quiet_ms`; False if that does not happen within `timeout_ms`."""
+        give_up = time.monotonic() + timeout_ms / 1000
+        while True:
+            still_for = time.time() - self.driver.quiet_since()
+            if still_for >= quiet_ms / 1000:
+                return True
+            left = give_up - time.monotonic()
+            if left <= 0:
+                return False
+            self.pause(min(left, max(quiet_ms / 1000 - still_for, 0.001), 0.05))
 
     def input(self, args: list[str], out: bytearray) -> int:
         """tap, swipe, keyevent and text.
@@ -106,11 +178,14 @@ class Programs:
         if args and args[0] in _INPUT_SOURCES:
             args = args[1:]
         command, rest = (args[0], args[1:]) if args else ("", [])
+        self.pause(self.profile.input)
         if command == "tap" and len(rest) == 2:
             self.driver.tap(_number(rest[0]), _number(rest[1]))
         elif command == "swipe" and len(rest) in (4, 5):
             x1, y1, x2, y2 = (_number(value) for value in rest[:4])
             duration = _number(rest[4]) if len(rest) == 5 else DEFAULT_SWIPE_MS
+            if self.profile.input.median_ms:
+                self.pause(duration / 1000)
             if (x1, y1) != (x2, y2):
                 self.driver.swipe(x1, y1, x2, y2, duration)
             elif duration >= LONG_PRESS_TIMEOUT_MS:
@@ -138,6 +213,10 @@ class Programs:
         if args[:1] != ["dump"] or len(paths) > 1:
             raise UsageError("Usage: uiautomator dump [--compressed] [file]")
         path = paths[0] if paths else DUMP_PATH
+        if not self.wait_idle(self.profile.idle_ms, self.profile.idle_timeout_ms):
+            out += b"ERROR: could not get idle state.\n"
+            return 0
+        self.pause(self.profile.dump_compressed if "--compressed" in args else self.profile.dump)
         xml = self.driver.dump_ui().encode()
         if path == "/dev/tty":
             out += xml
@@ -174,6 +253,7 @@ class Programs:
         paths = [arg for arg in args if not arg.startswith("-")]
         if len(paths) > 1 or ("-p" not in args and not (paths and paths[0].endswith(".png"))):
             raise UsageError("usage: screencap [-p] [FILENAME]  (only PNG output is simulated)")
+        self.pause(self.profile.screencap)
         png = self.driver.screenshot()
         if paths:
             with self._lock:
@@ -181,6 +261,62 @@ class Programs:
         else:
             out += png
         return 0
+
+    def md5sum(self, args: list[str], out: bytearray) -> int:
+        status = 0
+        for path in args:
+            with self._lock:
+                data = self.files.get(path)
+            if data is None:
+                out += f"md5sum: {path}: No such file or directory\n".encode()
+                status = 1
+            else:
+                out += f"{hashlib.md5(data).hexdigest()}  {path}\n".encode()
+        return status
+
+    def toybox(self, args: list[str], out: bytearray) -> int:
+        if args[:1] == ["md5sum"]:
+            return self.md5sum(args[1:], out)
+        out += f"toybox: Unknown command {args[0] if args else ''}\n".encode()
+        return 1
+
+    def app_process(self, args: list[str], out: bytearray, *, env: dict[str, str]) -> int:
+        """`CLASSPATH=/data/local/tmp/u2.jar app_process / com.wetest.uia2.Main -p PORT`: the uiautomator2
+        server, until the stream that started it is closed."""
+        classpath = env.get("CLASSPATH", "")
+        with self._lock:
+            jar = self.files.get(classpath)
+        main = next((arg for arg in args if not arg.startswith(("-", "/"))), "")
+        if jar is None or not jar.startswith(b"PK") or main != U2_MAIN:
+            out += f"Error: Could not find class '{main}'\n".encode()
+            return 1
+        port = int(args[args.index("-p") + 1]) if "-p" in args[:-1] else 9008
+        cancelled = self._cancelled()
+        self.pause(self.profile.u2_start)
+        assert self.servers is not None
+        refused = self.servers(port, cancelled)
+        if refused:
+            out += f"{refused}\n".encode()
+            return 1
+        out += b"[server] INFO: [UiAutomator2Server] Starting Server\n"
+        cancelled.wait()
+        return 137
+
+    def file_stat(self, path: str) -> tuple[int, int] | None:
+        """(mode, size) of a file or directory of the in-memory filesystem, None when there is none."""
+        with self._lock:
+            data = self.files.get(path)
+        if data is not None:
+            return 0o100644, len(data)
+        return (0o40771, 4096) if path.rstrip("/") in DIRECTORIES or path == "/" else None
+
+    def file_write(self, path: str, data: bytes) -> None:
+        with self._lock:
+            self.files[path] = data
+
+    def file_read(self, path: str) -> bytes | None:
+        with self._lock:
+            return self.files.get(path)
 
     def getprop(self, args: list[str], out: bytearray) -> int:
         if args:
@@ -212,6 +348,8 @@ def _guarded(program: Callable[[list[str], bytearray], int]) -> Program:
     def run(args: list[str], out: bytearray) -> int:
         try:
             return program(args, out)
+        except Cancelled:
+            return 137
         except UsageError as exc:
             out += f"{exc}\n".encode()
             return 1

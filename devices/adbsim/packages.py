@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
+from devices.drivers.base import DeviceError
 from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver
 from devices.drivers.sim.phone import APPS
 
+from .profiles import PROFILES, Cost
 from .shell import UsageError
 
 ACTIVITIES = {
@@ -20,8 +23,10 @@ ACTIVITIES = {
 class Packages:
     """The package and activity managers of one phone."""
 
-    def __init__(self, driver: SimDriver) -> None:
+    def __init__(self, driver: SimDriver, *, pause: Callable[[Cost], None] | None = None) -> None:
         self.driver = driver
+        self.pause = pause or (lambda cost: None)
+        self.profile = PROFILES["instant"]
         self._cleared: set[str] = set()
         self._lock = threading.Lock()
 
@@ -34,12 +39,21 @@ class Packages:
             component = args[args.index("-n") + 1]
             package, _, activity = component.partition("/")
             out += f"Starting: Intent {{ cmp={component} }}\n".encode()
+            main = ACTIVITIES.get(package, "")
             if package not in APPS or not activity:
                 out += f"Error type 3\nError: Activity class {{{component}}} does not exist.\n".encode()
                 return 1
             if "-S" in args:
                 self.driver.stop_app(package)
-            self._launch(package)
+            if activity in (main, main.removeprefix(package)):
+                self._launch(package)
+            else:
+                try:
+                    self.driver.start_activity(package, activity, _extras(args))
+                except DeviceError:
+                    out += f"Error type 3\nError: Activity class {{{component}}} does not exist.\n".encode()
+                    return 1
+            self.pause(self.profile.am_start)
             return 0
         raise UsageError("usage: am [start -n PKG/ACTIVITY | force-stop PKG]")
 
@@ -54,6 +68,7 @@ class Packages:
             return 251
         started = time.monotonic()
         self._launch(package)
+        self.pause(self.profile.am_start)
         elapsed = round((time.monotonic() - started) * 1000)
         stats = f"elapsed time={elapsed}ms (0ms mobile, 0ms wifi, {elapsed}ms not connected)"
         out += f"Events injected: 1\n## Network stats: {stats}\n".encode()
@@ -103,6 +118,7 @@ class Packages:
         if args[:1] != ["window"]:
             out += f"Can't find service: {args[0] if args else ''}\n".encode()
             return 0
+        self.pause(self.profile.dumpsys)
         package = self.driver.foreground_package()
         activity = ACTIVITIES.get(package, f"{package}.MainActivity")
         window = f"Window{{5e1f0c2 u0 {package}/{activity}}}"
@@ -113,3 +129,17 @@ class Packages:
             f"  mFocusedApp=ActivityRecord{{9a3d7e1 u0 {package}/{activity.removeprefix(package)} t12}}\n"
         ).encode()
         return 0
+
+
+def _extras(args: list[str]) -> dict[str, int | str]:
+    """The `--ei KEY INT` and `--es KEY STRING` extras of an `am start`."""
+    extras: dict[str, int | str] = {}
+    for at, flag in enumerate(args[:-2]):
+        if flag == "--ei":
+            try:
+                extras[args[at + 1]] = int(args[at + 2])
+            except ValueError:
+                raise UsageError(f"Error: bad integer extra {args[at + 2]!r}") from None
+        elif flag == "--es":
+            extras[args[at + 1]] = args[at + 2]
+    return extras

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 OPERATORS = (";", "&&", "||")
 _UNSUPPORTED = set("|&<>`()")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _STATUS = object()
 
 
@@ -48,6 +49,15 @@ class Command:
         """The arguments; an unquoted word that expanded to nothing is dropped, as field splitting does."""
         expanded = [(word.expand(status), word.quoted) for word in self.words]
         return [text for text, quoted in expanded if text or quoted]
+
+    def split(self, status: int) -> tuple[dict[str, str], list[str]]:
+        """The `NAME=value` assignments in front of the command (its environment), and its arguments."""
+        env: dict[str, str] = {}
+        argv = self.argv(status)
+        while argv and _ASSIGNMENT.match(argv[0]):
+            name, _, value = argv.pop(0).partition("=")
+            env[name] = value
+        return env, argv
 
 
 def _dollar(line: str, at: int, word: _Word) -> int:
@@ -145,9 +155,11 @@ def parse(line: str) -> list[Command]:
 
 
 Program = Callable[[list[str], bytearray], int]
+Lookup = Callable[[str, dict[str, str]], Program | None]
+"""The program a command name runs, given the environment assignments in front of it."""
 
 
-def run(line: str, programs: Callable[[str], Program | None], out: bytearray) -> int:
+def run(line: str, programs: Lookup, out: bytearray) -> int:
     """Run `line` the way `sh -c` would, writing stdout and stderr (merged, as `shell:` v1 does) to `out`."""
     try:
         commands = parse(line)
@@ -158,10 +170,10 @@ def run(line: str, programs: Callable[[str], Program | None], out: bytearray) ->
     for command in commands:
         if (command.joined_by == "&&" and status != 0) or (command.joined_by == "||" and status == 0):
             continue
-        argv = command.argv(status)
+        env, argv = command.split(status)
         if not argv:
             continue
-        program = programs(argv[0])
+        program = programs(argv[0], env)
         if program is None:
             out += f"/system/bin/sh: {argv[0]}: not found\n".encode()
             status = 127

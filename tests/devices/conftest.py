@@ -26,8 +26,8 @@ def start_phone(adb_server: PrivateAdbServer, tmp_path: Path) -> Iterator[Callab
     """Start an `AdbSimPhone` and attach it to the private adb server: `phone, serial = start_phone("p1")`."""
     started: list[AdbSimPhone] = []
 
-    def start(serial: str = "adbsim-1", *, state_dir: Path | None = None) -> tuple[AdbSimPhone, str]:
-        phone = AdbSimPhone(serial, state_dir or tmp_path / "phones").start()
+    def start(serial: str = "adbsim-1", *, state_dir: Path | None = None, **options: object) -> tuple[AdbSimPhone, str]:
+        phone = AdbSimPhone(serial, state_dir or tmp_path / "phones", **options).start()  # type: ignore[arg-type]
         started.append(phone)
         return phone, adb_server.attach(phone)
 

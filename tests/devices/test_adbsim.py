@@ -188,8 +188,10 @@ def test_cnxn_then_a_shell_stream(phone):
     assert host.read() == p.Message(p.A_WRTE, okay.arg0, 5, b"hi\n")
     host.send(p.Message(p.A_OKAY, 5, okay.arg0))
     assert host.read() == p.Message(p.A_CLSE, okay.arg0, 5)
-    host.send(p.Message(p.A_OPEN, 6, 0, b"sync:\0"))
+    host.send(p.Message(p.A_OPEN, 6, 0, b"framebuffer:\0"))
     assert host.read() == p.Message(p.A_CLSE, 0, 6)
+    host.send(p.Message(p.A_OPEN, 7, 0, b"tcp:9008\0"))  # nothing listens there yet
+    assert host.read() == p.Message(p.A_CLSE, 0, 7)
 
 
 def test_one_write_in_flight_per_stream_and_streams_interleave(phone):

@@ -44,6 +44,14 @@ class App:
         """Go up one screen; False when already on the first one."""
         return False
 
+    def start_activity(self, state: State, task: Task, activity: str, extras: dict[str, Any]) -> bool:
+        """Open one of the app's screens by activity name (`am start -n`); False when there is no such activity."""
+        return False
+
+    def animating_until(self, state: State, task: Task) -> float:
+        """Until when (`time.time()`) something on screen keeps moving: 0 when nothing does, inf for ever."""
+        return 0.0
+
     def on_key(self, state: State, task: Task, key: str) -> None:
         """Keys that act on the focused field (enter, del, tab, space …).
 

@@ -1,7 +1,14 @@
-"""The "Login Demo" app: a sign-in form, then a greeting and a 40-row list."""
+"""The "Login Demo" app: a sign-in form, then a greeting and a 40-row list.
+
+Its `SyncActivity` (`am start -n com.cognisim.demo/.SyncActivity [--ei duration_ms N]`) shows a
+spinner for N ms (1500 by default; a negative N: for ever), then "Up to date" and a Continue
+button: a screen that animates, for measuring how tools cope with one.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from .apps import DEMO, DEMO_EMAIL, DEMO_PASSWORD, App, State, Task
@@ -11,6 +18,8 @@ ITEMS = 40
 ROW = 150
 _LIST: tuple[int, int, int, int] = (0, TOP + 376, WIDTH, CONTENT[3])
 _FIELDS = ("email", "password")
+SYNC_ACTIVITY = "SyncActivity"
+SYNC_DEFAULT_MS = 1500
 
 
 def _id(name: str) -> str:
@@ -44,7 +53,90 @@ class LoginDemo(App):
         return data
 
     def build(self, state: State, task: Task) -> list[View]:
+        if task["screen"] == "sync":
+            return self._sync(task)
         return self._home(task) if task["screen"] == "home" else self._login(task)
+
+    def start_activity(self, state: State, task: Task, activity: str, extras: dict[str, Any]) -> bool:
+        if activity.rsplit(".", 1)[-1] != SYNC_ACTIVITY:
+            return False
+        duration = int(extras.get("duration_ms", SYNC_DEFAULT_MS))
+        if task["screen"] != "sync":
+            task["sync_from"] = task["screen"]
+        task["screen"] = "sync"
+        task["sync_until"] = time.time() + duration / 1000 if duration >= 0 else None
+        return True
+
+    def animating_until(self, state: State, task: Task) -> float:
+        if task["screen"] != "sync":
+            return 0.0
+        until: float | None = task.get("sync_until")
+        return math.inf if until is None else until
+
+    @staticmethod
+    def _syncing(task: Task) -> bool:
+        until = task.get("sync_until")
+        return until is None or time.time() < until
+
+    def _sync(self, task: Task) -> list[View]:
+        views = [
+            View(
+                "android.widget.TextView",
+                (LEFT, TOP + 216, RIGHT, TOP + 336),
+                text="Sync",
+                resource_id=_id("sync_title"),
+                role="title",
+            )
+        ]
+        if self._syncing(task):
+            views += [
+                View(
+                    "android.widget.ProgressBar",
+                    (WIDTH // 2 - 90, TOP + 500, WIDTH // 2 + 90, TOP + 680),
+                    resource_id=_id("sync_progress"),
+                    desc="Syncing",
+                    role="spinner",
+                ),
+                View(
+                    "android.widget.TextView",
+                    (LEFT, TOP + 740, RIGHT, TOP + 820),
+                    text="Syncing…",
+                    resource_id=_id("sync_status"),
+                    role="text",
+                ),
+            ]
+        else:
+            views += [
+                View(
+                    "android.widget.TextView",
+                    (LEFT, TOP + 740, RIGHT, TOP + 820),
+                    text="Up to date",
+                    resource_id=_id("sync_status"),
+                    role="text",
+                ),
+                View(
+                    "android.widget.Button",
+                    (LEFT, TOP + 876, RIGHT, TOP + 1026),
+                    text="Continue",
+                    resource_id=_id("sync_continue"),
+                    clickable=True,
+                    focusable=True,
+                    role="button",
+                    action="sync_done",
+                ),
+            ]
+        return views
+
+    def on_back(self, task: Task) -> bool:
+        if task["screen"] == "sync":
+            self._leave_sync(task)
+            return True
+        return False
+
+    @staticmethod
+    def _leave_sync(task: Task) -> None:
+        task["screen"] = task.pop("sync_from", "login")
+        task.pop("sync_until", None)
 
     def _login(self, task: Task) -> list[View]:
         views = [
@@ -160,6 +252,8 @@ class LoginDemo(App):
             task["selected"] = int(action.removeprefix("select:"))
         elif action == "sign_in":
             self._sign_in(state, task)
+        elif action == "sync_done":
+            self._leave_sync(task)
         elif action == "sign_out":
             self._data(state)["signed_in"] = False
             task.update(self.fresh_task(state))

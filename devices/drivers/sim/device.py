@@ -72,6 +72,7 @@ class SimDriver:
         self._seen: tuple[int, int, int] | None = None
         self._shot: tuple[str, bool, bytes] | None = None
         self._log_lines: list[str] | None = None
+        self._changed_at = 0.0
         self._lock = threading.Lock()
         self._sync()
 
@@ -87,10 +88,24 @@ class SimDriver:
     def wake(self) -> None:
         self._apply("wake", {}, lambda state: None)
 
-    def dump_ui(self) -> str:
+    def dump_ui(self, *, deadline: float | None = None, max_age: float = 0.0) -> str:
+        """The tree at once: the simulated screen changes in one go, so every read is of a settled screen."""
         with self._lock:
             self._sync()
             return phone.dump(self._state)
+
+    def quiet_since(self) -> float:
+        """Since when (`time.time()`) the screen has not changed: the last primitive applied through this
+        instance, or the end of an animation (inf while one runs for ever)."""
+        with self._lock:
+            self._sync()
+            return max(self._changed_at, phone.animating_until(self._state))
+
+    def start_activity(self, package: str, activity: str, extras: dict[str, Any] | None = None) -> None:
+        """`am start -n PACKAGE/ACTIVITY` with its `--ei` extras."""
+        given = dict(extras or {})
+        args = {"package": package, "activity": activity, "extras": given}
+        self._apply("start_activity", args, lambda state: phone.start_activity(state, package, activity, given))
 
     def foreground_package(self) -> str:
         with self._lock:
@@ -161,6 +176,7 @@ class SimDriver:
             if len(log) > LOG_LIMIT:
                 del log[:-LOG_LIMIT], self._log_lines[:-LOG_LIMIT]
             self._save()
+            self._changed_at = time.time()
 
     def _inject_faults(self, op: str) -> None:
         path = faults_path(self.serial, self.path.parent)

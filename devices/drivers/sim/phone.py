@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.steps import KEYS
-from devices.drivers.base import AppNotInstalled, UnsupportedInput
+from devices.drivers.base import AppNotInstalled, DeviceError, UnsupportedInput
 
 from .apps import DEMO, LAUNCHER, SYSTEM_DEFAULTS, App, Launcher, Settings, State, Task
 from .demo import LoginDemo
@@ -58,6 +60,22 @@ def launch(state: State, package: str, *, clear_state: bool) -> None:
         state["tasks"].pop(package, None)
     state["foreground"] = package
     _foreground(state)
+
+
+def start_activity(state: State, package: str, activity: str, extras: dict[str, Any]) -> None:
+    """`am start -n PACKAGE/ACTIVITY`: the app in front on that screen; `DeviceError` for an unknown activity."""
+    app = _installed(package)
+    task = state["tasks"].get(package) or app.fresh_task(state)
+    if not app.start_activity(state, task, activity, extras):
+        raise DeviceError(f"Activity class {{{package}/{activity}}} does not exist.", details={"package": package})
+    state["tasks"][package] = task
+    state["foreground"] = package
+
+
+def animating_until(state: State) -> float:
+    """Until when (`time.time()`) the screen in front keeps moving: 0 when it is still, inf for ever."""
+    app, task = _foreground(state)
+    return app.animating_until(state, task)
 
 
 def stop(state: State, package: str) -> None:

@@ -128,6 +128,8 @@ def _paint_one(draw: ImageDraw.ImageDraw, view: View, box: Bounds, palette: dict
         draw.text(((x1 + x2) // 2, middle), view.text, font=_font(48), fill=palette["on_accent"], anchor="mm")
     elif role == "icon":
         _icon(draw, view, box)
+    elif role == "spinner":
+        draw.arc(box, start=300, end=240, fill=palette["accent"], width=12)
     elif role == "up":
         cx, cy = (x1 + x2) // 2, middle
         draw.line((cx - 30, cy, cx + 30, cy), fill=palette["fg"], width=7)
