@@ -2,7 +2,21 @@
 
 `perform` takes params already validated upstream. A primitive that changes the
 device is only sent while the deadline has not passed, and nothing after the
-last one raises `ActionTimeout`: a retried step never applies its effect twice.
+last one raises a retryable error: a retried step never applies its effect twice.
+
+Reads. A step reads the UI tree once to find its element (a tree the driver read
+moments ago, with no input sent since, serves), sends its input, and reads the screen
+again afterwards only when asked to (`observe=True`, the default). With `observe=False`
+it returns as soon as its own work is done; `observe()` then reads the new screen (tree,
+state and picture) off the step's critical path, and `observed()` joins the two into the
+outcome `perform` would have returned.
+
+Auto-wait. Every action with a selector waits for its element (and, through the
+driver's idle-aware reads, for the screen to settle) up to `timeout_ms` when the step's
+params carry one, else `ELEMENT_WAIT_MS`, never past the step's deadline;
+`assert_not_visible` waits for the element to go. A screen whose tree cannot be read
+because it keeps animating is read again with backoff until then, and the step fails
+with `ScreenNotSettled`, which says so.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Literal, overload
 
 from core.steps import BLOCK_ACTIONS, KEYS
 from devices.drivers.base import (
@@ -23,15 +37,25 @@ from devices.drivers.base import (
     AssertionFailed,
     DeviceDriver,
     ElementNotFound,
+    ScreenBusy,
+    ScreenNotSettled,
+    StepOutcome,
     UnsupportedInput,
 )
 from devices.uitree import Node, describe_selector, find_nodes, parse, tappable, ui_hash, visible_texts
 
 LONG_PRESS_MS = 800
 SWIPE_MS = 300
-SETTLE_PAUSE = 0.02
+ELEMENT_WAIT_MS = 5000
+"""How long an action with a selector waits for its element when the step gives no `timeout_ms`."""
 WAIT_POLL = 0.05
-AFTER_CHANGE_DUMPS = 3
+"""Pause between two reads while waiting for an element (a read of a real phone takes longer than this)."""
+BUSY_PAUSES = (0.05, 1.0)
+"""First and longest pause between reads of a screen that keeps animating (doubling in between)."""
+TREE_REUSE_S = 1.0
+"""A tree the driver read at most this long ago, with no input sent since, serves a step's first look-up."""
+AFTER_CHANGE_MIN_S = 1.0
+"""The read after a step's input gets at least this long, even when the step's deadline is nearer."""
 
 Params = Mapping[str, Any]
 
@@ -46,9 +70,18 @@ class _Screen:
         return self.nodes[0].package if self.nodes else "the screen"
 
 
+@dataclass(frozen=True)
+class Observation:
+    """The screen after a step: the state `device_state` gives, the UI tree it was computed from, the picture."""
+
+    state: dict[str, str]
+    ui_xml: str
+    png: bytes
+
+
 @dataclass
 class _Done:
-    """What a handler did. `seen` is the screen it read last, or None when it changed the device."""
+    """What a handler did. `seen` is the tree it read after its last input, None when it has not read one."""
 
     result: dict[str, Any]
     effect: dict[str, Any] = field(default_factory=dict)
@@ -56,8 +89,24 @@ class _Done:
     screenshot: bytes | None = None
 
 
-def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: float) -> ActionOutcome:
-    """Run one step; `deadline` is a `time.monotonic()` value."""
+@overload
+def perform(
+    driver: DeviceDriver, *, action: str, params: Params, deadline: float, observe: Literal[True] = True
+) -> ActionOutcome: ...
+
+
+@overload
+def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: float, observe: bool) -> StepOutcome: ...
+
+
+def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: float, observe: bool = True) -> StepOutcome:
+    """Run one step; `deadline` is a `time.monotonic()` value.
+
+    With `observe` (the default) the outcome carries the device state after the step, read
+    once the screen settled. Without, it returns when the step's own work is done; its
+    `state` is None (and its effect lacks `foreground` and `screen`) when the step did not
+    read the screen after its input: call `observe` and `observed` for them.
+    """
     if action in BLOCK_ACTIONS:  # control flow runs its inner steps through this function
         from devices import flowcontrol
 
@@ -67,18 +116,44 @@ def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: floa
         raise ValueError(f"Unknown action {action!r}.")
     _check(deadline, action)
     done = handler(driver, params, deadline)
-    xml = done.seen if done.seen is not None else _after_change(driver, deadline)
-    state = _state(driver, xml)
+    xml = done.seen
+    if xml is None and observe:
+        xml = _after_change(driver, deadline)
+    if xml is None:
+        effect = {"action": action, **done.effect}
+        return StepOutcome(result=done.result, effect=effect, state=None, screenshot=done.screenshot)
+    state = _state(driver, _Screen(xml, parse(xml)))
     effect = {"action": action, **done.effect, **state}
     return ActionOutcome(result=done.result, effect=effect, state=state, screenshot=done.screenshot)
 
 
+def observe(driver: DeviceDriver, *, deadline: float) -> Observation:
+    """The screen once it settled: its state, UI tree and picture (a tree read moments ago with no input since serves).
+
+    Raises `ScreenNotSettled` when the tree cannot be read before the deadline because the
+    screen keeps animating.
+    """
+    screen = _read(driver, deadline, reuse=True, after="reading the screen")
+    png = driver.screenshot()
+    return Observation(state=_state(driver, screen), ui_xml=screen.xml, png=png)
+
+
+def observed(outcome: StepOutcome, observation: Observation) -> ActionOutcome:
+    """The outcome `perform(observe=True)` gives, from `perform(observe=False)` and the `observe` after it."""
+    if outcome.state is not None:
+        return ActionOutcome(outcome.result, outcome.effect, outcome.state, outcome.screenshot)
+    state = dict(observation.state)
+    return ActionOutcome(outcome.result, {**outcome.effect, **state}, state, outcome.screenshot)
+
+
 def device_state(driver: DeviceDriver) -> dict[str, str]:
-    return _state(driver, driver.dump_ui())
+    return _state(driver, _read(driver, time.monotonic() + 30, after="reading the screen"))
 
 
-def _state(driver: DeviceDriver, xml: str) -> dict[str, str]:
-    return {"foreground": driver.foreground_package(), "screen": ui_hash(xml)}
+def _state(driver: DeviceDriver, screen: _Screen) -> dict[str, str]:
+    """The app in front is the one whose window the tree is of."""
+    foreground = screen.nodes[0].package if screen.nodes and screen.nodes[0].package else driver.foreground_package()
+    return {"foreground": foreground, "screen": ui_hash(screen.xml)}
 
 
 def _check(deadline: float, doing: str) -> None:
@@ -86,29 +161,84 @@ def _check(deadline: float, doing: str) -> None:
         raise ActionTimeout(f"The step ran out of time before {doing}.")
 
 
-def _after_change(driver: DeviceDriver, deadline: float) -> str:
-    """The screen once it stops changing, as far as the deadline allows; never raises a timeout."""
-    xml = driver.dump_ui()
-    for _ in range(AFTER_CHANGE_DUMPS):
-        if time.monotonic() >= deadline:
-            break
-        again = driver.dump_ui()
-        if again == xml:
-            break
-        xml = again
-    return xml
+def _never_settled(since: float, busy: ScreenBusy, after: str) -> ScreenNotSettled:
+    waited = time.monotonic() - since
+    return ScreenNotSettled(
+        f"The screen never settled {after}: for {waited:.1f} s its UI tree could not be read because something "
+        f"on screen kept changing ({busy.message}). A progress bar, a video or a blinking cursor does this: wait "
+        "until it stops, or give the step a longer timeout_ms.",
+        details={"waited_ms": round(waited * 1000), **busy.details},
+    )
 
 
-def _settled(driver: DeviceDriver, deadline: float) -> _Screen:
-    """Two equal dumps in a row."""
-    xml = driver.dump_ui()
+def _read(driver: DeviceDriver, deadline: float, *, reuse: bool = False, after: str) -> _Screen:
+    """One read of the settled screen; one that keeps animating is read again with backoff until the deadline."""
+    since, pause = time.monotonic(), BUSY_PAUSES[0]
     while True:
-        _check(deadline, "the screen settled")
-        again = driver.dump_ui()
-        if again == xml:
+        try:
+            xml = driver.dump_ui(deadline=deadline, max_age=TREE_REUSE_S if reuse else 0.0)
             return _Screen(xml, parse(xml))
-        xml = again
-        time.sleep(max(0.0, min(SETTLE_PAUSE, deadline - time.monotonic())))
+        except ScreenBusy as busy:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _never_settled(since, busy, after) from busy
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, BUSY_PAUSES[1])
+
+
+def _after_change(driver: DeviceDriver, deadline: float) -> str:
+    """The tree once the screen settled after the step's input; never a retryable error (the input was sent)."""
+    deadline = max(deadline, time.monotonic() + AFTER_CHANGE_MIN_S)
+    try:
+        return _read(driver, deadline, after="after the step's input was sent").xml
+    except ActionTimeout as exc:
+        raise ScreenNotSettled(
+            f"The step's input was sent, but the screen could not be read afterwards in time: {exc.message}"
+        ) from exc
+
+
+def _budget(params: Params, deadline: float) -> tuple[int, float, bool]:
+    """How long to wait for an element: ms, the monotonic time to give up, and whether the deadline cut a wait
+    the step asked for (the default wait is simply shortened by a nearer deadline)."""
+    now = time.monotonic()
+    wait_ms = int(params.get("timeout_ms", ELEMENT_WAIT_MS))
+    wanted = now + wait_ms / 1000
+    if wanted > deadline and "timeout_ms" not in params:
+        return max(0, round((deadline - now) * 1000)), deadline, False
+    return wait_ms, min(wanted, deadline), wanted > deadline
+
+
+def _until(
+    driver: DeviceDriver, deadline: float, give_up: float, done: Callable[[_Screen], bool], *, after: str
+) -> tuple[_Screen, bool]:
+    """Read the screen until `done(screen)` or `give_up`: the last screen read, and whether it was done.
+
+    The first read may be a tree the driver read moments ago; a screen that keeps animating is
+    read again with backoff; never having read one by `give_up` is `ScreenNotSettled`.
+    """
+    since, pause, first = time.monotonic(), BUSY_PAUSES[0], True
+    screen: _Screen | None = None
+    busy: ScreenBusy | None = None
+    while True:
+        try:
+            xml = driver.dump_ui(deadline=deadline, max_age=TREE_REUSE_S if first else 0.0)
+            screen, busy = _Screen(xml, parse(xml)), None
+            if done(screen):
+                return screen, True
+        except ScreenBusy as exc:
+            busy = exc
+        first = False
+        left = give_up - time.monotonic()
+        if left <= 0:
+            if screen is None:
+                assert busy is not None
+                raise _never_settled(since, busy, after)
+            return screen, False
+        if busy is None:
+            time.sleep(min(WAIT_POLL, left))
+        else:
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, BUSY_PAUSES[1])
 
 
 def _selector(params: Params) -> dict[str, Any]:
@@ -153,8 +283,23 @@ def _resolve(screen: _Screen, selector: Mapping[str, Any]) -> Node:
     return matches[0]
 
 
-def _focus(driver: DeviceDriver, selector: Mapping[str, Any], deadline: float) -> Node:
-    field = _resolve(_settled(driver, deadline), selector)
+def _timed_out(wanted: str, wait_ms: int) -> ActionTimeout:
+    return ActionTimeout(f"The step ran out of time waiting {wait_ms} ms for {wanted}.")
+
+
+def _find(driver: DeviceDriver, selector: Mapping[str, Any], params: Params, deadline: float) -> Node:
+    """The element to act on, once it is on screen (auto-wait); `ElementNotFound` after the wait."""
+    wait_ms, give_up, cut = _budget(params, deadline)
+    screen, found = _until(driver, deadline, give_up, lambda s: bool(find_nodes(s.nodes, selector)), after="")
+    if not found:
+        if cut:
+            raise _timed_out(describe_selector(selector), wait_ms)
+        raise _not_found(screen, selector, f" within {wait_ms} ms")
+    return _resolve(screen, selector)
+
+
+def _focus(driver: DeviceDriver, selector: Mapping[str, Any], params: Params, deadline: float) -> Node:
+    field = _find(driver, selector, params, deadline)
     _check(deadline, "focusing the field")
     driver.tap(*field.center)
     return field
@@ -176,7 +321,7 @@ def _press(driver: DeviceDriver, params: Params, deadline: float, *, long: bool)
     if "x" in params and "y" in params:
         x, y = int(params["x"]), int(params["y"])
     else:
-        target = _resolve(_settled(driver, deadline), _selector(params))
+        target = _find(driver, _selector(params), params, deadline)
         x, y = target.center
     _check(deadline, "pressing")
     effect: dict[str, Any] = {"element": _recorded(target), "point": [x, y]}
@@ -190,7 +335,7 @@ def _press(driver: DeviceDriver, params: Params, deadline: float, *, long: bool)
 
 def _type(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     text: str = params["text"]
-    field = _focus(driver, params["into"], deadline) if params.get("into") else None
+    field = _focus(driver, params["into"], params, deadline) if params.get("into") else None
     _check(deadline, "typing")
     driver.input_text(text)
     return _Done(
@@ -207,9 +352,9 @@ def _clear_text(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     characters.
     """
     if params.get("into"):
-        field = _focus(driver, params["into"], deadline)
+        field = _focus(driver, params["into"], params, deadline)
     else:
-        screen = _settled(driver, deadline)
+        screen = _read(driver, deadline, reuse=True, after="")
         focused = next((node for node in screen.nodes if node.focused), None)
         if focused is None:
             message = f"No focused text field to clear on {screen.package}. {_visible(screen)}"
@@ -255,11 +400,15 @@ def _swipe(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
 
 
 def _scroll_until_visible(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
-    """Swipe the biggest scrollable view on screen (or the screen) until the element shows."""
+    """Swipe the biggest scrollable view on screen (or the screen) until the element shows.
+
+    Each look is one read of the settled screen; the screen read after the last swipe is the
+    step's own after-change read.
+    """
     selector = _selector(params)
     finger = "down" if params.get("direction", "down") == "up" else "up"
     max_swipes = int(params.get("max_swipes", 10))
-    screen, swipes = _settled(driver, deadline), 0
+    screen, swipes = _read(driver, deadline, reuse=True, after=""), 0
     while not (matches := find_nodes(screen.nodes, selector)):
         if swipes == max_swipes:
             raise _not_found(screen, selector, f" after {swipes} swipes")
@@ -269,7 +418,7 @@ def _scroll_until_visible(driver: DeviceDriver, params: Params, deadline: float)
         start, end = _points(finger, box)
         driver.swipe(*start, *end, SWIPE_MS)
         swipes += 1
-        after = _settled(driver, deadline)
+        after = _Screen(xml := _after_change(driver, deadline), parse(xml))
         if after.xml == screen.xml:
             raise _not_found(after, selector, f" after scrolling to the end ({swipes} swipes)")
         screen = after
@@ -286,44 +435,48 @@ def _press_key(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
 
 
 def _assert(driver: DeviceDriver, params: Params, deadline: float, *, visible: bool) -> _Done:
+    """Passes as soon as the element is (or, for not visible, is no longer) on screen, waiting up to the budget."""
     selector = _selector(params)
-    screen = _settled(driver, deadline)
+    wait_ms, give_up, cut = _budget(params, deadline)
+    screen, passed = _until(
+        driver, deadline, give_up, lambda s: bool(find_nodes(s.nodes, selector)) is visible, after=""
+    )
     matches = find_nodes(screen.nodes, selector)
     wanted, details = describe_selector(selector), {"selector": selector, "package": screen.package}
-    if visible and not matches:
-        message = f"Expected {wanted} to be visible on {screen.package}. {_visible(screen)}"
+    if not passed and cut:
+        raise _timed_out(wanted + ("" if visible else " to go"), wait_ms)
+    if visible and not passed:
+        message = f"Expected {wanted} to be visible on {screen.package} within {wait_ms} ms. {_visible(screen)}"
         raise AssertionFailed(message, details={**details, "visible": visible_texts(screen.nodes)})
-    if not visible and matches:
+    if not visible and not passed:
         x1, y1, x2, y2 = matches[0].bounds
-        message = f"Expected {wanted} not to be visible on {screen.package}, but it is at [{x1},{y1}][{x2},{y2}]."
+        message = (
+            f"Expected {wanted} not to be visible on {screen.package}, but it is still at [{x1},{y1}][{x2},{y2}] "
+            f"after {wait_ms} ms."
+        )
         raise AssertionFailed(message, details={**details, "found": _element(matches[0])})
     result = {"element": _element(matches[0])} if visible else {"visible": False}
     return _Done(result, {"selector": selector, "found": _recorded(matches[0]) if visible else None}, seen=screen.xml)
 
 
 def _wait_for(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
-    selector, timeout_ms = _selector(params), int(params["timeout_ms"])
-    give_up = time.monotonic() + timeout_ms / 1000
-    while True:
-        xml = driver.dump_ui()
-        screen = _Screen(xml, parse(xml))
-        matches = find_nodes(screen.nodes, selector)
-        if matches:
-            found = {"selector": selector, "found": _recorded(matches[0])}
-            return _Done({"element": _element(matches[0])}, found, seen=xml)
-        now = time.monotonic()
-        if now >= deadline:
-            raise ActionTimeout(f"The step ran out of time waiting for {describe_selector(selector)}.")
-        if now >= give_up:
-            raise _not_found(screen, selector, f" within {timeout_ms} ms")
-        time.sleep(min(WAIT_POLL, give_up - now, deadline - now))
+    selector = _selector(params)
+    wait_ms, give_up, cut = _budget(params, deadline)
+    screen, found = _until(driver, deadline, give_up, lambda s: bool(find_nodes(s.nodes, selector)), after="")
+    if not found:
+        if cut:
+            raise _timed_out(describe_selector(selector), wait_ms)
+        raise _not_found(screen, selector, f" within {wait_ms} ms")
+    matches = find_nodes(screen.nodes, selector)
+    found_effect = {"selector": selector, "found": _recorded(matches[0])}
+    return _Done({"element": _element(matches[0])}, found_effect, seen=screen.xml)
 
 
 def _screenshot(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     png = driver.screenshot()
     width, height = struct.unpack(">II", png[16:24]) if png.startswith(b"\x89PNG") else (0, 0)
     shot = {"sha256": hashlib.sha256(png).hexdigest(), "size": len(png), "width": width, "height": height}
-    return _Done(shot, shot, seen=driver.dump_ui(), screenshot=png)
+    return _Done(shot, shot, screenshot=png)
 
 
 def _sleep(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
@@ -331,7 +484,7 @@ def _sleep(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     if time.monotonic() + ms / 1000 > deadline:
         raise ActionTimeout(f"Sleeping {ms} ms would run past the step's time limit.")
     time.sleep(ms / 1000)
-    return _Done({"slept_ms": ms}, {"ms": ms}, seen=driver.dump_ui())
+    return _Done({"slept_ms": ms}, {"ms": ms})
 
 
 _HANDLERS: dict[str, Callable[[DeviceDriver, Params, float], _Done]] = {

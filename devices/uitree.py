@@ -16,6 +16,30 @@ Bounds = tuple[int, int, int, int]
 
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 SELECTOR_KEYS = ("text", "id", "desc")
+STOCK_HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><hierarchy rotation=\"0\">"
+STOCK_ATTRS = (
+    "index",
+    "text",
+    "resource-id",
+    "class",
+    "package",
+    "content-desc",
+    "checkable",
+    "checked",
+    "clickable",
+    "enabled",
+    "focusable",
+    "focused",
+    "scrollable",
+    "long-clickable",
+    "password",
+    "selected",
+    "bounds",
+)
+_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,42 @@ def _node(attrs: Mapping[str, str], parent: int | None) -> Node:
         selected=flag("selected"),
         parent=parent,
     )
+
+
+def escape_attr(value: str) -> str:
+    """An attribute value as Android's XML serializer writes it."""
+    return _NOT_XML.sub("", value).translate(_ESCAPES)
+
+
+def stock_form(xml: str) -> str:
+    """Any uiautomator-style hierarchy (the uiautomator2 server's, say) as stock `uiautomator dump` writes it.
+
+    Same attributes in the same order, no indentation, and no node the user cannot see
+    (`visible-to-user="false"`, which the stock dumper skips): the same screen gives the same
+    text, hence the same `ui_hash`, whichever tool read it.
+    """
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise TransportError(f"The device returned an unreadable UI dump ({exc}).") from exc
+    parts = [STOCK_HEAD.replace('rotation="0"', f'rotation="{escape_attr(root.get("rotation", "0"))}"')]
+
+    def write(node: ET.Element) -> None:
+        attrs = " ".join(f'{name}="{escape_attr(node.get(name, ""))}"' for name in STOCK_ATTRS)
+        children = [child for child in node if child.tag == "node" and child.get("visible-to-user") != "false"]
+        if not children:
+            parts.append(f"<node {attrs} />")
+            return
+        parts.append(f"<node {attrs}>")
+        for child in children:
+            write(child)
+        parts.append("</node>")
+
+    for child in root:
+        if child.tag == "node" and child.get("visible-to-user") != "false":
+            write(child)
+    parts.append("</hierarchy>")
+    return "".join(parts)
 
 
 def ui_hash(xml: str) -> str:

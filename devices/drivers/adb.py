@@ -3,7 +3,15 @@
 Every primitive is one `shell:` (or `exec:`) command line on the device, ended by
 `; echo <marker>$?` so the driver learns the exit status and can tell a finished
 command from a stream the device dropped halfway. Every command has the driver's
-timeout, per socket operation and overall.
+timeout, per socket operation and overall, and never runs past the deadline it is given.
+
+UI trees and touches go through the uiautomator2 server on the phone when it can run
+there (`devices/drivers/u2.py`, backend "auto" or "uiautomator2"): a tree in one call to a
+running server instead of a `uiautomator dump` process. Otherwise, and whenever that server
+fails, the stock tools: `uiautomator dump --compressed` (which waits for the screen to be
+idle, and answers "could not get idle state" while it animates: `ScreenBusy`) and `input`.
+The last tree read is kept and handed out again to a reader that accepts its age, until
+the driver sends the phone any input.
 
 Typing: `input text` can only type what the virtual keyboard's key map has, which
 is ASCII, and it has no escape for a literal "%s" (it means a space). `input_text`
@@ -15,11 +23,12 @@ path that works on a stock device without installing an IME), sends spaces as
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import socket
 import time
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import adbutils
 from adbutils import AdbConnection, AdbError, AdbTimeout
@@ -31,9 +40,13 @@ from devices.drivers.base import (
     AppNotInstalled,
     DeviceError,
     DeviceFacts,
+    ScreenBusy,
     TransportError,
     UnsupportedInput,
 )
+from devices.drivers.u2 import U2Backend, U2Unavailable
+
+log = logging.getLogger(__name__)
 
 DUMP_PATH = "/sdcard/window_dump.xml"
 LAUNCHER_CATEGORY = "android.intent.category.LAUNCHER"
@@ -42,6 +55,14 @@ _FOCUS = re.compile(r"mCurrentFocus=Window\{\S+ u\d+ ([A-Za-z0-9_.]+)/")
 _FOCUSED_APP = re.compile(r"mFocusedApp=\S*\{\S+ u\d+ ([A-Za-z0-9_.]+)/")
 _SIZE = re.compile(r"(Physical|Override) size: (\d+)x(\d+)")
 _GONE = ("offline", "not found", "no devices", "closed", "unknown data")
+_NOT_IDLE = "could not get idle state"
+U2_RETRY_S = 60.0
+"""After the uiautomator2 server failed, how long the driver keeps to the stock tools before trying it again."""
+Backend = Literal["auto", "stock", "uiautomator2"]
+
+
+class _DeadlineCut(ActionTimeout):
+    """The command was cut short by the caller's deadline, not by the driver's own timeout."""
 
 
 class _Connection(AdbConnection):
@@ -62,8 +83,11 @@ class _Client(adbutils.AdbClient):
         self._version: int | None = None
 
     def make_connection(self, timeout: float | None = None) -> AdbConnection:
+        """A connection to the adb server without Nagle's algorithm: a request written in two parts (an HTTP
+        client's headers and body, to the uiautomator2 server) must not wait 40 ms for a delayed ACK."""
         conn = _Connection(self.host, self.port)
         conn.conn.settimeout(timeout or self._timeout)
+        conn.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def server_version(self) -> int:
@@ -83,26 +107,78 @@ def input_text_commands(text: str) -> list[str]:
 
 
 def _read_to_end(sock: socket.socket, deadline: float) -> bytes:
-    """Everything until the device closes the stream, within the deadline (each recv has the socket's timeout)."""
+    """Everything until the device closes the stream, within the deadline."""
     data = bytearray()
-    while chunk := sock.recv(1 << 16):
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("The device had not finished by the deadline.")
+        sock.settimeout(left)
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return bytes(data)
         data += chunk
-        if time.monotonic() > deadline:
-            raise TimeoutError("The device kept sending past the deadline.")
-    return bytes(data)
 
 
 class AdbDriver:
     """A device behind an adb server (`adb devices` lists it as `serial`)."""
 
     def __init__(
-        self, serial: str, *, adb_host: str = "127.0.0.1", adb_port: int = 5037, timeout_s: float = 10.0
+        self,
+        serial: str,
+        *,
+        adb_host: str = "127.0.0.1",
+        adb_port: int = 5037,
+        timeout_s: float = 10.0,
+        backend: Backend = "auto",
     ) -> None:
         self.serial = serial
         self.timeout_s = timeout_s
+        self.backend = backend
         self._client = _Client(host=adb_host, port=adb_port, socket_timeout=timeout_s)
         self._device = self._client.device(serial)
         self._facts: DeviceFacts | None = None
+        self._u2 = U2Backend(self._device) if backend != "stock" else None
+        self._u2_down_until = 0.0
+        self._tree: tuple[float, str] | None = None
+
+    @property
+    def hierarchy_backend(self) -> str:
+        """ "uiautomator2" while the server on the phone is in use, else "stock"."""
+        return "uiautomator2" if self._fast() is not None else "stock"
+
+    def close(self) -> None:
+        """Stop the uiautomator2 server this driver started."""
+        if self._u2 is not None:
+            self._u2.stop()
+
+    def _fast(self) -> U2Backend | None:
+        """The uiautomator2 backend when it is (or can now be) running, else None."""
+        if self._u2 is None or time.monotonic() < self._u2_down_until:
+            return None
+        try:
+            self._u2.start()
+        except U2Unavailable as exc:
+            if self.backend == "uiautomator2":
+                raise TransportError(
+                    f"The uiautomator2 server cannot run on {self.serial}: {exc}", details=self._where()
+                ) from exc
+            log.info("%s: uiautomator2 server unavailable (%s); using the stock tools", self.serial, exc)
+            self._u2_down_until = time.monotonic() + U2_RETRY_S
+            return None
+        return self._u2
+
+    def _u2_failed(self, exc: DeviceError) -> None:
+        if self.backend == "uiautomator2":
+            raise exc
+        log.warning("%s: the uiautomator2 server failed (%s); using the stock tools", self.serial, exc.message)
+        assert self._u2 is not None
+        self._u2.stop()
+        self._u2_down_until = time.monotonic() + U2_RETRY_S
+
+    def _touched(self) -> None:
+        """The driver is about to send input: the tree it kept is no longer known to be current."""
+        self._tree = None
 
     def facts(self) -> DeviceFacts:
         """Model, Android version and screen size; asked once, they do not change while a device is up."""
@@ -120,14 +196,49 @@ class AdbDriver:
         return self._facts
 
     def wake(self) -> None:
+        self._touched()
         self._check("input keyevent KEYCODE_WAKEUP && wm dismiss-keyguard", "wake up")
 
-    def dump_ui(self) -> str:
-        """The tree `uiautomator dump` writes; its failures ("could not get idle state") are transient."""
-        status, data = self._run(f"uiautomator dump {DUMP_PATH} && cat {DUMP_PATH}")
+    def dump_ui(self, *, deadline: float | None = None, max_age: float = 0.0) -> str:
+        """The tree of the idle screen, in stock `uiautomator dump` form (see the module's docstring)."""
+        kept = self._tree
+        if kept is not None and max_age > 0 and time.monotonic() - kept[0] <= max_age:
+            return kept[1]
+        read_at = time.monotonic()
+        fast = self._fast()
+        xml = None
+        if fast is not None:
+            try:
+                xml = fast.dump(deadline=deadline)
+            except ActionTimeout:
+                raise
+            except DeviceError as exc:
+                self._u2_failed(exc)
+        if xml is None:
+            xml = self._stock_dump(deadline)
+        self._tree = (read_at, xml)
+        return xml
+
+    def _stock_dump(self, deadline: float | None) -> str:
+        """`uiautomator dump --compressed` into a file removed first: a dump that fails leaves none, so a stale
+        one is never read back."""
+        command = f"rm -f {DUMP_PATH}; uiautomator dump --compressed {DUMP_PATH}; cat {DUMP_PATH}"
+        try:
+            _, data = self._run(command, deadline=deadline)
+        except _DeadlineCut as exc:
+            raise ScreenBusy(
+                "`uiautomator dump` had not answered when the step's time ran out; it waits until nothing on "
+                "screen changes.",
+                details=self._where(),
+            ) from exc
         output = data.decode(errors="replace")
+        if _NOT_IDLE in output:
+            raise ScreenBusy(
+                "`uiautomator dump`: could not get idle state (something on screen keeps changing).",
+                details=self._where(),
+            )
         start, end = output.find("<?xml"), output.rfind("</hierarchy>")
-        if status != 0 or start < 0 or end < 0:
+        if start < 0 or end < 0:
             raise ActionTimeout(f"`uiautomator dump` gave no UI tree: {output.strip()[-200:]!r}", details=self._where())
         return output[start : end + len("</hierarchy>")]
 
@@ -139,13 +250,36 @@ class AdbDriver:
         return match.group(1)
 
     def tap(self, x: int, y: int) -> None:
-        self._check(f"input tap {int(x)} {int(y)}", "tap")
+        if not self._fast_input("click", int(x), int(y)):
+            self._check(f"input tap {int(x)} {int(y)}", "tap")
 
     def long_press(self, x: int, y: int, duration_ms: int) -> None:
-        self._check(f"input swipe {int(x)} {int(y)} {int(x)} {int(y)} {int(duration_ms)}", "long-press")
+        if not self._fast_input("click", int(x), int(y), int(duration_ms)):
+            self._check(f"input swipe {int(x)} {int(y)} {int(x)} {int(y)} {int(duration_ms)}", "long-press")
 
     def swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int) -> None:
-        self._check(f"input swipe {int(x1)} {int(y1)} {int(x2)} {int(y2)} {int(duration_ms)}", "swipe")
+        steps = max(2, round(int(duration_ms) / 5))
+        if not self._fast_input("swipe", int(x1), int(y1), int(x2), int(y2), steps):
+            self._check(f"input swipe {int(x1)} {int(y1)} {int(x2)} {int(y2)} {int(duration_ms)}", "swipe")
+
+    def _fast_input(self, method: str, *params: Any) -> bool:
+        """Send input through the uiautomator2 server when it runs; False when the stock tools must do it.
+
+        A call that fails before the server answered falls back to the stock tools; one that timed out
+        is not sent again (it may have been applied).
+        """
+        self._touched()
+        fast = self._fast() if self._u2 is not None and self._u2.running else None
+        if fast is None:
+            return False
+        try:
+            fast.call(method, *params, deadline=time.monotonic() + self.timeout_s)
+        except ActionTimeout:
+            raise
+        except DeviceError as exc:
+            self._u2_failed(exc)
+            return False
+        return True
 
     def input_text(self, text: str) -> None:
         if not _printable_ascii(text):
@@ -155,14 +289,17 @@ class AdbDriver:
                 "device. Use ASCII text (press_key for enter/tab), or type it on the device some other way.",
                 details={"unsupported": odd},
             )
+        self._touched()
         self._check(" && ".join(input_text_commands(text)), "type")
 
     def press_key(self, key: str) -> None:
         if key not in KEYS:
             raise UnsupportedInput(f"Unknown key {key!r}.", details={"key": key})
-        self._check(f"input keyevent KEYCODE_{key.upper()}", f"press {key}")
+        if not self._fast_input("pressKeyCode", KEYS[key]):
+            self._check(f"input keyevent KEYCODE_{key.upper()}", f"press {key}")
 
     def launch_app(self, package: str, *, clear_state: bool = False) -> None:
+        self._touched()
         quoted = shlex.quote(package)
         steps = [f"pm path {quoted}", *([f"pm clear {quoted}"] if clear_state else [])]
         steps.append(f"monkey -p {quoted} -c {LAUNCHER_CATEGORY} 1")
@@ -174,6 +311,7 @@ class AdbDriver:
             self._fail(f"Could not start {package}: {output.decode(errors='replace')[-300:]}")
 
     def stop_app(self, package: str) -> None:
+        self._touched()
         quoted = shlex.quote(package)
         status, output = self._run(f"pm path {quoted} && am force-stop {quoted}")
         self._installed(package, output)
@@ -197,21 +335,35 @@ class AdbDriver:
             raise DeviceError(f"{self.serial} could not {doing} (exit status {status}): {text}")
         return output
 
-    def _run(self, command: str, *, service: str = "shell:") -> tuple[int, bytes]:
-        """Run one command line on the device; its exit status and output (stdout and stderr)."""
+    def _run(self, command: str, *, service: str = "shell:", deadline: float | None = None) -> tuple[int, bytes]:
+        """Run one command line on the device; its exit status and output (stdout and stderr).
+
+        The command gets the driver's timeout, or less when the caller's `deadline` comes first;
+        a command cut by that deadline raises `_DeadlineCut` (closing the stream kills it on the phone).
+        """
         request = f"{service}{command}; echo {_STATUS.decode()}$?".encode()
         if len(request) > 0xFFFF:
             raise UnsupportedInput(f"The command for {self.serial} is {len(request)} bytes, over adb's 65535.")
-        deadline = time.monotonic() + self.timeout_s
+        timeout, cut = self.timeout_s, False
+        if deadline is not None and deadline - time.monotonic() < timeout:
+            timeout, cut = deadline - time.monotonic(), True
+            if timeout <= 0:
+                raise _DeadlineCut(f"The step ran out of time before {self.serial} was asked.", details=self._where())
+        until = time.monotonic() + timeout
         try:
-            conn = self._device.open_transport(timeout=self.timeout_s)
+            conn = self._device.open_transport(timeout=timeout)
             try:
+                conn.conn.settimeout(timeout)
                 conn.conn.sendall(b"%04x" % len(request) + request)
                 conn.check_okay()
-                data = _read_to_end(conn.conn, deadline)
+                data = _read_to_end(conn.conn, until)
             finally:
                 conn.conn.close()
         except (AdbTimeout, TimeoutError) as exc:
+            if cut:
+                raise _DeadlineCut(
+                    f"{self.serial} had not finished when the step's time ran out.", details=self._where()
+                ) from exc
             raise ActionTimeout(
                 f"adb did not answer within {self.timeout_s:g} s for {self.serial}.", details=self._where()
             ) from exc

@@ -52,6 +52,25 @@ class AppNotInstalled(DeviceError):
     retryable = False
 
 
+class ScreenBusy(DeviceError):
+    """The UI tree cannot be read now because something on screen keeps changing.
+
+    `uiautomator dump` answers "ERROR: could not get idle state" while anything animates;
+    `devices.actions` retries with backoff within the step's deadline, then raises
+    `ScreenNotSettled`.
+    """
+
+    code = "screen_not_settled"
+    retryable = False
+
+
+class ScreenNotSettled(DeviceError):
+    """The screen never settled within the step's time, so its UI tree could not be read."""
+
+    code = "screen_not_settled"
+    retryable = False
+
+
 @dataclass(frozen=True)
 class DeviceFacts:
     model: str
@@ -62,19 +81,27 @@ class DeviceFacts:
 
 
 @dataclass
-class ActionOutcome:
+class StepOutcome:
     """What a performed step returns.
 
     `result` is for the user (small JSON); `effect` is the canonical record of what
     the step did and saw (hashed for replay); `state` is the device state after the
-    step (merged into the session state); `screenshot` is PNG bytes when the step
-    took one.
+    step (merged into the session state), None when the step was performed without
+    observing the screen after its input (`devices.actions.perform(observe=False)`);
+    `screenshot` is PNG bytes when the step took one.
     """
 
     result: dict[str, Any]
     effect: dict[str, Any]
-    state: dict[str, Any]
+    state: dict[str, Any] | None
     screenshot: bytes | None = None
+
+
+@dataclass
+class ActionOutcome(StepOutcome):
+    """A step's outcome with the device state after it known."""
+
+    state: dict[str, Any]
 
 
 class DeviceDriver(Protocol):
@@ -85,8 +112,13 @@ class DeviceDriver(Protocol):
     def wake(self) -> None:
         """Screen on and unlocked; called once when a session sets the device up."""
 
-    def dump_ui(self) -> str:
-        """The current UI tree in `uiautomator dump` XML form."""
+    def dump_ui(self, *, deadline: float | None = None, max_age: float = 0.0) -> str:
+        """The current UI tree in `uiautomator dump` XML form, once the screen is idle.
+
+        `deadline` (a `time.monotonic()` value) bounds the read; `max_age` lets a driver
+        answer with the tree it read at most that many seconds ago when it has sent no input
+        since. Raises `ScreenBusy` when the screen keeps animating and the tree cannot be read.
+        """
 
     def foreground_package(self) -> str: ...
 

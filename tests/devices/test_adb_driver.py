@@ -30,10 +30,13 @@ def run(driver, action, timeout=10.0, **params):
     return perform(driver, action=action, params=params, deadline=time.monotonic() + timeout)
 
 
-@pytest.fixture
-def driver(adb_server, start_phone):
+@pytest.fixture(params=["stock", "uiautomator2"])
+def driver(request, adb_server, start_phone):
+    """The adb driver on each hierarchy backend: the stock tools, and the uiautomator2 server."""
     phone, serial = start_phone()
-    return AdbDriver(serial, adb_port=adb_server.port, timeout_s=5.0), phone
+    adb = AdbDriver(serial, adb_port=adb_server.port, timeout_s=5.0, backend=request.param)
+    yield adb, phone
+    adb.close()
 
 
 def field_text(driver, resource_id):
@@ -50,6 +53,7 @@ def test_the_login_flow_has_the_same_effects_as_on_the_plain_sim_driver(driver, 
     assert over_adb[-1].screenshot == direct[-1].screenshot
     assert over_adb[-1].effect["width"] == 1080 and over_adb[-1].effect["height"] == 2400
     assert phone.driver.action_log() == plain.action_log()
+    assert adb.hierarchy_backend == adb.backend
 
 
 def test_facts_foreground_and_wake(driver):

@@ -6,8 +6,16 @@ import pytest
 from PIL import Image
 
 from devices import actions
-from devices.actions import device_state, perform
-from devices.drivers.base import ActionTimeout, AppNotInstalled, AssertionFailed, ElementNotFound
+from devices.actions import device_state, observe, observed, perform
+from devices.drivers.base import (
+    ActionOutcome,
+    ActionTimeout,
+    AppNotInstalled,
+    AssertionFailed,
+    ElementNotFound,
+    ScreenBusy,
+    ScreenNotSettled,
+)
 from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver
 from devices.uitree import find_nodes, parse, ui_hash
 
@@ -145,14 +153,14 @@ def test_tap_by_point_and_long_press(phone):
 def test_missing_element_is_element_not_found_with_a_helpful_message(phone):
     run(phone, "launch_app", package=DEMO)
     with pytest.raises(ElementNotFound) as info:
-        run(phone, "tap", text="Log in")
+        run(phone, "tap", text="Log in", timeout_ms=200)
     error = info.value
     assert not error.retryable and error.code == "element_not_found"
     assert error.message == (
-        'No element with text "Log in" on com.cognisim.demo. Visible: "Sign in", "Email", "Password"'
+        'No element with text "Log in" on com.cognisim.demo within 200 ms. Visible: "Sign in", "Email", "Password"'
     )
     with pytest.raises(ElementNotFound, match=r"Only 2 element\(s\) with text \"Sign in\""):
-        run(phone, "tap", text="Sign in", index=2)
+        run(phone, "tap", text="Sign in", index=2, timeout_ms=200)
     assert phone.action_log()[-1]["op"] == "launch_app"
 
 
@@ -161,9 +169,7 @@ def test_assertions_fail_with_assertion_failed(phone):
     with pytest.raises(AssertionFailed) as info:
         run(phone, "assert_not_visible", id="sign_in")
     assert "not to be visible" in info.value.message and not info.value.retryable
-    with pytest.raises(
-        AssertionFailed, match='Expected text "Welcome, Demo!" to be visible on com.cognisim.demo'
-    ):
+    with pytest.raises(AssertionFailed, match='Expected text "Welcome, Demo!" to be visible on com.cognisim.demo'):
         run(phone, "assert_visible", text="Welcome, Demo!")
     assert run(phone, "assert_not_visible", text="Welcome, Demo!").effect["found"] is None
 
@@ -278,3 +284,141 @@ def test_effects_are_deterministic_across_devices(tmp_path):
     assert effects[0] == effects[1]
     assert effects[0][-2]["foreground"] == LAUNCHER
     assert len({effect["screen"] for effect in effects[0]}) >= 5
+
+
+class Counting(SimDriver):
+    """A SimDriver that counts its reads and inputs."""
+
+    def __init__(self, *args, busy_until=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+        self.busy_until = busy_until
+
+    def dump_ui(self, *, deadline=None, max_age=0.0):
+        self.calls.append("dump")
+        if time.monotonic() < self.busy_until:
+            raise ScreenBusy("`uiautomator dump`: could not get idle state (something on screen keeps changing).")
+        return super().dump_ui()
+
+    def tap(self, x, y):
+        self.calls.append("tap")
+        super().tap(x, y)
+
+    def screenshot(self):
+        self.calls.append("screenshot")
+        return super().screenshot()
+
+
+def test_a_tap_by_text_reads_once_then_taps_and_observes_once(tmp_path):
+    phone = Counting("sim-1", tmp_path)
+    run(phone, "tap", text="Settings")
+    assert phone.calls == ["dump", "tap", "dump"]
+    phone.calls.clear()
+    quick = perform(phone, action="tap", params={"text": "Wi-Fi"}, deadline=time.monotonic() + 5, observe=False)
+    assert phone.calls == ["dump", "tap"]
+    assert quick.state is None and "screen" not in quick.effect and quick.result["element"]["text"] == "Wi-Fi"
+
+
+def test_observe_false_then_observe_gives_what_observe_true_gives(tmp_path):
+    steps = [
+        ("launch_app", {"package": DEMO}),
+        ("type", {"text": "demo@example.com", "into": {"id": "email"}}),
+        ("type", {"text": "secret123", "into": {"id": "password"}}),
+        ("tap", {"text": "Sign in"}),
+        ("assert_visible", {"text": "Welcome, Demo!"}),
+        ("scroll_until_visible", {"text": "Item 25"}),
+        ("screenshot", {}),
+        ("press_key", {"key": "back"}),
+    ]
+    eager, lazy = SimDriver("sim-a", tmp_path), SimDriver("sim-b", tmp_path)
+    for action, params in steps:
+        expected = perform(eager, action=action, params=params, deadline=time.monotonic() + 5)
+        quick = perform(lazy, action=action, params=params, deadline=time.monotonic() + 5, observe=False)
+        seen = observe(lazy, deadline=time.monotonic() + 5)
+        assert seen.state == device_state(lazy) and seen.ui_xml == lazy.dump_ui()
+        assert seen.png == lazy.screenshot()
+        joined = observed(quick, seen)
+        assert isinstance(joined, ActionOutcome)
+        assert (joined.result, joined.effect, joined.state) == (expected.result, expected.effect, expected.state)
+        if action in ("assert_visible", "scroll_until_visible"):
+            assert quick.state == expected.state  # the step read the screen itself: no observation needed
+
+
+def test_an_element_that_appears_after_500_ms_is_tapped(tmp_path):
+    phone = SimDriver("sim-1", tmp_path)
+    phone.start_activity(DEMO, ".SyncActivity", {"duration_ms": 500})
+    started = time.monotonic()
+    tapped = run(phone, "tap", text="Continue")
+    assert time.monotonic() - started >= 0.45
+    assert tapped.result["element"]["id"] == "com.cognisim.demo:id/sync_continue"
+    assert on_screen(phone, text="Sign in")
+
+
+def test_assert_not_visible_passes_when_the_element_goes_in_time(tmp_path):
+    phone = SimDriver("sim-1", tmp_path)
+    phone.start_activity(DEMO, ".SyncActivity", {"duration_ms": 400})
+    assert on_screen(phone, text="Syncing…")
+    started = time.monotonic()
+    gone = run(phone, "assert_not_visible", text="Syncing…")
+    assert 0.35 <= time.monotonic() - started < 2
+    assert gone.result == {"visible": False} and gone.effect["found"] is None
+
+
+def test_assert_not_visible_fails_with_a_clear_message_after_its_timeout(tmp_path):
+    phone = SimDriver("sim-1", tmp_path)
+    phone.start_activity(DEMO, ".SyncActivity", {"duration_ms": -1})
+    started = time.monotonic()
+    with pytest.raises(AssertionFailed) as info:
+        run(phone, "assert_not_visible", text="Syncing…", timeout_ms=400)
+    assert 0.4 <= time.monotonic() - started < 1.5
+    assert info.value.message.startswith('Expected text "Syncing…" not to be visible on com.cognisim.demo, but it is')
+    assert info.value.message.endswith("after 400 ms.")
+
+
+def test_assert_visible_waits_up_to_its_timeout_then_fails(tmp_path):
+    phone = SimDriver("sim-1", tmp_path)
+    phone.start_activity(DEMO, ".SyncActivity", {"duration_ms": 300})
+    assert run(phone, "assert_visible", text="Up to date", timeout_ms=3000).result["element"]["text"] == "Up to date"
+    started = time.monotonic()
+    with pytest.raises(AssertionFailed, match=r'Expected text "Nope" to be visible on com.cognisim.demo within 300 ms'):
+        run(phone, "assert_visible", text="Nope", timeout_ms=300)
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
+def test_without_timeout_ms_an_element_is_waited_for_the_default_time(phone, monkeypatch):
+    monkeypatch.setattr(actions, "ELEMENT_WAIT_MS", 300)
+    started = time.monotonic()
+    with pytest.raises(ElementNotFound, match="within 300 ms"):
+        run(phone, "tap", text="Typo")
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
+def test_the_step_deadline_cuts_the_default_wait_with_the_same_error(phone):
+    started = time.monotonic()
+    with pytest.raises(ElementNotFound, match=r"within (3[5-9]\d|400) ms"):
+        run(phone, "tap", timeout=0.4, text="Typo")
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(AssertionFailed, match=r"to be visible on com.android.launcher3 within (3[5-9]\d|400) ms"):
+        run(phone, "assert_visible", timeout=0.4, text="Typo")
+
+
+def test_a_screen_that_settles_is_read_once_it_does(tmp_path):
+    phone = Counting("sim-1", tmp_path, busy_until=time.monotonic() + 0.4)
+    started = time.monotonic()
+    run(phone, "tap", text="Settings")
+    assert time.monotonic() - started >= 0.4
+    assert phone.calls.count("tap") == 1 and phone.calls[-1] == "dump"
+    assert 2 <= phone.calls.count("dump") <= 8  # backoff, not a busy loop
+
+
+def test_a_screen_that_never_settles_fails_the_step_by_its_deadline_saying_so(tmp_path):
+    phone = Counting("sim-1", tmp_path, busy_until=float("inf"))
+    started = time.monotonic()
+    with pytest.raises(ScreenNotSettled) as info:
+        run(phone, "tap", timeout=1.0, text="Settings")
+    assert time.monotonic() - started < 1.5
+    assert not info.value.retryable and info.value.code == "screen_not_settled"
+    assert "never settled" in info.value.message and "could not get idle state" in info.value.message
+    assert "tap" not in phone.calls
+    with pytest.raises(ScreenNotSettled, match="never settled"):
+        observe(phone, deadline=time.monotonic() + 0.3)
