@@ -162,9 +162,9 @@ def _check(deadline: float, doing: str) -> None:
 
 
 def _never_settled(since: float, busy: ScreenBusy, after: str) -> ScreenNotSettled:
-    waited = time.monotonic() - since
+    waited, when = time.monotonic() - since, f" {after}" if after else ""
     return ScreenNotSettled(
-        f"The screen never settled {after}: for {waited:.1f} s its UI tree could not be read because something "
+        f"The screen never settled{when}: for {waited:.1f} s its UI tree could not be read because something "
         f"on screen kept changing ({busy.message}). A progress bar, a video or a blinking cursor does this: wait "
         "until it stops, or give the step a longer timeout_ms.",
         details={"waited_ms": round(waited * 1000), **busy.details},
@@ -227,6 +227,10 @@ def _until(
                 return screen, True
         except ScreenBusy as exc:
             busy = exc
+        except ActionTimeout:
+            if screen is None:
+                raise
+            return screen, False  # the last read ran into the deadline: judge by the screen read before it
         first = False
         left = give_up - time.monotonic()
         if left <= 0:

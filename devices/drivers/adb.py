@@ -10,7 +10,8 @@ there (`devices/drivers/u2.py`, backend "auto" or "uiautomator2"): a tree in one
 running server instead of a `uiautomator dump` process. Otherwise, and whenever that server
 fails, the stock tools: `uiautomator dump --compressed` (which waits for the screen to be
 idle, and answers "could not get idle state" while it animates: `ScreenBusy`) and `input`.
-The last tree read is kept and handed out again to a reader that accepts its age, until
+The last tree read is kept and handed out again to a reader that accepts its age (counted
+from the end of the read: both tools walk the tree once the screen is idle, at the end), until
 the driver sends the phone any input.
 
 Typing: `input text` can only type what the virtual keyboard's key map has, which
@@ -204,7 +205,6 @@ class AdbDriver:
         kept = self._tree
         if kept is not None and max_age > 0 and time.monotonic() - kept[0] <= max_age:
             return kept[1]
-        read_at = time.monotonic()
         fast = self._fast()
         xml = None
         if fast is not None:
@@ -216,7 +216,7 @@ class AdbDriver:
                 self._u2_failed(exc)
         if xml is None:
             xml = self._stock_dump(deadline)
-        self._tree = (read_at, xml)
+        self._tree = (time.monotonic(), xml)
         return xml
 
     def _stock_dump(self, deadline: float | None) -> str:

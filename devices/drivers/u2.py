@@ -63,8 +63,12 @@ class U2Backend:
                 log.debug("stopping the uiautomator2 server failed", exc_info=True)
 
     def dump(self, *, deadline: float | None) -> str:
-        """The tree once the screen is quiet (or after `IDLE_WAIT_MS`, when it keeps moving), in stock form."""
-        wait_ms = IDLE_WAIT_MS if deadline is None else min(IDLE_WAIT_MS, max(0, (deadline - time.monotonic()) * 1000))
+        """The tree once the screen is quiet (or after `IDLE_WAIT_MS`, when it keeps moving), in stock form.
+
+        The wait for a quiet screen takes at most half the time left, so that the tree is still read in time.
+        """
+        left_ms = IDLE_WAIT_MS * 2 if deadline is None else (deadline - time.monotonic()) * 1000
+        wait_ms = min(IDLE_WAIT_MS, left_ms / 2)
         if wait_ms >= 1:
             self.call("waitForIdle", int(wait_ms), deadline=deadline)
         xml = self.call("dumpWindowHierarchy", self.compressed, MAX_DEPTH, deadline=deadline)

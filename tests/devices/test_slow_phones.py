@@ -14,7 +14,7 @@ import pytest
 from devices.actions import observe, perform
 from devices.adbsim.profiles import PROFILES, Cost, Profile
 from devices.drivers.adb import AdbDriver
-from devices.drivers.base import ScreenNotSettled, TransportError
+from devices.drivers.base import ElementNotFound, ScreenNotSettled, TransportError
 from devices.drivers.sim import DEMO, SETTINGS
 from devices.uitree import find_nodes, parse
 
@@ -217,3 +217,19 @@ def test_a_server_that_cannot_come_back_is_replaced_by_the_stock_tools_within_th
     kill_server(phone)
     assert run(auto, "tap", text="Wi-Fi").state["foreground"] == SETTINGS
     assert auto.hierarchy_backend == "stock"
+
+
+def test_uiautomator2_on_an_endless_animation_fails_by_the_deadline_with_what_it_saw(
+    adb_server, start_phone, open_driver
+):
+    phone, serial = start_phone("u2-6", profile=quick(u2_dump=Cost(150, 150), u2_idle_ms=100))
+    fast = open_driver(serial, backend="uiautomator2")
+    fast.dump_ui()
+    shell(adb_server, serial, f"am start -n {SYNC} --ei duration_ms -1")
+    for timeout in (1.0, 1.3, 1.6):  # wherever the last read falls against the deadline
+        started = time.monotonic()
+        with pytest.raises(
+            ElementNotFound, match=r'No element with text "Continue" .* Visible: "Sync", "Syncing", "Syncing…"'
+        ):
+            run(fast, "tap", timeout=timeout, text="Continue")
+        assert timeout <= time.monotonic() - started < timeout + 0.3
