@@ -77,3 +77,16 @@ def test_the_chat_history_has_both_sides_and_says_when_the_agent_is_thinking() -
         {"who": "you", "turn_id": planning.pk, "text": "go", "at": 3.0},
         {"who": "agent", "turn_id": planning.pk, "thinking": True},
     ]
+
+
+@pytest.mark.django_db
+def test_only_the_owner_stops_a_session_from_the_home_page(client: Any) -> None:
+    owner = get_user_model().objects.create_user("erin")
+    session = TestSession.objects.create(owner=owner)
+    client.force_login(get_user_model().objects.create_user("frank"))
+    assert client.post(f"/sessions/{session.pk}/stop/").status_code == 404
+    assert client.get(f"/sessions/{session.pk}/screens/{'0' * 64}/tree.json").status_code == 404
+    client.force_login(owner)
+    assert client.post(f"/sessions/{session.pk}/stop/").status_code == 302
+    session.refresh_from_db()
+    assert session.status == TestSession.Status.COMPLETED

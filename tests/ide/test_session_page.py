@@ -36,7 +36,13 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     row = run(page, "type", text="demo@example.com", **{"into-kind": "id", "into-value": "email"})
     expect(row.locator(".desc")).to_have_text("“demo@example.com” into id email")
     finished(row)
-    finished(run(page, "type", text="secret123", **{"into-kind": "id", "into-value": "password"}))
+    # Into a password field (so says the screen's tree): the composer makes it a secret, masked on the page.
+    compose(page, "type", text="secret123", **{"into-kind": "id", "into-value": "password"})
+    expect(page.locator("#f-secret")).to_be_checked()
+    expect(page.locator("#f-text")).to_have_attribute("type", "password")
+    password = press_run(page)
+    expect(password.locator(".desc")).to_have_text("•••••• into id password")
+    finished(password)
 
     # Selectors suggested from the screen: the datalist completes the chosen kind; a chip (a button,
     # reached by keyboard here) sets the kind and the value.

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from devices.services import device_mark_offline, device_register_sim
 from tests.ide.pages import finished, open_session, run
-from tests.live import Rest
+from tests.live import Rest, Socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -73,6 +73,10 @@ def test_the_device_list_is_live(page: Page, devices: Any, stack: Any, alice: st
     )
     rest.post(f"/api/sessions/{session['id']}/stop/")
     expect(row.locator(".badge")).to_have_text("available")
+
+    # Only for signed-in people.
+    anonymous = Socket(f"ws://{stack.host}:{stack.port}/ws/devices/")
+    assert anonymous.close_code() == 4401
 
     device_mark_offline(serial=devices[0].serial, reason="Unplugged.")
     expect(page.locator(f"#devices tr[data-serial='{devices[0].serial}'] .badge")).to_have_text("offline")

@@ -982,6 +982,21 @@ for (const action of SPECS.actions) {
 }
 renderFields($("#common-fields"), SPECS.common);
 $("#action").addEventListener("change", renderComposer);
+
+// `type` into a field the screen says is a password field: the step is a secret.
+function autoSecret() {
+  const secret = $("#f-secret");
+  const kind = $("#f-into-kind")?.value;
+  const value = $("#f-into-value")?.value;
+  if (!secret || !kind || !value) return;
+  const field = state.tree.nodes.find((n) => n.selectors.some((s) => s.kind === kind && s.value === value));
+  if (field?.password && !secret.checked) {
+    secret.checked = true;
+    $("#fields").toggles();
+  }
+}
+$("#fields").addEventListener("input", autoSecret);
+$("#fields").addEventListener("change", autoSecret);
 renderComposer();
 renderDrafts();
 renderSessionBadge();
