@@ -156,7 +156,7 @@ function stepRow(step) {
     title: "Load into the composer",
     text: "↺ edit",
   });
-  reuse.addEventListener("click", () => loadIntoComposer(state.steps.get(step.id), { from: `step #${step.index}` }));
+  reuse.addEventListener("click", () => loadPastStep(step.id));
   row.append(
     el("span", { class: "idx", text: `#${step.index}` }),
     el("span", { class: "what" }, el("strong", { class: "action" }), " ", el("span", { class: "desc" })),
@@ -761,15 +761,23 @@ $("#composer").addEventListener("submit", async (event) => {
   }
 });
 
-// Fill the composer with a step: from the inspector, a drafted step, or a step that already ran.
+// A step that already ran, back into the composer (its params read first when only events brought it).
+async function loadPastStep(stepId) {
+  const step = state.steps.get(stepId);
+  if (!step) return;
+  if (!step.params) await refreshParams();
+  if (!step.params) return showPageError("Could not read that step's fields; try again.");
+  const filled = { action: step.action, ...step.params };
+  if (isSecret(step)) Object.assign(filled, { text: "", secret: true }); // a secret is typed again
+  loadIntoComposer(filled, { from: `step #${step.index}` });
+}
+
+// Fill the composer with a step `{action, …params}`: from the inspector, a drafted step, or a past step.
 function loadIntoComposer(step, { from = "", editing = null } = {}) {
   if (!step) return;
   $("#action").value = step.action;
   renderComposer();
-  const params = step.params ? { action: step.action, ...step.params } : step;
-  const secret = isSecret(step) || params.secret;
-  const filled = secret && step.id ? { ...params, text: "", secret: true } : params; // a secret is typed again
-  fillStep($("#composer"), filled, FIELDS[step.action] || [], SPECS.common);
+  fillStep($("#composer"), step, FIELDS[step.action] || [], SPECS.common);
   state.editing = editing;
   const mode = $("#composer-mode");
   mode.hidden = !from && editing === null;
