@@ -355,10 +355,13 @@ class AdbSimPhone:
             transports = list(self._transports)
         for transport in transports:
             transport.close()
-        for thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
-        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        with self._lock:
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
 
     def __enter__(self) -> AdbSimPhone:
         return self.start()
@@ -372,9 +375,11 @@ class AdbSimPhone:
         return f"{self.host}:{self.port}"
 
     def _spawn(self, target: Callable[..., object], *args: object, name: str) -> None:
+        """Start a thread that `stop` joins; any thread may spawn one, also while `stop` runs."""
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads = [*(alive for alive in self._threads if alive.is_alive()), thread]
         thread.start()
+        with self._lock:
+            self._threads = [*(alive for alive in self._threads if alive.is_alive()), thread]
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
