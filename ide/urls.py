@@ -16,6 +16,7 @@ urlpatterns = [
     path("sessions/new/", views.session_new, name="session_new"),
     path("sessions/<uuid:session_id>/", views.session_page, name="session"),
     path("sessions/<uuid:session_id>/stop/", views.session_stop, name="session_stop"),
+    path("sessions/<uuid:session_id>/export/maestro/", views.export_maestro, name="export_maestro"),
     path(
         "sessions/<uuid:session_id>/screens/<str:screen_hash>/tree.json",
         views.screen_tree,

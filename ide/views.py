@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.errors import NotFound, ServiceError
 from core.steps import common_fields, step_catalog
 from devices.models import Device
+from runs.maestro import maestro_export
 from sessions import selectors as session_selectors
 from sessions import services
 from sessions.models import TestSession
@@ -145,6 +147,26 @@ def screen_tree(request: HttpRequest, session_id: str, screen_hash: str) -> Json
     response = JsonResponse(tree)
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+@login_required
+@require_POST
+def export_maestro(request: HttpRequest, session_id: str) -> JsonResponse:
+    """The export dialog's Maestro form: `{name, app, steps}` (steps as the step API takes them) → `{flow}`,
+    or 400 naming the first step Maestro cannot express. The server then checks the file like any flow."""
+    try:
+        session_selectors.session_get(owner=request.user, session_id=session_id)
+    except NotFound as exc:
+        return JsonResponse({"code": exc.code, "message": exc.message}, status=404)
+    try:
+        body = json.loads(request.body)
+        flow = maestro_export(name=str(body.get("name") or ""), app=str(body["app"]), steps=list(body["steps"]))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        message = str(exc) if isinstance(exc, ValueError) and str(exc).startswith("step ") else ""
+        return JsonResponse(
+            {"code": "not_exportable", "message": message or "Send {name, app, steps: [{action, …}]}."}, status=400
+        )
+    return JsonResponse({"flow": flow})
 
 
 @require_http_methods(["GET", "HEAD"])

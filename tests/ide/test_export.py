@@ -11,6 +11,7 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
+from runs.maestro import maestro_convert
 from sessions.models import Step, TestSession
 from tests.ide.conftest import snap
 from tests.ide.pages import finished, open_session, run
@@ -61,10 +62,31 @@ def test_export_picks_checks_and_runs_again(page: Page, devices: Any, stack: Any
         {"tap": {"id": "sign_in"}},
     ]
 
-    # Everything, the question included: the server refuses it, and nothing is downloaded.
+    # The same steps as a Maestro flow: checked by the server too, and it reads back as the same steps.
+    dialog.get_by_label("Maestro flow (YAML; also runs here)").check()
+    with page.expect_download() as maestro_download:
+        dialog.get_by_role("button", name="Check and download").click()
+    expect(dialog.locator("#export-check")).to_have_text("Checked by the server: a valid flow of 6 steps.")
+    assert maestro_download.value.suggested_filename == "Export-me.maestro.yaml"
+    maestro = Path(maestro_download.value.path()).read_text()
+    assert maestro.startswith("appId: com.cognisim.demo\n") and "secret123" not in maestro
+    assert yaml.safe_load(maestro_convert(maestro))["steps"] == [
+        {"launch_app": {"package": "com.cognisim.demo", "clear_state": True}},
+        {"tap": {"id": "email"}},
+        {"type": {"text": "demo@example.com"}},
+        {"tap": {"id": "password"}},
+        {"type": {"text": "${SECRET_1}"}},
+        {"tap": {"id": "sign_in"}},
+    ]
+    # A question has no Maestro form: said, and nothing downloaded.
     downloads: list[Any] = []
     page.on("download", lambda d: downloads.append(d))
     dialog.get_by_role("button", name="All").click()
+    dialog.get_by_role("button", name="Check and download").click()
+    expect(dialog.locator("#export-errors")).to_have_text("step 5 (ask_user) has no Maestro command")
+    dialog.get_by_label("CogniSim flow (YAML, for cognisim run)").check()
+
+    # Everything, the question included: the server refuses it, and nothing is downloaded.
     dialog.get_by_role("button", name="Check and download").click()
     expect(dialog.locator("#export-check")).to_contain_text("The server refused this flow")
     expect(dialog.locator("#export-errors")).to_contain_text("ask_user")

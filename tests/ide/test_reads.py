@@ -86,7 +86,17 @@ def test_only_the_owner_stops_a_session_from_the_home_page(client: Any) -> None:
     client.force_login(get_user_model().objects.create_user("frank"))
     assert client.post(f"/sessions/{session.pk}/stop/").status_code == 404
     assert client.get(f"/sessions/{session.pk}/screens/{'0' * 64}/tree.json").status_code == 404
+    maestro = f"/sessions/{session.pk}/export/maestro/"
+    steps = {"name": "n", "app": "com.example.app", "steps": [{"action": "tap", "text": "OK"}]}
+    assert client.post(maestro, steps, content_type="application/json").status_code == 404
     client.force_login(owner)
+    answer = client.post(maestro, steps, content_type="application/json")
+    assert answer.status_code == 200 and "tapOn: OK" in answer.json()["flow"]
+    steps["steps"].append({"action": "sleep", "ms": 10})
+    refused = client.post(maestro, steps, content_type="application/json")
+    assert refused.status_code == 400 and refused.json()["message"] == "step 2 (sleep) has no Maestro command"
+    assert client.post(maestro, "{not json", content_type="application/json").status_code == 400
+    assert client.post(maestro, {"steps": [{"action": "tap"}]}, content_type="application/json").status_code == 400
     assert client.post(f"/sessions/{session.pk}/stop/").status_code == 302
     session.refresh_from_db()
     assert session.status == TestSession.Status.COMPLETED

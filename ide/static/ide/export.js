@@ -77,9 +77,10 @@ export class Exporter {
     return this.steps.filter((s) => ids.has(String(s.id)));
   }
 
-  // The flow: secret texts become variables (${SECRET_1} …) that whoever runs it sets with `-e`.
+  // The flow: secret texts become variables (${SECRET_1} …) whose values whoever runs it gives. (They are not
+  // named under `secrets:` yet: a run cannot keep secrets until sessions have a secret store.)
   flow() {
-    const checkEnv = {}; // values for the server's check only; never written to the file
+    const checkSecrets = {}; // values for the server's check only; never written to the file
     const secrets = [];
     const steps = this.picked().map((step) => {
       const params = { ...step.params };
@@ -87,7 +88,7 @@ export class Exporter {
         const name = `SECRET_${secrets.length + 1}`;
         secrets.push(name);
         params.text = `\${${name}}`;
-        checkEnv[name] = "placeholder";
+        checkSecrets[name] = "placeholder";
       }
       return { action: step.action, ...params };
     });
@@ -100,7 +101,7 @@ export class Exporter {
       app: this.$("#export-app").value.trim(),
       steps,
       comment,
-      checkEnv,
+      checkSecrets,
     };
   }
 
@@ -110,16 +111,37 @@ export class Exporter {
     node.hidden = !list.length;
   }
 
+  // The file in the chosen format: native YAML or JSON here; Maestro YAML from the server (runs.maestro).
+  async render(flow, format) {
+    if (format === "json") return flowJson(flow);
+    if (format === "yaml") return flowYaml(flow);
+    if (!flow.app) throw new Error("A Maestro flow needs the app (its appId): fill in the app.");
+    const answer = await this.api(`/sessions/${this.session.id}/export/maestro/`, {
+      method: "POST",
+      body: JSON.stringify({ name: flow.name, app: flow.app, steps: flow.steps }),
+    });
+    return answer.flow;
+  }
+
   async checkAndDownload() {
     const flow = this.flow();
     const format = this.$("input[name=export-format]:checked").value;
-    const text = format === "json" ? flowJson(flow) : flowYaml(flow);
-    const filename = `${flow.name.replace(/[^\w.-]+/g, "-")}.flow.${format}`;
     const check = this.$("#export-check");
     check.textContent = "Checking with the server…";
+    delete check.dataset.valid;
     this.errors([]);
+    let text;
     try {
-      const env = Object.keys(flow.checkEnv).length ? { env: flow.checkEnv } : {};
+      text = await this.render(flow, format);
+    } catch (err) {
+      check.textContent = "This flow cannot be written in that form:";
+      this.errors([{ message: err.message }]);
+      return;
+    }
+    const extension = { yaml: "flow.yaml", json: "flow.json", maestro: "maestro.yaml" }[format];
+    const filename = `${flow.name.replace(/[^\w.-]+/g, "-")}.${extension}`;
+    try {
+      const env = Object.keys(flow.checkSecrets).length ? { env: flow.checkSecrets } : {};
       const body = { flow: text, filename, dry_run: true, ...env };
       const answer = await this.api("/api/runs/", { method: "POST", body: JSON.stringify(body) });
       check.textContent = `Checked by the server: a valid flow of ${answer.steps_total} step${answer.steps_total === 1 ? "" : "s"}.`;

@@ -478,11 +478,12 @@ export function errorText(error) {
 
 // The flow file (docs/ci.md): `name`, `app`, optional `env`, and the steps in the short form `- ACTION: {fields}`,
 // every scalar written as JSON (which YAML reads), so any text survives.
-export function flowYaml({ name, app, env, steps, comment }) {
+export function flowYaml({ name, app, env, secrets, steps, comment }) {
   const lines = [];
   if (comment) lines.push(...comment.split("\n").map((line) => `# ${line}`));
   lines.push(`name: ${JSON.stringify(name || "Untitled session")}`);
   if (app) lines.push(`app: ${JSON.stringify(app)}`);
+  if (secrets?.length) lines.push(`secrets: ${JSON.stringify(secrets)}`);
   if (env && Object.keys(env).length) {
     lines.push("env:");
     for (const [k, v] of Object.entries(env)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
@@ -498,7 +499,13 @@ export function flowYaml({ name, app, env, steps, comment }) {
   return lines.join("\n") + "\n";
 }
 
-export function flowJson({ name, app, env, steps }) {
-  const flow = { name: name || "Untitled session", ...(app ? { app } : {}), ...(env ? { env } : {}), steps };
+export function flowJson({ name, app, env, secrets, steps }) {
+  const flow = {
+    name: name || "Untitled session",
+    ...(app ? { app } : {}),
+    ...(env ? { env } : {}),
+    ...(secrets?.length ? { secrets } : {}),
+    steps,
+  };
   return JSON.stringify(flow, null, 2) + "\n";
 }
