@@ -132,10 +132,12 @@ def parse(clause: str) -> Intent | None:
     """The intent of one clause, or None when no rule understands it."""
     times = 1
     repeat = re.search(
-        r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s+(?:times|x))(?:\s+in\s+a\s+row)?$", clause, re.I
+        r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s*(?:times|x)|x\s*(?P<x>\d+))(?:\s+in\s+a\s+row)?$",
+        clause,
+        re.I,
     )
     if repeat:
-        times = TIMES.get(repeat["t"].lower()) or int(number(repeat["n"]))
+        times = TIMES.get(repeat["t"].lower()) or int(number(repeat["n"] or repeat["x"]))
         clause = clause[: repeat.start()]
     for pattern, build in _RULES:
         match = pattern.fullmatch(clause)
@@ -195,7 +197,7 @@ _LOGIN_VERB = (
 )
 _APP_WORDS = r"(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
 _PASSWORD = (
-    r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|my)\s+)?(?:password|pw|pass(?:code|word)?)\s*(?:of\s+|is\s+|=\s*|:\s*)?"
+    r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|my)\s+)?(?:password|passcode|pw|pass)\b\s*(?:of\s+|is\s+|=\s*|:\s*)?"
     r"(?P<pw>\S+)"
 )
 _ACCOUNT = r"(?:(?:the\s+)?(?:email|e-mail|user(?:name)?|account|login|user\s+name|address)\s+)?"
@@ -203,6 +205,7 @@ _ACCOUNT = r"(?:(?:the\s+)?(?:email|e-mail|user(?:name)?|account|login|user\s+na
 
 @rule(
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+?){_PASSWORD}",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+{_ACCOUNT}(?P<email>\S+@\S+?){_PASSWORD}",
     rf"(?:use|using)\s+{_ACCOUNT}(?P<email>\S+?){_PASSWORD}\s+to\s+{_LOGIN_VERB}{_APP_WORDS}",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s*:\s*(?P<email>\S+?){_PASSWORD}",
 )
@@ -219,7 +222,10 @@ def _login_pair(m: re.Match[str]) -> Intent:
     return Intent("login", target=m["email"], text=m["pw"])
 
 
-@rule(rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+@\S+|[\w.-]+)")
+@rule(
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+@\S+|[\w.-]+)"
+    r"(?:\s+(?:with|and|using)\s+(?:the|a|my)\s+(?:password|pw|passcode))?"
+)
 def _login_no_password(m: re.Match[str]) -> Intent | None:
     if re.fullmatch(r"(?:my|the|your|our|a|an|it|them)", m["email"], re.I):
         return None
@@ -230,7 +236,7 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
 
 @rule(
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?:\w+\s+)?"
-    r"(?:credentials|account|details|login|user|password|creds)",
+    r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
 )
 def _login_unknown(m: re.Match[str]) -> Intent:
@@ -331,11 +337,12 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     rf"(?:turn|switch|toggle|flip|set|put)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
     rf"(?:turn|switch|set|put|toggle|flip)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
-    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)\s+is\s+(?:turned\s+|switched\s+|set\s+)?"
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s)\s+(?:still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip)\s+(?P<target>.+)",
     rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
+    r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
     r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",
     r"(?P<off>shut\s+off|shut\s+down|cut|disconnect(?:\s+from)?|kill|stop|cut\s+off)\s+(?:the\s+)?(?P<target>.+?)"
     r"(?:\s+(?:setting|switch|toggle|option))?",
@@ -348,6 +355,8 @@ def _toggle(m: re.Match[str]) -> Intent | None:
         return Intent("toggle", target=m["target"], on=False)
     if re.match(r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\b|(?:re)?connect\b", m[0], re.I):
         return Intent("toggle", target=m["target"], on=True)
+    if "tick" in m.re.groupindex:
+        return Intent("toggle", target=m["target"], on=m["tick"].lower() in ("check", "tick", "select"))
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
     target = m["target"] if "target" in m.re.groupindex else "it"
@@ -385,10 +394,12 @@ def _scroll_edge(m: re.Match[str]) -> Intent:
     r"till)\s+(?P<target>.+)",
     r"(?P<verb>scroll|swipe)(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach|get\s+to))?|"
     r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?))?",
-    r"(?:find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?"
+    r"(?P<find>find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?"
     r"(?:\s+in\s+the\s+list)?",
     r"(?:bring|get|scroll)\s+(?P<target>.+?)\s+(?:into|in|to)\s+view",
     r"(?:reveal|expose|jump\s+to|skip\s+to)\s+(?P<target>.+)",
+    r"scroll\s+(?!(?:up|down|left|right|back|a\s+bit|a\s+little|some|more|the\s+(?:screen|page|list))\b)"
+    r"(?P<target>(?:item|row|entry)\s+\d+)",
     r"make\s+(?P<target>.+?)\s+visible\s+by\s+scrolling(?:\s+(?P<dir>down|up))?",
 )
 def _scroll_to(m: re.Match[str]) -> Intent:
@@ -396,7 +407,9 @@ def _scroll_to(m: re.Match[str]) -> Intent:
     direction = (groups.get("dir") or "down").lower()
     if (groups.get("verb") or "").lower() == "swipe" and groups.get("dir"):
         direction = "down" if direction == "up" else "up"
-    return Intent("scroll_to", target=m["target"], direction=direction, explicit=bool(groups.get("dir")))
+    intent = Intent("scroll_to", target=m["target"], direction=direction, explicit=bool(groups.get("dir")))
+    intent.terse = bool(groups.get("find"))  # "find X": only what the screen or its list can show
+    return intent
 
 
 # Checks: what is shown, and what must not be ------------------------------------------------------
@@ -409,12 +422,13 @@ _NEGATION = re.compile(
 _SHOWN = (
     r"(?:shown|visible|displayed|there|present|on\s+(?:the\s+|this\s+)?(?:screen|page)|showing|appearing|"
     r"appears?|appeared|show(?:s|n)?(?:\s+up)?|exists?|gone|hidden|absent|missing|disappeared|vanished|seen|anywhere|"
-    r"available|displaying|in\s+view|around|listed|included|rendered|on\s+display|showing\s+up|in\s+the\s+list)"
+    r"available|displaying|in\s+view|around|listed|included|rendered|on\s+display|showing\s+up|in\s+the\s+list|"
+    r"on\s+(?:the\s+|this\s+)?[\w-]+\s+(?:screen|page))"
 )
 _PREDICATE = re.compile(
     r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:be\s+|been\s+)?"
     rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+)*{_SHOWN}"
-    r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here))*)$",
+    r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here))*)$",
     re.I,
 )
 _OPENING = re.compile(
@@ -427,7 +441,13 @@ _OPENING = re.compile(
     r"(?:the\s+)?(?:screen|page|app)\s+(?:shows|says|displays|contains|has|reads)|"
     r"it\s+(?:says|shows|reads|displays)|"
     r"nothing\s+(?:on\s+(?:the\s+)?(?:screen|page)\s+)?(?:says|reads|shows|mentions|displays)|"
-    r"none\s+of\s+(?:the\s+)?\w+\s+(?:says?|reads?|shows?)|"
+    r"(?:the\s+)?(?:\w+\s+)?(?:screen|page|app|list|form|view)\s+(?:should\s+|must\s+|does\s+|do\s+|will\s+|can\s+)?"
+    r"(?:not\s+|n't\s+|no\s+longer\s+|still\s+)?(?:shows?|says?|displays?|contains?|has|have|lists?|includes?)|"
+    r"(?:the\s+)?(?:\w+\s+)?(?:screen|page|app|list|form|view)\s+(?:doesn't|does\s+not|won't|shouldn't|mustn't)\s+"
+    r"(?:show|say|display|contain|have|list|include)|"
+    r"none\s+of\s+(?:the\s+)?\w+\s+(?:should\s+|must\s+|may\s+)?(?:says?|reads?|shows?)|"
+    r"(?:we're|we\s+are|i'?m|i\s+am|you're|you\s+are)\s+(?:now\s+|still\s+)?(?:not\s+)?(?:on|at|in|seeing)|"
+    r"(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}\s+(?:says|reads|displays|equals|is\s+set\s+to)|"
     r"(?:the\s+)?(?:presence|existence|visibility|display|appearance)\s+of|(?:the\s+)?(?:absence|lack)\s+of)\s*",
     re.I,
 )
@@ -435,6 +455,14 @@ _ACTION = re.compile(
     r"(?:tap|click|press|hit|select|choose|open|launch|start|type|enter|put|turn|switch|scroll|swipe|wait|go|navigate|"
     r"long|double|take|clear|close|stop|find|fill|input|write|set|toggle|enable|disable|sign|log)\b(?!\s+(?:out|in)\s+"
     r"(?:button|link)?\s*(?:is|are|should|must|isn't|does|doesn't)\b)",
+    re.I,
+)
+_CONTRACTION = re.compile(r"(\w)'s\s+(?=(?:not\s+|still\s+|now\s+|no\s+longer\s+)*" + _SHOWN + r")", re.I)
+_GONE = re.compile(r"\b(?:gone|hidden|absent|missing|disappeared|vanished)\b", re.I)
+_NOT = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.I)
+_LOGGED = re.compile(
+    r"(?:i'?m|i\s+am|we're|we\s+are|(?:the\s+)?user\s+is|you're|you\s+are|(?:i|we|you)\s+should\s+be|"
+    r"(?:i|we|you)\s+(?:are|am)\s+still)\s+(?:still\s+|now\s+)?(?P<not>not\s+)?(?:logged|signed)\s+(?P<way>in|out)",
     re.I,
 )
 _QUANTITY = re.compile(r"^(?:no|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+", re.I)
@@ -449,6 +477,11 @@ def check(clause: str) -> Intent | None:
     check that the thing is NOT shown; it is never dropped. "X is Y" (where Y is not a visibility or
     switch word) checks that the value Y is shown.
     """
+    clause = _CONTRACTION.sub(r"\1 is ", clause)
+    clause = _LOGGED.sub(
+        lambda m: ("no " if m["not"] else "") + ("Sign out" if m["way"].lower() == "in" else "Sign in") + " is shown",
+        clause,
+    )
     lead = re.match(rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$)|(?=(?:is|are)\s+there\s))", clause, re.I)
     body = clause[lead.end() :] if lead else clause
     opening = _OPENING.match(body)
@@ -458,13 +491,17 @@ def check(clause: str) -> Intent | None:
     if not lead and not opening and _ACTION.match(body):
         return None  # "put it in there", "tap the one shown": an action, not a check
     negated = bool(_NEGATION.search(body)) or bool(re.match(r"(?:the\s+)?(?:absence|lack)\s+of\b", body, re.I))
+    if negated and _GONE.search(body) and _NOT.search(body):
+        negated = False  # "isn't missing": shown
+    if opening and not body[opening.end() :].strip():
+        opening = None  # "the login screen shows": the subject is what to look for
     target = body[opening.end() :] if opening else body
     if predicate:
         target = _PREDICATE.sub("", target)
     target = _QUANTITY.sub("", target.strip())
-    target = re.sub(r"\s+(?:on|in)\s+(?:the|this)\s+(?:screen|page)$", "", target, flags=re.I)
+    target = re.sub(r"\s+(?:on|in)\s+(?:the|this)\s+(?:\w+\s+)?(?:screen|page|list)$", "", target, flags=re.I)
     value = _VALUE.fullmatch(target)
-    if value and not _STATES.fullmatch(value["y"]):
+    if value and not _STATES.fullmatch(value["y"]) and not _NOT.fullmatch(value["y"]):
         target = value["y"]
     target = target.strip(" ,")
     if not target:
@@ -587,7 +624,7 @@ def _long_press(m: re.Match[str]) -> Intent:
 
 
 _TEXT_NOISE = re.compile(r"^(?:the\s+)?(?:text|word|words|value|string)\s+", re.I)
-_FIELD_WORDS = r"email|e-mail|password|pw|username|user\s+name|user|pass"
+_FIELD_WORDS = r"email|e-mail|password|passcode|passwd|pwd|pw|username|user\s+name|user|pass"
 
 
 @rule(

@@ -104,3 +104,48 @@ def known_element(query: str, *, package: str | None, kinds: tuple[str, ...] = (
         if score > best[0]:
             best = (score, known)
     return best[1] if best[0] >= 0.9 else None
+
+
+_SCREENS: list[tuple[re.Pattern[str], str | None, dict[str, Any], str]] = [
+    (
+        re.compile(r"(?:the\s+)?(?:login|log[\s-]?in|sign[\s-]?in)\s+(?:screen|page|form|view)", re.I),
+        None,
+        {"id": _demo("sign_in")},
+        "the sign-in form",
+    ),
+    (
+        re.compile(r"(?:the\s+)?(?:main\s+)?settings(?:\s+app)?\s+(?:screen|page|menu|list|view)", re.I),
+        None,
+        {"id": f"{SETTINGS}:id/homepage_title"},
+        "the Settings screen",
+    ),
+    (
+        re.compile(r"(?:the\s+)?about(?:\s+phone)?\s+(?:screen|page|view)", re.I),
+        None,
+        {"id": f"{SETTINGS}:id/collapsing_toolbar_title"},
+        "the About phone screen",
+    ),
+    (
+        re.compile(r"(?:the\s+)?(?:home|welcome|main|start)\s+(?:screen|page|view)", re.I),
+        DEMO,
+        {"id": _demo("greeting")},
+        "the home screen",
+    ),
+    (
+        re.compile(r"(?:the\s+)?(?:home(?:\s+screen)?|launcher|desktop|start\s+screen)", re.I),
+        None,
+        {"id": f"{LAUNCHER}:id/workspace"},
+        "the home screen",
+    ),
+]
+
+
+def screen_mark(ref: str, package: str | None) -> tuple[dict[str, Any], str] | None:
+    """What shows that a named screen is there ("the login screen": its Sign in button), or None.
+
+    "the home screen" is the demo app's home while it is in front, the launcher otherwise.
+    """
+    for pattern, only_in, selector, name in _SCREENS:
+        if pattern.fullmatch(ref.strip()) and (only_in is None or only_in == package):
+            return dict(selector), name
+    return None

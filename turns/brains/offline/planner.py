@@ -26,10 +26,10 @@ from devices.uitree import parse as parse_ui
 from ..abilities import can_do
 from ..base import BrainError, Plan
 from .grammar import PRONOUNS, Intent, parse
-from .known import LAUNCHER, app_label, app_package, known_element
+from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
 from .screen import Ask, Missing, Screen, needs_screen, split_noun
-from .words import canonical, clauses, correct_words, mask, norm, tidy
+from .words import VERBS, canonical, clauses, correct_words, mask, norm, tidy
 
 # Steps after which the planner no longer knows what the screen shows.
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
@@ -64,6 +64,12 @@ _PAGE_WORDS = re.compile(
 _PLACE = re.compile(
     r"\s+(?:in|at|on)\s+the\s+(?:(?:top|bottom|upper|lower)(?:[\s-]+(?:left|right))?|left|right|corner|middle|"
     r"center|centre)(?:\s+(?:corner|side|edge|of\s+the\s+(?:screen|page)))?$",
+    re.I,
+)
+_VAGUE = re.compile(
+    r"(?:one|any|some|either|each|all)\s+of\s+(?:the|these|those|them)(?:\s+[\w-]+)*|"
+    r"(?:the\s+)?[\w-]+\s+(?:i|you|we)\s+(?:mentioned|said|meant|used|chose|picked|told\s+you)(?:\s+\w+)?|"
+    r"(?:the\s+)?(?:same|previous)\s+one|whatever|something|anything|any\s+\w+",
     re.I,
 )
 _CURRENT = re.compile(
@@ -140,12 +146,16 @@ class _Planner(Resolver):
         """Every clause's intent, before anything is planned: one clause not understood refuses them all."""
         planned: list[tuple[str, Intent]] = []
         previous: Intent | None = None
+        element: Intent | None = None
+        """The last intent that named an element: what a later "it" stands for."""
         for clause in found:
             intent = parse(clause)
+            starts_with_verb = bool(clause.split()) and clause.split()[0].lower() in VERBS
             if (
                 intent is not None
                 and intent.terse
                 and intent.kind != "toggle"
+                and not starts_with_verb
                 and previous is not None
                 and previous.verb
             ):
@@ -178,16 +188,10 @@ class _Planner(Resolver):
                 and previous.target
             ):
                 intent.target = previous.target  # "reset the demo app and open it"
-            elif intent.target.lower() in PRONOUNS:
+            elif intent.target.lower() in PRONOUNS or _VAGUE.fullmatch(intent.target):
                 other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
-                if (
-                    previous is not None
-                    and previous.kind in _ELEMENTS
-                    and previous.target
-                    and not previous.pronoun
-                    and not other
-                ):
-                    intent.target = previous.target
+                if element is not None and intent.target.lower() in PRONOUNS and not other:
+                    intent.target = element.target
                 else:
                     intent.target, intent.pronoun = "", True
             if intent.kind == "duration" and previous is not None and previous.kind in ("wait_for", "long_press"):
@@ -196,6 +200,8 @@ class _Planner(Resolver):
                 continue
             planned.append((clause, intent))
             previous = intent
+            if intent.kind in _ELEMENTS and intent.target and not intent.pronoun:
+                element = intent
         return planned
 
     def _question(self, ask: Ask, rest: str) -> Plan:
@@ -447,7 +453,7 @@ class _Planner(Resolver):
         if intent.pronoun and self.forced is None:
             raise Ask("What should I check for? Name it, please.", code="needs_value")
         value = self._labelled_value(intent.target)
-        selector, name = self._see(value or intent.target)
+        selector, name = self._screen_named(intent.target) or self._see(value or intent.target)
         self._add({"action": "assert_visible", **selector}, f'check that "{name}" is shown')
 
     def _labelled_value(self, ref: str) -> str | None:
@@ -466,8 +472,15 @@ class _Planner(Resolver):
     def _assert_not(self, intent: Intent) -> None:
         if intent.pronoun and self.forced is None:
             raise Ask("What should I check is not shown? Name it, please.", code="needs_value")
-        selector, name = self._see(intent.target, negative=True)
+        selector, name = self._screen_named(intent.target) or self._see(intent.target, negative=True)
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
+
+    def _screen_named(self, ref: str) -> tuple[Selector, str] | None:
+        """ "the login screen", "the home screen": what shows that screen is there."""
+        if self.masked.quoted(ref):
+            return None
+        package = self.screen.package if self.screen else self.app
+        return screen_mark(self.masked.restore(ref), package)
 
     # Keys and apps ------------------------------------------------------------------------
 
@@ -549,7 +562,7 @@ class _Planner(Resolver):
         words = _PLACE.sub("", self.masked.restore(intent.target))
         if words != self.masked.restore(intent.target) and self.screen and self.screen.confidence(words) >= 0.8:
             intent.target = words  # "the back arrow in the top left": where it is, not what
-        if intent.terse and not intent.inherited and (package := app_package(words)) and not self._on_screen(words):
+        if intent.terse and not intent.inherited and (package := app_package(words)):
             self._launch(package, fresh=False)
             return
         if action == "tap" and canonical(split_noun(words)[0]) in _UP | {canonical(w) for w in _UP}:
@@ -577,6 +590,8 @@ class _Planner(Resolver):
             if intent.terse and not intent.inherited and i is not None and self._switch_of(i) is not None:
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
         self._add({"action": action, **selector, **extra}, f'{verb} "{name}"', intent.times)
+        if action == "tap" and self.app == LAUNCHER and (package := app_package(name)):
+            self.app = package  # an app's icon: what follows is planned in that app
 
     def _switch_of(self, i: int) -> int | None:
         """The switch element `i` is, or is the row or label of."""
@@ -721,6 +736,11 @@ class _Planner(Resolver):
     def _scroll_to(self, intent: Intent) -> None:
         if intent.pronoun and self.forced is None:
             raise Ask("What should I scroll to? Name it, please.", code="needs_value")
+        words = self.masked.restore(intent.target)
+        if intent.terse and self.screen and not self.masked.quoted(intent.target):
+            findable = self.screen.list_like(split_noun(words)[0]) or self._on_screen(words)
+            if not findable:
+                raise Missing(f'I can\'t find "{words}" here: it is not on the screen, nor a row of its list.')
         selector, name = self._see(intent.target)
         step = {"action": "scroll_until_visible", **selector}
         if intent.direction == "up" or (

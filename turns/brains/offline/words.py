@@ -73,6 +73,18 @@ def _range(m: re.Match[str]) -> str:
     return ", ".join(f"{noun} {n}" for n in range(a, b + 1))
 
 
+_SHORT_SLIPS = {
+    "ni": "in",
+    "ot": "to",
+    "fo": "of",
+    "teh": "the",
+    "adn": "and",
+    "nad": "and",
+    "tha": "the",
+    "wiht": "with",
+}
+_SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
+
 # Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
 _EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?"
 _PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
@@ -158,7 +170,11 @@ _FILLER = re.compile(
     r"(?:i\s+)?appreciate\s+it|sorry(?:\s+to\s+bother\s+you)?|if\s+you\s+could|if\s+you\s+would|no\s+worries|"
     r"thanks\s+(?:a\s+lot|so\s+much|in\s+advance)|thank\s+you\s+in\s+advance|cheers\s+mate|many\s+thanks|"
     r"(?:good\s+)?(?:morning|afternoon|evening)|(?:um+|uh+|hmm+|well|so|okay\s+so)|"
-    r"(?:(?:can|could|would)\s+you\s+)?do\s+me\s+a\s+favou?r|pretty\s+please|quick\s+one|one\s+more\s+thing)"
+    r"(?:(?:can|could|would)\s+you\s+)?do\s+me\s+a\s+favou?r|pretty\s+please|quick\s+one|one\s+more\s+thing|"
+    r"if\s+(?:it\s+isn't|it's\s+not|it\s+is\s+not)\s+too\s+much\s+(?:trouble|bother)|if\s+(?:that's|that\s+is)\s+(?:ok|okay|"
+    r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
+    r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
+    r"if\s+(?:needed|necessary|required|not\s+already|need\s+be)|(?:when|once)\s+ready)"
     r"(?:\s+there)?",
     re.I,
 )
@@ -168,6 +184,8 @@ _ORDINAL_LEAD = re.compile(
     + r")\b)",
     re.I,
 )
+_VERB_COLON = re.compile(rf"^({'|'.join(VERBS)})\s*:\s*", re.I)
+_TURN_OF = re.compile(r"\b(turn|switch|flip)\s+of\b", re.I)
 # "tap Sign in without filling anything in": how, not what.
 _ASIDE = re.compile(r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
@@ -216,6 +234,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
         return f"{OPEN}{len(spans) - 1}{CLOSE}"
 
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip())
+    text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = _unlist(" ".join(text.translate(_CURLY).split()))
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
     splittable = {
@@ -247,6 +266,8 @@ def clauses(text: str) -> list[str]:
 def tidy(clause: str) -> str:
     clause = _LEADING.sub("", clause.strip(" .,;:!?"))
     clause = _ORDINAL_LEAD.sub("", clause)
+    clause = _VERB_COLON.sub(r"\1 ", clause)
+    clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
     clause = _ASIDE.sub("", clause)
     return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
@@ -508,7 +529,7 @@ KEYWORDS = frozenset(
     VERBS
     + _split(
         "back home enter screenshot screen field button switch item password email visible shown displayed error "
-        "greeting please there"
+        "greeting please there with into then from"
     )
 )
 """What `correct_words` corrects to: the words the grammar is made of."""
@@ -530,9 +551,6 @@ COMMON = frozenset(
 """Words `correct_words` leaves alone, though one slip from a keyword ("top" is not "stop")."""
 
 
-_SHORT_SLIPS = {"ni": "in", "ot": "to", "fo": "of", "teh": "the", "adn": "and", "nad": "and", "tha": "the"}
-
-
 def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None:
     """The clause with each word that is one slip from exactly one keyword replaced by it ("tunr" -> "turn",
     "hoem" -> "home"), or None when there is none. Words in `keep` (on the screen) stay as they are."""
@@ -545,7 +563,7 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
             continue
         if lower in KEYWORDS or lower in COMMON or lower in keep or not lower.isalpha():
             continue
-        if len(lower) < (3 if n == 0 else 4):
+        if len(lower) < 3:
             continue
         near = {keyword for keyword in KEYWORDS if word_likeness(lower, keyword) >= 0.9}
         if len(near) == 1:
