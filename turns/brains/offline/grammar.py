@@ -67,7 +67,10 @@ _VERBS = {
 }
 
 N = rf"(?P<n>{NUMBER})\s*(?P<unit>{UNIT})"
-POINT = r"\(?\s*(?P<{0}x>\d+)\s*[,x ]\s*(?P<{0}y>\d+)\s*\)?"
+POINT = (
+    r"(?:(?:the\s+)?(?:coordinates?|coords|position|point|location|pixel)\s+)?\(?\s*(?:x\s*[=:]?\s*)?(?P<{0}x>\d+)\s*"
+    r"(?:[,x ]|,\s*y\s*[=:]?)\s*(?:y\s*[=:]?\s*)?(?P<{0}y>\d+)\s*\)?"
+)
 VERIFY = (
     r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|"
     r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+(?:that\s+|if\s+|whether\s+)?"
@@ -179,6 +182,13 @@ _UNSUPPORTED = {
     r"network\s+speed).*": "read the phone's status",
     r"(?:open|pull\s+down|show|expand)\s+(?:the\s+)?(?:notification|notifications|notification\s+shade|quick\s+settings)"
     r"(?:\s+(?:shade|panel|bar|drawer))?": "open the notification shade",
+    r"(?:what|how\s+many|how\s+much|why|when|where|who|which\s+\w+\s+(?:is|are))\b(?!.*\b(?:tap|open|type|turn)\b)"
+    r"(?=.*\b(?:screen|page|list|switch(?:es)?|items?|buttons?|fields?|shown|visible|there|says?|show|display)\b).*": (
+        "answer questions about the screen (I can check that something is or is not shown)"
+    ),
+    r"(?:rate|share|send|upload|download|print|sync|backup|export|import)\s+.*": (
+        "rate, share, print or transfer things"
+    ),
 }
 
 
@@ -195,7 +205,9 @@ _LOGIN_VERB = (
     r"(?:log\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|sign\s+on|"
     r"authenticate)"
 )
-_APP_WORDS = r"(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
+_APP_WORDS = (
+    r"(?:\s+again)?(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
+)
 _PASSWORD = (
     r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|my)\s+)?(?:password|passcode|pw|pass)\b\s*(?:of\s+|is\s+|=\s*|:\s*)?"
     r"(?P<pw>\S+)"
@@ -236,7 +248,7 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
 
 @rule(
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?:\w+\s+)?"
-    r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address)",
+    r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address|ones|info)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
 )
 def _login_unknown(m: re.Match[str]) -> Intent:
@@ -297,6 +309,15 @@ _WAIT_TAIL = (
 
 
 @rule(
+    r"wait\s+(?:for|until|till|til)\s+(?P<target>.+?)\s+(?:to\s+)?(?:disappears?|goes\s+away|go\s+away|vanish(?:es)?|"
+    r"is\s+gone|(?:to\s+)?be\s+gone|closes?|is\s+hidden|is\s+no\s+longer\s+(?:shown|visible)|disappear)",
+)
+def _wait_gone(m: re.Match[str]) -> Intent:
+    """ "wait until the error disappears": a check that it is not shown, which waits for it to go."""
+    return Intent("assert_not", target=m["target"])
+
+
+@rule(
     rf"wait(?:\s+(?:up\s+to|at\s+most|max)\s+{N})?\s+(?:for|until|till|til)\s+(?P<target>.+?){_WAIT_TAIL}"
     rf"(?:,?\s+(?:for|up\s+to|within|at\s+most)\s+(?:up\s+to\s+)?(?P<n2>{NUMBER})\s*(?P<unit2>{UNIT}))?",
     rf"wait\s+{N}\s+(?:for|until|till)\s+(?P<target>.+?){_WAIT_TAIL}",
@@ -343,6 +364,10 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
+    r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)\s+be\s+(?:turned\s+|switched\s+|set\s+)?"
+    r"(?P<state>on|off|enabled|disabled)",
+    r"(?:i|we)\s+(?:want|need|would\s+like|'d\s+like|wanna)\s+(?:the\s+)?(?P<target>.+?)\s+(?:to\s+be\s+)?"
+    r"(?:turned\s+|switched\s+)?(?P<state>on|off|enabled|disabled)",
     r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",
     r"(?P<off>shut\s+off|shut\s+down|cut|disconnect(?:\s+from)?|kill|stop|cut\s+off)\s+(?:the\s+)?(?P<target>.+?)"
     r"(?:\s+(?:setting|switch|toggle|option))?",
@@ -447,6 +472,9 @@ _OPENING = re.compile(
     r"(?:show|say|display|contain|have|list|include)|"
     r"none\s+of\s+(?:the\s+)?\w+\s+(?:should\s+|must\s+|may\s+)?(?:says?|reads?|shows?)|"
     r"(?:we're|we\s+are|i'?m|i\s+am|you're|you\s+are)\s+(?:now\s+|still\s+)?(?:not\s+)?(?:on|at|in|seeing)|"
+    r"(?:can|could|do|does)\s+(?:you|i|we)\s+(?:still\s+)?(?:see|find|spot)|see|spot|"
+    r"(?:does|do|did)\s+(?:the\s+)?(?:\w+\s+)?(?:screen|page|list|app|form)\s+(?:still\s+)?(?:show|display|contain|have|list|"
+    r"include)|"
     r"(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}\s+(?:says|reads|displays|equals|is\s+set\s+to)|"
     r"(?:the\s+)?(?:presence|existence|visibility|display|appearance)\s+of|(?:the\s+)?(?:absence|lack)\s+of)\s*",
     re.I,
@@ -587,7 +615,8 @@ def _restart(m: re.Match[str]) -> Intent | None:
 
 @rule(
     r"(?:reset|(?:clear|wipe|erase|delete)\s+(?:the\s+|all\s+)?(?:app\s+)?(?:data|state|storage|cache)\s+(?:of|for|in))"
-    r"\s+(?P<app>.+)"
+    r"\s+(?P<app>.+)",
+    r"(?:clear|wipe|erase|delete|reset)\s+(?:the\s+|all\s+(?:the\s+)?)?(?P<app>app)(?:'s|lication)?\s+(?:data|state|storage)",
 )
 def _reset(m: re.Match[str]) -> Intent | None:
     app = m["app"]
@@ -614,7 +643,7 @@ def _stop(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    rf"(?:long[\s-]*(?:press|tap|click|touch)|hold(?:\s+down)?|press\s+and\s+hold)\s+(?:on\s+)?(?P<target>.+?)"
+    rf"(?:long[\s-]*(?:press|tap|click|touch)|hold(?:\s+down)?|press\s+and\s+hold)\s+(?:on\s+|at\s+)?(?P<target>.+?)"
     rf"(?:\s+for\s+{N})?",
 )
 def _long_press(m: re.Match[str]) -> Intent:
@@ -649,6 +678,9 @@ def _type_unknown(m: re.Match[str]) -> Intent:
     rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:as|is|=|:))?\s+(?P<text>\S+)",
     r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
     r"(?P<verb>set|change|update)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
+    r"(?P<verb>replace)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
+    r"(?P<append>append|add)\s+(?P<text>.+?)\s+(?:to|at\s+the\s+end\s+of)\s+(?P<field>.+?)",
+    r"(?:type|key|punch)\s+in\s+(?P<text>\S+)",
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?:in|into|inside)\s+"
     r"(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s+(?P<text>.+)",
     r"(?:type|enter|input|write|put|key\s+in|punch\s+in|fill\s+in|insert|add|use|paste|provide|supply|give)\s+"
@@ -658,8 +690,11 @@ def _type_unknown(m: re.Match[str]) -> Intent:
 def _type(m: re.Match[str]) -> Intent:
     field = m["field"] if "field" in m.re.groupindex else ""
     intent = Intent("type", target=field, text=_TEXT_NOISE.sub("", m["text"]))
-    if "verb" in m.re.groupindex and m["verb"]:
-        intent.form = m["verb"] + " "
+    groups = m.groupdict()
+    if groups.get("verb"):
+        intent.form = groups["verb"] + " "
+        intent.fresh = groups["verb"].lower() in ("set", "change", "update", "replace")  # the field holds only this
+    intent.on = True if groups.get("append") else None  # "append": keep what the field holds
     return intent
 
 

@@ -663,6 +663,8 @@ class _Planner(Resolver):
         else:
             into, name = self._any_field(f'type "{text}" into' if text else "type into"), ""
             secret = bool(into and "password" in str(into.get("id", "")))
+        if into and text and (intent.fresh or self._holds_text(into)) and intent.on is not True:
+            self._add({"action": "clear_text", "into": into}, f"clear the {name or 'field'}", same_screen=True)
         if not text:
             where = f"the {name} field" if name else "the field"
             what = "password" if secret else "text"
@@ -673,6 +675,15 @@ class _Planner(Resolver):
             step["into"] = into
             self.typed.add(repr(into))
         self._add(step, f"type {what}" + (f" into the {name} field" if name else ""))
+
+    def _holds_text(self, into: Selector) -> bool:
+        """Whether the field shows a value of its own (typing would add to it)."""
+        if not self.screen or repr(into) in self.typed:
+            return repr(into) in self.typed
+        for i in self.screen.shown:
+            if self.screen.is_kind(i, "field") and self.screen.selector(i, "field") == into:
+                return not self.screen.is_empty_field(i)
+        return False
 
     def _names_field(self, ref: str) -> bool:
         if not self.screen:

@@ -63,6 +63,35 @@ _RELATIVE = re.compile(
     re.I,
 )
 _LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
+_BY_ID = re.compile(
+    r"(?:(?:the\s+)?[\w-]+\s+)?(?:(?:with|whose|of|that\s+has)\s+(?:the\s+|an\s+)?)?(?:resource[\s-]?)?id\s+"
+    r"(?:is\s+|=\s*|of\s+)?[\"']?(?P<value>[\w.:/-]+)[\"']?",
+    re.I,
+)
+_BY_DESC = re.compile(
+    r"(?:(?:the\s+)?[\w-]+\s+)?(?:with|whose|that\s+has)\s+(?:the\s+|a\s+)?(?:content[\s-]?)?(?:description|desc|"
+    r"accessibility\s+label)\s+(?:is\s+|=\s*|of\s+)?(?P<value>.+)",
+    re.I,
+)
+_LABELLED = re.compile(
+    r"(?:the\s+)?(?:(?P<noun>[\w-]+)\s+)?(?:labell?ed|called|named|titled|that\s+says|which\s+says|saying|reading|"
+    r"with\s+(?:the\s+)?(?:text|label|title|name|caption)|that\s+reads)\s+(?P<value>.+)",
+    re.I,
+)
+_FOR = re.compile(
+    r"(?:the\s+)?(?P<noun>switch|toggle|button|field|box|checkbox|option|row|entry|input)\s+(?:for|of|next\s+to)\s+"
+    r"(?:the\s+)?(?P<value>.+)",
+    re.I,
+)
+_TEXT_PREFIX = re.compile(r"(?:the\s+)?(?:text|label|word|words|caption)\s+(?P<value>(?!field|box|input).+)", re.I)
+_ROW_N = re.compile(r"(?:the\s+)?(?:row|entry|line|option)\s+(?:number\s+|no\.?\s*|#\s*)?(?P<n>\d+)", re.I)
+_TITLE = re.compile(r"(?:the\s+)?(?:screen'?s?\s+|page\s+)?(?:title|heading|header|headline)", re.I)
+
+
+def _short_id(node: Node) -> str:
+    return node.resource_id.split(":id/", 1)[-1].lower()
+
+
 ACT = 0.8
 """The confidence (`words.likeness`) from which a phrase names an element without asking."""
 ASK = 0.55
@@ -229,6 +258,9 @@ class Screen:
         ref = strip_articles(ref)
         kind = kind or {"field": "field", "switch": "switch"}.get(purpose)
         if not exact:
+            attributed = self._attributed(ref, purpose=purpose, kind=kind, ask_from=ask_from)
+            if attributed is not None:
+                return attributed
             if match := _relative(ref):
                 noun = KINDS[match["noun"].lower()] if match["noun"] else "any"
                 try:
@@ -259,6 +291,41 @@ class Screen:
                 except Missing:
                     pass
         return self._best(ref, purpose=purpose, kind=kind, exact=exact, ask_from=ask_from)
+
+    def _attributed(self, ref: str, *, purpose: str, kind: str | None, ask_from: float | None) -> int | None:
+        """A phrase that says how to find the element: "id sign_in", "the button labelled OK", "the switch for
+        Bluetooth", "the view with description Navigate up", "row 4", "the title"."""
+        if match := _BY_ID.fullmatch(ref):
+            wanted = match["value"].lower()
+            found = [i for i in self.shown if wanted in (self.nodes[i].resource_id.lower(), _short_id(self.nodes[i]))]
+            if not found:
+                raise Missing(f'I can\'t find an element with the id "{match["value"]}" on the screen.')
+            return self._one(found, ref, purpose)
+        if match := _BY_DESC.fullmatch(ref):
+            scored = [
+                (likeness(match["value"], self.nodes[i].content_desc), i)
+                for i in self.shown
+                if self.nodes[i].content_desc
+            ]
+            best = max(scored, default=(0.0, -1))
+            if best[0] < ACT:
+                raise Missing(f'I can\'t find an element described as "{match["value"]}" on the screen.')
+            return best[1]
+        for pattern in (_LABELLED, _FOR, _TEXT_PREFIX):
+            if (match := pattern.fullmatch(ref)) and not _NOUN_ONLY.match(match["value"]):
+                noun = match.groupdict().get("noun") or ""
+                said = KINDS.get(noun.lower()) if noun else None
+                return self.find(
+                    match["value"], purpose=purpose, kind=said if said not in (None, "any") else kind, ask_from=ask_from
+                )
+        if (match := _ROW_N.fullmatch(ref)) and self.confidence(ref) < ACT:
+            return self._ordinal(int(match["n"]), "item", ref)
+        if _TITLE.fullmatch(ref):
+            titles = [i for i in self.shown if "title" in _short_id(self.nodes[i]) and self.nodes[i].text]
+            texts = titles or [i for i in self.shown if self.is_kind(i, "text")]
+            if texts:
+                return min(texts, key=lambda i: (self.nodes[i].bounds[1], self.nodes[i].bounds[0]))
+        return None
 
     def _of_kind(self, kind: str | None, name: str | None = None) -> list[int]:
         """Elements of a kind (None or "any": all), and called `name` when given."""

@@ -65,6 +65,22 @@ _GERUNDS = {
 }
 
 
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+_UNITS += "seventeen eighteen nineteen"
+_NUMBER_WORD = {word: n for n, word in enumerate(_UNITS.split())}
+for _tens, _word in ((20, "twenty"), (30, "thirty"), (40, "forty"), (50, "fifty")):
+    _NUMBER_WORD[_word] = _tens
+    for _n in range(1, 10):
+        _NUMBER_WORD[f"{_word}-{_UNITS.split()[_n]}"] = _NUMBER_WORD[f"{_word} {_UNITS.split()[_n]}"] = _tens + _n
+_NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in _NUMBER_WORD), key=len, reverse=True))
+_COUNTED = re.compile(rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#)\s*(?P<word>{_NUMBER_WORDS})\b", re.I)
+
+
+def _digits_for_words(text: str) -> str:
+    """ "item three", "row number five" -> "item 3", "row number 5"."""
+    return _COUNTED.sub(lambda m: f"{m['noun']} {_NUMBER_WORD[m['word'].lower()]}", text)
+
+
 def _range(m: re.Match[str]) -> str:
     a, b = int(m["a"]), int(m["b"])
     if not 0 < b - a <= 12:
@@ -108,6 +124,15 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         lambda m: m[0] if m["pw"].lower() in VERBS else f"{m['email']} with password {m['pw']}",
     ),
+    # "the item between A and B": just after A
+    (re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?:[\w-]+(?:\s+\d+)?)", re.I), r"right below \g<a>"),
+    # "wifi off bt on": two switches
+    (
+        re.compile(r"\b(?P<a>[\w-]+(?:\s+[\w-]+)?)\s+(?P<s>on|off)\s+(?=[\w-]+(?:\s+[\w-]+)?\s+(?:on|off)\b)", re.I),
+        r"\g<a> \g<s>; ",
+    ),
+    # "back back": the key twice
+    (re.compile(r"\bback(?:\s+back)+\b", re.I), lambda m: "back " + str(len(m[0].split())) + " times"),
     # "neither A nor B": no A and no B
     (re.compile(r"\bneither\s+(?P<a>.+?)\s+nor\s+(?P<b>.+)", re.I), r"no \g<a> and no \g<b>"),
     # "items 1 thru 5": each of them
@@ -130,7 +155,8 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
 
 # A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
 _PUNCT_SPLIT = re.compile(
-    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>|&|\+|\|)\s+|\s*(?:->|→|=>)\s*"
+    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>|&|\+|\||-|–|—)\s+|"
+    r"\s*(?:->|→|=>)\s*|(?<=[a-z]):\s+(?=(?:open|tap|go|turn|type|press|sign|log|check|verify|scroll|take|wait)\b)"
 )
 _WORD_SPLIT = re.compile(
     r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
@@ -152,7 +178,9 @@ _LEADING = re.compile(
     r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
     r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|pretty\s+please|"
     r"(?:would|is|could)\s+it\s+be\s+possible\s+(?:for\s+you\s+)?to|is\s+it\s+possible\s+to|"
-    r"(?:can|could|would)\s+you\s+(?:quickly|just|please\s+just)|quickly|"
+    r"(?:can|could|would)\s+you\s+(?:quickly|just|please\s+just)|quickly|mind|"
+    r"(?:could|can|may)\s+i\s+(?:ask|get)\s+you\s+to|i'?d\s+love\s+(?:it\s+)?if\s+you\s+(?:could|would|can)|"
+    r"(?:and\s+)?(?:in|on)\s+(?:there|it|that\s+screen|that\s+app|that\s+page)|"
     r"(?:i|we)\s+(?:want|need)\s+to)"
     r"\b,?\s*)+",
     re.I,
@@ -174,7 +202,9 @@ _FILLER = re.compile(
     r"if\s+(?:it\s+isn't|it's\s+not|it\s+is\s+not)\s+too\s+much\s+(?:trouble|bother)|if\s+(?:that's|that\s+is)\s+(?:ok|okay|"
     r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
     r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
-    r"if\s+(?:needed|necessary|required|not\s+already|need\s+be)|(?:when|once)\s+ready)"
+    r"if\s+(?:needed|necessary|required|not\s+already|need\s+be)|(?:when|once)\s+ready|"
+    r"(?:once|when|after)\s+(?:it|that|the\s+\w+)\s+(?:has\s+)?(?:loaded|opened|appeared|finished|is\s+(?:open|loaded|"
+    r"ready|shown|visible|up))|please\s+and\s+thank\s+you|thanks\s+in\s+advance)"
     r"(?:\s+there)?",
     re.I,
 )
@@ -187,7 +217,12 @@ _ORDINAL_LEAD = re.compile(
 _VERB_COLON = re.compile(rf"^({'|'.join(VERBS)})\s*:\s*", re.I)
 _TURN_OF = re.compile(r"\b(turn|switch|flip)\s+of\b", re.I)
 # "tap Sign in without filling anything in": how, not what.
-_ASIDE = re.compile(r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$", re.I)
+_ASIDE = re.compile(
+    r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$|\s+unless\s+.*$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
+    r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$",
+    re.I,
+)
+_ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
 
@@ -235,6 +270,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
 
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip())
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
+    text = _digits_for_words(text)
     text = _unlist(" ".join(text.translate(_CURLY).split()))
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
     splittable = {
@@ -257,6 +293,8 @@ def clauses(text: str) -> list[str]:
     found = []
     for piece in _PUNCT_SPLIT.split(text):
         for clause in _WORD_SPLIT.split(piece):
+            if _FILLER.fullmatch(clause.strip(" .,;:!?")):
+                continue
             clause = tidy(clause)
             if clause and not _FILLER.fullmatch(clause):
                 found.append(clause)
@@ -267,6 +305,7 @@ def tidy(clause: str) -> str:
     clause = _LEADING.sub("", clause.strip(" .,;:!?"))
     clause = _ORDINAL_LEAD.sub("", clause)
     clause = _VERB_COLON.sub(r"\1 ", clause)
+    clause = _ITS.sub(r"\1 is", clause)
     clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
     clause = _ASIDE.sub("", clause)
@@ -529,7 +568,7 @@ KEYWORDS = frozenset(
     VERBS
     + _split(
         "back home enter screenshot screen field button switch item password email visible shown displayed error "
-        "greeting please there with into then from"
+        "greeting please there with into then from down left right"
     )
 )
 """What `correct_words` corrects to: the words the grammar is made of."""
