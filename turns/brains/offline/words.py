@@ -72,8 +72,8 @@ for _tens, _word in ((20, "twenty"), (30, "thirty"), (40, "forty"), (50, "fifty"
     _NUMBER_WORD[_word] = _tens
     for _n in range(1, 10):
         _NUMBER_WORD[f"{_word}-{_UNITS.split()[_n]}"] = _NUMBER_WORD[f"{_word} {_UNITS.split()[_n]}"] = _tens + _n
-_NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in _NUMBER_WORD), key=len, reverse=True))
-_COUNTED = re.compile(rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#)\s*(?P<word>{_NUMBER_WORDS})\b", re.I)
+_COUNT_WORDS = "|".join(sorted((re.escape(w) for w in _NUMBER_WORD), key=len, reverse=True))
+_COUNTED = re.compile(rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#)\s*(?P<word>{_COUNT_WORDS})\b", re.I)
 
 
 def _digits_for_words(text: str) -> str:
