@@ -75,7 +75,7 @@ VERIFY = (
     r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|"
     r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+(?:that\s+|if\s+|whether\s+)?"
 )
-TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push)"
+TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|focus(?:\s+on)?|click\s+into|tap\s+into)"
 PRONOUNS = (
     "it",
     "that",
@@ -171,8 +171,10 @@ _UNSUPPORTED = {
     r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
     r"shake.*": "shake the phone",
     r"(?:factory[\s-]*reset|wipe|erase|format)\s+(?:the\s+)?(?:phone|device|emulator)": "reset the phone",
-    r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?.+?\s+(?:is|are)\s+(?:empty|blank|"
-    r"filled(?:\s+in)?|cleared|focused|greyed\s+out|highlighted)": (
+    r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?.+?\s+(?:is|are|isn't|aren't|is\s+not|are\s+not)"
+    r"\s+(?:still\s+)?(?:empty|blank|"
+    r"filled(?:\s+in)?|cleared|focused|greyed\s+out|highlighted|installed|uninstalled|running|closed|open|"
+    r"in\s+the\s+background)": (
         "check a field's value or an element's state, only what text is shown"
     ),
     r"(?:drag|move)\s+(?!(?:from\s+)?\(?\s*\d).+\s+(?:to|onto|into|over)\s+.+": (
@@ -202,8 +204,10 @@ def _unsupported(m: re.Match[str]) -> Intent:
 # Signing in ------------------------------------------------------------------------------------
 
 _LOGIN_VERB = (
-    r"(?:log\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|sign\s+on|"
-    r"authenticate)"
+    r"(?:log(?:ging)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign(?:ing)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|"
+    r"sign\s+on|"
+    r"authenticate|retry|try\s+again|re-?try\s+(?:the\s+)?(?:login|sign[\s-]*in))"
+    r"(?:\s+(?:properly|correctly|again|this\s+time|now|successfully))*"
 )
 _APP_WORDS = (
     r"(?:\s+again)?(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
@@ -212,7 +216,10 @@ _PASSWORD = (
     r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|my)\s+)?(?:password|passcode|pw|pass)\b\s*(?:of\s+|is\s+|=\s*|:\s*)?"
     r"(?P<pw>\S+)"
 )
-_ACCOUNT = r"(?:(?:the\s+)?(?:email|e-mail|user(?:name)?|account|login|user\s+name|address)\s+)?"
+_ACCOUNT = (
+    r"(?:(?:the\s+|my\s+|a\s+)?(?:\w+\s+)?(?:email|e-mail|user(?:name)?|account|login|user\s+name|address)"
+    r"(?:\s+address)?\s+)?"
+)
 
 
 @rule(
@@ -247,6 +254,11 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
 
 
 @rule(
+    r"(?:attempt|try|make)\s+(?:a\s+|an\s+)?(?:login|log(?:ging)?[\s-]*in|sign(?:ing)?[\s-]*in)(?:\s+attempt)?\s+(?:with|using)\s+"
+    r"(?:a\s+|an\s+|some\s+|the\s+)?(?:wrong|bad|invalid|incorrect|fake|random|made[\s-]up)\s+(?:\w+\s+)?"
+    r"(?:password|credentials|email|details|account)",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:a\s+|an\s+|some\s+|the\s+)?(?:wrong|bad|invalid|incorrect|fake|random)"
+    r"\s+(?:\w+\s+)?(?:password|credentials|email|details|account)",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?:\w+\s+)?"
     r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address|ones|info)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
@@ -265,6 +277,24 @@ def _credentials(m: re.Match[str]) -> Intent | None:
     if "@" not in m["email"] and not re.search(r"\b(?:email|e-mail|username|user|login)\s", m[0], re.I):
         return None
     return Intent("credentials", target=m["email"], text=m["pw"])
+
+
+@rule(
+    rf"(?:finish\s+|complete\s+)?{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:the\s+|my\s+)?(?:password|pw|passcode)\s+"
+    r"(?:of\s+|is\s+|=\s*|:\s*)?(?P<pw>\S+)",
+)
+def _login_password(m: re.Match[str]) -> Intent:
+    """ "sign in with password x" once the email is there: the password, then Sign in."""
+    return Intent("login", text=m["pw"])
+
+
+@rule(
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:an?\s+|the\s+)?(?:empty|blank|nothing\s+in\s+the)\s+"
+    r"(?:form|fields|credentials|details)",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+without\s+(?:any\s+)?(?:credentials|details|an?\s+\w+|typing|filling|entering).*",
+)
+def _login_empty(m: re.Match[str]) -> Intent:
+    return Intent("tap", target="sign in")
 
 
 # Screenshots, pauses, waits ----------------------------------------------------------------------
@@ -356,7 +386,7 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
 
 @rule(
     rf"(?:turn|switch|toggle|flip|set|put)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
-    rf"(?:turn|switch|set|put|toggle|flip)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
+    rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
     r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s)\s+(?:still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
@@ -409,16 +439,21 @@ def _check_state(m: re.Match[str]) -> Intent:
     r"(?:(?:go|scroll|swipe|move|jump|get)\s+)?(?:all\s+the\s+way\s+)?(?:back\s+)?(?:(?:up|down)\s+)?(?:to|until)\s+"
     r"(?:the\s+)?(?:very\s+)?(?P<edge>top|bottom|end|beginning|start)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
     r"(?:the\s+)?(?P<edge>top|bottom)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
+    r"(?:scroll|go|swipe|move)\s+(?:all\s+the\s+way|right)\s+(?P<way>down|up)(?:\s+(?:the\s+)?(?:list|page))?",
 )
 def _scroll_edge(m: re.Match[str]) -> Intent:
-    return Intent("scroll_edge", direction="up" if m["edge"].lower() in ("top", "beginning", "start") else "down")
+    edge = (m.groupdict().get("edge") or "").lower()
+    up = edge in ("top", "beginning", "start") or (m.groupdict().get("way") or "").lower() == "up"
+    return Intent("scroll_edge", direction="up" if up else "down")
 
 
 @rule(
     r"(?:(?:go|scroll|swipe|move)\s+)?back\s+(?P<dir>up|down)\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach))?|"
     r"till)\s+(?P<target>.+)",
+    r"(?:scroll|swipe)\s+back\s+(?:to|until)\s+(?P<target>(?!the\s+(?:top|bottom)\b).+)",
     r"(?P<verb>scroll|swipe)(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach|get\s+to))?|"
-    r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed))?(?:\s+(?:appears|shows(?:\s+up)?))?",
+    r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed|on\s+(?:the\s+)?screen|in\s+view|there))?"
+    r"(?:\s+(?:appears|shows(?:\s+up)?|comes\s+into\s+view))?",
     r"(?P<find>find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?"
     r"(?:\s+in\s+the\s+list)?",
     r"(?:bring|get|scroll)\s+(?P<target>.+?)\s+(?:into|in|to)\s+view",
@@ -453,7 +488,8 @@ _SHOWN = (
 _PREDICATE = re.compile(
     r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:be\s+|been\s+)?"
     rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+)*{_SHOWN}"
-    r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here))*)$",
+    r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here|yet|"
+    r"again|right\s+now|at\s+the\s+moment|currently))*)$",
     re.I,
 )
 _OPENING = re.compile(
@@ -627,11 +663,22 @@ def _reset(m: re.Match[str]) -> Intent | None:
 
 @rule(
     r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
-    r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access)"
+    r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access|look\s+at|check\s+out|"
+    r"view)"
     rf"\s+(?P<app>.+?){_FRESH}",
 )
 def _open(m: re.Match[str]) -> Intent:
     return Intent("open", target=m["app"], fresh=bool(m["fresh"]))
+
+
+@rule(r"(?:leave|exit|close|get\s+out\s+of)\s+(?:this|the\s+current|the)\s+(?:page|screen|view|section)")
+def _leave_page(m: re.Match[str]) -> Intent:
+    return Intent("key", text="back")
+
+
+@rule(r"(?P<app>)(?:close|quit|exit|leave|terminate)(?:\s+(?:it|out))?")
+def _exit(m: re.Match[str]) -> Intent:
+    return Intent("stop", target="the app")
 
 
 @rule(r"(?:close|stop|kill|quit|exit|terminate|end|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?P<app>.+)")
@@ -689,6 +736,9 @@ def _type_unknown(m: re.Match[str]) -> Intent:
 )
 def _type(m: re.Match[str]) -> Intent:
     field = m["field"] if "field" in m.re.groupindex else ""
+    credentials = re.fullmatch(r"(?P<email>\S+@\S+)\s+with\s+password\s+(?P<pw>\S+)", m["text"].strip(), re.I)
+    if credentials and re.search(r"form|login|sign|credential|details|fields", field, re.I):
+        return Intent("credentials", target=credentials["email"], text=credentials["pw"])
     intent = Intent("type", target=field, text=_TEXT_NOISE.sub("", m["text"]))
     groups = m.groupdict()
     if groups.get("verb"):
@@ -702,6 +752,7 @@ def _type(m: re.Match[str]) -> Intent:
     r"(?:clear|empty|erase|wipe|blank)(?:\s+out)?\s+(?:(?:the\s+)?(?:text|contents?|input|value|what'?s|what\s+is|"
     r"everything|all\s+(?:the\s+)?text)\s+(?:in|of|from|inside)\s+)?(?P<field>.+)",
     r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+(?P<field>.+)",
+    rf"(?:delete|remove|erase)\s+(?:the\s+|my\s+)?(?P<field>(?:{_FIELD_WORDS})(?:\s+(?:field|box|address))?)(?:\s+text)?",
     r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything|the\s+field|field)(?P<field>)",
 )
 def _clear(m: re.Match[str]) -> Intent:
@@ -790,9 +841,9 @@ def _toggle_again(m: re.Match[str]) -> Intent:
     return Intent("toggle", target="it", on=m["state"].lower() == "on")
 
 
-@rule(r"(?P<target>.+?)\s+(?P<state>on|off)")
+@rule(r"(?P<target>.+?)\s+(?:is\s+|should\s+be\s+)?(?P<state>on|off|enabled|disabled|activated|deactivated)")
 def _terse_toggle(m: re.Match[str]) -> Intent:
-    return Intent("toggle", target=m["target"], on=m["state"].lower() == "on", terse=True)
+    return Intent("toggle", target=m["target"], on=m["state"].lower() in ("on", "enabled", "activated"), terse=True)
 
 
 @rule(rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})\s*(?:[:=]|is)?\s+(?P<text>\S+)")

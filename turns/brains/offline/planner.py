@@ -109,6 +109,8 @@ class _Planner(Resolver):
         """Switches this plan taps: tapping one changes nothing else on the screen."""
         self.typed: set[str] = set()
         """The fields (their selectors) this plan types into."""
+        self.closed: str | None = None
+        """The app this plan closed last: "close the app and open it again"."""
 
     # The instruction ----------------------------------------------------------------
 
@@ -299,6 +301,15 @@ class _Planner(Resolver):
     # Signing in ------------------------------------------------------------------
 
     def _login(self, intent: Intent) -> None:
+        if intent.text and not intent.target:
+            _, password_field = self._form()
+            self._add(
+                {"action": "type", "text": self.masked.restore(intent.text), "into": password_field, "secret": True},
+                "type the password",
+            )
+            self.typed.add(repr(password_field))
+            self._sign_in_as_typed()
+            return
         if intent.target and not intent.text:
             email = self.masked.restore(intent.target)
             raise Ask(f"What password should I sign in as {email} with?", code="needs_value")
@@ -465,7 +476,7 @@ class _Planner(Resolver):
             if len(norm(label)) > 2 and norm(words).startswith(norm(label) + " "):
                 rest = words[len(words) - len(norm(words)) + len(norm(label)) :].strip()
                 rest = re.sub(r"^(?:is|says|reads|shows|=|:)\s+", "", rest, flags=re.I)
-                if rest and self.screen.confidence(words) < 0.8:
+                if rest and self.screen.confidence(words) < 0.8 and not needs_screen(rest):
                     return rest
         return None
 
@@ -510,14 +521,16 @@ class _Planner(Resolver):
 
     def _current_app(self, name: str) -> str | None:
         if _CURRENT.fullmatch(name.strip()):
-            return self.app if self.app != LAUNCHER else None
+            return self.app if self.app not in (LAUNCHER, None) else self.closed
         return app_package(name, strict=False)
 
     def _open(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
         if re.fullmatch(r"(?:the\s+|a\s+|this\s+|that\s+)?(?:setting|option|thing|one|entry|page)", name, re.I):
             raise self._which("tap", "open")
-        package = app_package(name, strict=False) or (self._current_app(name) if intent.fresh else None)
+        package = app_package(name, strict=False) or (
+            self._current_app(name) if _CURRENT.fullmatch(name.strip()) else None
+        )
         if package:
             self._launch(package, fresh=intent.fresh)
         elif self.screen or needs_screen(name) or known_element(name, package=self.app):
@@ -546,7 +559,7 @@ class _Planner(Resolver):
         if not package:
             raise BrainError(f'I don\'t know which app "{name}" is. {_APPS}', "not_on_screen")
         self._add({"action": "stop_app", "package": package}, f"close {app_label(package)}")
-        self.app = LAUNCHER
+        self.app, self.closed = LAUNCHER, package
 
     # Touching ------------------------------------------------------------------------------
 

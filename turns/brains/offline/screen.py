@@ -27,6 +27,7 @@ KINDS = {
     "check box": "switch",
     "item": "item",
     "row": "item",
+    "list": "item",
     "entry": "item",
     "option": "item",
     "icon": "icon",
@@ -50,9 +51,10 @@ KINDS = {
 _KIND = "|".join(re.escape(word) for word in sorted(KINDS, key=len, reverse=True))
 _ARTICLES = re.compile(r"^(?:(?:the|a|an|on|my|that|this|it's|its)\s+)+", re.I)
 _NOUN_ONLY = re.compile(rf"^(?P<noun>{_KIND})s?$", re.I)
-_WITH_NOUN = re.compile(rf"^(?P<name>.+?)\s+(?P<noun>{_KIND})$", re.I)
+_WITH_NOUN = re.compile(rf"^(?P<name>.+?)\s+(?P<noun>{_KIND})s?$", re.I)
 _ORDINAL = re.compile(
-    rf"^(?P<ord>{ORDINAL})(?:\s+(?P<noun>{_KIND}))?(?:\s+(?:in|on|of)\s+(?:the\s+)?(?:list|screen|page))?$"
+    rf"^(?P<ord>{ORDINAL})(?:\s+(?:visible|shown|displayed))?(?:\s+(?P<noun>{_KIND}))?"
+    r"(?:\s+(?:in|on|of)\s+(?:the\s+)?(?:list|screen|page))?$"
     rf"|^(?P<noun2>{_KIND})\s+(?:number|no\.?|#)\s*(?P<n>\d+)$",
     re.I,
 )
@@ -71,6 +73,11 @@ _BY_ID = re.compile(
 _BY_DESC = re.compile(
     r"(?:(?:the\s+)?[\w-]+\s+)?(?:with|whose|that\s+has)\s+(?:the\s+|a\s+)?(?:content[\s-]?)?(?:description|desc|"
     r"accessibility\s+label)\s+(?:is\s+|=\s*|of\s+)?(?P<value>.+)",
+    re.I,
+)
+_WITH = re.compile(
+    r"(?:the\s+)?(?P<noun>row|entry|item|button|line|option|switch|toggle|field|box)\s+(?:with|containing|that\s+has|showing)\s+"
+    r"(?:the\s+)?(?:text\s+|word\s+|label\s+)?(?P<value>.+)",
     re.I,
 )
 _LABELLED = re.compile(
@@ -311,7 +318,7 @@ class Screen:
             if best[0] < ACT:
                 raise Missing(f'I can\'t find an element described as "{match["value"]}" on the screen.')
             return best[1]
-        for pattern in (_LABELLED, _FOR, _TEXT_PREFIX):
+        for pattern in (_LABELLED, _WITH, _FOR, _TEXT_PREFIX):
             if (match := pattern.fullmatch(ref)) and not _NOUN_ONLY.match(match["value"]):
                 noun = match.groupdict().get("noun") or ""
                 said = KINDS.get(noun.lower()) if noun else None

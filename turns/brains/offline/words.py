@@ -174,6 +174,7 @@ _LEADING = re.compile(
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
     r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
     r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
+    r"try(?=\s+\w+ing\b)|"
     r"i'?d\s+appreciate\s+it\s+if\s+you\s+(?:could|would|can)|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
     r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
     r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|pretty\s+please|"
@@ -187,6 +188,7 @@ _LEADING = re.compile(
 )
 _TRAILING = re.compile(
     r"(?:\s*,?\s+(?:please|pls|plz|for\s+me|now|as\s+well|too|thanks|thank\s+you|thx|again|once\s+more|instead|"
+    r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|quickly|real\s+quick|"
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly))+$",
     re.I,
 )
