@@ -75,7 +75,7 @@ VERIFY = (
     r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|"
     r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+(?:that\s+|if\s+|whether\s+)?"
 )
-TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|focus(?:\s+on)?|click\s+into|tap\s+into)"
+TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into)"
 PRONOUNS = (
     "it",
     "that",
@@ -174,9 +174,7 @@ _UNSUPPORTED = {
     r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?.+?\s+(?:is|are|isn't|aren't|is\s+not|are\s+not)"
     r"\s+(?:still\s+)?(?:empty|blank|"
     r"filled(?:\s+in)?|cleared|focused|greyed\s+out|highlighted|installed|uninstalled|running|closed|open|"
-    r"in\s+the\s+background)": (
-        "check a field's value or an element's state, only what text is shown"
-    ),
+    r"in\s+the\s+background)": ("check a field's value or an element's state, only what text is shown"),
     r"(?:drag|move)\s+(?!(?:from\s+)?\(?\s*\d).+\s+(?:to|onto|into|over)\s+.+": (
         "drag one element onto another (a swipe between two points can)"
     ),
@@ -270,13 +268,14 @@ def _login_unknown(m: re.Match[str]) -> Intent:
 @rule(
     r"(?:(?:type|enter|input|fill\s+in|use|put|key\s+in|with)\s+(?:in\s+)?(?:my\s+|the\s+)?)?"
     r"(?:(?:credentials|creds|login|details|login\s+details)\s*:?\s+)?"
-    rf"(?:(?:the\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)\s*[:=]?\s+)?(?P<email>\S+@\S+|\S+?){_PASSWORD}",
+    rf"(?:(?:the\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)(?:\s*[:=]\s*|\s+))?(?P<email>\S+@\S+|\S+?){_PASSWORD}"
+    r"(?:,?\s+(?:and\s+|then\s+)?(?P<go>submit|sign\s*in|log\s*in|login|enter|go))?",
 )
 def _credentials(m: re.Match[str]) -> Intent | None:
-    """ "email X, password Y" (the sign-in itself follows, or not): type both."""
-    if "@" not in m["email"] and not re.search(r"\b(?:email|e-mail|username|user|login)\s", m[0], re.I):
+    """ "email X, password Y" (the sign-in itself follows, or not): type both; "… submit": and sign in."""
+    if "@" not in m["email"] and not re.search(r"\b(?:email|e-mail|username|user|login)[\s:=]", m[0], re.I):
         return None
-    return Intent("credentials", target=m["email"], text=m["pw"])
+    return Intent("login" if m["go"] else "credentials", target=m["email"], text=m["pw"])
 
 
 @rule(
@@ -385,8 +384,8 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
 
 
 @rule(
-    rf"(?:turn|switch|toggle|flip|set|put)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
-    rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
+    rf"(?:turn|switch|toggle|flip|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
+    rf"(?:turn|switch|set|put|toggle|flip|get|have|power)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
     r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s)\s+(?:still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
@@ -598,7 +597,7 @@ def _back(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:go|return|navigate|get)\s+(?:to\s+)?(?:the\s+)?home(?:\s+screen)?|home(?:\s+screen)?|"
+    r"(?:go|return|navigate|get)\s+(?:to\s+)?(?:the\s+)?(?:(?:phone|device|android)'?s?\s+)?home(?:\s+screen)?|home(?:\s+screen)?|"
     r"(?:go\s+to|open|show)\s+(?:the\s+)?launcher",
     rf"{TAP}\s+(?:the\s+)?home(?:\s+(?:key|button))?",
 )
@@ -664,7 +663,7 @@ def _reset(m: re.Match[str]) -> Intent | None:
 @rule(
     r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
     r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access|look\s+at|check\s+out|"
-    r"view)"
+    r"view|move\s+to)"
     rf"\s+(?P<app>.+?){_FRESH}",
 )
 def _open(m: re.Match[str]) -> Intent:
@@ -730,7 +729,7 @@ def _type_unknown(m: re.Match[str]) -> Intent:
     r"(?:type|key|punch)\s+in\s+(?P<text>\S+)",
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?:in|into|inside)\s+"
     r"(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s+(?P<text>.+)",
-    r"(?:type|enter|input|write|put|key\s+in|punch\s+in|fill\s+in|insert|add|use|paste|provide|supply|give)\s+"
+    r"(?:type|enter|input|write|put|key(?:\s+in)?|punch\s+in|fill\s+in|insert|add|use|paste|provide|supply|give)\s+"
     r"(?P<text>.+?)\s+(?:in|into|inside|in\s+to|on|to|for|as)\s+(?P<field>.+?)",
     r"(?:type|enter|input|write|key\s+in)\s+(?P<text>.+)",
 )

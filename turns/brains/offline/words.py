@@ -118,11 +118,13 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     ),
     (
         re.compile(
-            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+){_PW}"
+            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+|,\s*){_PW}"
             r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then|and)\b)",
             re.I,
         ),
-        lambda m: m[0] if m["pw"].lower() in VERBS else f"{m['email']} with password {m['pw']}",
+        lambda m: (
+            m[0] if m["pw"].lower() in VERBS or m["pw"].lower() in COMMON else f"{m['email']} with password {m['pw']}"
+        ),
     ),
     # "the item between A and B": just after A
     (re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?:[\w-]+(?:\s+\d+)?)", re.I), r"right below \g<a>"),
@@ -150,6 +152,10 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:the\s+)?(?:home\s+screen|app|it|screen)\s+greets\s+me\b", re.I), "the greeting is shown"),
     (re.compile(r"\b(turn|switch|flip|put)\s+of\b", re.I), r"\1 off"),
     (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
+    (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
+    (re.compile(r"\bgo\s+light\b", re.I), "turn off dark theme"),
+    (re.compile(r"\blog\s+(?:the\s+user|him|her|them|us|everyone)\s+out\b", re.I), "sign out"),
+    (re.compile(r"\b(?:end|close|terminate|finish)\s+(?:the|my|this|your)\s+session\b", re.I), "sign out"),
     (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
 ]
 
@@ -201,6 +207,9 @@ _FILLER = re.compile(
     r"thanks\s+(?:a\s+lot|so\s+much|in\s+advance)|thank\s+you\s+in\s+advance|cheers\s+mate|many\s+thanks|"
     r"(?:good\s+)?(?:morning|afternoon|evening)|(?:um+|uh+|hmm+|well|so|okay\s+so)|"
     r"(?:(?:can|could|would)\s+you\s+)?do\s+me\s+a\s+favou?r|pretty\s+please|quick\s+one|one\s+more\s+thing|"
+    r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:just\s+)?(?:testing|checking|trying\s+out|working\s+on|looking\s+at|playing\s+with)"
+    r"\b.*|(?:i|we)\s+(?:think|guess|believe|suppose|hope|feel)\b(?!.*\b(?:tap|open|type|turn|press|click)\b).*|"
+    r"(?:this|that)\s+is\s+(?:a|an|just\s+a)\s+(?:test|check|quick\s+test)\b.*|here\s+goes|let\s+me\s+see|"
     r"if\s+(?:it\s+isn't|it's\s+not|it\s+is\s+not)\s+too\s+much\s+(?:trouble|bother)|if\s+(?:that's|that\s+is)\s+(?:ok|okay|"
     r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
     r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
@@ -421,6 +430,17 @@ _ALIASES = {
     "location services": "location",
     "back arrow": "navigate up",
     "device model": "model",
+    "phone info": "about phone",
+    "phone information": "about phone",
+    "device info": "about phone",
+    "device information": "about phone",
+    "system info": "about phone",
+    "about the phone": "about phone",
+    "about device": "about phone",
+    "phone details": "about phone",
+    "submit": "sign in",
+    "submit button": "sign in",
+    "device name": "model",
     "phone model": "model",
     "os version": "android version",
     "software version": "android version",
@@ -463,6 +483,8 @@ _WORD_SYNONYMS = {
     "items": "item",
     "entries": "item",
     "greeting": "welcome",
+    "night": "dark",
+    "wlan": "wi-fi",
 }
 
 
@@ -520,7 +542,8 @@ GENERIC = frozenset(
     _split(
         "services service setting settings mode option options feature function toggle screen page menu section area "
         "thing phone device app application entry row tab control preference preferences hardware physical system "
-        "android key"
+        "android key networking network tracking access connection connectivity radio red green blue grey gray black "
+        "white yellow orange big small little large tiny bold text message label"
     )
 )
 
@@ -535,7 +558,7 @@ def likeness(query: str, label: str) -> float:
     of the label covered, and cut again by the share of the query left unexplained: "about" ->
     "About phone" 0.9, "bluetoth" -> "Bluetooth" 0.88, "Forgot password" -> "Password" 0.25 and
     "Google sign in" -> "Sign in" 0.44 (words the label does not explain: something else is meant);
-    an unexplained GENERIC word counts a tenth ("location services" -> "Location" 0.83). Numbers must agree:
+    an unexplained GENERIC word counts a tenth ("bluetooth connection" -> "Bluetooth" 0.91). Numbers must agree:
     "item 2" never names "Item 12".
     """
     q, lab = canonical(query), canonical(label)
@@ -552,7 +575,8 @@ def likeness(query: str, label: str) -> float:
     weights = [0.1 if value == 0 and w in GENERIC else 1.0 for w, value in zip(q_words, explained, strict=True)]
     covered = [max(word_likeness(w, other) for other in q_words) for w in l_words]
     share = sum(value * weight for value, weight in zip(explained, weights, strict=True)) / sum(weights)
-    unexplained = sum(weight for value, weight in zip(explained, weights, strict=True) if value == 0) / sum(weights)
+    unexplained = sum(weight for value, weight in zip(explained, weights, strict=True) if value == 0 and weight == 1)
+    unexplained /= sum(weights)
     score = share * (1 - unexplained) * (0.8 + 0.2 * sum(covered) / len(covered))
     if len(q_words) == 1:
         score = max(score, word_likeness(_squash(q), _squash(lab)) * 0.97)
