@@ -122,9 +122,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
             r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then|and)\b)",
             re.I,
         ),
-        lambda m: (
-            m[0] if m["pw"].lower() in VERBS or m["pw"].lower() in COMMON else f"{m['email']} with password {m['pw']}"
-        ),
+        lambda m: _bare_password(m),
     ),
     # "the item between A and B": just after A
     (re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?:[\w-]+(?:\s+\d+)?)", re.I), r"right below \g<a>"),
@@ -634,3 +632,9 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
         if len(near) == 1:
             words[n], changed = near.pop(), True
     return " ".join(words) if changed else None
+
+
+def _bare_password(m: re.Match[str]) -> str:
+    """ "a@b.c and secret": the second word is a password unless it is a word of the grammar ("a@b.c, then …")."""
+    word = m["pw"].lower()
+    return m[0] if word in VERBS or word in COMMON else f"{m['email']} with password {m['pw']}"
