@@ -20,7 +20,7 @@ from typing import Any
 from devices.drivers.adb import AdbDriver, adb_client
 from devices.drivers.base import DeviceError
 
-from .cli import Supervisor, worker_argv
+from .processes import Supervisor, worker_argv
 
 logger = logging.getLogger("cognisim.agent")
 

@@ -1,5 +1,5 @@
-"""`cognisim up` (the whole local stack in the foreground), `cognisim web`, `cognisim worker --device SERIAL`,
-`cognisim scheduler` and `cognisim agent`."""
+"""`cognisim up` (the whole local stack in the foreground), `cognisim web`, `cognisim worker --device SERIAL`
+or `--queue control|agents`, `cognisim scheduler` and `cognisim agent`."""
 
 from __future__ import annotations
 
@@ -9,17 +9,23 @@ import logging.config
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-WS_MAX_MESSAGE_BYTES = 64 * 1024
-logger = logging.getLogger("cognisim.cli")
+from core.queues import SERVICE_QUEUES
+
+from .processes import (
+    Supervisor,
+    celery_queue_argv,
+    queue_worker_argv,
+    scheduler_argv,
+    wait_for_port,
+    web_start,
+    worker_argv,
+)
 
 
 def logging_setup() -> None:
@@ -32,189 +38,6 @@ def logging_setup() -> None:
             level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         )
     )
-
-
-def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
-    """One worker per device, on the device's own queue, one step at a time.
-
-    `-E` sends task events and the worker's heartbeats, for Flower (docs/deploy.md).
-    """
-    quiet = ["--quiet"] if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else []  # no banner
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "cognisim_site",
-        *quiet,
-        "worker",
-        "-Q",
-        f"device-{serial}",
-        "-c",
-        "1",
-        "-P",
-        "solo",
-        "-n",
-        f"device-{serial}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "-E",
-        "-l",
-        loglevel,
-    ]
-
-
-def daphne_argv(host: str, port: int, *, fd: int | None = None, proxy_headers: bool = False) -> list[str]:
-    """daphne on host:port, or on an inherited listening socket `fd` (several processes share one port)."""
-    where = ["--fd", str(fd)] if fd is not None else ["-b", host, "-p", str(port)]
-    return [
-        sys.executable,
-        "-m",
-        "cognisim_site.web",
-        *where,
-        *(["--proxy-headers"] if proxy_headers else []),
-        "--verbosity",  # no access log of daphne's own: cognisim_site/logs.py writes it, in LOG_FORMAT
-        "0",
-        "--websocket-max-message-size",
-        str(WS_MAX_MESSAGE_BYTES),
-        "--websocket-max-frame-size",
-        str(WS_MAX_MESSAGE_BYTES),
-        "cognisim_site.asgi:application",
-    ]
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket that child processes inherit (daphne `--fd`): the kernel spreads connections."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
-
-
-def web_start(
-    supervisor: Supervisor,
-    *,
-    host: str,
-    port: int,
-    processes: int = 1,
-    proxy_headers: bool = False,
-    env: dict[str, str] | None = None,
-) -> list[subprocess.Popen[bytes]]:
-    """The web server: one daphne on host:port, or `processes` daphnes sharing one listening socket."""
-    if processes <= 1:
-        return [supervisor.start("web", daphne_argv(host, port, proxy_headers=proxy_headers), env)]
-    sock = listening_socket(host, port)
-    supervisor.keep(sock)
-    fd = sock.fileno()
-    return [
-        supervisor.start(f"web {n}", daphne_argv(host, port, fd=fd, proxy_headers=proxy_headers), env, pass_fds=(fd,))
-        for n in range(1, processes + 1)
-    ]
-
-
-def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the process for {host}:{port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing answered on {host}:{port} within {timeout:.0f} s")
-
-
-@dataclass
-class Child:
-    argv: list[str]
-    env: dict[str, str] | None
-    proc: subprocess.Popen[bytes]
-    started: float
-    quick_deaths: int = 0
-    restart_at: float | None = None
-    pass_fds: tuple[int, ...] = ()
-
-
-class Supervisor:
-    """Children started in the foreground, restarted when they die, all stopped on Ctrl-C.
-
-    A child that dies after running a while is restarted after 1 s; one that keeps dying
-    within STABLE_S of its start waits twice as long each time, up to 30 s.
-    """
-
-    STABLE_S = 3.0
-
-    def __init__(self, *, log: bool = True) -> None:
-        self.children: dict[str, Child] = {}
-        self.stopping = threading.Event()
-        self.log = log
-        self.kept: list[socket.socket] = []
-
-    def keep(self, sock: socket.socket) -> None:
-        """A socket the children share, closed when they are stopped."""
-        self.kept.append(sock)
-
-    def start(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, pass_fds: tuple[int, ...] = ()
-    ) -> subprocess.Popen[bytes]:
-        child = self.children.get(name)
-        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds)
-        if child is None:
-            self.children[name] = Child(argv=argv, env=env, proc=proc, started=time.monotonic(), pass_fds=pass_fds)
-        else:
-            child.proc, child.started, child.restart_at = proc, time.monotonic(), None
-        return proc
-
-    def remove(self, name: str, timeout: float = 10) -> None:
-        """Stop a child for good (SIGTERM, then SIGKILL after `timeout`)."""
-        child = self.children.pop(name, None)
-        if child is None:
-            return
-        if child.proc.poll() is None:
-            child.proc.terminate()
-            try:
-                child.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait()
-
-    def pid(self, name: str) -> int:
-        return self.children[name].proc.pid
-
-    def watch(self) -> None:
-        while not self.stopping.wait(0.1):
-            now = time.monotonic()
-            for name, child in list(self.children.items()):
-                if child.proc.poll() is None:
-                    continue
-                if child.restart_at is None:
-                    lived = now - child.started
-                    child.quick_deaths = child.quick_deaths + 1 if lived < self.STABLE_S else 0
-                    delay = min(2 ** max(child.quick_deaths - 1, 0), 30)
-                    child.restart_at = now + delay
-                    if self.log:
-                        logger.warning("%s exited with %s; restarting in %s s", name, child.proc.returncode, delay)
-                elif now >= child.restart_at:
-                    self.start(name, child.argv, child.env, pass_fds=child.pass_fds)
-
-    def stop(self, *_: object) -> None:
-        self.stopping.set()
-        procs = [child.proc for child in self.children.values()]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 10
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for sock in self.kept:
-            sock.close()
 
 
 def _demo_password(home: Path) -> str:
@@ -267,6 +90,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         metrics_reset(settings.PROMETHEUS_MULTIPROC_DIR)
         for serial in serials:
             supervisor.start(f"worker {serial}", worker_argv(serial))
+        for queue in SERVICE_QUEUES:
+            supervisor.start(f"worker {queue}", queue_worker_argv(queue))
         supervisor.start("scheduler", scheduler_argv())
         webs = web_start(supervisor, host=args.host, port=args.port, processes=args.web_processes)
         for web in webs:
@@ -316,12 +141,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
-def scheduler_argv() -> list[str]:
-    return [sys.executable, "-m", "cognisim_site.cli", "scheduler"]
-
-
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    """The recovery sweeper in a loop (sessions/recovery.py), until SIGTERM or Ctrl-C."""
+    """The recovery sweeper in a loop (cognisim_site/scheduler.py), until SIGTERM or Ctrl-C."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
@@ -329,7 +150,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from django.conf import settings
 
     from core import metrics
-    from sessions.recovery import sweep
+
+    from .scheduler import sweep
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -377,7 +199,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    os.execv(sys.executable, worker_argv(args.device, loglevel=args.loglevel))
+    if args.device:
+        argv = worker_argv(args.device, loglevel=args.loglevel)
+    else:
+        queue = os.environ.get("COGNISIM_QUEUE_PREFIX", "") + args.queue  # core.queues.service_queue
+        argv = celery_queue_argv(queue, concurrency=args.concurrency, loglevel=args.loglevel)
+    os.execv(sys.executable, argv)
     return 0  # not reached
 
 
@@ -413,8 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     from .runcli import add_commands
 
     add_commands(commands)
-    worker = commands.add_parser("worker", help="the worker of one device")
-    worker.add_argument("--device", required=True, metavar="SERIAL")
+    worker = commands.add_parser("worker", help="the worker of one device, or of the control or agents queue")
+    kind = worker.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--device", metavar="SERIAL", help="run the device's lane (queue device-SERIAL)")
+    kind.add_argument("--queue", choices=SERVICE_QUEUES, help="run a service queue: control or agents")
+    worker.add_argument("--concurrency", type=int, default=4, help="threads of a service queue's worker")
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(run=cmd_worker)
     args = parser.parse_args(argv)

@@ -126,6 +126,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 # Redis: one server for the broker, the channel layer and locks.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_PREFIX = os.environ.get("COGNISIM_CHANNEL_PREFIX", "cognisim")
+QUEUE_PREFIX = os.environ.get("COGNISIM_QUEUE_PREFIX", "")
 
 CHANNEL_LAYERS = {
     "default": {

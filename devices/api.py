@@ -6,13 +6,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import services
 from .models import Device
 
 
 class DeviceSerializer(serializers.ModelSerializer):
-    held_by = serializers.UUIDField(read_only=True, allow_null=True)
-
     class Meta:
         model = Device
         fields = [
@@ -26,7 +24,6 @@ class DeviceSerializer(serializers.ModelSerializer):
             "screen_height",
             "status",
             "last_heartbeat",
-            "held_by",
         ]
 
 
@@ -50,12 +47,6 @@ class OfflineSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, default="")
 
 
-class DeviceListView(APIView):
-    @extend_schema(responses=DeviceSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response(DeviceSerializer(selectors.device_list(), many=True).data)
-
-
 class DeviceRegisterView(APIView):
     permission_classes = [permissions.IsAdminUser]
 
@@ -67,7 +58,7 @@ class DeviceRegisterView(APIView):
         device = services.device_register(
             serial=data.pop("serial"), host=data.pop("host"), transport=data.pop("transport"), facts=data
         )
-        return Response(DeviceSerializer(selectors.device_list().get(pk=device.pk)).data)
+        return Response(DeviceSerializer(device).data)
 
 
 class DeviceHeartbeatView(APIView):
@@ -92,4 +83,4 @@ class DeviceOfflineView(APIView):
         device = services.device_mark_offline(serial=serial, reason=reason)
         if device is None:
             return Response({"code": "not_found", "message": f"There is no device '{serial}'."}, status=404)
-        return Response(DeviceSerializer(selectors.device_list().get(pk=device.pk)).data)
+        return Response(DeviceSerializer(device).data)

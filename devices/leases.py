@@ -1,46 +1,28 @@
-"""Device leases in Redis: one holder at a time, a TTL renewed while the holder lives, a fencing token.
+"""Device leases: one executor per device at a time, with a TTL renewed while it lives and a fencing token.
 
-A grant returns a token from a per-device counter that only grows. Writes made on behalf of a
-lease check that the token still holds (`lease_holds`), so a holder that stalled past its TTL
-and wakes up late cannot overwrite the work of whoever holds the device now.
+A lease is a `core.locks` lock named `lease:<serial>`. The worker of a device takes its device's
+lease when it starts serving the lane (`lane_lease`) and keeps it, renewed by one watchdog thread
+per process, for as long as it lives: a worker that dies lets it lapse within the TTL, and the
+device's next worker seizes it at once when it starts (it is the only consumer of the device's
+queue, so the previous holder is gone). Writes made under a lease check its token
+(`lease_holds`), so a stale executor that wakes up late changes nothing.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from dataclasses import dataclass
-from functools import cache
 
 import redis
 from django.conf import settings
 
-_ACQUIRE = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local holder = string.match(current, '^(.*):%d+$')
-  if holder ~= ARGV[1] then return -1 end
-end
-local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
-return token
-"""
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+from core.locks import Lock, lock_acquire, lock_current, lock_holds, lock_release, lock_renew
 
 
-@cache
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, decode_responses=True)
-
-
-def _key(serial: str) -> str:
-    return f"{settings.CHANNEL_PREFIX}:lease:{serial}"
+def _name(serial: str) -> str:
+    return f"lease:{serial}"
 
 
 @dataclass(frozen=True)
@@ -50,58 +32,103 @@ class Lease:
     token: int
 
     @property
+    def lock(self) -> Lock:
+        return Lock(name=_name(self.serial), holder=self.holder, token=self.token)
+
+    @property
     def value(self) -> str:
-        return f"{self.holder}:{self.token}"
+        return self.lock.value
 
 
-def lease_acquire(*, serial: str, holder: str) -> Lease | None:
+def _ttl_ms() -> int:
+    return int(settings.LEASE_TTL_SECONDS * 1000)
+
+
+def lease_acquire(*, serial: str, holder: str, seize: bool = False) -> Lease | None:
     """Grant the device's lease to `holder` (again, with a new token, if it already holds it); None if taken."""
-    ttl_ms = settings.LEASE_TTL_SECONDS * 1000
-    token = int(redis_client().eval(_ACQUIRE, 2, _key(serial), _key(serial) + ":token", holder, ttl_ms))
-    return None if token < 0 else Lease(serial=serial, holder=holder, token=token)
+    lock = lock_acquire(name=_name(serial), holder=holder, ttl_ms=_ttl_ms(), seize=seize)
+    return None if lock is None else Lease(serial=serial, holder=holder, token=lock.token)
 
 
 def lease_renew(*, lease: Lease) -> bool:
-    ttl_ms = settings.LEASE_TTL_SECONDS * 1000
-    return bool(redis_client().eval(_RENEW, 1, _key(lease.serial), lease.value, ttl_ms))
+    return lock_renew(lock=lease.lock, ttl_ms=_ttl_ms())
 
 
 def lease_release(*, lease: Lease) -> None:
-    redis_client().eval(_RELEASE, 1, _key(lease.serial), lease.value)
+    lock_release(lock=lease.lock)
 
 
 def lease_holds(*, lease: Lease) -> bool:
     """The fencing check: is this grant still the device's current one?"""
-    current = redis_client().get(_key(lease.serial))
-    return current is not None and str(current) == lease.value
+    return lock_holds(lock=lease.lock)
 
 
 def lease_current(*, serial: str) -> str | None:
     """`holder:token` of the device's live lease, if any."""
-    current = redis_client().get(_key(serial))
-    return None if current is None else str(current)
+    return lock_current(name=_name(serial))
 
 
-class LeaseKeeper:
-    """Renews a lease every third of its TTL until stopped, in a daemon thread (the watchdog)."""
+class _LaneLeases:
+    """The leases this process holds as the lane owner of its devices, renewed by one watchdog thread."""
 
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.serial}", daemon=True)
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.owner = f"{socket.gethostname()}:{self.pid}"
+        self.held: dict[str, Lease] = {}
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        threading.Thread(target=self._renew, name="lane-leases", daemon=True).start()
 
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
+    def get(self, serial: str, *, seize: bool) -> Lease | None:
+        with self.lock:
+            lease = self.held.get(serial)
+        if lease is not None and not seize:
+            return lease
+        lease = lease_acquire(serial=serial, holder=self.owner, seize=seize)
+        with self.lock:
+            if lease is None:
+                self.held.pop(serial, None)
+            else:
+                self.held[serial] = lease
+        return lease
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def drop(self, serial: str) -> None:
+        with self.lock:
+            self.held.pop(serial, None)
 
-    def _run(self) -> None:
-        while not self._stop.wait(settings.LEASE_TTL_SECONDS / 3):
-            try:
-                if not lease_renew(lease=self.lease):
-                    return
-            except redis.RedisError:
-                continue  # Redis away: keep trying; if it stays away the lease lapses, as it should
+    def _renew(self) -> None:
+        while not self.wake.wait(settings.LEASE_TTL_SECONDS / 3):
+            with self.lock:
+                held = list(self.held.values())
+            for lease in held:
+                try:
+                    if not lease_renew(lease=lease):
+                        self.drop(lease.serial)  # lost (Redis restarted empty, or seized): acquire anew next time
+                except redis.RedisError:
+                    continue  # Redis away: keep trying; if it stays away the lease lapses, as it should
+
+
+_lanes: _LaneLeases | None = None
+_lanes_lock = threading.Lock()
+
+
+def _lane_leases() -> _LaneLeases:
+    global _lanes
+    with _lanes_lock:
+        if _lanes is None or _lanes.pid != os.getpid():
+            _lanes = _LaneLeases()
+        return _lanes
+
+
+def lane_lease(*, serial: str, seize: bool = False) -> Lease | None:
+    """This process's lease on the device as the owner of its lane: taken once, kept and renewed.
+
+    None when another live process holds it. `seize` takes it whoever holds it (a device's worker
+    does so when it starts: the previous one is gone).
+    """
+    return _lane_leases().get(serial, seize=seize)
+
+
+def lane_lease_lost(*, serial: str) -> None:
+    """Forget a lease found stale, so the next drain acquires it anew."""
+    _lane_leases().drop(serial)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from .drivers.base import DeviceDriver
 from .live import device_changed_on_commit
 from .models import Device
+from .signals import device_went_offline
 
 _drivers: dict[str, DeviceDriver] = {}
 
@@ -32,14 +33,9 @@ def driver_for(device: Device) -> DeviceDriver:
     return driver
 
 
-def _held(serial: str) -> bool:
-    from sessions.models import TestSession
-
-    return TestSession.objects.filter(device__serial=serial, status__in=TestSession.HOLDING_DEVICE).exists()
-
-
 def device_register(*, serial: str, host: str, transport: str, facts: dict[str, Any]) -> Device:
-    """Register (or refresh) a device: available, unless a session still holds it."""
+    """Register (or refresh) a device: available, unless a session still holds it (it stays busy)."""
+    held = Device.objects.filter(serial=serial, status=Device.Status.BUSY).exists()
     device, _ = Device.objects.update_or_create(
         serial=serial,
         defaults={
@@ -50,7 +46,7 @@ def device_register(*, serial: str, host: str, transport: str, facts: dict[str, 
             "os_version": facts.get("os_version", ""),
             "screen_width": facts.get("screen_width"),
             "screen_height": facts.get("screen_height"),
-            "status": Device.Status.BUSY if _held(serial) else Device.Status.AVAILABLE,
+            "status": Device.Status.BUSY if held else Device.Status.AVAILABLE,
             "last_heartbeat": timezone.now(),
         },
     )
@@ -77,9 +73,8 @@ def device_register_sim(*, serial: str, name: str = "", host: str = "localhost")
 
 
 def device_mark_offline(*, serial: str, reason: str) -> Device | None:
-    """A device is gone (unplugged, its host silent): offline, and the sessions on it are paused."""
-    from sessions.services import sessions_pause_on_device
-
+    """A device is gone (unplugged, its host silent): offline; the sessions on it are paused (by the
+    session layer, which listens)."""
     with transaction.atomic():
         device = Device.objects.select_for_update().filter(serial=serial).first()
         if device is None or device.status == Device.Status.OFFLINE:
@@ -87,7 +82,7 @@ def device_mark_offline(*, serial: str, reason: str) -> Device | None:
         device.status = Device.Status.OFFLINE
         device.save(update_fields=["status"])
         device_changed_on_commit(serial=serial)
-        sessions_pause_on_device(device=device, reason=reason)
+        device_went_offline.send(sender=Device, device=device, reason=reason)
     return device
 
 

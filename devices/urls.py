@@ -3,7 +3,6 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
-    path("devices/", api.DeviceListView.as_view()),
     path("devices/register/", api.DeviceRegisterView.as_view()),
     path("devices/heartbeat/", api.DeviceHeartbeatView.as_view()),
     path("devices/<str:serial>/offline/", api.DeviceOfflineView.as_view()),

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
-from devices.selectors import device_list
 from sessions import selectors as session_selectors
 from sessions.models import Step, TestSession
 
@@ -33,8 +32,9 @@ def session_rows(*, owner: AbstractBaseUser) -> QuerySet[TestSession]:
 
 
 def device_rows(*, user: AbstractBaseUser) -> list[dict[str, Any]]:
-    """Devices with who holds each: the user's own session (with its id and name) or someone else's user name."""
-    devices = list(device_list())
+    """Devices with who holds each when it is the user's own session (with its id and name); a device someone
+    else holds just shows busy: other people's sessions and names are theirs."""
+    devices = list(session_selectors.devices_with_holders(viewer=user))
     held = [d.held_by for d in devices if getattr(d, "held_by", None)]
     holders = {
         row["pk"]: row

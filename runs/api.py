@@ -131,7 +131,7 @@ class RunListView(APIView):
 class RunDetailView(APIView):
     @extend_schema(responses=REPORT)
     def get(self, request: Request, run_id: str) -> Response:
-        return Response(_report(services.run_refresh(owner=request.user, run_id=run_id)))
+        return Response(_report(selectors.run_get(owner=request.user, run_id=run_id)))
 
 
 class RunStopView(APIView):
@@ -149,7 +149,7 @@ class RunJunitView(APIView):
         responses={(200, "application/xml"): bytes},
     )
     def get(self, request: Request, run_id: str) -> HttpResponse:
-        run = services.run_refresh(owner=request.user, run_id=run_id)
+        run = selectors.run_get(owner=request.user, run_id=run_id)
         per_step = request.query_params.get("per_step", "").lower() in ("1", "true", "yes")
         return HttpResponse(run_junit(_report(run), per_step=per_step), content_type="application/xml; charset=utf-8")
 
@@ -177,7 +177,7 @@ class ReplayListView(APIView):
 class ReplayDetailView(APIView):
     @extend_schema(responses=REPORT)
     def get(self, request: Request, run_id: str) -> Response:
-        return Response(_report(services.replay_refresh(owner=request.user, run_id=run_id)))
+        return Response(_report(selectors.replay_get(owner=request.user, run_id=run_id)))
 
 
 FLOW = inline_serializer(

@@ -37,6 +37,14 @@ def run_get(*, owner: AbstractBaseUser, run_id: Any) -> Run:
         raise NotFound("No such run.") from None
 
 
+def replay_get(*, owner: AbstractBaseUser, run_id: Any) -> Run:
+    """Like run_get, for replays only (a flow run's id → NotFound)."""
+    run = run_get(owner=owner, run_id=run_id)
+    if run.kind != Run.Kind.REPLAY:
+        raise NotFound("No such replay.")
+    return run
+
+
 def saved_flow_list(*, owner: AbstractBaseUser) -> QuerySet[SavedFlow]:
     return SavedFlow.objects.filter(owner=owner).select_related("last_run")
 

@@ -1,13 +1,8 @@
-"""Celery interfaces of runs; `runs.check` is queued on the device's queue right behind a run's step."""
+"""Celery interfaces of runs."""
 
 from celery import shared_task
 
 from . import services
-
-
-@shared_task(name="runs.check")
-def check(*, run_id: str, index: int) -> None:
-    services.run_advance(run_id=run_id)
 
 
 @shared_task(name="runs.scheduled_tick")

@@ -15,7 +15,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from devices.live import device_changed_on_commit
+from devices.models import Device
+
 from .models import Decision, SessionEvent, Step, TestSession, UserQuota
+from .selectors import devices_with_holders
 
 
 def change_link(obj: Model | None, text: object = None) -> SafeString | str:
@@ -27,10 +31,11 @@ def change_link(obj: Model | None, text: object = None) -> SafeString | str:
     return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
 
 
-def changelist_link(model: type[Model], text: str, **filters: Any) -> SafeString:
-    """A link to `model`'s admin list, filtered (`session__id__exact=…`)."""
-    opts = model._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+def changelist_link(model: type[Model] | str, text: str, **filters: Any) -> SafeString:
+    """A link to `model`'s admin list, filtered (`session__id__exact=…`); a layer above names its model
+    as "app_label.model" (this module does not import it)."""
+    label = model if isinstance(model, str) else f"{model._meta.app_label}.{model._meta.model_name}"
+    url = reverse("admin:{}_{}_changelist".format(*label.lower().split(".")))
     return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), text)
 
 
@@ -153,13 +158,11 @@ class TestSessionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="history")
     def history(self, obj: TestSession) -> SafeString:
-        from turns.models import Turn
-
         links = [
             changelist_link(Step, "steps", session__id__exact=obj.pk),
             changelist_link(SessionEvent, "events", session__id__exact=obj.pk),
             changelist_link(Decision, "decisions", session__id__exact=obj.pk),
-            changelist_link(Turn, "turns", session__id__exact=obj.pk),
+            changelist_link("turns.Turn", "turns", session__id__exact=obj.pk),
         ]
         return format_html(" · ".join(["{}"] * len(links)), *links)
 
@@ -209,3 +212,61 @@ class DecisionAdmin(SessionHistoryAdmin):
 @admin.register(UserQuota)
 class UserQuotaAdmin(admin.ModelAdmin):
     list_display = ["user", "max_active_sessions", "steps_per_window"]
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    """Devices register themselves (their host agent, or `cognisim up`); here one can rename a device or put
+    it in (or take it out of) maintenance."""
+
+    list_display = [
+        "serial",
+        "name",
+        "transport",
+        "host",
+        "model",
+        "os_version",
+        "status",
+        "held_by_link",
+        "last_heartbeat",
+    ]
+    list_filter = ["status", "transport", "host"]
+    search_fields = ["serial", "name", "model"]
+    fields = [
+        "serial",
+        "name",
+        "status",
+        "held_by_link",
+        "sessions_link",
+        "transport",
+        "host",
+        "model",
+        "os_version",
+        "screen_width",
+        "screen_height",
+        "last_heartbeat",
+        "created_at",
+    ]
+    readonly_fields = [name for name in fields if name not in {"name", "status"}]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Device]:
+        return devices_with_holders(viewer=request.user)
+
+    def save_model(self, request: HttpRequest, obj: Device, form: object, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[arg-type]
+        device_changed_on_commit(serial=obj.serial)
+
+    @admin.display(description="held by")
+    def held_by_link(self, obj: Device) -> SafeString | str:
+        """The session holding the device (PENDING with it … WAITING_INPUT), as a link to that session."""
+        held_by = getattr(obj, "held_by", None)
+        return change_link(TestSession(pk=held_by), held_by) if held_by else "-"
+
+    @admin.display(description="sessions")
+    def sessions_link(self, obj: Device) -> SafeString | str:
+        if obj.pk is None:
+            return "-"
+        return changelist_link(TestSession, "every session on this device", device__id__exact=obj.pk)

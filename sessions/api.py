@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.steps import PACKAGE_RE, StepRequest
+from devices.api import DeviceSerializer
 
 from . import selectors, services
 from .events import event_message
@@ -96,6 +97,9 @@ class StepSerializer(serializers.ModelSerializer):
             "state_patch",
             "effect",
             "effect_hash",
+            "optional",
+            "screen_hash",
+            "timings",
             "queued_at",
             "started_at",
             "finished_at",
@@ -104,8 +108,16 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class InputSerializer(StrictSerializer):
-    input_id = serializers.IntegerField()
-    value = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096)
+    input_id = serializers.IntegerField(min_value=1)
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096, required=False)
+    cancel = serializers.BooleanField(
+        required=False, default=False, help_text="Leave the question unanswered: the step ends CANCELLED."
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not data["cancel"] and "value" not in data:
+            raise serializers.ValidationError({"value": ["This field is required unless 'cancel' is true."]})
+        return data
 
 
 class SessionListView(APIView):
@@ -184,7 +196,7 @@ def _query_int(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > high:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > high:
         raise serializers.ValidationError({name: [f"Must be an integer from 0 to {high}."]})
     return int(raw)
 
@@ -225,7 +237,8 @@ class SessionInputView(APIView):
             session_id=selectors.session_get(owner=request.user, session_id=session_id).pk,
             owner=request.user,
             input_id=body.validated_data["input_id"],
-            value=body.validated_data["value"],
+            value=body.validated_data.get("value"),
+            cancel=body.validated_data["cancel"],
         )
         return Response(StepSerializer(step).data)
 
@@ -236,3 +249,17 @@ class SessionStopView(APIView):
         session = selectors.session_get(owner=request.user, session_id=session_id)
         session = services.session_stop(session_id=session.pk, owner=request.user)
         return Response(SessionSerializer(session, context={"request": request}).data)
+
+
+class DeviceWithHolderSerializer(DeviceSerializer):
+    held_by = serializers.UUIDField(read_only=True, allow_null=True, help_text="Your session holding it, if any.")
+
+    class Meta(DeviceSerializer.Meta):
+        fields = [*DeviceSerializer.Meta.fields, "held_by"]
+
+
+class DeviceListView(APIView):
+    @extend_schema(responses=DeviceWithHolderSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        devices = selectors.devices_with_holders(viewer=request.user)
+        return Response(DeviceWithHolderSerializer(devices, many=True).data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,6 +22,14 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 REPLAY_PAGE = 1000
+
+Handler = Callable[["SessionConsumer", dict[str, Any], Any], Awaitable[None]]
+_handlers: dict[str, Handler] = {}
+
+
+def message_type_register(type: str, handler: Handler) -> None:
+    """A layer above sessions adds a client message type (turns adds CHAT) without this module importing it."""
+    _handlers[type] = handler
 
 
 @database_sync_to_async
@@ -65,7 +74,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         last_seq = query.get("last_seq", [None])[0]
-        if last_seq is not None and last_seq.isdigit():
+        if last_seq is not None and last_seq.isascii() and last_seq.isdigit():
             self.sent = int(last_seq)
             await self._replay()
         else:
@@ -122,18 +131,17 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         request_id = message.get("request_id")
         handler = {
-            "PING": self.on_ping,
-            "EXECUTE_SINGLE": self.on_execute_single,
-            "USER_INPUT_RESPONSE": self.on_user_input_response,
-            "STOP": self.on_stop,
-            "RESUME": self.on_resume,
-            "CHAT": self.on_chat,
-        }.get(message["type"])
+            "PING": SessionConsumer.on_ping,
+            "EXECUTE_SINGLE": SessionConsumer.on_execute_single,
+            "USER_INPUT_RESPONSE": SessionConsumer.on_user_input_response,
+            "STOP": SessionConsumer.on_stop,
+            "RESUME": SessionConsumer.on_resume,
+        }.get(message["type"]) or _handlers.get(message["type"])
         if handler is None:
-            await self.error("unknown_type", f"Unknown message type '{message['type']}'.", request_id)
+            await self.error("unknown_type", f"Unknown message type '{message['type'][:64]}'.", request_id)
             return
         try:
-            await handler(message, request_id)
+            await handler(self, message, request_id)
         except StepInvalid as exc:
             await self.error(exc.code, exc.message, request_id, field=exc.field)
         except ServiceError as exc:
@@ -154,6 +162,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             owner=self.scope["user"],
             input_id=message.get("input_id"),
             value=message.get("value"),
+            cancel=message.get("cancel") is True,
         )
         await self.reply("ACK", request_id, step_id=step.pk, step_index=step.index)
 
@@ -170,11 +179,3 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         self.sent = last_seq
         await self._replay()
-
-    async def on_chat(self, message: dict[str, Any], request_id: Any) -> None:
-        from turns.services import turn_message_add
-
-        turn = await database_sync_to_async(turn_message_add)(
-            session_id=self.session_id, owner=self.scope["user"], text=message.get("text")
-        )
-        await self.reply("ACK", request_id, turn_id=turn.pk)

@@ -54,7 +54,9 @@ def step_event(*, step: Step, status: str | None = None, **extra: Any) -> Sessio
         "attempt": step.attempt,
     }
     if step.status in Step.TERMINAL:
-        payload.update(result=step.result, error=step.error, duration_ms=step.duration_ms)
+        payload.update(result=step.result, error=step.error, duration_ms=step.duration_ms, timings=step.timings)
+        if step.screen_hash:  # the screen it ended on; the picture follows in a SCREEN event
+            payload["screen"] = step.screen_hash
     payload.update(extra)
     return event_append(session=step.session, type=SessionEvent.Type.STEP_STATUS, payload=payload)
 
@@ -68,7 +70,7 @@ def session_status_event(*, session: TestSession, **extra: Any) -> SessionEvent:
 
 
 def screen_store(
-    *, session: TestSession, png: bytes, screen_hash: str, ui_xml: str = "", step: Step | None = None
+    *, session: TestSession, png: bytes, screen_hash: str, ui_xml: str = "", step: Step | None = None, **extra: Any
 ) -> SessionEvent:
     """Keep the device's new screen (once per distinct screen) and tell the session's clients where it is."""
     Screen.objects.update_or_create(
@@ -79,4 +81,5 @@ def screen_store(
     payload: dict[str, Any] = {"url": session.screen_url, "screen": screen_hash}
     if step is not None:
         payload.update(step_id=step.pk, step_index=step.index)
+    payload.update(extra)
     return event_append(session=session, type=SessionEvent.Type.SCREEN, payload=payload)

@@ -67,6 +67,13 @@ class TestSession(models.Model):
     trace_id = models.CharField(max_length=32, default=new_trace_id, editable=False)
     screen_url = models.CharField(max_length=500, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # The session's policy (docs/architecture.md, "The lane"). A CI run stops at its first failed
+    # step and ends when its steps are done; an interactive session does neither.
+    stop_on_failure = models.BooleanField(default=False)
+    end_when_drained = models.BooleanField(default=False)
+    # Values steps refer to as ${NAME}: substituted on the device's worker, masked in every output,
+    # never serialized.
+    secrets = models.JSONField(default=dict, blank=True, editable=False)
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
@@ -106,6 +113,7 @@ class Step(models.Model):
     timeout_ms = models.PositiveIntegerField()
     max_retries = models.PositiveSmallIntegerField(default=3)
     backoff = models.JSONField(default=dict, blank=True)
+    optional = models.BooleanField(default=False)
     lease_token = models.BigIntegerField(null=True, blank=True, editable=False)
     scheduled_at = models.DateTimeField(null=True, blank=True, db_index=True)
     result = models.JSONField(null=True, blank=True)
@@ -114,6 +122,11 @@ class Step(models.Model):
     effect = models.JSONField(null=True, blank=True)
     effect_hash = models.CharField(max_length=64, blank=True)
     screenshot = models.BinaryField(null=True, blank=True, editable=False)
+    # The screen the device showed when the step ended (for a failed step: at the moment of failure).
+    screen_hash = models.CharField(max_length=64, blank=True)
+    # Where the step's time went: queue_ms (waiting for the device), device_ms (on the device),
+    # record_ms (reading the new screen after it, off the step's critical path).
+    timings = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

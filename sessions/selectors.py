@@ -6,9 +6,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from core.errors import NotFound
+from devices.models import Device
 
 from .models import Screen, SessionEvent, Step, TestSession
 
@@ -75,3 +76,12 @@ def event_list(*, session_id: Any, after: int, limit: int) -> list[SessionEvent]
 
 def session_last_seq(*, session_id: Any) -> int:
     return TestSession.objects.values_list("last_seq", flat=True).get(pk=session_id)
+
+
+def devices_with_holders(*, viewer: AbstractBaseUser) -> QuerySet[Device]:
+    """Devices with the id of the session holding each one (`held_by`), where that session is the viewer's
+    own (staff see every holder): other people's session ids are theirs."""
+    holders = TestSession.objects.filter(device=OuterRef("pk"), status__in=TestSession.HOLDING_DEVICE)
+    if not getattr(viewer, "is_staff", False):
+        holders = holders.filter(owner=viewer)
+    return Device.objects.annotate(held_by=Subquery(holders.values("pk")[:1])).order_by("serial")

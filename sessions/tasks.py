@@ -1,15 +1,26 @@
-"""Celery interfaces of the session domain; each runs on the device's own queue `device-<serial>`."""
+"""Celery interfaces of the session domain; both run on the device's own queue `device-<serial>`."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 
-from . import execution, services
-
-
-@shared_task(name="sessions.setup_device")
-def setup_device(*, session_id: str) -> None:
-    services.session_setup(session_id=session_id)
+from . import lane
 
 
-@shared_task(name="sessions.execute_step")
-def execute_step(*, step_id: int) -> None:
-    execution.steps_run(step_id=step_id)
+@shared_task(name="sessions.setup")
+def setup(*, session_id: str) -> None:
+    lane.session_setup(session_id=session_id)
+
+
+@shared_task(name="sessions.drain")
+def drain(*, session_id: str) -> None:
+    lane.session_drain(session_id=session_id)
+
+
+@worker_ready.connect
+def recover_device_lanes(sender: object, **_: object) -> None:
+    """A device's worker that starts takes back at once what its predecessor left running."""
+    queues = getattr(getattr(sender, "app", None), "amqp", None)
+    names = list(queues.queues.consume_from) if queues is not None else []
+    for name in names:
+        if name.startswith("device-"):
+            lane.lane_recover(serial=name.removeprefix("device-"))

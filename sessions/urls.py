@@ -3,6 +3,7 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
+    path("devices/", api.DeviceListView.as_view()),
     path("sessions/", api.SessionListView.as_view()),
     path("sessions/<str:session_id>/", api.SessionDetailView.as_view()),
     path("sessions/<str:session_id>/steps/", api.SessionStepsView.as_view()),

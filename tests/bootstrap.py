@@ -15,6 +15,7 @@ from cognisim_site.redis_server import redis_answers, start_private_redis
 HOME = Path(tempfile.mkdtemp(prefix="cognisim-test-"))
 os.environ["COGNISIM_HOME"] = str(HOME)
 os.environ["COGNISIM_CHANNEL_PREFIX"] = f"cognisim-test-{os.getpid()}"
+os.environ["COGNISIM_QUEUE_PREFIX"] = f"t{os.getpid()}-"  # two test runs on one Redis never share a queue
 
 _url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 if not redis_answers(_url):

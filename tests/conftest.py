@@ -17,7 +17,7 @@ from devices.services import device_register_sim
 from sessions.accounts import api_user_create
 from tests.live import Rest, Stack, stack_env
 
-SERIALS = [f"t{os.getpid()}-1", f"t{os.getpid()}-2"]
+SERIALS = [f"t{os.getpid()}-{n}" for n in (1, 2, 3)]
 
 
 def _database_url() -> str:

@@ -16,8 +16,16 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from cognisim_site.cli import Supervisor, daphne_argv, scheduler_argv, wait_for_port, worker_argv
+from cognisim_site.processes import (
+    Supervisor,
+    daphne_argv,
+    queue_worker_argv,
+    scheduler_argv,
+    wait_for_port,
+    worker_argv,
+)
 from cognisim_site.redis_server import free_port
+from core.queues import SERVICE_QUEUES
 
 TERMINAL_STEP = {"COMPLETED", "ERROR", "CANCELLED"}
 
@@ -137,6 +145,8 @@ class Stack:
     def start(self) -> None:
         for serial in self.serials:
             self.supervisor.start(serial, worker_argv(serial), self.env)
+        for queue in SERVICE_QUEUES:
+            self.supervisor.start(queue, queue_worker_argv(queue, concurrency=2), self.env)
         self.supervisor.start("scheduler", scheduler_argv(), self.env)
         web = self.supervisor.start("web", daphne_argv(self.host, self.port), self.env)
         wait_for_port(self.host, self.port, timeout=30, proc=web)

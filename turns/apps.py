@@ -1,6 +1,23 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
 class TurnsConfig(AppConfig):
     name = "turns"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sessions.consumers import message_type_register
+        from sessions.signals import input_answered
+
+        from .consumers import on_chat
+
+        message_type_register("CHAT", on_chat)
+        input_answered.connect(_input_answered, dispatch_uid="turns.input_answered")
+
+
+def _input_answered(sender: Any, *, session: Any, step: Any, **_: Any) -> None:
+    from .services import turn_input_answered
+
+    turn_input_answered(session=session, step=step)

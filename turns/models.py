@@ -22,6 +22,10 @@ class Turn(models.Model):
     step_ids = models.JSONField(default=list, blank=True)
     remaining = models.TextField(blank=True)
     waiting_step_id = models.BigIntegerField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    rounds = models.PositiveSmallIntegerField(default=0)
+    # The chain driving the turn now: a task of an older chain (the one before a question) finds it stale.
+    chain_token = models.CharField(max_length=32, blank=True)
     reply = models.TextField(blank=True)
     accumulation = models.TextField(blank=True)
     trace_id = models.CharField(max_length=32, default=new_trace_id, editable=False)

@@ -1,231 +1,308 @@
-"""The turn pipeline: gather a burst of chat messages into one turn, plan it into steps, run them, answer.
+"""The turn pipeline: a burst of chat messages becomes one turn, planned into steps, run, and answered.
 
-The phases run in one task on the session's device queue — acquire the session mutex, accumulate,
-run the agent, commit and respond — because the planned steps must run inline on the device's only
-worker: a chain of separate tasks would queue the steps behind itself, or interleave with them.
+A turn is a Celery chain, as the design card draws it (docs/architecture.md):
+
+    turns.accumulate (queue `control`) → turns.plan (queue `agents`) → sessions.drain (the device's
+    queue) → turns.respond (queue `control`)
+
+Accumulation waits out the adaptive window by scheduling itself again (a countdown), so nothing
+sleeps; planning — an LLM call may take seconds — runs on its own workers and never holds a device
+worker; the planned steps run through the device's lane like any others; the answer is written
+last. When the rest of the instruction depends on the next screen, `respond` continues the chain
+with another `plan → drain → respond`; a question (`ask_user`) ends the chain and the answer starts
+the next one.
+
+One turn of a session runs at a time: a new turn's chain starts only when no other turn of the
+session is past accumulation (decided under the session's row lock), and the turn holds the
+session mutex (`core.locks`) from the end of its accumulation to its answer. A turn that ends
+starts the next waiting one.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
+from celery import chain, signature
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ServiceError
-from devices.leases import redis_client
-from devices.services import driver_for
+from core.locks import Lock, lock_acquire, lock_current, lock_release_holder
+from core.queues import service_queue
+from core.steps import StepInvalid
+from sessions.errors import SessionClosed
 from sessions.events import event_append
-from sessions.execution import steps_run
-from sessions.models import SessionEvent, Step, TestSession
+from sessions.models import Screen, SessionEvent, Step, TestSession
 from sessions.services import locked_session, step_submit
 
 from .accumulate import window_for
-from .brains import BrainError, Plan, answered, brain_from_env
+from .brains import BrainError, answered, brain_from_env
 from .models import Turn
 
 logger = logging.getLogger("cognisim.turns")
-MUTEX_TTL_S = 30
-MAX_REPLANS = 5
+MUTEX_TTL_MS = 600_000
+MAX_ROUNDS = 5
 MAX_TEXT = 4096
-
-
-def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> Turn:
-    """A chat message joins the session's accumulating turn, or opens a new one; the pipeline is woken."""
-    if not isinstance(text, str) or not text.strip() or len(text.encode()) > MAX_TEXT:
-        from core.steps import StepInvalid
-
-        raise StepInvalid("text", f"'text' must be a non-empty message of at most {MAX_TEXT} bytes.")
-    with transaction.atomic():
-        session = locked_session(session_id, owner=owner)
-        if session.status in TestSession.TERMINAL:
-            from sessions.errors import SessionClosed
-
-            raise SessionClosed(f"This session is {session.status}; open a new session to chat.")
-        turn = Turn.objects.filter(session=session, status=Turn.Status.ACCUMULATING).order_by("-id").first()
-        message = {"text": text.strip(), "at": time.time()}
-        if turn is None:
-            turn = Turn.objects.create(session=session, messages=[message])
-        else:
-            turn.messages = [*turn.messages, message]
-            turn.save(update_fields=["messages"])
-        if session.device is not None:
-            queue = session.device.queue
-            transaction.on_commit(lambda: _dispatch(session.pk, queue))
-    return turn
-
-
-def _dispatch(session_id: Any, queue: str) -> None:
-    from celery import current_app
-
-    current_app.send_task("turns.process_turns", kwargs={"session_id": str(session_id)}, queue=queue)
-
-
-def turn_dispatch_after_input(*, session: TestSession, step: Step) -> None:
-    """An `ask_user` step a turn was waiting on got its answer: wake the pipeline (after commit)."""
-    if session.device is not None and Turn.objects.filter(session=session, waiting_step_id=step.pk).exists():
-        queue = session.device.queue
-        transaction.on_commit(lambda: _dispatch(session.pk, queue))
-
-
-class _Mutex:
-    """One writer per session: a Redis lock with a TTL, renewed while its holder lives."""
-
-    def __init__(self, session_id: Any) -> None:
-        self.key = f"cognisim:mutex:session:{session_id}"
-        self.token = uuid.uuid4().hex
-        self._stop = threading.Event()
-
-    def acquire(self) -> bool:
-        if not redis_client().set(self.key, self.token, nx=True, ex=MUTEX_TTL_S):
-            return False
-        threading.Thread(target=self._renew, daemon=True).start()
-        return True
-
-    def _renew(self) -> None:
-        while not self._stop.wait(MUTEX_TTL_S / 3):
-            if redis_client().get(self.key) != self.token:
-                return
-            redis_client().expire(self.key, MUTEX_TTL_S)
-
-    def release(self) -> None:
-        self._stop.set()
-        if redis_client().get(self.key) == self.token:
-            redis_client().delete(self.key)
+ACTIVE = (Turn.Status.RUNNING, Turn.Status.WAITING_INPUT)
 
 
 def _log(turn: Turn, event: str, **fields: Any) -> None:
-    logger.info(
-        event,
-        extra={
-            "event": event,
-            "session_id": str(turn.session_id),
-            "turn_id": turn.pk,
-            "trace_id": turn.trace_id,
-            **fields,
-        },
-    )
+    ids = {"session_id": str(turn.session_id), "turn_id": turn.pk, "trace_id": turn.trace_id}
+    logger.info(event, extra={"event": event, **ids, **fields})
 
 
-def turns_process(*, session_id: Any) -> None:
-    """Run on the device's worker: process the session's open turns, oldest first, one at a time."""
-    mutex = _Mutex(session_id)
-    if not mutex.acquire():
-        logger.info("mutex_busy", extra={"event": "mutex_busy", "session_id": str(session_id)})
-        return  # its holder picks up what is waiting before it lets go
-    logger.info("mutex_acquired", extra={"event": "mutex_acquired", "session_id": str(session_id)})
-    try:
-        while (turn := _next_turn(session_id)) is not None:
-            _log(turn, "turn_started", messages=len(turn.messages))
-            if turn.status == Turn.Status.ACCUMULATING:
-                _accumulate(turn)
-            _run(turn)
-    finally:
-        mutex.release()
-        logger.info("mutex_released", extra={"event": "mutex_released", "session_id": str(session_id)})
+def _task(name: str, queue: str, **kwargs: Any) -> Any:
+    return signature(name, kwargs={k: str(v) for k, v in kwargs.items()}, queue=queue, immutable=True)
 
 
-def _next_turn(session_id: Any) -> Turn | None:
-    for turn in Turn.objects.filter(session_id=session_id, status__in=Turn.OPEN).order_by("id"):
-        if turn.status != Turn.Status.WAITING_INPUT:
-            return turn
-        if Step.objects.filter(pk=turn.waiting_step_id, status__in=Step.TERMINAL).exists():
-            return turn
-        return None  # later turns wait behind the question
+def turn_rest(*, turn_id: Any, chain_token: str, session_id: Any, device_queue: str | None) -> list[Any]:
+    """`plan → drain → respond`: what follows accumulation, and what a re-plan or an answer runs again.
+
+    A session without a device yet (waiting for a slot) has its steps drained by its own setup chain.
+    """
+    drain = [_task("sessions.drain", device_queue, session_id=session_id)] if device_queue else []
+    return [
+        _task("turns.plan", service_queue("agents"), turn_id=turn_id, chain_token=chain_token),
+        *drain,
+        _task("turns.respond", service_queue("control"), turn_id=turn_id, chain_token=chain_token),
+    ]
+
+
+def turn_rest_of(*, turn_id: Any, chain_token: str) -> list[Any]:
+    """`plan → drain → respond` for a turn, on its session's device as it is now."""
+    turn = Turn.objects.select_related("session__device").get(pk=turn_id)
+    queue = turn.session.device.queue if turn.session.device else None
+    return turn_rest(turn_id=turn.pk, chain_token=chain_token, session_id=turn.session_id, device_queue=queue)
+
+
+def _start_on_commit(turn: Turn, session: TestSession, *, accumulate: bool) -> None:
+    """Start a new chain for the turn after commit; any older chain of the turn is stale from now on."""
+    token = uuid.uuid4().hex
+    Turn.objects.filter(pk=turn.pk).update(chain_token=token)
+    queue = session.device.queue if session.device else None
+    tasks = turn_rest(turn_id=turn.pk, chain_token=token, session_id=session.pk, device_queue=queue)
+    if accumulate:
+        tasks.insert(0, _task("turns.accumulate", service_queue("control"), turn_id=turn.pk, chain_token=token))
+    transaction.on_commit(lambda: chain(*tasks).apply_async())
+
+
+def _current(turn_id: Any, chain_token: str, *related: str) -> Turn | None:
+    """The turn, if the chain of `chain_token` still drives it."""
+    turn = Turn.objects.select_related(*related).filter(pk=turn_id).first()
+    return turn if turn is not None and turn.chain_token == chain_token else None
+
+
+def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> Turn:
+    """A chat message joins the session's accumulating turn, or opens a new one (whose chain starts now,
+    or when the turn before it ends)."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise StepInvalid("text", f"'text' must be a non-empty message of at most {MAX_TEXT} characters.")
+    if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise StepInvalid("text", "'text' must not contain NUL characters or lone surrogates.")
+    with transaction.atomic():
+        session = locked_session(session_id, owner=owner)
+        if session.status in TestSession.TERMINAL:
+            raise SessionClosed(f"This session is {session.status}; open a new session to chat.")
+        message = {"text": text.strip(), "at": time.time()}
+        turn = Turn.objects.filter(session=session, status=Turn.Status.ACCUMULATING).order_by("-id").first()
+        if turn is not None:
+            turn.messages = [*turn.messages, message]
+            turn.save(update_fields=["messages"])
+            return turn  # its chain is on its way, or waits for the turn before it
+        turn = Turn.objects.create(session=session, messages=[message])
+        if not Turn.objects.filter(session=session, status__in=ACTIVE).exists():
+            _start_on_commit(turn, session, accumulate=True)
+    return turn
+
+
+def _mutex(turn: Turn) -> Lock | None:
+    """The session mutex, held by this turn (taken again, with a fresh TTL, by each task of its chain)."""
+    return lock_acquire(name=f"mutex:session:{turn.session_id}", holder=f"turn-{turn.pk}", ttl_ms=MUTEX_TTL_MS)
+
+
+def turn_accumulate(*, turn_id: Any, chain_token: str) -> float | None:
+    """Close the turn once the session has been quiet for the adaptive window: None when closed (or when it
+    is no longer accumulating), otherwise the seconds to wait before looking again."""
+    turn = _current(turn_id, chain_token)
+    if turn is None or turn.status != Turn.Status.ACCUMULATING:
+        return None
+    decision = window_for([(m["at"], m["text"]) for m in turn.messages])
+    quiet_for = time.time() - turn.messages[-1]["at"]
+    if quiet_for < decision.wait_s:
+        return decision.wait_s - quiet_for
+    if _mutex(turn) is None:
+        _log(turn, "mutex_busy")
+        return 0.5  # another turn still answers: look again shortly
+    with transaction.atomic():
+        session = locked_session(turn.session_id)  # message appends hold it too: none slips in unseen
+        turn.refresh_from_db()
+        if session.status in TestSession.TERMINAL:
+            _end(turn, session, Turn.Status.FAILED, f"The session is {session.status}; nothing was done.")
+            return None
+        Turn.objects.filter(pk=turn.pk).update(
+            status=Turn.Status.RUNNING, accumulation=decision.reason, remaining=turn.text
+        )
+    _log(turn, "accumulation_complete", messages=len(turn.messages), reason=decision.reason)
     return None
 
 
-def _accumulate(turn: Turn) -> None:
-    """Wait until the session has been quiet for the adaptive window, then close the turn."""
-    while True:
-        turn.refresh_from_db(fields=["messages", "status"])
-        decision = window_for([(m["at"], m["text"]) for m in turn.messages])
-        quiet_for = time.time() - turn.messages[-1]["at"]
-        if quiet_for >= decision.wait_s:
-            with transaction.atomic():
-                locked_session(turn.session_id)  # message appends hold it too: none slips in unseen
-                closed = Turn.objects.filter(pk=turn.pk, status=Turn.Status.ACCUMULATING).update(
-                    status=Turn.Status.RUNNING, accumulation=decision.reason
-                )
-            if closed:
-                turn.refresh_from_db()
-                _log(turn, "accumulation_complete", messages=len(turn.messages), reason=decision.reason)
-                return
-            continue
-        time.sleep(min(decision.wait_s - quiet_for, 0.1))
+def _screen_xml(session: TestSession) -> str | None:
+    """The UI tree of the screen the session's device shows now (stored by the lane after every change)."""
+    screen = (session.current_state or {}).get("device", {}).get("screen")
+    found = Screen.objects.filter(session=session, screen_hash=screen).values_list("ui_xml", flat=True).first()
+    return found or None
 
 
-def _run(turn: Turn) -> None:
-    """Plan, run and re-plan (for the parts that depend on the next screen) until done, failed or asked."""
-    text = turn.text
-    if turn.status == Turn.Status.WAITING_INPUT:
-        answer = Step.objects.filter(pk=turn.waiting_step_id).values_list("result", flat=True).first() or {}
-        if not turn.remaining:
-            return _respond(turn, Turn.Status.COMPLETED, "Thanks, carrying on.")
-        text = answered(turn.remaining, answer.get("value", ""))
-        Turn.objects.filter(pk=turn.pk).update(status=Turn.Status.RUNNING, waiting_step_id=None)
-    session = TestSession.objects.select_related("device", "owner").get(pk=turn.session_id)
+def turn_plan(*, turn_id: Any, chain_token: str) -> None:
+    """Plan what is left of the turn against the current screen and append the steps (the chain drains them)."""
+    turn = _current(turn_id, chain_token, "session", "session__owner", "session__device")
+    if turn is None or turn.status != Turn.Status.RUNNING:
+        return
+    session = turn.session
+    _mutex(turn)
     brain = brain_from_env()
-    done = 0
-    for _ in range(MAX_REPLANS):
-        _log(turn, "brain_starting", brain=type(brain).__name__)
-        try:
-            ui = driver_for(session.device).dump_ui() if session.device else None
-            plan = brain.plan(text=text, ui_xml=ui)
-        except BrainError as exc:
-            return _respond(turn, Turn.Status.FAILED, exc.message)
-        except Exception as exc:  # the device or the brain failed in a way we did not foresee
-            logger.exception("turn %s: planning failed", turn.pk)
-            return _respond(turn, Turn.Status.FAILED, f"I could not plan that: {exc}")
-        _log(turn, "brain_complete", steps=len(plan.steps), question=bool(plan.question))
-        try:
-            steps = [step_submit(session_id=session.pk, owner=session.owner, data=data) for data in plan.steps]
-        except ServiceError as exc:
-            return _respond(turn, Turn.Status.FAILED, exc.message)
-        Turn.objects.filter(pk=turn.pk).update(
-            plan=[*turn.plan, *plan.steps], step_ids=[*turn.step_ids, *(s.pk for s in steps)]
-        )
-        turn.refresh_from_db()
-        if not steps:
-            return _respond(turn, Turn.Status.COMPLETED, plan.summary)
-        steps_run(step_id=steps[-1].pk)
-        if plan.question:
-            Turn.objects.filter(pk=turn.pk).update(
-                status=Turn.Status.WAITING_INPUT, waiting_step_id=steps[-1].pk, remaining=plan.remaining or ""
-            )
-            _log(turn, "turn_waiting_input", step_id=steps[-1].pk)
-            return None
-        failed = Step.objects.filter(pk__in=[s.pk for s in steps]).exclude(status=Step.Status.COMPLETED).first()
-        if failed is not None:
-            reason = (failed.error or {}).get("message") or f"it ended {failed.status.lower()}"
-            return _respond(turn, Turn.Status.FAILED, f"Step {failed.index} ({failed.action}) did not pass: {reason}")
-        done += len(steps)
-        if not plan.remaining:
-            return _respond(
-                turn, Turn.Status.COMPLETED, f"{_plan_said(plan)}: done, {done} step{'s' * (done != 1)} passed."
-            )
-        text = plan.remaining
-    return _respond(turn, Turn.Status.FAILED, "That needs more steps than I plan in one turn; split it up.")
+    _log(turn, "brain_starting", brain=type(brain).__name__, round=turn.rounds + 1)
+    started = time.monotonic()
+    try:
+        plan = brain.plan(text=turn.remaining or turn.text, ui_xml=_screen_xml(session))
+    except BrainError as exc:
+        return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=exc.message, code=getattr(exc, "code", None))
+    except Exception as exc:  # the brain failed in a way we did not foresee
+        logger.exception("turn %s: planning failed", turn.pk)
+        return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=f"I could not plan that: {exc}")
+    _log(turn, "brain_complete", steps=len(plan.steps), question=bool(plan.question), ms=_ms(started))
+    try:
+        steps = [step_submit(session_id=session.pk, owner=session.owner, data=data, ring=False) for data in plan.steps]
+    except ServiceError as exc:
+        return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=exc.message)
+    except StepInvalid as exc:
+        return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=f"I planned an invalid step: {exc.message}")
+    Turn.objects.filter(pk=turn.pk).update(
+        plan=[*turn.plan, *_masked(plan.steps)],
+        step_ids=[*turn.step_ids, *(s.pk for s in steps)],
+        remaining=plan.remaining or "",
+        summary=plan.summary,
+        rounds=turn.rounds + 1,
+        **({"status": Turn.Status.WAITING_INPUT, "waiting_step_id": steps[-1].pk} if plan.question and steps else {}),
+    )
+    if not steps:
+        turn_end(turn_id=turn.pk, status=Turn.Status.COMPLETED, reply=plan.summary, code=getattr(plan, "code", None))
 
 
-def _plan_said(plan: Plan) -> str:
-    """ "I'll tap "OK"." → "Tap "OK"" """
-    said = plan.summary.removeprefix("I'll ").rstrip(".")
-    return said[:1].upper() + said[1:]
+def _masked(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The plan as the turn keeps it: the text of a secret step is not kept."""
+    return [{**s, "text": "••••"} if s.get("secret") else s for s in steps]
 
 
-def _respond(turn: Turn, status: str, reply: str) -> None:
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class Next:
+    """What `turn_respond` decided: answered (nothing follows), wait for the steps, or plan again."""
+
+    wait_s: float | None = None
+    replan: bool = False
+
+
+def turn_respond(*, turn_id: Any, chain_token: str) -> Next:
+    """After the drain: answer the turn, or say it must wait for its steps, or plan the rest."""
+    turn = _current(turn_id, chain_token)
+    if turn is None or turn.status != Turn.Status.RUNNING:
+        return Next()  # answered already, or waiting for the user's answer
+    steps = list(Step.objects.filter(pk__in=turn.step_ids).order_by("index"))
+    if any(s.status not in Step.TERMINAL for s in steps):
+        session_status = TestSession.objects.filter(pk=turn.session_id).values_list("status", flat=True).first()
+        if session_status in TestSession.TERMINAL:
+            turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=f"The session ended ({session_status}).")
+            return Next()
+        return Next(wait_s=0.5)  # deferred by the rate limit, or the device is still being set up
+    failed = next((s for s in steps if s.status != Step.Status.COMPLETED), None)
+    if failed is not None:
+        reason = (failed.error or {}).get("message") or f"it ended {failed.status.lower()}"
+        reply = f"Step {failed.index} ({failed.action}) did not pass: {reason}"
+        turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=reply, code="step_failed")
+        return Next()
+    if turn.remaining:
+        if turn.rounds >= MAX_ROUNDS:
+            reply = "That needs more steps than I plan in one turn; split it up."
+            turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=reply)
+            return Next()
+        return Next(replan=True)
+    done = len(steps)
+    said = turn.summary.removeprefix("I'll ").rstrip(".")
+    said = said[:1].upper() + said[1:]
+    reply = f"{said}: done, {done} step{'s' * (done != 1)} passed."
+    turn_end(turn_id=turn.pk, status=Turn.Status.COMPLETED, reply=reply)
+    return Next()
+
+
+def turn_end(*, turn_id: Any, status: str, reply: str, code: str | None = None) -> None:
+    """Write the turn's answer (AGENT_MESSAGE), free the session mutex and start the next waiting turn."""
     with transaction.atomic():
+        turn = Turn.objects.get(pk=turn_id)
         session = locked_session(turn.session_id)
-        Turn.objects.filter(pk=turn.pk).update(status=status, reply=reply, finished_at=timezone.now())
-        event_append(
-            session=session,
-            type=SessionEvent.Type.AGENT_MESSAGE,
-            payload={"turn_id": turn.pk, "status": status, "text": reply},
-        )
+        turn.refresh_from_db()
+        if turn.status not in (Turn.Status.COMPLETED, Turn.Status.FAILED):
+            _end(turn, session, status, reply, code=code)
+
+
+def _end(turn: Turn, session: TestSession, status: str, reply: str, *, code: str | None = None) -> None:
+    """`turn_end` inside a transaction that holds the session's row lock."""
+    _finish(turn, session, status, reply, code=code)
+    nxt = Turn.objects.filter(session=session, status=Turn.Status.ACCUMULATING).order_by("id").first()
+    if nxt is not None and session.status not in TestSession.TERMINAL:
+        _start_on_commit(nxt, session, accumulate=True)
+    name, holder = f"mutex:session:{turn.session_id}", f"turn-{turn.pk}"
+    transaction.on_commit(lambda: lock_release_holder(name=name, holder=holder))
     _log(turn, "turn_committed", status=status)
+
+
+def _finish(turn: Turn, session: TestSession, status: str, reply: str, *, code: str | None = None) -> None:
+    Turn.objects.filter(pk=turn.pk).update(status=status, reply=reply, finished_at=timezone.now())
+    payload: dict[str, Any] = {"turn_id": turn.pk, "status": status, "text": reply}
+    if code:
+        payload["code"] = code
+    event_append(session=session, type=SessionEvent.Type.AGENT_MESSAGE, payload=payload)
+
+
+def turn_input_answered(*, session: TestSession, step: Step) -> None:
+    """The question a turn waited on got its answer (or was cancelled): the turn goes on."""
+    turn = Turn.objects.filter(session=session, waiting_step_id=step.pk, status=Turn.Status.WAITING_INPUT).first()
+    if turn is None:
+        return
+    if step.status != Step.Status.COMPLETED:
+        _end(turn, session, Turn.Status.FAILED, "The question was not answered; I stopped there.")
+        return
+    value = (step.result or {}).get("value", "")
+    if not turn.remaining:
+        _end(turn, session, Turn.Status.COMPLETED, "Thanks, carrying on.")
+        return
+    Turn.objects.filter(pk=turn.pk).update(
+        status=Turn.Status.RUNNING, waiting_step_id=None, remaining=answered(turn.remaining, value)
+    )
+    _start_on_commit(turn, session, accumulate=False)
+
+
+def turns_recover() -> int:
+    """Turns whose chain was lost (a control or agents worker died mid-turn, Redis restarted): a RUNNING turn
+    whose session mutex has lapsed is driven again from its answer (`respond` plans again if it must)."""
+    recovered = 0
+    for turn in Turn.objects.filter(status=Turn.Status.RUNNING).select_related("session", "session__device"):
+        if lock_current(name=f"mutex:session:{turn.session_id}") is not None:
+            continue
+        if _mutex(turn) is None:
+            continue
+        token = uuid.uuid4().hex
+        Turn.objects.filter(pk=turn.pk).update(chain_token=token)
+        queue = turn.session.device.queue if turn.session.device else None
+        rest = turn_rest(turn_id=turn.pk, chain_token=token, session_id=turn.session_id, device_queue=queue)
+        chain(*(rest if not turn.step_ids else rest[1:])).apply_async()
+        recovered += 1
+    return recovered

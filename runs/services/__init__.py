@@ -1,6 +1,6 @@
 """Writes of runs (`runs.py`: start, advance, stop, replay) and of saved flows (`saved_flows.py`)."""
 
-from .runs import flow_check, replay_refresh, replay_start, run_advance, run_refresh, run_start, run_stop
+from .runs import flow_check, replay_start, run_session_ended, run_start, run_stop
 from .saved_flows import (
     flow_trigger,
     flow_webhook_secret,
@@ -15,10 +15,8 @@ __all__ = [
     "flow_trigger",
     "flow_webhook_secret",
     "flows_schedule_due",
-    "replay_refresh",
     "replay_start",
-    "run_advance",
-    "run_refresh",
+    "run_session_ended",
     "run_start",
     "run_stop",
     "saved_flow_create",

@@ -1,27 +1,24 @@
-"""Writes of runs: start a flow or a replay as a session, and advance it to its verdict.
+"""Writes of runs: start a flow or a replay as a session, and record its verdict when the session ends.
 
-A run submits all its steps up front. After each step it also queues a tiny check (`runs.check`)
-on the device's queue: the device's worker runs one task at a time in queue order, so the check
-for step N runs after step N and before step N+1. When step N failed in a flow, the check stops
-the session, which cancels every later step before it starts (they are reported as skipped);
-after the last step it stops the session, releasing the device, and records the verdict.
-`GET /api/runs/{id}/` advances the run the same way (`run_advance`), so a run whose checks were
-lost (a session that waited in the queue for a device, a restarted Redis) still ends.
+A run is a session with the CI policy: it stops at its first failed step (every later step is
+cancelled before it starts; an `optional` step's failure does not count) and ends when its steps
+are done. The session's own lane applies that policy on the device's worker (sessions/lane.py);
+when the session ends, the session layer's `session_ended` signal records the run's verdict here,
+in the same transaction. Nothing advances a run from outside: not a GET, not a task queued behind
+its steps.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import NotFound
+from core.steps import step_parse
 from sessions.models import Step, TestSession
-from sessions.services import session_open, session_stop, step_submit
+from sessions.services import session_open, session_stop, steps_append
 
 from ..capture import bundle_validate, replay_compare, replay_plan
 from ..errors import FlowRejected
@@ -54,12 +51,6 @@ def flow_check(
         ) from None
 
 
-def _dispatch_check_on_commit(*, run_id: Any, index: int, queue: str) -> None:
-    transaction.on_commit(
-        lambda: current_app.send_task("runs.check", kwargs={"run_id": str(run_id), "index": index}, queue=queue)
-    )
-
-
 def _start(
     *,
     owner: AbstractBaseUser,
@@ -74,11 +65,8 @@ def _start(
     **fields: Any,
 ) -> Run:
     source = TestSession.Source.CI if kind == Run.Kind.FLOW else TestSession.Source.REPLAY
-    opening: dict[str, Any] = {"secrets": secrets} if secrets else {}
-    if secrets and "secrets" not in inspect.signature(session_open).parameters:
-        # TODO(lead): remove once sessions keep a secret store (session_open(secrets=…)).
-        raise FlowRejected("This server cannot keep secrets for a session yet; pass the value with -e (unmasked).")
-    with transaction.atomic():  # on_commit callbacks keep their order: setup, step 0, check 0, step 1 …
+    specs = [step_parse(data) for data in requests]
+    with transaction.atomic():  # the session's chain(setup, drain) is sent after commit and drains the steps
         session = session_open(
             owner=owner,
             device_serial=device_serial,
@@ -86,7 +74,9 @@ def _start(
             app_package=app_package,
             source=source,
             queue=True,
-            **opening,
+            stop_on_failure=stop_on_failure,
+            end_when_drained=True,
+            secrets=secrets,
         )
         run = Run.objects.create(
             owner=owner,
@@ -98,11 +88,7 @@ def _start(
             stop_on_failure=stop_on_failure,
             **fields,
         )
-        last = len(requests) - 1
-        for index, data in enumerate(requests):
-            step_submit(session_id=session.pk, owner=owner, data=data)
-            if session.device is not None and (stop_on_failure or index == last):
-                _dispatch_check_on_commit(run_id=run.pk, index=index, queue=session.device.queue)
+        steps_append(session_id=session.pk, specs=specs)
     return run
 
 
@@ -183,47 +169,25 @@ def _failed(run: Run, step: dict[str, Any]) -> bool:
     return step["status"] == Step.Status.FAILED and not _optional(run, step)
 
 
-def run_advance(*, run_id: Any) -> Run:
-    """Stop the run's session when its outcome is decided, and record the verdict once it ended. Idempotent."""
-    run = Run.objects.select_related("session", "owner").get(pk=run_id)
-    if run.status != Status.RUNNING:
-        return run
-    session = run.session
+def run_session_ended(*, session: TestSession) -> None:
+    """The run's session ended (done, failed, stopped, or its setup failed): record the verdict, once."""
+    run = Run.objects.filter(session=session, status=Status.RUNNING).first()
+    if run is None:
+        return  # no run, or one cancelled from outside: it keeps `cancelled`
     steps = list(session.steps.order_by("index").values("index", "status", "effect_hash"))
-    if session.status not in TestSession.TERMINAL:
-        finished = [s for s in steps if s["status"] in Step.TERMINAL]
-        failed = any(_failed(run, s) for s in steps)
-        if (run.stop_on_failure and failed) or len(finished) == run.steps_total:
-            session = session_stop(session_id=session.pk, owner=run.owner)
-            steps = list(session.steps.order_by("index").values("index", "status", "effect_hash"))
-    if session.status in TestSession.TERMINAL and not session.steps.exclude(status__in=Step.TERMINAL).exists():
-        verdict = _verdict(run, session, steps)
-        Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=verdict, finished_at=timezone.now())
-        run.refresh_from_db()
-    return run
-
-
-def run_refresh(*, owner: AbstractBaseUser, run_id: Any) -> Run:
-    """The owner's run, advanced (someone else's → NotFound)."""
-    return run_advance(run_id=run_get(owner=owner, run_id=run_id).pk)
-
-
-def replay_refresh(*, owner: AbstractBaseUser, run_id: Any) -> Run:
-    """Like run_refresh, for replays only (a flow run's id → NotFound)."""
-    run = run_refresh(owner=owner, run_id=run_id)
-    if run.kind != Run.Kind.REPLAY:
-        raise NotFound("No such replay.")
-    return run
+    verdict = _verdict(run, session, steps)
+    Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=verdict, finished_at=timezone.now())
 
 
 def run_stop(*, owner: AbstractBaseUser, run_id: Any, reason: str = "") -> Run:
     """Cancel a run from outside (the CLI on SIGTERM/SIGINT): it records `cancelled` and why, and its
     session is stopped (the device is released). A run that already has its verdict keeps it."""
-    run = run_refresh(owner=owner, run_id=run_id)
+    run = run_get(owner=owner, run_id=run_id)
     if run.status == Status.RUNNING:
         reason = reason.strip()[:500] or "stopped through the API"
         Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
             status=Status.CANCELLED, cancel_reason=reason, finished_at=timezone.now()
         )
-        session_stop(session_id=run.session_id, owner=owner)
-    return run_advance(run_id=run_id)
+        session_stop(session_id=run.session_id, owner=owner, reason=reason)
+        run.refresh_from_db()
+    return run

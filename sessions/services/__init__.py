@@ -4,12 +4,11 @@ from .base import HOLDING_SLOT, locked_session, set_status, state_rebuild, user_
 from .lifecycle import (
     session_hibernate,
     session_open,
-    session_setup,
     session_stop,
     sessions_admit,
     sessions_pause_on_device,
 )
-from .steps import session_input, step_submit
+from .steps import session_input, step_submit, steps_append
 
 __all__ = [
     "HOLDING_SLOT",
@@ -17,12 +16,12 @@ __all__ = [
     "session_hibernate",
     "session_input",
     "session_open",
-    "session_setup",
     "session_stop",
     "sessions_admit",
     "sessions_pause_on_device",
     "set_status",
     "state_rebuild",
     "step_submit",
+    "steps_append",
     "user_session_cap",
 ]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import OperationalError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from core.errors import NotFound
 from devices.live import device_changed_on_commit
@@ -21,9 +22,10 @@ from ..errors import (
     DeviceUnavailable,
     NoDeviceAvailable,
 )
-from ..events import session_status_event
+from ..events import session_status_event, step_event
 from ..jsonpatch import json_apply
-from ..models import Step, TestSession, UserQuota
+from ..models import Decision, Step, TestSession, UserQuota
+from ..signals import session_ended
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -72,12 +74,14 @@ def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) ->
 
 
 def set_status(session: TestSession, status: str, **fields: Any) -> None:
-    """Change a locked session's status and record the event."""
+    """Change a locked session's status and record the event; an ending session tells the layers above."""
     session.status = status
     for name, value in fields.items():
         setattr(session, name, value)
     session.save(update_fields=["status", *fields])
     session_status_event(session=session)
+    if status in TestSession.TERMINAL:
+        session_ended.send(sender=TestSession, session=session)
 
 
 def user_quota(user: AbstractBaseUser) -> UserQuota | None:
@@ -125,3 +129,21 @@ def state_rebuild(*, session: TestSession) -> dict[str, Any]:
     for patch in patches:
         state = json_apply(state, patch)
     return state
+
+
+def steps_cancel_pending(session: TestSession, *, reason: str) -> int:
+    """Cancel the locked session's steps that have not started (and a question waiting for its answer).
+
+    A step running on the device is left to finish; each cancelled step gets its SKIP decision and
+    its CANCELLED event, with the reason.
+    """
+    cancelled = 0
+    for step in session.steps.exclude(status__in=Step.TERMINAL).order_by("index"):
+        if step.status == Step.Status.RUNNING and step.action != "ask_user":
+            continue
+        step.status, step.finished_at, step.session = Step.Status.CANCELLED, timezone.now(), session
+        step.save(update_fields=["status", "finished_at"])
+        Decision.objects.create(session=session, step=step, kind=Decision.Kind.SKIP, reason=reason)
+        step_event(step=step, reason=reason)
+        cancelled += 1
+    return cancelled

@@ -13,21 +13,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotFound
-from devices import actions
-from devices.drivers.base import DeviceError
-from devices.leases import LeaseKeeper, lease_acquire, lease_release
 from devices.models import Device
-from devices.services import driver_for
 
-from ..dispatch import dispatch_setup_on_commit, dispatch_step_on_commit
+from ..dispatch import lane_open_on_commit
 from ..errors import (
     DeviceBusy,
     DeviceUnavailable,
     NoDeviceAvailable,
     SessionLimit,
 )
-from ..events import screen_store, session_status_event, step_event
-from ..models import Decision, Step, TestSession
+from ..events import session_status_event
+from ..models import Step, TestSession
 from .base import (
     HOLDING_SLOT,
     claim_device,
@@ -35,7 +31,7 @@ from .base import (
     release_device,
     retry_on_deadlock,
     set_status,
-    state_rebuild,
+    steps_cancel_pending,
     user_session_cap,
 )
 
@@ -52,11 +48,16 @@ def session_open(
     app_package: str = "",
     source: str = TestSession.Source.API,
     queue: bool = False,
+    stop_on_failure: bool = False,
+    end_when_drained: bool = False,
+    secrets: dict[str, str] | None = None,
 ) -> TestSession:
-    """Open a session within the owner's cap and queue its setup on the device's worker.
+    """Open a session within the owner's cap and ring its device's lane: `chain(setup, drain)`.
 
     Over the cap (or with no device free) a `queue=True` request waits `PENDING` without a device
     and is admitted first come, first served (`sessions_admit`); otherwise it is refused.
+    `stop_on_failure` and `end_when_drained` are the policy of a CI run; `secrets` are the values
+    its steps refer to as `${NAME}`.
     """
     with transaction.atomic():
         # Locking the owner's row serialises concurrent opens by one user: the cap is race-free.
@@ -86,10 +87,13 @@ def session_open(
             app_package=app_package,
             source=source,
             requested_device=device_serial or "",
+            stop_on_failure=stop_on_failure,
+            end_when_drained=end_when_drained,
+            secrets=secrets or {},
         )
         session_status_event(session=session, **({} if device else {"waiting": "slot"}))
         if device is not None:
-            dispatch_setup_on_commit(session_id=session.pk, queue=device.queue)
+            lane_open_on_commit(session_id=session.pk, queue=device.queue)
     logger.info("session opened", extra={"session_id": str(session.pk), "trace_id": session.trace_id})
     return session
 
@@ -121,61 +125,9 @@ def sessions_admit() -> int:
                 continue
             session.save(update_fields=["device"])
             session_status_event(session=session, admitted=True)
-            dispatch_setup_on_commit(session_id=session.pk, queue=session.device.queue)
+            lane_open_on_commit(session_id=session.pk, queue=session.device.queue)
             admitted += 1
     return admitted
-
-
-def _device_state(device: Device) -> dict[str, Any]:
-    return {"device": actions.device_state(driver_for(device))}
-
-
-def session_setup(*, session_id: Any) -> None:
-    """Run on the device's worker: wake the device, open the app, and record or rebuild the session state."""
-    session = TestSession.objects.select_related("device").get(pk=session_id)
-    if session.status != Status.PENDING or session.device is None:
-        return
-    lease = lease_acquire(serial=session.device.serial, holder=str(session.pk))
-    if lease is None:
-        return  # another holder's lease is still live: the sweeper sends the setup again
-    with transaction.atomic():
-        session = locked_session(session_id)
-        if session.status != Status.PENDING or session.device is None:
-            lease_release(lease=lease)
-            return
-        set_status(session, Status.SETTING_UP)
-    try:
-        with LeaseKeeper(lease):
-            driver = driver_for(session.device)
-            driver.wake()
-            if session.app_package:
-                driver.launch_app(session.app_package)
-            device_state = _device_state(session.device)
-            png, ui_xml = driver.screenshot(), driver.dump_ui()
-    except DeviceError as exc:
-        with transaction.atomic():
-            session = locked_session(session_id)
-            release_device(session)
-            error = {"code": exc.code, "message": f"Device setup failed: {exc.message}"}
-            set_status(session, Status.FAILED, error=error, ended_at=timezone.now())
-        return
-    finally:
-        lease_release(lease=lease)
-    with transaction.atomic():
-        session = locked_session(session_id)
-        if session.status != Status.SETTING_UP:
-            return
-        if session.ready_at is None:
-            state = device_state
-            set_status(session, Status.READY, initial_state=state, current_state=state, ready_at=timezone.now())
-        else:  # resuming after IDLE: the state is what the stored patches say, on the device as it is now
-            state = {**state_rebuild(session=session), **device_state}
-            has_run = session.steps.filter(status__in=Step.TERMINAL).exists()
-            set_status(session, Status.RUNNING if has_run else Status.READY, current_state=state)
-        screen_store(session=session, png=png, screen_hash=device_state["device"]["screen"], ui_xml=ui_xml)
-        queued = session.steps.filter(status=Step.Status.QUEUED).order_by("-index").first()
-        if queued is not None:  # steps that arrived while the session waited for a slot
-            dispatch_step_on_commit(step_id=queued.pk, queue=session.device.queue)
 
 
 def session_wake(session: TestSession) -> None:
@@ -194,7 +146,7 @@ def session_wake(session: TestSession) -> None:
     session.device = device
     session.save(update_fields=["device"])
     set_status(session, Status.PENDING, error=None)
-    dispatch_setup_on_commit(session_id=session.pk, queue=device.queue)
+    lane_open_on_commit(session_id=session.pk, queue=device.queue)
 
 
 def session_hibernate(*, session_id: Any) -> bool:
@@ -228,24 +180,20 @@ def sessions_pause_on_device(*, device: Device, reason: str) -> int:
 
 
 @retry_on_deadlock
-def session_stop(*, session_id: Any, owner: AbstractBaseUser) -> TestSession:
+def session_stop(*, session_id: Any, owner: AbstractBaseUser, reason: str = "") -> TestSession:
     """Cancel what has not run, release the device and close the session; stopping twice is harmless.
 
     A step running on the device stops at its next safe point (before a retry, during a backoff
-    wait); its result, if it completes, is still recorded.
+    wait); its result, if it completes, is still recorded. `reason` (say, "the CI job was
+    cancelled") is kept as the session's error.
     """
     with transaction.atomic():
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             return session
-        pending = list(session.steps.exclude(status__in=Step.TERMINAL).order_by("index"))
-        for step in pending:
-            if step.status == Step.Status.RUNNING and step.action != "ask_user":
-                continue
-            step.status, step.finished_at, step.session = Step.Status.CANCELLED, timezone.now(), session
-            step.save(update_fields=["status", "finished_at"])
-            Decision.objects.create(session=session, step=step, kind=Decision.Kind.SKIP, reason="session_stopped")
-            step_event(step=step)
+        pending = session.steps.exclude(status__in=Step.TERMINAL).exists()
+        steps_cancel_pending(session, reason="session_stopped")
         release_device(session)
-        set_status(session, Status.CANCELLED if pending else Status.COMPLETED, ended_at=timezone.now())
+        error = {"code": "stopped", "message": reason[:500]} if reason else session.error
+        set_status(session, Status.CANCELLED if pending else Status.COMPLETED, ended_at=timezone.now(), error=error)
     return session

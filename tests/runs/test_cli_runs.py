@@ -151,7 +151,7 @@ def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_pat
     runs = list(Run.objects.select_related("session").order_by("created_at"))
     assert [r.status for r in runs] == ["passed", "passed"]
     a, b = (r.session for r in runs)
-    assert {a.device.serial, b.device.serial} == {d.serial for d in devices}
+    assert a.device.serial != b.device.serial and {a.device.serial, b.device.serial} <= {d.serial for d in devices}
     assert a.ready_at < b.ended_at and b.ready_at < a.ended_at  # they overlapped in time
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from sessions import services
+from sessions import lane, services
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def admin_client(client, db):
 
 def test_sessions_can_be_browsed_filtered_and_opened(admin_client, user, device):
     session = services.session_open(owner=user, device_serial=device.serial, name="history")
-    services.session_setup(session_id=session.pk)
+    lane.session_setup(session_id=session.pk)
     services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
 
     listing = admin_client.get("/admin/test_sessions/testsession/", {"status__exact": "READY"})

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from sessions import services
+from sessions import lane, services
 from sessions.admin import human_duration
 from sessions.models import SessionEvent, Step, TestSession
 from turns.models import Turn
@@ -27,7 +27,7 @@ def admin_client(client, db):
 def run(user, device):
     """A session with two steps (one took 1.5 s), a turn, and its events, still holding its device."""
     session = services.session_open(owner=user, device_serial=device.serial, name="checkout flow")
-    services.session_setup(session_id=session.pk)
+    lane.session_setup(session_id=session.pk)
     for key in ("home", "back"):
         services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": key})
     Step.objects.filter(session=session, index=0).update(status=Step.Status.COMPLETED, duration_ms=1500)

@@ -1,11 +1,13 @@
 """Session services against the real database, with the simulated device driven in-process."""
 
+import uuid
+
 import pytest
 
-from devices.leases import lease_acquire, lease_holds, lease_release
+from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
-from sessions import execution, services
+from sessions import lane, services
 from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
 from sessions.models import SessionEvent, Step, TestSession, UserQuota
 
@@ -19,7 +21,7 @@ def fresh_drivers():
 
 def open_ready(user, device):
     session = services.session_open(owner=user, device_serial=device.serial)
-    services.session_setup(session_id=session.pk)
+    lane.session_setup(session_id=session.pk)
     return TestSession.objects.get(pk=session.pk)
 
 
@@ -43,14 +45,14 @@ def test_open_claims_the_device_and_setup_makes_it_ready(user, device):
 
 def test_setup_opens_the_sessions_app(user, device):
     session = services.session_open(owner=user, device_serial=device.serial, app_package="com.cognisim.demo")
-    services.session_setup(session_id=session.pk)
+    lane.session_setup(session_id=session.pk)
     session.refresh_from_db()
     assert session.current_state["device"]["foreground"] == "com.cognisim.demo"
 
 
 def test_setup_of_an_unknown_app_fails_the_session_and_frees_the_device(user, device):
     session = services.session_open(owner=user, device_serial=device.serial, app_package="com.not.installed")
-    services.session_setup(session_id=session.pk)
+    lane.session_setup(session_id=session.pk)
     session.refresh_from_db()
     assert session.status == "FAILED" and session.error["code"] == "app_not_installed"
     assert Device.objects.get(pk=device.pk).status == "available"
@@ -89,11 +91,11 @@ def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
         )
     ]
     assert [s.index for s in steps] == [0, 1, 2]
-    execution.steps_run(step_id=steps[2].pk)
+    lane.session_drain(session_id=session.pk)
     rows = list(Step.objects.filter(session=session).order_by("index"))
     assert [r.status for r in rows] == ["COMPLETED"] * 3
     assert rows[0].finished_at <= rows[1].started_at and rows[1].finished_at <= rows[2].started_at
-    execution.steps_run(step_id=steps[0].pk)  # a duplicate delivery changes nothing
+    lane.session_drain(session_id=session.pk)  # a second ring changes nothing
     assert Step.objects.filter(session=session, attempt=1).count() == 3
 
     events = list(SessionEvent.objects.filter(session=session).order_by("seq"))
@@ -106,22 +108,22 @@ def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
 def test_a_stale_lease_holder_cannot_overwrite_the_result(user, device):
     session = open_ready(user, device)
     step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
-    stale = lease_acquire(serial=device.serial, holder=str(session.pk))
-    claimed = execution._claim_next(session.pk, step.index, stale)
+    stale = lane_lease(serial=device.serial)
+    claimed = lane._claim_next(session.pk, stale)
     assert claimed.lease_token == stale.token
-    current = lease_acquire(serial=device.serial, holder=str(session.pk))  # a newer grant: a worker took over
+    current = lane_lease(serial=device.serial, seize=True)  # a newer grant: a new worker took over
     assert current.token > stale.token and not lease_holds(lease=stale)
     late = {"code": "x", "message": "late", "retryable": False}
-    execution._step_finish(claimed, outcome=None, error=late, duration_ms=1, lease=stale)
+    assert not lane._step_finish(claimed, outcome=None, error=late, device_ms=1, lease=stale)
     assert Step.objects.get(pk=step.pk).status == "RUNNING"
-    lease_release(lease=current)
 
 
-def test_a_lease_has_one_holder_at_a_time(user, device):
-    first = lease_acquire(serial=device.serial, holder="a")
-    assert lease_acquire(serial=device.serial, holder="b") is None
+def test_a_lease_has_one_holder_at_a_time():
+    serial = f"lease-{uuid.uuid4().hex}"
+    first = lease_acquire(serial=serial, holder="a")
+    assert lease_acquire(serial=serial, holder="b") is None
     lease_release(lease=first)
-    second = lease_acquire(serial=device.serial, holder="b")
+    second = lease_acquire(serial=serial, holder="b")
     assert second.token > first.token
     lease_release(lease=second)
 
@@ -149,6 +151,6 @@ def test_stop_with_nothing_pending_completes(user, device):
 )
 def test_backoff_delays(strategy, delays):
     backoff = {"strategy": strategy, "base_ms": 500, "max_ms": 3000}
-    assert [execution.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
+    assert [lane.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
         min(d, 3000) for d in delays
     ]

@@ -91,7 +91,7 @@ def test_an_ambiguous_instruction_asks_and_the_answer_resolves_it(stack, devices
     assert "Email" in asked["prompt"] and "Password" in asked["prompt"]
     sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "value": "the email one"})
     reply = agent_reply(sock)
-    assert reply["turn_id"] == turn_id and reply["status"] == "COMPLETED"
+    assert reply["turn_id"] == turn_id and reply["status"] == "COMPLETED", reply
     typed = Step.objects.filter(session_id=session["id"], action="type").get()
     assert typed.params == {"text": "hello", "into": typed.params["into"]} and "email" in str(typed.params["into"])
     assert typed.status == "COMPLETED"

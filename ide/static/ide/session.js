@@ -371,9 +371,8 @@ function onStepStatus(event) {
   });
   if (event.result !== undefined) step.result = event.result;
   if (event.status === "COMPLETED" && step.action !== "ask_user") {
-    // The SCREEN event just before COMPLETED names the new screen; a step that left the screen as it was
-    // ends on the one before.
-    step.screen = state.stepScreens.get(step.id) || state.screen;
+    // COMPLETED names the screen the step ended on; its picture follows in a SCREEN event.
+    step.screen = event.screen || state.stepScreens.get(step.id) || state.screen;
     state.stepScreens.delete(step.id);
   } else if (event.status === "ERROR") {
     step.screen = failureScreen(step, event);

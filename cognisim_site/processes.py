@@ -1,0 +1,239 @@
+"""The processes of a CogniSim stack — device workers, service-queue workers, daphne, the scheduler — and
+the Supervisor that keeps them running. Shared by `cognisim up`, `cognisim web`, `cognisim agent` and the tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+logger = logging.getLogger("cognisim.cli")
+
+
+def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
+    """One worker per device, on the device's own queue, one step at a time.
+
+    `-E` sends task events and the worker's heartbeats, for Flower (docs/deploy.md).
+    """
+    quiet = ["--quiet"] if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else []  # no banner
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "cognisim_site",
+        *quiet,
+        "worker",
+        "-Q",
+        f"device-{serial}",
+        "-c",
+        "1",
+        "-P",
+        "solo",
+        "-n",
+        f"device-{serial}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "-E",
+        "-l",
+        loglevel,
+    ]
+
+
+def queue_worker_argv(queue: str, *, concurrency: int = 4, loglevel: str = "warning") -> list[str]:
+    """`cognisim worker --queue NAME`: it names the queue in its own environment (COGNISIM_QUEUE_PREFIX)."""
+    command = ["worker", "--queue", queue, "--concurrency", str(concurrency), "--loglevel", loglevel]
+    return [sys.executable, "-m", "cognisim_site.cli", *command]
+
+
+def celery_queue_argv(queue: str, *, concurrency: int, loglevel: str) -> list[str]:
+    """The Celery worker of a service queue (`core.queues`): threads, since its tasks mostly wait (on a
+    countdown, on an LLM). `-E` as for a device's worker."""
+    quiet = ["--quiet"] if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else []  # no banner
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "cognisim_site",
+        *quiet,
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-P",
+        "threads",
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "-E",
+        "-l",
+        loglevel,
+    ]
+
+
+def daphne_argv(host: str, port: int, *, fd: int | None = None, proxy_headers: bool = False) -> list[str]:
+    """daphne on host:port, or on an inherited listening socket `fd` (several processes share one port)."""
+    where = ["--fd", str(fd)] if fd is not None else ["-b", host, "-p", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "cognisim_site.web",
+        *where,
+        *(["--proxy-headers"] if proxy_headers else []),
+        "--verbosity",  # no access log of daphne's own: cognisim_site/logs.py writes it, in LOG_FORMAT
+        "0",
+        "--websocket-max-message-size",
+        str(WS_MAX_MESSAGE_BYTES),
+        "--websocket-max-frame-size",
+        str(WS_MAX_MESSAGE_BYTES),
+        "cognisim_site.asgi:application",
+    ]
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket that child processes inherit (daphne `--fd`): the kernel spreads connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def web_start(
+    supervisor: Supervisor,
+    *,
+    host: str,
+    port: int,
+    processes: int = 1,
+    proxy_headers: bool = False,
+    env: dict[str, str] | None = None,
+) -> list[subprocess.Popen[bytes]]:
+    """The web server: one daphne on host:port, or `processes` daphnes sharing one listening socket."""
+    if processes <= 1:
+        return [supervisor.start("web", daphne_argv(host, port, proxy_headers=proxy_headers), env)]
+    sock = listening_socket(host, port)
+    supervisor.keep(sock)
+    fd = sock.fileno()
+    return [
+        supervisor.start(f"web {n}", daphne_argv(host, port, fd=fd, proxy_headers=proxy_headers), env, pass_fds=(fd,))
+        for n in range(1, processes + 1)
+    ]
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for {host}:{port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered on {host}:{port} within {timeout:.0f} s")
+
+
+@dataclass
+class Child:
+    argv: list[str]
+    env: dict[str, str] | None
+    proc: subprocess.Popen[bytes]
+    started: float
+    quick_deaths: int = 0
+    restart_at: float | None = None
+    pass_fds: tuple[int, ...] = ()
+
+
+class Supervisor:
+    """Children started in the foreground, restarted when they die, all stopped on Ctrl-C.
+
+    A child killed by a signal (the OOM killer, an operator, a test) or one that dies after running a
+    while is restarted at once: a device's worker that comes back takes over its orphaned step, and
+    every second counts. One that keeps exiting on its own within STABLE_S of its start (a crash
+    loop: a bad setting, a missing dependency) waits 1 s, then twice as long each time, up to 30 s.
+    """
+
+    STABLE_S = 3.0
+
+    def __init__(self, *, log: bool = True) -> None:
+        self.children: dict[str, Child] = {}
+        self.stopping = threading.Event()
+        self.log = log
+        self.kept: list[socket.socket] = []
+
+    def keep(self, sock: socket.socket) -> None:
+        """A socket the children share, closed when they are stopped."""
+        self.kept.append(sock)
+
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, pass_fds: tuple[int, ...] = ()
+    ) -> subprocess.Popen[bytes]:
+        child = self.children.get(name)
+        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds)
+        if child is None:
+            self.children[name] = Child(argv=argv, env=env, proc=proc, started=time.monotonic(), pass_fds=pass_fds)
+        else:
+            child.proc, child.started, child.restart_at = proc, time.monotonic(), None
+        return proc
+
+    def remove(self, name: str, timeout: float = 10) -> None:
+        """Stop a child for good (SIGTERM, then SIGKILL after `timeout`)."""
+        child = self.children.pop(name, None)
+        if child is None:
+            return
+        if child.proc.poll() is None:
+            child.proc.terminate()
+            try:
+                child.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
+    def pid(self, name: str) -> int:
+        return self.children[name].proc.pid
+
+    def watch(self) -> None:
+        while not self.stopping.wait(0.1):
+            now = time.monotonic()
+            for name, child in list(self.children.items()):
+                if child.proc.poll() is None:
+                    continue
+                if child.restart_at is None:
+                    lived, killed = now - child.started, child.proc.returncode < 0
+                    child.quick_deaths = child.quick_deaths + 1 if lived < self.STABLE_S and not killed else 0
+                    delay = min(2 ** (child.quick_deaths - 1), 30) if child.quick_deaths else 0
+                    child.restart_at = now + delay
+                    if self.log:
+                        logger.warning("%s exited with %s; restarting in %s s", name, child.proc.returncode, delay)
+                elif now >= child.restart_at:
+                    self.start(name, child.argv, child.env, pass_fds=child.pass_fds)
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+        procs = [child.proc for child in self.children.values()]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 10
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for sock in self.kept:
+            sock.close()
+
+
+def scheduler_argv() -> list[str]:
+    return [sys.executable, "-m", "cognisim_site.cli", "scheduler"]

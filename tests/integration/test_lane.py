@@ -1,0 +1,217 @@
+"""The device lane on real workers: one owner per device queue, verdicts that can be trusted, chat turns as
+Celery chains on their own queues."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from celery import current_app
+from django.conf import settings
+
+from devices.drivers.sim import SimDriver, reset_sim_device
+from devices.services import device_register_sim
+from sessions.accounts import api_user_create
+from sessions.models import Step
+from tests.conftest import SERIALS, _database_url
+from tests.live import Rest, Socket, Stack, stack_env, step_done, wait_ready
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+# Step 3 fails; steps 4-6 tap points no other step taps, so the phones' action logs show whether they ran.
+FAILS_AT_THREE = """\
+name: Fails at step three
+steps:
+  - tap: {{x: {x}, y: 10}}
+  - tap: {{x: {x}, y: 20}}
+  - assert_visible: {{text: Nothing like this is on screen, timeout_ms: 300}}
+  - tap: {{x: {x}, y: 40}}
+  - tap: {{x: {x}, y: 50}}
+  - tap: {{x: {x}, y: 60}}
+"""
+
+
+def run_until_done(rest: Rest, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The run's report once it has a verdict (the session's own lane decides it; nothing here advances it)."""
+    deadline = time.monotonic() + timeout
+    while (report := rest.get(f"/api/runs/{run_id}/").body)["status"] == "running":
+        assert time.monotonic() < deadline, f"run {run_id} still running: {report}"
+        time.sleep(0.2)
+    return report
+
+
+def test_five_failing_runs_at_once_never_run_a_step_after_the_failure(stack, devices, alice, bob):
+    """Alice may hold 2 sessions; 3 devices; Bob's runs compete for the devices: runs wait for a slot and for a
+    device, and still none runs a step after its failed check, and every verdict is `failed`."""
+    alice_rest, bob_rest = Rest(stack.base_url, alice), Rest(stack.base_url, bob)
+    posts = [(alice_rest, 100 + n) for n in range(5)] + [(bob_rest, 200 + n) for n in range(2)]
+
+    def post(item: tuple[Rest, int]) -> tuple[Rest, int, str]:
+        rest, x = item
+        reply = rest.post("/api/runs/", {"flow": FAILS_AT_THREE.format(x=x), "filename": f"run{x}.yaml"})
+        assert reply.status == 201, reply.body
+        return rest, x, reply.body["id"]
+
+    with ThreadPoolExecutor(len(posts)) as pool:
+        started = list(pool.map(post, posts))
+    for rest, _, run_id in started:
+        report = run_until_done(rest, run_id)
+        assert report["status"] == "failed", report
+        steps = list(Step.objects.filter(session__run__id=run_id).order_by("index"))
+        assert [s.status for s in steps] == ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED"]
+        assert all(s.started_at is None and s.attempt == 0 for s in steps[3:])  # cancelled before they started
+
+    taps = [
+        (event["args"]["x"], event["args"]["y"])
+        for serial in SERIALS
+        for event in SimDriver(serial, settings.SIM_DEVICE_DIR).action_log()
+        if event["op"] == "tap"
+    ]
+    for _, x, _ in started:
+        assert sorted(y for tx, y in taps if tx == x) == [10, 20], f"run at x={x} tapped {taps}"
+
+
+def test_a_stopped_run_ends_with_its_reason_and_frees_the_device(stack, devices, alice):
+    rest = Rest(stack.base_url, alice)
+    slow = "name: Slow\nsteps:\n" + "  - sleep: {ms: 400}\n" * 20
+    run = rest.post("/api/runs/", {"flow": slow, "device": devices[0].serial}).body
+    sock = Socket(stack.ws_url(run["session_id"], "last_seq=0"), token=alice)
+    sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["status"] == "STARTED", timeout=60)
+    assert rest.post(f"/api/runs/{run['id']}/stop/").status == 200
+    report = run_until_done(rest, run["id"])
+    assert report["status"] != "running" and report["session_status"] == "CANCELLED"
+    ran = Step.objects.filter(session_id=run["session_id"]).exclude(status="CANCELLED").count()
+    assert ran < 20  # the rest never started
+    devices[0].refresh_from_db()
+    assert devices[0].status == "available"
+
+
+class _Events:
+    """Celery's task events (workers run with -E), received from the broker in a thread."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self.connection = current_app.connection_for_read()
+        self.receiver = current_app.events.Receiver(self.connection, handlers={"task-received": self.seen.append})
+        self.thread = threading.Thread(target=self.receiver.capture, kwargs={"limit": None}, daemon=True)
+        self.thread.start()
+        # Events are broadcast: only those sent after the receiver subscribed arrive. Send probes until one does.
+        with current_app.events.default_dispatcher() as dispatcher:
+            deadline = time.monotonic() + 30
+            while not any(e.get("name") == "probe" for e in list(self.seen)):
+                assert time.monotonic() < deadline, "the event receiver never subscribed"
+                dispatcher.send("task-received", name="probe", uuid="probe")
+                time.sleep(0.1)
+
+    def names_by_worker(self) -> list[tuple[str, str]]:
+        return [(e["name"], e["hostname"].split("@")[0]) for e in list(self.seen)]
+
+    def stop(self) -> None:
+        self.receiver.should_stop = True
+        self.thread.join(timeout=10)
+        self.connection.release()
+
+
+def _in_order(seen: list[tuple[str, str]], wanted: list[tuple[str, str]]) -> list[int] | None:
+    """Where each wanted (task, worker) was received, each after the one before it; None until all were."""
+    positions, start = [], 0
+    for want in wanted:
+        if want not in seen[start:]:
+            return None
+        start = seen.index(want, start) + 1
+        positions.append(start - 1)
+    return positions
+
+
+def test_a_chat_turn_is_a_chain_on_the_control_agents_and_device_queues(stack, devices, alice):
+    events = _Events()
+    try:
+        session = Rest(stack.base_url, alice).post("/api/sessions/", {"device": devices[1].serial}).body
+        sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+        wait_ready(sock)
+        sock.send({"type": "CHAT", "text": "open settings"})
+        reply = sock.wait_for(lambda m: m.get("type") == "AGENT_MESSAGE", timeout=60)
+        assert reply["status"] == "COMPLETED", reply
+        prefix = settings.QUEUE_PREFIX
+        wanted = [
+            ("turns.accumulate", f"{prefix}control"),
+            ("turns.plan", f"{prefix}agents"),
+            ("sessions.drain", f"device-{devices[1].serial}"),
+            ("turns.respond", f"{prefix}control"),
+        ]
+        deadline = time.monotonic() + 30
+        while _in_order(events.names_by_worker(), wanted) is None:
+            assert time.monotonic() < deadline, events.names_by_worker()
+            time.sleep(0.1)
+    finally:
+        events.stop()
+
+
+class _SlowLLM(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that thinks until the test lets it answer, then plans one key press."""
+
+    asked = threading.Event()
+    release = threading.Event()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        _SlowLLM.asked.set()
+        _SlowLLM.release.wait(60)
+        plan = {"steps": [{"action": "press_key", "key": "home"}], "summary": "I'll press home."}
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": json.dumps(plan)}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def llm_stack(django_db_setup: Any, transactional_db: Any):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowLLM)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = stack_env(_database_url())
+    env.update(COGNISIM_LLM_BASE_URL=f"http://127.0.0.1:{server.server_port}/v1", COGNISIM_LLM_MODEL="slow")
+    env["COGNISIM_QUEUE_PREFIX"] += "llm-"  # its own control and agents queues, apart from the main test stack
+    serials = [f"llm{serial}" for serial in SERIALS[:2]]
+    for serial in serials:
+        reset_sim_device(serial, settings.SIM_DEVICE_DIR)
+        device_register_sim(serial=serial)
+    live = Stack(env=env, serials=serials)
+    live.start()
+    yield live, serials
+    _SlowLLM.release.set()
+    live.stop()
+    server.shutdown()
+
+
+def test_a_slow_llm_holds_no_device_worker(llm_stack):
+    """While the agent waits on its LLM, steps run on the chatting session's own device and on another one."""
+    stack, serials = llm_stack
+    token = api_user_create(username="erin")
+    rest = Rest(stack.base_url, token)
+    socks = []
+    for serial in serials:
+        session = rest.post("/api/sessions/", {"device": serial}).body
+        socks.append(Socket(stack.ws_url(session["id"], "last_seq=0"), token=token))
+        wait_ready(socks[-1])
+    chatting, working = socks
+    chatting.send({"type": "CHAT", "text": "go home"})
+    chatting.wait_for(lambda m: m.get("type") == "ACK" and "turn_id" in m)
+    assert _SlowLLM.asked.wait(60)  # the turn is planning now, and stays there until released
+    for sock in (working, chatting, working):
+        sock.send({"type": "EXECUTE_SINGLE", "step": {"action": "tap", "x": 10, "y": 10}})
+        step_id = sock.wait_for(lambda m: m.get("type") == "ACK" and "step_id" in m)["step_id"]
+        assert sock.wait_for(step_done(step_id), timeout=30)["status"] == "COMPLETED"
+    assert not [m for m in chatting.received if m.get("type") == "AGENT_MESSAGE"]  # still planning
+    _SlowLLM.release.set()
+    reply = chatting.wait_for(lambda m: m.get("type") == "AGENT_MESSAGE", timeout=60)
+    assert reply["status"] == "COMPLETED", reply
