@@ -39,7 +39,7 @@ RAN = ("COMPLETED", "FAILED")  # steps that reached the device; only these are r
 
 
 def effect_hash(effect: Any) -> str:
-    """SHA-256 of the canonical JSON of an effect, as `sessions/execution.py` computes it ("" for none)."""
+    """SHA-256 of the canonical JSON of an effect, as `sessions/lane.py` computes it ("" for none)."""
     if effect is None:
         return ""
     canonical = json.dumps(effect, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -255,6 +255,8 @@ def _step_execute(step: Step, lease: Lease) -> None:
             error = None
         except DeviceError as exc:
             outcome, error = None, {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
+            if exc.details:
+                error["details"] = exc.details
         except Exception as exc:  # a bug must fail the step, not the worker
             logger.exception("step %s crashed", step.pk)
             outcome, error = None, {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False}

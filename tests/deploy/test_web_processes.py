@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from cognisim_site.cli import daphne_argv, worker_argv
+from cognisim_site.processes import daphne_argv, worker_argv
 from cognisim_site.redis_server import free_port
 
 pytestmark = pytest.mark.integration

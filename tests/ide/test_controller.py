@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from sessions.models import Step
+from sessions.models import Step, TestSession
 from tests.ide.conftest import snap
 from tests.ide.pages import centre, finished, new_row, open_session, screen_point, tree_node
 
@@ -52,7 +52,9 @@ def test_the_mouse_and_keyboard_drive_the_device(page: Page, devices: Any) -> No
     expect(page.locator("#kbd-status")).to_contain_text("••••••")
     secret = new_row(page, 3)
     expect(secret.locator(".desc")).to_have_text("••••••")
-    assert params(finished(secret))["text"] == "secret123"
+    secret_id = finished(secret)  # the step keeps a reference; the value is the session's secret
+    assert params(secret_id) == {"text": "${_TYPED_3}"}
+    assert TestSession.objects.get(steps__pk=secret_id).secrets == {"_TYPED_3": "secret123"}
     expect(page.locator("body")).not_to_contain_text("secret123")
 
     # Enter is a key too: it signs in.
