@@ -152,12 +152,10 @@ class SessionDetailView(APIView):
 class SessionStepsView(APIView):
     @extend_schema(responses=StepSerializer(many=True))
     def get(self, request: Request, session_id: str) -> Response:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
-        return Response(StepSerializer(selectors.step_list(session=session), many=True).data)
+        return Response(StepSerializer(selectors.step_list(owner=request.user, session_id=session_id), many=True).data)
 
     @extend_schema(request=StepRequest, responses={201: StepSerializer})
     def post(self, request: Request, session_id: str) -> Response:
-        selectors.session_get(owner=request.user, session_id=session_id)
         step = services.step_submit(session_id=session_id, owner=request.user, data=request.data)
         return Response(
             {"id": step.pk, "index": step.index, "action": step.action, "status": step.status},
@@ -168,8 +166,7 @@ class SessionStepsView(APIView):
 class StepScreenshotView(APIView):
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, session_id: str, step_id: int) -> HttpResponse:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
-        png = selectors.step_screenshot(session=session, step_id=step_id)
+        png = selectors.step_screenshot(owner=request.user, session_id=session_id, step_id=step_id)
         return HttpResponse(png, content_type="image/png")
 
 
@@ -178,8 +175,7 @@ class SessionScreenView(APIView):
 
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, session_id: str, screen_hash: str | None = None) -> HttpResponse:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
-        screen = selectors.screen_get(session=session, screen_hash=screen_hash)
+        screen = selectors.session_screen(owner=request.user, session_id=session_id, screen_hash=screen_hash)
         response = HttpResponse(bytes(screen.png), content_type="image/png")
         response["Cache-Control"] = "private, max-age=86400" if screen_hash else "no-cache"
         return response
@@ -188,8 +184,7 @@ class SessionScreenView(APIView):
 class SessionUiView(APIView):
     @extend_schema(responses=inline_serializer("UiElement", {"selectors": serializers.ListField()}, many=True))
     def get(self, request: Request, session_id: str) -> Response:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
-        return Response(selectors.screen_elements(session=session))
+        return Response(selectors.screen_elements(owner=request.user, session_id=session_id))
 
 
 def _query_int(request: Request, name: str, default: int, high: int) -> int:
@@ -214,17 +209,12 @@ class SessionEventsView(APIView):
         ),
     )
     def get(self, request: Request, session_id: str) -> Response:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
         after = _query_int(request, "after", 0, 2**31)
         limit = _query_int(request, "limit", settings.EVENTS_PAGE_SIZE, 5000) or settings.EVENTS_PAGE_SIZE
-        events = selectors.event_list(session_id=session.pk, after=after, limit=limit)
+        events, last_seq = selectors.event_page(owner=request.user, session_id=session_id, after=after, limit=limit)
         next_after = events[-1].seq if events else after
         return Response(
-            {
-                "results": [event_message(e) for e in events],
-                "next_after": next_after,
-                "has_more": next_after < session.last_seq,
-            }
+            {"results": [event_message(e) for e in events], "next_after": next_after, "has_more": next_after < last_seq}
         )
 
 
@@ -234,7 +224,7 @@ class SessionInputView(APIView):
         body = InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         step = services.session_input(
-            session_id=selectors.session_get(owner=request.user, session_id=session_id).pk,
+            session_id=session_id,
             owner=request.user,
             input_id=body.validated_data["input_id"],
             value=body.validated_data.get("value"),
@@ -246,8 +236,7 @@ class SessionInputView(APIView):
 class SessionStopView(APIView):
     @extend_schema(request=None, responses=SessionSerializer)
     def post(self, request: Request, session_id: str) -> Response:
-        session = selectors.session_get(owner=request.user, session_id=session_id)
-        session = services.session_stop(session_id=session.pk, owner=request.user)
+        session = services.session_stop(session_id=session_id, owner=request.user)
         return Response(SessionSerializer(session, context={"request": request}).data)
 
 

@@ -25,11 +25,12 @@ def session_get(*, owner: AbstractBaseUser, session_id: Any) -> TestSession:
         raise NotFound("No such session.") from None
 
 
-def step_list(*, session: TestSession) -> QuerySet[Step]:
-    return session.steps.defer("screenshot").order_by("index")
+def step_list(*, owner: AbstractBaseUser, session_id: Any) -> QuerySet[Step]:
+    return session_get(owner=owner, session_id=session_id).steps.defer("screenshot").order_by("index")
 
 
-def step_screenshot(*, session: TestSession, step_id: int) -> bytes:
+def step_screenshot(*, owner: AbstractBaseUser, session_id: Any, step_id: int) -> bytes:
+    session = session_get(owner=owner, session_id=session_id)
     shot = session.steps.filter(pk=step_id).values_list("screenshot", flat=True).first()
     if not shot:
         raise NotFound("That step has no screenshot.")
@@ -45,11 +46,16 @@ def screen_get(*, session: TestSession, screen_hash: str | None = None) -> Scree
     return screen
 
 
-def screen_elements(*, session: TestSession) -> list[dict[str, Any]]:
+def session_screen(*, owner: AbstractBaseUser, session_id: Any, screen_hash: str | None = None) -> Screen:
+    """`screen_get` of one of the owner's sessions (someone else's → NotFound)."""
+    return screen_get(session=session_get(owner=owner, session_id=session_id), screen_hash=screen_hash)
+
+
+def screen_elements(*, owner: AbstractBaseUser, session_id: Any) -> list[dict[str, Any]]:
     """The latest screen's elements with the selectors that find them, for suggestions in the IDE."""
     from devices.uitree import parse
 
-    screen = screen_get(session=session)
+    screen = session_screen(owner=owner, session_id=session_id)
     elements = []
     for node in parse(screen.ui_xml) if screen.ui_xml else []:
         selectors = [
@@ -67,6 +73,12 @@ def screen_elements(*, session: TestSession) -> list[dict[str, Any]]:
                 }
             )
     return elements
+
+
+def event_page(*, owner: AbstractBaseUser, session_id: Any, after: int, limit: int) -> tuple[list[SessionEvent], int]:
+    """Events of one of the owner's sessions with seq > after (at most `limit`), and the session's last seq."""
+    session = session_get(owner=owner, session_id=session_id)
+    return event_list(session_id=session.pk, after=after, limit=limit), session.last_seq
 
 
 def event_list(*, session_id: Any, after: int, limit: int) -> list[SessionEvent]:

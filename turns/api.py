@@ -30,6 +30,5 @@ class SessionTurnsView(APIView):
     def post(self, request: Request, session_id: str) -> Response:
         body = ChatSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        session = session_selectors.session_get(owner=request.user, session_id=session_id)
-        turn = services.turn_message_add(session_id=session.pk, owner=request.user, text=body.validated_data["text"])
+        turn = services.turn_message_add(session_id=session_id, owner=request.user, text=body.validated_data["text"])
         return Response(TurnSerializer(turn).data, status=status.HTTP_202_ACCEPTED)

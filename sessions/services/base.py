@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -69,7 +70,7 @@ def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) ->
         return sessions.get(pk=session_id)
     try:
         return sessions.get(pk=session_id, owner=owner)
-    except (TestSession.DoesNotExist, ValueError):
+    except (TestSession.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("No such session.") from None
 
 

@@ -109,7 +109,10 @@ class _Events:
                 time.sleep(0.1)
 
     def names_by_worker(self) -> list[tuple[str, str]]:
-        return [(e["name"], e["hostname"].split("@")[0]) for e in list(self.seen)]
+        """(task, worker) in the order the workers received them: workers flush their events in batches, so
+        the order in which events arrive here is not that order; their timestamps are (one host, one clock)."""
+        ordered = sorted(list(self.seen), key=lambda e: e["timestamp"])
+        return [(e["name"], e["hostname"].split("@")[0]) for e in ordered]
 
     def stop(self) -> None:
         self.receiver.should_stop = True
@@ -147,7 +150,7 @@ def test_a_chat_turn_is_a_chain_on_the_control_agents_and_device_queues(stack, d
         ours = {worker for _, worker in wanted}  # the broker's events are everyone's: keep this stack's
         deadline = time.monotonic() + 60
         while _in_order(seen := [e for e in events.names_by_worker() if e[1] in ours], wanted) is None:
-            assert time.monotonic() < deadline, seen
+            assert time.monotonic() < deadline, " → ".join(f"{name} on {worker}" for name, worker in seen)
             time.sleep(0.1)
     finally:
         events.stop()
