@@ -5,7 +5,8 @@
     python bench/roundtrip.py --url http://127.0.0.1:8000 --token TOKEN [--device sim-1]
     python bench/roundtrip.py --load 20             # 20 devices, one session each, steps back to back
 
-Prints p50 / p90 / p99 of the round trip and the steps per second (in all, under --load).
+Prints p50 / p90 / p99 of the round trip and the steps per second (in all, under --load), with the stack
+floor measured in the same run (bench/floor.py) and the ratios to it (SPEC §6). `--no-floor` skips it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.floor import Floor, measure_floor  # noqa: E402
 from cognisim_site.redis_server import free_port  # noqa: E402
 from tests.live import Rest, Socket, session_status  # noqa: E402
 
@@ -99,18 +101,23 @@ def session_latencies(url: str, token: str, device: str | None, steps: int, warm
     return latencies
 
 
-def report(title: str, latencies: list[float], elapsed: float) -> None:
+def report(title: str, latencies: list[float], elapsed: float, floor: Floor | None = None) -> None:
+    p50, p99 = statistics.median(latencies), percentile(latencies, 99)
     print(
-        f"{title}: p50 {statistics.median(latencies):.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
-        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; {len(latencies) / elapsed:.0f} steps/s"
+        f"{title}: p50 {p50:.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
+        f"p99 {p99:.1f} ms, max {max(latencies):.1f} ms; {len(latencies) / elapsed:.0f} steps/s"
     )
+    if floor is not None:
+        print(f"{floor}; ratio p50 {p50 / floor.p50_ms:.2f}x, p99 {p99 / floor.p99_ms:.2f}x (p99 / floor p50 "
+              f"{p99 / floor.p50_ms:.2f}x)")
 
 
-def run(url: str, token: str, device: str | None, steps: int, warmup: int, load: int) -> None:
+def run(url: str, token: str, device: str | None, steps: int, warmup: int, load: int, floor: Floor | None) -> None:
     if load <= 1:
         started = time.perf_counter()
         latencies = session_latencies(url, token, device, steps, warmup)
-        report(f"round trip over {steps} steps (after {warmup} warm-up)", latencies, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        report(f"round trip over {steps} steps (after {warmup} warm-up)", latencies, elapsed, floor)
         return
     barrier = threading.Barrier(load)
     results: list[list[float]] = []
@@ -125,7 +132,7 @@ def run(url: str, token: str, device: str | None, steps: int, warmup: int, load:
         thread.start()
     for thread in threads:
         thread.join()
-    report(f"{load} sessions x {steps} steps, back to back", sum(results, []), time.perf_counter() - started)
+    report(f"{load} sessions x {steps} steps, back to back", sum(results, []), time.perf_counter() - started, floor)
 
 
 def main() -> None:
@@ -136,9 +143,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--load", type=int, default=1, metavar="N", help="N sessions on N devices at once")
+    parser.add_argument("--no-floor", action="store_true", help="do not measure the stack floor")
     args = parser.parse_args()
     with stack_for(args, devices=max(1, args.load)) as (url, token):
-        run(url, token, args.device, args.steps, args.warmup, args.load)
+        run(url, token, args.device, args.steps, args.warmup, args.load, None if args.no_floor else measure_floor())
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ TEMPLATES = [
 
 # SQLite (WAL) is the embedded default; DATABASE_URL selects PostgreSQL.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{COGNISIM_HOME / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["OPTIONS"] = {

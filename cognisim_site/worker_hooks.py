@@ -54,6 +54,14 @@ def _bind_task_ids(
         _tokens[task_id] = log_bind(**ids)
 
 
+@signals.task_prerun.connect
+def _fresh_database_connections(**_: Any) -> None:
+    """Reuse the task's database connections while Django's rules allow (CONN_MAX_AGE, health checks)."""
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.task_postrun.connect
 def _unbind_task_ids(task_id: str | None = None, **_: Any) -> None:
     token = _tokens.pop(task_id, None) if task_id is not None else None

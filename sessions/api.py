@@ -209,8 +209,12 @@ class SessionEventsView(APIView):
         ),
     )
     def get(self, request: Request, session_id: str) -> Response:
-        after = _query_int(request, "after", 0, 2**31)
-        limit = _query_int(request, "limit", settings.EVENTS_PAGE_SIZE, 5000) or settings.EVENTS_PAGE_SIZE
+        try:
+            after = _query_int(request, "after", 0, 2**31)
+            limit = _query_int(request, "limit", settings.EVENTS_PAGE_SIZE, 5000) or settings.EVENTS_PAGE_SIZE
+        except serializers.ValidationError:
+            selectors.session_get(owner=request.user, session_id=session_id)  # not yours: 404 before 400
+            raise
         events, last_seq = selectors.event_page(owner=request.user, session_id=session_id, after=after, limit=limit)
         next_after = events[-1].seq if events else after
         return Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import transaction
@@ -31,21 +32,96 @@ def event_message(event: SessionEvent) -> dict[str, Any]:
     }
 
 
-def event_append(*, session: TestSession, type: str, payload: dict[str, Any]) -> SessionEvent:
+def session_group(session_id: Any) -> str:
+    """The channel group of a session's sockets (`TestSession.group_name`)."""
+    return f"session.{uuid.UUID(str(session_id)).hex}"
+
+
+def session_bump(*, session_id: Any, seqs: int = 1, **fields: Any) -> tuple[int, str] | None:
+    """Reserve `seqs` event numbers of a session and set `fields` in one statement: (last_seq, status).
+
+    `UPDATE … SET last_seq = last_seq + seqs … RETURNING last_seq, status` stands for "lock the row,
+    read last_seq, write it back": the row stays locked (PostgreSQL) or the database is (SQLite) until
+    the transaction ends, so `last_seq - seqs + 1 … last_seq` are this transaction's. None if the
+    session is gone.
+    """
+    row = session_update(session_id=session_id, add={"last_seq": seqs}, fields=fields, returning=("last_seq", "status"))
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def session_update(
+    *,
+    session_id: Any,
+    add: dict[str, int],
+    fields: dict[str, Any],
+    returning: tuple[str, ...],
+    where: dict[str, Any] | None = None,
+) -> tuple[Any, ...] | None:
+    """`UPDATE session SET col = col + n …, field = value … WHERE id = … [AND field = value | IN (…)] RETURNING …`
+    in the caller's transaction: the row (or, on SQLite, the database) stays locked until it ends."""
+    assert transaction.get_connection().in_atomic_block, "a session's counters change inside a transaction"
+    connection = transaction.get_connection()
+    quote, meta = connection.ops.quote_name, TestSession._meta
+    sets: list[str] = []
+    params: list[Any] = []
+    conditions: list[str] = [f"{quote('id')} = %s"]
+    condition_params: list[Any] = []
+    for name, count in add.items():
+        column = quote(meta.get_field(name).column)  # type: ignore[union-attr]
+        sets.append(f"{column} = {column} + %s")
+        params.append(count)
+    for name, value in fields.items():
+        field = meta.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")  # type: ignore[union-attr]
+        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    for name, value in (where or {}).items():
+        column = quote(meta.get_field(name).column)  # type: ignore[union-attr]
+        if isinstance(value, (list, tuple)):
+            conditions.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
+            condition_params.extend(value)
+        else:
+            conditions.append(f"{column} = %s")
+            condition_params.append(value)
+    pk = meta.pk.get_db_prep_value(uuid.UUID(str(session_id)), connection)  # type: ignore[union-attr]
+    columns = ", ".join(quote(meta.get_field(name).column) for name in returning)  # type: ignore[union-attr]
+    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)} RETURNING {columns}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk, *condition_params])
+        row = cursor.fetchone()
+    return None if row is None else tuple(row)
+
+
+def event_insert(*, session_id: Any, seq: int, type: str, payload: dict[str, Any]) -> SessionEvent:
+    """Store one event numbered by `session_bump` in this transaction; it is published after commit."""
+    event = SessionEvent.objects.create(session_id=session_id, seq=seq, type=type, payload=payload)
+    publish_on_commit(session_group(session_id), event_message(event))
+    return event
+
+
+def event_append(*, session: TestSession, type: str, payload: dict[str, Any], **fields: Any) -> SessionEvent:
     """Number and store one event, inside the transaction that makes the change it reports.
 
-    `session` must have been read with its row locked in this transaction (or created in it):
-    its `last_seq` is then the truth, and the unique (session, seq) constraint refuses any slip.
+    The number comes from the database (`session_bump`, which also sets `fields` on the session), so
+    every writer — one holding the session's row lock or one that only bumps it — numbers without gaps,
+    and the unique (session, seq) constraint refuses any slip.
     """
-    assert transaction.get_connection().in_atomic_block, "events are written with the change they report"
-    session.last_seq += 1
-    TestSession.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
+    bumped = session_bump(session_id=session.pk, **fields)
+    assert bumped is not None, f"session {session.pk} is gone"
+    session.last_seq = bumped[0]
+    for name, value in fields.items():
+        setattr(session, name, value)
     event = SessionEvent.objects.create(session=session, seq=session.last_seq, type=type, payload=payload)
     publish_on_commit(session.group_name, event_message(event))
     return event
 
 
 def step_event(*, step: Step, status: str | None = None, **extra: Any) -> SessionEvent:
+    payload = step_payload(step, status, **extra)
+    return event_append(session=step.session, type=SessionEvent.Type.STEP_STATUS, payload=payload)
+
+
+def step_payload(step: Step, status: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A STEP_STATUS event's payload: the step's status (or `status`, like RETRYING) and, once over, its outcome."""
     payload: dict[str, Any] = {
         "step_id": step.pk,
         "step_index": step.index,
@@ -58,7 +134,7 @@ def step_event(*, step: Step, status: str | None = None, **extra: Any) -> Sessio
         if step.screen_hash:  # the screen it ended on; the picture follows in a SCREEN event
             payload["screen"] = step.screen_hash
     payload.update(extra)
-    return event_append(session=step.session, type=SessionEvent.Type.STEP_STATUS, payload=payload)
+    return payload
 
 
 def session_status_event(*, session: TestSession, **extra: Any) -> SessionEvent:
@@ -70,16 +146,19 @@ def session_status_event(*, session: TestSession, **extra: Any) -> SessionEvent:
 
 
 def screen_store(
-    *, session: TestSession, png: bytes, screen_hash: str, ui_xml: str = "", step: Step | None = None, **extra: Any
+    *, session_id: Any, png: bytes, screen_hash: str, ui_xml: str = "", step: Step | None = None, **extra: Any
 ) -> SessionEvent:
     """Keep the device's new screen (once per distinct screen) and tell the session's clients where it is."""
     Screen.objects.update_or_create(
-        session=session, screen_hash=screen_hash, defaults={"png": png, **({"ui_xml": ui_xml} if ui_xml else {})}
+        session_id=session_id,
+        screen_hash=screen_hash,
+        defaults={"png": png, **({"ui_xml": ui_xml} if ui_xml else {})},
     )
-    session.screen_url = f"/api/sessions/{session.pk}/screens/{screen_hash}.png"
-    TestSession.objects.filter(pk=session.pk).update(screen_url=session.screen_url)
-    payload: dict[str, Any] = {"url": session.screen_url, "screen": screen_hash}
+    url = f"/api/sessions/{session_id}/screens/{screen_hash}.png"
+    payload: dict[str, Any] = {"url": url, "screen": screen_hash}
     if step is not None:
         payload.update(step_id=step.pk, step_index=step.index)
     payload.update(extra)
-    return event_append(session=session, type=SessionEvent.Type.SCREEN, payload=payload)
+    bumped = session_bump(session_id=session_id, screen_url=url)
+    assert bumped is not None, f"session {session_id} is gone"
+    return event_insert(session_id=session_id, seq=bumped[0], type=SessionEvent.Type.SCREEN, payload=payload)

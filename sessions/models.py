@@ -75,6 +75,7 @@ class TestSession(models.Model):
     # never serialized.
     secrets = models.JSONField(default=dict, blank=True, editable=False)
     last_seq = models.PositiveIntegerField(default=0)
+    next_index = models.PositiveIntegerField(default=0)  # the index the next step gets
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

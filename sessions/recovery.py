@@ -1,6 +1,6 @@
 """The recovery sweeper's session duties: the database says what still has to run; Redis and the broker
 may have forgotten. A device's own worker takes back its orphaned step at once when it starts
-(`lane.lane_recover`); these duties are the fallback for everything else.
+(`lane.drain.lane_recover`); these duties are the fallback for everything else.
 
 Each duty is idempotent and safe to run from several processes at once; `cognisim scheduler`
 runs them with the other layers' duties (`cognisim_site/scheduler.py`).
@@ -22,7 +22,7 @@ from devices.leases import lease_current
 from .dispatch import lane_open, lane_ring, lane_ring_on_commit
 from .errors import DeviceBusy
 from .events import step_event
-from .lane import steps_requeue_lost
+from .lane.drain import steps_requeue_lost
 from .models import Decision, Step, TestSession
 from .services.base import locked_session
 from .services.lifecycle import session_hibernate, session_wake, sessions_admit

@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import lane
+from .lane import drain as lane
 
 
 @shared_task(name="sessions.setup")

@@ -79,12 +79,12 @@ class Socket:
     def send(self, message: Any) -> None:
         self.conn.send(message if isinstance(message, str) else json.dumps(message))
 
-    def recv(self, timeout: float = 15) -> dict[str, Any]:
+    def recv(self, timeout: float = 60) -> dict[str, Any]:
         message = json.loads(self.conn.recv(timeout=timeout))
         self.received.append(message)
         return message
 
-    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
         """Receive until a message matches; every message on the way is kept in `received`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -114,7 +114,7 @@ def session_status(status: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("type") == "SESSION_STATUS" and m.get("status") == status
 
 
-def wait_ready(sock: Socket, timeout: float = 30) -> None:
+def wait_ready(sock: Socket, timeout: float = 60) -> None:
     """Wait for the end of the session's setup: READY, then the first SCREEN."""
     sock.wait_for(session_status("READY"), timeout=timeout)
     sock.wait_for(lambda m: m.get("type") == "SCREEN", timeout=timeout)
@@ -122,6 +122,21 @@ def wait_ready(sock: Socket, timeout: float = 30) -> None:
 
 def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
+
+
+def steps_observed(session_id: str, timeout: float = 60) -> list[Any]:
+    """The session's steps once the lane has read the screen after each finished one (their effects and
+    `screen_hash` are then whole: the screen is read after COMPLETED, off the step's critical path)."""
+    from sessions.models import Step
+
+    deadline = time.monotonic() + timeout
+    while True:
+        steps = list(Step.objects.filter(session_id=session_id).order_by("index"))
+        if all(s.screen_hash or s.status not in ("COMPLETED", "FAILED") or s.action == "ask_user" for s in steps):
+            return steps
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"steps without their screen after {timeout} s: {[s.pk for s in steps]}")
+        time.sleep(0.05)
 
 
 @dataclass
@@ -158,7 +173,7 @@ class Stack:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def wait_back(self, name: str, old_pid: int, timeout: float = 30) -> None:
+    def wait_back(self, name: str, old_pid: int, timeout: float = 60) -> None:
         """Wait until the supervisor restarted the child (and, for the web server, until it listens)."""
         deadline = time.monotonic() + timeout
         while self.supervisor.pid(name) == old_pid:

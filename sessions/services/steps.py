@@ -10,25 +10,27 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from core.steps import MAX_TEXT_CHARS, StepInvalid, StepSpec, step_parse
+from devices.models import Device
 
 from ..dispatch import lane_ring_on_commit
 from ..errors import (
     InputNotExpected,
     SessionClosed,
 )
-from ..events import step_event
+from ..events import event_append, event_insert, session_update, step_event, step_payload
 from ..jsonpatch import json_diff
-from ..models import Decision, Step, TestSession
+from ..models import Decision, SessionEvent, Step, TestSession
 from ..signals import input_answered
 from .base import locked_session, retry_on_deadlock, set_status, user_quota
 from .lifecycle import session_wake
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
+TAKES_STEPS = [Status.PENDING, Status.SETTING_UP, Status.READY, Status.RUNNING, Status.WAITING_INPUT]
+"""A session in one of these takes a step as it is; an IDLE one is woken first, an ended one refuses."""
 
 
 def _rate_limit_slot(owner: AbstractBaseUser) -> Any:
@@ -50,16 +52,10 @@ def _rate_limit_slot(owner: AbstractBaseUser) -> Any:
     return max(now, recent[-1] + window)
 
 
-def _new_step(session: TestSession, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool) -> Step:
-    """Append one validated step to the locked session, with its decision and its event."""
-    params = spec.params
-    if spec.secret:  # the text goes to the session's secrets; the step keeps a reference to it
-        name = f"_TYPED_{index}"
-        session.secrets = {**session.secrets, name: params["text"]}
-        session.save(update_fields=["secrets"])
-        params = {**params, "text": "${" + name + "}"}
+def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any) -> Step:
+    """A step with its decision (INVOKE, or DEFER for the rate limit)."""
     step = Step.objects.create(
-        session=session,
+        session_id=session_id,
         index=index,
         action=spec.action,
         params=params,
@@ -70,21 +66,66 @@ def _new_step(session: TestSession, spec: StepSpec, *, index: int, scheduled_at:
         status=Step.Status.DEFERRED if deferred else Step.Status.QUEUED,
         scheduled_at=scheduled_at,
     )
-    step.session = session
-    if deferred:
-        Decision.objects.create(
-            session=session, step=step, kind=Decision.Kind.DEFER, reason="rate_limit", schedule_at=scheduled_at
-        )
-        step_event(step=step, reason="rate_limit", schedule_at=scheduled_at.isoformat())
-    else:
-        Decision.objects.create(session=session, step=step, kind=Decision.Kind.INVOKE)
-        step_event(step=step)
+    kind, reason = (Decision.Kind.DEFER, "rate_limit") if deferred else (Decision.Kind.INVOKE, "")
+    schedule_at = scheduled_at if deferred else None
+    Decision.objects.create(session_id=session_id, step=step, kind=kind, reason=reason, schedule_at=schedule_at)
     return step
 
 
-def _next_index(session: TestSession) -> int:
-    last = session.steps.aggregate(last=Max("index"))["last"]
-    return 0 if last is None else last + 1
+def _new_step(session: TestSession, spec: StepSpec, *, scheduled_at: Any, deferred: bool) -> Step:
+    """Append one validated step to the locked session, with its decision and its event."""
+    params, index = spec.params, session.next_index
+    if spec.secret:  # the text goes to the session's secrets; the step keeps a reference to it
+        name = f"_TYPED_{index}"
+        session.secrets = {**session.secrets, name: params["text"]}
+        session.save(update_fields=["secrets"])
+        params = {**params, "text": "${" + name + "}"}
+    step = _step_row(session.pk, spec, index=index, scheduled_at=scheduled_at, deferred=deferred, params=params)
+    step.session = session
+    extra = {"reason": "rate_limit", "schedule_at": scheduled_at.isoformat()} if deferred else {}
+    event_append(
+        session=session,
+        type=SessionEvent.Type.STEP_STATUS,
+        payload=step_payload(step, **extra),
+        next_index=index + 1,
+        last_activity_at=timezone.now(),
+    )
+    return step
+
+
+_SERIALS: dict[Any, str] = {}
+
+
+def _queue(device_id: Any) -> str:
+    """A device's queue by its id (ids and serials never change: remembered per process)."""
+    if device_id not in _SERIALS:
+        _SERIALS[device_id] = Device.objects.values_list("serial", flat=True).get(pk=device_id)
+    return f"device-{_SERIALS[device_id]}"
+
+
+def _append_fast(session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ring: bool) -> Step | None:
+    """The usual case, one statement per row: reserve the step's index and its event's number on a session of
+    the owner's that takes steps now (`session_update`), insert the step, its decision and its event, ring
+    after commit. None when the session is not such a one (missing, someone else's, ended, idle): the full
+    path then says why, or wakes it."""
+    now = timezone.now()
+    reserved = session_update(
+        session_id=session_id,
+        add={"last_seq": 1, "next_index": 1},
+        fields={"last_activity_at": now},
+        returning=("last_seq", "next_index", "status", "device"),
+        where={"owner": owner.pk, "status": TAKES_STEPS},
+    )
+    if reserved is None:
+        return None
+    seq, next_index, status, device_id = reserved
+    step = _step_row(session_id, spec, index=next_index - 1, scheduled_at=now, deferred=False, params=spec.params)
+    # The ring goes out first after commit, then the event: the device's worker starts while the event travels.
+    # A PENDING session's chain(setup, drain) is on its way and drains this step too.
+    if ring and device_id is not None and status != Status.PENDING:
+        lane_ring_on_commit(session_id=session_id, queue=_queue(device_id))
+    event_insert(session_id=session_id, seq=seq, type=SessionEvent.Type.STEP_STATUS, payload=step_payload(step))
+    return step
 
 
 @retry_on_deadlock
@@ -98,15 +139,15 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any, ring: bo
     spec = step_parse(data)
     with transaction.atomic():
         scheduled_at = _rate_limit_slot(owner)
+        deferred = scheduled_at > timezone.now()
+        if not (deferred or spec.secret) and (step := _append_fast(session_id, owner, spec, ring=ring)) is not None:
+            return step
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to run more steps.")
         if session.status == Status.IDLE:
             session_wake(session)  # its chain(setup, drain) runs this step too
-        deferred = scheduled_at > timezone.now()
-        step = _new_step(session, spec, index=_next_index(session), scheduled_at=scheduled_at, deferred=deferred)
-        session.last_activity_at = timezone.now()
-        session.save(update_fields=["last_activity_at"])
+        step = _new_step(session, spec, scheduled_at=scheduled_at, deferred=deferred)
         # A PENDING session's chain(setup, drain) is on its way and drains this step too.
         if ring and not deferred and session.device is not None and session.status != Status.PENDING:
             lane_ring_on_commit(session_id=session.pk, queue=session.device.queue)
@@ -119,12 +160,8 @@ def steps_append(*, session_id: Any, specs: list[StepSpec]) -> list[Step]:
     Its `chain(setup, drain)` is sent after commit and drains them; a run is not subject to the
     per-user step rate limit (its session already counts against the session cap).
     """
-    session = locked_session(session_id)
-    first, now = _next_index(session), timezone.now()
-    return [
-        _new_step(session, spec, index=first + offset, scheduled_at=now, deferred=False)
-        for offset, spec in enumerate(specs)
-    ]
+    session, now = locked_session(session_id), timezone.now()
+    return [_new_step(session, spec, scheduled_at=now, deferred=False) for spec in specs]
 
 
 @retry_on_deadlock

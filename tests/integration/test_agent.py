@@ -11,9 +11,9 @@ import pytest
 from devices.adbsim import AdbSimPhone
 from devices.adbsim.adbserver import PrivateAdbServer, poll
 from sessions.accounts import api_user_create
-from sessions.models import Step, TestSession
+from sessions.models import TestSession
 from tests.integration.test_steps_end_to_end import LOGIN_STEPS
-from tests.live import Rest, Socket, step_done, wait_ready
+from tests.live import Rest, Socket, step_done, steps_observed, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,7 @@ def run_login_flow(stack, token, serial):
         ack = sock.wait_for(lambda m: m.get("type") == "ACK")
         sock.wait_for(step_done(ack["step_id"]), timeout=30)
     sock.close()
-    steps = Step.objects.filter(session_id=session["id"]).order_by("index")
+    steps = steps_observed(session["id"])  # effects are whole once the screen after each step was read
     return session, [(s.status, s.effect_hash) for s in steps]
 
 

@@ -152,6 +152,8 @@ def test_every_step_leaves_its_screen_and_the_ui_suggests_selectors(stack, devic
         sock.send({"type": "EXECUTE_SINGLE", "step": step})
         acks.append(sock.wait_for(lambda m: m.get("type") == "ACK"))
         sock.wait_for(step_done(acks[-1]["step_id"]))
+        # The screen the step led to follows its COMPLETED (off the step's critical path).
+        sock.wait_for(lambda m, i=acks[-1]["step_id"]: m.get("type") == "SCREEN" and m.get("step_id") == i)
     steps = rest.get(f"/api/sessions/{session['id']}/steps/").body
     images = [rest.call("GET", f"/api/sessions/{session['id']}/screens/{s['effect']['screen']}.png") for s in steps]
     assert all(image.status == 200 and image.body.startswith(b"\x89PNG") for image in images)

@@ -3,7 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from sessions import lane, services
+from sessions import services
+from sessions.lane import drain as lane
 
 
 @pytest.fixture

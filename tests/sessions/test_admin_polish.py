@@ -8,8 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from sessions import lane, services
+from sessions import services
 from sessions.admin import human_duration
+from sessions.lane import drain as lane
 from sessions.models import SessionEvent, Step, TestSession
 from turns.models import Turn
 

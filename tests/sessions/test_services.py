@@ -7,8 +7,10 @@ import pytest
 from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
-from sessions import lane, services
+from sessions import services
 from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
+from sessions.lane import drain as lane
+from sessions.lane import run
 from sessions.models import SessionEvent, Step, TestSession, UserQuota
 
 
@@ -108,13 +110,15 @@ def test_steps_run_in_index_order_even_when_triggered_by_the_last(user, device):
 def test_a_stale_lease_holder_cannot_overwrite_the_result(user, device):
     session = open_ready(user, device)
     step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
-    stale = lane_lease(serial=device.serial)
-    claimed = lane._claim_next(session.pk, stale)
-    assert claimed.lease_token == stale.token
+    drain = lane._lane(session.pk)
+    stale = drain.lease
+    lane._running(drain)
+    claimed = lane._pending(drain)[0][0]
+    assert run.step_claim(drain, claimed) and claimed.lease_token == stale.token
     current = lane_lease(serial=device.serial, seize=True)  # a newer grant: a new worker took over
     assert current.token > stale.token and not lease_holds(lease=stale)
     late = {"code": "x", "message": "late", "retryable": False}
-    assert not lane._step_finish(claimed, outcome=None, error=late, device_ms=1, lease=stale)
+    assert not run._finish(drain, claimed, outcome=None, error=late, device_ms=1)
     assert Step.objects.get(pk=step.pk).status == "RUNNING"
 
 
@@ -151,6 +155,6 @@ def test_stop_with_nothing_pending_completes(user, device):
 )
 def test_backoff_delays(strategy, delays):
     backoff = {"strategy": strategy, "base_ms": 500, "max_ms": 3000}
-    assert [lane.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
+    assert [run.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
         min(d, 3000) for d in delays
     ]

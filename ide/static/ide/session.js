@@ -342,10 +342,16 @@ function onEvent(event) {
       return onStepStatus(event);
     case "SESSION_STATUS":
       return setSessionStatus(event.status, event.error);
-    case "SCREEN":
+    case "SCREEN": {
       state.screen = event.screen;
-      if (event.step_id) state.stepScreens.set(event.step_id, event.screen);
+      // The screen a step led to (or failed on) follows its COMPLETED / ERROR: it becomes that step's screen.
+      const done = event.step_id && state.steps.get(event.step_id);
+      if (done && TERMINAL_STEP.has(done.status)) {
+        done.screen = event.screen;
+        renderStep(done);
+      } else if (event.step_id) state.stepScreens.set(event.step_id, event.screen);
       return showScreen(event.url, event.screen);
+    }
     case "USER_INPUT_REQUIRED":
       state.inputs.set(event.step_id, { inputId: event.input_id, prompt: event.prompt });
       return syncInputDialog();

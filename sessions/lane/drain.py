@@ -1,0 +1,244 @@
+"""The lane's entry points on the device's worker: `sessions.setup`, `sessions.drain`, and the recovery a
+worker runs when it starts.
+
+Request-side services only write rows and ring the lane (`sessions/dispatch.py`). `session_drain` takes
+the device's lease (held by this worker for as long as it lives, `devices.leases.lane_lease`), sets the
+session up if it still has to be, then runs its queued steps strictly in index order, applying the
+session's policy before each one: a CI run stops at its first failed step (every later step is cancelled
+before it starts) and ends when its steps are done; a stopped, paused or hibernated session runs nothing
+more; a deferred step or an open question waits. A drain that finds nothing to do costs two queries:
+ringing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from devices import actions
+from devices.drivers.base import DeviceError
+from devices.leases import Lease, lane_lease
+from devices.models import Device
+from devices.services import driver_for
+
+from ..dispatch import lane_open, lane_ring, lane_ring_heard
+from ..events import screen_store, step_event
+from ..models import Step, TestSession
+from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
+from .run import Lane, step_claim, step_run
+
+logger = logging.getLogger(__name__)
+Status = TestSession.Status
+PENDING_STEP = (Step.Status.QUEUED, Step.Status.DEFERRED, Step.Status.RUNNING)
+WORKER_LOST = {"code": "worker_lost", "message": "The device's worker stopped during this step.", "retryable": True}
+
+
+def _lease(device: Device) -> Lease | None:
+    lease = lane_lease(serial=device.serial)
+    if lease is None:
+        logger.warning("device %s: its lease is held by another process; not draining", device.serial)
+    return lease
+
+
+def _lane(session_id: Any) -> Lane | None:
+    """The session as its drain sees it, or None when there is nothing a drain may do for it."""
+    session = TestSession.objects.select_related("device").filter(pk=session_id).first()
+    if session is None or session.device is None or session.status in TestSession.TERMINAL:
+        return None
+    lease = _lease(session.device)
+    if lease is None:
+        return None
+    lane = Lane(
+        session_id=session.pk,
+        device=session.device,
+        lease=lease,
+        state=session.current_state,
+        secrets=session.secrets,
+        status=session.status,
+        stop_on_failure=session.stop_on_failure,
+        end_when_drained=session.end_when_drained,
+    )
+    if lane.stop_on_failure:
+        lane.failed = session.steps.filter(status=Step.Status.FAILED, optional=False).exists()
+    return lane
+
+
+def session_setup(*, session_id: Any) -> None:
+    """`sessions.setup`, first link of `chain(setup, drain)`: wake the device and open the app."""
+    session = TestSession.objects.select_related("device").filter(pk=session_id).first()
+    if session is None or session.device is None or session.status != Status.PENDING:
+        return
+    if _lease(session.device) is not None:
+        _setup(session.pk, session.device)
+
+
+def session_drain(*, session_id: Any) -> None:
+    """`sessions.drain`: run the session's pending work in order — setup, then steps — under the lease."""
+    lane_ring_heard(session_id=session_id)
+    lane = _lane(session_id)
+    if lane is None:
+        return
+    if lane.status == Status.PENDING and (not _setup(lane.session_id, lane.device) or not (lane := _lane(session_id))):
+        return
+    while True:
+        queued, blocked = _pending(lane)
+        if not queued:
+            if not blocked and lane.end_when_drained:
+                _end(lane.session_id)
+            return
+        for step in queued:
+            if lane.stop_on_failure and lane.failed:
+                _stop_at_failure(lane.session_id)
+                return
+            if lane.status == Status.READY:
+                _running(lane)
+            if not step_claim(lane, step):
+                return  # stopped, paused or hibernated meanwhile, or already claimed
+            step_run(lane, step)
+            if step.status == Step.Status.RUNNING:
+                return  # a question: the answer rings again
+
+
+def _pending(lane: Lane) -> tuple[list[Step], bool]:
+    """The queued steps that may run now, in order, and whether something (a deferred step, a question, a step
+    still running) holds the rest back."""
+    steps = (
+        Step.objects.filter(session_id=lane.session_id, status__in=PENDING_STEP)
+        .defer("result", "error", "effect", "state_patch", "screenshot")
+        .order_by("index")
+    )
+    queued: list[Step] = []
+    for step in steps:
+        if step.status != Step.Status.QUEUED:
+            return queued, True
+        queued.append(step)
+    return queued, False
+
+
+def _running(lane: Lane) -> None:
+    """The session's first step starts: READY → RUNNING."""
+    with transaction.atomic():
+        session = locked_session(lane.session_id)
+        if session.status == Status.READY:
+            set_status(session, Status.RUNNING)
+        lane.status = session.status
+
+
+def _stop_at_failure(session_id: Any) -> None:
+    """A CI run's step failed: every later step is cancelled before it starts, and the run's session ends."""
+    with transaction.atomic():
+        session = locked_session(session_id)
+        if session.status in TestSession.TERMINAL:
+            return
+        steps_cancel_pending(session, reason="earlier_step_failed")
+        _end_locked(session)
+
+
+def _end(session_id: Any) -> None:
+    """A CI run's steps are done: its session ends and frees the device."""
+    with transaction.atomic():
+        session = locked_session(session_id)
+        pending = session.steps.filter(status__in=PENDING_STEP).exists()
+        if session.status in (Status.READY, Status.RUNNING) and not pending:
+            _end_locked(session)
+
+
+def _end_locked(session: TestSession) -> None:
+    """COMPLETED, or FAILED at the first failed step that is not optional."""
+    failed = session.steps.filter(status=Step.Status.FAILED, optional=False).order_by("index").first()
+    error = None
+    if failed is not None:
+        reason = (failed.error or {}).get("message", "")
+        error = {"code": "step_failed", "step_index": failed.index, "message": f"Step {failed.index} failed: {reason}"}
+    release_device(session)
+    set_status(
+        session, Status.FAILED if failed else Status.COMPLETED, error=error or session.error, ended_at=timezone.now()
+    )
+
+
+def _setup(session_id: Any, device: Device) -> bool:
+    """Wake the device, open the app, and record (or, after IDLE, rebuild) the state. True when READY."""
+    with transaction.atomic():
+        session = locked_session(session_id)
+        if session.status != Status.PENDING or session.device_id != device.pk:
+            return session.status not in TestSession.TERMINAL
+        set_status(session, Status.SETTING_UP)
+    try:
+        driver = driver_for(device)
+        driver.wake()
+        if session.app_package:
+            driver.launch_app(session.app_package)
+        device_state = {"device": actions.device_state(driver)}
+        png, ui_xml = driver.screenshot(), driver.dump_ui()
+    except DeviceError as exc:
+        with transaction.atomic():
+            session = locked_session(session_id)
+            if session.status != Status.SETTING_UP:
+                return False
+            release_device(session)
+            error = {"code": exc.code, "message": f"Device setup failed: {exc.message}"}
+            steps_cancel_pending(session, reason="setup_failed")
+            set_status(session, Status.FAILED, error=error, ended_at=timezone.now())
+        return False
+    with transaction.atomic():
+        session = locked_session(session_id)
+        if session.status != Status.SETTING_UP:
+            return False
+        if session.ready_at is None:
+            state = device_state
+            set_status(session, Status.READY, initial_state=state, current_state=state, ready_at=timezone.now())
+        else:  # resuming after IDLE: the state is what the stored patches say, on the device as it is now
+            state = {**state_rebuild(session=session), **device_state}
+            has_run = session.steps.filter(status__in=Step.TERMINAL).exists()
+            set_status(session, Status.RUNNING if has_run else Status.READY, current_state=state)
+        screen_store(session_id=session.pk, png=png, screen_hash=device_state["device"]["screen"], ui_xml=ui_xml)
+    return True
+
+
+# --- recovery when the worker starts --------------------------------------------------------------------
+
+
+def lane_recover(*, serial: str) -> int:
+    """Run by a device's worker when it starts: seize the device's lease and take back the step its
+    predecessor left RUNNING (the fencing token keeps that predecessor out if it still lives), and the
+    setup it left half done; then ring the lane of every session on the device with work."""
+    device = Device.objects.filter(serial=serial).first()
+    if device is None:
+        return 0
+    lease = lane_lease(serial=serial, seize=True)
+    assert lease is not None
+    recovered = 0
+    open_sessions = TestSession.objects.filter(device=device, status__in=TestSession.HOLDING_DEVICE)
+    for session_id in open_sessions.values_list("pk", flat=True):
+        with transaction.atomic():
+            session = locked_session(session_id)
+            if session.status == Status.SETTING_UP:
+                set_status(session, Status.PENDING)
+            orphans = session.steps.filter(status=Step.Status.RUNNING).exclude(action="ask_user")
+            for step in orphans.exclude(lease_token=lease.token):
+                step.session = session
+                steps_requeue_lost(step)
+                recovered += 1
+        lane_ring_heard(session_id=session_id)  # a mark left by the dead worker's last ring must not hold this one
+        status = TestSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
+        (lane_open if status == Status.PENDING else lane_ring)(session_id=session_id, queue=device.queue)
+    logger.info("device %s: this worker owns its lane (lease %s); %d step(s) back", serial, lease.token, recovered)
+    return recovered
+
+
+def steps_requeue_lost(step: Step) -> None:
+    """A step whose worker died (its session locked in this transaction): run it again, or fail it when
+    its retries are spent or its session ended. Its effect was never recorded, so it applies once."""
+    session = step.session
+    if step.attempt > step.max_retries or session.status in TestSession.TERMINAL:
+        Step.objects.filter(pk=step.pk).update(status=Step.Status.FAILED, error=WORKER_LOST, finished_at=timezone.now())
+        step.status, step.error = Step.Status.FAILED, WORKER_LOST
+        step_event(step=step)
+    else:
+        Step.objects.filter(pk=step.pk).update(status=Step.Status.QUEUED, error=WORKER_LOST)
+        step_event(step=step, status="RETRYING", error=WORKER_LOST, delay_ms=0)
+        step.status = Step.Status.QUEUED
+    logger.warning("step %s of session %s: its worker was lost; %s", step.pk, session.pk, step.status)

@@ -1,0 +1,314 @@
+"""One step on the device's worker: claim it, run it (with retries), record its outcome, then read the screen.
+
+The hot path is three short transactions — claim (STARTED), finish (COMPLETED or ERROR) and, off the
+step's critical path, the screen it led to — each a conditional update of the step, one
+`session_bump` that numbers the event (and sets the session's fields) and the event itself. The
+worker is the only writer of the session's state while it drains, so it keeps that state in memory
+(`Lane`) instead of reading the session row before every write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from devices import actions
+from devices.drivers.base import DeviceDriver, DeviceError
+from devices.leases import Lease, lane_lease_lost, lease_holds
+from devices.models import Device
+from devices.services import driver_for
+from devices.uitree import ui_hash
+
+from ..events import event_append, event_insert, screen_store, session_bump, step_payload
+from ..jsonpatch import json_diff
+from ..models import SessionEvent, Step, TestSession
+from ..services.base import locked_session, set_status
+
+logger = logging.getLogger(__name__)
+Status = TestSession.Status
+STOP_POLL_S = 0.25
+OBSERVE_S = 10
+SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class Lane:
+    """What a drain knows of its session. While the worker drains, it is the only writer of the session's
+    state; everything else a request may change (a stop, a pause) is checked by the conditional updates."""
+
+    session_id: Any
+    device: Device
+    lease: Lease
+    state: dict[str, Any]
+    secrets: dict[str, str]
+    status: str
+    stop_on_failure: bool
+    end_when_drained: bool
+    failed: bool = False
+    """A step of the session that is not optional has failed."""
+    driver: DeviceDriver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.driver = driver_for(self.device)
+
+    @property
+    def screen(self) -> str | None:
+        return self.state.get("device", {}).get("screen")
+
+
+def backoff_delay_ms(*, backoff: dict[str, Any], attempt: int) -> int:
+    """Delay before retry number `attempt` (1 = the first retry)."""
+    base, cap = backoff.get("base_ms", 500), backoff.get("max_ms", 10_000)
+    strategy = backoff.get("strategy", "exponential")
+    delay = base * (2 ** (attempt - 1) if strategy == "exponential" else attempt if strategy == "linear" else 1)
+    return int(min(delay, cap))
+
+
+def secrets_resolve(value: Any, secrets: dict[str, str]) -> Any:
+    """`${NAME}` → the secret's value, in every string of a step's params."""
+    if isinstance(value, str):
+        return SECRET_REF.sub(lambda m: secrets.get(m[1], m[0]), value) if "${" in value else value
+    if isinstance(value, dict):
+        return {key: secrets_resolve(inner, secrets) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [secrets_resolve(inner, secrets) for inner in value]
+    return value
+
+
+def secrets_mask(value: Any, secrets: dict[str, str]) -> Any:
+    """Every secret value → `${NAME}`, in every string of a result, an effect or an error."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for name, secret in secrets.items():
+            if secret and secret in value:
+                value = value.replace(secret, "${" + name + "}")
+        return value
+    if isinstance(value, dict):
+        return {key: secrets_mask(inner, secrets) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [secrets_mask(inner, secrets) for inner in value]
+    return value
+
+
+def effect_hash(effect: dict[str, Any]) -> str:
+    canonical = json.dumps(effect, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- claim ------------------------------------------------------------------------------------------
+
+
+def step_claim(lane: Lane, step: Step) -> bool:
+    """QUEUED → RUNNING, with its STARTED event, if the step is still queued and its session still runs
+    steps (not stopped, paused or hibernated meanwhile). One conditional update decides it."""
+    now = timezone.now()
+    timings = {**step.timings, "queue_ms": max(0, int((now - step.queued_at).total_seconds() * 1000))}
+    with transaction.atomic():
+        claimed = Step.objects.filter(pk=step.pk, status=Step.Status.QUEUED, session__status=Status.RUNNING).update(
+            status=Step.Status.RUNNING,
+            attempt=F("attempt") + 1,
+            started_at=now,
+            lease_token=lane.lease.token,
+            timings=timings,
+        )
+        if not claimed:
+            return False
+        step.status, step.attempt, step.started_at, step.timings = Step.Status.RUNNING, step.attempt + 1, now, timings
+        step.lease_token = lane.lease.token
+        _event(lane, step)
+    return True
+
+
+def _event(lane: Lane, step: Step, **session_fields: Any) -> str:
+    """The step's STEP_STATUS event, numbered with one `session_bump` that also sets `session_fields`;
+    the session's status as that statement saw it."""
+    bumped = session_bump(session_id=lane.session_id, **session_fields)
+    assert bumped is not None, f"session {lane.session_id} is gone"
+    payload = step_payload(step)
+    event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
+    return bumped[1]
+
+
+# --- run ----------------------------------------------------------------------------------------------
+
+
+def step_run(lane: Lane, step: Step) -> None:
+    """Run a claimed step on the device, record its outcome, then the screen it led to."""
+    if step.action == "ask_user":
+        _ask(lane, step)
+        return
+    params = secrets_resolve(step.params, lane.secrets) if lane.secrets else step.params
+    started = time.monotonic()
+    while True:
+        outcome, error = _perform(lane, step, params)
+        retries_done = step.attempt - 1
+        if error is None or not error["retryable"] or retries_done >= step.max_retries:
+            break
+        delay = backoff_delay_ms(backoff=step.backoff, attempt=retries_done + 1)
+        if not _retrying(lane, step, error, delay) or _wait_unless_stopped(lane.session_id, delay / 1000):
+            break
+    device_ms = int((time.monotonic() - started) * 1000)
+    if _finish(lane, step, outcome=outcome, error=error, device_ms=device_ms):
+        _observe(lane, step, outcome)
+
+
+def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome | None, dict[str, Any] | None]:
+    deadline = time.monotonic() + step.timeout_ms / 1000
+    try:
+        return actions.perform(lane.driver, action=step.action, params=params, deadline=deadline, observe=False), None
+    except DeviceError as exc:
+        error = {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
+        if exc.details:
+            error["details"] = exc.details
+        return None, error
+    except Exception as exc:  # a bug must fail the step, not the worker
+        logger.exception("step %s crashed", step.pk)
+        return None, {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False}
+
+
+def _retrying(lane: Lane, step: Step, error: dict[str, Any], delay: int) -> bool:
+    """Record a RETRYING event before the next attempt; False when the session stopped or the lease lapsed."""
+    with transaction.atomic():
+        session = locked_session(lane.session_id)
+        if session.status in TestSession.TERMINAL or not lease_holds(lease=lane.lease):
+            return False
+        step.session = session
+        step.attempt += 1
+        masked = secrets_mask(error, lane.secrets)
+        Step.objects.filter(pk=step.pk).update(attempt=step.attempt, error=masked)
+        event_append(
+            session=session,
+            type=SessionEvent.Type.STEP_STATUS,
+            payload=step_payload(step, "RETRYING", error=masked, delay_ms=delay),
+        )
+    return True
+
+
+def _session_stopped(session_id: Any) -> bool:
+    return TestSession.objects.filter(pk=session_id, status__in=TestSession.TERMINAL).exists()
+
+
+def _wait_unless_stopped(session_id: Any, seconds: float) -> bool:
+    """Sleep up to `seconds`; True if the session was stopped meanwhile (a safe point)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        if _session_stopped(session_id):
+            return True
+        time.sleep(min(STOP_POLL_S, left))
+    return _session_stopped(session_id)
+
+
+def _ask(lane: Lane, step: Step) -> None:
+    with transaction.atomic():
+        session = locked_session(lane.session_id)
+        set_status(session, Status.WAITING_INPUT)
+        payload = {"input_id": step.pk, "step_id": step.pk, "step_index": step.index, "prompt": step.params["prompt"]}
+        if step.params.get("choices"):
+            payload["choices"] = step.params["choices"]
+        event_append(session=session, type=SessionEvent.Type.USER_INPUT_REQUIRED, payload=payload)
+
+
+# --- finish -------------------------------------------------------------------------------------------
+
+
+def _finish(
+    lane: Lane, step: Step, *, outcome: actions.StepOutcome | None, error: dict[str, Any] | None, device_ms: int
+) -> bool:
+    """Record the outcome, fenced by the lease token; True if it was recorded."""
+    if not lease_holds(lease=lane.lease):
+        logger.warning("step %s: lease %s lapsed; its result is dropped", step.pk, lane.lease.token)
+        lane_lease_lost(serial=lane.lease.serial)
+        return False
+    fields: dict[str, Any] = {
+        "status": Step.Status.FAILED if error else Step.Status.COMPLETED,
+        "error": secrets_mask(error, lane.secrets) if error else None,
+        "finished_at": timezone.now(),
+        "duration_ms": device_ms,
+        "timings": {**step.timings, "device_ms": device_ms},
+    }
+    after = lane.state
+    if outcome is not None:
+        effect = secrets_mask(outcome.effect, lane.secrets)
+        fields.update(
+            result=secrets_mask(outcome.result, lane.secrets),
+            effect=effect,
+            effect_hash=effect_hash(effect),
+            screenshot=outcome.screenshot if step.action == "screenshot" else None,
+        )
+        if outcome.state is not None:  # the step read the screen after its input: its state is known now
+            after = {**lane.state, "device": outcome.state}
+            fields.update(state_patch=json_diff(lane.state, after), screen_hash=outcome.state["screen"])
+    session_fields: dict[str, Any] = {"last_activity_at": fields["finished_at"]}
+    if after is not lane.state:
+        session_fields["current_state"] = after
+    with transaction.atomic():
+        fence = {"status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
+        bumped = session_bump(session_id=lane.session_id, **session_fields)
+        if bumped is None:
+            return False
+        if error is not None and bumped[1] in TestSession.TERMINAL:
+            fields["status"] = Step.Status.CANCELLED  # it failed because the session was stopped under it
+        if not Step.objects.filter(pk=step.pk, **fence).update(**fields):
+            transaction.set_rollback(True)
+            return False
+        for name, value in fields.items():
+            setattr(step, name, value)
+        payload = step_payload(step)
+        event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
+    lane.state = after
+    if step.status == Step.Status.FAILED and not step.optional:
+        lane.failed = True
+    return True
+
+
+# --- the screen after the step ------------------------------------------------------------------------
+
+
+def _observe(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> None:
+    """After the outcome is out: the screen the step led to — its state into the step's effect and the
+    session's state when the step did not read it itself, its picture and UI tree for the IDE when it
+    changed, and for a failed step the screen at the moment of failure. A failed read costs only that."""
+    started = time.monotonic()
+    needs_state = outcome is not None and outcome.state is None
+    before = lane.screen
+    try:
+        if needs_state or outcome is None:
+            seen = actions.observe(lane.driver, deadline=time.monotonic() + OBSERVE_S)
+            state, ui_xml, png = seen.state, seen.ui_xml, seen.png
+        elif outcome.state is not None and outcome.state["screen"] != before:
+            png, ui_xml = lane.driver.screenshot(), lane.driver.dump_ui()
+            state = outcome.state
+        else:
+            return
+    except DeviceError as exc:
+        logger.warning("could not read the screen of %s after step %s: %s", lane.device.serial, step.pk, exc.message)
+        return
+    record_ms = int((time.monotonic() - started) * 1000)
+    screen = state.get("screen") or ui_hash(ui_xml)
+    fields: dict[str, Any] = {"screen_hash": screen, "timings": {**step.timings, "record_ms": record_ms}}
+    after = lane.state
+    if needs_state:
+        assert outcome is not None
+        full = actions.observed(outcome, actions.Observation(state=state, ui_xml=ui_xml, png=png))
+        effect = secrets_mask(full.effect, lane.secrets)
+        after = {**lane.state, "device": state}
+        fields.update(effect=effect, effect_hash=effect_hash(effect), state_patch=json_diff(lane.state, after))
+    with transaction.atomic():
+        Step.objects.filter(pk=step.pk).update(**fields)
+        if after != lane.state:
+            session_bump(session_id=lane.session_id, seqs=0, current_state=after)
+        if screen != before or outcome is None:
+            screen_store(
+                session_id=lane.session_id, png=png, screen_hash=screen, ui_xml=ui_xml, step=step, record_ms=record_ms
+            )
+    lane.state = after
