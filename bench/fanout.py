@@ -5,7 +5,8 @@
 Starts its own `cognisim up`, opens one session with `--sockets` sockets on it, sends instant
 steps one after another from the first socket, and measures, for every socket and step, the time
 from sending the step to that socket's COMPLETED event. Prints p50/p99 and checks that every socket
-saw every event exactly once, in order.
+saw every event exactly once, in order. The stack floor is measured first, in the same run
+(bench/floor.py), and the p99 printed as a ratio to its p50 (SPEC §6).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.floor import measure_floor  # noqa: E402
 from bench.roundtrip import percentile, running_stack  # noqa: E402
 from tests.live import Rest, Socket, wait_ready  # noqa: E402
 
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=50)
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args()
+    floor = measure_floor()
     with running_stack(devices=1) as (url, token):
         session = Rest(url, token).post("/api/sessions/", {}).body
         socks = [Socket(session["ws_url"] + "?last_seq=0", token=token) for _ in range(args.sockets)]
@@ -65,6 +68,8 @@ def main() -> None:
             f"p50 {statistics.median(arrivals):.1f} ms, p99 {percentile(arrivals, 99):.1f} ms, "
             f"max {max(arrivals):.1f} ms ({len(arrivals)} deliveries)"
         )
+        p99 = percentile(arrivals, 99)
+        print(f"{floor}; p99 / floor p50 = {p99 / floor.p50_ms:.2f}x (target ≤ 3x)")
 
 
 if __name__ == "__main__":

@@ -281,25 +281,21 @@ def _observe(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> Non
     started = time.monotonic()
     needs_state = outcome is not None and outcome.state is None
     before = lane.screen
-    try:
-        if needs_state or outcome is None:
-            seen = actions.observe(lane.driver, deadline=time.monotonic() + OBSERVE_S)
-            state, ui_xml, png = seen.state, seen.ui_xml, seen.png
-        elif outcome.state is not None and outcome.state["screen"] != before:
-            png, ui_xml = lane.driver.screenshot(), lane.driver.dump_ui()
-            state = outcome.state
-        else:
-            return
+    if outcome is not None and outcome.state is not None and outcome.state["screen"] == before:
+        return  # the step read the screen itself, and it did not change
+    try:  # a tree read moments ago, with no input since, serves: then this is only the picture
+        seen = actions.observe(lane.driver, deadline=time.monotonic() + OBSERVE_S)
     except DeviceError as exc:
         logger.warning("could not read the screen of %s after step %s: %s", lane.device.serial, step.pk, exc.message)
         return
+    state, ui_xml, png = seen.state, seen.ui_xml, seen.png
     record_ms = int((time.monotonic() - started) * 1000)
     screen = state.get("screen") or ui_hash(ui_xml)
     fields: dict[str, Any] = {"screen_hash": screen, "timings": {**step.timings, "record_ms": record_ms}}
     after = lane.state
     if needs_state:
         assert outcome is not None
-        full = actions.observed(outcome, actions.Observation(state=state, ui_xml=ui_xml, png=png))
+        full = actions.observed(outcome, seen)
         effect = secrets_mask(full.effect, lane.secrets)
         after = {**lane.state, "device": state}
         fields.update(effect=effect, effect_hash=effect_hash(effect), state_patch=json_diff(lane.state, after))

@@ -31,7 +31,7 @@ def test_daphne_can_take_an_inherited_socket():
 
 
 def _get(url: str) -> tuple[int, dict]:
-    with urllib.request.urlopen(url, timeout=10) as reply:
+    with urllib.request.urlopen(url, timeout=60) as reply:  # a web process still starting on a busy machine
         return reply.status, json.loads(reply.read())
 
 

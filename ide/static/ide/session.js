@@ -184,7 +184,7 @@ function showNewest(row) {
 
 function renderStep(step) {
   const row = stepRow(step);
-  row.dataset.status = step.status;
+  if (row.dataset.status !== step.status) row.dataset.status = step.status; // a repaint (its screen came) is no new status
   row.querySelector(".action").textContent = ACTION_LABELS[step.action] || step.action;
   row.querySelector(".desc").textContent = describeStep(step.action, shownParams(step));
   const badge = row.querySelector(".badge");
