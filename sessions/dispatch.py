@@ -39,10 +39,12 @@ def lane_open(*, session_id: Any, queue: str) -> None:
     chain(setup, _drain(session_id, queue)).apply_async()
 
 
-def lane_ring(*, session_id: Any, queue: str) -> None:
-    """Ask the device's worker to drain the session's pending work (at most one such message waits)."""
+def lane_ring(*, session_id: Any, queue: str, force: bool = False) -> None:
+    """Ask the device's worker to drain the session's pending work (at most one such message waits).
+
+    `force` sends it even if a mark says one waits (the sweeper, when that message may have been lost)."""
     try:
-        if not redis_client().set(_ring_key(session_id), 1, nx=True, ex=RING_MARK_S):
+        if not redis_client().set(_ring_key(session_id), 1, nx=not force, ex=RING_MARK_S) and not force:
             return
     except RedisError:
         logger.warning("could not mark the ring of session %s; sending it anyway", session_id)

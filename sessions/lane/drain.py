@@ -45,8 +45,11 @@ def _lease(device: Device) -> Lease | None:
 
 def _lane(session_id: Any) -> Lane | None:
     """The session as its drain sees it, or None when there is nothing a drain may do for it."""
-    session = TestSession.objects.select_related("device").filter(pk=session_id).first()
-    if session is None or session.device is None or session.status in TestSession.TERMINAL:
+    try:
+        session = TestSession.objects.select_related("device").get(pk=session_id)
+    except TestSession.DoesNotExist:
+        return None
+    if session.device is None or session.status in TestSession.TERMINAL:
         return None
     lease = _lease(session.device)
     if lease is None:
@@ -76,30 +79,33 @@ def session_setup(*, session_id: Any) -> None:
 
 
 def session_drain(*, session_id: Any) -> None:
-    """`sessions.drain`: run the session's pending work in order — setup, then steps — under the lease."""
+    """`sessions.drain`: run the session's pending work in order — setup, then steps — under the lease.
+
+    It runs the steps queued when it looked, then stops: a step appended after that moment rang the
+    lane again (the ring's mark was cleared first), so another drain is on its way for it.
+    """
     lane_ring_heard(session_id=session_id)
     lane = _lane(session_id)
     if lane is None:
         return
     if lane.status == Status.PENDING and (not _setup(lane.session_id, lane.device) or not (lane := _lane(session_id))):
         return
-    while True:
-        queued, blocked = _pending(lane)
-        if not queued:
-            if not blocked and lane.end_when_drained:
-                _end(lane.session_id)
+    queued, blocked = _pending(lane)
+    for step in queued:
+        if lane.stop_on_failure and lane.failed:
+            _stop_at_failure(lane.session_id)
             return
-        for step in queued:
-            if lane.stop_on_failure and lane.failed:
-                _stop_at_failure(lane.session_id)
-                return
-            if lane.status == Status.READY:
-                _running(lane)
-            if not step_claim(lane, step):
-                return  # stopped, paused or hibernated meanwhile, or already claimed
-            step_run(lane, step)
-            if step.status == Step.Status.RUNNING:
-                return  # a question: the answer rings again
+        if lane.status == Status.READY:
+            _running(lane)
+        if not step_claim(lane, step):
+            return  # stopped, paused or hibernated meanwhile, or already claimed
+        step_run(lane, step)
+        if step.status == Step.Status.RUNNING:
+            return  # a question: the answer rings again
+    if lane.stop_on_failure and lane.failed:
+        _stop_at_failure(lane.session_id)
+    elif lane.end_when_drained and not blocked:
+        _end(lane.session_id)
 
 
 def _pending(lane: Lane) -> tuple[list[Step], bool]:
