@@ -16,11 +16,16 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 logger = logging.getLogger("cognisim.cli")
 
 
-def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
-    """One worker per device, on the device's own queue, one step at a time.
+def task_events() -> list[str]:
+    """`-E` when COGNISIM_TASK_EVENTS is on. Task events cost a worker about 1.5 ms of CPU per task (three
+    messages), so they are off by default; Flower turns them on in the running workers while it watches
+    (its default `--enable_events`), and the workers send heartbeats either way (docs/deploy.md)."""
+    return ["-E"] if os.environ.get("COGNISIM_TASK_EVENTS", "").strip().lower() in {"1", "true", "yes", "on"} else []
 
-    `-E` sends task events and the worker's heartbeats, for Flower (docs/deploy.md).
-    """
+
+def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
+    """One worker per device, on the device's own queue, one step at a time; with heartbeats, and task
+    events when COGNISIM_TASK_EVENTS is on (`task_events`)."""
     quiet = ["--quiet"] if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else []  # no banner
     return [
         sys.executable,
@@ -40,7 +45,7 @@ def worker_argv(serial: str, *, loglevel: str = "warning") -> list[str]:
         f"device-{serial}@%h",
         "--without-gossip",
         "--without-mingle",
-        "-E",
+        *task_events(),
         "-l",
         loglevel,
     ]
@@ -74,7 +79,7 @@ def celery_queue_argv(queue: str, *, concurrency: int, loglevel: str) -> list[st
         f"{queue}@%h",
         "--without-gossip",
         "--without-mingle",
-        "-E",
+        *task_events(),
         "-l",
         loglevel,
     ]

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -55,6 +56,15 @@ class SessionConsumer(AsyncWebsocketConsumer):
     """
 
     sent = 0
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first closes stale database connections in a thread of its own: a thread hop
+        for every event to every socket. Every database call here goes through `database_sync_to_async`,
+        which does that in its thread anyway."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         await self.accept()

@@ -24,7 +24,7 @@ from devices.leases import Lease, lane_lease
 from devices.models import Device
 from devices.services import driver_for
 
-from ..dispatch import lane_open, lane_ring, lane_ring_heard
+from ..dispatch import lane_open, lane_ring
 from ..events import screen_store, step_event
 from ..models import Step, TestSession
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
@@ -82,9 +82,8 @@ def session_drain(*, session_id: Any) -> None:
     """`sessions.drain`: run the session's pending work in order — setup, then steps — under the lease.
 
     It runs the steps queued when it looked, then stops: a step appended after that moment rang the
-    lane again (the ring's mark was cleared first), so another drain is on its way for it.
+    lane again, so another drain is on its way for it.
     """
-    lane_ring_heard(session_id=session_id)
     lane = _lane(session_id)
     if lane is None:
         return
@@ -228,7 +227,6 @@ def lane_recover(*, serial: str) -> int:
                 step.session = session
                 steps_requeue_lost(step)
                 recovered += 1
-        lane_ring_heard(session_id=session_id)  # a mark left by the dead worker's last ring must not hold this one
         status = TestSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
         (lane_open if status == Status.PENDING else lane_ring)(session_id=session_id, queue=device.queue)
     logger.info("device %s: this worker owns its lane (lease %s); %d step(s) back", serial, lease.token, recovered)

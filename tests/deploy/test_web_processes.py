@@ -20,9 +20,12 @@ from cognisim_site.redis_server import free_port
 pytestmark = pytest.mark.integration
 
 
-def test_workers_send_task_events_and_heartbeats_for_flower():
+def test_workers_send_heartbeats_and_task_events_when_asked(monkeypatch):
+    monkeypatch.delenv("COGNISIM_TASK_EVENTS", raising=False)
     argv = worker_argv("sim-1")
-    assert "-E" in argv and "--without-heartbeat" not in argv
+    assert "-E" not in argv and "--without-heartbeat" not in argv  # Flower turns events on while it watches
+    monkeypatch.setenv("COGNISIM_TASK_EVENTS", "1")
+    assert "-E" in worker_argv("sim-1")
 
 
 def test_daphne_can_take_an_inherited_socket():

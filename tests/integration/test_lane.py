@@ -4,6 +4,7 @@ Celery chains on their own queues."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +133,15 @@ def _in_order(seen: list[tuple[str, str]], wanted: list[tuple[str, str]]) -> lis
 
 
 def test_a_chat_turn_is_a_chain_on_the_control_agents_and_device_queues(stack, devices, alice):
+    prefix = settings.QUEUE_PREFIX
+    workers = [f"{name}@{socket.gethostname()}" for name in (f"{prefix}control", f"{prefix}agents")]
+    workers.append(f"device-{devices[1].serial}@{socket.gethostname()}")
+    deadline = time.monotonic() + 60
+    while True:  # what Flower does while it watches; a worker still starting answers a moment later
+        replies = current_app.control.enable_events(destination=workers, reply=True, timeout=1)
+        if {name for reply in replies for name in reply} >= set(workers):
+            break
+        assert time.monotonic() < deadline, f"task events not enabled on {workers}: {replies}"
     events = _Events()
     try:
         session = Rest(stack.base_url, alice).post("/api/sessions/", {"device": devices[1].serial}).body
@@ -140,7 +150,6 @@ def test_a_chat_turn_is_a_chain_on_the_control_agents_and_device_queues(stack, d
         sock.send({"type": "CHAT", "text": "open settings"})
         reply = sock.wait_for(lambda m: m.get("type") == "AGENT_MESSAGE", timeout=60)
         assert reply["status"] == "COMPLETED", reply
-        prefix = settings.QUEUE_PREFIX
         wanted = [
             ("turns.accumulate", f"{prefix}control"),
             ("turns.plan", f"{prefix}agents"),
@@ -150,10 +159,11 @@ def test_a_chat_turn_is_a_chain_on_the_control_agents_and_device_queues(stack, d
         ours = {worker for _, worker in wanted}  # the broker's events are everyone's: keep this stack's
         deadline = time.monotonic() + 60
         while _in_order(seen := [e for e in events.names_by_worker() if e[1] in ours], wanted) is None:
-            assert time.monotonic() < deadline, " → ".join(f"{name} on {worker}" for name, worker in seen)
+            assert time.monotonic() < deadline, " → ".join(f"{n} on {w}" for n, w in events.names_by_worker())
             time.sleep(0.1)
     finally:
         events.stop()
+        current_app.control.disable_events(destination=workers)
 
 
 class _SlowLLM(BaseHTTPRequestHandler):
