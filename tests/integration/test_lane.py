@@ -159,7 +159,7 @@ def test_a_chat_turn_is_a_chain_on_the_control_agents_and_device_queues(stack, d
         ours = {worker for _, worker in wanted}  # the broker's events are everyone's: keep this stack's
         deadline = time.monotonic() + 60
         while _in_order(seen := [e for e in events.names_by_worker() if e[1] in ours], wanted) is None:
-            assert time.monotonic() < deadline, " → ".join(f"{n} on {w}" for n, w in events.names_by_worker())
+            assert time.monotonic() < deadline, " → ".join(f"{name} on {worker}" for name, worker in seen)
             time.sleep(0.1)
     finally:
         events.stop()
