@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -42,7 +44,23 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = getattr(exc, "default_code", "error")
         detail = getattr(exc, "detail", str(exc))
         response.data = {"code": code, "message": str(detail)}
+        if getattr(exc, "field", ""):
+            response.data["field"] = exc.field  # type: ignore[attr-defined]
     return response
+
+
+def json_400(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """Django's own 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host): JSON for the API."""
+    too_big = isinstance(exception, RequestDataTooBig)
+    if request.path.startswith("/api/"):
+        if too_big:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            body = {"code": "request_too_large", "message": f"The request body is larger than {limit} bytes."}
+            return JsonResponse(body, status=413)
+        return JsonResponse({"code": "bad_request", "message": "The request cannot be read."}, status=400)
+    if too_big:
+        return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+    return defaults.bad_request(request, exception or Exception())
 
 
 def json_404(request: Any, exception: Exception | None = None) -> HttpResponse:

@@ -166,7 +166,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cognisim_site.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cognisim_site.parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -228,3 +228,14 @@ RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
 ADB_SERVER_HOST = os.environ.get("ADB_SERVER_HOST", "127.0.0.1")
 ADB_SERVER_PORT = env_int("ADB_SERVER_PORT", 5037)
 DEVICE_STALE_SECONDS = env_int("DEVICE_STALE_SECONDS", 15)
+
+# Hardening (docs/settings.md "Limits"): what one request, one socket and one user may take.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024)
+API_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 64)
+MAX_WAITING_SESSIONS_PER_USER = env_int("MAX_WAITING_SESSIONS_PER_USER", 20)
+MAX_RUNS_IN_FLIGHT_PER_USER = env_int("MAX_RUNS_IN_FLIGHT_PER_USER", 20)
+SOCKET_MESSAGES_PER_SECOND = float(os.environ.get("SOCKET_MESSAGES_PER_SECOND", "20"))
+SOCKET_MESSAGE_BURST = env_int("SOCKET_MESSAGE_BURST", 60)
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
+LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300)

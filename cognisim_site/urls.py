@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from . import health
 
+handler400 = "cognisim_site.errors.json_400"
 handler404 = "cognisim_site.errors.json_404"
 handler500 = "cognisim_site.errors.json_500"
 

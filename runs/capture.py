@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from importlib import metadata
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from core.steps import StepInvalid, step_parse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.steps import MAX_RETRIES, MAX_TIMEOUT_MS, PACKAGE_RE, StepInvalid, step_parse
 from sessions.events import event_message
-from sessions.models import TestSession
+from sessions.models import Decision, Step, TestSession
 
 from .errors import BundleInvalid
+from .flows import MAX_STEPS
 
 VERSION = 1
 TOP_FIELDS = {"version", "session", "provenance", "steps", "events", "decisions"}
@@ -34,8 +37,103 @@ STEP_FIELDS = {
     "duration_ms",
 }
 DECISION_FIELDS = {"step_index", "kind", "reason", "schedule_at", "created_at"}
-STEP_STATUSES = {"QUEUED", "DEFERRED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "SKIPPED"}
+STEP_STATUSES = set(Step.Status.values)
 RAN = ("COMPLETED", "FAILED")  # steps that reached the device; only these are replayed
+MAX_BUNDLE_STEPS = 10_000
+MAX_BUNDLE_RECORDS = 100_000  # events, decisions
+
+
+# The bundle's fields, typed like the API's (the OpenAPI body of POST /api/replays/ is this model).
+def _text(length: int) -> Any:
+    return Annotated[str, Field(max_length=length)]
+
+
+AppPackage = Annotated[str, Field(max_length=255, pattern=f"^$|{PACKAGE_RE.pattern}")]
+Stamp = Annotated[str, Field(max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class BundleDevice(_Strict):
+    serial: _text(128)  # type: ignore[valid-type]
+    model: _text(200)  # type: ignore[valid-type]
+    os_version: _text(50)  # type: ignore[valid-type]
+    transport: Literal["adb", "sim", ""]
+
+
+class BundleProvenance(_Strict):
+    device: BundleDevice
+    app_package: AppPackage
+    app_version: _text(100) | None  # type: ignore[valid-type]
+    cognisim_version: _text(100)  # type: ignore[valid-type]
+
+
+class BundleSession(_Strict):
+    id: _text(64)  # type: ignore[valid-type]
+    name: _text(200)  # type: ignore[valid-type]
+    status: Literal[tuple(TestSession.Status.values)]  # type: ignore[valid-type]
+    source: Literal[tuple(TestSession.Source.values)]  # type: ignore[valid-type]
+    app: AppPackage
+    created_at: Stamp
+    ended_at: Stamp | None
+
+
+class BundleStep(_Strict):
+    index: Annotated[int, Field(ge=0, lt=MAX_BUNDLE_STEPS)]
+    action: Annotated[str, Field(min_length=1, max_length=64)]
+    params: dict[str, Any]
+    timeout_ms: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_MS)]
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)]
+    backoff: dict[str, Any]
+    status: Literal[tuple(Step.Status.values)]  # type: ignore[valid-type]
+    attempt: Annotated[int, Field(ge=0, le=1000)]
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    effect: dict[str, Any] | None
+    effect_hash: Annotated[str, Field(pattern="^([0-9a-f]{64})?$")]
+    duration_ms: Annotated[int, Field(ge=0)] | None
+
+
+class BundleEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    seq: Annotated[int, Field(ge=1)]
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class BundleDecision(_Strict):
+    step_index: Annotated[int, Field(ge=0)]
+    kind: Literal[tuple(Decision.Kind.values)]  # type: ignore[valid-type]
+    reason: _text(64)  # type: ignore[valid-type]
+    schedule_at: Stamp | None
+    created_at: Stamp
+
+
+class Bundle(_Strict):
+    """A capture bundle (GET /api/sessions/{id}/capture/), as POST /api/replays/ takes it back."""
+
+    version: Literal[1]
+    session: BundleSession
+    provenance: BundleProvenance
+    steps: Annotated[list[BundleStep], Field(min_length=1, max_length=MAX_BUNDLE_STEPS)]
+    events: Annotated[list[BundleEvent], Field(max_length=MAX_BUNDLE_RECORDS)]
+    decisions: Annotated[list[BundleDecision], Field(max_length=MAX_BUNDLE_RECORDS)]
+
+
+class ReplayRequest(_Strict):
+    """POST /api/replays/: a capture bundle, and the device to replay it on (any free one if left out)."""
+
+    bundle: Bundle
+    device: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    where = ""
+    for part in loc:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    return where or "bundle"
 
 
 def effect_hash(effect: Any) -> str:
@@ -134,7 +232,7 @@ def bundle_validate(data: Any) -> dict[str, Any]:
     """Check a bundle's shape, version, steps and every effect hash; raise BundleInvalid naming the problem."""
     if not isinstance(data, dict):
         raise BundleInvalid("A capture bundle is a JSON object.")
-    if "version" in data and data["version"] != VERSION:
+    if "version" in data and (data["version"] != VERSION or isinstance(data["version"], bool)):
         raise BundleInvalid(f"Unknown bundle version {data['version']!r}; this server reads version {VERSION}.")
     unknown = sorted(set(data) - TOP_FIELDS)
     if unknown:
@@ -149,27 +247,9 @@ def bundle_validate(data: Any) -> dict[str, Any]:
     if not data["steps"]:
         raise BundleInvalid("The bundle has no steps.")
     for n, step in enumerate(data["steps"]):
-        where = f"steps[{n}]"
-        _fields(step, STEP_FIELDS, where)
-        if step["index"] != n:
-            raise BundleInvalid(f"{where}.index is {step['index']!r}; steps must be numbered 0, 1, 2 … in order.")
-        if step["status"] not in STEP_STATUSES:
-            raise BundleInvalid(f"{where}.status {step['status']!r} is not a step status.")
-        if not isinstance(step["params"], dict):
-            raise BundleInvalid(f"{where}.params must be an object.")
-        if step["action"] == "ask_user" and step["status"] in RAN:
-            raise BundleInvalid(f"{where}: ask_user steps cannot be replayed (nobody answers a replay).")
-        try:
-            step_parse(step_request(step))
-        except StepInvalid as exc:
-            raise BundleInvalid(f"{where} ({step['action']}): {exc.message}") from None
-        if step["effect"] is not None and not isinstance(step["effect"], dict):
-            raise BundleInvalid(f"{where}.effect must be an object or null.")
-        if step["effect_hash"] != effect_hash(step["effect"]):
-            raise BundleInvalid(
-                f"{where}.effect_hash does not match its effect (SHA-256 of the canonical JSON is "
-                f"{effect_hash(step['effect']) or 'empty for no effect'}): the bundle was altered."
-            )
+        _fields(step, STEP_FIELDS, f"steps[{n}]")
+    for n, decision in enumerate(data["decisions"]):
+        _fields(decision, DECISION_FIELDS, f"decisions[{n}]")
     for n, event in enumerate(data["events"]):
         if (
             not isinstance(event, dict)
@@ -177,10 +257,31 @@ def bundle_validate(data: Any) -> dict[str, Any]:
             or not isinstance(event.get("type"), str)
         ):
             raise BundleInvalid(f"events[{n}] must be an object with an integer 'seq' and a 'type'.")
-    for n, decision in enumerate(data["decisions"]):
-        _fields(decision, DECISION_FIELDS, f"decisions[{n}]")
-    if not any(s["status"] in RAN for s in data["steps"]):
+    try:
+        Bundle.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        raise BundleInvalid(f"{_where(error['loc'])}: {error['msg']}.") from None
+    for n, step in enumerate(data["steps"]):
+        where = f"steps[{n}]"
+        if step["index"] != n:
+            raise BundleInvalid(f"{where}.index is {step['index']!r}; steps must be numbered 0, 1, 2 … in order.")
+        if step["action"] == "ask_user" and step["status"] in RAN:
+            raise BundleInvalid(f"{where}: ask_user steps cannot be replayed (nobody answers a replay).")
+        try:
+            step_parse(step_request(step))
+        except StepInvalid as exc:
+            raise BundleInvalid(f"{where} ({step['action']}): {exc.message}") from None
+        if step["effect_hash"] != effect_hash(step["effect"]):
+            raise BundleInvalid(
+                f"{where}.effect_hash does not match its effect (SHA-256 of the canonical JSON is "
+                f"{effect_hash(step['effect']) or 'empty for no effect'}): the bundle was altered."
+            )
+    ran = sum(s["status"] in RAN for s in data["steps"])
+    if not ran:
         raise BundleInvalid("No step of the bundle ran; there is nothing to replay.")
+    if ran > MAX_STEPS:
+        raise BundleInvalid(f"{ran} steps of the bundle ran; a replay runs at most {MAX_STEPS}.")
     return data
 
 

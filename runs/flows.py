@@ -41,6 +41,8 @@ COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
 STEP_COMMON = ("name", "optional")  # fields of a flow step that are not the step request's own
 MAX_STEPS = 1000
 MAX_DEPTH = 10
+MAX_ERRORS = 100  # reported of one flow; each at most MAX_ERROR_CHARS long
+MAX_ERROR_CHARS = 500
 VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_FILE_RE = re.compile(r".+\.ya?ml$")
@@ -173,7 +175,10 @@ class _Parser:
         self.syntax = "native"
 
     def error(self, scope_file: str, where: Where, message: str) -> None:
-        self.errors.append(FlowError(where[0], message, where[1], scope_file))
+        if len(self.errors) < MAX_ERRORS:
+            if len(message) > MAX_ERROR_CHARS:
+                message = message[: MAX_ERROR_CHARS - 1] + "…"
+            self.errors.append(FlowError(where[0], message, where[1], scope_file))
 
     # documents ---------------------------------------------------------------------------------
     def document(self, text: str, file: str) -> YDict | None:

@@ -1,6 +1,10 @@
 """Reading flow YAML strictly: duplicate keys refused, every error at a line and column, and every
 mapping and list remembering where it and each of its entries stand in the file.
 
+It cannot be made to explode: anchors and aliases are refused (a few hundred bytes of nested
+aliases expand to billions of nodes), and so are texts over `MAX_YAML_CHARS`, nesting deeper than
+`MAX_YAML_DEPTH` (PyYAML composes recursively) and more than `MAX_YAML_NODES` values.
+
 `yaml_documents(text)` returns the file's documents as plain Python values in which every dict is a
 `YDict` and every list a `YList` (subclasses that carry `line`/`column`, and the line and column of
 each key or item), so the flow parsers can say `login.yaml:7:5: …` about any field.
@@ -13,9 +17,13 @@ import re
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Where = tuple[int, int]  # (line, column), both 1-based
+MAX_YAML_CHARS = 1_000_000
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 200_000
 
 
 class YDict(dict[str, Any]):
@@ -51,7 +59,29 @@ def _mark(node: Node) -> Where:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and non-string keys, and keeps positions."""
+    """SafeLoader that refuses duplicate keys, non-string keys, anchors, aliases, deep nesting and
+    too many nodes, and keeps positions."""
+
+    depth = 0
+    nodes = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        event = self.peek_event()
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
+            line, column = event.start_mark.line + 1, event.start_mark.column + 1
+            raise YamlProblem(line, column, "anchors and aliases (&name, *name) are not supported; write it out.")
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            line, column = event.start_mark.line + 1, event.start_mark.column + 1
+            raise YamlProblem(line, column, f"a flow file has at most {MAX_YAML_NODES} values.")
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                line, column = event.start_mark.line + 1, event.start_mark.column + 1
+                raise YamlProblem(line, column, f"nested more than {MAX_YAML_DEPTH} levels deep.")
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
 
     def construct_yaml_map(self, node: MappingNode) -> Any:  # type: ignore[override]
         data = YDict()
@@ -86,8 +116,11 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_y
 
 def yaml_documents(text: str) -> list[Any]:
     """Every non-empty document of `text`; raises YamlProblem (line, column, message)."""
-    loader = _StrictLoader(text)
+    if len(text) > MAX_YAML_CHARS:
+        raise YamlProblem(1, 1, f"a flow file has at most {MAX_YAML_CHARS} characters.")
+    loader = None
     try:
+        loader = _StrictLoader(text)  # it reads the start of the text already: inside the try
         documents = []
         while loader.check_node():
             node = loader.get_node()
@@ -106,8 +139,11 @@ def yaml_documents(text: str) -> list[Any]:
         raise YamlProblem(line, column, f"not valid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlProblem(1, 1, f"not valid YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a tagged scalar that is not its type (`!!float x`)
+        raise YamlProblem(1, 1, f"not valid YAML: {str(exc)[:200]}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 FLOW_FILE = re.compile(r".+\.ya?ml$")

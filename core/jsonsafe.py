@@ -1,0 +1,82 @@
+"""JSON from outside (REST bodies, socket frames, webhook bodies), read so that it cannot hurt.
+
+`json_load` refuses, each with a `JsonRefused(code, message, field)`:
+
+- more than `max_bytes` (`request_too_large`);
+- text that is not JSON (`parse_error`);
+- nesting deeper than `max_depth` (`too_deep`): Python's decoder recurses, so 50,000 brackets
+  would otherwise end in a RecursionError (a 500 or a dead socket), and every later walk over the
+  value (validation, storing it as JSON) recurses too;
+- NUL and lone surrogates in any string or key (`invalid_characters`): PostgreSQL cannot store
+  NUL in text or JSON, and a lone surrogate cannot be encoded as UTF-8 (it fails when the value is
+  stored or sent back).
+
+Each value is visited once, with an explicit stack (no recursion).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64
+_BAD = re.compile(r"[\x00\ud800-\udfff]")
+
+
+class JsonRefused(Exception):
+    def __init__(self, code: str, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+def bad_character(text: str) -> str | None:
+    """A description of the first NUL or lone surrogate in `text`, or None."""
+    found = _BAD.search(text)
+    if found is None:
+        return None
+    return "a NUL character" if found[0] == "\x00" else f"a lone surrogate (U+{ord(found[0]):04X})"
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p)[:64] for p in path)
+
+
+def json_check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a decoded value nested deeper than `max_depth` or holding NUL / lone surrogates."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, str):
+            if (what := bad_character(item)) is not None:
+                field = _where(path)
+                raise JsonRefused("invalid_characters", f"'{field or 'body'}' contains {what}.", field)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > max_depth:
+            raise JsonRefused("too_deep", f"JSON nested more than {max_depth} levels deep is refused.", _where(path))
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if (what := bad_character(key)) is not None:
+                    raise JsonRefused("invalid_characters", f"A key in '{_where(path) or 'body'}' contains {what}.")
+                stack.append((inner, depth + 1, (*path, key)))
+        else:
+            stack.extend((inner, depth + 1, (*path, n)) for n, inner in enumerate(item))
+
+
+def json_load(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode JSON from outside, or raise JsonRefused (see the module's docstring)."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise JsonRefused("request_too_large", f"The body is larger than {max_bytes} bytes.")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonRefused("too_deep", f"JSON nested more than {max_depth} levels deep is refused.") from None
+    except UnicodeDecodeError as exc:
+        raise JsonRefused("parse_error", f"The body is not UTF-8 (byte {exc.start}).") from None
+    except ValueError as exc:
+        raise JsonRefused("parse_error", f"The body is not valid JSON: {exc}.") from None
+    json_check(value, max_depth=max_depth)
+    return value
