@@ -266,5 +266,7 @@ class SavedFlowTriggerView(APIView):
             body=request.body,
             signature=request.headers.get("X-CogniSim-Signature"),
             bearer=credentials if scheme.lower() == "bearer" else None,
+            timestamp=request.headers.get("X-CogniSim-Timestamp"),
+            delivery=request.headers.get("X-CogniSim-Delivery"),
         )
         return Response(_report(run), status=status.HTTP_201_CREATED)

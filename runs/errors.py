@@ -42,3 +42,17 @@ class SignatureMissing(ServiceError):
 class SignatureInvalid(ServiceError):
     code = "signature_invalid"
     status = 403
+
+
+class SignatureExpired(ServiceError):
+    """A signed webhook whose timestamp is outside the replay window (WEBHOOK_TOLERANCE_SECONDS)."""
+
+    code = "signature_expired"
+    status = 403
+
+
+class DeliveryDuplicate(ServiceError):
+    """A signed webhook delivery id that this flow already received."""
+
+    code = "duplicate_delivery"
+    status = 409

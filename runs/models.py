@@ -99,3 +99,20 @@ class SavedFlow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.cron or 'unscheduled'})"
+
+
+class WebhookDelivery(models.Model):
+    """A signed webhook delivery that started (or tried to start) a run: the same delivery id is refused
+    for the same flow while its timestamp is within the replay window (rows older are deleted)."""
+
+    flow = models.ForeignKey(SavedFlow, on_delete=models.CASCADE, related_name="deliveries")
+    delivery = models.CharField(max_length=100)
+    signed_at = models.DateTimeField()  # the X-CogniSim-Timestamp it was signed with
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["flow", "delivery"], name="webhook_delivery_once")]
+        indexes = [models.Index(fields=["received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id} {self.delivery}"

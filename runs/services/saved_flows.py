@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
+import re
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,15 +26,26 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import ServiceError
+from core.jsonsafe import JsonRefused, json_load
 
 from ..cron import CronInvalid, cron_parse
-from ..errors import CronRejected, FlowDisabled, FlowExists, SignatureInvalid, SignatureMissing
-from ..models import Run, SavedFlow
+from ..errors import (
+    CronRejected,
+    DeliveryDuplicate,
+    FlowDisabled,
+    FlowExists,
+    SignatureExpired,
+    SignatureInvalid,
+    SignatureMissing,
+)
+from ..models import Run, SavedFlow, WebhookDelivery
 from ..selectors import saved_flow_get
 from .runs import flow_check, run_start
 
 logger = logging.getLogger(__name__)
 SIGNATURE_PREFIX = "sha256="
+DELIVERY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 
 
 def flow_webhook_secret(*, flow: SavedFlow) -> str:
@@ -97,14 +108,16 @@ def webhook_meta(body: bytes) -> dict[str, Any]:
         return {}
     if len(body) > MAX_WEBHOOK_META:
         return {"webhook": {"truncated": True, "bytes": len(body)}}
-    text = body.decode("utf-8", errors="replace")
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     try:
-        return {"webhook": json.loads(text)}
-    except ValueError:
+        return {"webhook": json_load(text)}
+    except JsonRefused:
         return {"webhook": text}
 
 
-def _flow_start(*, flow: SavedFlow, trigger: str, meta: dict[str, Any] | None = None) -> Run:
+def _flow_start(
+    *, flow: SavedFlow, trigger: str, meta: dict[str, Any] | None = None, record_error: bool = True
+) -> Run:
     """Start the flow as an ordinary `ci` run of its owner, and remember it (or why it did not start)."""
     try:
         run = run_start(
@@ -119,7 +132,8 @@ def _flow_start(*, flow: SavedFlow, trigger: str, meta: dict[str, Any] | None = 
             saved_flow=flow,
         )
     except ServiceError as exc:
-        SavedFlow.objects.filter(pk=flow.pk).update(last_error=f"{trigger}: {exc.code}: {exc.message}")
+        if record_error:
+            SavedFlow.objects.filter(pk=flow.pk).update(last_error=f"{trigger}: {exc.code}: {exc.message}")
         raise
     SavedFlow.objects.filter(pk=flow.pk).update(last_run=run, last_error="")
     return run
@@ -130,29 +144,84 @@ def saved_flow_run(*, owner: AbstractBaseUser, flow_id: Any) -> Run:
     return _flow_start(flow=saved_flow_get(owner=owner, flow_id=flow_id), trigger=Run.Trigger.MANUAL)
 
 
-def flow_trigger(*, flow_id: Any, body: bytes, signature: str | None, bearer: str | None) -> Run:
+def webhook_signature(*, secret: str, timestamp: str, delivery: str, body: bytes) -> str:
+    """`sha256=<hex>`: HMAC-SHA256 keyed with the flow's secret over `<timestamp>.<delivery>.<raw body>`."""
+    message = f"{timestamp}.{delivery}.".encode() + body
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def flow_trigger(
+    *,
+    flow_id: Any,
+    body: bytes,
+    signature: str | None,
+    bearer: str | None,
+    timestamp: str | None = None,
+    delivery: str | None = None,
+) -> Run:
     """Start a flow for a webhook that proves it knows the flow's secret.
 
-    Proof is `X-CogniSim-Signature: sha256=<hex HMAC-SHA256 of the raw body>` keyed with the secret,
-    or the secret itself as `Authorization: Bearer <secret>`. Neither → SignatureMissing; wrong →
-    SignatureInvalid, as is an unknown flow id (no hint whether a flow exists).
+    Proof is a signature (`X-CogniSim-Signature: sha256=<hex>`, see `webhook_signature`) over the
+    delivery's `X-CogniSim-Timestamp` (Unix seconds, within WEBHOOK_TOLERANCE_SECONDS of now) and
+    `X-CogniSim-Delivery` id (each id starts at most one run of the flow), or the secret itself as
+    `Authorization: Bearer <secret>`. No proof → SignatureMissing; a wrong one → SignatureInvalid, as
+    is an unknown flow id (no hint whether a flow exists); an old one → SignatureExpired; a delivery
+    id seen before → DeliveryDuplicate.
     """
     if not signature and not bearer:
-        raise SignatureMissing("Sign the body: X-CogniSim-Signature: sha256=<hex HMAC-SHA256 with the flow's secret>.")
+        raise SignatureMissing(
+            "Sign the delivery: X-CogniSim-Timestamp, X-CogniSim-Delivery and X-CogniSim-Signature: "
+            "sha256=<hex HMAC-SHA256 of '<timestamp>.<delivery>.<body>' with the flow's secret> (docs/ci.md)."
+        )
+    if signature and not (timestamp and TIMESTAMP_RE.match(timestamp) and delivery and DELIVERY_RE.match(delivery)):
+        raise SignatureMissing(
+            "A signed delivery names its X-CogniSim-Timestamp (Unix seconds) and X-CogniSim-Delivery "
+            "(1 to 100 of A-Z a-z 0-9 . _ : -), and signs '<timestamp>.<delivery>.<body>' (docs/ci.md)."
+        )
     flow = SavedFlow.objects.select_related("owner").filter(pk=flow_id).first() if _is_uuid(flow_id) else None
     if flow is None:
         raise SignatureInvalid("The signature does not match this flow's secret.")
     secret = flow_webhook_secret(flow=flow)
     if signature:
-        expected = SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        expected = webhook_signature(secret=secret, timestamp=timestamp or "", delivery=delivery or "", body=body)
         valid = hmac.compare_digest(signature.strip().lower().encode(), expected.encode())
     else:
         valid = hmac.compare_digest((bearer or "").strip().encode(), secret.encode())
     if not valid:
         raise SignatureInvalid("The signature does not match this flow's secret.")
+    now = timezone.now()
+    signed_at = None
+    if signature:
+        tolerance = settings.WEBHOOK_TOLERANCE_SECONDS
+        if abs(now.timestamp() - int(timestamp or 0)) > tolerance:
+            raise SignatureExpired(
+                f"The delivery was signed at {timestamp}, more than {tolerance} s from the server's clock; "
+                "sign it again with the current time."
+            )
+        signed_at = datetime.fromtimestamp(int(timestamp or 0), tz=now.tzinfo)
     if not flow.enabled:
         raise FlowDisabled("This flow is disabled.")
-    return _flow_start(flow=flow, trigger=Run.Trigger.WEBHOOK, meta=webhook_meta(body))
+    meta = webhook_meta(body)
+    try:
+        with transaction.atomic():
+            if signed_at is not None:
+                _delivery_claim(flow=flow, delivery=delivery or "", signed_at=signed_at, now=now)
+            return _flow_start(flow=flow, trigger=Run.Trigger.WEBHOOK, meta=meta, record_error=False)
+    except ServiceError as exc:
+        if not isinstance(exc, DeliveryDuplicate):
+            SavedFlow.objects.filter(pk=flow.pk).update(last_error=f"webhook: {exc.code}: {exc.message}")
+        raise
+
+
+def _delivery_claim(*, flow: SavedFlow, delivery: str, signed_at: datetime, now: datetime) -> None:
+    """Remember a delivery for as long as its signature is fresh; a second one with the same id is refused."""
+    window = timedelta(seconds=settings.WEBHOOK_TOLERANCE_SECONDS)
+    WebhookDelivery.objects.filter(flow=flow, signed_at__lt=now - window).delete()
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(flow=flow, delivery=delivery, signed_at=signed_at)
+    except IntegrityError:
+        raise DeliveryDuplicate(f"Delivery {delivery!r} was already received; each delivery starts one run.") from None
 
 
 def _is_uuid(value: Any) -> bool:

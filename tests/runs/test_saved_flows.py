@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from rest_framework.authtoken.models import Token
 
-from runs.models import Run, SavedFlow
+from runs.models import Run, SavedFlow, WebhookDelivery
 from runs.services import flows_schedule_due, saved_flow_create
 from sessions.models import TestSession
 from tests.live import Rest
@@ -21,8 +23,21 @@ from tests.runs.test_cli_runs import LOGIN, wait_run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, *, timestamp: int | None = None, delivery: str | None = None) -> dict[str, str]:
+    """The three headers of a signed delivery (docs/ci.md)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    delivery = delivery or str(uuid.uuid4())
+    message = f"{timestamp}.{delivery}.".encode() + body
+    return {
+        "X-CogniSim-Timestamp": str(timestamp),
+        "X-CogniSim-Delivery": delivery,
+        "X-CogniSim-Signature": "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest(),
+    }
+
+
+def as_meta(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as the Django test client takes them."""
+    return {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
 
 
 def call(client, method, path, token, body=None):
@@ -101,8 +116,12 @@ def test_a_webhook_without_the_right_signature_is_refused_and_starts_nothing(cli
     body = b'{"ref": "main"}'
     cases = [
         ({}, 401, "signature_missing"),
-        ({"HTTP_X_COGNISIM_SIGNATURE": sign("whsec_guess", body)}, 403, "signature_invalid"),
-        ({"HTTP_X_COGNISIM_SIGNATURE": "sha256=" + "0" * 64}, 403, "signature_invalid"),
+        (as_meta(sign("whsec_guess", body)), 403, "signature_invalid"),
+        (as_meta({**sign("whsec_guess", body), "X-CogniSim-Signature": "sha256=" + "0" * 64}), 403, "signature_invalid"),  # noqa: E501
+        # the old form (the body alone, no timestamp or delivery id) is refused, naming what is missing
+        ({"HTTP_X_COGNISIM_SIGNATURE": "sha256=" + "0" * 64}, 401, "signature_missing"),
+        (as_meta({**sign("whsec_guess", body), "X-CogniSim-Timestamp": "²"}), 401, "signature_missing"),
+        (as_meta({**sign("whsec_guess", body), "X-CogniSim-Delivery": "a b"}), 401, "signature_missing"),
         ({"HTTP_AUTHORIZATION": "Bearer whsec_guess"}, 403, "signature_invalid"),
         ({"HTTP_AUTHORIZATION": f"Token {alice}"}, 401, "signature_missing"),  # a user token is not the secret
     ]
@@ -114,7 +133,7 @@ def test_a_webhook_without_the_right_signature_is_refused_and_starts_nothing(cli
         "/api/flows/00000000-0000-0000-0000-000000000000/trigger/",
         data=body,
         content_type="application/json",
-        HTTP_X_COGNISIM_SIGNATURE=sign("whsec_guess", body),
+        **as_meta(sign("whsec_guess", body)),
     )
     assert unknown.status_code == 403
     assert not Run.objects.exists() and not TestSession.objects.exists()
@@ -128,8 +147,9 @@ def test_a_signed_webhook_starts_an_ordinary_run_that_passes(stack, devices, ali
     flow_id, secret = created.body["id"], created.body["webhook_secret"]
     body = json.dumps({"ref": "refs/heads/main", "after": "abc123"}).encode()
 
-    assert hook(stack.base_url, flow_id, body, {"X-CogniSim-Signature": sign(secret, body + b" ")})[0] == 403
-    status, started = hook(stack.base_url, flow_id, body, {"X-CogniSim-Signature": sign(secret, body)})
+    tampered = {**sign(secret, body), "X-CogniSim-Signature": sign(secret, body + b" ")["X-CogniSim-Signature"]}
+    assert hook(stack.base_url, flow_id, body, tampered)[0] == 403
+    status, started = hook(stack.base_url, flow_id, body, sign(secret, body))
     assert status == 201, started
     assert started["trigger"] == "webhook" and started["saved_flow_id"] == flow_id
     assert started["meta"] == {"webhook": {"ref": "refs/heads/main", "after": "abc123"}}  # kept and shown
@@ -169,3 +189,31 @@ def test_the_schedule_starts_a_due_flow_once_per_minute(stack, devices, alice):
     assert due.last_scheduled_at == datetime(2028, 2, 29, 4, 30, tzinfo=UTC) and due.last_run_id == started[0].pk
     run = wait_run(Rest(stack.base_url, alice), f"/api/runs/{started[0].pk}/")
     assert run["status"] == "passed" and run["trigger"] == "schedule"
+
+
+def test_a_signed_delivery_starts_one_run_and_a_replay_of_it_is_refused(client, alice, settings):
+    created = call(client, "post", "/api/flows/", alice, {"flow": LOGIN}).json()
+    flow_id, secret, body = created["id"], created["webhook_secret"], b'{"ref": "main"}'
+    path = f"/api/flows/{flow_id}/trigger/"
+    headers = as_meta(sign(secret, body, delivery="gh-1"))
+
+    first = client.post(path, data=body, content_type="application/json", **headers)
+    assert first.status_code == 201, first.json()
+    again = client.post(path, data=body, content_type="application/json", **headers)
+    assert (again.status_code, again.json()["code"]) == (409, "duplicate_delivery")
+    assert Run.objects.count() == 1
+
+    # Outside the replay window either way: refused even though the signature is right.
+    window = settings.WEBHOOK_TOLERANCE_SECONDS
+    for skew in (-window - 5, window + 5):
+        stale = as_meta(sign(secret, body, timestamp=int(time.time()) + skew))
+        reply = client.post(path, data=body, content_type="application/json", **stale)
+        assert (reply.status_code, reply.json()["code"]) == (403, "signature_expired")
+    assert Run.objects.count() == 1
+
+    # A delivery is remembered only as long as its signature could be replayed.
+    WebhookDelivery.objects.update(signed_at=datetime(2020, 1, 1, tzinfo=UTC))
+    other = client.post(path, data=body, content_type="application/json", **as_meta(sign(secret, body)))
+    assert other.status_code == 201
+    assert list(WebhookDelivery.objects.values_list("delivery", flat=True)) != ["gh-1"]
+    assert Run.objects.count() == 2
