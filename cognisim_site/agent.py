@@ -26,7 +26,11 @@ logger = logging.getLogger("cognisim.agent")
 
 
 class HostAgent:
-    def __init__(self, *, server: str, token: str, host: str, adb_host: str, adb_port: int, heartbeat_s: float) -> None:
+    """`host` None: the host the token belongs to (the server says which in its heartbeat answers)."""
+
+    def __init__(
+        self, *, server: str, token: str, host: str | None, adb_host: str, adb_port: int, heartbeat_s: float
+    ) -> None:
         self.server, self.token, self.host = server, token, host
         self.adb_host, self.adb_port = adb_host, adb_port
         self.heartbeat_s = heartbeat_s
@@ -40,18 +44,25 @@ class HostAgent:
         threading.Thread(target=self._track, name="adb-track", daemon=True).start()
         threading.Thread(target=self.supervisor.watch, name="workers", daemon=True).start()
         next_beat = 0.0
-        logger.info("cognisim agent on %s: following adb at %s:%s", self.host, self.adb_host, self.adb_port)
+        logger.info("cognisim agent: following adb at %s:%s", self.adb_host, self.adb_port)
         while not self.stopping.is_set():
             try:
                 serial, state = self.events.get(timeout=0.2)
             except queue.Empty:
                 pass
             else:
-                self._device_changed(serial, state)
+                if self._device_changed(serial, state):
+                    next_beat = 0.0  # a registered device is given to sessions once a heartbeat lists it
             if time.monotonic() >= next_beat:
                 self._poll()
-                self._post("/api/devices/heartbeat/", {"host": self.host, "serials": sorted(self.attached)})
+                beat = self._post("/api/devices/heartbeat/", {**self._named(), "serials": sorted(self.attached)})
+                if isinstance(beat, dict) and isinstance(beat.get("host"), str) and self.host != beat["host"]:
+                    self.host = beat["host"]
+                    logger.info("cognisim agent on host %s (its token's)", self.host)
                 next_beat = time.monotonic() + self.heartbeat_s
+
+    def _named(self) -> dict[str, str]:
+        return {"host": self.host} if self.host else {}
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -93,7 +104,8 @@ class HostAgent:
         for serial in self.attached - {s for s, state in states.items() if state == "device"}:
             self.events.put((serial, states.get(serial, "absent")))
 
-    def _device_changed(self, serial: str, state: str) -> None:
+    def _device_changed(self, serial: str, state: str) -> bool:
+        """Follow one change of adb's list; True when a device was registered."""
         if state == "device" and serial not in self.attached:
             try:
                 facts = AdbDriver(serial, adb_host=self.adb_host, adb_port=self.adb_port).facts()
@@ -106,12 +118,12 @@ class HostAgent:
                 )
                 self.events.put((serial, state))
                 time.sleep(0.5)
-                return
+                return False
             registered = self._post(
                 "/api/devices/register/",
                 {
                     "serial": serial,
-                    "host": self.host,
+                    **self._named(),
                     "transport": "adb",
                     "model": facts.model,
                     "os_version": facts.os_version,
@@ -120,9 +132,9 @@ class HostAgent:
                 },
             )
             if registered is None:
-                self.events.put((serial, state))  # the server is away: try again
+                self.events.put((serial, state))  # the server is away or refused: try again
                 time.sleep(0.5)
-                return
+                return False
             self.attached.add(serial)
             self.supervisor.start(f"worker {serial}", worker_argv(serial), self.worker_env)
             logger.info(
@@ -132,12 +144,14 @@ class HostAgent:
                 facts.os_version,
                 extra={"serial": serial},
             )
-        elif state != "device" and serial in self.attached:
+            return True
+        if state != "device" and serial in self.attached:
             self.attached.discard(serial)
             self.supervisor.remove(f"worker {serial}")
-            reason = f"Device {serial} was unplugged from {self.host}."
+            reason = f"Device {serial} was unplugged from {self.host or 'its host'}."
             self._post(f"/api/devices/{serial}/offline/", {"reason": reason})
             logger.info("device %s gone (%s); worker stopped", serial, state, extra={"serial": serial})
+        return False
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(
@@ -149,6 +163,9 @@ class HostAgent:
         try:
             with urllib.request.urlopen(request, timeout=10) as reply:
                 return json.loads(reply.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            logger.warning("server call %s refused (%s): %s", path, exc.code, exc.read()[:500].decode(errors="replace"))
+            return None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             logger.warning("server call %s failed: %s", path, exc)
             return None

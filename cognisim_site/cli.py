@@ -176,14 +176,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if not token:
         print(
             "cognisim agent needs a host agent's token: --token or COGNISIM_TOKEN "
-            "(python manage.py create_api_user NAME --host-agent prints one).",
+            "(python manage.py create_api_user NAME --host-agent HOST prints one).",
             file=sys.stderr,
         )
         return 2
     agent = HostAgent(
         server=args.server.rstrip("/"),
         token=token,
-        host=args.host_name or socket.gethostname(),
+        host=args.host_name,
         adb_host=args.adb_host,
         adb_port=args.adb_port,
         heartbeat_s=args.heartbeat,
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     agent = commands.add_parser("agent", help="on a host with devices: register them and run their workers")
     agent.add_argument("--server", required=True, help="the CogniSim server, e.g. http://cognisim.example:8000")
     agent.add_argument("--token", help="a host agent's API token (default: $COGNISIM_TOKEN)")
-    agent.add_argument("--host-name", help="this host's name (default: the hostname)")
+    agent.add_argument("--host-name", help="this host's name (default: the one its token belongs to)")
     agent.add_argument("--adb-host", default="127.0.0.1")
     agent.add_argument("--adb-port", type=int, default=5037)
     agent.add_argument("--heartbeat", type=float, default=3.0, metavar="SECONDS")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -40,3 +41,15 @@ class Device(models.Model):
     @property
     def queue(self) -> str:
         return f"device-{self.serial}"
+
+
+class HostAgent(models.Model):
+    """A host agent's token belongs to one host: it registers, heartbeats and takes offline only the
+    devices of that host (`create_api_user NAME --host-agent [HOST]`)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="host_agent")
+    host = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.host} ({self.user})"

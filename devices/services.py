@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from .drivers.base import DeviceDriver
+from .errors import DeviceOfAnotherHost
 from .live import device_changed_on_commit
-from .models import Device
+from .models import Device, HostAgent
 from .signals import device_went_offline
 
 _drivers: dict[str, DeviceDriver] = {}
@@ -54,6 +55,46 @@ def device_register(*, serial: str, host: str, transport: str, facts: dict[str, 
     return device
 
 
+FACTS = ("model", "os_version", "screen_width", "screen_height")
+
+
+def host_agent_bind(*, user: Any, host: str) -> HostAgent:
+    """Bind a user's token to one host (a host has one agent token; binding again moves it)."""
+    with transaction.atomic():
+        HostAgent.objects.filter(host=host).exclude(user=user).delete()
+        agent, _ = HostAgent.objects.update_or_create(user=user, defaults={"host": host})
+    return agent
+
+
+def device_register_on_host(*, host: str, serial: str, transport: str, facts: dict[str, Any]) -> Device:
+    """A host agent registers a device it has (its facts are refreshed).
+
+    The device is given to sessions only once the host's heartbeat lists it: a device new to the
+    server, or coming back, stays offline until then. A device that another host has online is
+    refused; one that is offline moves to this host (a phone plugged into another machine).
+    """
+    with transaction.atomic():
+        device = Device.objects.select_for_update().filter(serial=serial).first()
+        if device is not None and device.host != host and device.status != Device.Status.OFFLINE:
+            raise DeviceOfAnotherHost(
+                f"Device '{serial}' is online on another host; it can move here once it is offline there."
+            )
+        fields = {
+            "name": facts.get("name") or f"{facts.get('model') or 'Device'} {serial}",
+            "host": host,
+            "transport": transport,
+            **{key: facts.get(key, "" if key in ("model", "os_version") else None) for key in FACTS},
+        }
+        if device is None:
+            device = Device.objects.create(serial=serial, status=Device.Status.OFFLINE, **fields)
+        else:
+            for key, value in fields.items():
+                setattr(device, key, value)
+            device.save(update_fields=list(fields))
+        device_changed_on_commit(serial=serial)
+    return device
+
+
 def device_register_sim(*, serial: str, name: str = "", host: str = "localhost") -> Device:
     from .drivers.sim import SimDriver
 
@@ -72,11 +113,12 @@ def device_register_sim(*, serial: str, name: str = "", host: str = "localhost")
     )
 
 
-def device_mark_offline(*, serial: str, reason: str) -> Device | None:
+def device_mark_offline(*, serial: str, reason: str, host: str | None = None) -> Device | None:
     """A device is gone (unplugged, its host silent): offline; the sessions on it are paused (by the
     session layer, which listens)."""
     with transaction.atomic():
-        device = Device.objects.select_for_update().filter(serial=serial).first()
+        devices = Device.objects.select_for_update().filter(serial=serial)
+        device = (devices if host is None else devices.filter(host=host)).first()
         if device is None or device.status == Device.Status.OFFLINE:
             return device
         device.status = Device.Status.OFFLINE
@@ -87,9 +129,16 @@ def device_mark_offline(*, serial: str, reason: str) -> Device | None:
 
 
 def devices_heartbeat(*, host: str, serials: list[str]) -> int:
-    """A host agent's heartbeat: its listed devices are alive; its other devices are offline."""
+    """A host agent's heartbeat: its listed devices are alive (an offline one is available again);
+    its other devices go offline. Serials of other hosts' devices are ignored."""
     now = timezone.now()
-    alive = Device.objects.filter(host=host, serial__in=serials).update(last_heartbeat=now)
+    with transaction.atomic():
+        mine = Device.objects.filter(host=host, serial__in=serials)
+        alive = mine.update(last_heartbeat=now)
+        back = list(mine.filter(status=Device.Status.OFFLINE).values_list("serial", flat=True))
+        Device.objects.filter(serial__in=back, status=Device.Status.OFFLINE).update(status=Device.Status.AVAILABLE)
+        for serial in back:
+            device_changed_on_commit(serial=serial)
     for serial in (
         Device.objects.filter(host=host)
         .exclude(serial__in=serials)

@@ -53,7 +53,7 @@ def test_the_agent_registers_phones_runs_their_workers_and_follows_the_cable(
 ):
     phones = [AdbSimPhone(f"adbsim-{n}", tmp_path / "phones").start() for n in (1, 2)]
     serials = [adb_server.attach(phone) for phone in phones]
-    host_token = api_user_create(username="lab-host", host_agent=True)
+    host_token = api_user_create(username="lab-host", host_agent=True, host="lab-1")
     agent = subprocess.Popen(
         [
             sys.executable,

@@ -9,8 +9,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--max-sessions", type=int, default=None, help="override MAX_ACTIVE_SESSIONS_PER_USER")
-        parser.add_argument("--host-agent", action="store_true", help="may register devices (for `cognisim agent`)")
+        parser.add_argument(
+            "--host-agent",
+            nargs="?",
+            const=True,
+            default=None,
+            metavar="HOST",
+            help="a token for `cognisim agent` on HOST (default: NAME): it speaks for that host's devices only",
+        )
 
-    def handle(self, *args: object, name: str, max_sessions: int | None, host_agent: bool, **options: object) -> None:
-        token = api_user_create(username=name, max_sessions=max_sessions, host_agent=host_agent)
+    def handle(
+        self, *args: object, name: str, max_sessions: int | None, host_agent: bool | str | None, **options: object
+    ) -> None:
+        host = host_agent if isinstance(host_agent, str) else None
+        token = api_user_create(username=name, max_sessions=max_sessions, host_agent=bool(host_agent), host=host)
         self.stdout.write(token)
