@@ -5,8 +5,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
 django_asgi_app = get_asgi_application()
 
+from typing import Any  # noqa: E402
+
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core.exceptions import SuspiciousFileOperation  # noqa: E402
+from django.http import Http404  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from ide.routing import websocket_urlpatterns as ide_websockets  # noqa: E402
 from sessions.auth import SocketAuthMiddleware  # noqa: E402
@@ -14,11 +20,34 @@ from sessions.routing import websocket_urlpatterns  # noqa: E402
 
 from .logs import LogContextMiddleware  # noqa: E402
 
+CLOSE_NOT_FOUND = 4404
+
+
+class StaticFilesHandler(ASGIStaticFilesHandler):
+    """A static path that climbs out of its folder (`/static/%2e%2e/…`) is a 404, not a 500."""
+
+    def serve(self, request: Any) -> Any:
+        try:
+            return super().serve(request)
+        except SuspiciousFileOperation:
+            raise Http404("No such file.") from None
+
+
+class NoSuchSocket(AsyncWebsocketConsumer):
+    """Any other socket path: accepted and closed with 4404, so the client learns why."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)
+
+
 application = LogContextMiddleware(
     ProtocolTypeRouter(
         {
-            "http": ASGIStaticFilesHandler(django_asgi_app),
-            "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns + ide_websockets)),
+            "http": StaticFilesHandler(django_asgi_app),
+            "websocket": SocketAuthMiddleware(
+                URLRouter([*websocket_urlpatterns, *ide_websockets, re_path(r"", NoSuchSocket.as_asgi())])
+            ),
         }
     )
 )

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core.errors import ServiceError
+from core.jsonsafe import JsonRefused, json_load
 from core.steps import StepInvalid
 
 from . import selectors, services
@@ -132,9 +133,12 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             return
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self.error("malformed_json", "The message is not valid JSON.")
+            message = json_load(text_data)
+        except JsonRefused as exc:
+            if exc.code == "parse_error":
+                await self.error("malformed_json", "The message is not valid JSON.")
+            else:  # too deep, NUL, lone surrogates
+                await self.error(exc.code, exc.message)
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.error("invalid_message", "A message is a JSON object with a 'type'.")

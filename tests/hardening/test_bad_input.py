@@ -1,0 +1,141 @@
+"""Bad input over real sockets never reaches a 500 or a dead socket (issue 17, findings 2 and 3)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import quote
+
+import pytest
+
+from sessions.models import Step, TestSession
+from tests.live import Rest, Socket, session_status
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def raw_request(stack, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    conn = http.client.HTTPConnection(stack.host, stack.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        reply = conn.getresponse()
+        return reply.status, reply.getheader("Content-Type") or "", reply.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def ready(stack, devices, rest, alice):
+    session = rest.post("/api/sessions/", {"device": devices[0].serial}).body
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    sock.wait_for(session_status("READY"))
+    yield session, sock
+    sock.close()
+
+
+def test_bodies_over_the_limit_are_a_json_413_with_or_without_content_length(stack, devices, alice, settings):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    big = json.dumps({"name": "x" * (limit + 10)}).encode()
+    auth = {"Authorization": f"Token {alice}", "Content-Type": "application/json"}
+    for path in ("/api/sessions/", "/api/runs/", "/api/replays/"):
+        status, kind, payload = raw_request(stack, "POST", path, big, auth)
+        assert (status, kind) == (413, "application/json"), payload[:200]
+        assert json.loads(payload)["code"] == "request_too_large"
+    status, kind, payload = raw_request(stack, "POST", "/api/flows/00000000-0000-0000-0000-000000000000/trigger/",
+                                        big, {"Content-Type": "application/json"})
+    assert (status, kind) == (413, "application/json")
+    assert not TestSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 50_000 + b"]" * 50_000, "too_deep"),
+        (b'{"name": "' + b"[" * 10 + b'", "app": ' + b'{"a": ' * 100 + b"1" + b"}" * 100 + b"}", "too_deep"),
+        (b'{"name": "\\ud800"}', "invalid_characters"),
+        (b'{"name": "a\\u0000b"}', "invalid_characters"),
+        (b'{"name": "\xff"}', "parse_error"),
+        (b'{"name": NaN', "parse_error"),
+    ],
+)
+def test_bodies_that_json_cannot_carry_safely_are_a_json_400(stack, devices, rest, body, code):
+    reply = rest.call("POST", "/api/sessions/", raw=body)
+    assert (reply.status, reply.body["code"]) == (400, code), reply.body
+    assert reply.body["message"]
+    assert not TestSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/sessions/", {"device": ["x"]}, "device"),
+        ("/api/sessions/", {"app": ["com.example.app"]}, "app"),
+        ("/api/sessions/", {"name": {"a": 1}}, "name"),
+        ("/api/runs/", {"flow": ["steps: []"]}, "flow"),
+        ("/api/runs/", {"flow": "steps: [tap]", "files": ["a.yaml"]}, "files"),
+        ("/api/replays/", {"bundle": {"steps": "x"}}, None),
+    ],
+)
+def test_wrong_shapes_are_a_400_naming_the_field(stack, devices, rest, path, body, field):
+    reply = rest.post(path, body)
+    assert reply.status == 400 and reply.body["code"] in ("invalid", "invalid_bundle"), reply.body
+    if field:
+        assert reply.body["field"] == field
+
+
+def test_unicode_digits_in_query_strings_and_input_ids_are_refused_not_crashed(ready, stack, rest, alice):
+    session, sock = ready
+    for query in ("after=²", "after=١", "limit=²", "after=-1", "after=99999999999999999999"):
+        reply = rest.get(f"/api/sessions/{session['id']}/events/?{quote(query, safe='=')}")
+        assert (reply.status, reply.body["code"]) == (400, "invalid"), query
+    reply = rest.post(f"/api/sessions/{session['id']}/input/", {"input_id": "²", "value": "x"})
+    assert reply.status == 400
+    sock.send({"type": "USER_INPUT_RESPONSE", "input_id": "²", "value": "x", "request_id": 1})
+    assert sock.wait_for(lambda m: m.get("type") == "ERROR")["code"] == "input_not_expected"
+    resumed = Socket(stack.ws_url(session["id"], "last_seq=%C2%B2"), token=alice)
+    resumed.send({"type": "PING"})
+    assert resumed.wait_for(lambda m: m.get("type") == "PONG")
+    resumed.close()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "EXECUTE_SINGLE", "step": {"action": ["tap"]}}',
+        '{"type": "EXECUTE_SINGLE", "step": {"action": "type", "text": "\\ud800"}}',
+        '{"type": "EXECUTE_SINGLE", "step": {"action": "type", "text": "a\\u0000b"}}',
+        '{"type": "EXECUTE_SINGLE", "step": ' + "[" * 30_000 + "]" * 30_000 + "}",
+        '{"type": "\\ud800"}',
+        '{"type": "CHAT", "text": "\\u0000"}',
+        '{"type": "RESUME", "last_seq": 1e400}',
+    ],
+)
+def test_frames_that_once_crashed_the_socket_get_an_error_and_it_stays_open(ready, frame):
+    session, sock = ready
+    sock.send(frame)
+    reply = sock.wait_for(lambda m: m.get("type") == "ERROR")
+    assert reply["code"] and reply["message"]
+    sock.send({"type": "PING"})
+    assert sock.wait_for(lambda m: m.get("type") == "PONG")
+    assert not Step.objects.filter(session_id=session["id"]).exists()
+
+
+def test_nul_in_step_text_is_refused_over_rest(ready, rest):
+    session, _ = ready
+    reply = rest.post(f"/api/sessions/{session['id']}/steps/", {"action": "type", "text": "a\x00b"})
+    assert reply.status == 400 and reply.body["code"] == "invalid_characters"
+    assert not Step.objects.filter(session_id=session["id"]).exists()
+
+
+def test_an_unknown_socket_path_is_closed_cleanly(stack, alice):
+    for path in ("/ws/nothing/", "/ws/sessions/", "/ws/sessions/a/b/c/"):
+        sock = Socket(f"ws://{stack.host}:{stack.port}{path}", token=alice)
+        assert sock.close_code() == 4404
+
+
+def test_odd_paths_are_not_server_errors(stack, alice):
+    for path in ("/static/%2e%2e/%2e%2e/etc/passwd", "/static/..%2f..%2fmanage.py", "/api/%00", "/api/sessions/%ff/",
+                 "/api/sessions/%C2%B2/events/", "/api/sessions/%00/steps/"):
+        status, _, _ = raw_request(stack, "GET", path, b"", {"Authorization": f"Token {alice}"})
+        assert 400 <= status < 500, path
+    assert Rest(stack.base_url, alice).get("/healthz").status == 200
