@@ -12,6 +12,13 @@ class FlowRejected(ServiceError):
     status = 400
 
 
+class RunLimit(ServiceError):
+    """A user's runs in flight (running or waiting for a device) are capped (MAX_RUNS_IN_FLIGHT_PER_USER)."""
+
+    code = "run_limit"
+    status = 429
+
+
 class BundleInvalid(ServiceError):
     code = "invalid_bundle"
     status = 400

@@ -11,9 +11,11 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from core.errors import ServiceError
 from core.jsonsafe import JsonRefused, json_load
+from core.ratelimit import TokenBucket
 from core.steps import StepInvalid
 
 from . import selectors, services
@@ -126,6 +128,25 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not hasattr(self, "session_id"):
+            return
+        if not hasattr(self, "bucket"):
+            self.bucket = TokenBucket(rate=settings.SOCKET_MESSAGES_PER_SECOND, burst=settings.SOCKET_MESSAGE_BURST)
+        wait = self.bucket.take()
+        if wait:  # not handled; the socket stays open
+            request_id = None
+            if text_data and '"request_id"' in text_data:
+                try:
+                    message = json_load(text_data)
+                    request_id = message.get("request_id") if isinstance(message, dict) else None
+                except JsonRefused:
+                    pass
+            await self.error(
+                "rate_limited",
+                f"More than {settings.SOCKET_MESSAGES_PER_SECOND:g} messages a second on this socket; "
+                "this one was not handled.",
+                request_id,
+                retry_after_ms=max(1, round(wait * 1000)),
+            )
             return
         if bytes_data is not None:
             await self.error("binary_not_supported", "Send JSON text frames.")

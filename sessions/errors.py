@@ -10,6 +10,13 @@ class SessionLimit(ServiceError):
     status = 429
 
 
+class WaitingLimit(ServiceError):
+    """A user's sessions waiting for a slot or a device are capped (MAX_WAITING_SESSIONS_PER_USER)."""
+
+    code = "waiting_limit"
+    status = 429
+
+
 class DeviceBusy(ServiceError):
     code = "device_busy"
     status = 409

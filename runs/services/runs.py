@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +23,7 @@ from sessions.models import Step, TestSession
 from sessions.services import session_open, session_stop, steps_append
 
 from ..capture import bundle_validate, replay_compare, replay_plan
-from ..errors import FlowRejected
+from ..errors import FlowRejected, RunLimit
 from ..flows import Flow, FlowInvalid, flow_parse, flow_secret_values
 from ..models import Run, SavedFlow
 from ..selectors import run_get
@@ -51,6 +53,14 @@ def flow_check(
         ) from None
 
 
+def _run_slot(owner: AbstractBaseUser) -> None:
+    """Refuse a run over the owner's runs-in-flight cap (the owner's row is locked: race-free)."""
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    cap = int(settings.MAX_RUNS_IN_FLIGHT_PER_USER)
+    if Run.objects.filter(owner=owner, status=Status.RUNNING).count() >= cap:
+        raise RunLimit(f"You have {cap} runs in flight, the most allowed; wait for one to end or stop one.", limit=cap)
+
+
 def _start(
     *,
     owner: AbstractBaseUser,
@@ -67,6 +77,7 @@ def _start(
     source = TestSession.Source.CI if kind == Run.Kind.FLOW else TestSession.Source.REPLAY
     specs = [step_parse(data) for data in requests]
     with transaction.atomic():  # the session's chain(setup, drain) is sent after commit and drains the steps
+        _run_slot(owner)
         session = session_open(
             owner=owner,
             device_serial=device_serial,

@@ -21,6 +21,7 @@ from ..errors import (
     DeviceUnavailable,
     NoDeviceAvailable,
     SessionLimit,
+    WaitingLimit,
 )
 from ..events import session_status_event
 from ..models import Step, TestSession
@@ -80,6 +81,15 @@ def session_open(
             except (DeviceBusy, NoDeviceAvailable):
                 if not queue:
                     raise
+        if device is None:
+            waiting_cap = int(settings.MAX_WAITING_SESSIONS_PER_USER)
+            waiting_now = TestSession.objects.filter(owner=owner, status=Status.PENDING, device__isnull=True).count()
+            if waiting_now >= waiting_cap:
+                raise WaitingLimit(
+                    f"You have {waiting_cap} sessions waiting for a device, the most allowed; "
+                    "wait for one to start or stop one.",
+                    limit=waiting_cap,
+                )
         session = TestSession.objects.create(
             owner=owner,
             device=device,

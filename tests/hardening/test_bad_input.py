@@ -139,3 +139,11 @@ def test_odd_paths_are_not_server_errors(stack, alice):
         status, _, _ = raw_request(stack, "GET", path, b"", {"Authorization": f"Token {alice}"})
         assert 400 <= status < 500, path
     assert Rest(stack.base_url, alice).get("/healthz").status == 200
+
+
+def test_a_cookie_socket_from_another_port_of_an_allowed_host_is_refused(stack, devices, rest):
+    session = rest.post("/api/sessions/", {"device": devices[0].serial}).body
+    for origin in (f"http://{stack.host}:{stack.port + 1}", f"https://{stack.host}:{stack.port}", "http://localhost:9999"):
+        assert Socket(stack.ws_url(session["id"]), headers={"Origin": origin}).close_code() == 4403, origin
+    # the socket's own origin passes the check (and then needs a signed-in cookie)
+    assert Socket(stack.ws_url(session["id"]), headers={"Origin": stack.base_url}).close_code() == 4401
