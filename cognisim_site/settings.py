@@ -188,6 +188,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Sessions, steps and events of tests on Android devices.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "SessionSourceEnum": ["ide", "api", "ci", "replay"],
+        "BundleTransportEnum": ["adb", "sim", ""],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cognisim_site.openapi.add_error_responses",
+    ],
 }
 
 # Product settings.

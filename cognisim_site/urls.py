@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import health
+from . import health, openapi  # noqa: F401  (openapi: the schema's extensions register on import)
 
 handler400 = "cognisim_site.errors.json_400"
 handler404 = "cognisim_site.errors.json_404"

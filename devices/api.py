@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictSerializer
+
 from . import selectors, services
 from .errors import HostMismatch
 from .models import Device
@@ -49,7 +51,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         ]
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(StrictSerializer):
     serial = serializers.RegexField(r"^[A-Za-z0-9._:@-]{1,128}$", max_length=128)
     host = serializers.CharField(max_length=200, required=False, help_text="The token's host (may be left out).")
     transport = serializers.ChoiceField(choices=Device.Transport.choices, default=Device.Transport.ADB)
@@ -60,12 +62,12 @@ class RegisterSerializer(serializers.Serializer):
     screen_height = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=20000)
 
 
-class HeartbeatSerializer(serializers.Serializer):
+class HeartbeatSerializer(StrictSerializer):
     host = serializers.CharField(max_length=200, required=False, help_text="The token's host (may be left out).")
     serials = serializers.ListField(child=serializers.CharField(max_length=128), max_length=1000)
 
 
-class OfflineSerializer(serializers.Serializer):
+class OfflineSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, default="")
 
 

@@ -12,10 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictSerializer
 from sessions import selectors as session_selectors
-from sessions.api import StrictSerializer
 
 from . import capture, selectors, services
+from .capture import Bundle, ReplayRequest
 from .junit import run_junit
 
 REPORT = inline_serializer(
@@ -57,7 +58,7 @@ class RunCreateSerializer(StrictSerializer):
         required=False,
         help_text="Other flow files it runs (`run_flow: {file: …}`): path (relative as written) → YAML.",
     )
-    device = serializers.CharField(required=False, allow_null=True, max_length=128)
+    device = serializers.CharField(required=False, allow_null=True, min_length=1, max_length=128, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)
     secrets = serializers.DictField(
@@ -75,7 +76,7 @@ class RunStopSerializer(StrictSerializer):
 
 class ReplayCreateSerializer(StrictSerializer):
     bundle = serializers.JSONField()
-    device = serializers.CharField(required=False, allow_null=True, max_length=128)
+    device = serializers.CharField(required=False, allow_null=True, min_length=1, max_length=128, trim_whitespace=False)
 
 
 def _report(run: Any) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def _report(run: Any) -> dict[str, Any]:
 
 
 class RunListView(APIView):
-    @extend_schema(responses=REPORT, operation_id="runs_list")
+    @extend_schema(responses=serializers.ListSerializer(child=REPORT), operation_id="runs_list")
     def get(self, request: Request) -> Response:
         runs = selectors.run_list(owner=request.user)[:100]
         return Response([{k: v for k, v in _report(r).items() if k != "steps"} for r in runs])
@@ -155,7 +156,7 @@ class RunJunitView(APIView):
 
 
 class SessionCaptureView(APIView):
-    @extend_schema(responses=inline_serializer("CaptureBundle", {"version": serializers.IntegerField()}))
+    @extend_schema(responses=Bundle)
     def get(self, request: Request, session_id: str) -> Response:
         session = session_selectors.session_get(owner=request.user, session_id=session_id)
         response = Response(capture.bundle_export(session=session))
@@ -164,7 +165,7 @@ class SessionCaptureView(APIView):
 
 
 class ReplayListView(APIView):
-    @extend_schema(request=ReplayCreateSerializer, responses={201: REPORT})
+    @extend_schema(request=ReplayRequest, responses={201: REPORT})
     def post(self, request: Request) -> Response:
         body = ReplayCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -211,7 +212,7 @@ def _flow(request: Request, flow: Any) -> dict[str, Any]:
 
 
 class SavedFlowListView(APIView):
-    @extend_schema(responses=FLOW, operation_id="flows_list")
+    @extend_schema(responses=serializers.ListSerializer(child=FLOW), operation_id="flows_list")
     def get(self, request: Request) -> Response:
         return Response([_flow(request, f) for f in selectors.saved_flow_list(owner=request.user)])
 

@@ -81,10 +81,10 @@ class BundleSession(_Strict):
 
 
 class BundleStep(_Strict):
-    index: Annotated[int, Field(ge=0, lt=MAX_BUNDLE_STEPS)]
+    index: Annotated[int, Field(ge=0, le=MAX_BUNDLE_STEPS - 1)]
     action: Annotated[str, Field(min_length=1, max_length=64)]
     params: dict[str, Any]
-    timeout_ms: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_MS)]
+    timeout_ms: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_MS + 5_000)]  # a wait_for's own wait + 5 s
     max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)]
     backoff: dict[str, Any]
     status: Literal[tuple(Step.Status.values)]  # type: ignore[valid-type]
@@ -117,7 +117,7 @@ class Bundle(_Strict):
     version: Literal[1]
     session: BundleSession
     provenance: BundleProvenance
-    steps: Annotated[list[BundleStep], Field(min_length=1, max_length=MAX_BUNDLE_STEPS)]
+    steps: Annotated[list[BundleStep], Field(max_length=MAX_BUNDLE_STEPS)]  # a replay needs one that ran
     events: Annotated[list[BundleEvent], Field(max_length=MAX_BUNDLE_RECORDS)]
     decisions: Annotated[list[BundleDecision], Field(max_length=MAX_BUNDLE_RECORDS)]
 

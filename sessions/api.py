@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictSerializer
 from core.steps import PACKAGE_RE, StepRequest
 from devices.api import DeviceSerializer
 
 from . import selectors, services
 from .events import event_message
 from .models import Step, TestSession
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, naming the first one."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({unknown[0]: ["Unknown field."]})
-        return super().to_internal_value(data)
 
 
 class AppSerializer(StrictSerializer):
@@ -38,7 +26,7 @@ class AppSerializer(StrictSerializer):
 
 
 class SessionCreateSerializer(StrictSerializer):
-    device = serializers.CharField(required=False, allow_null=True, max_length=128)
+    device = serializers.CharField(required=False, allow_null=True, min_length=1, max_length=128, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     app = AppSerializer(required=False, allow_null=True)
     source = serializers.ChoiceField(choices=TestSession.Source.choices, required=False, default="api")
@@ -46,7 +34,7 @@ class SessionCreateSerializer(StrictSerializer):
 
 
 class SessionSerializer(serializers.ModelSerializer):
-    device = serializers.SlugRelatedField(slug_field="serial", read_only=True)
+    device = serializers.SlugRelatedField(slug_field="serial", read_only=True, allow_null=True)
     app = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
 
@@ -154,7 +142,20 @@ class SessionStepsView(APIView):
     def get(self, request: Request, session_id: str) -> Response:
         return Response(StepSerializer(selectors.step_list(owner=request.user, session_id=session_id), many=True).data)
 
-    @extend_schema(request=StepRequest, responses={201: StepSerializer})
+    @extend_schema(
+        request=StepRequest,
+        responses={
+            201: inline_serializer(
+                "StepCreated",
+                {
+                    "id": serializers.IntegerField(),
+                    "index": serializers.IntegerField(),
+                    "action": serializers.CharField(),
+                    "status": serializers.ChoiceField(choices=Step.Status.choices),
+                },
+            )
+        },
+    )
     def post(self, request: Request, session_id: str) -> Response:
         step = services.step_submit(session_id=session_id, owner=request.user, data=request.data)
         return Response(
@@ -196,9 +197,14 @@ def _query_int(request: Request, name: str, default: int, high: int) -> int:
     return int(raw)
 
 
+class EventQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**31, help_text="events with seq > after")
+    limit = serializers.IntegerField(required=False, min_value=0, max_value=5000, help_text="page size (0: default)")
+
+
 class SessionEventsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("after", int), OpenApiParameter("limit", int)],
+        parameters=[EventQuerySerializer],
         responses=inline_serializer(
             "EventPage",
             {

@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictSerializer
 from sessions import selectors as session_selectors
 
 from . import services
@@ -16,8 +17,8 @@ class TurnSerializer(serializers.ModelSerializer):
         fields = ["id", "status", "messages", "plan", "step_ids", "reply", "accumulation", "created_at", "finished_at"]
 
 
-class ChatSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=4096)
+class ChatSerializer(StrictSerializer):
+    text = serializers.RegexField(r"\S", max_length=4096, help_text="The message (not only white space).")
 
 
 class SessionTurnsView(APIView):

@@ -1,0 +1,49 @@
+"""Request bodies read strictly: unknown fields refused, and every value of the JSON type its schema says.
+
+DRF turns `0` into `"0"` for a CharField, `"5"` into 5 for an IntegerField and `"yes"` into True for
+a BooleanField; the OpenAPI document says string, integer and boolean, so those are refused here
+(as unknown fields are: a StrictSerializer's schema has `additionalProperties: false`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """Why `value` is not of the JSON type `field` is documented with, or None."""
+    if value is None:
+        return None  # null: the field's own allow_null decides
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be an integer."
+    if isinstance(field, serializers.FloatField):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else "Must be a number."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.DictField):
+        if not isinstance(value, dict):
+            return "Must be an object."
+        return next((e for e in (_json_type_error(field.child, v) for v in value.values()) if e), None)
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return "Must be a list."
+        return next((e for e in (_json_type_error(field.child, v) for v in value) if e), None)
+    return None
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, and values not of their documented JSON type, naming the first one."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: ["Unknown field."]})
+            for name, field in self.fields.items():
+                if name in data and not field.read_only and (why := _json_type_error(field, data[name])):
+                    raise serializers.ValidationError({name: [why]})
+        return super().to_internal_value(data)
