@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.jsonsafe import JsonRefused, json_check
 from core.steps import MAX_RETRIES, MAX_TIMEOUT_MS, PACKAGE_RE, StepInvalid, step_parse
 from sessions.events import event_message
 from sessions.models import Decision, Step, TestSession
@@ -232,6 +233,10 @@ def bundle_validate(data: Any) -> dict[str, Any]:
     """Check a bundle's shape, version, steps and every effect hash; raise BundleInvalid naming the problem."""
     if not isinstance(data, dict):
         raise BundleInvalid("A capture bundle is a JSON object.")
+    try:  # a bundle may come from elsewhere than a request body: the same limits (depth, NUL, surrogates)
+        json_check(data)
+    except JsonRefused as exc:
+        raise BundleInvalid(f"{exc.field or 'bundle'}: {exc.message}") from None
     if "version" in data and (data["version"] != VERSION or isinstance(data["version"], bool)):
         raise BundleInvalid(f"Unknown bundle version {data['version']!r}; this server reads version {VERSION}.")
     unknown = sorted(set(data) - TOP_FIELDS)

@@ -42,14 +42,16 @@ def _rate_limit_slot(owner: AbstractBaseUser) -> Any:
         return now
     window = timedelta(seconds=settings.RATE_LIMIT_WINDOW_SECONDS)
     get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-    recent = list(
+    # The limit-th most recent step in the window, if there are that many: one row, not `limit` rows.
+    oldest = (
         Step.objects.filter(session__owner=owner, scheduled_at__gt=now - window)
         .order_by("-scheduled_at")
-        .values_list("scheduled_at", flat=True)[:limit]
+        .values_list("scheduled_at", flat=True)[limit - 1 : limit]
+        .first()
     )
-    if len(recent) < limit:
+    if oldest is None:
         return now
-    return max(now, recent[-1] + window)
+    return max(now, oldest + window)
 
 
 def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any) -> Step:
