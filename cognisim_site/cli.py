@@ -8,7 +8,6 @@ import logging
 import logging.config
 import os
 import signal
-import socket
 import sys
 import tempfile
 import threading
