@@ -132,6 +132,9 @@ def test_user_input_answers_an_ask_user_step(stack, devices, rest, alice):
     asked = sock.wait_for(lambda m: m.get("type") == "USER_INPUT_REQUIRED")
     assert asked["prompt"] == "Which account?"
     assert any(session_status("WAITING_INPUT")(m) for m in sock.events())
+    # The second step is stored when its ACK comes, which may be after the question was asked.
+    if not any(m.get("type") == "ACK" and m.get("step_index") == 1 for m in sock.received):
+        sock.wait_for(lambda m: m.get("type") == "ACK" and m.get("step_index") == 1)
     assert Step.objects.get(session_id=session["id"], index=1).status == "QUEUED"
     sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "value": "demo"})
     done = sock.wait_for(
