@@ -115,7 +115,7 @@ def test_the_judge_compares_the_phone_afterwards() -> None:
     then = {"foreground": "com.cognisim.demo", "fields": {"com.cognisim.demo:id/email": "x@y.z", "password": ""}}
     assert judge(Canned(typed), TRAINING, case("login", "act", then)).passed
     wrong = judge(Canned(typed), TRAINING, case("login", "act", {"fields": {"password": "x@y.z"}}))
-    assert wrong.silently_wrong and wrong.problems == ["field password holds '', not 'x@y.z'"]
+    assert wrong.silently_wrong and wrong.problems == ["field password holds ['', 'Password'], not 'x@y.z'"]
     switched = Plan(steps=[{"action": "tap", "id": "com.android.settings:id/wifi_switch"}])
     verdict = judge(
         Canned(switched),
