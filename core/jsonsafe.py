@@ -9,7 +9,9 @@
   value (validation, storing it as JSON) recurses too;
 - NUL and lone surrogates in any string or key (`invalid_characters`): PostgreSQL cannot store
   NUL in text or JSON, and a lone surrogate cannot be encoded as UTF-8 (it fails when the value is
-  stored or sent back).
+  stored or sent back);
+- numbers that are not finite (`invalid_number`): `NaN`, `Infinity` and `1e999` decode to floats
+  that standard JSON (and PostgreSQL's jsonb) cannot hold.
 
 Each value is visited once, with an explicit stack (no recursion).
 """
@@ -17,6 +19,7 @@ Each value is visited once, with an explicit stack (no recursion).
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -43,7 +46,8 @@ def _where(path: tuple[Any, ...]) -> str:
 
 
 def json_check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
-    """Refuse a decoded value nested deeper than `max_depth` or holding NUL / lone surrogates."""
+    """Refuse a decoded value nested deeper than `max_depth`, holding NUL / lone surrogates or a
+    number that is not finite."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
     while stack:
         item, depth, path = stack.pop()
@@ -52,6 +56,9 @@ def json_check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
                 field = _where(path)
                 raise JsonRefused("invalid_characters", f"'{field or 'body'}' contains {what}.", field)
             continue
+        if isinstance(item, float) and not math.isfinite(item):
+            field = _where(path)
+            raise JsonRefused("invalid_number", f"'{field or 'body'}' is {item}; numbers must be finite.", field)
         if not isinstance(item, dict | list):
             continue
         if depth > max_depth:

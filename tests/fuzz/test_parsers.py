@@ -57,6 +57,7 @@ def test_the_step_parser_accepts_or_refuses_with_step_invalid(data):
 @example("steps:\n" + "  " * 0 + "- " + "[" * 3000 + "]" * 3000)
 @example("steps: [{action: [tap]}]")
 @example("name: x\nsteps:\n  - type: {text: \"\\0\"}\n")
+@example("steps:\n  - swipe: {x: .nan, y: .inf}\n  - sleep: {ms: .inf}\n")
 def test_the_flow_parser_accepts_or_refuses_with_flow_invalid(text):
     try:
         flow = flow_parse(text, filename="fuzz.yaml", files={"other.yaml": text})
@@ -77,6 +78,7 @@ def test_the_flow_parser_accepts_or_refuses_with_flow_invalid(text):
 @example({**VALID_BUNDLE, "session": {**VALID_BUNDLE["session"], "name": "x" * 100_000}})
 @example({**VALID_BUNDLE, "steps": [{**VALID_BUNDLE["steps"][0], "status": ["COMPLETED"]}]})
 @example({**VALID_BUNDLE, "version": True})
+@example({**VALID_BUNDLE, "session": {**VALID_BUNDLE["session"], "app": {"package": "a.b", "n": float("inf")}}})
 def test_the_bundle_importer_accepts_or_refuses_with_bundle_invalid(bundle):
     try:
         accepted = bundle_validate(copy.deepcopy(bundle))
@@ -98,10 +100,12 @@ def test_the_fuzzed_bundle_starts_from_a_valid_one():
 @example(b'{"a": "\\ud800"}')
 @example(b'{"a\\u0000": 1}')
 @example(b"\xff\xfe")
+@example(b"[NaN, 1e999]")
 def test_the_json_reader_decodes_or_refuses_with_json_refused(raw):
     try:
         value = json_load(raw, max_bytes=1 << 20)
     except JsonRefused as exc:
-        assert exc.code in {"parse_error", "too_deep", "invalid_characters", "request_too_large"} and exc.message
+        assert exc.message
+        assert exc.code in {"parse_error", "too_deep", "invalid_characters", "invalid_number", "request_too_large"}
         return
-    json.dumps(value).encode("utf-8")
+    storable(value)

@@ -56,6 +56,9 @@ def test_bodies_over_the_limit_are_a_json_413_with_or_without_content_length(sta
         (b'{"name": "a\\u0000b"}', "invalid_characters"),
         (b'{"name": "\xff"}', "parse_error"),
         (b'{"name": NaN', "parse_error"),
+        (b'{"name": "x", "app": {"package": "com.example.app", "n": NaN}}', "invalid_number"),
+        (b'{"name": "x", "app": {"package": "com.example.app", "n": -Infinity}}', "invalid_number"),
+        (b'{"name": "x", "app": {"package": "com.example.app", "n": 1e999}}', "invalid_number"),
     ],
 )
 def test_bodies_that_json_cannot_carry_safely_are_a_json_400(stack, devices, rest, body, code):
