@@ -1,5 +1,5 @@
 """`cognisim up` (the whole local stack in the foreground), `cognisim web`, `cognisim worker --device SERIAL`
-or `--queue control|agents`, `cognisim scheduler` and `cognisim agent`."""
+or `--queue control|agents`, `cognisim scheduler`, `cognisim agent` and `cognisim probe` (health checks)."""
 
 from __future__ import annotations
 
@@ -198,6 +198,17 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.sim and not args.device:
+        print("cognisim worker: --sim goes with --device SERIAL", file=sys.stderr)
+        return 2
+    if args.sim:
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
+        django.setup()
+        from devices.services import device_register_sim
+
+        device_register_sim(serial=args.device)
     if args.device:
         argv = worker_argv(args.device, loglevel=args.loglevel)
     else:
@@ -205,6 +216,36 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv = celery_queue_argv(queue, concurrency=args.concurrency, loglevel=args.loglevel)
     os.execv(sys.executable, argv)
     return 0  # not reached
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """A container's health check without curl: exit 0 when URL answers 200, or when QUEUE has a live worker."""
+    if args.worker:
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
+        django.setup()
+        from .health import workers_alive
+
+        alive = workers_alive([args.worker])[args.worker]
+        print(f"{args.worker}: {alive} live worker(s)")
+        return 0 if alive else 1
+    if not args.url:
+        print("cognisim probe: give a URL or --worker QUEUE", file=sys.stderr)
+        return 2
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(args.url, timeout=args.timeout) as reply:
+            status = reply.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        print(f"{args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.url}: {status}")
+    return 0 if status == 200 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     kind.add_argument("--queue", choices=SERVICE_QUEUES, help="run a service queue: control or agents")
     worker.add_argument("--concurrency", type=int, default=4, help="threads of a service queue's worker")
     worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--sim", action="store_true", help="register the simulated phone SERIAL first (compose)")
     worker.set_defaults(run=cmd_worker)
+    probe = commands.add_parser("probe", help="a health check: exit 0 when URL answers 200 or QUEUE has a worker")
+    probe.add_argument("url", nargs="?", help="e.g. http://127.0.0.1:8000/healthz")
+    probe.add_argument("--worker", metavar="QUEUE", help="a live worker on QUEUE (e.g. device-sim-1) instead")
+    probe.add_argument("--timeout", type=float, default=5, metavar="SECONDS")
+    probe.set_defaults(run=cmd_probe)
     args = parser.parse_args(argv)
     return int(args.run(args))
 
