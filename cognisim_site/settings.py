@@ -249,6 +249,10 @@ RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
 ADB_SERVER_HOST = os.environ.get("ADB_SERVER_HOST", "127.0.0.1")
 ADB_SERVER_PORT = env_int("ADB_SERVER_PORT", 5037)
 DEVICE_STALE_SECONDS = env_int("DEVICE_STALE_SECONDS", 15)
+# The live device view (docs/ide.md "Live view"): screen reads a second at most, and how long a watcher
+# counts without renewing itself.
+LIVE_MAX_FPS = env_int("LIVE_MAX_FPS", 30)
+LIVE_WATCH_TTL_SECONDS = env_int("LIVE_WATCH_TTL_SECONDS", 15)
 
 # Hardening (docs/settings.md "Limits"): what one request, one socket and one user may take.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024)

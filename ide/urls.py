@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import liveview, views
 
 app_name = "ide"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("favicon.svg", views.favicon, name="favicon"),
     path("favicon.ico", RedirectView.as_view(url="/favicon.svg", permanent=True)),
     path("steps/catalog.json", views.steps_catalog, name="steps_catalog"),
+    path("devices/<str:serial>/live/", liveview.live_page, name="live"),
     path("sessions/new/", views.session_new, name="session_new"),
     path("sessions/<uuid:session_id>/", views.session_page, name="session"),
     path("sessions/<uuid:session_id>/stop/", views.session_stop, name="session_stop"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -39,6 +40,7 @@ class SessionSerializer(serializers.ModelSerializer):
     device = serializers.SlugRelatedField(slug_field="serial", read_only=True, allow_null=True)
     app = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
+    live_url = serializers.SerializerMethodField()
 
     class Meta:
         model = TestSession
@@ -50,6 +52,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "device",
             "app",
             "ws_url",
+            "live_url",
             "trace_id",
             "screen_url",
             "error",
@@ -67,6 +70,12 @@ class SessionSerializer(serializers.ModelSerializer):
     def get_ws_url(self, session: TestSession) -> str:
         url = self.context["request"].build_absolute_uri(f"/ws/sessions/{session.pk}/")
         return "ws" + url.removeprefix("http")
+
+    def get_live_url(self, session: TestSession) -> str | None:
+        """The live device view (seed 000's `iframe_url`) while the session is open on a device (docs/ide.md)."""
+        if session.device is None or session.status not in TestSession.ACTIVE:
+            return None
+        return str(self.context["request"].build_absolute_uri(f"/devices/{quote(session.device.serial)}/live/"))
 
 
 class StepSerializer(serializers.ModelSerializer):

@@ -1,0 +1,135 @@
+"""The live device view over real sockets: daphne, Redis, the device's own Celery worker casting its screen."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from devices.screencast import frame_decode, is_casting
+from tests.live import Socket, step_done, wait_ready
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class LiveSocket:
+    """The frame socket: text messages (LIVE, ENDED) and binary frames, each kept in order."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        self.conn = connect(url, additional_headers=headers, max_size=None, open_timeout=10, legacy=True)
+        self.frames: list[tuple[int, float, bytes]] = []
+        self.texts: list[dict[str, Any]] = []
+
+    def recv(self, timeout: float) -> None:
+        message = self.conn.recv(timeout=timeout)
+        if isinstance(message, bytes):
+            self.frames.append(frame_decode(message))
+        else:
+            self.texts.append(json.loads(message))
+
+    def wait(self, check: Callable[[], bool], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            left = deadline - time.monotonic()
+            assert left > 0, f"not within {timeout} s: {self.texts[-3:]}, {len(self.frames)} frames"
+            self.recv(left)
+
+    def close_code(self, timeout: float = 30) -> int | None:
+        try:
+            while True:
+                self.recv(timeout)
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+
+
+def live_ws(stack: Any, serial: str) -> str:
+    return f"ws://{stack.host}:{stack.port}/ws/devices/{serial}/live/"
+
+
+def open_ready(stack: Any, rest: Any, alice: str, serial: str) -> tuple[dict[str, Any], Socket]:
+    reply = rest.post("/api/sessions/", {"device": serial, "name": "live"})
+    assert reply.status == 201, reply.body
+    sock = Socket(stack.ws_url(reply.body["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    return reply.body, sock
+
+
+def test_frames_arrive_and_change_after_a_tap(stack, devices, rest, alice):
+    serial = devices[0].serial
+    session, sock = open_ready(stack, rest, alice, serial)
+    assert session["live_url"] == f"{stack.base_url}/devices/{serial}/live/"
+
+    live = LiveSocket(live_ws(stack, serial), alice)
+    live.wait(lambda: bool(live.frames))
+    assert live.texts[0] == {"type": "LIVE", "serial": serial, "session_id": session["id"], "status": "READY"}
+    number, captured_at, first = live.frames[0]
+    assert first.startswith(PNG) and abs(time.time() - captured_at) < 60
+
+    sock.send({"type": "EXECUTE_SINGLE", "request_id": "tap", "step": {"action": "tap", "text": "Settings"}})
+    ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+    assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED"
+    live.wait(lambda: live.frames[-1][2] != first)
+    numbers = [n for n, _, _ in live.frames]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    # The new frame is the screen the step's SCREEN event shows.
+    screen = sock.wait_for(lambda m: m.get("type") == "SCREEN" and m.get("step_id") == ack["step_id"])
+    picture = rest.get(screen["url"].removeprefix(stack.base_url))
+    assert picture.status == 200 and picture.body == live.frames[-1][2]
+    live.conn.close()
+    sock.close()
+
+
+def test_only_the_sessions_owner_opens_the_page_and_the_socket(stack, devices, rest, alice, bob):
+    serial = devices[0].serial
+    _, sock = open_ready(stack, rest, alice, serial)
+    assert LiveSocket(live_ws(stack, serial), bob).close_code() == 4403
+    assert LiveSocket(live_ws(stack, serial), None).close_code() == 4401
+    assert LiveSocket(live_ws(stack, "no-such-phone"), alice).close_code() == 4404
+    assert LiveSocket(live_ws(stack, devices[1].serial), alice).close_code() == 4403  # no session of hers there
+
+    users = get_user_model().objects
+    page = Client()
+    page.force_login(users.get(username="alice"))
+    reply = page.get(f"/devices/{serial}/live/")
+    assert reply.status_code == 200
+    assert reply["X-Frame-Options"] == "SAMEORIGIN"
+    assert reply["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert b"ide/live.js" in reply.content
+    assert page.get(f"/devices/{devices[1].serial}/live/").status_code == 404
+    other = Client()
+    other.force_login(users.get(username="bob"))
+    assert other.get(f"/devices/{serial}/live/").status_code == 404
+    assert Client().get(f"/devices/{serial}/live/").status_code == 302  # to the sign-in page
+    sock.close()
+
+
+def test_the_stream_stops_when_the_session_ends(stack, devices, rest, alice):
+    serial = devices[0].serial
+    session, sock = open_ready(stack, rest, alice, serial)
+    live = LiveSocket(live_ws(stack, serial), alice)
+    live.wait(lambda: bool(live.frames))
+    deadline = time.monotonic() + 30
+    while not is_casting(serial=serial):
+        assert time.monotonic() < deadline, "the device's worker never started casting"
+        time.sleep(0.02)
+
+    assert rest.post(f"/api/sessions/{session['id']}/stop/").status == 200
+    assert live.close_code() == 1000
+    assert live.texts[-1] == {"type": "ENDED", "status": "COMPLETED"}
+    deadline = time.monotonic() + 30
+    while is_casting(serial=serial):
+        assert time.monotonic() < deadline, "the device's worker still casts"
+        time.sleep(0.02)
+    assert rest.get(f"/api/sessions/{session['id']}/").body["live_url"] is None
+    # The socket of an ended session opens no more.
+    assert LiveSocket(live_ws(stack, serial), alice).close_code() == 4403
+    sock.close()
