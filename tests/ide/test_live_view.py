@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from devices.screencast import frame_decode, is_casting
+from sessions.models import Step
 from tests.live import Socket, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -133,3 +135,41 @@ def test_the_stream_stops_when_the_session_ends(stack, devices, rest, alice):
     # The socket of an ended session opens no more.
     assert LiveSocket(live_ws(stack, serial), alice).close_code() == 4403
     sock.close()
+
+
+def test_the_page_in_an_iframe_streams_and_its_gestures_are_steps(page, devices):
+    """In a real browser: the IDE's own page frames the live view (same origin); a click on the live picture
+    taps the point and typing types, both as steps of the session (its step list shows them)."""
+    from playwright.sync_api import expect
+
+    from tests.ide.pages import centre, finished, new_row, open_session, tree_node
+
+    open_session(page, devices[0].serial, "Live")
+    email = tree_node(page, id="email")
+    page.evaluate(
+        """serial => {
+          const frame = document.createElement("iframe");
+          Object.assign(frame, {id: "live", src: `/devices/${serial}/live/`, width: 360, height: 820});
+          document.body.prepend(frame);
+        }""",
+        devices[0].serial,
+    )
+    live = page.frame_locator("#live")
+    expect(live.locator("#live-state")).to_have_attribute("data-state", "live")
+    picture = live.locator("#screen")
+    expect(picture).to_have_attribute("data-frame", re.compile(r"^\d+$"))
+    expect(live.locator("#live-fps")).to_contain_text("fps")
+    first = picture.get_attribute("data-frame")
+
+    box = picture.bounding_box()
+    assert box is not None
+    x, y = centre(email["bounds"])
+    page.mouse.click(box["x"] + x * box["width"] / 1080, box["y"] + y * box["height"] / 2400)
+    tapped = finished(new_row(page, 0))
+    assert Step.objects.get(pk=tapped).action == "tap"
+    assert abs(Step.objects.get(pk=tapped).params["x"] - x) <= 4
+    expect(live.locator("#screen-stage")).to_be_focused()
+    page.keyboard.type("live@example.com")
+    typed = finished(new_row(page, 1))
+    assert Step.objects.get(pk=typed).params == {"text": "live@example.com"}
+    expect(picture).not_to_have_attribute("data-frame", first or "")
