@@ -11,11 +11,17 @@ import json
 import logging
 import os
 import queue
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from devices.drivers.adb import AdbDriver, adb_client
 from devices.drivers.base import DeviceError
@@ -29,7 +35,16 @@ class HostAgent:
     """`host` None: the host the token belongs to (the server says which in its heartbeat answers)."""
 
     def __init__(
-        self, *, server: str, token: str, host: str | None, adb_host: str, adb_port: int, heartbeat_s: float
+        self,
+        *,
+        server: str,
+        token: str,
+        host: str | None,
+        adb_host: str,
+        adb_port: int,
+        heartbeat_s: float,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.server, self.token, self.host = server, token, host
         self.adb_host, self.adb_port = adb_host, adb_port
@@ -39,8 +54,12 @@ class HostAgent:
         self.attached: set[str] = set()
         self.supervisor = Supervisor()
         self.worker_env = dict(os.environ, ADB_SERVER_HOST=adb_host, ADB_SERVER_PORT=str(adb_port))
+        self.last_beat: float | None = None  # time.time() of the last heartbeat the server took
+        self.metrics_port, self.metrics_host = metrics_port, metrics_host
 
     def run(self) -> None:
+        if self.metrics_port is not None:
+            self._serve_metrics()
         threading.Thread(target=self._track, name="adb-track", daemon=True).start()
         threading.Thread(target=self.supervisor.watch, name="workers", daemon=True).start()
         next_beat = 0.0
@@ -56,10 +75,27 @@ class HostAgent:
             if time.monotonic() >= next_beat:
                 self._poll()
                 beat = self._post("/api/devices/heartbeat/", {**self._named(), "serials": sorted(self.attached)})
+                if beat is not None:
+                    self.last_beat = time.time()
                 if isinstance(beat, dict) and isinstance(beat.get("host"), str) and self.host != beat["host"]:
                     self.host = beat["host"]
                     logger.info("cognisim agent on host %s (its token's)", self.host)
                 next_beat = time.monotonic() + self.heartbeat_s
+
+    def _serve_metrics(self) -> None:
+        """This host's /metrics: its workers' steps (they write to a directory of the agent's) and the agent's
+        own gauges. The server's /metrics cannot see them: they live on this host."""
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        directory = self.worker_env.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="cognisim-agent-")
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.worker_env["PROMETHEUS_MULTIPROC_DIR"] = directory
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)
+        registry.register(_AgentCollector(self))
+        start_http_server(self.metrics_port or 0, addr=self.metrics_host, registry=registry)
+        logger.info("metrics on http://%s:%s/metrics", self.metrics_host, self.metrics_port)
 
     def _named(self) -> dict[str, str]:
         return {"host": self.host} if self.host else {}
@@ -169,3 +205,20 @@ class HostAgent:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             logger.warning("server call %s failed: %s", path, exc)
             return None
+
+
+class _AgentCollector(Collector):
+    def __init__(self, agent: HostAgent) -> None:
+        self.agent = agent
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        host = self.agent.host or ""
+        yield GaugeMetricFamily(
+            "cognisim_agent_devices", "Devices this agent has attached (a worker each).", value=len(self.agent.attached)
+        )
+        beat = GaugeMetricFamily(
+            "cognisim_agent_heartbeat_age_seconds", "Seconds since the server took our heartbeat.", labels=["host"]
+        )
+        if self.agent.last_beat is not None:
+            beat.add_metric([host], time.time() - self.agent.last_beat)
+        yield beat

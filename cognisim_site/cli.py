@@ -186,6 +186,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
         adb_host=args.adb_host,
         adb_port=args.adb_port,
         heartbeat_s=args.heartbeat,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
     signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
     try:
@@ -276,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_argument("--adb-host", default="127.0.0.1")
     agent.add_argument("--adb-port", type=int, default=5037)
     agent.add_argument("--heartbeat", type=float, default=3.0, metavar="SECONDS")
+    agent.add_argument("--metrics-port", type=int, metavar="PORT", help="serve this host's Prometheus metrics")
+    agent.add_argument("--metrics-host", default="127.0.0.1", help="the address the metrics listen on")
     agent.set_defaults(run=cmd_agent)
     from .runcli import add_commands
 

@@ -31,6 +31,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import metrics
 from core.errors import ServiceError
 from core.locks import Lock, lock_acquire, lock_current, lock_release_holder
 from core.queues import service_queue
@@ -166,15 +167,20 @@ def turn_plan(*, turn_id: Any, chain_token: str) -> None:
     session = turn.session
     _mutex(turn)
     brain = brain_from_env()
+    brain_name = type(brain).__name__.removesuffix("Brain").lower()  # offline, llm
     _log(turn, "brain_starting", brain=type(brain).__name__, round=turn.rounds + 1)
     started = time.monotonic()
     try:
         plan = brain.plan(text=turn.remaining or turn.text, ui_xml=_screen_xml(session))
     except BrainError as exc:
+        metrics.turn_planned(brain=brain_name, outcome="failed", seconds=time.monotonic() - started)
         return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=exc.message, code=getattr(exc, "code", None))
     except Exception as exc:  # the brain failed in a way we did not foresee
+        metrics.turn_planned(brain=brain_name, outcome="error", seconds=time.monotonic() - started)
         logger.exception("turn %s: planning failed", turn.pk)
         return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=f"I could not plan that: {exc}")
+    outcome = "question" if plan.question else "planned" if plan.steps else "nothing"
+    metrics.turn_planned(brain=brain_name, outcome=outcome, seconds=time.monotonic() - started)
     _log(turn, "brain_complete", steps=len(plan.steps), question=bool(plan.question), ms=_ms(started))
     try:
         steps = [step_submit(session_id=session.pk, owner=session.owner, data=data, ring=False) for data in plan.steps]

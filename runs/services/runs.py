@@ -10,6 +10,7 @@ its steps.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import metrics
 from core.steps import step_parse
 from sessions.models import Step, TestSession
 from sessions.services import session_open, session_stop, steps_append
@@ -187,7 +189,8 @@ def run_session_ended(*, session: TestSession) -> None:
         return  # no run, or one cancelled from outside: it keeps `cancelled`
     steps = list(session.steps.order_by("index").values("index", "status", "effect_hash"))
     verdict = _verdict(run, session, steps)
-    Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=verdict, finished_at=timezone.now())
+    if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=verdict, finished_at=timezone.now()):
+        transaction.on_commit(partial(metrics.run_ended, kind=run.kind, verdict=verdict))
 
 
 def run_stop(*, owner: AbstractBaseUser, run_id: Any, reason: str = "") -> Run:
@@ -196,9 +199,10 @@ def run_stop(*, owner: AbstractBaseUser, run_id: Any, reason: str = "") -> Run:
     run = run_get(owner=owner, run_id=run_id)
     if run.status == Status.RUNNING:
         reason = reason.strip()[:500] or "stopped through the API"
-        Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+        if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
             status=Status.CANCELLED, cancel_reason=reason, finished_at=timezone.now()
-        )
+        ):
+            metrics.run_ended(kind=run.kind, verdict=Status.CANCELLED)
         session_stop(session_id=run.session_id, owner=owner, reason=reason)
         run.refresh_from_db()
     return run

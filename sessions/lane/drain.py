@@ -13,11 +13,13 @@ ringing twice is harmless.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from core import metrics
 from devices import actions
 from devices.drivers.base import DeviceError
 from devices.leases import Lease, lane_lease
@@ -238,9 +240,11 @@ def steps_requeue_lost(step: Step) -> None:
     its retries are spent or its session ended. Its effect was never recorded, so it applies once."""
     session = step.session
     if step.attempt > step.max_retries or session.status in TestSession.TERMINAL:
-        Step.objects.filter(pk=step.pk).update(status=Step.Status.FAILED, error=WORKER_LOST, finished_at=timezone.now())
-        step.status, step.error = Step.Status.FAILED, WORKER_LOST
+        now = timezone.now()
+        Step.objects.filter(pk=step.pk).update(status=Step.Status.FAILED, error=WORKER_LOST, finished_at=now)
+        step.status, step.error, step.finished_at = Step.Status.FAILED, WORKER_LOST, now
         step_event(step=step)
+        transaction.on_commit(partial(metrics.step_finished, step=step))
     else:
         Step.objects.filter(pk=step.pk).update(status=Step.Status.QUEUED, error=WORKER_LOST)
         step_event(step=step, status="RETRYING", error=WORKER_LOST, delay_ms=0)

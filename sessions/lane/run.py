@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import metrics
 from devices import actions
 from devices.drivers.base import DeviceDriver, DeviceError
 from devices.leases import Lease, lane_lease_lost, lease_holds
@@ -265,6 +266,7 @@ def _finish(
             setattr(step, name, value)
         payload = step_payload(step)
         event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
+    metrics.step_finished(step=step)
     lane.state = after
     if step.status == Step.Status.FAILED and not step.optional:
         lane.failed = True

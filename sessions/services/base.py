@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import metrics
 from core.errors import NotFound
 from devices.live import device_changed_on_commit
 from devices.models import Device
@@ -146,5 +148,6 @@ def steps_cancel_pending(session: TestSession, *, reason: str) -> int:
         step.save(update_fields=["status", "finished_at"])
         Decision.objects.create(session=session, step=step, kind=Decision.Kind.SKIP, reason=reason)
         step_event(step=step, reason=reason)
+        transaction.on_commit(partial(metrics.step_finished, step=step))
         cancelled += 1
     return cancelled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import metrics
 from core.steps import MAX_TEXT_CHARS, StepInvalid, StepSpec, step_parse
 from devices.models import Device
 
@@ -203,6 +205,7 @@ def session_input(
         session.last_activity_at = now
         session.save(update_fields=["current_state", "last_activity_at"])
         step_event(step=step)
+        transaction.on_commit(partial(metrics.step_finished, step=step))
         set_status(session, Status.RUNNING)
         if session.device is not None:
             lane_ring_on_commit(session_id=session.pk, queue=session.device.queue)

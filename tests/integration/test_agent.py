@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from cognisim_site.redis_server import free_port
 from devices.adbsim import AdbSimPhone
 from devices.adbsim.adbserver import PrivateAdbServer, poll
 from sessions.accounts import api_user_create
@@ -54,6 +56,8 @@ def test_the_agent_registers_phones_runs_their_workers_and_follows_the_cable(
     phones = [AdbSimPhone(f"adbsim-{n}", tmp_path / "phones").start() for n in (1, 2)]
     serials = [adb_server.attach(phone) for phone in phones]
     host_token = api_user_create(username="lab-host", host_agent=True, host="lab-1")
+    metrics_port = free_port()
+    env = {k: v for k, v in stack.env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}  # the host's own, as on a host
     agent = subprocess.Popen(
         [
             sys.executable,
@@ -70,8 +74,10 @@ def test_the_agent_registers_phones_runs_their_workers_and_follows_the_cable(
             str(adb_server.port),
             "--heartbeat",
             "1",
+            "--metrics-port",
+            str(metrics_port),
         ],
-        env=stack.env,
+        env=env,
     )
     rest = Rest(stack.base_url, alice)
 
@@ -99,6 +105,10 @@ def test_the_agent_registers_phones_runs_their_workers_and_follows_the_cable(
         session, on_adb = run_login_flow(stack, alice, serials[0])
         assert on_adb == on_sim  # the same steps, the same effects, through the adb driver
         assert [status for status, _ in on_adb].count("FAILED") == 1  # the deliberate failing assertion
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as reply:
+            host_metrics = reply.read().decode()  # the host's workers' steps, which the server cannot see
+        assert "cognisim_agent_devices 2.0" in host_metrics
+        assert 'cognisim_steps_total{action="assert_visible",status="FAILED"} 1.0' in host_metrics
 
         phones[0].stop()  # pull the cable
         poll(lambda: device(serials[0])["status"] == "offline", timeout=15, what="the phone to go offline")
