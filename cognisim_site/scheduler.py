@@ -11,6 +11,7 @@ from collections.abc import Callable
 from devices.services import devices_mark_stale
 from runs.services import flows_schedule_due
 from sessions.recovery import DUTIES as SESSION_DUTIES
+from sessions.services.artifacts import artifacts_retention
 from turns.services import turns_recover
 
 logger = logging.getLogger("cognisim.scheduler")
@@ -21,7 +22,13 @@ def flows_start_scheduled() -> int:
     return len(flows_schedule_due())
 
 
-DUTIES: tuple[Callable[[], int], ...] = (devices_mark_stale, *SESSION_DUTIES, turns_recover, flows_start_scheduled)
+DUTIES: tuple[Callable[[], int], ...] = (
+    devices_mark_stale,
+    *SESSION_DUTIES,
+    turns_recover,
+    flows_start_scheduled,
+    artifacts_retention,
+)
 
 
 def sweep() -> dict[str, int]:

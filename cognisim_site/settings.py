@@ -125,6 +125,39 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# Artifacts: screens, screenshots, device logs, failure evidence, recordings (core/storage.py,
+# docs/settings.md "Artifacts"). Files under ARTIFACTS_DIR, or an S3-compatible bucket when
+# ARTIFACTS_S3_BUCKET is set (credentials from the usual AWS_* variables, never from settings).
+ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", COGNISIM_HOME / "artifacts"))
+ARTIFACTS_S3_BUCKET = os.environ.get("ARTIFACTS_S3_BUCKET", "").strip()
+if ARTIFACTS_S3_BUCKET:
+    _ARTIFACTS = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ARTIFACTS_S3_BUCKET,
+            "endpoint_url": os.environ.get("ARTIFACTS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("ARTIFACTS_S3_REGION") or None,
+            "location": os.environ.get("ARTIFACTS_S3_PREFIX", "").strip("/"),
+            "default_acl": None,
+            "file_overwrite": True,
+        },
+    }
+else:
+    _ARTIFACTS = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(ARTIFACTS_DIR),
+            "allow_overwrite": True,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+STORAGES = {
+    "default": _ARTIFACTS,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "artifacts": _ARTIFACTS,
+}
+
 # Redis: one server for the broker, the channel layer and locks.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_PREFIX = os.environ.get("COGNISIM_CHANNEL_PREFIX", "cognisim")
@@ -264,3 +297,7 @@ SOCKET_MESSAGE_BURST = env_int("SOCKET_MESSAGE_BURST", 60)
 WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
 LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300)
+
+# Retention of artifacts, enforced by the sweeper (docs/settings.md "Artifacts"): 0 turns each off.
+ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30)
+ARTIFACT_QUOTA_MB = env_int("ARTIFACT_QUOTA_MB", 1024)

@@ -33,6 +33,7 @@ REPORT = inline_serializer(
         "steps_done": serializers.IntegerField(),
         "current_step": serializers.DictField(allow_null=True),
         "failures": serializers.ListField(child=serializers.DictField()),
+        "artifacts": serializers.DictField(help_text="the session's recording, device log and capture bundle"),
         "steps": serializers.ListField(child=serializers.DictField()),
     },
 )
@@ -152,7 +153,9 @@ class RunJunitView(APIView):
     def get(self, request: Request, run_id: str) -> HttpResponse:
         run = selectors.run_get(owner=request.user, run_id=run_id)
         per_step = request.query_params.get("per_step", "").lower() in ("1", "true", "yes")
-        return HttpResponse(run_junit(_report(run), per_step=per_step), content_type="application/xml; charset=utf-8")
+        base_url = request.build_absolute_uri("/").rstrip("/")
+        document = run_junit(_report(run), per_step=per_step, base_url=base_url)
+        return HttpResponse(document, content_type="application/xml; charset=utf-8")
 
 
 class SessionCaptureView(APIView):

@@ -13,6 +13,7 @@ from core.jsonsafe import JsonRefused, json_check
 from core.steps import MAX_RETRIES, MAX_TIMEOUT_MS, PACKAGE_RE, StepInvalid, step_parse
 from sessions.events import event_message
 from sessions.models import Decision, Step, TestSession
+from sessions.selectors import failure_evidence, failure_logged
 
 from .errors import BundleInvalid
 from .flows import MAX_STEPS
@@ -37,6 +38,7 @@ STEP_FIELDS = {
     "effect_hash",
     "duration_ms",
 }
+OPTIONAL_STEP_FIELDS = {"evidence"}  # a failed step's screen, UI tree and last log lines, as links
 DECISION_FIELDS = {"step_index", "kind", "reason", "schedule_at", "created_at"}
 STEP_STATUSES = set(Step.Status.values)
 RAN = ("COMPLETED", "FAILED")  # steps that reached the device; only these are replayed
@@ -51,6 +53,7 @@ def _text(length: int) -> Any:
 
 AppPackage = Annotated[str, Field(max_length=255, pattern=f"^$|{PACKAGE_RE.pattern}")]
 Stamp = Annotated[str, Field(max_length=64)]
+Link = Annotated[str, Field(max_length=300, pattern=r"^/api/\S*$")] | None
 
 
 class _Strict(BaseModel):
@@ -81,6 +84,12 @@ class BundleSession(_Strict):
     ended_at: Stamp | None
 
 
+class BundleEvidence(_Strict):
+    screen: Link
+    ui_tree: Link
+    log: Link
+
+
 class BundleStep(_Strict):
     index: Annotated[int, Field(ge=0, le=MAX_BUNDLE_STEPS - 1)]
     action: Annotated[str, Field(min_length=1, max_length=64)]
@@ -95,6 +104,7 @@ class BundleStep(_Strict):
     effect: dict[str, Any] | None
     effect_hash: Annotated[str, Field(pattern="^([0-9a-f]{64})?$")]
     duration_ms: Annotated[int, Field(ge=0)] | None
+    evidence: BundleEvidence | None = None
 
 
 class BundleEvent(BaseModel):
@@ -154,7 +164,8 @@ def cognisim_version() -> str:
 
 def bundle_export(*, session: TestSession) -> dict[str, Any]:
     device = session.device
-    steps = session.steps.defer("screenshot").order_by("index")
+    steps = session.steps.order_by("index")
+    logged = failure_logged(session_id=session.pk)
     return {
         "version": VERSION,
         "session": {
@@ -192,6 +203,7 @@ def bundle_export(*, session: TestSession) -> dict[str, Any]:
                 "effect": s.effect,
                 "effect_hash": s.effect_hash,
                 "duration_ms": s.duration_ms,
+                **({"evidence": _evidence(s, logged)} if s.status == Step.Status.FAILED else {}),
             }
             for s in steps
         ],
@@ -209,10 +221,16 @@ def bundle_export(*, session: TestSession) -> dict[str, Any]:
     }
 
 
-def _fields(value: Any, allowed: set[str], where: str) -> dict[str, Any]:
+def _evidence(step: Step, logged: set[int]) -> dict[str, str | None]:
+    return failure_evidence(
+        session_id=step.session_id, step_id=step.pk, screen_hash=step.screen_hash, logged=step.pk in logged
+    )
+
+
+def _fields(value: Any, allowed: set[str], where: str, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BundleInvalid(f"{where} must be an object.")
-    unknown = sorted(set(value) - allowed)
+    unknown = sorted(set(value) - allowed - optional)
     if unknown:
         raise BundleInvalid(f"Unknown field '{where}.{unknown[0]}' in the bundle.")
     missing = sorted(allowed - set(value))
@@ -252,7 +270,7 @@ def bundle_validate(data: Any) -> dict[str, Any]:
     if not data["steps"]:
         raise BundleInvalid("The bundle has no steps.")
     for n, step in enumerate(data["steps"]):
-        _fields(step, STEP_FIELDS, f"steps[{n}]")
+        _fields(step, STEP_FIELDS, f"steps[{n}]", frozenset(OPTIONAL_STEP_FIELDS))
     for n, decision in enumerate(data["decisions"]):
         _fields(decision, DECISION_FIELDS, f"decisions[{n}]")
     for n, event in enumerate(data["events"]):

@@ -135,10 +135,38 @@ def _run_problem(report: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def junit_suite(report: Mapping[str, Any], *, per_step: bool = False, attachment: str | None = None) -> ET.Element:
-    """The `<testsuite>` of one run. `attachment`: the failure screenshot's path, relative to the report."""
+EVIDENCE = (("screen", "screen at failure"), ("ui_tree", "UI tree at failure"), ("log", "device log at failure"))
+LINKS = (("recording", "recording"), ("log", "device log"))
+
+
+def _url(path: str, base_url: str) -> str:
+    return base_url.rstrip("/") + path if path.startswith("/") and base_url else path
+
+
+def evidence_lines(evidence: Mapping[str, Any] | None, base_url: str = "") -> list[str]:
+    """A failed step's evidence (`run_report`'s `evidence`), one `what: URL` line each."""
+    found = evidence or {}
+    return [f"{label}: {_url(found[key], base_url)}" for key, label in EVIDENCE if found.get(key)]
+
+
+def link_lines(report: Mapping[str, Any], base_url: str = "") -> list[str]:
+    """The run's recording and device log, one `what: URL` line each."""
+    links = report.get("artifacts") or {}
+    return [f"{label}: {_url(links[key], base_url)}" for key, label in LINKS if links.get(key)]
+
+
+def junit_suite(
+    report: Mapping[str, Any], *, per_step: bool = False, attachment: str | None = None, base_url: str = ""
+) -> ET.Element:
+    """The `<testsuite>` of one run. `attachment`: the failure screenshot's path, relative to the report;
+    `base_url`: the server's, to make the links to the recording and the failure's evidence absolute."""
     name = report.get("name") or report.get("filename") or report.get("id") or "flow"
     suite = _suite(report, name)
+    links = report.get("artifacts") or {}
+    if links.get("recording"):
+        properties = suite.find("properties")
+        assert properties is not None
+        ET.SubElement(properties, "property", {"name": "recording", "value": _url(links["recording"], base_url)})
     steps = report.get("steps") or []
     wall = report.get("duration_ms")
     suite.set("time", _seconds(wall if wall is not None else sum(s.get("duration_ms") or 0 for s in steps)))
@@ -151,10 +179,11 @@ def junit_suite(report: Mapping[str, Any], *, per_step: bool = False, attachment
             ET.SubElement(case, "skipped", {"message": "still running when the report was written"})
         elif failure is not None:
             element = ET.SubElement(case, "failure", {"message": failure[0], "type": failure[1]})
-            element.text = failure[2]
+            evidence = evidence_lines((report.get("failures") or [{}])[0].get("evidence"), base_url)
+            element.text = "\n".join([failure[2], *evidence])
         elif problem is not None:
             ET.SubElement(case, "error", {"message": problem[0], "type": problem[1]})
-        _out(case, step_lines(steps), attachment if failure else None)
+        _out(case, step_lines(steps) + link_lines(report, base_url), attachment if failure else None)
         _counts(suite)
         return suite
     if problem is not None and not any(s["status"] == "failed" for s in steps):
@@ -171,7 +200,8 @@ def junit_suite(report: Mapping[str, Any], *, per_step: bool = False, attachment
         if failed:
             error = step.get("error") or {}
             message = f"{where(step)}: {error.get('code', 'failed')}: {error.get('message', 'The step failed.')}"
-            ET.SubElement(case, "failure", {"message": message, "type": error.get("code", "failed")}).text = message
+            text = "\n".join([message, *evidence_lines(step.get("evidence"), base_url)])
+            ET.SubElement(case, "failure", {"message": message, "type": error.get("code", "failed")}).text = text
         elif step["status"] not in ("passed", "failed"):
             ET.SubElement(case, "skipped", {"message": SKIP_MESSAGE})
         lines = step_lines(step.get("steps") or []) + (
@@ -187,9 +217,9 @@ def _document(root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def run_junit(report: Mapping[str, Any], *, per_step: bool = False) -> str:
+def run_junit(report: Mapping[str, Any], *, per_step: bool = False, base_url: str = "") -> str:
     """One run as a `<testsuite>` document (GET /api/runs/{id}/junit.xml)."""
-    return _document(junit_suite(report, per_step=per_step))
+    return _document(junit_suite(report, per_step=per_step, base_url=base_url))
 
 
 def junit_document(suites: list[ET.Element], *, name: str = "cognisim", time_s: float | None = None) -> str:

@@ -10,6 +10,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from core.errors import NotFound
 from sessions.models import Step, TestSession
+from sessions.selectors import failure_evidence, failure_logged
 
 from .capture import replay_compare
 from .flows import step_label
@@ -117,17 +118,33 @@ def _failed_inner(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def session_links(*, session_id: Any) -> dict[str, str]:
+    """A session's downloads: its capture bundle."""
+    return {"capture": f"/api/sessions/{session_id}/capture/"}
+
+
 def run_report(*, run: Run) -> dict[str, Any]:
     """Status, progress, failures and every step's outcome (`skipped`: cancelled after a failure or a stop)."""
     session: TestSession = run.session
-    has_shot = ExpressionWrapper(Q(screenshot__isnull=False), output_field=BooleanField())
+    has_shot = ExpressionWrapper(~Q(screenshot=""), output_field=BooleanField())
     rows = list(
         session.steps.order_by("index")
         .annotate(has_shot=has_shot)
         .values(
-            "id", "index", "action", "status", "error", "duration_ms", "effect", "effect_hash", "has_shot", "result"
+            "id",
+            "index",
+            "action",
+            "status",
+            "error",
+            "duration_ms",
+            "effect",
+            "effect_hash",
+            "has_shot",
+            "result",
+            "screen_hash",
         )
     )
+    logged = failure_logged(session_id=session.pk)
     plan = run.plan
     steps = []
     for row in rows:
@@ -147,6 +164,10 @@ def run_report(*, run: Run) -> dict[str, Any]:
             "error": row["error"],
             "screenshot": shot,
         }
+        if row["status"] == Step.Status.FAILED:
+            step["evidence"] = failure_evidence(
+                session_id=session.pk, step_id=row["id"], screen_hash=row["screen_hash"], logged=row["id"] in logged
+            )
         result = row["result"] if isinstance(row["result"], dict) else {}
         inner = result.get("steps")
         if inner is None and isinstance(row["error"], dict):  # a failed block keeps what it ran in its error
@@ -161,6 +182,7 @@ def run_report(*, run: Run) -> dict[str, Any]:
         if s["status"] != "failed" or s["optional"]:
             continue
         inner = _failed_inner(s.get("steps", []))
+        evidence = s.get("evidence") or {}
         failures.append(
             {
                 "index": s["index"],
@@ -171,7 +193,8 @@ def run_report(*, run: Run) -> dict[str, Any]:
                 "code": (s["error"] or {}).get("code", "failed"),
                 "message": (s["error"] or {}).get("message", "The step failed."),
                 "inner": {k: inner[k] for k in ("label", "line", "file", "action", "round")} if inner else None,
-                "screenshot": session.screen_url or None,
+                "screenshot": evidence.get("screen") or session.screen_url or None,
+                "evidence": evidence or None,
             }
         )
     report: dict[str, Any] = {
@@ -198,6 +221,7 @@ def run_report(*, run: Run) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "duration_ms": int((run.finished_at - run.created_at).total_seconds() * 1000) if run.finished_at else None,
         "failures": failures,
+        "artifacts": session_links(session_id=session.pk),
         "error": session.error,
         "steps": steps,
     }

@@ -188,8 +188,19 @@ class SessionScreenView(APIView):
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, session_id: str, screen_hash: str | None = None) -> HttpResponse:
         screen = selectors.session_screen(owner=request.user, session_id=session_id, screen_hash=screen_hash)
-        response = HttpResponse(bytes(screen.png), content_type="image/png")
+        response = HttpResponse(selectors.screen_picture(screen=screen), content_type="image/png")
         response["Cache-Control"] = "private, max-age=86400" if screen_hash else "no-cache"
+        return response
+
+
+class SessionScreenTreeView(APIView):
+    """The UI tree (`uiautomator dump` XML) of a screen the device showed: a failed step's evidence."""
+
+    @extend_schema(responses={(200, "application/xml"): bytes})
+    def get(self, request: Request, session_id: str, screen_hash: str) -> HttpResponse:
+        screen = selectors.session_screen(owner=request.user, session_id=session_id, screen_hash=screen_hash)
+        response = HttpResponse(screen.ui_xml, content_type="application/xml; charset=utf-8")
+        response["Cache-Control"] = "private, max-age=86400"
         return response
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
+from core.storage import artifact_name, artifact_save
+
 from .broadcast import publish_on_commit
 from .models import Screen, SessionEvent, Step, TestSession
 
@@ -145,14 +147,24 @@ def session_status_event(*, session: TestSession, **extra: Any) -> SessionEvent:
     return event_append(session=session, type=SessionEvent.Type.SESSION_STATUS, payload=payload)
 
 
+def screen_save(*, session_id: Any, screen_hash: str, png: bytes) -> tuple[str, int]:
+    """Write a screen's picture to the artifact storage, before (never inside) the transaction that records
+    it: a file write must not hold the database. Its storage name and size."""
+    name = artifact_save(name=artifact_name(session_id, "screens", f"{screen_hash}.png"), content=png)
+    return name, len(png)
+
+
 def screen_store(
-    *, session_id: Any, png: bytes, screen_hash: str, ui_xml: str = "", step: Step | None = None, **extra: Any
+    *, session_id: Any, picture: tuple[str, int], screen_hash: str, ui_xml: str = "", step: Step | None = None,
+    **extra: Any,
 ) -> SessionEvent:
-    """Keep the device's new screen (once per distinct screen) and tell the session's clients where it is."""
+    """Keep the device's new screen (once per distinct screen; `picture` from `screen_save`) and tell the
+    session's clients where it is."""
+    name, size = picture
     Screen.objects.update_or_create(
         session_id=session_id,
         screen_hash=screen_hash,
-        defaults={"png": png, **({"ui_xml": ui_xml} if ui_xml else {})},
+        defaults={"picture": name, "size": size, **({"ui_xml": ui_xml} if ui_xml else {})},
     )
     url = f"/api/sessions/{session_id}/screens/{screen_hash}.png"
     payload: dict[str, Any] = {"url": url, "screen": screen_hash}

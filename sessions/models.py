@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from core.storage import artifact_storage
+
 
 def new_trace_id() -> str:
     return uuid.uuid4().hex
@@ -122,7 +124,9 @@ class Step(models.Model):
     state_patch = models.JSONField(default=list, blank=True)
     effect = models.JSONField(null=True, blank=True)
     effect_hash = models.CharField(max_length=64, blank=True)
-    screenshot = models.BinaryField(null=True, blank=True, editable=False)
+    # The picture a `screenshot` step took: a file in the artifact storage (core/storage.py), written
+    # after the step's outcome is out.
+    screenshot = models.FileField(storage=artifact_storage, max_length=255, blank=True, editable=False)
     # The screen the device showed when the step ended (for a failed step: at the moment of failure).
     screen_hash = models.CharField(max_length=64, blank=True)
     # Where the step's time went: queue_ms (waiting for the device), device_ms (on the device),
@@ -176,7 +180,8 @@ class Screen(models.Model):
 
     session = models.ForeignKey(TestSession, on_delete=models.CASCADE, related_name="screens")
     screen_hash = models.CharField(max_length=64)
-    png = models.BinaryField()
+    picture = models.FileField(storage=artifact_storage, max_length=255, blank=True)  # PNG, artifact storage
+    size = models.PositiveIntegerField(default=0)  # the picture's bytes, for the per-user quota
     ui_xml = models.TextField(blank=True)
     seen_at = models.DateTimeField(auto_now=True)
 
@@ -186,6 +191,37 @@ class Screen(models.Model):
 
     def __str__(self) -> str:
         return f"screen {self.screen_hash[:12]} of {self.session_id}"
+
+
+class Artifact(models.Model):
+    """A file of a session in the artifact storage, other than its screens: device logs (in chunks, in
+    order), a failed step's last log lines, a recording. The row knows its size (the per-user quota)."""
+
+    class Kind(models.TextChoices):
+        LOG = "log"
+        FAILURE_LOG = "failure_log"
+        RECORDING = "recording"
+
+    session = models.ForeignKey(TestSession, on_delete=models.CASCADE, related_name="artifacts")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True, related_name="artifacts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    file = models.FileField(storage=artifact_storage, max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    lines = models.PositiveIntegerField(default=0)  # log lines in a log chunk or a failure's log
+    frames = models.PositiveIntegerField(default=0)  # a recording's frames
+    upto_seq = models.PositiveIntegerField(default=0)  # a recording: the session's events it covers
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["session", "kind", "id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["log", "failure_log", "recording"]), name="artifact_kind_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.file.name}"
 
 
 class Decision(models.Model):

@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from core.errors import NotFound
+from core.storage import artifact_read
 from devices.models import Device
 
-from .models import Screen, SessionEvent, Step, TestSession
+from .models import Artifact, Screen, SessionEvent, Step, TestSession
 
 
 def session_list(*, owner: AbstractBaseUser) -> QuerySet[TestSession]:
@@ -26,15 +27,29 @@ def session_get(*, owner: AbstractBaseUser, session_id: Any) -> TestSession:
 
 
 def step_list(*, owner: AbstractBaseUser, session_id: Any) -> QuerySet[Step]:
-    return session_get(owner=owner, session_id=session_id).steps.defer("screenshot").order_by("index")
+    return session_get(owner=owner, session_id=session_id).steps.order_by("index")
 
 
 def step_screenshot(*, owner: AbstractBaseUser, session_id: Any, step_id: int) -> bytes:
     session = session_get(owner=owner, session_id=session_id)
-    shot = session.steps.filter(pk=step_id).values_list("screenshot", flat=True).first()
-    if not shot:
+    name = session.steps.filter(pk=step_id).values_list("screenshot", flat=True).first()
+    if not name:
         raise NotFound("That step has no screenshot.")
-    return bytes(shot)
+    return artifact_bytes(name=name, what="screenshot")
+
+
+def artifact_bytes(*, name: str, what: str) -> bytes:
+    """A stored file's content; NotFound when the file is gone (deleted by retention)."""
+    try:
+        return artifact_read(name=name)
+    except FileNotFoundError:
+        raise NotFound(f"The {what} is no longer kept (retention, docs/settings.md).") from None
+
+
+def screen_picture(*, screen: Screen) -> bytes:
+    if not screen.picture:
+        raise NotFound("The picture of that screen is no longer kept (retention, docs/settings.md).")
+    return artifact_bytes(name=screen.picture.name, what="picture of that screen")
 
 
 def screen_get(*, session: TestSession, screen_hash: str | None = None) -> Screen:
@@ -49,6 +64,23 @@ def screen_get(*, session: TestSession, screen_hash: str | None = None) -> Scree
 def session_screen(*, owner: AbstractBaseUser, session_id: Any, screen_hash: str | None = None) -> Screen:
     """`screen_get` of one of the owner's sessions (someone else's → NotFound)."""
     return screen_get(session=session_get(owner=owner, session_id=session_id), screen_hash=screen_hash)
+
+
+def failure_evidence(*, session_id: Any, step_id: int, screen_hash: str, logged: bool) -> dict[str, str | None]:
+    """Where a failed step's evidence is: the screen at the moment of failure, its UI tree, and the device's
+    last log lines then (docs/api.md "Artifacts"); None for what was not kept."""
+    screens = f"/api/sessions/{session_id}/screens/{screen_hash}"
+    return {
+        "screen": f"{screens}.png" if screen_hash else None,
+        "ui_tree": f"{screens}.xml" if screen_hash else None,
+        "log": f"/api/sessions/{session_id}/steps/{step_id}/log.txt" if logged else None,
+    }
+
+
+def failure_logged(*, session_id: Any) -> set[int]:
+    """The steps of a session whose last log lines at failure are kept."""
+    kept = Artifact.objects.filter(session_id=session_id, kind=Artifact.Kind.FAILURE_LOG)
+    return set(kept.values_list("step_id", flat=True))
 
 
 def screen_elements(*, owner: AbstractBaseUser, session_id: Any) -> list[dict[str, Any]]:

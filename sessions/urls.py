@@ -11,6 +11,7 @@ urlpatterns = [
     path("sessions/<str:session_id>/events/", api.SessionEventsView.as_view()),
     path("sessions/<str:session_id>/screen.png", api.SessionScreenView.as_view()),
     path("sessions/<str:session_id>/screens/<str:screen_hash>.png", api.SessionScreenView.as_view()),
+    path("sessions/<str:session_id>/screens/<str:screen_hash>.xml", api.SessionScreenTreeView.as_view()),
     path("sessions/<str:session_id>/ui/", api.SessionUiView.as_view()),
     path("sessions/<str:session_id>/input/", api.SessionInputView.as_view()),
     path("sessions/<str:session_id>/stop/", api.SessionStopView.as_view()),

@@ -231,7 +231,15 @@ def run_flows(args: argparse.Namespace) -> int:
         spent = time.monotonic() - wall
         if args.junit:
             why = f"{cancelled}: cognisim run was stopped" if cancelled else None
-            write_junit(jobs, args.junit, per_step=args.junit_per_step, mask=masker, wall_s=spent, cancelled=why)
+            write_junit(
+                jobs,
+                args.junit,
+                per_step=args.junit_per_step,
+                mask=masker,
+                wall_s=spent,
+                cancelled=why,
+                base_url=api.server,
+            )
             progress.line(f"JUnit report: {args.junit}")
         if args.html:
             write_html(api, jobs, args.html, mask=masker, wall_s=spent)

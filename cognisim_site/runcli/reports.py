@@ -45,12 +45,20 @@ def failure_screenshots(api: Api, jobs: list[Job], report_path: str) -> None:
 
 
 def write_junit(
-    jobs: list[Job], target: str, *, per_step: bool, mask: Mask, wall_s: float, cancelled: str | None
+    jobs: list[Job],
+    target: str,
+    *,
+    per_step: bool,
+    mask: Mask,
+    wall_s: float,
+    cancelled: str | None,
+    base_url: str = "",
 ) -> None:
     suites = []
     for job in jobs:
         if job.run:
-            suites.append(junit_suite(mask(job.run), per_step=per_step, attachment=job.attachment))
+            suite = junit_suite(mask(job.run), per_step=per_step, attachment=job.attachment, base_url=base_url)
+            suites.append(suite)
         else:
             reason = f"not started: {cancelled or 'not run'}"
             suites.append(skipped_suite(job.name or job.label, job.body["filename"], reason))

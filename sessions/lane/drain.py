@@ -27,7 +27,7 @@ from devices.models import Device
 from devices.services import driver_for
 
 from ..dispatch import lane_open, lane_ring
-from ..events import screen_store, step_event
+from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
 from .run import Lane, step_claim, step_run
@@ -114,7 +114,7 @@ def _pending(lane: Lane) -> tuple[list[Step], bool]:
     still running) holds the rest back."""
     steps = (
         Step.objects.filter(session_id=lane.session_id, status__in=PENDING_STEP)
-        .defer("result", "error", "effect", "state_patch", "screenshot")
+        .defer("result", "error", "effect", "state_patch")
         .order_by("index")
     )
     queued: list[Step] = []
@@ -190,6 +190,8 @@ def _setup(session_id: Any, device: Device) -> bool:
             steps_cancel_pending(session, reason="setup_failed")
             set_status(session, Status.FAILED, error=error, ended_at=timezone.now())
         return False
+    screen = device_state["device"]["screen"]
+    picture = screen_save(session_id=session_id, screen_hash=screen, png=png)
     with transaction.atomic():
         session = locked_session(session_id)
         if session.status != Status.SETTING_UP:
@@ -201,7 +203,7 @@ def _setup(session_id: Any, device: Device) -> bool:
             state = {**state_rebuild(session=session), **device_state}
             has_run = session.steps.filter(status__in=Step.TERMINAL).exists()
             set_status(session, Status.RUNNING if has_run else Status.READY, current_state=state)
-        screen_store(session_id=session.pk, png=png, screen_hash=device_state["device"]["screen"], ui_xml=ui_xml)
+        screen_store(session_id=session.pk, picture=picture, screen_hash=screen, ui_xml=ui_xml)
     return True
 
 

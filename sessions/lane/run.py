@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import metrics
+from core.storage import artifact_name, artifact_save
 from devices import actions
 from devices.drivers.base import DeviceDriver, DeviceError
 from devices.leases import Lease, lane_lease_lost, lease_holds
@@ -29,7 +30,7 @@ from devices.models import Device
 from devices.services import driver_for
 from devices.uitree import ui_hash
 
-from ..events import event_append, event_insert, screen_store, session_bump, step_payload
+from ..events import event_append, event_insert, screen_save, screen_store, session_bump, step_payload
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
 from ..services.base import locked_session, set_status
@@ -160,6 +161,8 @@ def step_run(lane: Lane, step: Step) -> None:
             break
     device_ms = int((time.monotonic() - started) * 1000)
     if _finish(lane, step, outcome=outcome, error=error, device_ms=device_ms):
+        if outcome is not None and outcome.screenshot:
+            _keep_screenshot(lane, step, outcome.screenshot)
         _observe(lane, step, outcome)
 
 
@@ -244,7 +247,6 @@ def _finish(
             result=secrets_mask(outcome.result, lane.secrets),
             effect=effect,
             effect_hash=effect_hash(effect),
-            screenshot=outcome.screenshot if step.action == "screenshot" else None,
         )
         if outcome.state is not None:  # the step read the screen after its input: its state is known now
             after = {**lane.state, "device": outcome.state}
@@ -276,6 +278,13 @@ def _finish(
 # --- the screen after the step ------------------------------------------------------------------------
 
 
+def _keep_screenshot(lane: Lane, step: Step, png: bytes) -> None:
+    """A `screenshot` step's picture, into the artifact storage once its outcome is out (a file written
+    before COMPLETED would sit on the step's critical path)."""
+    name = artifact_save(name=artifact_name(lane.session_id, "steps", f"{step.pk}-screenshot.png"), content=png)
+    Step.objects.filter(pk=step.pk).update(screenshot=name)
+
+
 def _observe(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> None:
     """After the outcome is out: the screen the step led to — its state into the step's effect and the
     session's state when the step did not read it itself, its picture and UI tree for the IDE when it
@@ -301,12 +310,19 @@ def _observe(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> Non
         effect = secrets_mask(full.effect, lane.secrets)
         after = {**lane.state, "device": state}
         fields.update(effect=effect, effect_hash=effect_hash(effect), state_patch=json_diff(lane.state, after))
+    keep = screen != before or outcome is None
+    picture = screen_save(session_id=lane.session_id, screen_hash=screen, png=png) if keep else None
     with transaction.atomic():
         Step.objects.filter(pk=step.pk).update(**fields)
         if after != lane.state:
             session_bump(session_id=lane.session_id, seqs=0, current_state=after)
-        if screen != before or outcome is None:
+        if picture is not None:
             screen_store(
-                session_id=lane.session_id, png=png, screen_hash=screen, ui_xml=ui_xml, step=step, record_ms=record_ms
+                session_id=lane.session_id,
+                picture=picture,
+                screen_hash=screen,
+                ui_xml=ui_xml,
+                step=step,
+                record_ms=record_ms,
             )
     lane.state = after

@@ -32,7 +32,7 @@ def test_a_failed_step_shows_the_screen_and_tree_it_failed_on(page: Page, device
         expect(page.locator("#shot-img")).to_have_attribute("src", src)
         page.wait_for_function("() => document.querySelector('#shot-img').naturalWidth > 0")
         png = page.request.get(src)
-        assert png.body() == bytes(Screen.objects.get(session_id=session_id, screen_hash=at_failure).png)
+        assert png.body() == Screen.objects.get(session_id=session_id, screen_hash=at_failure).picture.read()
         # The tree of that screen, searchable: the message the check did not expect is there.
         tree = shot.locator("#shot-tree")
         expect(tree).to_contain_text("“Invalid email or password”")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sessions.accounts import api_user_create
@@ -67,7 +69,12 @@ def test_ten_steps_stream_in_order_and_match_the_database(stack, devices, rest, 
     steps = list(Step.objects.filter(session=row).order_by("index"))
     assert [s.status for s in steps] == ["COMPLETED"] * 6 + ["FAILED"] + ["COMPLETED"] * 3
     assert all(s.effect_hash and len(s.effect_hash) == 64 for s in steps if s.status == "COMPLETED")
-    assert steps[9].screenshot and bytes(steps[9].screenshot).startswith(b"\x89PNG")
+    deadline = time.monotonic() + 60
+    while not steps[9].screenshot:  # written just after its COMPLETED, off the step's critical path
+        assert time.monotonic() < deadline, "the screenshot was never stored"
+        time.sleep(0.05)
+        steps[9].refresh_from_db()
+    assert steps[9].screenshot.read().startswith(b"\x89PNG")
     assert any(e["type"] == "SCREEN" for e in events)
     sock.close()
 

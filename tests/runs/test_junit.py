@@ -204,3 +204,32 @@ def test_special_characters_are_escaped_and_secrets_masked():
     suite = valid(run_junit(data, per_step=True))
     assert suite.find("testcase/failure").get("message") == 'flows/login.yaml:5: x: a <b> & "c" ***'
     assert "hunter2" not in run_junit(data)
+
+
+def test_the_failure_points_to_its_evidence_and_the_run_to_its_recording():
+    evidence = {
+        "screen": "/api/sessions/s1/screens/abc.png",
+        "ui_tree": "/api/sessions/s1/screens/abc.xml",
+        "log": "/api/sessions/s1/steps/101/log.txt",
+    }
+    links = {"recording": "/api/sessions/s1/recording.webm", "log": "/api/sessions/s1/logs.txt"}
+    steps = [dict(s, evidence=evidence) if s["status"] == "failed" else s for s in FAILED_REPORT["steps"]]
+    failures = [dict(FAILED_REPORT["failures"][0], evidence=evidence)]
+    evidenced = {**FAILED_REPORT, "steps": steps, "failures": failures, "artifacts": links}
+    base = "https://ci.example.com"
+    lines = [
+        f"screen at failure: {base}/api/sessions/s1/screens/abc.png",
+        f"UI tree at failure: {base}/api/sessions/s1/screens/abc.xml",
+        f"device log at failure: {base}/api/sessions/s1/steps/101/log.txt",
+    ]
+    for per_step in (False, True):
+        suite = valid(run_junit(evidenced, per_step=per_step, base_url=base))
+        props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+        assert props["recording"] == f"{base}/api/sessions/s1/recording.webm"
+        (failure,) = suite.iter("failure")
+        assert failure.text.splitlines()[1:] == lines
+    out = valid(run_junit(evidenced, base_url=base)).find("testcase/system-out").text.splitlines()
+    assert out[-2:] == [
+        f"recording: {base}/api/sessions/s1/recording.webm",
+        f"device log: {base}/api/sessions/s1/logs.txt",
+    ]

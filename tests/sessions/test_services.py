@@ -42,7 +42,7 @@ def test_open_claims_the_device_and_setup_makes_it_ready(user, device):
     ]
     screen = session.screens.get()
     assert session.screen_url == f"/api/sessions/{session.pk}/screens/{screen.screen_hash}.png"
-    assert bytes(screen.png).startswith(b"\x89PNG") and "com.android.launcher3" in screen.ui_xml
+    assert screen.picture.read().startswith(b"\x89PNG") and "com.android.launcher3" in screen.ui_xml
 
 
 def test_setup_opens_the_sessions_app(user, device):

@@ -1,0 +1,100 @@
+"""The files of sessions in the artifact storage (core/storage.py): what each user keeps, and retention.
+
+Retention (docs/settings.md "Artifacts"), enforced by the sweeper: the files of a session that ended
+more than ARTIFACT_RETENTION_DAYS ago are deleted, and a user whose files take more than
+ARTIFACT_QUOTA_MB loses those of their sessions that ended first until they fit. A session that is
+still open keeps everything. What is deleted is the files (screens' pictures, screenshots, device
+logs, failure logs, recordings); the session's steps, events and UI trees stay.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from core.locks import lock_key, redis_client
+from core.storage import artifact_delete
+
+from ..models import Artifact, Screen, Step, TestSession
+
+logger = logging.getLogger(__name__)
+RETENTION_EVERY_S = 60
+
+
+def session_artifact_names(*, session_id: Any) -> list[str]:
+    names = list(Screen.objects.filter(session_id=session_id).exclude(picture="").values_list("picture", flat=True))
+    names += Step.objects.filter(session_id=session_id).exclude(screenshot="").values_list("screenshot", flat=True)
+    names += Artifact.objects.filter(session_id=session_id).values_list("file", flat=True)
+    return names
+
+
+def session_artifacts_delete(*, session_id: Any) -> int:
+    """Delete a session's files, then forget them; the number of files deleted."""
+    names = session_artifact_names(session_id=session_id)
+    for name in names:
+        artifact_delete(name=name)
+    Screen.objects.filter(session_id=session_id).exclude(picture="").update(picture="", size=0)
+    Step.objects.filter(session_id=session_id).exclude(screenshot="").update(screenshot="")
+    Artifact.objects.filter(session_id=session_id).delete()
+    return len(names)
+
+
+def artifact_usage() -> dict[int, int]:
+    """Bytes of artifacts kept, by owner (screens' pictures, logs, recordings)."""
+    usage: dict[int, int] = {}
+    for model in (Screen, Artifact):
+        for row in model.objects.values("session__owner").annotate(total=Sum("size")):
+            usage[row["session__owner"]] = usage.get(row["session__owner"], 0) + (row["total"] or 0)
+    return usage
+
+
+def _with_files() -> Q:
+    return Q(screens__size__gt=0) | Q(artifacts__isnull=False) | ~Q(steps__screenshot="")
+
+
+def artifacts_expire(*, now: datetime | None = None) -> int:
+    """One retention pass (days, then per-user quota); the number of files deleted."""
+    now = now or timezone.now()
+    ended = TestSession.objects.filter(status__in=TestSession.TERMINAL, ended_at__isnull=False)
+    deleted = 0
+    if settings.ARTIFACT_RETENTION_DAYS > 0:
+        cutoff = now - timedelta(days=settings.ARTIFACT_RETENTION_DAYS)
+        expired = ended.filter(ended_at__lt=cutoff).filter(_with_files()).values_list("pk", flat=True).distinct()
+        for session_id in list(expired):
+            deleted += session_artifacts_delete(session_id=session_id)
+    if settings.ARTIFACT_QUOTA_MB > 0:
+        quota = settings.ARTIFACT_QUOTA_MB * 1024 * 1024
+        for owner_id, used in artifact_usage().items():
+            if used <= quota:
+                continue
+            oldest = ended.filter(owner_id=owner_id).order_by("ended_at").values_list("pk", flat=True)
+            for session_id in oldest.iterator():
+                freed = _session_bytes(session_id)
+                if not freed:
+                    continue
+                deleted += session_artifacts_delete(session_id=session_id)
+                used -= freed
+                if used <= quota:
+                    break
+    if deleted:
+        logger.info("retention deleted %d artifact files", deleted)
+    return deleted
+
+
+def _session_bytes(session_id: Any) -> int:
+    screens = Screen.objects.filter(session_id=session_id).aggregate(total=Sum("size"))["total"] or 0
+    files = Artifact.objects.filter(session_id=session_id).aggregate(total=Sum("size"))["total"] or 0
+    shots = Step.objects.filter(session_id=session_id).exclude(screenshot="").count()
+    return int(screens + files) + shots  # a screenshot counts at least a byte, so its session is cleared
+
+
+def artifacts_retention() -> int:
+    """The sweeper's duty: `artifacts_expire`, at most once a minute across every sweeper process."""
+    if not redis_client().set(lock_key("artifact-retention"), 1, nx=True, ex=RETENTION_EVERY_S):
+        return 0
+    return artifacts_expire()

@@ -1,0 +1,81 @@
+"""Artifacts in the storage API: the data migration of the old blobs, and retention by days and by quota."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from core.storage import artifact_storage
+from sessions.models import Artifact, Screen, TestSession
+from sessions.services.artifacts import artifact_usage, artifacts_expire
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_screens_and_screenshots_out_of_the_database(user, device):
+    before, after = [("test_sessions", "0006_next_index")], [("test_sessions", "0007_artifacts")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        session = old.get_model("test_sessions", "TestSession").objects.create(owner_id=user.pk, device_id=device.pk)
+        old.get_model("test_sessions", "Screen").objects.create(session=session, screen_hash="a" * 64, png=PNG)
+        step = old.get_model("test_sessions", "Step").objects.create(
+            session=session, index=0, action="screenshot", timeout_ms=1000, screenshot=PNG[::-1]
+        )
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+    finally:
+        MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
+    screen = Screen.objects.get(session_id=session.pk)
+    assert screen.picture.name == f"sessions/{session.pk}/screens/{'a' * 64}.png"
+    assert screen.picture.read() == PNG and screen.size == len(PNG)
+    shot = TestSession.objects.get(pk=session.pk).steps.get(pk=step.pk).screenshot
+    assert shot.name == f"sessions/{session.pk}/steps/{step.pk}-screenshot.png" and shot.read() == PNG[::-1]
+    assert "png" not in {f.name for f in Screen._meta.get_fields()}
+
+
+def ended_session(user, device, *, days_ago: float, size: int) -> TestSession:
+    session = TestSession.objects.create(
+        owner=user, device=device, status="COMPLETED", ended_at=timezone.now() - timedelta(days=days_ago)
+    )
+    name = artifact_storage().save(f"sessions/{session.pk}/logs/000001.log", ContentFile(b"x" * size))
+    Artifact.objects.create(session=session, kind="log", file=name, size=size, lines=1)
+    return session
+
+
+@pytest.mark.django_db
+def test_retention_deletes_the_files_of_sessions_ended_too_long_ago(user, device, settings):
+    settings.ARTIFACT_RETENTION_DAYS, settings.ARTIFACT_QUOTA_MB = 30, 0
+    old, recent = ended_session(user, device, days_ago=31, size=10), ended_session(user, device, days_ago=29, size=10)
+    running = TestSession.objects.create(owner=user, status="RUNNING")
+    name = artifact_storage().save(f"sessions/{running.pk}/logs/000001.log", ContentFile(b"live"))
+    Artifact.objects.create(session=running, kind="log", file=name, size=4)
+    old_file = old.artifacts.get().file.name
+
+    assert artifacts_expire() == 1
+    assert not artifact_storage().exists(old_file) and not old.artifacts.exists()
+    assert recent.artifacts.exists() and running.artifacts.exists()
+    assert artifacts_expire() == 0  # nothing left to do
+
+
+@pytest.mark.django_db
+def test_a_user_over_quota_loses_the_files_of_their_oldest_ended_sessions(user, other_user, device, settings):
+    settings.ARTIFACT_RETENTION_DAYS, settings.ARTIFACT_QUOTA_MB = 0, 1
+    mib = 1024 * 1024
+    oldest = ended_session(user, device, days_ago=3, size=mib // 2)
+    middle = ended_session(user, device, days_ago=2, size=mib // 2)
+    newest = ended_session(user, device, days_ago=1, size=mib // 2)
+    theirs = ended_session(other_user, device, days_ago=9, size=mib // 2)
+    assert artifact_usage()[user.pk] == 3 * (mib // 2)
+
+    assert artifacts_expire() == 1
+    assert not oldest.artifacts.exists()
+    assert middle.artifacts.exists() and newest.artifacts.exists() and theirs.artifacts.exists()
+    assert artifact_usage()[user.pk] == mib
