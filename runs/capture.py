@@ -256,7 +256,9 @@ def bundle_validate(data: Any) -> dict[str, Any]:
     except JsonRefused as exc:
         raise BundleInvalid(f"{exc.field or 'bundle'}: {exc.message}") from None
     if "version" in data and (data["version"] != VERSION or isinstance(data["version"], bool)):
-        raise BundleInvalid(f"Unknown bundle version {data['version']!r}; this server reads version {VERSION}.")
+        shown = repr(data["version"])
+        shown = shown if len(shown) <= 40 else f"{shown[:40]}…"
+        raise BundleInvalid(f"Unknown bundle version {shown}; this server reads version {VERSION}.")
     unknown = sorted(set(data) - TOP_FIELDS)
     if unknown:
         raise BundleInvalid(f"Unknown field '{unknown[0]}' in the bundle.")
