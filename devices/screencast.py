@@ -11,8 +11,12 @@ renews itself every `LIVE_WATCH_TTL_SECONDS / 3`, and removes itself when it clo
 process died lapses on its own. Nothing here knows about sessions: the socket that registers a watcher
 decides who may watch and closes when the session ends (`ide.liveview`), which empties the set.
 
-The caster reads through a driver instance of its own (`capture_driver`), never the lane's: its screen
-reads take no lock a step needs, and a step never waits for a frame. A frame is one binary WebSocket message:
+An adb device is read through a driver instance of the caster's own (`capture_driver`): a `screencap` is a
+command on the phone that holds nothing a step needs, and the worker only receives its bytes. The simulated
+phone renders its picture in this very process, so the caster reads it through the lane's own driver: the
+picture of a changed screen is rendered once, for whichever of the lane's observation and the caster asks
+first, and the other gets it from the driver's cache (two instances rendered everything twice, and the
+second render competed with the next step for this process's GIL). A frame is one binary WebSocket message:
 `FRAME_HEADER` (frame number, capture time in Unix seconds, both big-endian) followed by the PNG.
 """
 
@@ -101,17 +105,16 @@ def frame_decode(frame: bytes) -> tuple[int, float, bytes]:
 
 
 def capture_driver(serial: str) -> DeviceDriver:
-    """A driver of its own for reading the device's screen (not the lane's: see the module's docstring)."""
+    """The driver the caster reads the screen with (see the module's docstring)."""
     from .models import Device
+    from .services import driver_for
 
-    transport = Device.objects.filter(serial=serial).values_list("transport", flat=True).first()
-    if transport == Device.Transport.ADB:
+    device = Device.objects.get(serial=serial)
+    if device.transport == Device.Transport.ADB:
         from .drivers.adb import AdbDriver
 
         return AdbDriver(serial, adb_host=settings.ADB_SERVER_HOST, adb_port=settings.ADB_SERVER_PORT, backend="stock")
-    from .drivers.sim import SimDriver
-
-    return SimDriver(serial, settings.SIM_DEVICE_DIR)
+    return driver_for(device)
 
 
 class ScreenCaster:
