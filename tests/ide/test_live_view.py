@@ -25,8 +25,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 class LiveSocket:
     """The frame socket: text messages (LIVE, ENDED) and binary frames, each kept in order."""
 
-    def __init__(self, url: str, token: str | None) -> None:
-        headers = {"Authorization": f"Token {token}"} if token else {}
+    def __init__(self, url: str, token: str | None, headers: dict[str, str] | None = None) -> None:
+        headers = {**(headers or {}), **({"Authorization": f"Token {token}"} if token else {})}
         self.conn = connect(url, additional_headers=headers, max_size=None, open_timeout=10, legacy=True)
         self.frames: list[tuple[int, float, bytes]] = []
         self.texts: list[dict[str, Any]] = []
@@ -95,6 +95,7 @@ def test_only_the_sessions_owner_opens_the_page_and_the_socket(stack, devices, r
     _, sock = open_ready(stack, rest, alice, serial)
     assert LiveSocket(live_ws(stack, serial), bob).close_code() == 4403
     assert LiveSocket(live_ws(stack, serial), None).close_code() == 4401
+    assert LiveSocket(live_ws(stack, serial), None, {"Origin": "http://evil.example"}).close_code() == 4403
     assert LiveSocket(live_ws(stack, "no-such-phone"), alice).close_code() == 4404
     assert LiveSocket(live_ws(stack, devices[1].serial), alice).close_code() == 4403  # no session of hers there
 
