@@ -39,7 +39,9 @@ def running_stack(devices: int, home: str | None = None) -> Iterator[tuple[str, 
     """
     port = free_port()
     env = dict(os.environ, COGNISIM_HOME=home or tempfile.mkdtemp(prefix="cognisim-bench-"))
-    env.setdefault("RATE_LIMIT_STEPS", "0")  # steps back to back on several devices: not a runaway script
+    # Steps back to back, one socket per device, are the point here: not a runaway script.
+    env.setdefault("RATE_LIMIT_STEPS", "0")
+    env.setdefault("SOCKET_MESSAGES_PER_SECOND", "100000")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", str(devices)],
         env=env,

@@ -100,6 +100,18 @@ def event_insert(*, session_id: Any, seq: int, type: str, payload: dict[str, Any
     return event
 
 
+def events_insert(*, session_id: Any, first_seq: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Store events numbered `first_seq`, `first_seq + 1` … (reserved by `session_update`) in one insert;
+    they are published in order after commit."""
+    rows = SessionEvent.objects.bulk_create(
+        SessionEvent(session_id=session_id, seq=seq, type=type, payload=payload)
+        for seq, (type, payload) in enumerate(events, start=first_seq)
+    )
+    group = session_group(session_id)
+    for event in rows:
+        publish_on_commit(group, event_message(event))
+
+
 def event_append(*, session: TestSession, type: str, payload: dict[str, Any], **fields: Any) -> SessionEvent:
     """Number and store one event, inside the transaction that makes the change it reports.
 

@@ -3,7 +3,9 @@
 import uuid
 
 import pytest
+from django.db import transaction
 
+from core.steps import step_parse
 from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
@@ -11,7 +13,7 @@ from sessions import services
 from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
 from sessions.lane import drain as lane
 from sessions.lane import run
-from sessions.models import SessionEvent, Step, TestSession, UserQuota
+from sessions.models import Decision, SessionEvent, Step, TestSession, UserQuota
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +132,27 @@ def test_a_lease_has_one_holder_at_a_time():
     second = lease_acquire(serial=serial, holder="b")
     assert second.token > first.token
     lease_release(lease=second)
+
+
+def test_a_runs_steps_go_in_a_few_statements_numbered_like_any_others(user, device, django_assert_max_num_queries):
+    session = services.session_open(owner=user, device_serial=device.serial, queue=True)
+    specs = [step_parse({"action": "press_key", "key": "home"}) for _ in range(300)]
+    specs.append(step_parse({"action": "type", "text": "hunter2", "secret": True}))
+    with django_assert_max_num_queries(20), transaction.atomic():  # batches, not a statement per row
+        steps = services.steps_append(session_id=session.pk, specs=specs)
+    assert [s.index for s in steps] == list(range(301)) and all(s.pk for s in steps)
+    events = list(SessionEvent.objects.filter(session=session).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, 303))
+    assert [e.payload["step_id"] for e in events[1:]] == [s.pk for s in steps]
+    assert {e.payload["status"] for e in events[1:]} == {"QUEUED"}
+    session.refresh_from_db()
+    assert (session.last_seq, session.next_index) == (302, 301)
+    assert Step.objects.get(session=session, index=300).params["text"] == "${_TYPED_300}"
+    assert session.secrets == {"_TYPED_300": "hunter2"}
+    assert Decision.objects.filter(session=session, kind="INVOKE").count() == 301
+    lane.session_setup(session_id=session.pk)
+    lane.session_drain(session_id=session.pk)
+    assert set(Step.objects.filter(session=session).values_list("status", flat=True)) == {"COMPLETED"}
 
 
 def test_stop_cancels_what_never_ran_and_frees_the_device(user, device):
