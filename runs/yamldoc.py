@@ -17,8 +17,25 @@ import re
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
+
+try:  # libyaml's C scanner and parser (PyYAML's wheels have them) are several times faster than Python's;
+    # the nodes are still composed here in Python: the checks below need each event.
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+
+    class _Parser(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, text: str) -> None:
+            Reader.__init__(self, text)
+            Scanner.__init__(self)
+            Parser.__init__(self)
 
 Where = tuple[int, int]  # (line, column), both 1-based
 MAX_YAML_CHARS = 1_000_000
@@ -58,12 +75,18 @@ def _mark(node: Node) -> Where:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, non-string keys, anchors, aliases, deep nesting and
+class _StrictLoader(Composer, _Parser, SafeConstructor, Resolver):
+    """A safe loader that refuses duplicate keys, non-string keys, anchors, aliases, deep nesting and
     too many nodes, and keeps positions."""
 
     depth = 0
     nodes = 0
+
+    def __init__(self, text: str) -> None:
+        _Parser.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         event = self.peek_event()
@@ -79,7 +102,7 @@ class _StrictLoader(yaml.SafeLoader):
             if self.depth > MAX_YAML_DEPTH:
                 line, column = event.start_mark.line + 1, event.start_mark.column + 1
                 raise YamlProblem(line, column, f"nested more than {MAX_YAML_DEPTH} levels deep.")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return Composer.compose_node(self, parent, index)  # type: ignore[no-any-return]
         finally:
             self.depth -= 1
 
@@ -136,6 +159,9 @@ def yaml_documents(text: str) -> list[Any]:
         problem = exc.problem or exc.context or "unreadable"
         if exc.context and exc.problem:
             problem = f"{exc.problem} ({exc.context})"
+        if "maximum nesting depth" in problem:  # libyaml's own cap (1,000) met before ours
+            problem = f"nested more than {MAX_YAML_DEPTH} levels deep."
+            raise YamlProblem(line, column, problem) from None
         raise YamlProblem(line, column, f"not valid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlProblem(1, 1, f"not valid YAML: {exc}") from None
