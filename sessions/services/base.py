@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
@@ -25,9 +24,9 @@ from ..errors import (
     DeviceUnavailable,
     NoDeviceAvailable,
 )
-from ..events import session_status_event, step_event
+from ..events import events_insert, session_bump, session_status_event, step_payload
 from ..jsonpatch import json_apply
-from ..models import Decision, Step, TestSession, UserQuota
+from ..models import Decision, SessionEvent, Step, TestSession, UserQuota
 from ..signals import session_ended
 
 logger = logging.getLogger(__name__)
@@ -138,16 +137,30 @@ def steps_cancel_pending(session: TestSession, *, reason: str) -> int:
     """Cancel the locked session's steps that have not started (and a question waiting for its answer).
 
     A step running on the device is left to finish; each cancelled step gets its SKIP decision and
-    its CANCELLED event, with the reason.
+    its CANCELLED event, with the reason — a few statements however many steps there are (a
+    1,000-step run stopped or failed early).
     """
-    cancelled = 0
-    for step in session.steps.exclude(status__in=Step.TERMINAL).order_by("index"):
-        if step.status == Step.Status.RUNNING and step.action != "ask_user":
-            continue
-        step.status, step.finished_at, step.session = Step.Status.CANCELLED, timezone.now(), session
-        step.save(update_fields=["status", "finished_at"])
-        Decision.objects.create(session=session, step=step, kind=Decision.Kind.SKIP, reason=reason)
-        step_event(step=step, reason=reason)
-        transaction.on_commit(partial(metrics.step_finished, step=step))
-        cancelled += 1
-    return cancelled
+    pending = session.steps.exclude(status__in=Step.TERMINAL).exclude(
+        Q(status=Step.Status.RUNNING) & ~Q(action="ask_user")
+    )
+    steps = list(pending.order_by("index"))
+    if not steps:
+        return 0
+    now = timezone.now()
+    pending.update(status=Step.Status.CANCELLED, finished_at=now)
+    for step in steps:
+        step.status, step.finished_at, step.session = Step.Status.CANCELLED, now, session
+    Decision.objects.bulk_create(
+        Decision(session=session, step=step, kind=Decision.Kind.SKIP, reason=reason) for step in steps
+    )
+    bumped = session_bump(session_id=session.pk, seqs=len(steps))
+    assert bumped is not None, f"session {session.pk} is gone"
+    session.last_seq = bumped[0]
+    events_insert(
+        session_id=session.pk,
+        first_seq=bumped[0] - len(steps) + 1,
+        events=[(SessionEvent.Type.STEP_STATUS, step_payload(step, reason=reason)) for step in steps],
+    )
+    for step in steps:
+        transaction.on_commit(functools.partial(metrics.step_finished, step=step))
+    return len(steps)
