@@ -58,6 +58,11 @@ WAIT_FOR_DEFAULT_MS = 10_000
 BACKOFF_STRATEGIES = ("exponential", "linear", "constant")
 DIRECTIONS = ("up", "down", "left", "right")
 SELECTOR_KEYS = ("text", "id", "desc")
+SELECTOR_STATES = ("enabled", "checked")  # filters on the element's state in the UI tree
+SELECTOR_RELATIONS = ("below", "above", "child_of")  # where it is, relative to another element (an anchor)
+SELECTOR_EXTRAS = ("index", *SELECTOR_STATES, *SELECTOR_RELATIONS)
+SELECTOR_FIELDS = (*SELECTOR_KEYS, *SELECTOR_EXTRAS)
+ANCHOR_FIELDS = (*SELECTOR_KEYS, "index", *SELECTOR_STATES)  # an anchor has no relations of its own
 COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff", "optional")
 # Characters no step text may hold: C0 controls other than tab, newline and carriage return
 # (NUL cannot be stored by PostgreSQL), DEL, and lone surrogates (not encodable as UTF-8).
@@ -102,32 +107,54 @@ class _Strict(BaseModel):
 
 
 def _selector_schema(*, point: bool) -> dict[str, Any]:
-    """JSON Schema for "exactly one of text, id, desc (with an optional index), or x and y"."""
+    """JSON Schema for "exactly one of text, id, desc (with optional index, states and relations), or x and y"."""
     coords = {"anyOf": [{"required": ["x"]}, {"required": ["y"]}]}
     named = [
         {"required": [key], "not": {"anyOf": [*({"required": [k]} for k in SELECTOR_KEYS if k != key), coords]}}
         for key in SELECTOR_KEYS
     ]
     if point:
-        named.append({"required": ["x", "y"], "not": {"anyOf": [{"required": [k]} for k in (*SELECTOR_KEYS, "index")]}})
+        named.append(
+            {"required": ["x", "y"], "not": {"anyOf": [{"required": [k]} for k in (*SELECTOR_KEYS, *SELECTOR_EXTRAS)]}}
+        )
     return {"oneOf": named}
 
 
 def _check_selector(data: Any, *, prefix: str = "", point: bool = False) -> None:
-    """Exactly one of text / id / desc (plus an optional index), or x and y where a point is allowed."""
+    """Exactly one of text / id / desc (plus optional index, states and relations), or x and y where a point
+    is allowed; each relation's anchor is itself a selector without relations."""
     if not isinstance(data, dict):
         return  # the model's own type check names it
     named = [k for k in SELECTOR_KEYS if k in data]
     coords = [k for k in ("x", "y") if k in data]
     if coords and point:
-        if named or len(coords) != 2 or "index" in data:
+        extra = [k for k in SELECTOR_EXTRAS if k in data]
+        if named or len(coords) != 2:
             raise StepInvalid(prefix + coords[0], "Give either 'x' and 'y' together, or one of text, id, desc.")
+        if extra:
+            raise StepInvalid(prefix + extra[0], f"'{extra[0]}' narrows a selector (text, id or desc), not a point.")
         return
     if coords:
         raise StepInvalid(prefix + coords[0], "This action takes a selector (text, id or desc), not coordinates.")
     if len(named) != 1:
         wanted = "text, id, desc" + (" or x and y" if point else "")
         raise StepInvalid(prefix + (named[1] if named else "text"), f"Give exactly one selector: {wanted}.")
+    for relation in SELECTOR_RELATIONS:
+        if relation in data:
+            _check_anchor(data[relation], f"{prefix}{relation}")
+
+
+def _check_anchor(data: Any, name: str) -> None:
+    """The element a relation (`below`, `above`, `child_of`) is relative to: text, id or desc, optional index and
+    states; errors name `below.text` …"""
+    if not isinstance(data, dict):
+        raise StepInvalid(name, f'\'{name}\' must be a selector object, like {{"text": "Email"}}.')
+    if unknown := sorted(str(k) for k in set(data) - set(ANCHOR_FIELDS)):
+        if unknown[0] in SELECTOR_RELATIONS:
+            raise StepInvalid(f"{name}.{unknown[0]}", f"'{name}' is an anchor: it cannot have '{unknown[0]}' itself.")
+        raise StepInvalid(f"{name}.{unknown[0][:64]}", f"Unknown field '{name}.{unknown[0][:64]}'.")
+    _no_nulls(data, f"{name}.")
+    _check_selector(data, prefix=f"{name}.")
 
 
 def _no_nulls(data: Any, prefix: str = "") -> None:
@@ -138,8 +165,9 @@ def _no_nulls(data: Any, prefix: str = "") -> None:
                 raise StepInvalid(prefix + str(key), f"'{prefix}{key}' must not be null; leave it out instead.")
 
 
-class Selector(_Strict):
-    """An element on screen: by its text, resource-id or content-desc; `index` picks among several matches."""
+class Anchor(_Strict):
+    """The element a relation is relative to: by its text, resource-id or content-desc; `index`, `enabled`
+    and `checked` narrow it as in any selector."""
 
     model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
 
@@ -147,12 +175,33 @@ class Selector(_Strict):
     id: Short | SkipJsonSchema[None] = None
     desc: Short | SkipJsonSchema[None] = None
     index: Index | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) enabled.")
+    checked: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) checked.")
+
+
+class _Relations(_Strict):
+    """Selector fields that place the element relative to another one (an anchor)."""
+
+    below: Anchor | SkipJsonSchema[None] = Field(
+        default=None, description="Only elements whose top edge is below the anchor's; the nearest first."
+    )
+    above: Anchor | SkipJsonSchema[None] = Field(
+        default=None, description="Only elements whose top edge is above the anchor's; the nearest first."
+    )
+    child_of: Anchor | SkipJsonSchema[None] = Field(default=None, description="Only elements inside the anchor.")
+
+
+class Selector(_Relations, Anchor):
+    """An element on screen: by its text, resource-id or content-desc; `index` picks among several matches;
+    `enabled`, `checked`, `below`, `above` and `child_of` narrow the matches."""
+
+    model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
 
     @model_validator(mode="before")
     @classmethod
     def _one(cls, data: Any) -> Any:
-        if isinstance(data, dict) and (unknown := sorted(set(data) - {*SELECTOR_KEYS, "index"})):
-            raise StepInvalid(f"into.{unknown[0]}", f"Unknown field 'into.{unknown[0]}'.")
+        if isinstance(data, dict) and (unknown := sorted(str(k) for k in set(data) - set(SELECTOR_FIELDS))):
+            raise StepInvalid(f"into.{unknown[0][:64]}", f"Unknown field 'into.{unknown[0][:64]}'.")
         _no_nulls(data, "into.")
         _check_selector(data, prefix="into.")
         return data
@@ -194,11 +243,7 @@ class _Step(_Strict):
         return data
 
 
-class _Target(_Step):
-    text: Short | SkipJsonSchema[None] = None
-    id: Short | SkipJsonSchema[None] = None
-    desc: Short | SkipJsonSchema[None] = None
-    index: Index | SkipJsonSchema[None] = None
+class _Target(_Step, _Relations, Anchor):
     target: ClassVar[str] = "selector"
 
     model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
@@ -346,7 +391,6 @@ class Condition(_Strict):
     not_visible: Selector | SkipJsonSchema[None] = None
 
 
-
 def _check_condition(data: Any, name: str) -> None:
     """Exactly one of visible / not_visible, holding one selector; errors name `name.visible.text` …"""
     if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in ("visible", "not_visible"):
@@ -354,9 +398,9 @@ def _check_condition(data: Any, name: str) -> None:
     kind, selector = next(iter(data.items()))
     prefix = f"{name}.{kind}."
     if not isinstance(selector, dict):
-        raise StepInvalid(f"{name}.{kind}", f"'{name}.{kind}' must be a selector object, like {{\"text\": \"OK\"}}.")
-    if unknown := sorted(set(selector) - {*SELECTOR_KEYS, "index"}):
-        raise StepInvalid(prefix + unknown[0], f"Unknown field '{prefix}{unknown[0]}'.")
+        raise StepInvalid(f"{name}.{kind}", f'\'{name}.{kind}\' must be a selector object, like {{"text": "OK"}}.')
+    if unknown := sorted(str(k) for k in set(selector) - set(SELECTOR_FIELDS)):
+        raise StepInvalid(prefix + unknown[0][:64], f"Unknown field '{prefix}{unknown[0][:64]}'.")
     _no_nulls(selector, prefix)
     _check_selector(selector, prefix=prefix)
 
@@ -596,7 +640,7 @@ def step_json_schema() -> dict[str, Any]:
 
 def _field_entry(name: str, schema: dict[str, Any], required: bool, defs: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in schema:
-        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        schema = {**defs[schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
     options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
     inner = options[0] if options else schema
     if "$ref" in inner:
@@ -605,7 +649,7 @@ def _field_entry(name: str, schema: dict[str, Any], required: bool, defs: dict[s
     if "const" in inner or "enum" in inner:
         entry.update(type="choice", choices=inner.get("enum", [inner.get("const")]))
     elif inner.get("type") == "object":
-        entry.update(type="selector" if name == "into" else "point")
+        entry.update(type="selector" if name in ("into", *SELECTOR_RELATIONS) else "point")
     else:
         entry["type"] = inner.get("type", "string")
     for key in ("minimum", "maximum", "maxLength", "default", "description"):
@@ -621,14 +665,14 @@ def step_catalog() -> list[dict[str, Any]]:
 
     `{"action", "summary", "target": "none" | "selector" | "selector_or_point", "fields": [{name, type,
     required, choices?, minimum?, maximum?, maxLength?, default?}]}`; selector fields (text, id, desc,
-    index, x, y) are not listed: `target` says which kind the action takes. Common fields are in
-    `common_fields()`.
+    index, enabled, checked, below, above, child_of, x, y) are not listed: `target` says which kind the
+    action takes, `selector_fields()` lists them. Common fields are in `common_fields()`.
     """
     _, schema = models_json_schema([(m, "validation") for m in MODELS])
     defs = schema["$defs"]
     catalog = []
     for model in MODELS:
-        skip = {"action", *COMMON_FIELDS, *(() if model.target == "none" else (*SELECTOR_KEYS, "index", "x", "y"))}
+        skip = {"action", *COMMON_FIELDS, *(() if model.target == "none" else (*SELECTOR_FIELDS, "x", "y"))}
         own = defs[model.__name__]
         required = set(own.get("required", []))
         catalog.append(
@@ -654,9 +698,20 @@ def common_fields() -> list[dict[str, Any]]:
     return [_field_entry(name, own[name], False, defs) for name in COMMON_FIELDS]
 
 
+def selector_fields() -> list[dict[str, Any]]:
+    """The fields of a selector (an action's target, `into`, a condition's element): text, id, desc (exactly one),
+    index, enabled, checked, and the relations below, above, child_of (each an anchor: a selector without
+    relations)."""
+    _, schema = models_json_schema([(Selector, "validation")])
+    defs = schema["$defs"]
+    own = defs["Selector"]["properties"]
+    return [_field_entry(name, own[name], False, defs) for name in SELECTOR_FIELDS]
+
+
 def action_lines() -> list[str]:
     """One line per action for an LLM prompt: `tap {text|id|desc [, index] | x, y}: Tap an element …`."""
-    target = {"none": "", "selector": "text|id|desc [, index]", "selector_or_point": "text|id|desc [, index] | x, y"}
+    named = "text|id|desc [, index, enabled, checked, below|above|child_of: {text|id|desc}]"
+    target = {"none": "", "selector": named, "selector_or_point": f"{named} | x, y"}
     lines = []
     for entry in step_catalog():
         parts = [target[entry["target"]]] if entry["target"] != "none" else []

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, overload
 
-from core.steps import BLOCK_ACTIONS, KEYS
+from core.steps import BLOCK_ACTIONS, KEYS, SELECTOR_FIELDS
 from devices.drivers.base import (
     ActionOutcome,
     ActionTimeout,
@@ -146,6 +146,12 @@ def observed(outcome: StepOutcome, observation: Observation) -> ActionOutcome:
     return ActionOutcome(outcome.result, {**outcome.effect, **state}, state, outcome.screenshot)
 
 
+def settled_nodes(driver: DeviceDriver, *, deadline: float, doing: str) -> list[Node]:
+    """The settled screen's nodes, read once (a tree read moments ago with no input since serves); a screen that
+    keeps animating is read again with backoff until the deadline, then `ScreenNotSettled`."""
+    return _read(driver, deadline, reuse=True, after=doing).nodes
+
+
 def device_state(driver: DeviceDriver) -> dict[str, str]:
     return _state(driver, _read(driver, time.monotonic() + 30, after="reading the screen"))
 
@@ -246,7 +252,7 @@ def _until(
 
 
 def _selector(params: Params) -> dict[str, Any]:
-    return {key: params[key] for key in ("text", "id", "desc", "index") if key in params}
+    return {key: params[key] for key in SELECTOR_FIELDS if key in params}
 
 
 def _element(node: Node) -> dict[str, Any]:

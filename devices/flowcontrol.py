@@ -13,7 +13,9 @@ fails, `CompoundFailed` carries the inner error's code, a message naming the rou
 inner results so far in `details["steps"]`. A transport fault after an inner step changed the device
 is not retryable (running the block again would apply that change twice).
 
-Conditions read the settled screen once; they do not wait for an element to come or go.
+Conditions read the settled screen once (one read of the UI tree, which the driver takes only once the
+screen is idle; the tree the previous inner step read after its input serves when the driver keeps
+it); they do not wait for an element to come or go.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from typing import Any
 from core.steps import BLOCK_ACTIONS, MAX_WHILE_ROUNDS, StepInvalid, step_parse
 from devices import actions
 from devices.drivers.base import ActionOutcome, ActionTimeout, DeviceDriver, DeviceError
-from devices.uitree import describe_selector, find_nodes, parse
+from devices.uitree import describe_selector, find_nodes
 
 COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
-SETTLE_DUMPS = 5
 FLOW_FIELDS = ("optional", "name")  # fields of an inner step that are not its request's own
 
 Perform = Callable[..., ActionOutcome]
@@ -50,18 +51,20 @@ class _Runner:
         self.state: dict[str, Any] | None = None
         self.screenshot: bytes | None = None
         self.changed = False  # an inner step has run on the device
+        self.rows: list[dict[str, Any]] = []  # every inner step's outcome so far
 
     def visible(self, selector: Mapping[str, Any]) -> bool:
-        """Whether the element is on the settled screen (two equal dumps, as far as time allows)."""
-        xml = self.driver.dump_ui()
-        for _ in range(SETTLE_DUMPS):
-            if time.monotonic() >= self.deadline:
-                break
-            again = self.driver.dump_ui()
-            if again == xml:
-                break
-            xml = again
-        return bool(find_nodes(parse(xml), dict(selector)))
+        """Whether the element is on the settled screen: one read of the tree."""
+        try:
+            nodes = actions.settled_nodes(self.driver, deadline=self.deadline, doing="checking the condition")
+        except DeviceError as exc:  # after an inner step changed the device, running the block again is wrong
+            raise CompoundFailed(
+                code=exc.code,
+                retryable=exc.retryable and not self.changed,
+                message=f"Checking the condition on {describe_selector(selector)}: {exc.message}",
+                details={"steps": self.rows},
+            ) from exc
+        return bool(find_nodes(nodes, dict(selector)))
 
     def holds(self, condition: Mapping[str, Any]) -> bool:
         kind, selector = next(iter(condition.items()))
@@ -133,7 +136,7 @@ def perform(
     """Run a compound step; `step` runs each simple inner step (`devices.actions.perform`)."""
     runner = _Runner(driver, deadline, step)
     steps: list[dict[str, Any]] = list(params["steps"])
-    rows: list[dict[str, Any]] = []
+    rows = runner.rows
     rounds, ran = 0, True
     if action == "repeat":
         times = params.get("times")

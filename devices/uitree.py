@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,7 @@ Bounds = tuple[int, int, int, int]
 
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 SELECTOR_KEYS = ("text", "id", "desc")
+STATE_KEYS = ("enabled", "checked")
 STOCK_HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><hierarchy rotation=\"0\">"
 STOCK_ATTRS = (
     "index",
@@ -182,20 +184,65 @@ def _loose(value: str) -> str:
     return value.strip().casefold()
 
 
-def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]:
-    """Nodes matching `{text|id|desc: value, index?}`, in document order.
+def _distance(a: Node, b: Node) -> float:
+    (ax, ay), (bx, by) = a.center, b.center
+    return float(math.hypot(ax - bx, ay - by))
 
-    Exact matches win; only when there are none does the match ignore case and
-    surrounding whitespace. `id` matches the full resource-id or the part after
-    `:id/`. Nodes with empty bounds are not on screen and never match. With `index`
-    the result is that one match, or empty.
+
+def _narrowed(nodes: list[Node], matches: list[Node], selector: Mapping[str, Any]) -> list[Node]:
+    """The matches that also meet the selector's states and relations; with `below`/`above`, nearest first."""
+    for state in STATE_KEYS:
+        if state in selector:
+            matches = [node for node in matches if getattr(node, state) is bool(selector[state])]
+    if "child_of" in selector:
+        parents = {id(node) for node in find_nodes(nodes, selector["child_of"])}
+        matches = [node for node in matches if any(id(up) in parents for up in _ancestors(nodes, node))]
+    nearest: dict[int, float] = {}
+    for relation in ("below", "above"):
+        if relation not in selector:
+            continue
+        anchors = find_nodes(nodes, selector[relation])
+        below, kept = relation == "below", []
+        for node in matches:
+            top = node.bounds[1]
+            placed = [a for a in anchors if (top > a.bounds[1] if below else top < a.bounds[1])]
+            if placed:
+                kept.append(node)
+                distance = min(_distance(node, a) for a in placed)
+                nearest[id(node)] = min(distance, nearest.get(id(node), distance))
+        matches = kept
+    if nearest:
+        matches = sorted(matches, key=lambda node: nearest[id(node)])
+    return matches
+
+
+def _ancestors(nodes: list[Node], node: Node) -> Iterable[Node]:
+    while node.parent is not None:
+        node = nodes[node.parent]
+        yield node
+
+
+def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]:
+    """Nodes matching `{text|id|desc: value, index?, enabled?, checked?, below?, above?, child_of?}`.
+
+    Exact matches win; only when none of them meets the rest of the selector does the match ignore
+    case and surrounding whitespace. `id` matches the full resource-id or the part after `:id/`.
+    Nodes with empty bounds are not on screen and never match. `enabled` and `checked` keep the
+    nodes in that state. `child_of` keeps the nodes inside an element its anchor (a selector)
+    matches; `below` / `above` the nodes whose top edge is lower / higher than the top edge of an
+    element the anchor matches, ordered by the distance between their centres, nearest first (as
+    Maestro does); otherwise the order is the document's. With `index` the result is that one
+    match, or empty.
     """
+    nodes = list(nodes)
     key, wanted = _selector_field(selector)
     candidates = [node for node in nodes if not node.is_empty]
-    matches = [node for node in candidates if wanted and wanted in _values(node, key)]
+    exact = [node for node in candidates if wanted and wanted in _values(node, key)]
+    matches = _narrowed(nodes, exact, selector) if exact else []
     if not matches and _loose(wanted):
         loose = _loose(wanted)
-        matches = [node for node in candidates if any(_loose(v) == loose for v in _values(node, key) if v)]
+        similar = [node for node in candidates if any(_loose(v) == loose for v in _values(node, key) if v)]
+        matches = _narrowed(nodes, similar, selector)
     index = selector.get("index")
     if index is None:
         return matches
@@ -203,9 +250,17 @@ def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]
 
 
 def describe_selector(selector: Mapping[str, Any]) -> str:
-    """`text "Sign in"`, `id "email" (index 1)`: how messages name what was looked for."""
+    """`text "Sign in"`, `id "email" (index 1)`, `id "title" below text "Bluetooth"`: how messages name what was
+    looked for."""
     key, wanted = _selector_field(selector)
     described = f"{key} {json.dumps(wanted, ensure_ascii=False)}"
+    for state in STATE_KEYS:
+        if state in selector:
+            described += f", {'' if selector[state] else 'not '}{state}"
+    for relation, words in (("below", "below"), ("above", "above"), ("child_of", "inside")):
+        if isinstance(selector.get(relation), Mapping):
+            anchor = describe_selector(selector[relation])
+            described += f" {words} " + (f"[{anchor}]" if "," in anchor or "(" in anchor else anchor)
     if selector.get("index") is not None:
         described += f" (index {selector['index']})"
     return described

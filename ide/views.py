@@ -13,7 +13,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import NotFound, ServiceError
-from core.steps import common_fields, step_catalog
+from core.steps import common_fields, selector_fields, step_catalog
 from devices.models import Device
 from runs.maestro import maestro_export
 from sessions import selectors as session_selectors
@@ -172,9 +172,9 @@ def export_maestro(request: HttpRequest, session_id: str) -> JsonResponse:
 @require_http_methods(["GET", "HEAD"])
 @cache_control(public=True, max_age=300)
 def steps_catalog(request: HttpRequest) -> JsonResponse:
-    """The step vocabulary (core.steps): every action with its fields, and the fields every step takes.
-    The composer is built from it."""
-    return JsonResponse({"actions": step_catalog(), "common": common_fields()})
+    """The step vocabulary (core.steps): every action with its fields, the fields every step takes, and a
+    selector's fields. The composer is built from it."""
+    return JsonResponse({"actions": step_catalog(), "common": common_fields(), "selector": selector_fields()})
 
 
 @cache_control(public=True, max_age=86400)

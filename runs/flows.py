@@ -120,17 +120,27 @@ def step_label(data: Mapping[str, Any]) -> str:
     for key in ("text", "id", "desc", "package", "key", "direction", "ms", "prompt"):
         if key in data:
             parts.append(f"{key}={data[key]}")
+    parts += _narrowing_words(data)
     if "into" in data and isinstance(data["into"], dict):
-        parts += [f"into.{k}={v}" for k, v in data["into"].items()]
+        parts += [f"into.{k}={v}" for k, v in data["into"].items() if not isinstance(v, dict)]
+        parts += [f"into.{word}" for word in _narrowing_words(data["into"])]
     if "x" in data and "y" in data:
         parts.append(f"at {data['x']},{data['y']}")
     return " ".join([str(action), *parts])[:200]
 
 
+def _narrowing_words(selector: Mapping[str, Any]) -> list[str]:
+    """A selector's states and relations in a label: `checked=true`, `below(text=Wi-Fi)`."""
+    words = [f"{k}={str(selector[k]).lower()}" for k in ("enabled", "checked") if k in selector]
+    words += [f"{k}({_selector_words(selector[k])})" for k in ("below", "above", "child_of") if k in selector]
+    return words
+
+
 def _selector_words(selector: Any) -> str:
     if not isinstance(selector, dict):
         return str(selector)
-    return " ".join(f"{k}={v}" for k, v in selector.items())
+    plain = [f"{k}={v}" for k, v in selector.items() if k not in ("enabled", "checked", "below", "above", "child_of")]
+    return " ".join([*plain, *_narrowing_words(selector)])
 
 
 def _field_where(params: Any, dotted: str, default: Where) -> Where:

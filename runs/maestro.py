@@ -64,16 +64,14 @@ REFUSED = {
 }
 # Selector fields Maestro has that change nothing about which element is meant, or only its timing.
 SELECTOR_IGNORED = {"retryTapIfNoChange", "waitUntilVisible", "waitToSettleTimeoutMs", "label", "optional"}
+# Maestro's selector fields that CogniSim's element matching honours → the native selector field.
+SELECTOR_STATES = {"enabled": "enabled", "checked": "checked"}
+SELECTOR_RELATIONS = {"below": "below", "above": "above", "childOf": "child_of"}
 SELECTOR_UNSUPPORTED = {
-    "below",
-    "above",
     "leftOf",
     "rightOf",
-    "childOf",
     "containsChild",
     "containsDescendants",
-    "enabled",
-    "checked",
     "selected",
     "focused",
     "width",
@@ -120,7 +118,9 @@ class _Translator:
         self.problems.append(MaestroProblem(where, message))
 
     # selectors ---------------------------------------------------------------------------------
-    def selector(self, value: Any, where: Where, command: str) -> dict[str, Any] | None:
+    def selector(self, value: Any, where: Where, command: str, *, anchor: str = "") -> dict[str, Any] | None:
+        """A Maestro selector → a native one; `anchor` names the relation when this is the element a relation
+        (`below`, `above`, `childOf`) is relative to, which cannot have relations of its own."""
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return {"text": str(value)}
         if not isinstance(value, dict):
@@ -136,10 +136,26 @@ class _Translator:
                     selector["index"] = int(str(item))
                 except ValueError:
                     self.fail(at, f"{command}: 'index' must be a number, not {item!r}.")
-            elif key in SELECTOR_IGNORED or key in ("repeat", "delay", "point"):
+            elif key in SELECTOR_STATES:
+                flag = {"true": True, "false": False}.get(str(item).lower()) if not isinstance(item, bool) else item
+                if flag is None:
+                    self.fail(at, f"{command}: '{key}' must be true or false, not {item!r}.")
+                else:
+                    selector[SELECTOR_STATES[key]] = flag
+            elif key in SELECTOR_RELATIONS and anchor:
+                self.fail(at, f"{command}: the selector in '{anchor}' cannot have '{key}' itself.")
+            elif key in SELECTOR_RELATIONS:
+                inner = self.selector(item, where_of(item, at), f"{command} {key}", anchor=key)
+                if inner is not None:
+                    selector[SELECTOR_RELATIONS[key]] = inner
+            elif key in SELECTOR_IGNORED or (not anchor and key in ("repeat", "delay", "point")):
                 continue
             elif key in SELECTOR_UNSUPPORTED:
-                self.fail(at, f"{command}: the selector field '{key}' is not supported; use text, id and index.")
+                self.fail(
+                    at,
+                    f"{command}: the selector field '{key}' is not supported; use text, id, index, enabled, "
+                    "checked, below, above and childOf.",
+                )
             else:
                 self.fail(at, f"{command}: unknown selector field '{key}'.")
         if not ("text" in selector or "id" in selector):
@@ -648,8 +664,12 @@ def _maestro_selector(step: dict[str, Any]) -> Any:
     found: dict[str, Any] = {k: step[k] for k in ("text", "id") if k in step}
     if "desc" in step:
         found["text"] = step["desc"]  # Maestro's text also matches the accessibility text
-    if "index" in step:
-        found["index"] = step["index"]
+    for key in ("index", *SELECTOR_STATES):
+        if key in step:
+            found[key] = step[key]
+    for maestro, native in SELECTOR_RELATIONS.items():
+        if isinstance(step.get(native), dict):
+            found[maestro] = _maestro_selector(step[native])
     return found["text"] if set(found) == {"text"} else found
 
 

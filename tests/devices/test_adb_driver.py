@@ -173,3 +173,29 @@ def test_an_adb_server_that_does_not_answer_is_an_action_timeout():
         with pytest.raises(ActionTimeout) as info:
             adb.tap(1, 1)
         assert info.value.retryable and time.monotonic() - started < 2.0
+
+
+SELECTOR_FLOW = [
+    ("launch_app", {"package": SETTINGS}),
+    ("assert_visible", {"id": "wifi_switch", "checked": True, "enabled": True}),
+    ("tap", {"id": "android:id/title", "below": {"text": "Bluetooth"}}),
+    ("assert_visible", {"id": "airplane_switch", "checked": True}),
+    ("tap", {"id": "android:id/title", "above": {"text": "Airplane mode"}}),
+    ("assert_not_visible", {"id": "bluetooth_switch", "checked": False, "timeout_ms": 500}),
+    ("tap", {"text": "Wi-Fi", "child_of": {"id": "recycler_view"}}),
+    ("assert_visible", {"id": "wifi_switch", "checked": False, "below": {"id": "homepage_title"}}),
+]
+
+
+def test_selector_states_and_relations_match_as_on_the_plain_sim_driver(driver, tmp_path):
+    adb, phone = driver
+    plain = SimDriver("plain-2", tmp_path / "plain")
+    over_adb = [run(adb, action, **params) for action, params in SELECTOR_FLOW]
+    direct = [run(plain, action, **params) for action, params in SELECTOR_FLOW]
+    assert [o.result for o in over_adb] == [o.result for o in direct]
+    assert [o.effect for o in over_adb] == [o.effect for o in direct]
+    assert [o.result["element"]["text"] for o in over_adb if "element" in o.result and o.result["element"]["text"]] == [
+        "Airplane mode",
+        "Bluetooth",
+        "Wi-Fi",
+    ]

@@ -97,3 +97,93 @@ def test_unreadable_dump_is_a_transport_error():
     with pytest.raises(TransportError) as info:
         parse("<hierarchy><node")
     assert info.value.retryable
+
+
+def stateful(text, rid, bounds, *, enabled=True, checked=False, children=""):
+    attrs = ATTRS.format(click="true").replace('enabled="true"', f'enabled="{str(enabled).lower()}"')
+    attrs = attrs.replace('checked="false"', f'checked="{str(checked).lower()}"')
+    head = (
+        f'<node index="0" text="{text}" resource-id="{rid}" class="android.widget.Switch" package="p" '
+        f'content-desc="" {attrs} bounds="{bounds}"'
+    )
+    return f"{head}>{children}</node>" if children else f"{head} />"
+
+
+ROWS = dump(
+    node(text="Settings", rid="app:id/header", bounds="[0,0][1080,200]"),
+    node(
+        rid="app:id/list",
+        bounds="[0,200][1080,1000]",
+        children="".join(
+            node(
+                rid="app:id/row",
+                bounds=f"[0,{top}][1080,{top + 200}]",
+                children=node(text=label, rid="app:id/title", bounds=f"[40,{top + 50}][800,{top + 150}]")
+                + stateful("", f"app:id/{label.lower()}_switch", f"[880,{top + 50}][1040,{top + 150}]", **state),
+            )
+            for top, label, state in (
+                (200, "Wifi", {"checked": True}),
+                (400, "Bluetooth", {}),
+                (600, "Airplane", {"enabled": False}),
+                (800, "Location", {"checked": True, "enabled": False}),
+            )
+        ),
+    ),
+    node(text="Wifi", rid="app:id/footer", bounds="[0,2200][1080,2400]"),
+)
+
+
+def _ids(found):
+    return [n.resource_id.rsplit("/", 1)[-1] for n in found]
+
+
+def test_states_keep_the_elements_in_that_state():
+    nodes = parse(ROWS)
+    switches = {"checked": True}
+    assert _ids(find_nodes(nodes, {"id": "wifi_switch", **switches})) == ["wifi_switch"]
+    assert find_nodes(nodes, {"id": "bluetooth_switch", **switches}) == []
+    assert find_nodes(nodes, {"id": "airplane_switch", "enabled": True}) == []
+    assert _ids(find_nodes(nodes, {"id": "airplane_switch", "enabled": False})) == ["airplane_switch"]
+    assert _ids(find_nodes(nodes, {"id": "location_switch", "enabled": False, "checked": True})) == ["location_switch"]
+
+
+def test_below_and_above_keep_the_nearest_first_and_index_counts_in_that_order():
+    nodes = parse(ROWS)
+    below = find_nodes(nodes, {"id": "title", "below": {"text": "Bluetooth"}})
+    assert [n.text for n in below] == ["Airplane", "Location"]
+    above = find_nodes(nodes, {"id": "title", "above": {"text": "Airplane"}})
+    assert [n.text for n in above] == ["Bluetooth", "Wifi"]
+    assert find_nodes(nodes, {"id": "title", "above": {"text": "Airplane"}, "index": 1})[0].text == "Wifi"
+    between = {"id": "title", "below": {"text": "Wifi", "index": 0}, "above": {"text": "Location"}}
+    assert [n.text for n in find_nodes(nodes, between)] == ["Bluetooth", "Airplane"]
+    # A switch in the same row is level with its title: neither below nor above it.
+    assert find_nodes(nodes, {"id": "bluetooth_switch", "below": {"text": "Bluetooth"}}) == []
+    # The anchor's own states narrow it: Location's switch is disabled, so no enabled one anchors anything.
+    assert find_nodes(nodes, {"id": "row", "above": {"id": "location_switch", "enabled": True}}) == []
+    # Top edges are compared (as Maestro does): Location's own row starts above its switch.
+    rows = find_nodes(nodes, {"id": "row", "above": {"id": "location_switch", "enabled": False}})
+    assert [n.bounds[1] for n in rows] == [800, 600, 400, 200]
+
+
+def test_child_of_keeps_the_elements_inside_the_anchor():
+    nodes = parse(ROWS)
+    assert _ids(find_nodes(nodes, {"text": "Wifi"})) == ["title", "footer"]
+    assert _ids(find_nodes(nodes, {"text": "Wifi", "child_of": {"id": "list"}})) == ["title"]
+    assert find_nodes(nodes, {"text": "Settings", "child_of": {"id": "list"}}) == []
+    inside_row = {"id": "title", "child_of": {"id": "row", "index": 2}}
+    assert [n.text for n in find_nodes(nodes, inside_row)] == ["Airplane"]
+
+
+def test_a_relation_that_rules_out_the_exact_matches_falls_back_to_loose_ones():
+    nodes = parse(XML)
+    found = find_nodes(nodes, {"text": "sign in", "below": {"id": "email"}})
+    assert _ids(found) == ["sign_in", "other"]
+    assert _ids(find_nodes(nodes, {"text": "Sign in", "below": {"id": "sign_in"}})) == ["other"]
+
+
+def test_descriptions_name_states_and_relations():
+    assert describe_selector({"id": "title", "below": {"text": "Wi-Fi"}}) == 'id "title" below text "Wi-Fi"'
+    assert (
+        describe_selector({"id": "s", "checked": False, "enabled": True, "child_of": {"id": "row", "index": 2}})
+        == 'id "s", enabled, not checked inside [id "row" (index 2)]'
+    )

@@ -14,7 +14,8 @@ from core.steps import ACTIONS, BLOCK_ACTIONS, KEYS, SELECTOR_KEYS
 FIELDS = sorted(
     {*SELECTOR_KEYS, "index", "x", "y", "package", "clear_state", "into", "direction", "from", "to", "duration_ms",
      "max_swipes", "key", "prompt", "choices", "ms", "text", "secret", "timeout_ms", "max_retries", "backoff",
-     "optional", "steps", "times", "while", "when", "max_attempts", "visible", "not_visible", "strategy", "base_ms"}
+     "optional", "steps", "times", "while", "when", "max_attempts", "visible", "not_visible", "strategy", "base_ms",
+     "enabled", "checked", "below", "above", "child_of"}
 )
 WORDS = ["tap", "OK", "com.cognisim.demo", "up", "down", "back", "home", "exponential", "Login", "email", "${X}",
          "\x00", "\ud800", "\x07", "²", "", " ", "a" * 5000, "-1", "1e309", "true", "null"]
@@ -49,13 +50,33 @@ def step_requests(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=6, unique=True)):
         if name == "steps" and depth < 3:
             step[name] = draw(st.lists(step_requests(depth + 1), max_size=3))
-        elif name in ("into", "visible", "not_visible", "while", "when", "from", "to", "backoff"):
+        elif name in ("into", "visible", "not_visible", "while", "when", "from", "to", "backoff", "below", "above",
+                      "child_of"):
             step[name] = draw(st.one_of(st.dictionaries(st.sampled_from(FIELDS), scalars, max_size=3), json_values(6)))
+        elif name in ("enabled", "checked"):
+            step[name] = draw(st.one_of(st.booleans(), scalars))
         elif name == "key":
             step[name] = draw(st.one_of(st.sampled_from(sorted(KEYS)), scalars))
         else:
             step[name] = draw(st.one_of(scalars, json_values(5)))
     return step
+
+
+MAESTRO_SELECTOR_FIELDS = ["text", "id", "index", "enabled", "checked", "below", "above", "childOf", "leftOf",
+                           "label", "optional"]
+
+
+def maestro_selectors(depth: int = 0) -> st.SearchStrategy[Any]:
+    """Maestro selectors: a text, or a mapping of its fields (relations holding selectors) with odd values."""
+    inner = maestro_selectors(depth + 1) if depth < 2 else st.sampled_from(["OK", "Email"])
+    return st.one_of(
+        st.sampled_from(["Sign in", "OK"]),
+        st.dictionaries(
+            st.sampled_from(MAESTRO_SELECTOR_FIELDS),
+            st.one_of(st.sampled_from(["Sign in", "email", "true", "false", "x"]), st.booleans(), scalars, inner),
+            max_size=4,
+        ),
+    )
 
 
 def _yaml(value: Any) -> str:
@@ -93,6 +114,7 @@ def flow_texts(draw: st.DrawFn) -> str:
                                              "retry", "pressKey", "waitForAnimationToEnd", "extendedWaitUntil",
                                              "scrollUntilVisible", "eraseText", "launchApp", "evalScript"]),
                             json_values(6), min_size=1, max_size=1),
+            st.builds(lambda sel: {"tapOn": sel}, maestro_selectors()),
         ), max_size=6))
         return _yaml({"appId": draw(st.one_of(st.just("com.cognisim.demo"), scalars))}) + "---\n" + _yaml(commands)
     text = _yaml({**header, "steps": steps if kind != "short" else [{"tap": {"text": "OK"}}, *steps]})

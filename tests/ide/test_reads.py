@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from core.steps import common_fields, step_catalog
+from core.steps import common_fields, selector_fields, step_catalog
 from devices.drivers.sim.phone import dump, fresh_state, launch
 from ide.inspector import screen_tree
 from ide.states import session_shown
@@ -56,7 +56,13 @@ def test_the_badge_and_result_say_what_happened(status: str, counts: dict, label
 
 def test_the_catalog_is_served_as_the_schema_makes_it(client: Any) -> None:
     answer = client.get("/steps/catalog.json")
-    assert answer.status_code == 200 and answer.json() == {"actions": step_catalog(), "common": common_fields()}
+    assert answer.status_code == 200 and answer.json() == {
+        "actions": step_catalog(),
+        "common": common_fields(),
+        "selector": selector_fields(),
+    }
+    names = [field["name"] for field in answer.json()["selector"]]
+    assert names == ["text", "id", "desc", "index", "enabled", "checked", "below", "above", "child_of"]
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from devices import actions, flowcontrol
-from devices.drivers.sim import DEMO, SimDriver
+from devices.drivers.sim import DEMO, SETTINGS, SimDriver
 from devices.flowcontrol import CompoundFailed
 
 
@@ -132,3 +132,47 @@ def test_an_optional_inner_step_may_fail_and_a_required_one_fails_the_block(phon
     assert caught.value.code == "element_not_found"
     assert caught.value.message.startswith("round 1, step 2 (tap): No element with id")
     assert [r["status"] for r in caught.value.details["steps"]] == ["passed", "failed"]
+
+
+class CountingPhone(SimDriver):
+    """The simulated phone, counting the UI tree reads it answers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dumps = 0
+
+    def dump_ui(self, **kwargs):
+        self.dumps += 1
+        return super().dump_ui(**kwargs)
+
+
+def test_a_condition_reads_the_screen_once(tmp_path):
+    phone = CountingPhone("sim-2", tmp_path)
+    actions.perform(phone, action="launch_app", params={"package": DEMO, "clear_state": True}, deadline=_later())
+    phone.dumps = 0
+    skipped = run(phone, "run_flow", when={"visible": {"text": "Sign out"}}, steps=[{"action": "screenshot"}])
+    assert skipped.result["ran"] is False
+    assert phone.dumps == 2  # the condition, then the state the step reports (no inner step read one)
+    phone.dumps = 0
+    outcome = run(phone, "repeat", times=3, **{"while": {"visible": {"text": "Sign in", "index": 0}}}, steps=[
+        {"action": "screenshot"},
+    ])  # fmt: skip
+    # Per round: the condition, and the screenshot step's read of the screen after it.
+    assert outcome.result["rounds"] == 3 and phone.dumps == 3 * 2
+
+
+def test_conditions_and_inner_steps_take_states_and_relations(tmp_path):
+    phone = SimDriver("sim-3", tmp_path)
+    actions.perform(phone, action="launch_app", params={"package": SETTINGS}, deadline=_later())
+    bluetooth_off = {"id": "bluetooth_switch", "checked": False}
+    outcome = run(phone, "repeat", times=3, **{"while": {"visible": bluetooth_off}}, steps=[
+        {"action": "tap", "id": "android:id/title", "above": {"text": "Airplane mode"}},  # Bluetooth's row
+    ])  # fmt: skip
+    assert outcome.result["rounds"] == 1
+    (row,) = outcome.result["steps"]
+    assert row["result"]["element"]["text"] == "Bluetooth"
+    ran = run(phone, "run_flow", when={"visible": {"text": "Wi-Fi", "child_of": {"id": "recycler_view"}}}, steps=[
+        {"action": "assert_visible", "id": "bluetooth_switch", "checked": True, "below": {"text": "Wi-Fi"}},
+        {"action": "assert_not_visible", "id": "bluetooth_switch", "enabled": False, "timeout_ms": 200},
+    ])  # fmt: skip
+    assert ran.result["ran"] and [r["status"] for r in ran.result["steps"]] == ["passed", "passed"]

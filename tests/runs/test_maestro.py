@@ -117,9 +117,15 @@ def test_commands_it_cannot_honour_are_refused_by_name_and_line(command):
     [
         ("- tapOnn: OK", "m.yaml:3:3: unknown Maestro command 'tapOnn'."),
         (
-            "- tapOn: {text: OK, below: {text: Email}}",
-            "m.yaml:3:21: tapOn: the selector field 'below' is not supported",
+            "- tapOn: {text: OK, leftOf: {text: Email}}",
+            "m.yaml:3:21: tapOn: the selector field 'leftOf' is not supported",
         ),
+        (
+            "- tapOn: {text: OK, below: {text: Email, childOf: {id: form}}}",
+            "m.yaml:3:42: tapOn below: the selector in 'below' cannot have 'childOf' itself.",
+        ),
+        ("- assertVisible: {id: wifi_switch, checked: maybe}", "m.yaml:3:36: assertVisible: 'checked' must be true"),
+        ("- tapOn: {text: OK, above: [Email]}", "m.yaml:3:28: tapOn above: expected a text or a selector mapping"),
         ("- pressKey: Lock", "m.yaml:3:3: pressKey: unknown key 'Lock'"),
         ("- scrollUntilVisible: {element: OK, direction: LEFT}", "m.yaml:3:3: scrollUntilVisible: direction LEFT"),
         ("- swipe: {start: '50%, 90%', end: '50%, 10%'}", "m.yaml:3:3: swipe: '50%, 90%' must be absolute pixels"),
@@ -214,3 +220,60 @@ def test_native_steps_export_to_a_maestro_file_that_translates_back_to_the_same_
     ]
     with pytest.raises(ValueError, match="step 1 \\(sleep\\) has no Maestro command"):
         maestro_export(name="", app="com.cognisim.demo", steps=[{"action": "sleep", "ms": 10}])
+
+
+SELECTORS = """\
+appId: com.android.settings
+---
+- assertVisible: {id: wifi_switch, checked: true, enabled: true}
+- tapOn:
+    id: "android:id/title"
+    below: Bluetooth
+- longPressOn: {id: "android:id/title", above: {text: Airplane mode, index: 0}, index: 1}
+- tapOn: {text: Wi-Fi, childOf: {id: recycler_view}}
+- assertNotVisible: {id: bluetooth_switch, enabled: "false"}
+- scrollUntilVisible: {element: {text: About phone, below: {text: Location}}}
+- runFlow:
+    when: {notVisible: {id: airplane_switch, checked: true}}
+    commands: [{tapOn: {text: Airplane mode, childOf: recycler_view}}]
+"""
+
+
+def test_maestro_states_and_relations_become_native_selector_fields():
+    flow = flow_parse(SELECTORS, filename="m.yaml")
+    assert [(s.line, s.data) for s in flow.steps] == [
+        (3, {"action": "assert_visible", "id": "wifi_switch", "checked": True, "enabled": True}),
+        (4, {"action": "tap", "id": "android:id/title", "below": {"text": "Bluetooth"}}),
+        (
+            7,
+            {
+                "action": "long_press",
+                "id": "android:id/title",
+                "above": {"text": "Airplane mode", "index": 0},
+                "index": 1,
+            },
+        ),
+        (8, {"action": "tap", "text": "Wi-Fi", "child_of": {"id": "recycler_view"}}),
+        (9, {"action": "assert_not_visible", "id": "bluetooth_switch", "enabled": False}),
+        (
+            10,
+            {
+                "action": "scroll_until_visible",
+                "text": "About phone",
+                "below": {"text": "Location"},
+                "direction": "down",
+            },
+        ),
+        (
+            11,
+            {
+                "action": "run_flow",
+                "when": {"not_visible": {"id": "airplane_switch", "checked": True}},
+                "steps": [{"action": "tap", "text": "Airplane mode", "child_of": {"text": "recycler_view"}}],
+            },
+        ),
+    ]
+    assert flow.steps[1].label == "tap id=android:id/title below(text=Bluetooth)"
+    # Exported back to Maestro, they translate to the same steps.
+    exported = maestro_export(name="", app="com.android.settings", steps=[s.data for s in flow.steps])
+    assert [s.data for s in flow_parse(exported, filename="e.yaml").steps] == [s.data for s in flow.steps]
