@@ -8,6 +8,7 @@ import logging
 import logging.config
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -150,17 +151,23 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     from core import metrics
 
+    from .health import worker_beat
     from .scheduler import sweep
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     log = logging.getLogger("cognisim.scheduler")
+    node = f"scheduler@{socket.gethostname()}"
     try:
         while not stopping.wait(settings.SWEEP_INTERVAL_SECONDS):
             done = {duty: count for duty, count in sweep().items() if count}
             if done:
                 metrics.sweeper_recovered(done=done)
                 log.info("sweep: %s", done)
+            try:  # a beat after every sweep: `cognisim probe --worker scheduler` (a sweep that hangs, none)
+                worker_beat(node=node, queues=["scheduler"])
+            except Exception as exc:  # Redis away: the next sweep beats again
+                log.warning("scheduler heartbeat failed: %s", exc)
     except KeyboardInterrupt:
         pass
     return 0
@@ -294,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.set_defaults(run=cmd_worker)
     probe = commands.add_parser("probe", help="a health check: exit 0 when URL answers 200 or QUEUE has a worker")
     probe.add_argument("url", nargs="?", help="e.g. http://127.0.0.1:8000/healthz")
-    probe.add_argument("--worker", metavar="QUEUE", help="a live worker on QUEUE (e.g. device-sim-1) instead")
+    probe.add_argument(
+        "--worker", metavar="QUEUE", help="a live worker on QUEUE (device-sim-1, control; scheduler) instead"
+    )
     probe.add_argument("--timeout", type=float, default=5, metavar="SECONDS")
     probe.set_defaults(run=cmd_probe)
     args = parser.parse_args(argv)
