@@ -19,7 +19,6 @@ from core.ratelimit import TokenBucket
 from core.steps import StepInvalid
 
 from . import selectors, services
-from .events import event_message
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +44,8 @@ def _owned_session(user: Any, session_id: str) -> Any:
 
 
 @database_sync_to_async
-def _events_after(session_id: Any, after: int) -> list[dict[str, Any]]:
-    return [event_message(e) for e in selectors.event_list(session_id=session_id, after=after, limit=REPLAY_PAGE)]
+def _events_after(session_id: Any, after: int) -> list[tuple[int, str]]:
+    return selectors.event_texts(session_id=session_id, after=after, limit=REPLAY_PAGE)
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
@@ -100,10 +99,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def _replay(self) -> None:
         while True:
             events = await _events_after(self.session_id, self.sent)
-            for event in events:
-                await self.send(text_data=json.dumps(event))
+            for _, text in events:
+                await self.send(text_data=text)
             if events:
-                self.sent = events[-1]["seq"]
+                self.sent = events[-1][0]
             if len(events) < REPLAY_PAGE:
                 return
 

@@ -6,12 +6,14 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
 
 from core.errors import NotFound
 from core.storage import artifact_read
 from devices.models import Device
 
+from .events import event_text
 from .models import Artifact, Screen, SessionEvent, Step, TestSession
 
 
@@ -116,6 +118,20 @@ def event_page(*, owner: AbstractBaseUser, session_id: Any, after: int, limit: i
 def event_list(*, session_id: Any, after: int, limit: int) -> list[SessionEvent]:
     """Events with seq > after, in order, at most `limit` of them."""
     return list(SessionEvent.objects.filter(session_id=session_id, seq__gt=after).order_by("seq")[:limit])
+
+
+def event_texts(*, session_id: Any, after: int, limit: int) -> list[tuple[int, str]]:
+    """Events with seq > after, in order, at most `limit` of them, as (seq, the text a socket sends)."""
+    rows = (
+        SessionEvent.objects.filter(session_id=session_id, seq__gt=after)
+        .order_by("seq")
+        .annotate(payload_json=Cast("payload", TextField()))
+        .values_list("seq", "type", "created_at", "payload_json")[:limit]
+    )
+    return [
+        (seq, event_text(seq=seq, type=type, session_id=session_id, created_at=created_at, payload_json=payload))
+        for seq, type, created_at, payload in rows
+    ]
 
 
 def session_last_seq(*, session_id: Any) -> int:

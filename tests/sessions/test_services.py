@@ -1,5 +1,6 @@
 """Session services against the real database, with the simulated device driven in-process."""
 
+import json
 import uuid
 
 import pytest
@@ -9,8 +10,9 @@ from core.steps import step_parse
 from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
-from sessions import services
+from sessions import selectors, services
 from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
+from sessions.events import event_message
 from sessions.lane import drain as lane
 from sessions.lane import run
 from sessions.models import Decision, SessionEvent, Step, TestSession, UserQuota
@@ -181,3 +183,15 @@ def test_backoff_delays(strategy, delays):
     assert [run.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
         min(d, 3000) for d in delays
     ]
+
+
+def test_a_replayed_event_is_the_same_json_as_a_live_one(user, device):
+    session = open_ready(user, device)
+    services.step_submit(session_id=session.pk, owner=user, data={"action": "type", "text": "é \\\" ✓ {}"})
+    lane.session_drain(session_id=session.pk)
+    SessionEvent.objects.create(session=session, seq=session.last_seq + 100, type="SCREEN", payload={})
+    events = list(SessionEvent.objects.filter(session=session).order_by("seq"))
+    texts = selectors.event_texts(session_id=session.pk, after=0, limit=1000)
+    assert [seq for seq, _ in texts] == [e.seq for e in events]
+    assert [json.loads(text) for _, text in texts] == [event_message(e) for e in events]
+    assert selectors.event_texts(session_id=session.pk, after=events[-2].seq, limit=1) == texts[-1:]
