@@ -60,7 +60,13 @@ def _netns_unavailable() -> str | None:
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode != 0:
         return f"`ip netns add` is refused here: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    try:
+        pair = ["ip", "-n", probe, "link", "add", "p0", "type", "veth", "peer", "name", "p1"]
+        veth = subprocess.run(pair, capture_output=True, text=True)
+        if veth.returncode != 0:
+            return f"veth pairs are refused here: {veth.stderr.strip()}"
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)  # takes the pair along
     return None
 
 
