@@ -60,6 +60,7 @@ def live_page(request: HttpRequest, serial: str) -> HttpResponse:
         "session": str(session.pk),
         "status": session.status,
         "last_seq": session.last_seq,
+        "screen_url": session.screen_url,
         "serial": device.serial,
         "name": device.name or device.serial,
         "width": device.screen_width,

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from devices.screencast import frame_decode, is_casting
-from sessions.models import Step
+from sessions.models import Step, TestSession
 from tests.live import Socket, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -146,6 +146,7 @@ def test_the_page_in_an_iframe_streams_and_its_gestures_are_steps(page, devices)
     from tests.ide.pages import centre, finished, new_row, open_session, tree_node
 
     open_session(page, devices[0].serial, "Live")
+    expect(page.locator("#live-link")).to_have_attribute("href", f"/devices/{devices[0].serial}/live/")
     email = tree_node(page, id="email")
     page.evaluate(
         """serial => {
@@ -162,15 +163,60 @@ def test_the_page_in_an_iframe_streams_and_its_gestures_are_steps(page, devices)
     expect(live.locator("#live-fps")).to_contain_text("fps")
     first = picture.get_attribute("data-frame")
 
+    expect(picture).to_have_attribute("data-current", "true")  # the picture is the screen whose tree it holds
+
     box = picture.bounding_box()
     assert box is not None
-    x, y = centre(email["bounds"])
-    page.mouse.click(box["x"] + x * box["width"] / 1080, box["y"] + y * box["height"] / 2400)
-    tapped = finished(new_row(page, 0))
-    assert Step.objects.get(pk=tapped).action == "tap"
-    assert abs(Step.objects.get(pk=tapped).params["x"] - x) <= 4
+
+    def click(x: int, y: int) -> None:
+        page.mouse.click(box["x"] + x * box["width"] / 1080, box["y"] + y * box["height"] / 2400)
+
+    # A click on the e-mail field taps it by selector, as the session page does; typing types into it.
+    click(*centre(email["bounds"]))
+    assert Step.objects.get(pk=finished(new_row(page, 0))).params == {"id": "email"}
     expect(live.locator("#screen-stage")).to_be_focused()
     page.keyboard.type("live@example.com")
     typed = finished(new_row(page, 1))
     assert Step.objects.get(pk=typed).params == {"text": "live@example.com"}
     expect(picture).not_to_have_attribute("data-frame", first or "")
+    # Tab moves to the password field: what is typed there is a secret, kept out of the step's params.
+    page.keyboard.press("Tab")
+    assert Step.objects.get(pk=finished(new_row(page, 2))).params == {"key": "tab"}
+    page.keyboard.type("secret123")
+    secret = Step.objects.get(pk=finished(new_row(page, 3)))
+    assert secret.params == {"text": "${_TYPED_3}"}
+    assert TestSession.objects.get(pk=secret.session_id).secrets == {"_TYPED_3": "secret123"}
+    # Where no element is, a click taps the point.
+    click(540, 2300)
+    assert Step.objects.get(pk=finished(new_row(page, 4))).params == {"x": 540, "y": 2300}
+
+
+def test_an_idle_session_pauses_the_view_and_a_step_brings_it_back(stack, devices, rest, alice):
+    """IDLE lets the device go (another session may take it): the frame socket ends; once a step sets the
+    device up again, the socket opens again and streams."""
+    from django.test import override_settings
+
+    from sessions.services.lifecycle import session_hibernate
+
+    serial = devices[0].serial
+    session, sock = open_ready(stack, rest, alice, serial)
+    live = LiveSocket(live_ws(stack, serial), alice)
+    live.wait(lambda: bool(live.frames))
+    with override_settings(SESSION_IDLE_SECONDS=0):
+        assert session_hibernate(session_id=session["id"])
+    assert live.close_code() == 1000
+    assert live.texts[-1] == {"type": "ENDED", "status": "IDLE"}
+    paused = LiveSocket(live_ws(stack, serial), alice)
+    assert paused.close_code() == 1000 and paused.texts == [
+        {"type": "LIVE", "serial": serial, "session_id": session["id"], "status": "IDLE"},
+        {"type": "ENDED", "status": "IDLE"},
+    ]
+
+    sock.send({"type": "EXECUTE_SINGLE", "step": {"action": "press_key", "key": "home"}})
+    ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+    assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED"
+    back = LiveSocket(live_ws(stack, serial), alice)
+    back.wait(lambda: bool(back.frames))
+    assert back.frames[0][2].startswith(PNG)
+    back.conn.close()
+    sock.close()
