@@ -32,7 +32,7 @@ from tests.live import Rest, Socket, session_status  # noqa: E402
 
 
 @contextmanager
-def running_stack(devices: int, home: str | None = None) -> Iterator[tuple[str, str]]:
+def running_stack(devices: int, home: str | None = None, web_processes: int = 1) -> Iterator[tuple[str, str]]:
     """`cognisim up` in a fresh home for the duration: its URL and a token allowed one session per device.
 
     It is stopped (Ctrl-C, as a person would) however the benchmark ends, even if it never got ready.
@@ -43,7 +43,10 @@ def running_stack(devices: int, home: str | None = None) -> Iterator[tuple[str, 
     env.setdefault("RATE_LIMIT_STEPS", "0")
     env.setdefault("SOCKET_MESSAGES_PER_SECOND", "100000")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", str(devices)],
+        [
+            *(sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", str(devices)),
+            *("--web-processes", str(web_processes)),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
