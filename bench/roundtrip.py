@@ -12,23 +12,28 @@ floor measured in the same run (bench/floor.py) and the ratios to it (SPEC §6).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
+from websockets.asyncio.client import connect
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.floor import Floor, measure_floor  # noqa: E402
 from cognisim_site.redis_server import free_port  # noqa: E402
-from tests.live import Rest, Socket, session_status  # noqa: E402
+from tests.live import Rest  # noqa: E402
+
+STEP = json.dumps({"type": "EXECUTE_SINGLE", "step": {"action": "press_key", "key": "home"}})
 
 
 @contextmanager
@@ -83,62 +88,65 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def session_latencies(url: str, token: str, device: str | None, steps: int, warmup: int) -> list[float]:
-    """Open a session, send `warmup + steps` instant steps one after another; the round trips in ms."""
+async def session_latencies(url: str, token: str, device: str | None, steps: int, warmup: int) -> list[float]:
+    """Open a session, send `warmup + steps` instant steps one after another; the round trips in ms.
+
+    The client is an asyncio websocket like the floor's (../shared/floor/client.py): a thread per socket
+    would add its own hops to every figure."""
     rest = Rest(url, token)
-    reply = rest.post("/api/sessions/", {"device": device} if device else {})
+    reply = await asyncio.to_thread(rest.post, "/api/sessions/", {"device": device} if device else {})
     if reply.status != 201:
         raise SystemExit(f"could not open a session: {reply.status} {reply.body}")
     session = reply.body
-    sock = Socket(session["ws_url"] + "?last_seq=0", token=token)
-    sock.wait_for(session_status("READY"), timeout=60)
-    step = {"action": "press_key", "key": "home"}
+    headers = {"Authorization": f"Token {token}"}
     latencies: list[float] = []
-    for n in range(warmup + steps):
-        t0 = time.perf_counter()
-        sock.send({"type": "EXECUTE_SINGLE", "step": step})
-        ack = sock.wait_for(lambda m: m.get("type") == "ACK", timeout=60)
-        sock.wait_for(lambda m, i=ack["step_id"]: m.get("step_id") == i and m.get("status") == "COMPLETED", timeout=60)
-        if n >= warmup:
-            latencies.append((time.perf_counter() - t0) * 1000)
-        sock.received.clear()
-    rest.post(f"/api/sessions/{session['id']}/stop/")
-    sock.close()
+    async with connect(session["ws_url"] + "?last_seq=0", additional_headers=headers, max_size=None) as ws:
+        while json.loads(await asyncio.wait_for(ws.recv(), 60)).get("status") != "READY":
+            pass
+        for n in range(warmup + steps):
+            t0 = time.perf_counter()
+            await ws.send(STEP)
+            step_id = None
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if message.get("type") == "ACK":
+                    step_id = message["step_id"]
+                elif message.get("step_id") == step_id and message.get("status") == "COMPLETED":
+                    break
+            if n >= warmup:
+                latencies.append((time.perf_counter() - t0) * 1000)
+    await asyncio.to_thread(rest.post, f"/api/sessions/{session['id']}/stop/")
     return latencies
 
 
-def report(title: str, latencies: list[float], elapsed: float, floor: Floor | None = None) -> None:
-    p50, p99 = statistics.median(latencies), percentile(latencies, 99)
+def report(title: str, latencies: list[float], elapsed: float, floor: Floor | None = None) -> float:
+    """Print a run's figures (and their ratios to the floor); its steps per second."""
+    p50, p99, rate = statistics.median(latencies), percentile(latencies, 99), len(latencies) / elapsed
     print(
         f"{title}: p50 {p50:.1f} ms, p90 {percentile(latencies, 90):.1f} ms, "
-        f"p99 {p99:.1f} ms, max {max(latencies):.1f} ms; {len(latencies) / elapsed:.0f} steps/s"
+        f"p99 {p99:.1f} ms, max {max(latencies):.1f} ms; {rate:.0f} steps/s"
     )
     if floor is not None:
         print(f"{floor}; ratio p50 {p50 / floor.p50_ms:.2f}x, p99 {p99 / floor.p99_ms:.2f}x (p99 / floor p50 "
               f"{p99 / floor.p50_ms:.2f}x)")
+    return rate
 
 
-def run(url: str, token: str, device: str | None, steps: int, warmup: int, load: int, floor: Floor | None) -> None:
-    if load <= 1:
-        started = time.perf_counter()
-        latencies = session_latencies(url, token, device, steps, warmup)
-        elapsed = time.perf_counter() - started
-        report(f"round trip over {steps} steps (after {warmup} warm-up)", latencies, elapsed, floor)
-        return
-    barrier = threading.Barrier(load)
-    results: list[list[float]] = []
-
-    def one() -> None:
-        barrier.wait()
-        results.append(session_latencies(url, token, None, steps, warmup))
-
-    threads = [threading.Thread(target=one) for _ in range(load)]
+async def run(
+    url: str, token: str, device: str | None, steps: int, warmup: int, load: int, floor: Floor | None
+) -> None:
+    """One session's round trips; with `load`, then `load` sessions at once, compared with the single one."""
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    report(f"{load} sessions x {steps} steps, back to back", sum(results, []), time.perf_counter() - started, floor)
+    latencies = await session_latencies(url, token, device, steps, warmup)
+    elapsed = time.perf_counter() - started
+    single = report(f"round trip over {steps} steps (after {warmup} warm-up)", latencies, elapsed, floor)
+    if load <= 1:
+        return
+    started = time.perf_counter()
+    results = await asyncio.gather(*(session_latencies(url, token, None, steps, warmup) for _ in range(load)))
+    elapsed = time.perf_counter() - started
+    rate = report(f"{load} sessions x {steps} steps, back to back", sum(results, []), elapsed, floor)
+    print(f"aggregate rate / single-session rate of this run = {rate / single:.2f}x (target ≥ 4x)")
 
 
 def main() -> None:
@@ -152,7 +160,8 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="do not measure the stack floor")
     args = parser.parse_args()
     with stack_for(args, devices=max(1, args.load)) as (url, token):
-        run(url, token, args.device, args.steps, args.warmup, args.load, None if args.no_floor else measure_floor())
+        floor = None if args.no_floor else measure_floor()
+        asyncio.run(run(url, token, args.device, args.steps, args.warmup, args.load, floor))
 
 
 if __name__ == "__main__":
