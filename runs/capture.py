@@ -11,15 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.jsonsafe import JsonRefused, json_check
 from core.steps import MAX_RETRIES, MAX_TIMEOUT_MS, PACKAGE_RE, StepInvalid, step_parse
+from devices.logcat import MAX_LINE
 from sessions.events import event_message
 from sessions.models import Decision, Step, TestSession
-from sessions.selectors import failure_evidence, failure_logged
+from sessions.selectors import device_log_lines, failure_evidence, failure_logged
 
 from .errors import BundleInvalid
 from .flows import MAX_STEPS
 
 VERSION = 1
 TOP_FIELDS = {"version", "session", "provenance", "steps", "events", "decisions"}
+OPTIONAL_TOP_FIELDS = {"device_log"}  # the device's log lines (`logcat -v threadtime`), not replayed
 SESSION_FIELDS = {"id", "name", "status", "source", "app", "created_at", "ended_at"}
 PROVENANCE_FIELDS = {"device", "app_package", "app_version", "cognisim_version"}
 DEVICE_FIELDS = {"serial", "model", "os_version", "transport"}
@@ -43,7 +45,7 @@ DECISION_FIELDS = {"step_index", "kind", "reason", "schedule_at", "created_at"}
 STEP_STATUSES = set(Step.Status.values)
 RAN = ("COMPLETED", "FAILED")  # steps that reached the device; only these are replayed
 MAX_BUNDLE_STEPS = 10_000
-MAX_BUNDLE_RECORDS = 100_000  # events, decisions
+MAX_BUNDLE_RECORDS = 100_000  # events, decisions, log lines
 
 
 # The bundle's fields, typed like the API's (the OpenAPI body of POST /api/replays/ is this model).
@@ -131,6 +133,7 @@ class Bundle(_Strict):
     steps: Annotated[list[BundleStep], Field(max_length=MAX_BUNDLE_STEPS)]  # a replay needs one that ran
     events: Annotated[list[BundleEvent], Field(max_length=MAX_BUNDLE_RECORDS)]
     decisions: Annotated[list[BundleDecision], Field(max_length=MAX_BUNDLE_RECORDS)]
+    device_log: Annotated[list[_text(MAX_LINE)], Field(max_length=MAX_BUNDLE_RECORDS)] | None = None  # type: ignore[valid-type]
 
 
 class ReplayRequest(_Strict):
@@ -218,6 +221,7 @@ def bundle_export(*, session: TestSession) -> dict[str, Any]:
             }
             for d in session.decisions.select_related("step").order_by("id")
         ],
+        "device_log": device_log_lines(session_id=session.pk)[-MAX_BUNDLE_RECORDS:],
     }
 
 
@@ -259,10 +263,10 @@ def bundle_validate(data: Any) -> dict[str, Any]:
         shown = repr(data["version"])
         shown = shown if len(shown) <= 40 else f"{shown[:40]}…"
         raise BundleInvalid(f"Unknown bundle version {shown}; this server reads version {VERSION}.")
-    unknown = sorted(set(data) - TOP_FIELDS)
+    unknown = sorted(set(data) - TOP_FIELDS - OPTIONAL_TOP_FIELDS)
     if unknown:
         raise BundleInvalid(f"Unknown field '{unknown[0]}' in the bundle.")
-    _fields(data, TOP_FIELDS, "bundle")
+    _fields(data, TOP_FIELDS, "bundle", frozenset(OPTIONAL_TOP_FIELDS))
     _fields(data["session"], SESSION_FIELDS, "session")
     _fields(data["provenance"], PROVENANCE_FIELDS, "provenance")
     _fields(data["provenance"]["device"], DEVICE_FIELDS, "provenance.device")

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core.serializers import StrictSerializer
 from core.steps import PACKAGE_RE, StepRequest
 from devices.api import DeviceSerializer
+from devices.logcat import LEVELS
 
 from . import selectors, services
 from .events import event_message
@@ -248,6 +249,72 @@ class SessionEventsView(APIView):
         return Response(
             {"results": [event_message(e) for e in events], "next_after": next_after, "has_more": next_after < last_seq}
         )
+
+
+class LogQuerySerializer(serializers.Serializer):
+    level = serializers.ChoiceField(
+        choices=list(LEVELS), required=False, help_text="at least this level: V, D, I, W, E, F or A"
+    )
+    tag = serializers.CharField(required=False, max_length=128, help_text="only this tag")
+    q = serializers.CharField(required=False, max_length=200, help_text="only lines whose tag or message contain it")
+    after = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31, help_text="lines after line N (else the last `limit`)"
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=500)
+
+
+def _log_query(request: Request, session_id: str) -> tuple[selectors.LogFilter, dict[str, Any]]:
+    query = LogQuerySerializer(data=request.query_params)
+    if not query.is_valid():
+        selectors.session_get(owner=request.user, session_id=session_id)  # not yours: 404 before 400
+        raise serializers.ValidationError(query.errors)
+    data = query.validated_data
+    keep = selectors.LogFilter(level=data.get("level", ""), tag=data.get("tag", ""), text=data.get("q", ""))
+    return keep, data
+
+
+class SessionLogView(APIView):
+    """The session's device log (extension, docs/api.md "Device logs"): its lines, parsed and filtered."""
+
+    @extend_schema(
+        parameters=[LogQuerySerializer],
+        responses=inline_serializer(
+            "DeviceLogPage",
+            {
+                "results": serializers.ListField(child=serializers.DictField()),
+                "next_after": serializers.IntegerField(),
+                "last": serializers.IntegerField(),
+            },
+        ),
+    )
+    def get(self, request: Request, session_id: str) -> Response:
+        keep, data = _log_query(request, session_id)
+        lines, last = selectors.session_log_page(
+            owner=request.user, session_id=session_id, keep=keep, after=data.get("after"), limit=data["limit"]
+        )
+        next_after = lines[-1]["n"] if lines else data.get("after", last)
+        return Response({"results": lines, "next_after": next_after, "last": last})
+
+
+class SessionLogDownloadView(APIView):
+    """The session's device log as a text file (`logcat -v threadtime` lines), filtered like `…/logs/`."""
+
+    @extend_schema(parameters=[LogQuerySerializer], responses={(200, "text/plain"): bytes})
+    def get(self, request: Request, session_id: str) -> HttpResponse:
+        keep, _ = _log_query(request, session_id)
+        lines = selectors.session_log_text(owner=request.user, session_id=session_id, keep=keep)
+        response = HttpResponse(lines, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="device-log-{session_id}.txt"'
+        return response
+
+
+class StepFailureLogView(APIView):
+    """A failed step's evidence: the device's last log lines at the moment it failed."""
+
+    @extend_schema(responses={(200, "text/plain"): bytes})
+    def get(self, request: Request, session_id: str, step_id: int) -> HttpResponse:
+        text = selectors.step_failure_log(owner=request.user, session_id=session_id, step_id=step_id)
+        return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 class SessionInputView(APIView):

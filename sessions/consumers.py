@@ -116,6 +116,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.sent = seq
         await self.send(text_data=json.dumps(message["event"]))
 
+    async def session_log(self, message: dict[str, Any]) -> None:
+        """New lines of the device's log (`lane.logs`): live only, no `seq`; `GET …/logs/` has them all."""
+        await self.send(text_data=json.dumps({"type": "DEVICE_LOG", "lines": message["lines"]}))
+
     async def reply(self, type: str, request_id: Any, **fields: Any) -> None:
         body: dict[str, Any] = {"type": type, **fields}
         if request_id is not None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery, TextField
+from django.db.models import OuterRef, QuerySet, Subquery, Sum, TextField
 from django.db.models.functions import Cast
 
 from core.errors import NotFound
 from core.storage import artifact_read
+from devices.logcat import MAX_LINE, LogLine, level_at_least, parse
 from devices.models import Device
 
 from .events import event_text
@@ -145,3 +149,81 @@ def devices_with_holders(*, viewer: AbstractBaseUser) -> QuerySet[Device]:
     if not getattr(viewer, "is_staff", False):
         holders = holders.filter(owner=viewer)
     return Device.objects.annotate(held_by=Subquery(holders.values("pk")[:1])).order_by("serial")
+
+
+# --- device logs ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which lines of a device log to show: at least `level`, this `tag`, containing `text` (any case)."""
+
+    level: str = ""
+    tag: str = ""
+    text: str = ""
+
+    def keeps(self, line: LogLine | None) -> bool:
+        if line is None:  # not a log line (`--------- beginning of main`): only in the unfiltered log
+            return not (self.level or self.tag or self.text)
+        if self.level and not level_at_least(line.level, self.level):
+            return False
+        if self.tag and line.tag != self.tag:
+            return False
+        return not self.text or self.text.lower() in f"{line.tag}: {line.message}".lower()
+
+
+def _log_lines(session: TestSession) -> Iterator[tuple[int, str, LogLine | None]]:
+    """Every line of a session's device log in order: (its number from 1, as the device printed it, parsed)."""
+    n = 0
+    chunks = Artifact.objects.filter(session=session, kind=Artifact.Kind.LOG).order_by("id")
+    for name, count in chunks.values_list("file", "lines"):
+        try:
+            text = artifact_read(name=name).decode("utf-8", errors="replace")
+        except FileNotFoundError:  # deleted by retention meanwhile
+            n += count
+            continue
+        for raw in text.splitlines():
+            n += 1
+            yield n, raw, parse(raw)
+
+
+def session_log_page(
+    *, owner: AbstractBaseUser, session_id: Any, keep: LogFilter, after: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The parsed lines `keep` keeps, each with its number `n` in the whole log: those after line `after` (at
+    most `limit`), or without `after` the last `limit`; and the number of the log's last line."""
+    session = session_get(owner=owner, session_id=session_id)
+    last = Artifact.objects.filter(session=session, kind=Artifact.Kind.LOG).aggregate(n=Sum("lines"))["n"] or 0
+    page: deque[dict[str, Any]] = deque(maxlen=None if after is not None else limit)
+    for n, _, line in _log_lines(session):
+        if (after is not None and n <= after) or line is None or not keep.keeps(line):
+            continue
+        page.append({"n": n, **line.as_dict()})
+        if after is not None and len(page) >= limit:
+            break
+    return list(page), last
+
+
+def session_log_text(*, owner: AbstractBaseUser, session_id: Any, keep: LogFilter) -> str:
+    """The session's device log as the device printed it, the lines `keep` keeps."""
+    session = session_get(owner=owner, session_id=session_id)
+    return "".join(f"{raw}\n" for _, raw, line in _log_lines(session) if keep.keeps(line))
+
+
+def device_log_lines(*, session_id: Any) -> list[str]:
+    """The session's device log, each line as the device printed it (the capture bundle's `device_log`)."""
+    session = TestSession.objects.get(pk=session_id)
+    return [raw[:MAX_LINE] for _, raw, _ in _log_lines(session)]
+
+
+def step_failure_log(*, owner: AbstractBaseUser, session_id: Any, step_id: int) -> bytes:
+    """A failed step's last log lines at the moment of failure."""
+    session = session_get(owner=owner, session_id=session_id)
+    name = (
+        Artifact.objects.filter(session=session, step_id=step_id, kind=Artifact.Kind.FAILURE_LOG)
+        .values_list("file", flat=True)
+        .first()
+    )
+    if not name:
+        raise NotFound("That step kept no log lines (it did not fail, or they were deleted by retention).")
+    return artifact_bytes(name=name, what="step's log")

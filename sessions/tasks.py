@@ -4,6 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from .lane import drain as lane
+from .lane import logs  # noqa: F401  (a device's worker reads its device's log: the worker_ready receiver)
 
 
 @shared_task(name="sessions.setup")

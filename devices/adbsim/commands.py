@@ -126,6 +126,7 @@ class Programs:
             "getprop": self.getprop,
             "wm": self.wm,
             "echo": self.echo,
+            "logcat": self.logcat,
             "true": lambda args, out: 0,
             "false": lambda args, out: 1,
         }
@@ -336,10 +337,62 @@ class Programs:
             raise UsageError("usage: wm [size | density]")
         return 0
 
+    def logcat(self, args: list[str], out: bytearray) -> int:
+        """`logcat -d` (dump and exit), `-t N` (the last N lines and exit), `-c` (clear); following the log
+        (`logcat` without them) streams, so the connection serves it (`logcat_follows`)."""
+        mode, last = logcat_args(args)
+        if mode == "clear":
+            self.driver.log_clear()
+        elif mode == "dump":
+            out += "".join(line + "\n" for line in self.driver.log_tail(last or 1_000_000)).encode()
+        else:
+            raise UsageError("logcat: following the log is served as a stream; run it alone on its command line")
+        return 0
+
     def echo(self, args: list[str], out: bytearray) -> int:
         newline = args[:1] != ["-n"]
         out += (" ".join(args[0 if newline else 1 :]) + ("\n" if newline else "")).encode()
         return 0
+
+
+def logcat_args(args: list[str]) -> tuple[str, int]:
+    """("dump" | "clear" | "follow", how many of the last lines) of a `logcat` command line."""
+    mode, last, at = "follow", 0, 0
+    while at < len(args):
+        arg = args[at]
+        if arg == "-v" and at + 1 < len(args):
+            if args[at + 1] != "threadtime":
+                raise UsageError(f"logcat: the simulated phone prints -v threadtime only, not {args[at + 1]}")
+            at += 1
+        elif arg in ("-t", "-T") and at + 1 < len(args):
+            if not args[at + 1].isdigit():
+                raise UsageError(f"logcat: {arg} takes a number of lines here, not {args[at + 1]!r}")
+            last = int(args[at + 1])
+            mode = "dump" if arg == "-t" else mode
+            at += 1
+        elif arg == "-d":
+            mode = "dump"
+        elif arg == "-c":
+            mode = "clear"
+        elif arg == "-b" and at + 1 < len(args):
+            at += 1
+        else:
+            raise UsageError(f"logcat: option {arg!r} is not simulated")
+        at += 1
+    return mode, last
+
+
+def logcat_follows(command: str) -> int | None:
+    """How many of the last lines a command line that follows the log asks for first (`logcat -T N`, at
+    least 0); None when it is not one (then it runs as a program)."""
+    words = command.split()
+    if not words or words[0].removeprefix("/system/bin/") != "logcat" or any(c in command for c in ";&|'\""):
+        return None
+    try:
+        mode, last = logcat_args(words[1:])
+    except UsageError:
+        return None
+    return last if mode == "follow" else None
 
 
 def _guarded(program: Callable[[list[str], bytearray], int]) -> Program:

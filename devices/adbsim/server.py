@@ -30,7 +30,7 @@ from devices.drivers.sim import SimDriver
 from devices.drivers.sim.apps import MODEL
 
 from . import protocol as p
-from .commands import Programs
+from .commands import Programs, logcat_follows
 from .profiles import PROFILES, Profile
 from .shell import run
 from .u2server import U2Server
@@ -185,6 +185,10 @@ class _Transport:
 
     def _run(self, stream: _Stream, command: str) -> None:
         """Run the command, send its output a WRTE at a time (each waits for the peer's OKAY), then CLSE."""
+        follow = logcat_follows(command)
+        if follow is not None:
+            self._follow_log(stream, follow)
+            return
         out = bytearray()
         programs = self.phone.programs
         programs.bound(stream.cancelled)
@@ -201,6 +205,13 @@ class _Transport:
             out += b"The interactive shell is not simulated; run `adb shell COMMAND`.\n"
         if self._write(stream, bytes(out)):
             self._close_stream(stream)
+
+    def _follow_log(self, stream: _Stream, last: int) -> None:
+        """`logcat` without -d: the last lines, then each new one as the phone writes it, until the peer closes."""
+        for line in self.phone.driver.logcat(stream.cancelled, last=last):
+            if line is not None and not self._write(stream, (line + "\n").encode()):
+                return
+        self._close_stream(stream)
 
     def _write(self, stream: _Stream, data: bytes) -> bool:
         """Send data a WRTE at a time, each after the peer's OKAY; False once the stream or connection is gone."""

@@ -28,7 +28,9 @@ import logging
 import re
 import shlex
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Literal, NoReturn
 
 import adbutils
@@ -58,6 +60,7 @@ _SIZE = re.compile(r"(Physical|Override) size: (\d+)x(\d+)")
 _GONE = ("offline", "not found", "no devices", "closed", "unknown data")
 _NOT_IDLE = "could not get idle state"
 U2_RETRY_S = 60.0
+LOG_IDLE_S = 0.25
 """After the uiautomator2 server failed, how long the driver keeps to the stock tools before trying it again."""
 Backend = Literal["auto", "stock", "uiautomator2"]
 
@@ -323,6 +326,44 @@ class AdbDriver:
         if not png.startswith(b"\x89PNG\r\n\x1a\n"):
             self._fail(f"`screencap -p` gave no PNG: {png[:200]!r}")
         return png
+
+    def logcat(self, stop: threading.Event, *, last: int = 0) -> Iterator[str | None]:
+        """The device's log, followed from this call on: `logcat -v threadtime -T N` through adbutils'
+        streaming shell. The last `last` lines (at least the one `-T 1` gives), then each new line; None when
+        nothing came for a moment. Ends when `stop` is set (closing the stream ends `logcat` on the phone);
+        a dropped stream raises `TransportError`."""
+        try:
+            stream = self._device.shell(f"logcat -v threadtime -T {max(int(last), 1)}", stream=True)
+            assert isinstance(stream, AdbConnection)
+        except (AdbError, AdbTimeout, OSError, EOFError) as exc:
+            self._lost(exc)
+        return self._follow_log(stream, stop)
+
+    def _follow_log(self, stream: AdbConnection, stop: threading.Event) -> Iterator[str | None]:
+        pending = b""
+        try:
+            stream.conn.settimeout(LOG_IDLE_S)
+            while not stop.is_set():
+                try:
+                    chunk = stream.conn.recv(1 << 16)
+                except TimeoutError:
+                    yield None
+                    continue
+                except OSError as exc:
+                    self._lost(exc)
+                if not chunk:
+                    self._fail(f"The log stream of {self.serial} ended; the device may have been unplugged.")
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace").rstrip("\r")
+        finally:
+            stream.close()
+
+    def log_tail(self, lines: int) -> list[str]:
+        """The last `lines` lines of the device's log (`logcat -d -t N -v threadtime`)."""
+        output = self._check(f"logcat -d -v threadtime -t {int(lines)}", "read its log")
+        return output.decode(errors="replace").splitlines()
 
     def _installed(self, package: str, output: bytes) -> None:
         if not output.startswith(b"package:"):

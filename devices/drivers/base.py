@@ -9,6 +9,8 @@ the adb driver behave the same by construction.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,3 +142,10 @@ class DeviceDriver(Protocol):
 
     def screenshot(self) -> bytes:
         """The screen as PNG bytes, as `screencap -p` gives them."""
+
+    def logcat(self, stop: threading.Event, *, last: int = 0) -> Iterator[str | None]:
+        """The device's log followed, as `logcat -v threadtime` prints it: the last `last` lines, then every
+        new line as it comes; None whenever nothing came for a moment. Ends when `stop` is set."""
+
+    def log_tail(self, lines: int) -> list[str]:
+        """The last `lines` lines of the device's log (`logcat -d -t N -v threadtime`)."""

@@ -33,12 +33,14 @@ from devices.uitree import ui_hash
 from ..events import event_append, event_insert, screen_save, screen_store, session_bump, step_payload
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
+from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
 STOP_POLL_S = 0.25
 OBSERVE_S = 10
+FAILURE_LOG_LINES = 200
 SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -164,6 +166,8 @@ def step_run(lane: Lane, step: Step) -> None:
         if outcome is not None and outcome.screenshot:
             _keep_screenshot(lane, step, outcome.screenshot)
         _observe(lane, step, outcome)
+        if step.status == Step.Status.FAILED:
+            _keep_failure_log(lane, step)
 
 
 def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome | None, dict[str, Any] | None]:
@@ -276,6 +280,17 @@ def _finish(
 
 
 # --- the screen after the step ------------------------------------------------------------------------
+
+
+def _keep_failure_log(lane: Lane, step: Step) -> None:
+    """A failed step's evidence besides its screen: the device's last FAILURE_LOG_LINES log lines, read once
+    its outcome and its screen are out."""
+    try:
+        lines = lane.driver.log_tail(FAILURE_LOG_LINES)
+    except DeviceError as exc:
+        logger.warning("could not read the log of %s when step %s failed: %s", lane.device.serial, step.pk, exc.message)
+        return
+    failure_log_store(session_id=lane.session_id, step_id=step.pk, lines=secrets_mask(lines, lane.secrets))
 
 
 def _keep_screenshot(lane: Lane, step: Step, png: bytes) -> None:

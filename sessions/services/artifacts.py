@@ -10,6 +10,7 @@ logs, failure logs, recordings); the session's steps, events and UI trees stay.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from core.locks import lock_key, redis_client
-from core.storage import artifact_delete
+from core.storage import artifact_delete, artifact_name, artifact_save
 
 from ..models import Artifact, Screen, Step, TestSession
 
@@ -98,3 +99,30 @@ def artifacts_retention() -> int:
     if not redis_client().set(lock_key("artifact-retention"), 1, nx=True, ex=RETENTION_EVERY_S):
         return 0
     return artifacts_expire()
+
+
+# --- device logs ------------------------------------------------------------------------------------------
+
+
+def log_chunk_store(*, session_id: Any, lines: list[str]) -> Artifact:
+    """One chunk of a session's device log (threadtime lines, in the order read), as a file."""
+    content = "".join(f"{line}\n" for line in lines).encode()
+    name = artifact_save(name=artifact_name(session_id, "logs", f"{time.time_ns()}.log"), content=content)
+    return Artifact.objects.create(
+        session_id=session_id, kind=Artifact.Kind.LOG, file=name, size=len(content), lines=len(lines)
+    )
+
+
+def failure_log_store(*, session_id: Any, step_id: int, lines: list[str]) -> Artifact:
+    """A failed step's evidence: the device's last log lines at the moment it failed."""
+    content = "".join(f"{line}\n" for line in lines).encode()
+    name = artifact_save(name=artifact_name(session_id, "steps", f"{step_id}-failure.log"), content=content)
+    Artifact.objects.filter(step_id=step_id, kind=Artifact.Kind.FAILURE_LOG).delete()  # a retried step's last
+    return Artifact.objects.create(
+        session_id=session_id,
+        step_id=step_id,
+        kind=Artifact.Kind.FAILURE_LOG,
+        file=name,
+        size=len(content),
+        lines=len(lines),
+    )

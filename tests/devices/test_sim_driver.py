@@ -255,7 +255,7 @@ def test_state_survives_a_new_driver_instance(tmp_path):
     assert "Welcome, Demo!" in texts(again)
     assert SimDriver("sim-2", tmp_path).foreground_package() == LAUNCHER
     assert json.loads((tmp_path / "sim-1.json").read_text())["foreground"] == DEMO
-    assert [p.name for p in tmp_path.iterdir()] == ["sim-1.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sim-1.json", "sim-1.logcat"]  # its state, its log
 
 
 def test_a_driver_reloads_changes_made_behind_its_back(tmp_path):

@@ -154,6 +154,8 @@ VALID_BUNDLE: dict[str, Any] = {
     "events": [{"type": "SESSION_STATUS", "seq": 1, "session_id": "x", "ts": "t", "status": "PENDING"}],
     "decisions": [{"step_index": 0, "kind": "INVOKE", "reason": "", "schedule_at": None,
                    "created_at": "2025-01-01T00:00:00+00:00"}],
+    "device_log": ["12-06 13:16:51.123  1000  1000 I ActivityManager: Start proc com.cognisim.demo",
+                   "12-06 13:16:52.004  9137  9137 W LoginDemo: Sign-in failed: invalid email or password"],
 }
 VALID_BUNDLE["steps"][0]["effect_hash"] = _hash(VALID_BUNDLE["steps"][0]["effect"])
 

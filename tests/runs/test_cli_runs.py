@@ -99,7 +99,9 @@ def test_a_passing_flow_exits_0_with_a_junit_report(stack, devices, alice, tmp_p
     (case,) = suites.findall("testsuite/testcase")  # one test case per flow
     assert case.get("name") == "Sign in" and case.find("failure") is None and case.find("skipped") is None
     out = case.find("system-out").text.splitlines()
-    assert len(out) == 7 and out[2].split()[:5] == ["3", "PASSED"] + out[2].split()[2:3] + [
+    session = Run.objects.get().session_id
+    assert out[7:] == [f"device log: {stack.base_url}/api/sessions/{session}/logs.txt"]  # docs/ci.md
+    assert len(out) == 8 and out[2].split()[:5] == ["3", "PASSED"] + out[2].split()[2:3] + [
         "type",
         "text=demo@example.com",
     ]

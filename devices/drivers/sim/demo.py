@@ -259,11 +259,14 @@ class LoginDemo(App):
             task.update(self.fresh_task(state))
 
     def _sign_in(self, state: State, task: Task) -> None:
+        log = state.setdefault("logcat", [])
         if task["email"].strip().lower() == DEMO_EMAIL and task["password"] == DEMO_PASSWORD:
             self._data(state)["signed_in"] = True
             task.update(self.fresh_task(state))
+            log.append(["I", "LoginDemo", "Signed in", DEMO])
         else:
             task["error"] = True
+            log.append(["W", "LoginDemo", "Sign-in failed: invalid email or password", DEMO])
 
     def on_key(self, state: State, task: Task, key: str) -> None:
         if task["screen"] != "login":

@@ -9,7 +9,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from devices.drivers.base import DeviceError, DeviceFacts, TransportError
 
 from . import phone
 from .apps import MODEL, OS_VERSION, State
+from .logcat import SYSTEM_PID, log_clear, log_dump, log_follow, log_lines, pid_of
 from .render import render_png
 from .views import HEIGHT, WIDTH, to_xml
 
@@ -34,6 +35,12 @@ def reset_sim_device(serial: str, state_dir: Path | str) -> None:
     """Factory-reset the phone: without its file it starts fresh, on the launcher, with no faults."""
     state_path(serial, state_dir).unlink(missing_ok=True)
     faults_path(serial, state_dir).unlink(missing_ok=True)
+    logcat_path(serial, state_dir).unlink(missing_ok=True)
+
+
+def logcat_path(serial: str, state_dir: Path | str) -> Path:
+    """The phone's log (`logcat`), threadtime lines, beside its state."""
+    return state_path(serial, state_dir).with_suffix(".logcat")
 
 
 def faults_path(serial: str, state_dir: Path | str) -> Path:
@@ -49,6 +56,23 @@ def set_sim_faults(serial: str, state_dir: Path | str, *, delay_ms: int = 0, fai
     path = faults_path(serial, state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_json({"delay_ms": delay_ms, "fail_next": fail_next}))
+
+
+def _op_lines(op: str, args: dict[str, Any], before: str, after: str) -> list[list[str]]:
+    """What the system logs for a primitive (apps log their own reactions); never typed text, which may be
+    a secret."""
+    lines: list[list[str]] = []
+    if op == "wake":
+        lines.append(["I", "PowerManagerService", "Waking up from sleep (uid 2000)", ""])
+    elif op == "press_key":
+        lines.append(["D", "InputDispatcher", f"key {args['key']} delivered to {before}", ""])
+    elif op == "input_text":
+        lines.append(["D", "InputMethodManager", f"{len(args['text'])} characters typed into {before}", ""])
+    elif op == "swipe":
+        lines.append(["D", "InputDispatcher", f"swipe ({args['x1']}, {args['y1']}) → ({args['x2']}, {args['y2']})", ""])
+    if after != before:
+        lines.append(["I", "ActivityTaskManager", f"{after} in front (was {before})", ""])
+    return lines
 
 
 def _json(value: Any) -> str:
@@ -156,6 +180,18 @@ class SimDriver:
                 self._shot = (key, dark, render_png(root, dark=dark))
             return self._shot[2]
 
+    def logcat(self, stop: threading.Event, *, last: int = 0) -> Iterator[str | None]:
+        """The phone's log as `logcat -v threadtime` follows it: the last `last` lines, then each new one;
+        None when nothing came for a moment. Ends when `stop` is set."""
+        return log_follow(logcat_path(self.serial, self.path.parent), stop, last=last)
+
+    def log_tail(self, lines: int) -> list[str]:
+        """The last `lines` lines of the log, as `logcat -d -t N` prints them."""
+        return log_dump(logcat_path(self.serial, self.path.parent), last=lines)
+
+    def log_clear(self) -> None:
+        log_clear(logcat_path(self.serial, self.path.parent))
+
     def action_log(self) -> list[dict[str, Any]]:
         with self._lock:
             self._sync()
@@ -166,7 +202,14 @@ class SimDriver:
         with self._lock:
             self._inject_faults(op)
             self._sync()
-            change(self._state)
+            before = self._state["foreground"]
+            try:
+                change(self._state)
+            except DeviceError as exc:
+                self._state.pop("logcat", None)
+                self._logcat([["E", "CogniSim", f"{op} failed: {exc.message}", ""]])
+                raise
+            self._logcat(self._state.pop("logcat", []) + _op_lines(op, args, before, self._state["foreground"]))
             log: list[dict[str, Any]] = self._state["log"]
             if self._log_lines is None:
                 self._log_lines = [_json(entry) for entry in log]
@@ -177,6 +220,10 @@ class SimDriver:
                 del log[:-LOG_LIMIT], self._log_lines[:-LOG_LIMIT]
             self._save()
             self._changed_at = time.time()
+
+    def _logcat(self, entries: list[list[str]]) -> None:
+        path = logcat_path(self.serial, self.path.parent)
+        log_lines(path, [(level, tag, text, pid_of(pkg) if pkg else SYSTEM_PID) for level, tag, text, pkg in entries])
 
     def _inject_faults(self, op: str) -> None:
         path = faults_path(self.serial, self.path.parent)

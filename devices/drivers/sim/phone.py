@@ -9,12 +9,22 @@ from devices.drivers.base import AppNotInstalled, DeviceError, UnsupportedInput
 
 from .apps import DEMO, LAUNCHER, SYSTEM_DEFAULTS, App, Launcher, Settings, State, Task
 from .demo import LoginDemo
+from .logcat import pid_of
 from .views import View, hit_test, scrollable_at, to_xml, window
 
 STATE_FORMAT = 1
 
 _settings, _demo = Settings(), LoginDemo()
 APPS: dict[str, App] = {app.package: app for app in (Launcher(icons=[_settings, _demo]), _settings, _demo)}
+
+
+CRASH_ACTIVITY = "CrashActivity"
+
+
+def log(state: State, level: str, tag: str, message: str, *, package: str | None = None) -> None:
+    """A line for the phone's log (`logcat`), written by the driver once the primitive is applied;
+    `package`: the app whose process writes it (the system's otherwise)."""
+    state.setdefault("logcat", []).append([level, tag, message, package or ""])
 
 
 def fresh_state() -> State:
@@ -58,6 +68,10 @@ def launch(state: State, package: str, *, clear_state: bool) -> None:
     if clear_state:
         app.clear_data(state)
         state["tasks"].pop(package, None)
+        log(state, "I", "ActivityManager", f"Clearing data of {package}")
+    if package not in state["tasks"]:
+        log(state, "I", "ActivityManager", f"Start proc {package} for activity {package}/.MainActivity")
+    log(state, "I", "ActivityTaskManager", f"Displayed {package}/.MainActivity", package=package)
     state["foreground"] = package
     _foreground(state)
 
@@ -66,10 +80,30 @@ def start_activity(state: State, package: str, activity: str, extras: dict[str, 
     """`am start -n PACKAGE/ACTIVITY`: the app in front on that screen; `DeviceError` for an unknown activity."""
     app = _installed(package)
     task = state["tasks"].get(package) or app.fresh_task(state)
+    if package == DEMO and activity.rsplit(".", 1)[-1] == CRASH_ACTIVITY:
+        crash(state, package, f"{activity} was asked to crash")
+        return
     if not app.start_activity(state, task, activity, extras):
         raise DeviceError(f"Activity class {{{package}/{activity}}} does not exist.", details={"package": package})
     state["tasks"][package] = task
     state["foreground"] = package
+    log(state, "I", "ActivityTaskManager", f"Displayed {package}/{activity}", package=package)
+
+
+def crash(state: State, package: str, reason: str) -> None:
+    """The app dies of an uncaught exception: its stack trace in the log, its process gone, the launcher in front."""
+    for line in (
+        "FATAL EXCEPTION: main",
+        f"Process: {package}",
+        f"java.lang.IllegalStateException: {reason}",
+        f"\tat {package}.CrashActivity.onCreate(CrashActivity.java:21)",
+        "\tat android.app.Activity.performCreate(Activity.java:8595)",
+    ):
+        log(state, "E", "AndroidRuntime", line, package=package)
+    log(state, "I", "ActivityManager", f"Process {package} has died: fore TOP")
+    state["tasks"].pop(package, None)
+    if state["foreground"] == package:
+        state["foreground"] = LAUNCHER
 
 
 def animating_until(state: State) -> float:
@@ -80,7 +114,8 @@ def animating_until(state: State) -> float:
 
 def stop(state: State, package: str) -> None:
     _installed(package)
-    state["tasks"].pop(package, None)
+    if state["tasks"].pop(package, None) is not None:
+        log(state, "I", "ActivityManager", f"Force stopping {package} (pid {pid_of(package)}) user=0: from pid 2000")
     if state["foreground"] == package:
         state["foreground"] = LAUNCHER
 
@@ -93,8 +128,14 @@ def back(state: State) -> None:
 
 def tap(state: State, x: int, y: int, *, long: bool = False) -> None:
     view = hit_test(build(state), x, y)
+    package = state["foreground"]
+    what = "long press" if long else "tap"
     if view is None:
+        log(state, "D", "InputDispatcher", f"{what} ({x}, {y}) on {package}: nothing there")
         return
+    label = view.text if view.clickable and "EditText" not in view.cls else ""  # never what was typed
+    name = view.resource_id.rpartition("/")[2] or view.desc or label or view.cls.rsplit(".", 1)[-1]
+    log(state, "D", "ViewRootImpl", f"{what} ({x}, {y}) handled by {name}", package=package)
     action = view.long_action if long and view.long_action is not None else view.action
     if action.startswith("launch:"):
         launch(state, action.removeprefix("launch:"), clear_state=False)

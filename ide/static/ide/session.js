@@ -3,6 +3,7 @@
 import { ScreenController, placeBox } from "./controller.js";
 import { Exporter } from "./export.js";
 import { Inspector, selectorText } from "./inspector.js";
+import { DeviceLog } from "./logs.js";
 import { SessionSocket } from "./socket.js";
 import {
   ACTION_LABELS,
@@ -1021,6 +1022,7 @@ const CONN_TEXT = {
   denied: "No access — sign in again",
 };
 function onState(name, detail) {
+  if (name === "live" && deviceLog.ready) deviceLog.load(); // the lines sent while the socket was away
   const node = $("#conn");
   node.dataset.state = name;
   node.className = `conn conn-${name}`;
@@ -1028,7 +1030,11 @@ function onState(name, detail) {
     name === "reconnecting" ? `Connection lost — retrying in ${(detail / 1000).toFixed(1)} s` : CONN_TEXT[name];
 }
 
+const deviceLog = new DeviceLog(api);
+deviceLog.load();
+
 function onReply(message) {
+  if (message.type === "DEVICE_LOG") return deviceLog.add(message.lines);
   if (message.type === "ERROR") showPageError(message.message);
 }
 

@@ -1,0 +1,32 @@
+"""The session page's device log: lines arrive live, filters apply at once, and the download follows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page, expect
+
+from devices.drivers.sim import DEMO, SimDriver
+from tests.ide.pages import finished, open_session, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_device_log_streams_and_filters(page: Page, devices: Any) -> None:
+    session_id = open_session(page, devices[0].serial, "Log")
+    finished(run(page, "tap", **{"selector-kind": "id", "selector-value": "sign_in"}))
+    lines = page.locator("#log-lines")
+    expect(lines).to_contain_text("W LoginDemo: Sign-in failed: invalid email or password")
+    SimDriver(devices[0].serial, settings.SIM_DEVICE_DIR).start_activity(DEMO, ".CrashActivity")
+    expect(lines).to_contain_text("E AndroidRuntime: FATAL EXCEPTION: main")
+
+    page.get_by_label("Lowest level shown").select_option("E")
+    expect(lines.locator("li[data-level='W']")).to_have_count(0)
+    expect(lines.locator("li").first).to_have_attribute("data-level", "E")
+    expect(page.locator("#log-download")).to_have_attribute("href", f"/api/sessions/{session_id}/logs.txt?level=E")
+    page.get_by_label("Lowest level shown").select_option("")
+    page.get_by_label("Text in the log").fill("sign-in failed")
+    expect(lines.locator("li")).to_have_count(1)
+    expect(page.locator("#log-count")).to_contain_text("1 of ")
