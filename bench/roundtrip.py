@@ -37,13 +37,41 @@ STEP = json.dumps({"type": "EXECUTE_SINGLE", "step": {"action": "press_key", "ke
 
 
 @contextmanager
+def fresh_database() -> Iterator[dict[str, str]]:
+    """On PostgreSQL (DATABASE_URL), a database of the benchmark's own, dropped at the end: a run never
+    meets an earlier run's users and sessions. Nothing to do on SQLite (a fresh home holds its file)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield {}
+        return
+    import psycopg
+
+    base, _, _ = url.rpartition("/")
+    name = f"cognisim_bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"DATABASE_URL": f"{base}/{name}"}
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
 def running_stack(devices: int, home: str | None = None, web_processes: int = 1) -> Iterator[tuple[str, str]]:
     """`cognisim up` in a fresh home for the duration: its URL and a token allowed one session per device.
 
     It is stopped (Ctrl-C, as a person would) however the benchmark ends, even if it never got ready.
     """
+    with fresh_database() as database:
+        yield from _running_stack(devices, home, web_processes, database)
+
+
+def _running_stack(
+    devices: int, home: str | None, web_processes: int, database: dict[str, str]
+) -> Iterator[tuple[str, str]]:
     port = free_port()
-    env = dict(os.environ, COGNISIM_HOME=home or tempfile.mkdtemp(prefix="cognisim-bench-"))
+    env = dict(os.environ, COGNISIM_HOME=home or tempfile.mkdtemp(prefix="cognisim-bench-"), **database)
     # Steps back to back, one socket per device, are the point here: not a runaway script.
     env.setdefault("RATE_LIMIT_STEPS", "0")
     env.setdefault("SOCKET_MESSAGES_PER_SECOND", "100000")
@@ -71,7 +99,7 @@ def running_stack(devices: int, home: str | None = None, web_processes: int = 1)
             text=True,
             check=True,
         ).stdout.strip()
-        print(f"started cognisim up at http://127.0.0.1:{port} ({os.environ.get('DATABASE_URL', 'SQLite')})")
+        print(f"started cognisim up at http://127.0.0.1:{port} ({env.get('DATABASE_URL', 'SQLite')})")
         yield f"http://127.0.0.1:{port}", token
     finally:
         proc.send_signal(signal.SIGINT)
