@@ -590,6 +590,15 @@ def _block(step: _Block, depth: int) -> tuple[int, int]:
     return count, time_ms * step.rounds()
 
 
+def _waits_for_element(step: _Step) -> bool:
+    """Whether the step waits for an element before it acts (its `timeout_ms`, when given, is that wait)."""
+    if isinstance(step, Type | ClearText):
+        return step.into is not None
+    if isinstance(step, _TargetOrPoint):
+        return step.x is None
+    return isinstance(step, AssertVisible | AssertNotVisible)
+
+
 def step_parse(data: Any) -> StepSpec:
     """Validate a step request (`{"action": …, …params}`) into a StepSpec, or raise StepInvalid."""
     return _parse(data, 0)
@@ -614,6 +623,9 @@ def _parse(data: Any, depth: int) -> StepSpec:
     if isinstance(step, WaitFor):
         params["timeout_ms"] = step.timeout_ms or WAIT_FOR_DEFAULT_MS
         timeout_ms = params["timeout_ms"] + 5_000
+    elif step.timeout_ms and _waits_for_element(step):  # the wait the step asked for, then time to act
+        params["timeout_ms"] = step.timeout_ms
+        timeout_ms = step.timeout_ms + 5_000
     elif isinstance(step, Sleep):
         timeout_ms = max(timeout_ms, step.ms + 5_000)
     expanded = 1

@@ -246,7 +246,7 @@ def _fields(value: Any, allowed: set[str], where: str, optional: frozenset[str] 
 def step_request(step: dict[str, Any]) -> dict[str, Any]:
     """The captured step as POST /api/sessions/{id}/steps/ takes it."""
     data = {"action": step["action"], **step["params"], "max_retries": step["max_retries"], "backoff": step["backoff"]}
-    if step["action"] != "wait_for":  # its params already hold the wait; the step timeout derives from it
+    if "timeout_ms" not in step["params"]:  # a wait the step asked for: the step's time limit derives from it
         data["timeout_ms"] = step["timeout_ms"]
     return data
 

@@ -45,10 +45,34 @@ def test_valid_steps_parse_into_driver_params(data, params):
 
 
 def test_common_fields_become_the_policy():
-    spec = step_parse({"action": "tap", "text": "OK", "timeout_ms": 500, "max_retries": 1, "backoff": "linear"})
+    spec = step_parse({"action": "tap", "x": 1, "y": 2, "timeout_ms": 500, "max_retries": 1, "backoff": "linear"})
     assert (spec.timeout_ms, spec.max_retries) == (500, 1)
     assert spec.backoff == {"strategy": "linear", "base_ms": 500, "max_ms": 10_000}
     assert step_parse({"action": "tap", "text": "OK"}).timeout_ms == 30_000
+
+
+@pytest.mark.parametrize(
+    ("data", "wait_ms", "limit_ms"),
+    [
+        ({"action": "tap", "text": "OK", "timeout_ms": 20_000}, 20_000, 25_000),
+        ({"action": "long_press", "id": "a", "timeout_ms": 500}, 500, 5_500),
+        ({"action": "assert_visible", "text": "OK", "timeout_ms": 8_000}, 8_000, 13_000),
+        ({"action": "assert_not_visible", "text": "OK", "timeout_ms": 8_000}, 8_000, 13_000),
+        ({"action": "type", "text": "x", "into": {"id": "e"}, "timeout_ms": 9_000}, 9_000, 14_000),
+        ({"action": "clear_text", "into": {"id": "e"}, "timeout_ms": 9_000}, 9_000, 14_000),
+        ({"action": "wait_for", "text": "OK", "timeout_ms": 9_000}, 9_000, 14_000),
+        ({"action": "tap", "x": 1, "y": 2, "timeout_ms": 9_000}, None, 9_000),
+        ({"action": "type", "text": "x", "timeout_ms": 9_000}, None, 9_000),
+        ({"action": "scroll_until_visible", "text": "OK", "timeout_ms": 9_000}, None, 9_000),
+        ({"action": "tap", "text": "OK"}, None, 30_000),
+    ],
+)
+def test_a_given_timeout_is_the_wait_for_the_element(data, wait_ms, limit_ms):
+    """Auto-wait: a step that waits for an element waits up to the timeout_ms it gives (then has 5 s to act)."""
+    spec = step_parse(data)
+    assert (spec.params.get("timeout_ms"), spec.timeout_ms) == (wait_ms, limit_ms)
+    if wait_ms is not None:  # the stored params (a capture bundle's, say) give the same step again
+        assert step_parse({"action": spec.action, **spec.params}) == spec
 
 
 @pytest.mark.parametrize(
