@@ -720,10 +720,17 @@ async function runStep(step, mark, { secretText } = {}) {
   return sent;
 }
 
+// The params the server keeps (core.steps): a step that waits for an element keeps the timeout it gives.
 function paramsOf(step) {
   const { action, timeout_ms, max_retries, backoff, ...params } = step;
-  if (action === "wait_for" && timeout_ms !== undefined) params.timeout_ms = timeout_ms;
+  if (timeout_ms !== undefined && waitsForElement(action, params)) params.timeout_ms = timeout_ms;
   return params;
+}
+
+function waitsForElement(action, params) {
+  if (action === "type" || action === "clear_text") return Boolean(params.into);
+  if (action === "tap" || action === "long_press") return params.x === undefined;
+  return ["assert_visible", "assert_not_visible", "wait_for"].includes(action);
 }
 
 function composerError(err) {
