@@ -34,7 +34,7 @@ def rows() -> dict[type, Any]:
         Step: step,
         SessionEvent: SessionEvent.objects.create(session=session, seq=1, type="SESSION_STATUS"),
         Decision: Decision.objects.create(session=session, step=step, kind=Decision.Kind.INVOKE),
-        Screen: Screen.objects.create(session=session, screen_hash="0" * 64, png=b""),
+        Screen: Screen.objects.create(session=session, screen_hash="0" * 64),
         Turn: Turn.objects.create(session=session, messages=[{"text": "hi", "at": 0}]),
         Run: run,
         SavedFlow: SavedFlow.objects.create(owner=user, name="f", flow="steps: []", webhook_nonce="n"),
