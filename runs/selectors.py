@@ -119,8 +119,12 @@ def _failed_inner(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def session_links(*, session_id: Any) -> dict[str, str]:
-    """A session's downloads: its device log and its capture bundle."""
-    return {"log": f"/api/sessions/{session_id}/logs.txt", "capture": f"/api/sessions/{session_id}/capture/"}
+    """A session's downloads: its recording, its device log and its capture bundle."""
+    return {
+        "recording": f"/api/sessions/{session_id}/recording.webm",
+        "log": f"/api/sessions/{session_id}/logs.txt",
+        "capture": f"/api/sessions/{session_id}/capture/",
+    }
 
 
 def run_report(*, run: Run) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from devices.logcat import LEVELS
 from . import selectors, services
 from .events import event_message
 from .models import Step, TestSession
+from .services import recording
 
 
 class AppSerializer(StrictSerializer):
@@ -315,6 +316,17 @@ class StepFailureLogView(APIView):
     def get(self, request: Request, session_id: str, step_id: int) -> HttpResponse:
         text = selectors.step_failure_log(owner=request.user, session_id=session_id, step_id=step_id)
         return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+class SessionRecordingView(APIView):
+    """The session's recording: a WebM video of the screens its device showed (extension, docs/api.md)."""
+
+    @extend_schema(responses={(200, "video/webm"): bytes})
+    def get(self, request: Request, session_id: str) -> HttpResponse:
+        video = recording.recording_get(owner=request.user, session_id=session_id)
+        response = HttpResponse(video, content_type="video/webm")
+        response["Content-Disposition"] = f'inline; filename="session-{session_id}.webm"'
+        return response
 
 
 class SessionInputView(APIView):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sessions/<str:session_id>/events/", api.SessionEventsView.as_view()),
     path("sessions/<str:session_id>/logs/", api.SessionLogView.as_view()),
     path("sessions/<str:session_id>/logs.txt", api.SessionLogDownloadView.as_view()),
+    path("sessions/<str:session_id>/recording.webm", api.SessionRecordingView.as_view()),
     path("sessions/<str:session_id>/steps/<int:step_id>/log.txt", api.StepFailureLogView.as_view()),
     path("sessions/<str:session_id>/screen.png", api.SessionScreenView.as_view()),
     path("sessions/<str:session_id>/screens/<str:screen_hash>.png", api.SessionScreenView.as_view()),

@@ -1,4 +1,5 @@
-"""The session page's device log: lines arrive live, filters apply at once, and the download follows them."""
+"""The session page's device log (lines arrive live, filters apply at once, the download follows them) and its
+recording."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from devices.drivers.sim import DEMO, SimDriver
+from sessions.models import SessionEvent
 from tests.ide.pages import finished, open_session, run
+from tests.sessions.test_recording import decoded
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -30,3 +33,14 @@ def test_the_device_log_streams_and_filters(page: Page, devices: Any) -> None:
     page.get_by_label("Text in the log").fill("sign-in failed")
     expect(lines.locator("li")).to_have_count(1)
     expect(page.locator("#log-count")).to_contain_text("1 of ")
+
+
+def test_the_recording_is_downloadable_from_the_session_page(page: Page, devices: Any) -> None:
+    session_id = open_session(page, devices[0].serial, "Recording")
+    finished(run(page, "tap", **{"selector-kind": "id", "selector-value": "sign_in"}))
+    link = page.get_by_role("link", name="Recording ↗")
+    expect(link).to_have_attribute("href", f"/api/sessions/{session_id}/recording.webm")
+    reply = page.request.get(link.get_attribute("href") or "")
+    assert reply.ok and reply.headers["content-type"] == "video/webm"
+    screens = SessionEvent.objects.filter(session_id=session_id, type="SCREEN").count()
+    assert len(decoded(reply.body())) == screens + 1

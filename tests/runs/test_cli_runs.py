@@ -15,8 +15,9 @@ from django.conf import settings
 from devices import actions
 from devices.drivers.sim import SETTINGS, SimDriver
 from runs.models import Run
-from sessions.models import Step, TestSession
+from sessions.models import SessionEvent, Step, TestSession
 from tests.live import Rest
+from tests.sessions.test_recording import decoded
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -100,8 +101,14 @@ def test_a_passing_flow_exits_0_with_a_junit_report(stack, devices, alice, tmp_p
     assert case.get("name") == "Sign in" and case.find("failure") is None and case.find("skipped") is None
     out = case.find("system-out").text.splitlines()
     session = Run.objects.get().session_id
-    assert out[7:] == [f"device log: {stack.base_url}/api/sessions/{session}/logs.txt"]  # docs/ci.md
-    assert len(out) == 8 and out[2].split()[:5] == ["3", "PASSED"] + out[2].split()[2:3] + [
+    assert out[7:] == [  # docs/ci.md
+        f"recording: {stack.base_url}/api/sessions/{session}/recording.webm",
+        f"device log: {stack.base_url}/api/sessions/{session}/logs.txt",
+    ]
+    video = Rest(stack.base_url, alice).get(f"/api/sessions/{session}/recording.webm").body
+    screens = SessionEvent.objects.filter(session_id=session, type="SCREEN").count()
+    assert screens >= 3 and len(decoded(video)) == screens + 1  # every screen the run showed, the last held
+    assert len(out) == 9 and out[2].split()[:5] == ["3", "PASSED"] + out[2].split()[2:3] + [
         "type",
         "text=demo@example.com",
     ]
