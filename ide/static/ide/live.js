@@ -77,11 +77,17 @@ function showFrame(data) {
   img.dataset.current = String(view.current);
   img.dataset.latencyMs = String(Math.max(0, Date.now() - capturedAt * 1000).toFixed(0));
   $("#screen-empty").hidden = true;
-  const now = performance.now();
-  recent.push(now);
-  while (recent.length && recent[0] < now - 1000) recent.shift();
-  $("#live-fps").textContent = `${recent.length} fps`;
+  recent.push(performance.now());
+  showRate();
 }
+
+// Frames in the last second; a screen that does not change sends none ("still").
+function showRate() {
+  const now = performance.now();
+  while (recent.length && recent[0] < now - 1000) recent.shift();
+  $("#live-fps").textContent = recent.length ? `${recent.length} fps` : "still";
+}
+setInterval(showRate, 500);
 
 // ---------- the frame socket
 
