@@ -100,6 +100,7 @@ class FrameSocket:
                 now = time.time()
                 if not isinstance(message, bytes):
                     continue
+                self.conn.send('{"type": "SEEN"}')  # as the page does: the server keeps 4 frames in flight
                 number, captured = FRAME_HEADER.unpack_from(message)
                 digest = hashlib.blake2b(message[FRAME_HEADER.size :], digest_size=16).hexdigest()
                 with self.arrived:

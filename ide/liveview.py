@@ -35,6 +35,9 @@ from sessions.models import TestSession
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+FRAMES_IN_FLIGHT = 4
+"""Frames a socket may have sent and not yet seen acknowledged (`SEEN`); beyond them only the newest is kept,
+and sent when the client acknowledges one: a slow client gets fewer frames, never a growing queue."""
 FRAME_ANCESTORS = "frame-ancestors 'self'"
 """The page may be framed by pages of its own origin only (with X-Frame-Options: SAMEORIGIN for old browsers)."""
 
@@ -87,6 +90,8 @@ class LiveViewConsumer(AsyncWebsocketConsumer):
     renewer: asyncio.Future[None] | None = None
     watching = False
     ended = False
+    in_flight = 0
+    held: bytes | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Without Channels' per-message thread hop (see `SessionConsumer.dispatch`): frames come many a second."""
@@ -158,17 +163,33 @@ class LiveViewConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Read-only: a `PING` gets a `PONG`; steps go on the session socket."""
+        """`SEEN` acknowledges a frame; a `PING` gets a `PONG`; anything else is ignored (steps go on the
+        session socket)."""
         try:
             message = json.loads(text_data or "")
         except ValueError:
             return
-        if isinstance(message, dict) and message.get("type") == "PING":
+        if not isinstance(message, dict):
+            return
+        if message.get("type") == "SEEN":
+            self.in_flight = max(0, self.in_flight - 1)
+            if self.held is not None and self.watching:
+                frame, self.held = self.held, None
+                await self._send_frame(frame)
+        elif message.get("type") == "PING":
             await self.send(text_data=json.dumps({"type": "PONG"}))
 
     async def live_frame(self, message: dict[str, Any]) -> None:
-        if self.watching:
-            await self.send(bytes_data=message["frame"])
+        if not self.watching:
+            return
+        if self.in_flight >= FRAMES_IN_FLIGHT:
+            self.held = message["frame"]  # the newest wins: an older picture is not worth sending
+            return
+        await self._send_frame(message["frame"])
+
+    async def _send_frame(self, frame: bytes) -> None:
+        self.in_flight += 1
+        await self.send(bytes_data=frame)
 
     async def session_event(self, message: dict[str, Any]) -> None:
         event = message["event"]

@@ -25,16 +25,21 @@ PNG = b"\x89PNG\r\n\x1a\n"
 class LiveSocket:
     """The frame socket: text messages (LIVE, ENDED) and binary frames, each kept in order."""
 
-    def __init__(self, url: str, token: str | None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str, token: str | None, headers: dict[str, str] | None = None, *, acknowledge: bool = True
+    ) -> None:
         headers = {**(headers or {}), **({"Authorization": f"Token {token}"} if token else {})}
         self.conn = connect(url, additional_headers=headers, max_size=None, open_timeout=10, legacy=True)
         self.frames: list[tuple[int, float, bytes]] = []
         self.texts: list[dict[str, Any]] = []
+        self.acknowledge = acknowledge
 
     def recv(self, timeout: float) -> None:
         message = self.conn.recv(timeout=timeout)
         if isinstance(message, bytes):
             self.frames.append(frame_decode(message))
+            if self.acknowledge:
+                self.conn.send(json.dumps({"type": "SEEN"}))
         else:
             self.texts.append(json.loads(message))
 
@@ -227,4 +232,33 @@ def test_an_idle_session_pauses_the_view_and_a_step_brings_it_back(stack, device
     back.wait(lambda: bool(back.frames))
     assert back.frames[0][2].startswith(PNG)
     back.conn.close()
+    sock.close()
+
+
+def test_a_client_that_does_not_acknowledge_gets_a_few_frames_then_only_the_newest(stack, devices, rest, alice):
+    serial = devices[0].serial
+    session, sock = open_ready(stack, rest, alice, serial)
+    slow = LiveSocket(live_ws(stack, serial), alice, acknowledge=False)
+    slow.wait(lambda: bool(slow.frames))
+    steps = [
+        {"action": "launch_app", "package": "com.cognisim.demo"},
+        {"action": "tap", "id": "email"},
+        *({"action": "type", "text": char} for char in "abcdef"),
+    ]
+    for step in steps:  # eight different screens: the app, the field focused, then a character typed each time
+        sock.send({"type": "EXECUTE_SINGLE", "step": step})
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+        assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED"
+    last = sock.wait_for(lambda m: m.get("type") == "SCREEN" and m.get("step_id") == ack["step_id"])
+    final = rest.get(last["url"].removeprefix(stack.base_url)).body
+
+    slow.wait(lambda: len(slow.frames) == 4)  # FRAMES_IN_FLIGHT, and then nothing until it acknowledges one
+    seen = 0
+    while slow.frames[-1][2] != final:
+        slow.conn.send(json.dumps({"type": "SEEN"}))
+        seen += 1
+        slow.wait(lambda s=seen: len(slow.frames) >= 4 + s)  # type: ignore[misc]
+        assert len(slow.frames) == 4 + seen, "a frame came without an acknowledgement"
+    assert seen <= 2  # the held frame is the newest: at most one older one was still on its way
+    slow.conn.close()
     sock.close()

@@ -111,6 +111,7 @@ class Frames {
       if (ws !== this.ws) return;
       if (message.data instanceof ArrayBuffer) {
         if (message.data.byteLength > HEADER) showFrame(message.data);
+        ws.send(JSON.stringify({ type: "SEEN" })); // the server keeps a few frames in flight, no more
         return;
       }
       let body;
