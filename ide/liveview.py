@@ -94,11 +94,19 @@ class LiveViewConsumer(AsyncWebsocketConsumer):
     held: bytes | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Without Channels' per-message thread hop (see `SessionConsumer.dispatch`): frames come many a second."""
+        """Without Channels' per-message thread hop (see `SessionConsumer.dispatch`): frames come many a second.
+
+        The socket is in the session's group for its status only: the other messages of that group (each layer
+        may add its own) are not for it. A handler that fails takes the watcher with it (the socket closes
+        without `disconnect`), so the caster is not kept reading for a socket that is gone."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+            return
+        try:
+            await handler(message)
+        except BaseException:
+            await self._unwatch()
+            raise
 
     async def connect(self) -> None:
         await self.accept()
