@@ -135,6 +135,17 @@ def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices
     steps = list(Step.objects.filter(session__run__isnull=False).order_by("index"))
     assert [s.status for s in steps] == ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
     assert steps[3].started_at is None and steps[4].started_at is None  # never ran
+    # The failure points to its evidence (docs/ci.md), each link good with the token.
+    base = f"{stack.base_url}/api/sessions/{steps[2].session_id}"
+    evidence = case.find("failure").text.splitlines()[1:]
+    assert evidence == [
+        f"screen at failure: {base}/screens/{steps[2].screen_hash}.png",
+        f"UI tree at failure: {base}/screens/{steps[2].screen_hash}.xml",
+        f"device log at failure: {base}/steps/{steps[2].pk}/log.txt",
+    ]
+    rest = Rest(stack.base_url, alice)
+    picture, tree, log = (rest.get(line.split(": ", 1)[1].removeprefix(stack.base_url)) for line in evidence)
+    assert picture.body.startswith(b"\x89PNG") and b"<hierarchy" in tree.body and log.status == 200
 
     junit = tmp_path / "steps.xml"
     assert cli(stack, alice, "run", flow, "--junit", str(junit), "--junit-per-step").returncode == 1
