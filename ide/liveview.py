@@ -28,6 +28,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods
 
+from core.jsonsafe import JsonRefused, json_load
 from devices.models import Device
 from devices.screencast import frame_group, watch_renew, watch_stop
 from sessions.models import TestSession
@@ -174,8 +175,8 @@ class LiveViewConsumer(AsyncWebsocketConsumer):
         """`SEEN` acknowledges a frame; a `PING` gets a `PONG`; anything else is ignored (steps go on the
         session socket)."""
         try:
-            message = json.loads(text_data or "")
-        except ValueError:
+            message = json_load(text_data or "")
+        except JsonRefused:  # not JSON, too deep, NUL: ignored like any message not for this socket
             return
         if not isinstance(message, dict):
             return

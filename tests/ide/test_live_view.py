@@ -104,6 +104,15 @@ def test_only_the_sessions_owner_opens_the_page_and_the_socket(stack, devices, r
     assert LiveSocket(live_ws(stack, "no-such-phone"), alice).close_code() == 4404
     assert LiveSocket(live_ws(stack, devices[1].serial), alice).close_code() == 4403  # no session of hers there
 
+    # Bad frames are ignored and the socket stays open.
+    live = LiveSocket(live_ws(stack, serial), alice)
+    for bad in ("[" * 50_000, "not json", '{"type": "SEEN"', "\u0000", json.dumps({"type": "SEEN", "n": [[[]]]})):
+        live.conn.send(bad)
+    live.conn.send(b"\x00binary")
+    live.conn.send(json.dumps({"type": "PING"}))
+    live.wait(lambda: {"type": "PONG"} in live.texts)
+    live.conn.close()
+
     users = get_user_model().objects
     page = Client()
     page.force_login(users.get(username="alice"))
