@@ -76,7 +76,8 @@ class Observation:
 
     state: dict[str, str]
     ui_xml: str
-    png: bytes
+    png: bytes | None
+    """None when the caller said, once the tree was read, that the picture was no longer wanted."""
 
 
 @dataclass
@@ -127,14 +128,15 @@ def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: floa
     return ActionOutcome(result=done.result, effect=effect, state=state, screenshot=done.screenshot)
 
 
-def observe(driver: DeviceDriver, *, deadline: float) -> Observation:
+def observe(driver: DeviceDriver, *, deadline: float, picture: Callable[[], bool] | None = None) -> Observation:
     """The screen once it settled: its state, UI tree and picture (a tree read moments ago with no input since serves).
 
+    `picture`, asked once the tree is read: False leaves the picture out (its `png` is None).
     Raises `ScreenNotSettled` when the tree cannot be read before the deadline because the
     screen keeps animating.
     """
     screen = _read(driver, deadline, reuse=True, after="reading the screen")
-    png = driver.screenshot()
+    png = driver.screenshot() if picture is None or picture() else None
     return Observation(state=_state(driver, screen), ui_xml=screen.xml, png=png)
 
 

@@ -6,14 +6,25 @@ Two shapes, as the design card draws them:
 - anything else (a step, an answer, a promoted deferral, a recovery): one `sessions.drain`.
 Every ring is sent: a drain runs what was queued when it looked, so each piece of work has a drain that
 sees it, and one that comes after its work was done costs two queries.
+
+A ring also rings the session's bell, a Redis list: a drain that is still reading the screen after its
+last step waits on it (`lane_bell_wait`), so a step sent meanwhile starts at once instead of waiting in
+the queue behind that read (docs/architecture.md, "The screen after a step").
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from typing import Any
 
+import redis
 from celery import chain, current_app, signature
+from django.conf import settings
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
+BELL_TTL_S = 60
 
 
 def _drain(session_id: Any, queue: str) -> Any:
@@ -29,6 +40,35 @@ def lane_open(*, session_id: Any, queue: str) -> None:
 def lane_ring(*, session_id: Any, queue: str) -> None:
     """Ask the device's worker to drain the session's pending work."""
     current_app.send_task("sessions.drain", kwargs={"session_id": str(session_id)}, queue=queue)
+    lane_bell(session_id=session_id)
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+def _bell_key(session_id: Any) -> str:
+    return f"cognisim:lane:bell:{session_id}"
+
+
+def lane_bell(*, session_id: Any, what: str = "ring") -> None:
+    """Wake the drain waiting on the session's bell: `ring` (work was queued) or `read` (its screen read ended).
+    A bell nobody waits on expires; a drain that pops a stale one looks and waits again."""
+    key = _bell_key(session_id)
+    try:
+        pipe = _redis(settings.REDIS_URL).pipeline()
+        pipe.rpush(key, what)
+        pipe.expire(key, BELL_TTL_S)
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("could not ring the bell of session %s: %s", session_id, exc)
+
+
+def lane_bell_wait(*, session_id: Any, timeout: float) -> str | None:
+    """What rang the session's bell (`ring`, `read`), or None after `timeout` seconds (at most 4)."""
+    popped: Any = _redis(settings.REDIS_URL).blpop([_bell_key(session_id)], timeout=min(timeout, 4))
+    return popped[1].decode() if popped else None
 
 
 def lane_open_on_commit(*, session_id: Any, queue: str) -> None:

@@ -30,7 +30,7 @@ from ..dispatch import lane_open, lane_ring
 from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
-from .run import Lane, step_claim, step_run
+from .run import Lane, screen_read_finish, screen_read_wait, step_claim, step_run
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
@@ -83,26 +83,39 @@ def session_setup(*, session_id: Any) -> None:
 def session_drain(*, session_id: Any) -> None:
     """`sessions.drain`: run the session's pending work in order — setup, then steps — under the lease.
 
-    It runs the steps queued when it looked, then stops: a step appended after that moment rang the
-    lane again, so another drain is on its way for it.
+    It runs the steps queued when it looked; while it reads the screen after the last of them it listens
+    on the session's bell, and runs the steps queued meanwhile too (their STARTED does not wait for the
+    read). Then it stops: a step appended after that moment rang the lane again, so another drain is on
+    its way for it.
     """
     lane = _lane(session_id)
     if lane is None:
         return
     if lane.status == Status.PENDING and (not _setup(lane.session_id, lane.device) or not (lane := _lane(session_id))):
         return
+    try:
+        _drain(lane)
+    finally:
+        screen_read_finish(lane)
+
+
+def _drain(lane: Lane) -> None:
     queued, blocked = _pending(lane)
-    for step in queued:
-        if lane.stop_on_failure and lane.failed:
-            _stop_at_failure(lane.session_id)
-            return
-        if lane.status == Status.READY:
-            _running(lane)
-        if not step_claim(lane, step):
-            return  # stopped, paused or hibernated meanwhile, or already claimed
-        step_run(lane, step)
-        if step.status == Step.Status.RUNNING:
-            return  # a question: the answer rings again
+    while queued:
+        for step in queued:
+            if lane.stop_on_failure and lane.failed:
+                screen_read_finish(lane)
+                _stop_at_failure(lane.session_id)
+                return
+            if lane.status == Status.READY:
+                _running(lane)
+            if not step_claim(lane, step):
+                return  # stopped, paused or hibernated meanwhile, or already claimed
+            step_run(lane, step)
+            if step.status == Step.Status.RUNNING:
+                return  # a question: the answer rings again
+        queued, blocked = _pending(lane) if screen_read_wait(lane) else ([], blocked)
+    screen_read_finish(lane)
     if lane.stop_on_failure and lane.failed:
         _stop_at_failure(lane.session_id)
     elif lane.end_when_drained and not blocked:

@@ -1,7 +1,8 @@
 """One step on the device's worker: claim it, run it (with retries), record its outcome, then read the screen.
 
 The hot path is three short transactions — claim (STARTED), finish (COMPLETED or ERROR) and, off the
-step's critical path, the screen it led to — each a conditional update of the step, one
+step's critical path, the screen it led to (read on a thread of its own while the lane listens for the
+next step, so a slow phone's read never holds a STARTED back) — each a conditional update of the step, one
 `session_bump` that numbers the event (and sets the session's fields) and the event itself. The
 worker is the only writer of the session's state while it drains, so it keeps that state in memory
 (`Lane`) instead of reading the session row before every write.
@@ -13,10 +14,12 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -30,6 +33,7 @@ from devices.models import Device
 from devices.services import driver_for
 from devices.uitree import ui_hash
 
+from ..dispatch import lane_bell, lane_bell_wait
 from ..events import event_append, event_insert, screen_save, screen_store, session_bump, step_payload
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
@@ -60,9 +64,14 @@ class Lane:
     failed: bool = False
     """A step of the session that is not optional has failed."""
     driver: DeviceDriver = field(init=False)
+    shown: str | None = field(init=False)
+    """The screen whose picture the IDE was sent last."""
+    reading: ScreenRead | None = None
+    """The screen read under way after the last step."""
 
     def __post_init__(self) -> None:
         self.driver = driver_for(self.device)
+        self.shown = self.screen
 
     @property
     def screen(self) -> str | None:
@@ -147,7 +156,9 @@ def _event(lane: Lane, step: Step, **session_fields: Any) -> str:
 
 
 def step_run(lane: Lane, step: Step) -> None:
-    """Run a claimed step on the device, record its outcome, then the screen it led to."""
+    """Run a claimed step on the device and record its outcome; then start reading the screen it led to
+    (`screen_read_wait`, `screen_read_finish`). The read after the previous step is recorded first."""
+    screen_read_finish(lane)
     if step.action == "ask_user":
         _ask(lane, step)
         return
@@ -165,7 +176,7 @@ def step_run(lane: Lane, step: Step) -> None:
     if _finish(lane, step, outcome=outcome, error=error, device_ms=device_ms):
         if outcome is not None and outcome.screenshot:
             _keep_screenshot(lane, step, outcome.screenshot)
-        _observe(lane, step, outcome)
+        _read_start(lane, step, outcome)
         if step.status == Step.Status.FAILED:
             _keep_failure_log(lane, step)
 
@@ -284,7 +295,7 @@ def _finish(
 
 def _keep_failure_log(lane: Lane, step: Step) -> None:
     """A failed step's evidence besides its screen: the device's last FAILURE_LOG_LINES log lines, read once
-    its outcome and its screen are out."""
+    its outcome is out (while its screen is read)."""
     try:
         lines = lane.driver.log_tail(FAILURE_LOG_LINES)
     except DeviceError as exc:
@@ -300,33 +311,94 @@ def _keep_screenshot(lane: Lane, step: Step, png: bytes) -> None:
     Step.objects.filter(pk=step.pk).update(screenshot=name)
 
 
-def _observe(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> None:
-    """After the outcome is out: the screen the step led to — its state into the step's effect and the
-    session's state when the step did not read it itself, its picture and UI tree for the IDE when it
-    changed, and for a failed step the screen at the moment of failure. A failed read costs only that."""
-    started = time.monotonic()
-    needs_state = outcome is not None and outcome.state is None
-    before = lane.screen
-    if outcome is not None and outcome.state is not None and outcome.state["screen"] == before:
-        return  # the step read the screen itself, and it did not change
-    try:  # a tree read moments ago, with no input since, serves: then this is only the picture
-        seen = actions.observe(lane.driver, deadline=time.monotonic() + OBSERVE_S)
-    except DeviceError as exc:
-        logger.warning("could not read the screen of %s after step %s: %s", lane.device.serial, step.pk, exc.message)
+@dataclass
+class ScreenRead:
+    """The screen after a step, read on a thread of its own (device calls only: the lane's thread records it),
+    so the lane can claim a step sent meanwhile. `hurry`: a step waits, leave the picture out."""
+
+    step: Step
+    outcome: actions.StepOutcome | None
+    started: float = field(default_factory=time.monotonic)
+    hurry: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    seen: actions.Observation | None = None
+    error: str | None = None
+
+
+def _read_start(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> None:
+    """After the outcome is out: start reading the screen the step led to (`screen_read_finish` records it)."""
+    if outcome is not None and outcome.state is not None and outcome.state["screen"] == lane.screen == lane.shown:
+        return  # the step read the screen itself, it did not change, and the IDE has its picture
+    read = lane.reading = ScreenRead(step=step, outcome=outcome)
+    hurried = None if outcome is None else (lambda: not read.hurry.is_set())  # a failed step's screen is kept
+    driver, session_id, serial = lane.driver, lane.session_id, lane.device.serial
+
+    def reading() -> None:
+        try:  # a tree read moments ago, with no input since, serves: then this is only the picture
+            read.seen = actions.observe(driver, deadline=time.monotonic() + OBSERVE_S, picture=hurried)
+        except DeviceError as exc:
+            read.error = exc.message
+        except Exception as exc:  # a bug costs the screen, not the lane
+            logger.exception("reading the screen of %s after step %s crashed", serial, step.pk)
+            read.error = str(exc)
+        finally:
+            read.done.set()
+            lane_bell(session_id=session_id, what="read")
+
+    threading.Thread(target=reading, name=f"screen-read-{serial}", daemon=True).start()
+
+
+def screen_read_wait(lane: Lane) -> bool:
+    """Wait until the screen read after the last step ends; True as soon as a step of the session is queued
+    instead (the read then leaves the picture out: the next step's read brings the IDE its screen)."""
+    read = lane.reading
+    while read is not None and not read.done.is_set():
+        try:
+            rang = lane_bell_wait(session_id=lane.session_id, timeout=OBSERVE_S)
+        except redis.RedisError as exc:
+            logger.warning("the bell of session %s is out of reach (%s): waiting for the read", lane.session_id, exc)
+            read.done.wait(OBSERVE_S * 2)
+            return False
+        if rang == "ring" and Step.objects.filter(session_id=lane.session_id, status=Step.Status.QUEUED).exists():
+            read.hurry.set()
+            return True
+    return False
+
+
+def screen_read_finish(lane: Lane) -> None:
+    """Wait for the screen read after the last step, if one is under way, and record it: its state into
+    the step's effect and the session's state when the step did not read it itself, its picture and UI
+    tree for the IDE when it changed, and for a failed step the screen at the moment of failure. A failed
+    read costs only that."""
+    read, lane.reading = lane.reading, None
+    if read is None:
         return
+    if not read.done.wait(OBSERVE_S * 2):
+        logger.warning("the screen read of %s after step %s did not end", lane.device.serial, read.step.pk)
+        return
+    if read.seen is None:
+        logger.warning(
+            "could not read the screen of %s after step %s: %s", lane.device.serial, read.step.pk, read.error
+        )
+        return
+    _observed(lane, read)
+
+
+def _observed(lane: Lane, read: ScreenRead) -> None:
+    step, outcome, seen = read.step, read.outcome, read.seen
+    assert seen is not None
     state, ui_xml, png = seen.state, seen.ui_xml, seen.png
-    record_ms = int((time.monotonic() - started) * 1000)
+    record_ms = int((time.monotonic() - read.started) * 1000)
     screen = state.get("screen") or ui_hash(ui_xml)
     fields: dict[str, Any] = {"screen_hash": screen, "timings": {**step.timings, "record_ms": record_ms}}
     after = lane.state
-    if needs_state:
-        assert outcome is not None
+    if outcome is not None and outcome.state is None:
         full = actions.observed(outcome, seen)
         effect = secrets_mask(full.effect, lane.secrets)
         after = {**lane.state, "device": state}
         fields.update(effect=effect, effect_hash=effect_hash(effect), state_patch=json_diff(lane.state, after))
-    keep = screen != before or outcome is None
-    picture = screen_save(session_id=lane.session_id, screen_hash=screen, png=png) if keep else None
+    keep = png is not None and (screen != lane.shown or outcome is None)
+    picture = screen_save(session_id=lane.session_id, screen_hash=screen, png=png) if keep and png else None
     with transaction.atomic():
         Step.objects.filter(pk=step.pk).update(**fields)
         if after != lane.state:
@@ -341,3 +413,5 @@ def _observe(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> Non
                 record_ms=record_ms,
             )
     lane.state = after
+    if picture is not None:
+        lane.shown = screen
