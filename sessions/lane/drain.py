@@ -30,7 +30,7 @@ from ..dispatch import lane_open, lane_ring
 from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
-from .run import Lane, screen_read_finish, screen_read_wait, step_claim, step_run
+from .run import Lane, screen_read_finish, screen_read_hurry, screen_read_wait, step_claim, step_run
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
@@ -114,7 +114,11 @@ def _drain(lane: Lane) -> None:
             step_run(lane, step)
             if step.status == Step.Status.RUNNING:
                 return  # a question: the answer rings again
-        queued, blocked = _pending(lane) if screen_read_wait(lane) else ([], blocked)
+        if not screen_read_wait(lane):
+            break
+        queued, blocked = _pending(lane)
+        if queued:
+            screen_read_hurry(lane)
     screen_read_finish(lane)
     if lane.stop_on_failure and lane.failed:
         _stop_at_failure(lane.session_id)

@@ -350,7 +350,7 @@ def _read_start(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> 
 
 def screen_read_wait(lane: Lane) -> bool:
     """Wait until the screen read after the last step ends; True as soon as a step of the session is queued
-    instead (the read then leaves the picture out: the next step's read brings the IDE its screen)."""
+    instead (`screen_read_hurry` if the lane runs it next)."""
     read = lane.reading
     while read is not None and not read.done.is_set():
         try:
@@ -360,9 +360,15 @@ def screen_read_wait(lane: Lane) -> bool:
             read.done.wait(OBSERVE_S * 2)
             return False
         if rang == "ring" and Step.objects.filter(session_id=lane.session_id, status=Step.Status.QUEUED).exists():
-            read.hurry.set()
             return True
     return False
+
+
+def screen_read_hurry(lane: Lane) -> None:
+    """A step runs next: the read under way leaves the picture out if it has not taken it yet (the next
+    step's read brings the IDE its screen); its tree and state are still recorded."""
+    if lane.reading is not None:
+        lane.reading.hurry.set()
 
 
 def screen_read_finish(lane: Lane) -> None:
