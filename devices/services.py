@@ -30,7 +30,7 @@ def driver_for(device: Device) -> DeviceDriver:
             from .drivers.sim import SimDriver
 
             driver = SimDriver(device.serial, settings.SIM_DEVICE_DIR)
-        _drivers[device.serial] = driver
+        driver = _drivers.setdefault(device.serial, driver)  # the lane and the screen caster share one
     return driver
 
 
