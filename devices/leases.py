@@ -10,6 +10,7 @@ queue, so the previous holder is gone). Writes made under a lease check its toke
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -19,6 +20,8 @@ import redis
 from django.conf import settings
 
 from core.locks import Lock, lock_acquire, lock_current, lock_holds, lock_release, lock_renew
+
+logger = logging.getLogger(__name__)
 
 
 def _name(serial: str) -> str:
@@ -92,9 +95,11 @@ class _LaneLeases:
                 self.held[serial] = lease
         return lease
 
-    def drop(self, serial: str) -> None:
+    def drop(self, lease: Lease) -> None:
+        """Forget `lease` — that grant, not a newer one taken meanwhile by another thread."""
         with self.lock:
-            self.held.pop(serial, None)
+            if self.held.get(lease.serial) == lease:
+                del self.held[lease.serial]
 
     def _renew(self) -> None:
         while not self.wake.wait(settings.LEASE_TTL_SECONDS / 3):
@@ -103,9 +108,11 @@ class _LaneLeases:
             for lease in held:
                 try:
                     if not lease_renew(lease=lease):
-                        self.drop(lease.serial)  # lost (Redis restarted empty, or seized): acquire anew next time
+                        self.drop(lease)  # lost (Redis restarted empty, or seized): acquire anew next time
                 except redis.RedisError:
                     continue  # Redis away: keep trying; if it stays away the lease lapses, as it should
+                except Exception:  # the watchdog must outlive anything: without it every lease lapses
+                    logger.exception("renewing the lease of %s failed", lease.serial)
 
 
 _lanes: _LaneLeases | None = None
@@ -129,6 +136,6 @@ def lane_lease(*, serial: str, seize: bool = False) -> Lease | None:
     return _lane_leases().get(serial, seize=seize)
 
 
-def lane_lease_lost(*, serial: str) -> None:
-    """Forget a lease found stale, so the next drain acquires it anew."""
-    _lane_leases().drop(serial)
+def lane_lease_lost(*, lease: Lease) -> None:
+    """Forget a lease found stale, so the next drain acquires it anew (a newer grant is kept)."""
+    _lane_leases().drop(lease)

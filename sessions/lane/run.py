@@ -246,7 +246,7 @@ def _finish(
     """Record the outcome, fenced by the lease token; True if it was recorded."""
     if not lease_holds(lease=lane.lease):
         logger.warning("step %s: lease %s lapsed; its result is dropped", step.pk, lane.lease.token)
-        lane_lease_lost(serial=lane.lease.serial)
+        lane_lease_lost(lease=lane.lease)
         return False
     fields: dict[str, Any] = {
         "status": Step.Status.FAILED if error else Step.Status.COMPLETED,
