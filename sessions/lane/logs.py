@@ -30,8 +30,8 @@ from devices.screencast import capture_driver
 from ..broadcast import group_publish
 from ..events import session_group
 from ..models import TestSession
+from ..secrets import secrets_mask
 from ..services.artifacts import log_chunk_store
-from .run import secrets_mask
 
 logger = logging.getLogger(__name__)
 LIVE_S = 0.25

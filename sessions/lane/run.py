@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from ..dispatch import lane_bell, lane_bell_wait
 from ..events import event_append, event_insert, screen_save, screen_store, session_bump, step_payload
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
+from ..secrets import secrets_mask, secrets_resolve
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
 
@@ -45,7 +45,6 @@ Status = TestSession.Status
 STOP_POLL_S = 0.25
 OBSERVE_S = 10
 FAILURE_LOG_LINES = 200
-SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass
@@ -84,33 +83,6 @@ def backoff_delay_ms(*, backoff: dict[str, Any], attempt: int) -> int:
     strategy = backoff.get("strategy", "exponential")
     delay = base * (2 ** (attempt - 1) if strategy == "exponential" else attempt if strategy == "linear" else 1)
     return int(min(delay, cap))
-
-
-def secrets_resolve(value: Any, secrets: dict[str, str]) -> Any:
-    """`${NAME}` → the secret's value, in every string of a step's params."""
-    if isinstance(value, str):
-        return SECRET_REF.sub(lambda m: secrets.get(m[1], m[0]), value) if "${" in value else value
-    if isinstance(value, dict):
-        return {key: secrets_resolve(inner, secrets) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [secrets_resolve(inner, secrets) for inner in value]
-    return value
-
-
-def secrets_mask(value: Any, secrets: dict[str, str]) -> Any:
-    """Every secret value → `${NAME}`, in every string of a result, an effect or an error."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for name, secret in secrets.items():
-            if secret and secret in value:
-                value = value.replace(secret, "${" + name + "}")
-        return value
-    if isinstance(value, dict):
-        return {key: secrets_mask(inner, secrets) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [secrets_mask(inner, secrets) for inner in value]
-    return value
 
 
 def effect_hash(effect: dict[str, Any]) -> str:

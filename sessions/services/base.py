@@ -76,7 +76,12 @@ def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) ->
 
 
 def set_status(session: TestSession, status: str, **fields: Any) -> None:
-    """Change a locked session's status and record the event; an ending session tells the layers above."""
+    """Change a locked session's status and record the event; an ending session tells the layers above.
+
+    An ending session runs nothing more, so its secrets (a CI run's `--secret` values, typed passwords)
+    are deleted with the same write."""
+    if status in TestSession.TERMINAL and session.secrets:
+        fields = {**fields, "secrets": {}}
     session.status = status
     for name, value in fields.items():
         setattr(session, name, value)

@@ -25,6 +25,7 @@ from ..errors import (
 from ..events import event_append, event_insert, events_insert, session_update, step_event, step_payload
 from ..jsonpatch import json_diff
 from ..models import Decision, SessionEvent, Step, TestSession
+from ..secrets import secrets_resolve
 from ..signals import input_answered
 from .base import locked_session, retry_on_deadlock, set_status, user_quota
 from .lifecycle import session_wake
@@ -81,7 +82,7 @@ def _new_step(session: TestSession, spec: StepSpec, *, scheduled_at: Any, deferr
     params, index = spec.params, session.next_index
     if spec.secret:  # the text goes to the session's secrets; the step keeps a reference to it
         name = f"_TYPED_{index}"
-        session.secrets = {**session.secrets, name: params["text"]}
+        session.secrets = {**session.secrets, name: secrets_resolve(params["text"], session.secrets)}
         session.save(update_fields=["secrets"])
         params = {**params, "text": "${" + name + "}"}
     step = _step_row(session.pk, spec, index=index, scheduled_at=scheduled_at, deferred=deferred, params=params)
@@ -178,11 +179,16 @@ def steps_append(*, session_id: Any, specs: list[StepSpec]) -> list[Step]:
     assert reserved is not None, f"session {session_id} is gone"
     first_seq, first_index = reserved[0] - count + 1, reserved[1] - count
     typed: dict[str, str] = {}
+    known = (
+        TestSession.objects.values_list("secrets", flat=True).get(pk=session_id)
+        if any(spec.secret for spec in specs)
+        else {}
+    )
     rows = []
     for index, spec in enumerate(specs, start=first_index):
         params = spec.params
-        if spec.secret:  # as in `_new_step`: the text goes to the session's secrets
-            typed[f"_TYPED_{index}"] = params["text"]
+        if spec.secret:  # as in `_new_step`: the text goes to the session's secrets (a secret it names, filled in)
+            typed[f"_TYPED_{index}"] = secrets_resolve(params["text"], known)
             params = {**params, "text": "${_TYPED_" + str(index) + "}"}
         rows.append(
             Step(
@@ -199,8 +205,7 @@ def steps_append(*, session_id: Any, specs: list[StepSpec]) -> list[Step]:
             )
         )
     if typed:
-        session = TestSession.objects.get(pk=session_id)
-        TestSession.objects.filter(pk=session_id).update(secrets={**session.secrets, **typed})
+        TestSession.objects.filter(pk=session_id).update(secrets={**known, **typed})
     steps = Step.objects.bulk_create(rows)
     Decision.objects.bulk_create(
         Decision(session_id=session_id, step=step, kind=Decision.Kind.INVOKE, reason="") for step in steps

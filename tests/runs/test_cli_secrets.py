@@ -1,0 +1,103 @@
+"""Secrets never leave the worker: a run with `--secret` (its value from the environment) and a flow that
+names one under `secrets:` leaves no trace of either value in anything it produces — the CLI's output,
+JUnit, the HTML report, the run report, the steps, the events, the capture bundle and the database rows —
+even when a failing step's message would quote it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core import serializers
+
+from runs.models import Run
+from sessions.models import Artifact, SessionEvent, Step, TestSession
+from tests.live import Rest
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "secret123"  # the demo app's own password: the flow signs in with it
+PIN = "pin-4711-zebra"
+FLOW = """\
+name: Sign in with secrets
+app: com.cognisim.demo
+env: {EMAIL: demo@example.com}
+secrets: [PIN]
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - type: {text: "${EMAIL}", into: {id: email}}
+  - type: {text: "${PASSWORD}", into: {id: password}}
+  - tap: {id: sign_in}
+  - assert_visible: {text: "Welcome, Demo!"}
+  - type: {text: "${PIN}"}
+    optional: true
+  - assert_visible: {text: "${PASSWORD} and ${PIN}", timeout_ms: 300}
+"""
+
+
+def _everything(rest: Rest, run_id: str, session_id: str) -> dict[str, str]:
+    """Every server-side artifact of the run, as text."""
+    texts = {
+        "run report": rest.get(f"/api/runs/{run_id}/").body,
+        "run list": rest.get("/api/runs/").body,
+        "junit.xml": rest.get(f"/api/runs/{run_id}/junit.xml").body,
+        "junit.xml per step": rest.get(f"/api/runs/{run_id}/junit.xml?per_step=1").body,
+        "session": rest.get(f"/api/sessions/{session_id}/").body,
+        "steps": rest.get(f"/api/sessions/{session_id}/steps/").body,
+        "capture bundle": rest.get(f"/api/sessions/{session_id}/capture/").body,
+        "device log": rest.get(f"/api/sessions/{session_id}/logs.txt").body,
+    }
+    for screen in {s.screen_hash for s in Step.objects.filter(session_id=session_id) if s.screen_hash}:
+        texts[f"screen {screen[:8]}"] = rest.get(f"/api/sessions/{session_id}/screens/{screen}.xml").body
+    events, after = [], 0
+    while True:
+        page = rest.get(f"/api/sessions/{session_id}/events/?after={after}").body
+        events += page["results"]
+        if not page["has_more"]:
+            break
+        after = page["next_after"]
+    texts["events"] = events
+    for model, rows in (
+        ("Run rows", Run.objects.all()),
+        ("TestSession rows", TestSession.objects.all()),
+        ("Step rows", Step.objects.all()),
+        ("SessionEvent rows", SessionEvent.objects.all()),
+        ("Artifact rows", Artifact.objects.all()),
+    ):
+        texts[model] = serializers.serialize("json", rows)
+    return {
+        name: value if isinstance(value, str) else value.decode() if isinstance(value, bytes) else json.dumps(value)
+        for name, value in texts.items()
+    }
+
+
+def test_secret_values_are_in_no_artifact(stack, devices, alice, tmp_path):
+    flow, junit, page = tmp_path / "login.yaml", tmp_path / "junit.xml", tmp_path / "report.html"
+    flow.write_text(FLOW)
+    argv = ["run", str(flow), "--secret", "PASSWORD", "-e", f"PIN={PIN}", "--stream"]
+    argv += ["--junit", str(junit), "--html", str(page), "--server", stack.base_url, "--token", alice]
+    done = subprocess.run(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PASSWORD": PASSWORD},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # the last step fails, quoting both
+    run = Run.objects.get()
+    steps = list(Step.objects.filter(session_id=run.session_id).order_by("index"))
+    # The secrets did their work on the device: it signed in, and the PIN was typed.
+    assert [s.status for s in steps] == ["COMPLETED"] * 6 + ["FAILED"], [(s.params, s.error) for s in steps]
+    assert steps[-1].error["message"].startswith('Expected text "${PASSWORD} and ${PIN}" to be visible')
+
+    artifacts = {"stdout": done.stdout, "stderr": done.stderr, "junit file": junit.read_text()}
+    artifacts["html file"] = page.read_text()
+    artifacts.update(_everything(Rest(stack.base_url, alice), str(run.pk), str(run.session_id)))
+    assert "Welcome, Demo!" in artifacts["stdout"] and "${PASSWORD} and ${PIN}" in artifacts["junit file"]
+    for name, text in artifacts.items():
+        assert text or name == "stderr", name
+        assert PASSWORD not in text, f"{PASSWORD!r} in the {name}"
+        assert PIN not in text, f"{PIN!r} in the {name}"
