@@ -42,6 +42,7 @@ from devices.drivers.base import (
     StepOutcome,
     UnsupportedInput,
 )
+from devices.screencast import device_busy
 from devices.uitree import Node, describe_selector, find_nodes, parse, tappable, ui_hash, visible_texts
 
 LONG_PRESS_MS = 800
@@ -116,7 +117,8 @@ def perform(driver: DeviceDriver, *, action: str, params: Params, deadline: floa
     if handler is None:
         raise ValueError(f"Unknown action {action!r}.")
     _check(deadline, action)
-    done = handler(driver, params, deadline)
+    with device_busy(driver.serial):  # the live view's screen reads wait for the step's input (screencast.py)
+        done = handler(driver, params, deadline)
     xml = done.seen
     if xml is None and observe:
         xml = _after_change(driver, deadline)

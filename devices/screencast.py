@@ -22,13 +22,14 @@ second render competed with the next step for this process's GIL). A frame is on
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import logging
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -46,6 +47,34 @@ FRAME_HEADER = struct.Struct(">Id")
 
 CHECK_WATCHERS_S = 0.5
 """While casting, how often the caster looks whether anyone still watches."""
+
+STEP_WAIT_S = 0.1
+"""How long a screen read waits for a step's work on the device to end (`device_busy`) before it reads anyway."""
+
+_busy: collections.Counter[str] = collections.Counter()
+_idle = threading.Condition()
+
+
+@contextlib.contextmanager
+def device_busy(serial: str) -> Iterator[None]:
+    """A step works on the device (`devices.actions.perform`): the caster of this process holds its next read
+    until it is done, or for at most STEP_WAIT_S, so a screen read does not compete with the step's input
+    (a simulated phone renders under the lock its input needs; a phone's `screencap` takes its CPU)."""
+    with _idle:
+        _busy[serial] += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _busy[serial] -= 1
+            if _busy[serial] <= 0:
+                del _busy[serial]
+                _idle.notify_all()
+
+
+def _step_done(serial: str, most: float) -> None:
+    with _idle:
+        _idle.wait_for(lambda: not _busy.get(serial), timeout=most)
 
 
 def frame_group(serial: str) -> str:
@@ -203,6 +232,7 @@ class ScreenCaster:
                 resend = False
                 while pubsub.get_message(timeout=0) is not None:
                     resend = True  # a new watcher: it needs the picture on show now
+                _step_done(self.serial, STEP_WAIT_S)
                 png = self._read()
                 if png is not None and (png != last or resend):
                     number += 1
