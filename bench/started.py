@@ -19,12 +19,18 @@ the ratio of STARTED to it (issue 18's target: STARTED ≤ 1.5× the floor, what
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,52 +41,61 @@ from bench.roundtrip import percentile, running_stack  # noqa: E402
 from cognisim_site.redis_server import start_private_redis  # noqa: E402
 from devices.adbsim.adbserver import poll  # noqa: E402
 from devices.drivers.sim import DEMO  # noqa: E402
-from tests.live import Rest, Socket, session_status, step_done  # noqa: E402
+from tests.live import TERMINAL_STEP, Rest  # noqa: E402
 
 
 def figures(values: list[float]) -> str:
     return f"p50 {statistics.median(values):7.1f} ms, p99 {percentile(values, 99):7.1f} ms"
 
 
-def steps_at_ide_pace(sock: Socket, steps: int, pause: float) -> tuple[list[float], list[float]]:
+async def _until(ws: Any, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 120))
+        if check(message):
+            return message
+
+
+async def steps_at_ide_pace(ws: Any, steps: int, pause: float) -> tuple[list[float], list[float]]:
     """(request → STARTED, request → COMPLETED) in ms, the next step `pause` s after the previous COMPLETED."""
     to_started: list[float] = []
     to_completed: list[float] = []
     for n in range(steps):
-        time.sleep(pause)  # the person reads the result, then clicks: the point of the benchmark
+        await asyncio.sleep(pause)  # the person reads the result, then clicks: the point of the benchmark
         step = {"action": "type", "text": "a"} if n % 2 == 0 else {"action": "press_key", "key": "del"}
-        sock.received.clear()
         sent = time.perf_counter()
-        sock.send({"type": "EXECUTE_SINGLE", "step": step})
-        ack = sock.wait_for(lambda m: m.get("type") == "ACK", timeout=120)
-        sock.wait_for(lambda m, i=ack["step_id"]: m.get("step_id") == i and m.get("status") == "STARTED", timeout=120)
+        await ws.send(json.dumps({"type": "EXECUTE_SINGLE", "step": step}))
+        step_id = (await _until(ws, lambda m: m.get("type") == "ACK"))["step_id"]
+        await _until(ws, lambda m, i=step_id: m.get("step_id") == i and m.get("status") == "STARTED")
         to_started.append((time.perf_counter() - sent) * 1000)
-        done = sock.wait_for(step_done(ack["step_id"]), timeout=120)
+        done = await _until(ws, lambda m, i=step_id: m.get("step_id") == i and m.get("status") in TERMINAL_STEP)
         to_completed.append((time.perf_counter() - sent) * 1000)
         if done["status"] != "COMPLETED":
             raise SystemExit(f"a step failed: {done}")
     return to_started, to_completed
 
 
-def bench_device(label: str, url: str, token: str, serial: str, steps: int, pause: float) -> list[float]:
-    """Print the device's figures; its request → STARTED times."""
+async def bench_device(label: str, url: str, token: str, serial: str, steps: int, pause: float) -> list[float]:
+    """Print the device's figures; its request → STARTED times. The client is an asyncio websocket like the
+    floor's (a thread per socket would add its own hops to every figure)."""
     rest = Rest(url, token)
-    reply = rest.post("/api/sessions/", {"device": serial, "app": {"package": DEMO}})
+    reply = await asyncio.to_thread(rest.post, "/api/sessions/", {"device": serial, "app": {"package": DEMO}})
     if reply.status != 201:
         raise SystemExit(f"could not open a session on {serial}: {reply.status} {reply.body}")
     session = reply.body
-    sock = Socket(session["ws_url"] + "?last_seq=0", token=token)
-    sock.wait_for(session_status("READY"), timeout=120)
-    for step in ({"action": "launch_app", "package": DEMO, "clear_state": True}, {"action": "tap", "id": "email"}):
-        sock.send({"type": "EXECUTE_SINGLE", "step": step})
-        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
-        sock.wait_for(step_done(ack["step_id"]), timeout=120)
-    steps_at_ide_pace(sock, 2, pause)  # warm-up
-    started, completed = steps_at_ide_pace(sock, steps, pause)
+    headers = {"Authorization": f"Token {token}"}
+    async with connect(session["ws_url"] + "?last_seq=0", additional_headers=headers, max_size=None) as ws:
+        await _until(ws, lambda m: m.get("type") == "SESSION_STATUS" and m.get("status") == "READY")
+        for step in ({"action": "launch_app", "package": DEMO, "clear_state": True}, {"action": "tap", "id": "email"}):
+            await ws.send(json.dumps({"type": "EXECUTE_SINGLE", "step": step}))
+            step_id = (await _until(ws, lambda m: m.get("type") == "ACK"))["step_id"]
+            await _until(ws, lambda m, i=step_id: m.get("step_id") == i and m.get("status") in TERMINAL_STEP)
+        await steps_at_ide_pace(ws, 2, pause)  # warm-up
+        started, completed = await steps_at_ide_pace(ws, steps, pause)
     print(f"{label}: request → STARTED   {figures(started)} (n={steps})", flush=True)
     print(f"{label}: request → COMPLETED {figures(completed)}", flush=True)
-    rest.post(f"/api/sessions/{session['id']}/stop/")
-    sock.close()
+    if os.environ.get("BENCH_VERBOSE"):
+        print(f"{label}: STARTED each: {' '.join(f'{v:.0f}' for v in started)}")
+    await asyncio.to_thread(rest.post, f"/api/sessions/{session['id']}/stop/")
     return started
 
 
@@ -105,12 +120,13 @@ def main() -> None:
     try:
         with running_stack(devices=1, home=str(home)) as (url, token):
             env = dict(os.environ, RATE_LIMIT_STEPS="0")
-            results.append(("sim", bench_device("sim", url, token, "sim-1", args.steps, pause)))
+            results.append(("sim", asyncio.run(bench_device("sim", url, token, "sim-1", args.steps, pause))))
             for profile in filter(None, args.profiles.split(",")):
                 with adb_phone(home, url, env, profile) as (serial, _):
                     poll(lambda s=serial: available(url, token, s), timeout=60, what="the adb phone to register")
                     label = f"adb {profile}"
-                    results.append((label, bench_device(label, url, token, serial, args.slow_steps, pause)))
+                    started = asyncio.run(bench_device(label, url, token, serial, args.slow_steps, pause))
+                    results.append((label, started))
     finally:
         redis_proc.terminate()
     if floor is not None:
