@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -113,6 +114,10 @@ def _append_fast(session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ri
     the owner's that takes steps now (`session_update`), insert the step, its decision and its event, ring
     after commit. None when the session is not such a one (missing, someone else's, ended, idle): the full
     path then says why, or wakes it."""
+    try:
+        uuid.UUID(str(session_id))
+    except ValueError:  # not a session id at all: the full path answers 404
+        return None
     now = timezone.now()
     reserved = session_update(
         session_id=session_id,

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.db import transaction
 
+from core.errors import NotFound
 from core.steps import step_parse
 from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
@@ -195,3 +196,10 @@ def test_a_replayed_event_is_the_same_json_as_a_live_one(user, device):
     assert [seq for seq, _ in texts] == [e.seq for e in events]
     assert [json.loads(text) for _, text in texts] == [event_message(e) for e in events]
     assert selectors.event_texts(session_id=session.pk, after=events[-2].seq, limit=1) == texts[-1:]
+
+
+@pytest.mark.parametrize("session_id", ["0", "not-a-uuid", str(uuid.uuid4())])
+def test_a_step_for_no_session_is_not_found(user, session_id):
+    """Found by schemathesis: `POST /api/sessions/0/steps/` was a 500 (the fast path read "0" as a UUID)."""
+    with pytest.raises(NotFound):
+        services.step_submit(session_id=session_id, owner=user, data={"action": "press_key", "key": "home"})
