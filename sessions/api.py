@@ -254,10 +254,12 @@ class SessionEventsView(APIView):
 
 class LogQuerySerializer(serializers.Serializer):
     level = serializers.ChoiceField(
-        choices=list(LEVELS), required=False, help_text="at least this level: V, D, I, W, E, F or A"
+        choices=list(LEVELS), required=False, allow_blank=True, help_text="at least this level: V, D, I, W, E, F or A"
     )
-    tag = serializers.CharField(required=False, max_length=128, help_text="only this tag")
-    q = serializers.CharField(required=False, max_length=200, help_text="only lines whose tag or message contain it")
+    tag = serializers.CharField(required=False, allow_blank=True, max_length=128, help_text="only this tag")
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="only lines whose tag or message contain it"
+    )
     after = serializers.IntegerField(
         required=False, min_value=0, max_value=2**31, help_text="lines after line N (else the last `limit`)"
     )

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from core.locks import lock_key, redis_client
@@ -55,7 +55,13 @@ def artifact_usage() -> dict[int, int]:
 
 
 def _with_files() -> Q:
-    return Q(screens__size__gt=0) | Q(artifacts__isnull=False) | ~Q(steps__screenshot="")
+    """Sessions that still have a file (one EXISTS each: no join that multiplies rows)."""
+    session = OuterRef("pk")
+    return (
+        Q(Exists(Screen.objects.filter(session=session).exclude(picture="")))
+        | Q(Exists(Artifact.objects.filter(session=session)))
+        | Q(Exists(Step.objects.filter(session=session).exclude(screenshot="")))
+    )
 
 
 def artifacts_expire(*, now: datetime | None = None) -> int:
@@ -65,7 +71,7 @@ def artifacts_expire(*, now: datetime | None = None) -> int:
     deleted = 0
     if settings.ARTIFACT_RETENTION_DAYS > 0:
         cutoff = now - timedelta(days=settings.ARTIFACT_RETENTION_DAYS)
-        expired = ended.filter(ended_at__lt=cutoff).filter(_with_files()).values_list("pk", flat=True).distinct()
+        expired = ended.filter(ended_at__lt=cutoff).filter(_with_files()).values_list("pk", flat=True)
         for session_id in list(expired):
             deleted += session_artifacts_delete(session_id=session_id)
     if settings.ARTIFACT_QUOTA_MB > 0:

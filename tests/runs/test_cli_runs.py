@@ -15,7 +15,7 @@ from django.conf import settings
 from devices import actions
 from devices.drivers.sim import SETTINGS, SimDriver
 from runs.models import Run
-from sessions.models import SessionEvent, Step, TestSession
+from sessions.models import Artifact, SessionEvent, Step, TestSession
 from tests.live import Rest
 from tests.sessions.test_recording import decoded
 
@@ -105,7 +105,13 @@ def test_a_passing_flow_exits_0_with_a_junit_report(stack, devices, alice, tmp_p
         f"recording: {stack.base_url}/api/sessions/{session}/recording.webm",
         f"device log: {stack.base_url}/api/sessions/{session}/logs.txt",
     ]
+    deadline = time.monotonic() + 60
+    while not Artifact.objects.filter(session_id=session, kind="recording").exists():  # made when the run ended
+        assert time.monotonic() < deadline, "the run's recording was never made"
+        time.sleep(0.1)
+    made = Artifact.objects.get(session_id=session, kind="recording")
     video = Rest(stack.base_url, alice).get(f"/api/sessions/{session}/recording.webm").body
+    assert Artifact.objects.get(session_id=session, kind="recording") == made  # served, not made again
     screens = SessionEvent.objects.filter(session_id=session, type="SCREEN").count()
     assert screens >= 3 and len(decoded(video)) == screens + 1  # every screen the run showed, the last held
     assert len(out) == 9 and out[2].split()[:5] == ["3", "PASSED"] + out[2].split()[2:3] + [
