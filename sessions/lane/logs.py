@@ -9,7 +9,7 @@ CHUNK_LINES lines, or when the session lets the device go) they are written to t
 chunk (`Artifact` kind `log`, in order). Nothing here is on a step's path.
 
 The lines of a failed step (its evidence) are not taken from here: the lane reads the device's last
-FAILURE_LOG_LINES lines itself when the step fails (`lane.run._observe`).
+FAILURE_LOG_LINES lines itself when the step fails (`lane.run._keep_failure_log`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ LIVE_S = 0.25
 CHUNK_S = 5.0
 CHUNK_LINES = 2000
 HOLDER_S = 1.0
+"""While the log is quiet, who holds the device is asked this often."""
+HOLDER_NEW_S = 0.2
+HOLDER_NONE_S = 0.05
+"""When lines come, it is asked again when the answer is older than this (a session that just took the device
+gets its first lines; lines while nobody holds it are rare, so that answer is checked more often)."""
 
 
 class DeviceLogReader:
@@ -88,6 +93,9 @@ class DeviceLogReader:
     def _follow(self) -> None:
         driver = self.driver_factory()
         for line in driver.logcat(self.stopping):
+            asked = time.monotonic() - self._holder_at
+            if line is not None and asked >= (HOLDER_NEW_S if self.holder is not None else HOLDER_NONE_S):
+                self._chores(time.monotonic(), holder=True)  # a line: whose is it now?
             if line is not None and self.holder is not None and (parsed := parse(line)) is not None:
                 if self.secrets:  # a run's secrets, as the lane masks them everywhere else
                     line = secrets_mask(line, self.secrets)
@@ -96,11 +104,11 @@ class DeviceLogReader:
                 self._chunk.append(line)
             self._chores(time.monotonic())
 
-    def _chores(self, now: float, *, final: bool = False) -> None:
+    def _chores(self, now: float, *, final: bool = False, holder: bool = False) -> None:
         """Who holds the device, the live lines out, a chunk stored. A failure here (the database or Redis
         away, the session deleted) costs the lines at hand, never the log stream."""
         try:
-            if not final and now - self._holder_at >= HOLDER_S:
+            if holder or (not final and now - self._holder_at >= HOLDER_S):
                 self._holding(now)
             if self._live and (final or now - self._live_at >= LIVE_S):
                 self._send(now)
