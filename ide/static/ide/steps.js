@@ -421,6 +421,12 @@ export function describeSelector(p) {
   else if (p.desc !== undefined) out = `desc ${quote(p.desc)}`;
   else if (p.x !== undefined) out = `(${p.x}, ${p.y})`;
   if (p.index) out += ` #${p.index}`;
+  for (const state of ["enabled", "checked"]) {
+    if (p[state] !== undefined) out += p[state] ? `, ${state}` : `, not ${state}`;
+  }
+  for (const [key, word] of [["below", "below"], ["above", "above"], ["child_of", "inside"]]) {
+    if (p[key]) out += ` ${word} ${describeSelector(p[key])}`;
+  }
   return out;
 }
 
