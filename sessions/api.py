@@ -121,6 +121,23 @@ class InputSerializer(StrictSerializer):
         return data
 
 
+def _input_body(cancel: bool) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "input_id": {"type": "integer", "minimum": 1},
+            "value": {"type": "string", "maxLength": 4096},
+            "cancel": {"type": "boolean", "enum": [cancel]},
+        },
+        "required": ["input_id", "cancel" if cancel else "value"],
+        "additionalProperties": False,
+    }
+
+
+INPUT_BODY = {"oneOf": [_input_body(cancel=False), _input_body(cancel=True)]}
+"""`InputSerializer` as OpenAPI says it: an answer (`value`), or `cancel: true`."""
+
+
 class SessionListView(APIView):
     @extend_schema(responses=SessionSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -332,7 +349,7 @@ class SessionRecordingView(APIView):
 
 
 class SessionInputView(APIView):
-    @extend_schema(request=InputSerializer, responses=StepSerializer)
+    @extend_schema(request={"application/json": INPUT_BODY}, responses=StepSerializer)
     def post(self, request: Request, session_id: str) -> Response:
         body = InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

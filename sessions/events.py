@@ -95,7 +95,11 @@ def session_update(
         else:
             conditions.append(f"{column} = %s")
             condition_params.append(value)
-    pk = meta.pk.get_db_prep_value(uuid.UUID(str(session_id)), connection)  # type: ignore[union-attr]
+    try:
+        key = uuid.UUID(str(session_id))
+    except ValueError:
+        return None  # not a session's id: no such session
+    pk = meta.pk.get_db_prep_value(key, connection)  # type: ignore[union-attr]
     columns = ", ".join(quote(meta.get_field(name).column) for name in returning)  # type: ignore[union-attr]
     sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)} RETURNING {columns}"
     with connection.cursor() as cursor:

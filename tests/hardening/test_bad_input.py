@@ -144,6 +144,12 @@ def test_odd_paths_are_not_server_errors(stack, alice):
     assert Rest(stack.base_url, alice).get("/healthz").status == 200
 
 
+@pytest.mark.parametrize("session_id", ["0", "not-a-uuid", "12345678-1234-1234-1234-1234567890123"])
+def test_a_step_for_a_session_id_that_is_not_one_is_a_404(stack, rest, session_id):
+    reply = rest.post(f"/api/sessions/{session_id}/steps/", {"action": "press_key", "key": "home"})
+    assert (reply.status, reply.body["code"]) == (404, "not_found"), reply.body
+
+
 def test_a_cookie_socket_from_another_port_of_an_allowed_host_is_refused(stack, devices, rest):
     session = rest.post("/api/sessions/", {"device": devices[0].serial}).body
     for origin in (f"http://{stack.host}:{stack.port + 1}", f"https://{stack.host}:{stack.port}", "http://localhost:9999"):
