@@ -136,6 +136,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if "requestBody" in operation:
                 statuses[400] = WHY[400]
                 statuses[413] = WHY[413]
+                body = operation["requestBody"]
+                if any("oneOf" in media.get("schema", {}) for media in body.get("content", {}).values()):
+                    body["required"] = True  # a body given as alternatives (each with required fields) is needed
             if any(p.get("in") == "query" for p in parameters):
                 statuses[400] = WHY[400]
             if any(p.get("in") == "path" for p in parameters):
