@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from devices.drivers.sim import DEMO, SimDriver
 from sessions.models import SessionEvent
+from tests.ide.conftest import snap
 from tests.ide.pages import finished, open_session, run
 from tests.sessions.test_recording import decoded
 
@@ -33,6 +34,9 @@ def test_the_device_log_streams_and_filters(page: Page, devices: Any) -> None:
     page.get_by_label("Text in the log").fill("sign-in failed")
     expect(lines.locator("li")).to_have_count(1)
     expect(page.locator("#log-count")).to_contain_text("1 of ")
+    page.get_by_label("Text in the log").fill("")
+    page.locator("#log-lines").scroll_into_view_if_needed()
+    snap(page, "device-log")
 
 
 def test_the_recording_is_downloadable_from_the_session_page(page: Page, devices: Any) -> None:
