@@ -10,6 +10,7 @@ its steps.
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,8 @@ from ..errors import FlowRejected, RunLimit
 from ..flows import Flow, FlowInvalid, flow_parse, flow_secret_values
 from ..models import Run, SavedFlow
 from ..selectors import run_get
+
+logger = logging.getLogger(__name__)
 
 Status = Run.Status
 
@@ -200,7 +203,10 @@ def _record_later(*, session_id: str) -> None:
     JUnit report answers at once (docs/ci.md); asked for before, it is made by the request."""
     from ..tasks import record
 
-    record.apply_async(kwargs={"session_id": session_id}, queue=service_queue("control"))
+    try:
+        record.apply_async(kwargs={"session_id": session_id}, queue=service_queue("control"))
+    except Exception as exc:  # the broker away: the first request for the recording makes it instead
+        logger.warning("could not ask for the recording of session %s: %s", session_id, exc)
 
 
 def run_stop(*, owner: AbstractBaseUser, run_id: Any, reason: str = "") -> Run:
