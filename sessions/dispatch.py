@@ -23,6 +23,8 @@ from celery import chain, current_app, signature
 from django.conf import settings
 from django.db import transaction
 
+from core.queues import service_queue
+
 logger = logging.getLogger(__name__)
 BELL_TTL_S = 60
 
@@ -77,3 +79,18 @@ def lane_open_on_commit(*, session_id: Any, queue: str) -> None:
 
 def lane_ring_on_commit(*, session_id: Any, queue: str) -> None:
     transaction.on_commit(lambda: lane_ring(session_id=session_id, queue=queue))
+
+
+def recording_request_on_commit(*, session_id: Any) -> None:
+    """After commit, ask a `control` worker to make the recording of a session that just ended, so that its
+    link (the IDE's, a CI run's JUnit) answers at once. Best effort: the first request makes it otherwise."""
+
+    def send() -> None:
+        try:
+            signature(
+                "sessions.record", kwargs={"session_id": str(session_id)}, queue=service_queue("control")
+            ).apply_async()
+        except Exception as exc:  # the broker away
+            logger.warning("could not ask for the recording of session %s: %s", session_id, exc)
+
+    transaction.on_commit(send)

@@ -5,11 +5,18 @@ from celery.signals import worker_ready
 
 from .lane import drain as lane
 from .lane import logs  # noqa: F401  (a device's worker reads its device's log: the worker_ready receiver)
+from .services import recording
 
 
 @shared_task(name="sessions.setup")
 def setup(*, session_id: str) -> None:
     lane.session_setup(session_id=session_id)
+
+
+@shared_task(name="sessions.record")
+def record(*, session_id: str) -> None:
+    """Make the recording of a session that ended (on `control`; idempotent: a current one is kept)."""
+    recording.recording_make(session_id=session_id)
 
 
 @shared_task(name="sessions.drain")

@@ -10,7 +10,6 @@ its steps.
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
@@ -21,7 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import metrics
-from core.queues import service_queue
 from core.steps import step_parse
 from sessions.models import Step, TestSession
 from sessions.services import session_open, session_stop, steps_append
@@ -31,8 +29,6 @@ from ..errors import FlowRejected, RunLimit
 from ..flows import Flow, FlowInvalid, flow_parse, flow_secret_values
 from ..models import Run, SavedFlow
 from ..selectors import run_get
-
-logger = logging.getLogger(__name__)
 
 Status = Run.Status
 
@@ -195,18 +191,6 @@ def run_session_ended(*, session: TestSession) -> None:
     verdict = _verdict(run, session, steps)
     if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=verdict, finished_at=timezone.now()):
         transaction.on_commit(partial(metrics.run_ended, kind=run.kind, verdict=verdict))
-        transaction.on_commit(partial(_record_later, session_id=str(session.pk)))
-
-
-def _record_later(*, session_id: str) -> None:
-    """A run's recording is made on a `control` worker as soon as its session ends, so that the link in its
-    JUnit report answers at once (docs/ci.md); asked for before, it is made by the request."""
-    from ..tasks import record
-
-    try:
-        record.apply_async(kwargs={"session_id": session_id}, queue=service_queue("control"))
-    except Exception as exc:  # the broker away: the first request for the recording makes it instead
-        logger.warning("could not ask for the recording of session %s: %s", session_id, exc)
 
 
 def run_stop(*, owner: AbstractBaseUser, run_id: Any, reason: str = "") -> Run:

@@ -19,6 +19,7 @@ from core.errors import NotFound
 from devices.live import device_changed_on_commit
 from devices.models import Device
 
+from ..dispatch import recording_request_on_commit
 from ..errors import (
     DeviceBusy,
     DeviceUnavailable,
@@ -89,6 +90,7 @@ def set_status(session: TestSession, status: str, **fields: Any) -> None:
     session_status_event(session=session)
     if status in TestSession.TERMINAL:
         session_ended.send(sender=TestSession, session=session)
+        recording_request_on_commit(session_id=session.pk)
 
 
 def user_quota(user: AbstractBaseUser) -> UserQuota | None:

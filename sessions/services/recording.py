@@ -54,11 +54,13 @@ def video_encode(frames: list[tuple[float, bytes]], *, end: float) -> tuple[byte
         stream.codec_context.time_base = millis
         shown = [*frames, (max(end, frames[-1][0] + 0.001), frames[-1][1])]
         last_pts = -1
+        pictures: dict[int, Image.Image] = {}  # a screen shown again is decoded once (the same bytes)
         for at, png in shown:
             pts = max(int(at * 1000), last_pts + 1)
-            image = Image.open(io.BytesIO(png)).convert("RGB")
-            if image.size != size:
-                image = image.resize(size)
+            image = pictures.get(id(png))
+            if image is None:
+                image = Image.open(io.BytesIO(png)).convert("RGB")
+                image = pictures[id(png)] = image if image.size == size else image.resize(size)
             frame = av.VideoFrame.from_image(image)
             frame.pts, frame.time_base, last_pts = pts, millis, pts
             container.mux(stream.encode(frame))
