@@ -90,7 +90,8 @@ def set_status(session: TestSession, status: str, **fields: Any) -> None:
     session_status_event(session=session)
     if status in TestSession.TERMINAL:
         session_ended.send(sender=TestSession, session=session)
-        recording_request_on_commit(session_id=session.pk)
+        if session.source in (TestSession.Source.CI, TestSession.Source.REPLAY):  # linked from JUnit at once
+            recording_request_on_commit(session_id=session.pk)
 
 
 def user_quota(user: AbstractBaseUser) -> UserQuota | None:
