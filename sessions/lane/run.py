@@ -296,6 +296,12 @@ class ScreenRead:
     seen: actions.Observation | None = None
     error: str | None = None
 
+    @property
+    def give_up(self) -> float:
+        """The read has its own deadline (OBSERVE_S); one that is not over well after it hangs, and the lane
+        goes on without it."""
+        return self.started + OBSERVE_S * 2
+
 
 def _read_start(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> None:
     """After the outcome is out: start reading the screen the step led to (`screen_read_finish` records it)."""
@@ -324,12 +330,12 @@ def screen_read_wait(lane: Lane) -> bool:
     """Wait until the screen read after the last step ends; True as soon as a step of the session is queued
     instead (`screen_read_hurry` if the lane runs it next)."""
     read = lane.reading
-    while read is not None and not read.done.is_set():
+    while read is not None and not read.done.is_set() and (left := read.give_up - time.monotonic()) > 0:
         try:
-            rang = lane_bell_wait(session_id=lane.session_id, timeout=OBSERVE_S)
+            rang = lane_bell_wait(session_id=lane.session_id, timeout=left)
         except redis.RedisError as exc:
             logger.warning("the bell of session %s is out of reach (%s): waiting for the read", lane.session_id, exc)
-            read.done.wait(OBSERVE_S * 2)
+            read.done.wait(max(0.0, read.give_up - time.monotonic()))
             return False
         if rang == "ring" and Step.objects.filter(session_id=lane.session_id, status=Step.Status.QUEUED).exists():
             return True
@@ -351,7 +357,7 @@ def screen_read_finish(lane: Lane) -> None:
     read, lane.reading = lane.reading, None
     if read is None:
         return
-    if not read.done.wait(OBSERVE_S * 2):
+    if not read.done.wait(max(0.0, read.give_up - time.monotonic())):
         logger.warning("the screen read of %s after step %s did not end", lane.device.serial, read.step.pk)
         return
     if read.seen is None:
