@@ -58,8 +58,8 @@ WAIT_FOR_DEFAULT_MS = 10_000
 BACKOFF_STRATEGIES = ("exponential", "linear", "constant")
 DIRECTIONS = ("up", "down", "left", "right")
 SELECTOR_KEYS = ("text", "id", "desc")
-SELECTOR_STATES = ("enabled", "checked")  # filters on the element's state in the UI tree
-SELECTOR_RELATIONS = ("below", "above", "child_of")  # where it is, relative to another element (an anchor)
+SELECTOR_STATES = ("enabled", "checked", "selected", "focused")  # filters on the element's state in the UI tree
+SELECTOR_RELATIONS = ("below", "above", "left_of", "right_of", "child_of")  # where it is, relative to an anchor
 SELECTOR_EXTRAS = ("index", *SELECTOR_STATES, *SELECTOR_RELATIONS)
 SELECTOR_FIELDS = (*SELECTOR_KEYS, *SELECTOR_EXTRAS)
 ANCHOR_FIELDS = (*SELECTOR_KEYS, "index", *SELECTOR_STATES)  # an anchor has no relations of its own
@@ -166,8 +166,8 @@ def _no_nulls(data: Any, prefix: str = "") -> None:
 
 
 class Anchor(_Strict):
-    """The element a relation is relative to: by its text, resource-id or content-desc; `index`, `enabled`
-    and `checked` narrow it as in any selector."""
+    """The element a relation is relative to: by its text, resource-id or content-desc; `index` and the states
+    (`enabled`, `checked`, `selected`, `focused`) narrow it as in any selector."""
 
     model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
 
@@ -177,6 +177,8 @@ class Anchor(_Strict):
     index: Index | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) enabled.")
     checked: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) checked.")
+    selected: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) selected.")
+    focused: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) focused.")
 
 
 class _Relations(_Strict):
@@ -188,12 +190,19 @@ class _Relations(_Strict):
     above: Anchor | SkipJsonSchema[None] = Field(
         default=None, description="Only elements whose top edge is above the anchor's; the nearest first."
     )
+    left_of: Anchor | SkipJsonSchema[None] = Field(
+        default=None, description="Only elements whose left edge is left of the anchor's; the nearest first."
+    )
+    right_of: Anchor | SkipJsonSchema[None] = Field(
+        default=None, description="Only elements whose left edge is right of the anchor's; the nearest first."
+    )
     child_of: Anchor | SkipJsonSchema[None] = Field(default=None, description="Only elements inside the anchor.")
 
 
 class Selector(_Relations, Anchor):
     """An element on screen: by its text, resource-id or content-desc; `index` picks among several matches;
-    `enabled`, `checked`, `below`, `above` and `child_of` narrow the matches."""
+    the states (`enabled`, `checked`, `selected`, `focused`) and relations (`below`, `above`, `left_of`,
+    `right_of`, `child_of`) narrow the matches."""
 
     model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
 
@@ -677,7 +686,7 @@ def step_catalog() -> list[dict[str, Any]]:
 
     `{"action", "summary", "target": "none" | "selector" | "selector_or_point", "fields": [{name, type,
     required, choices?, minimum?, maximum?, maxLength?, default?}]}`; selector fields (text, id, desc,
-    index, enabled, checked, below, above, child_of, x, y) are not listed: `target` says which kind the
+    index, the states and relations, x, y) are not listed: `target` says which kind the
     action takes, `selector_fields()` lists them. Common fields are in `common_fields()`.
     """
     _, schema = models_json_schema([(m, "validation") for m in MODELS])
@@ -712,7 +721,8 @@ def common_fields() -> list[dict[str, Any]]:
 
 def selector_fields() -> list[dict[str, Any]]:
     """The fields of a selector (an action's target, `into`, a condition's element): text, id, desc (exactly one),
-    index, enabled, checked, and the relations below, above, child_of (each an anchor: a selector without
+    index, the states enabled, checked, selected, focused, and the relations below, above, left_of, right_of,
+    child_of (each an anchor: a selector without
     relations)."""
     _, schema = models_json_schema([(Selector, "validation")])
     defs = schema["$defs"]
@@ -722,7 +732,7 @@ def selector_fields() -> list[dict[str, Any]]:
 
 def action_lines() -> list[str]:
     """One line per action for an LLM prompt: `tap {text|id|desc [, index] | x, y}: Tap an element …`."""
-    named = "text|id|desc [, index, enabled, checked, below|above|child_of: {text|id|desc}]"
+    named = "text|id|desc [, index, enabled, checked, selected, focused, below|above|left_of|right_of|child_of: {…}]"
     target = {"none": "", "selector": named, "selector_or_point": f"{named} | x, y"}
     lines = []
     for entry in step_catalog():

@@ -17,7 +17,7 @@ Bounds = tuple[int, int, int, int]
 
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 SELECTOR_KEYS = ("text", "id", "desc")
-STATE_KEYS = ("enabled", "checked")
+STATE_KEYS = ("enabled", "checked", "selected", "focused")
 STOCK_HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><hierarchy rotation=\"0\">"
 STOCK_ATTRS = (
     "index",
@@ -189,8 +189,12 @@ def _distance(a: Node, b: Node) -> float:
     return float(math.hypot(ax - bx, ay - by))
 
 
+_PLACES = {"below": (1, True), "above": (1, False), "right_of": (0, True), "left_of": (0, False)}
+"""Relation → (the bounds' edge compared: 0 left, 1 top; whether the element's edge is the greater)."""
+
+
 def _narrowed(nodes: list[Node], matches: list[Node], selector: Mapping[str, Any]) -> list[Node]:
-    """The matches that also meet the selector's states and relations; with `below`/`above`, nearest first."""
+    """The matches that also meet the selector's states and relations; with a place (`below` …), nearest first."""
     for state in STATE_KEYS:
         if state in selector:
             matches = [node for node in matches if getattr(node, state) is bool(selector[state])]
@@ -198,14 +202,14 @@ def _narrowed(nodes: list[Node], matches: list[Node], selector: Mapping[str, Any
         parents = {id(node) for node in find_nodes(nodes, selector["child_of"])}
         matches = [node for node in matches if any(id(up) in parents for up in _ancestors(nodes, node))]
     nearest: dict[int, float] = {}
-    for relation in ("below", "above"):
+    for relation, (edge, later) in _PLACES.items():
         if relation not in selector:
             continue
         anchors = find_nodes(nodes, selector[relation])
-        below, kept = relation == "below", []
+        kept = []
         for node in matches:
-            top = node.bounds[1]
-            placed = [a for a in anchors if (top > a.bounds[1] if below else top < a.bounds[1])]
+            own = node.bounds[edge]
+            placed = [a for a in anchors if (own > a.bounds[edge] if later else own < a.bounds[edge])]
             if placed:
                 kept.append(node)
                 distance = min(_distance(node, a) for a in placed)
@@ -223,15 +227,16 @@ def _ancestors(nodes: list[Node], node: Node) -> Iterable[Node]:
 
 
 def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]:
-    """Nodes matching `{text|id|desc: value, index?, enabled?, checked?, below?, above?, child_of?}`.
+    """Nodes matching `{text|id|desc: value, index?, states?, below? above? left_of? right_of? child_of?}`.
 
     Exact matches win; only when none of them meets the rest of the selector does the match ignore
     case and surrounding whitespace. `id` matches the full resource-id or the part after `:id/`.
-    Nodes with empty bounds are not on screen and never match. `enabled` and `checked` keep the
-    nodes in that state. `child_of` keeps the nodes inside an element its anchor (a selector)
-    matches; `below` / `above` the nodes whose top edge is lower / higher than the top edge of an
-    element the anchor matches, ordered by the distance between their centres, nearest first (as
-    Maestro does); otherwise the order is the document's. With `index` the result is that one
+    Nodes with empty bounds are not on screen and never match. `enabled`, `checked`, `selected`
+    and `focused` keep the nodes in that state. `child_of` keeps the nodes inside an element its
+    anchor (a selector) matches; `below` / `above` the nodes whose top edge is lower / higher than
+    the top edge of an element the anchor matches, `right_of` / `left_of` likewise with left edges,
+    ordered by the distance between their centres, nearest first (as Maestro does); otherwise the
+    order is the document's. With `index` the result is that one
     match, or empty.
     """
     nodes = list(nodes)
@@ -249,6 +254,15 @@ def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]
     return matches[index : index + 1] if 0 <= index < len(matches) else []
 
 
+RELATION_WORDS = {
+    "below": "below",
+    "above": "above",
+    "left_of": "left of",
+    "right_of": "right of",
+    "child_of": "inside",
+}
+
+
 def describe_selector(selector: Mapping[str, Any]) -> str:
     """`text "Sign in"`, `id "email" (index 1)`, `id "title" below text "Bluetooth"`: how messages name what was
     looked for."""
@@ -257,7 +271,7 @@ def describe_selector(selector: Mapping[str, Any]) -> str:
     for state in STATE_KEYS:
         if state in selector:
             described += f", {'' if selector[state] else 'not '}{state}"
-    for relation, words in (("below", "below"), ("above", "above"), ("child_of", "inside")):
+    for relation, words in RELATION_WORDS.items():
         if isinstance(selector.get(relation), Mapping):
             anchor = describe_selector(selector[relation])
             described += f" {words} " + (f"[{anchor}]" if "," in anchor or "(" in anchor else anchor)

@@ -31,7 +31,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.steps import ACTIONS, BLOCK_ACTIONS, MAX_ATTEMPTS, MAX_TIMES, PACKAGE_RE, StepInvalid, step_parse
+from core.steps import (
+    ACTIONS,
+    BLOCK_ACTIONS,
+    MAX_ATTEMPTS,
+    MAX_TIMES,
+    PACKAGE_RE,
+    SELECTOR_RELATIONS,
+    SELECTOR_STATES,
+    StepInvalid,
+    step_parse,
+)
 
 from .maestro import is_maestro, maestro_translate
 from .yamldoc import Where, YamlProblem, YDict, YList, where_of, yaml_documents
@@ -131,15 +141,15 @@ def step_label(data: Mapping[str, Any]) -> str:
 
 def _narrowing_words(selector: Mapping[str, Any]) -> list[str]:
     """A selector's states and relations in a label: `checked=true`, `below(text=Wi-Fi)`."""
-    words = [f"{k}={str(selector[k]).lower()}" for k in ("enabled", "checked") if k in selector]
-    words += [f"{k}({_selector_words(selector[k])})" for k in ("below", "above", "child_of") if k in selector]
+    words = [f"{k}={str(selector[k]).lower()}" for k in SELECTOR_STATES if k in selector]
+    words += [f"{k}({_selector_words(selector[k])})" for k in SELECTOR_RELATIONS if k in selector]
     return words
 
 
 def _selector_words(selector: Any) -> str:
     if not isinstance(selector, dict):
         return str(selector)
-    plain = [f"{k}={v}" for k, v in selector.items() if k not in ("enabled", "checked", "below", "above", "child_of")]
+    plain = [f"{k}={v}" for k, v in selector.items() if k not in (*SELECTOR_STATES, *SELECTOR_RELATIONS)]
     return " ".join([*plain, *_narrowing_words(selector)])
 
 

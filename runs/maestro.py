@@ -65,15 +65,17 @@ REFUSED = {
 # Selector fields Maestro has that change nothing about which element is meant, or only its timing.
 SELECTOR_IGNORED = {"retryTapIfNoChange", "waitUntilVisible", "waitToSettleTimeoutMs", "label", "optional"}
 # Maestro's selector fields that CogniSim's element matching honours → the native selector field.
-SELECTOR_STATES = {"enabled": "enabled", "checked": "checked"}
-SELECTOR_RELATIONS = {"below": "below", "above": "above", "childOf": "child_of"}
+SELECTOR_STATES = {"enabled": "enabled", "checked": "checked", "selected": "selected", "focused": "focused"}
+SELECTOR_RELATIONS = {
+    "below": "below",
+    "above": "above",
+    "leftOf": "left_of",
+    "rightOf": "right_of",
+    "childOf": "child_of",
+}
 SELECTOR_UNSUPPORTED = {
-    "leftOf",
-    "rightOf",
     "containsChild",
     "containsDescendants",
-    "selected",
-    "focused",
     "width",
     "height",
     "tolerance",
@@ -153,8 +155,8 @@ class _Translator:
             elif key in SELECTOR_UNSUPPORTED:
                 self.fail(
                     at,
-                    f"{command}: the selector field '{key}' is not supported; use text, id, index, enabled, "
-                    "checked, below, above and childOf.",
+                    f"{command}: the selector field '{key}' is not supported; use text, id, index, "
+                    f"{', '.join([*SELECTOR_STATES, *SELECTOR_RELATIONS])}.",
                 )
             else:
                 self.fail(at, f"{command}: unknown selector field '{key}'.")

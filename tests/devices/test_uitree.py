@@ -187,3 +187,30 @@ def test_descriptions_name_states_and_relations():
         describe_selector({"id": "s", "checked": False, "enabled": True, "child_of": {"id": "row", "index": 2}})
         == 'id "s", enabled, not checked inside [id "row" (index 2)]'
     )
+
+
+def test_left_of_and_right_of_compare_left_edges_nearest_first():
+    nodes = parse(ROWS)
+    assert _ids(find_nodes(nodes, {"id": "wifi_switch", "right_of": {"text": "Wifi", "index": 0}})) == ["wifi_switch"]
+    assert find_nodes(nodes, {"id": "wifi_switch", "left_of": {"text": "Wifi"}}) == []
+    left = find_nodes(nodes, {"id": "title", "left_of": {"id": "bluetooth_switch"}})
+    # Nearest first; ties in document order.
+    assert [n.text for n in left] == ["Bluetooth", "Wifi", "Airplane", "Location"]
+    assert describe_selector({"id": "t", "left_of": {"id": "s"}}) == 'id "t" left of id "s"'
+
+
+def test_selected_and_focused_are_states_too():
+    tree = XML.replace(
+        'text="Email" resource-id="app:id/email" class="android.widget.TextView" package="p" '
+        'content-desc="" checkable="false" checked="false" clickable="true" enabled="true" '
+        'focusable="false" focused="false" scrollable="false" long-clickable="false" password="false" '
+        'selected="false"',
+        'text="Email" resource-id="app:id/email" class="android.widget.TextView" '
+        'package="p" content-desc="" checkable="false" checked="false" clickable="true" enabled="true" '
+        'focusable="true" focused="true" scrollable="false" long-clickable="false" password="false" '
+        'selected="true"',
+    )
+    nodes = parse(tree)
+    assert _ids(find_nodes(nodes, {"id": "email", "focused": True, "selected": True})) == ["email"]
+    assert find_nodes(nodes, {"id": "email", "focused": False}) == []
+    assert find_nodes(nodes, {"id": "sign_in", "selected": True}) == []

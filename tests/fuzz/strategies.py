@@ -15,7 +15,7 @@ FIELDS = sorted(
     {*SELECTOR_KEYS, "index", "x", "y", "package", "clear_state", "into", "direction", "from", "to", "duration_ms",
      "max_swipes", "key", "prompt", "choices", "ms", "text", "secret", "timeout_ms", "max_retries", "backoff",
      "optional", "steps", "times", "while", "when", "max_attempts", "visible", "not_visible", "strategy", "base_ms",
-     "enabled", "checked", "below", "above", "child_of"}
+     "enabled", "checked", "selected", "focused", "below", "above", "left_of", "right_of", "child_of"}
 )
 WORDS = ["tap", "OK", "com.cognisim.demo", "up", "down", "back", "home", "exponential", "Login", "email", "${X}",
          "\x00", "\ud800", "\x07", "²", "", " ", "a" * 5000, "-1", "1e309", "true", "null"]
@@ -51,9 +51,9 @@ def step_requests(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
         if name == "steps" and depth < 3:
             step[name] = draw(st.lists(step_requests(depth + 1), max_size=3))
         elif name in ("into", "visible", "not_visible", "while", "when", "from", "to", "backoff", "below", "above",
-                      "child_of"):
+                      "left_of", "right_of", "child_of"):
             step[name] = draw(st.one_of(st.dictionaries(st.sampled_from(FIELDS), scalars, max_size=3), json_values(6)))
-        elif name in ("enabled", "checked"):
+        elif name in ("enabled", "checked", "selected", "focused"):
             step[name] = draw(st.one_of(st.booleans(), scalars))
         elif name == "key":
             step[name] = draw(st.one_of(st.sampled_from(sorted(KEYS)), scalars))
@@ -62,8 +62,8 @@ def step_requests(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
     return step
 
 
-MAESTRO_SELECTOR_FIELDS = ["text", "id", "index", "enabled", "checked", "below", "above", "childOf", "leftOf",
-                           "label", "optional"]
+MAESTRO_SELECTOR_FIELDS = ["text", "id", "index", "enabled", "checked", "selected", "focused", "below", "above",
+                           "childOf", "leftOf", "rightOf", "containsChild", "label", "optional"]
 
 
 def maestro_selectors(depth: int = 0) -> st.SearchStrategy[Any]:

@@ -62,7 +62,14 @@ def test_the_catalog_is_served_as_the_schema_makes_it(client: Any) -> None:
         "selector": selector_fields(),
     }
     names = [field["name"] for field in answer.json()["selector"]]
-    assert names == ["text", "id", "desc", "index", "enabled", "checked", "below", "above", "child_of"]
+    assert names == [
+        "text",
+        "id",
+        "desc",
+        "index",
+        *("enabled", "checked", "selected", "focused"),
+        *("below", "above", "left_of", "right_of", "child_of"),
+    ]
 
 
 @pytest.mark.django_db

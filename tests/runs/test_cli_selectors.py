@@ -43,6 +43,8 @@ name: Settings by state and place
     commands:
       - tapOn: {id: airplane_switch, below: {text: Bluetooth}}
 - assertVisible: {id: airplane_switch, checked: false}
+- assertVisible: {id: wifi_switch, rightOf: Wi-Fi}
+- assertNotVisible: {id: wifi_switch, leftOf: Wi-Fi}
 """
 NATIVE = """\
 name: Sign in by place
@@ -51,6 +53,8 @@ steps:
   - launch_app: {package: com.cognisim.demo, clear_state: true}
   - type: {text: demo@example.com, into: {text: Email, above: {id: password}}}
   - type: {text: secret123, into: {id: password, below: {id: email}, enabled: true}}
+  - assert_visible: {id: password, focused: true}
+  - assert_not_visible: {id: email, focused: true}
   - tap: {text: Sign in, below: {id: password}}
   - assert_visible: {text: Item 3, child_of: {id: items}}
   - assert_not_visible: {text: "Welcome, Demo!", child_of: {id: items}, timeout_ms: 500}
@@ -58,6 +62,8 @@ steps:
       while: {not_visible: {text: Item 12, child_of: {id: items}}}
       steps: [{swipe: {direction: up}}]
   - tap: {text: Item 12, child_of: {id: items}}
+  - assert_visible: {text: Item 12, selected: true}
+  - assert_not_visible: {text: Item 11, selected: true}
 """
 WRONG = """\
 name: Nothing below the button

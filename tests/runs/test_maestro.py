@@ -117,8 +117,8 @@ def test_commands_it_cannot_honour_are_refused_by_name_and_line(command):
     [
         ("- tapOnn: OK", "m.yaml:3:3: unknown Maestro command 'tapOnn'."),
         (
-            "- tapOn: {text: OK, leftOf: {text: Email}}",
-            "m.yaml:3:21: tapOn: the selector field 'leftOf' is not supported",
+            "- tapOn: {text: OK, containsChild: {text: Email}}",
+            "m.yaml:3:21: tapOn: the selector field 'containsChild' is not supported",
         ),
         (
             "- tapOn: {text: OK, below: {text: Email, childOf: {id: form}}}",
@@ -231,7 +231,8 @@ appId: com.android.settings
     below: Bluetooth
 - longPressOn: {id: "android:id/title", above: {text: Airplane mode, index: 0}, index: 1}
 - tapOn: {text: Wi-Fi, childOf: {id: recycler_view}}
-- assertNotVisible: {id: bluetooth_switch, enabled: "false"}
+- assertNotVisible: {id: bluetooth_switch, enabled: "false", selected: true, focused: false}
+- assertVisible: {id: wifi_switch, rightOf: Wi-Fi, leftOf: {id: recycler_view}}
 - scrollUntilVisible: {element: {text: About phone, below: {text: Location}}}
 - runFlow:
     when: {notVisible: {id: airplane_switch, checked: true}}
@@ -254,9 +255,27 @@ def test_maestro_states_and_relations_become_native_selector_fields():
             },
         ),
         (8, {"action": "tap", "text": "Wi-Fi", "child_of": {"id": "recycler_view"}}),
-        (9, {"action": "assert_not_visible", "id": "bluetooth_switch", "enabled": False}),
+        (
+            9,
+            {
+                "action": "assert_not_visible",
+                "id": "bluetooth_switch",
+                "enabled": False,
+                "selected": True,
+                "focused": False,
+            },
+        ),
         (
             10,
+            {
+                "action": "assert_visible",
+                "id": "wifi_switch",
+                "right_of": {"text": "Wi-Fi"},
+                "left_of": {"id": "recycler_view"},
+            },
+        ),
+        (
+            11,
             {
                 "action": "scroll_until_visible",
                 "text": "About phone",
@@ -265,7 +284,7 @@ def test_maestro_states_and_relations_become_native_selector_fields():
             },
         ),
         (
-            11,
+            12,
             {
                 "action": "run_flow",
                 "when": {"not_visible": {"id": "airplane_switch", "checked": True}},

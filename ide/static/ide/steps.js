@@ -421,10 +421,11 @@ export function describeSelector(p) {
   else if (p.desc !== undefined) out = `desc ${quote(p.desc)}`;
   else if (p.x !== undefined) out = `(${p.x}, ${p.y})`;
   if (p.index) out += ` #${p.index}`;
-  for (const state of ["enabled", "checked"]) {
+  for (const state of ["enabled", "checked", "selected", "focused"]) {
     if (p[state] !== undefined) out += p[state] ? `, ${state}` : `, not ${state}`;
   }
-  for (const [key, word] of [["below", "below"], ["above", "above"], ["child_of", "inside"]]) {
+  const places = [["below", "below"], ["above", "above"], ["left_of", "left of"], ["right_of", "right of"], ["child_of", "inside"]];
+  for (const [key, word] of places) {
     if (p[key]) out += ` ${word} ${describeSelector(p[key])}`;
   }
   return out;
