@@ -172,19 +172,24 @@ class LogFilter:
         return not self.text or self.text.lower() in f"{line.tag}: {line.message}".lower()
 
 
-def _log_lines(session: TestSession) -> Iterator[tuple[int, str, LogLine | None]]:
-    """Every line of a session's device log in order: (its number from 1, as the device printed it, parsed)."""
+def _log_lines(session: TestSession, *, after: int = 0) -> Iterator[tuple[int, str, LogLine | None]]:
+    """The lines of a session's device log after line `after`, in order: (its number from 1, as the device
+    printed it, parsed). Chunks wholly before `after` are counted, not read."""
     n = 0
     chunks = Artifact.objects.filter(session=session, kind=Artifact.Kind.LOG).order_by("id")
     for name, count in chunks.values_list("file", "lines"):
+        if n + count <= after:
+            n += count
+            continue
         try:
             text = artifact_read(name=name).decode("utf-8", errors="replace")
         except FileNotFoundError:  # deleted by retention meanwhile
             n += count
             continue
-        for raw in text.splitlines():
+        for raw in text.split("\n")[:-1]:  # as written: one line and "\n" each
             n += 1
-            yield n, raw, parse(raw)
+            if n > after:
+                yield n, raw, parse(raw)
 
 
 def session_log_page(
@@ -195,8 +200,8 @@ def session_log_page(
     session = session_get(owner=owner, session_id=session_id)
     last = Artifact.objects.filter(session=session, kind=Artifact.Kind.LOG).aggregate(n=Sum("lines"))["n"] or 0
     page: deque[dict[str, Any]] = deque(maxlen=None if after is not None else limit)
-    for n, _, line in _log_lines(session):
-        if (after is not None and n <= after) or line is None or not keep.keeps(line):
+    for n, _, line in _log_lines(session, after=after or 0):
+        if line is None or not keep.keeps(line):
             continue
         page.append({"n": n, **line.as_dict()})
         if after is not None and len(page) >= limit:

@@ -92,3 +92,28 @@ def test_the_sweeper_enforces_retention(user, device, settings):
     redis_client().delete(lock_key("artifact-retention"))  # once a minute: this pass is the one
     assert sweep()["artifacts_retention"] == 1
     assert not artifact_storage().exists(name) and not old.artifacts.exists()
+
+
+@pytest.mark.django_db
+def test_a_device_log_pages_across_its_chunks(user, device):
+    from devices.logcat import threadtime
+    from sessions.selectors import LogFilter, session_log_page
+    from sessions.services.artifacts import log_chunk_store
+
+    session = TestSession.objects.create(owner=user, device=device)
+    for chunk in range(3):
+        lines = [threadtime("W" if n % 2 else "I", "Demo", f"line {chunk * 4 + n + 1}", pid=42) for n in range(4)]
+        log_chunk_store(session_id=session.pk, lines=lines)
+    every = LogFilter()
+
+    def page(after, limit=3, keep=every):
+        found, last = session_log_page(owner=user, session_id=session.pk, keep=keep, after=after, limit=limit)
+        assert last == 12
+        return [(line["n"], line["message"]) for line in found]
+
+    assert page(None) == [(10, "line 10"), (11, "line 11"), (12, "line 12")]  # the last ones
+    assert page(3) == [(4, "line 4"), (5, "line 5"), (6, "line 6")]  # across a chunk's end
+    assert page(8, limit=10) == [(n, f"line {n}") for n in range(9, 13)]  # the first two chunks not read
+    assert page(0, keep=LogFilter(level="W")) == [(2, "line 2"), (4, "line 4"), (6, "line 6")]
+    artifact_storage().delete(session.artifacts.order_by("id")[1].file.name)  # retention took one meanwhile
+    assert page(3) == [(4, "line 4"), (9, "line 9"), (10, "line 10")]  # numbers stay the log's own
