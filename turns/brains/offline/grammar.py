@@ -41,7 +41,8 @@ class Intent:
     pronoun: bool = False
     """The target was "it", "that" … with nothing before it to stand for."""
     explicit: bool = False
-    """The direction was said ("scroll up to …"), not assumed."""
+    """The direction was said ("scroll up to …"), not assumed; of a check, a value was said ("the model is X"):
+    it is looked for as written, not by a likeness or an alias ("Login" is not "Sign in" there)."""
 
     @property
     def verb(self) -> str:
@@ -142,6 +143,13 @@ def parse(clause: str) -> Intent | None:
     if repeat:
         times = TIMES.get(repeat["t"].lower()) or int(number(repeat["n"] or repeat["x"]))
         clause = clause[: repeat.start()]
+    elif middle := re.search(
+        r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s*times)(?=\s+(?:in|on|into|from|of)\s+\S+(?:\s+\S+)?$)",
+        clause,
+        re.I,
+    ):
+        times = TIMES.get(middle["t"].lower()) or int(number(middle["n"]))
+        clause = clause[: middle.start()] + clause[middle.end() :]
     for pattern, build in _RULES:
         match = pattern.fullmatch(clause)
         if match and (intent := build(match)):
@@ -170,6 +178,17 @@ _UNSUPPORTED = {
     r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
     r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
     r"shake.*": "shake the phone",
+    r"swipe\s+(?:up\s+)?to\s+unlock.*|(?:unlock|lock)\s+(?:it|the\s+(?:phone|device|screen))": (
+        "lock or unlock the phone"
+    ),
+    r"(?:turn|set|change|adjust|increase|decrease|raise|lower|reduce|max(?:imi[sz]e)?)\s+(?:up\s+|down\s+)?(?:the\s+)?"
+    r"(?:screen\s+)?brightness.*|(?:brighten|dim|darken)\s+(?:the\s+)?(?:screen|display|phone)": (
+        "change the brightness"
+    ),
+    r"(?:set|change|adjust)\s+(?:the\s+)?(?:media\s+|ringer\s+)?volume\s+(?:to|at)\s+.+|"
+    r"(?:un)?mute(?:\s+.*)?|silence\s+.+": ("set the volume to a level or mute it (I can press the volume keys)"),
+    r"(?:e-?mail|text|message|mail|send|share|forward|airdrop)\s+(?:it|this|that|them|the\s+[\w\s-]+?|item\s+\d+)\s+"
+    r"(?:to|with)\s+.+": "share or send things to people",
     r"(?:factory[\s-]*reset|wipe|erase|format)\s+(?:the\s+)?(?:phone|device|emulator)": "reset the phone",
     r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?.+?\s+(?:is|are|isn't|aren't|is\s+not|are\s+not)"
     r"\s+(?:still\s+)?(?:empty|blank|"
@@ -178,10 +197,14 @@ _UNSUPPORTED = {
     r"(?:drag|move)\s+(?!(?:from\s+)?\(?\s*\d).+\s+(?:to|onto|into|over)\s+.+": (
         "drag one element onto another (a swipe between two points can)"
     ),
+    r"what\s+time\s+is\s+it|what\s+day\s+is\s+(?:it|today)|what'?s\s+the\s+(?:time|date)(?:\s+now)?|"
     r"(?:check|verify|read|get|tell\s+me|what\s+is|what's)\s+(?:the\s+)?(?:battery|signal|time|date|cpu|memory|"
     r"network\s+speed).*": "read the phone's status",
     r"(?:open|pull\s+down|show|expand)\s+(?:the\s+)?(?:notification|notifications|notification\s+shade|quick\s+settings)"
-    r"(?:\s+(?:shade|panel|bar|drawer))?": "open the notification shade",
+    r"(?:\s+(?:shade|panel|bar|drawer))?|"
+    r"(?:clear|dismiss|swipe\s+away|read)\s+(?:all\s+)?(?:the\s+|my\s+)?notifications?": (
+        "open or clear the notifications"
+    ),
     r"(?:what|how\s+many|how\s+much|why|when|where|who|which\s+\w+\s+(?:is|are))\b(?!.*\b(?:tap|open|type|turn)\b)"
     r"(?=.*\b(?:screen|page|list|switch(?:es)?|items?|buttons?|fields?|shown|visible|there|says?|show|display)\b).*": (
         "answer questions about the screen (I can check that something is or is not shown)"
@@ -202,8 +225,8 @@ def _unsupported(m: re.Match[str]) -> Intent:
 # Signing in ------------------------------------------------------------------------------------
 
 _LOGIN_VERB = (
-    r"(?:log(?:ging)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign(?:ing)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on|"
-    r"sign\s+on|"
+    r"(?:log(?:ging)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign(?:ing)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on(?:to)?|"
+    r"sign\s+on(?:to)?|"
     r"authenticate|retry|try\s+again|re-?try\s+(?:the\s+)?(?:login|sign[\s-]*in))"
     r"(?:\s+(?:properly|correctly|again|this\s+time|now|successfully))*"
 )
@@ -221,7 +244,7 @@ _ACCOUNT = (
 
 
 @rule(
-    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+?){_PASSWORD}",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?!(?:the|my|a|an|your|our)\s)(?P<email>\S+?){_PASSWORD}",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+{_ACCOUNT}(?P<email>\S+@\S+?){_PASSWORD}",
     rf"(?:use|using)\s+{_ACCOUNT}(?P<email>\S+?){_PASSWORD}\s+to\s+{_LOGIN_VERB}{_APP_WORDS}",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s*:\s*(?P<email>\S+?){_PASSWORD}",
@@ -261,7 +284,10 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
     r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address|ones|info)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
 )
-def _login_unknown(m: re.Match[str]) -> Intent:
+def _login_unknown(m: re.Match[str]) -> Intent | None:
+    only_verb = re.fullmatch(rf"{_LOGIN_VERB}(?:\s+(?:now|again|please|then))?", m[0], re.I)
+    if app_package(m[0], strict=True) and not only_verb:
+        return None  # "login demo": the app's name, not a sign-in
     return Intent("login")
 
 
@@ -281,6 +307,7 @@ def _credentials(m: re.Match[str]) -> Intent | None:
 @rule(
     rf"(?:finish\s+|complete\s+)?{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:the\s+|my\s+)?(?:password|pw|passcode)\s+"
     r"(?:of\s+|is\s+|=\s*|:\s*)?(?P<pw>\S+)",
+    rf"(?:finish|complete)\s+{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?P<pw>(?!\S+@)\S+)",
 )
 def _login_password(m: re.Match[str]) -> Intent:
     """ "sign in with password x" once the email is there: the password, then Sign in."""
@@ -294,6 +321,12 @@ def _login_password(m: re.Match[str]) -> Intent:
 )
 def _login_empty(m: re.Match[str]) -> Intent:
     return Intent("tap", target="sign in")
+
+
+@rule(rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|via|through)\s+(?:[\w-]+\s+){{1,2}}[\w-]+")
+def _login_provider(m: re.Match[str]) -> Intent:
+    """ "sign in with face id", "log in using your apple account": a button of its own, if the screen has one."""
+    return Intent("tap", target=m[0])
 
 
 # Screenshots, pauses, waits ----------------------------------------------------------------------
@@ -385,17 +418,21 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
 
 @rule(
     rf"(?:turn|switch|toggle|flip|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
+    rf"(?:get|have|leave|keep)\s+(?P<target>.+?)\s+(?:turned|switched|set)\s+(?P<state>on|off){_AGAIN}",
     rf"(?:turn|switch|set|put|toggle|flip|get|have|power)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
+    rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
-    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s)\s+(?:still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+)?"
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s)(?P<neg>\s+not|n't)?\s+(?:still\s+|now\s+)?"
+    r"(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip)\s+(?P<target>.+)",
     rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
+    r"(?P<tick>tick|untick|uncheck|deselect|unselect)\s+(?:the\s+)?(?P<target>.+?)",
     r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)\s+be\s+(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled)",
-    r"(?:i|we)\s+(?:want|need|would\s+like|'d\s+like|wanna)\s+(?:the\s+)?(?P<target>.+?)\s+(?:to\s+be\s+)?"
+    r"(?:i|we)(?:\s+(?:want|need|would\s+like|wanna)|'d\s+like)\s+(?:the\s+)?(?P<target>.+?)\s+(?:to\s+be\s+)?"
     r"(?:turned\s+|switched\s+)?(?P<state>on|off|enabled|disabled)",
     r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",
     r"(?P<off>shut\s+off|shut\s+down|cut|disconnect(?:\s+from)?|kill|stop|cut\s+off)\s+(?:the\s+)?(?P<target>.+?)"
@@ -413,22 +450,32 @@ def _toggle(m: re.Match[str]) -> Intent | None:
         return Intent("toggle", target=m["target"], on=m["tick"].lower() in ("check", "tick", "select"))
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
+    if on is not None and m.groupdict().get("neg"):
+        on = not on  # "make sure it's not off"
     target = m["target"] if "target" in m.re.groupindex else "it"
     return Intent("toggle", target=target, on=on)
 
 
 @rule(
-    rf"{VERIFY}(?P<target>.+?)\s+(?:is|are)\s+(?:currently\s+|still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
+    r"(?:set|adjust|configure|switch|flip)\s+(?!.*\b(?:to|on|off|with|as|into)\b)(?:the\s+)?(?P<target>.+?)(?:\s+(?:setting|switch|toggle|option))?"
+)
+def _set_unknown(m: re.Match[str]) -> Intent:
+    """ "set wifi": a switch named without on or off (the planner asks which); "set the email": its value."""
+    if re.fullmatch(rf"(?:the\s+|my\s+)?(?:{_FIELD_WORDS})(?:\s+(?:field|box|address))?", m["target"], re.I):
+        return Intent("type", target=m["target"], text="")
+    return Intent("tap", target=m["target"], terse=True)
+
+
+@rule(
+    rf"{VERIFY}(?P<target>.+?)\s+(?:is|are)(?P<neg>\s+not|n't)?\s+(?:currently\s+|still\s+|now\s+)?"
+    r"(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
     r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
     r"(?:is|are)\s+(?P<target>.+?)\s+(?:currently\s+|still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
     r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
 )
 def _check_state(m: re.Match[str]) -> Intent:
-    return Intent(
-        "check_state",
-        target=m["target"],
-        on=m["state"].lower() in ("on", "enabled", "checked", "ticked", "selected", "active"),
-    )
+    on = m["state"].lower() in ("on", "enabled", "checked", "ticked", "selected", "active")
+    return Intent("check_state", target=m["target"], on=on != bool(m.groupdict().get("neg")))
 
 
 # Scrolling to something ----------------------------------------------------------------------------
@@ -450,7 +497,8 @@ def _scroll_edge(m: re.Match[str]) -> Intent:
     r"(?:(?:go|scroll|swipe|move)\s+)?back\s+(?P<dir>up|down)\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach))?|"
     r"till)\s+(?P<target>.+)",
     r"(?:scroll|swipe)\s+back\s+(?:to|until)\s+(?P<target>(?!the\s+(?:top|bottom)\b).+)",
-    r"(?P<verb>scroll|swipe)(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach|get\s+to))?|"
+    r"(?:jump|skip|move|go|head|travel)\s+(?P<dir>down|up)\s+(?:the\s+(?:list|page)\s+)?(?:to|till|until)\s+(?P<target>.+)",
+    r"(?P<verb>scroll|swipe)(?:\s+(?:the\s+)?(?:list|page|screen))?(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach|get\s+to))?|"
     r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed|on\s+(?:the\s+)?screen|in\s+view|there))?"
     r"(?:\s+(?:appears|shows(?:\s+up)?|comes\s+into\s+view))?",
     r"(?P<find>find|locate|look\s+for|search\s+for)\s+(?P<target>.+?)(?:\s+(?:by\s+)?scrolling(?:\s+(?P<dir>down|up))?)?"
@@ -485,8 +533,8 @@ _SHOWN = (
     r"on\s+(?:the\s+|this\s+)?[\w-]+\s+(?:screen|page))"
 )
 _PREDICATE = re.compile(
-    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:be\s+|been\s+)?"
-    rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+)*{_SHOWN}"
+    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:have\s+)?(?:be\s+|been\s+)?"
+    rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+|both\s+|all\s+|each\s+)*{_SHOWN}"
     r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here|yet|"
     r"again|right\s+now|at\s+the\s+moment|currently))*)$",
     re.I,
@@ -528,8 +576,28 @@ _LOGGED = re.compile(
     r"(?:i|we|you)\s+(?:are|am)\s+still)\s+(?:still\s+|now\s+)?(?P<not>not\s+)?(?:logged|signed)\s+(?P<way>in|out)",
     re.I,
 )
-_QUANTITY = re.compile(r"^(?:no|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+", re.I)
-_VALUE = re.compile(r"(?P<x>.+?)\s+(?:is|are|says|reads|shows|displays|equals|=)\s+(?P<not>not\s+)?(?P<y>.+)", re.I)
+_QUANTITY = re.compile(
+    r"^(?:no\s+longer(?:\s+(?:an?|any|the))?|no|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+",
+    re.I,
+)
+_VALUE = re.compile(
+    r"(?P<x>.+?)\s+(?:is|are|says|reads|shows|displays|equals|=|(?:(?:does|do|should|must|will)\s+(?:not\s+)?)?"
+    r"(?:say|read|show|display|equal|be))\s+(?P<not>not\s+)?(?P<y>.+)",
+    re.I,
+)
+# "the model should be X", "the greeting must not say Y": a check of a value, said without "check".
+_SHOULD = re.compile(
+    r"(?:the\s+|my\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:should|must)\s+(?:not\s+|still\s+)?(?:be|say|read|show|display)\s+\S|"
+    r"(?:the|my)\s+[\w-]+(?:\s+[\w-]+){0,3}\s+(?:is|are|says|reads|shows|does\s+not\s+(?:say|read|show))\s+(?:not\s+|still\s+)?\S",
+    re.I,
+)
+# "isn't", "doesn't say": a check's negation in full words, so that "X isn't Y" reads as "X is not Y".
+_NEGATED_VERB = re.compile(r"\b(is|are|does|do|should|must|was|were)n't\b", re.I)
+_FIELD_STATES = re.compile(
+    r"(?:still\s+)?(?:empty|blank|filled(?:\s+in)?|cleared|focused|greyed\s+out|grayed\s+out|highlighted|enabled|disabled|"
+    r"clickable|tappable|selected|checked|unchecked|editable|read[\s-]*only)",
+    re.I,
+)
 _STATES = re.compile(r"(?:on|off|enabled|disabled|checked|unchecked|selected)", re.I)
 
 
@@ -541,15 +609,33 @@ def check(clause: str) -> Intent | None:
     switch word) checks that the value Y is shown.
     """
     clause = _CONTRACTION.sub(r"\1 is ", clause)
+    clause = _NEGATED_VERB.sub(r"\1 not", clause)
+    clause = re.sub(  # "assert not visible: X"
+        r"^((?:assert|check|verify|expect|ensure)\s+)(not\s+)?(?:visible|shown|displayed|present)\s*[:=]?\s+(.+)$",
+        r"\1\3 is \2shown",
+        clause,
+        flags=re.I,
+    )
     clause = _LOGGED.sub(
         lambda m: ("no " if m["not"] else "") + ("Sign out" if m["way"].lower() == "in" else "Sign in") + " is shown",
         clause,
     )
-    lead = re.match(rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$)|(?=(?:is|are)\s+there\s))", clause, re.I)
+    lead = re.match(
+        rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$)|(?=(?:is|are)\s+there\s)|(?:is|are)\s+(?=(?:the|my|this)\s)|"
+        r"(?:does|do)\s+(?=(?:the|my|this)\s.*\b(?:say|read|show|display|contain|have|list|include)\b))",
+        clause,
+        re.I,
+    )
     body = clause[lead.end() :] if lead else clause
     opening = _OPENING.match(body)
     predicate = _PREDICATE.search(body)
-    if not lead and not opening and not predicate and not re.match(r"^no\s+\S", body, re.I):
+    should = _SHOULD.match(body)
+    if elliptic := re.fullmatch(r"(?P<x>.+?)\s+(?:is|are)(?P<not>\s+not)?", body, re.I):
+        # "… and NFC isn't": the check said before, of another thing
+        if not lead and (_ACTION.match(body) or _STATES.fullmatch(elliptic["x"].split()[-1])):
+            return None
+        return Intent("assert_not" if elliptic["not"] else "assert", target=_QUANTITY.sub("", elliptic["x"]))
+    if not lead and not opening and not predicate and not should and not re.match(r"^no\s+\S", body, re.I):
         return None
     if not lead and not opening and _ACTION.match(body):
         return None  # "put it in there", "tap the one shown": an action, not a check
@@ -564,12 +650,18 @@ def check(clause: str) -> Intent | None:
     target = _QUANTITY.sub("", target.strip())
     target = re.sub(r"\s+(?:on|in)\s+(?:the|this)\s+(?:\w+\s+)?(?:screen|page|list)$", "", target, flags=re.I)
     value = _VALUE.fullmatch(target)
+    if value and _FIELD_STATES.fullmatch(value["y"]):
+        return Intent("unsupported", text="check a field's value or an element's state, only what text is shown")
+    literal = False
     if value and not _STATES.fullmatch(value["y"]) and not _NOT.fullmatch(value["y"]):
-        target = value["y"]
+        target, literal = value["y"], True
+        said_first = not re.match(r"(?:the|my|your|it|this|that)\b", value["x"], re.I)
+        if said_first and re.match(r"(?:the|my|your)\s", value["y"], re.I):
+            target = value["x"]  # "X is the model": the value said first
     target = target.strip(" ,")
     if not target:
         return None
-    return Intent("assert_not" if negated else "assert", target=target)
+    return Intent("assert_not" if negated else "assert", target=target, explicit=literal)
 
 
 @rule(rf"(?:{VERIFY})?.+")
@@ -581,7 +673,7 @@ def _check(m: re.Match[str]) -> Intent | None:
 
 
 @rule(
-    r"(?:(?:go|navigate|get|head|return|come)\s+back|return)\s+to\s+(?P<target>.+)",
+    r"(?:(?:go|navigate|get|head|return|come)\s+back|return|back|take\s+(?:me|us)\s+back)\s+to\s+(?P<target>.+)",
     r"(?:return|go)\s+to\s+(?:the\s+)?(?P<target>(?:previous|last|main|first)\s+.+)",
 )
 def _back_to(m: re.Match[str]) -> Intent:
@@ -589,7 +681,19 @@ def _back_to(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:go|navigate|move|step)\s+back(?:wards)?(?:\s+(?:a|one)\s+(?:page|screen|step))?|back|go\s+up\s+a\s+level",
+    r"(?:go|navigate|get|move)\s+back\s+(?:using|with|via|by\s+(?:tapping|pressing|clicking|hitting|using))\s+"
+    r"(?:the\s+)?(?P<target>.+)",
+)
+def _back_using(m: re.Match[str]) -> Intent:
+    """ "go back using the back arrow": what to tap to go back (the key, when it is the back key or button)."""
+    key = r"(?:(?:hardware|device|system|phone|android|physical)\s+)?back(?:\s+(?:key|button))?"
+    if re.fullmatch(key, m["target"], re.I):
+        return Intent("key", text="back")
+    return Intent("tap", target=m["target"])
+
+
+@rule(
+    r"(?:go|navigate|move|step|come|get)\s+back(?:wards)?(?:\s+(?:a|one)\s+(?:page|screen|step))?|back|go\s+up\s+a\s+level",
     rf"{TAP}\s+(?:the\s+)?(?:(?:hardware|device|system|phone|android|physical|os)\s+)?back(?:\s+(?:key|button))?",
 )
 def _back(m: re.Match[str]) -> Intent:
@@ -597,22 +701,27 @@ def _back(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:go|return|navigate|get)\s+(?:to\s+)?(?:the\s+)?(?:(?:phone|device|android)'?s?\s+)?home(?:\s+screen)?|home(?:\s+screen)?|"
+    r"(?:go|return|navigate|get|head)\s+(?:back\s+)?(?:to\s+)?(?:the\s+)?(?:(?:phone|device|android)'?s?\s+)?home(?:\s+screen)?|"
+    r"(?:back\s+)?home(?:\s+(?:screen|key|button))?|"
     r"(?:go\s+to|open|show)\s+(?:the\s+)?launcher",
     rf"{TAP}\s+(?:the\s+)?home(?:\s+(?:key|button))?",
+    r"(?:minimi[sz]e|background|hide)\s+(?:the\s+|this\s+)?(?:app(?:lication)?|it)",
+    r"(?:go|return|navigate|get|head)\s+(?:back\s+)?to\s+(?:the\s+)?(?:start\s+screen|launcher|desktop)",
 )
 def _home(m: re.Match[str]) -> Intent:
     return Intent("key", text="home")
 
 
 @rule(
-    r"(?:turn|crank|push|put|set)\s+(?:the\s+)?volume\s+(?P<dir>up|down)|volume\s+(?P<dir2>up|down)|"
-    r"(?P<word>raise|increase|lower|decrease|reduce)\s+(?:the\s+)?volume",
+    r"(?:(?:turn|crank|push|put|set)\s+(?:the\s+)?volume\s+(?P<dir>up|down)|volume\s+(?P<dir2>up|down)|"
+    r"(?:turn|crank|push)\s+(?P<dir3>up|down)\s+(?:the\s+)?volume|"
+    r"(?P<word>raise|increase|lower|decrease|reduce|bump\s+up)\s+(?:the\s+)?volume)"
+    r"(?:\s+(?:key|button|rocker))?(?:\s+(?:a\s+(?:notch|bit|little|step|tad|touch)|one\s+(?:notch|step)|slightly))?",
 )
 def _volume(m: re.Match[str]) -> Intent:
-    direction = (m["dir"] or m["dir2"] or "").lower()
+    direction = (m["dir"] or m["dir2"] or m["dir3"] or "").lower()
     if m["word"]:
-        direction = "up" if m["word"].lower() in ("raise", "increase") else "down"
+        direction = "up" if m["word"].lower().split()[0] in ("raise", "increase", "bump") else "down"
     return Intent("key", text=f"volume_{direction}")
 
 
@@ -652,9 +761,10 @@ def _restart(m: re.Match[str]) -> Intent | None:
     r"(?:reset|(?:clear|wipe|erase|delete)\s+(?:the\s+|all\s+)?(?:app\s+)?(?:data|state|storage|cache)\s+(?:of|for|in))"
     r"\s+(?P<app>.+)",
     r"(?:clear|wipe|erase|delete|reset)\s+(?:the\s+|all\s+(?:the\s+)?)?(?P<app>app)(?:'s|lication)?\s+(?:data|state|storage)",
+    r"(?:clear|wipe|erase|delete|reset)\s+(?P<app>its)\s+(?:app\s+)?(?:data|state|storage|cache)",
 )
 def _reset(m: re.Match[str]) -> Intent | None:
-    app = m["app"]
+    app = "it" if m["app"].lower() == "its" else m["app"]
     if re.fullmatch(_CURRENT_APP, app, re.I) or app_package(app, strict=False):
         return Intent("open", target=app, fresh=True)
     return None
@@ -663,14 +773,29 @@ def _reset(m: re.Match[str]) -> Intent | None:
 @rule(
     r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
     r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access|look\s+at|check\s+out|"
-    r"view|move\s+to)"
+    r"view|move\s+to|pop\s+(?:open|into|in\s+to|over\s+to)|head\s+(?:in)?to|head\s+over\s+to|hop\s+(?:over\s+)?(?:in)?to|"
+    r"navigate\s+(?:in)?to|bring\s+(?:me|us)\s+to|go\s+over\s+to|go\s+inside|enter(?=\s+(?:the\s+)?\S+(?:\s+\S+)?\s+(?:menu|page|screen|section|app)$))"
     rf"\s+(?P<app>.+?){_FRESH}",
 )
 def _open(m: re.Match[str]) -> Intent:
     return Intent("open", target=m["app"], fresh=bool(m["fresh"]))
 
 
-@rule(r"(?:leave|exit|close|get\s+out\s+of)\s+(?:this|the\s+current|the)\s+(?:page|screen|view|section)")
+@rule(
+    r"(?:i|we)\s+(?:want|need|would\s+like|'d\s+like)\s+(?:the\s+)?(?P<app>.+?)\s+(?:app\s+)?(?:to\s+be\s+)?"
+    r"(?:open(?:ed)?|launched|running|started|up|in\s+front|on\s+screen)",
+    r"(?:get|have)\s+(?:the\s+)?(?P<app>.+?)\s+(?:app\s+)?(?:open(?:ed)?|launched|running|started|up)",
+)
+def _want_open(m: re.Match[str]) -> Intent | None:
+    """ "I need the settings app open": an app to open (a switch wanted on is `_toggle`'s)."""
+    if not app_package(m["app"], strict=False):
+        return None
+    return Intent("open", target=m["app"])
+
+
+@rule(
+    r"(?:leave|exit|close|(?:get|go|back|step)\s+out\s+of)\s+(?:this|the\s+current|the)\s+(?:page|screen|view|section|menu)"
+)
 def _leave_page(m: re.Match[str]) -> Intent:
     return Intent("key", text="back")
 
@@ -680,7 +805,9 @@ def _exit(m: re.Match[str]) -> Intent:
     return Intent("stop", target="the app")
 
 
-@rule(r"(?:close|stop|kill|quit|exit|terminate|end|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?P<app>.+)")
+@rule(
+    r"(?:close|stop|kill|quit|exit|terminate|end|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?:out\s+(?:of\s+)?)?(?P<app>.+)"
+)
 def _stop(m: re.Match[str]) -> Intent:
     return Intent("stop", target=m["app"])
 
@@ -706,7 +833,8 @@ _FIELD_WORDS = r"email|e-mail|password|passcode|passwd|pwd|pw|username|user\s+na
     rf"(?:type|enter|input|write|key\s+in|fill\s+in|fill)\s+(?:in\s+|into\s+|out\s+)?(?:the\s+|my\s+|a\s+)?"
     rf"(?P<field>{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))(?:\s+field)?",
     r"(?:use|enter|type|put\s+in|give)\s+(?:my|the|your|our)\s+(?P<field3>password|email|username|user\s+name|pin)",
-    r"fill\s+(?P<it>it|that|this)\s+(?:in|out)|fill\s+(?:in|out)\s+(?P<it2>it|that|this)",
+    r"fill\s+(?P<it>it|that|this)(?:\s+(?:in|out))?|fill\s+(?:in|out)\s+(?P<it2>it|that|this)",
+    r"(?:put|type|enter|write|key)\s+(?P<it3>it|that|this|them)\s+(?:in|into|inside)(?:\s+(?P<field4>.+))?",
     r"(?:fill(?:\s+(?:in|out))?|type|enter|write)(?:\s+(?:in|into|something|text|anything|some\s+text))?"
     rf"(?:\s+(?:in|into)\s+(?P<field2>(?:the\s+|a\s+|my\s+)?(?:{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))))?",
 )
@@ -715,29 +843,33 @@ def _type_unknown(m: re.Match[str]) -> Intent:
     groups = m.groupdict()
     if groups.get("it") or groups.get("it2"):
         return Intent("type", target="it", text="")
-    field = groups.get("field") or groups.get("field2") or groups.get("field3") or ""
+    field = groups.get("field") or groups.get("field2") or groups.get("field3") or groups.get("field4") or ""
     return Intent("type", target=field, text="")
 
 
 @rule(
-    rf"(?:type|enter|input|write|fill\s+in|key\s+in|put)\s+(?:in\s+)?(?:my\s+|the\s+)?"
-    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:as|is|=|:))?\s+(?P<text>\S+)",
+    rf"(?:type|enter|input|write|fill\s+in|key\s+in|put|add|use|provide|supply|give|insert)\s+(?:in\s+)?(?:my\s+|the\s+|a\s+)?"
+    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:as|is|=|:|of))?\s+(?P<text>\S+)",
     r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
     r"(?P<verb>set|change|update)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
     r"(?P<verb>replace)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
     r"(?P<append>append|add)\s+(?P<text>.+?)\s+(?:to|at\s+the\s+end\s+of)\s+(?P<field>.+?)",
     r"(?:type|key|punch)\s+in\s+(?P<text>\S+)",
+    r"(?:in|into|inside)\s+(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s*,?\s+"
+    r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?P<text>.+)",
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?:in|into|inside)\s+"
     r"(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s+(?P<text>.+)",
-    r"(?:type|enter|input|write|put|key(?:\s+in)?|punch\s+in|fill\s+in|insert|add|use|paste|provide|supply|give)\s+"
+    r"(?:(?:type|enter|input|write|put|key|punch|fill)(?:\s+in)?|insert|add|use|paste|provide|supply|give)\s+"
     r"(?P<text>.+?)\s+(?:in|into|inside|in\s+to|on|to|for|as)\s+(?P<field>.+?)",
     r"(?:type|enter|input|write|key\s+in)\s+(?P<text>.+)",
 )
 def _type(m: re.Match[str]) -> Intent:
     field = m["field"] if "field" in m.re.groupindex else ""
     credentials = re.fullmatch(r"(?P<email>\S+@\S+)\s+with\s+password\s+(?P<pw>\S+)", m["text"].strip(), re.I)
-    if credentials and re.search(r"form|login|sign|credential|details|fields", field, re.I):
+    if credentials and (re.search(r"form|login|sign|credential|details|fields|e-?mail|user", field, re.I) or not field):
         return Intent("credentials", target=credentials["email"], text=credentials["pw"])
+    if re.fullmatch(r"(?:it|that|this|them|those|these)", m["text"].strip(), re.I):
+        return Intent("type", target=field, text="")  # "type it": the text is not said
     intent = Intent("type", target=field, text=_TEXT_NOISE.sub("", m["text"]))
     groups = m.groupdict()
     if groups.get("verb"):
@@ -840,12 +972,15 @@ def _toggle_again(m: re.Match[str]) -> Intent:
     return Intent("toggle", target="it", on=m["state"].lower() == "on")
 
 
-@rule(r"(?P<target>.+?)\s+(?:is\s+|should\s+be\s+)?(?P<state>on|off|enabled|disabled|activated|deactivated)")
+@rule(
+    r"(?P<target>.+?)\s+(?:is\s+|should\s+be\s+)?(?:back\s+|again\s+)?(?P<state>on|off|enabled|disabled|activated|deactivated)"
+    r"(?:\s+again)?"
+)
 def _terse_toggle(m: re.Match[str]) -> Intent:
     return Intent("toggle", target=m["target"], on=m["state"].lower() in ("on", "enabled", "activated"), terse=True)
 
 
-@rule(rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})\s*(?:[:=]|is)?\s+(?P<text>\S+)")
+@rule(rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?\s*(?:[:=]|is)?\s+(?P<text>\S+)")
 def _terse_type(m: re.Match[str]) -> Intent:
     return Intent("type", target=m["field"], text=m["text"], terse=True)
 

@@ -28,7 +28,7 @@ from ..base import BrainError, Plan
 from .grammar import PRONOUNS, Intent, parse
 from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
-from .screen import Ask, Missing, Screen, needs_screen, split_noun
+from .screen import KINDS, Ask, Missing, Screen, needs_screen, split_noun
 from .words import VERBS, canonical, clauses, correct_words, mask, norm, tidy
 
 # Steps after which the planner no longer knows what the screen shows.
@@ -61,20 +61,58 @@ _PAGE_WORDS = re.compile(
     r"(?:the\s+)?(?:(?:main|previous|last|first|top|other|prior)\s+)?(?:\w+\s+)?(?:page|screen|menu|list|view|one)",
     re.I,
 )
+_CONTAINER = re.compile(
+    r"\s+(?:in|on|of|inside|from)\s+(?:the|this)\s+(?:dialog|popup|pop-up|window|alert|modal|prompt|box|sheet|form)$",
+    re.I,
+)
+_DEMONSTRATIVE = re.compile(
+    r"(?:that|this|those|these)\s+(?:one|button|field|box|switch|toggle|item|row|icon|link|option|entry|element|thing)",
+    re.I,
+)
 _PLACE = re.compile(
     r"\s+(?:in|at|on)\s+the\s+(?:(?:top|bottom|upper|lower)(?:[\s-]+(?:left|right))?|left|right|corner|middle|"
     r"center|centre)(?:\s+(?:corner|side|edge|of\s+the\s+(?:screen|page)))?$",
     re.I,
 )
+_MISREAD_TEXT = re.compile(
+    r"\b(?:with|into|in|as)\s+(?:the\s+|my\s+)?(?:\w+\s+)?(?:field|box|input|password|e-?mail|username|one)\b", re.I
+)
+_PASSWORD_FIELD = re.compile(r"(?:the\s+|my\s+)?(?:password|passcode|passwd|pwd|pw|pass)(?:\s+(?:field|box))?", re.I)
+_PRONOUN_ANCHOR = re.compile(
+    r"(?P<head>(?:the\s+)?(?:one|[\w-]+))\s+(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|"
+    r"just\s+above|above|after|before|next\s+to|beside)(?:\s+(?:it|that|this|that\s+one|this\s+one|them))?",
+    re.I,
+)
+_PLACED_KIND = re.compile(
+    rf"(?:the\s+)?(?P<noun>{'|'.join(re.escape(noun) for noun in sorted(KINDS, key=len, reverse=True))})\s+"
+    r"(?:at|on|in)\s+the\s+(?:very\s+)?(?P<pos>top|bottom)(?:\s+of\s+the\s+(?:screen|page|list|form))?",
+    re.I,
+)
 _VAGUE = re.compile(
     r"(?:one|any|some|either|each|all)\s+of\s+(?:the|these|those|them)(?:\s+[\w-]+)*|"
     r"(?:the\s+)?[\w-]+\s+(?:i|you|we)\s+(?:mentioned|said|meant|used|chose|picked|told\s+you)(?:\s+\w+)?|"
-    r"(?:the\s+)?(?:same|previous)\s+one|whatever|something|anything|any\s+\w+",
+    r"(?:the\s+)?(?:same|previous)\s+one|whatever|something|anything|any\s+\w+|"
+    r"(?:the\s+)?(?:remaining|other|rest\s+of\s+the)\s+(?:ones|switches|toggles|settings|items|fields|buttons)|"
+    r"the\s+rest(?:\s+of\s+them)?|(?:the\s+)?other\s+(?:field|box|switch|toggle|button|item|row|input)",
     re.I,
 )
 _CURRENT = re.compile(
     r"(?:the|this|current|that)\s+app(?:lication)?|the\s+current\s+app(?:lication)?|it|this|app", re.I
 )
+
+
+# Words of a sentence's frame, not of a label: a check's text that holds them beside a label was misread.
+_STRUCTURE = frozenset(
+    re.findall(
+        r"\S+",
+        "is are was were isn aren not no t s says say reads read shows show displays display be been should must does "
+        "do doesn don there shown visible displayed any anymore longer still that whether equals set",
+    )
+)
+
+
+# Of those, the ones no label is made of: a negative check's text that holds one was misread.
+_FRAME = frozenset(("is", "are", "isn", "aren", "should", "must", "longer", "been", "doesn", "shouldn", "anymore"))
 
 
 class OfflineBrain:
@@ -157,6 +195,7 @@ class _Planner(Resolver):
                 intent is not None
                 and intent.terse
                 and intent.kind != "toggle"
+                and not (intent.kind == "type" and intent.text and intent.target)
                 and not starts_with_verb
                 and previous is not None
                 and previous.verb
@@ -190,6 +229,18 @@ class _Planner(Resolver):
                 and previous.target
             ):
                 intent.target = previous.target  # "reset the demo app and open it"
+            elif anchor := _PRONOUN_ANCHOR.fullmatch(intent.target):
+                # "the one below", "the item after that": next to what was named before, if anything was
+                if element is not None and intent.kind in _ELEMENTS:
+                    intent.target = f"{anchor['head']} {anchor['rel']} {element.target}"
+                else:
+                    intent.target, intent.pronoun = "", True
+            elif _DEMONSTRATIVE.fullmatch(intent.target) and intent.kind in _ELEMENTS:
+                # "tap that button": the one named before, else a question (what "that" points at is unsaid)
+                if element is not None:
+                    intent.target = element.target
+                else:
+                    intent.target, intent.pronoun = "", True
             elif intent.target.lower() in PRONOUNS or _VAGUE.fullmatch(intent.target):
                 other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
                 if element is not None and intent.target.lower() in PRONOUNS and not other:
@@ -198,6 +249,12 @@ class _Planner(Resolver):
                     intent.target, intent.pronoun = "", True
             if intent.kind == "duration" and previous is not None and previous.kind in ("wait_for", "long_press"):
                 previous.ms = intent.ms
+                planned[-1] = (f"{planned[-1][0]}, {clause}", previous)
+                continue
+            if previous is not None and previous.kind == "login" and not previous.text and _completes_login(intent):
+                # "sign me in? Email: a@b.c, password: x", "log in as a@b.c. Password x": the same sign-in
+                previous.target = previous.target or intent.target
+                previous.text = intent.text
                 planned[-1] = (f"{planned[-1][0]}, {clause}", previous)
                 continue
             planned.append((clause, intent))
@@ -391,6 +448,8 @@ class _Planner(Resolver):
         self._add(step, f"wait {_duration(intent.ms)}", intent.times)
 
     def _wait_for(self, intent: Intent) -> None:
+        if intent.pronoun and self.forced is None:
+            raise Ask("What should I wait for? Name it, please.", code="needs_value")
         selector, name = self._see(intent.target)
         step = {"action": "wait_for", **selector}
         if intent.ms is not None:
@@ -463,15 +522,29 @@ class _Planner(Resolver):
     def _assert(self, intent: Intent) -> None:
         if intent.pronoun and self.forced is None:
             raise Ask("What should I check for? Name it, please.", code="needs_value")
-        value = self._labelled_value(intent.target)
-        selector, name = self._screen_named(intent.target) or self._see(value or intent.target)
+        value = None if intent.explicit else self._labelled_value(intent.target)
+        selector, name = self._screen_named(intent.target) or self._literal(intent) or self._see(value or intent.target)
         self._add({"action": "assert_visible", **selector}, f'check that "{name}" is shown')
+
+    def _literal(self, intent: Intent) -> tuple[Selector, str] | None:
+        """A value said in a check ("the title is Login"): the text as written, spelled as the screen does."""
+        if not intent.explicit:
+            return None
+        words = self.masked.restore(intent.target).strip()
+        said = norm(words)
+        labels = self.screen.labels() if self.screen else self.labels
+        if not said or any(
+            re.search(rf"(?<!\w){re.escape(said)}(?!\w)", norm(label)) and norm(label) != said for label in labels
+        ):
+            return None  # a part of a label ("Welcome" of "Welcome, Demo!"): that element
+        label = next((label for label in labels if norm(label) == said), words)
+        return {"text": label}, label
 
     def _labelled_value(self, ref: str) -> str | None:
         """ "android version 14" on a screen with the label "Android version": the value, "14"."""
         if not self.screen or self.masked.quoted(ref):
             return None
-        words = self.masked.restore(ref).strip()
+        words = re.sub(r"^(?:the|my|this)\s+", "", self.masked.restore(ref).strip(), flags=re.I)
         for label in sorted(self.screen.labels(), key=len, reverse=True):
             if len(norm(label)) > 2 and norm(words).startswith(norm(label) + " "):
                 rest = words[len(words) - len(norm(words)) + len(norm(label)) :].strip()
@@ -483,8 +556,38 @@ class _Planner(Resolver):
     def _assert_not(self, intent: Intent) -> None:
         if intent.pronoun and self.forced is None:
             raise Ask("What should I check is not shown? Name it, please.", code="needs_value")
-        selector, name = self._screen_named(intent.target) or self._see(intent.target, negative=True)
+        selector, name = (
+            self._screen_named(intent.target) or self._literal(intent) or self._see(intent.target, negative=True)
+        )
+        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and set(norm(name).split()) & _FRAME:
+            # "error message should", "longer an error": words of the sentence, not of the screen
+            raise Ask(f'What exactly should I check is not shown? (I read "{name}".)', code="needs_value")
+        if self.screen and set(selector) == {"text"} and not self.masked.quoted(intent.target):
+            inside = self._label_inside(selector["text"])
+            if inside is not None:
+                # "the model isn't X" read as one text: it is not shown, so the check would pass whatever
+                # the screen says. What the screen does show inside it is what is probably meant: ask.
+                label = self.screen.name_of(inside)
+                raise Ask(
+                    f'Should I check that "{label}" is not shown? (I can\'t check "{name}" as it is said.)',
+                    [inside],
+                    labels=[label],
+                )
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
+
+    def _label_inside(self, text: str) -> int | None:
+        """An element whose label is a part of `text`, with other words around it ("model is not Pixel")."""
+        assert self.screen is not None
+        words = norm(text)
+        for i in self.screen.shown:
+            for label in (self.screen.nodes[i].text, self.screen.nodes[i].content_desc):
+                said = norm(label)
+                if len(said) < 3 or said == words:
+                    continue
+                found = re.search(rf"(?<!\w){re.escape(said)}(?!\w)", words)
+                if found and set((words[: found.start()] + " " + words[found.end() :]).split()) & _STRUCTURE:
+                    return i
+        return None
 
     def _screen_named(self, ref: str) -> tuple[Selector, str] | None:
         """ "the login screen", "the home screen": what shows that screen is there."""
@@ -572,7 +675,10 @@ class _Planner(Resolver):
             return
         if intent.pronoun and self.forced is None:
             raise self._which("tap", verb)
+        intent.target = _CONTAINER.sub("", intent.target)
         words = _PLACE.sub("", self.masked.restore(intent.target))
+        if placed := _PLACED_KIND.fullmatch(self.masked.restore(intent.target)):
+            intent.target = words = f"the {placed['pos']} {placed['noun']}"  # "the button at the bottom"
         if words != self.masked.restore(intent.target) and self.screen and self.screen.confidence(words) >= 0.8:
             intent.target = words  # "the back arrow in the top left": where it is, not what
         if intent.terse and not intent.inherited and (package := app_package(words)):
@@ -671,13 +777,26 @@ class _Planner(Resolver):
         target = intent.target or (
             "email" if re.fullmatch(r"\S+@\S+\.\w+", text) and self._names_field("email") else ""
         )
-        if target:
+        empty = re.fullmatch(r"(?:the\s+)?(?:empty|blank|unfilled|free)\s+(?:field|box|input|one)", target, re.I)
+        if empty and self.screen:
+            fields = [i for i in self.screen.shown if self.screen.is_kind(i, "field") and self.screen.is_empty_field(i)]
+            if not fields:
+                raise Missing("There is no empty field on the screen.")
+            if len(fields) > 1:
+                raise self._which("field", "type into")
+            into, name = self.screen.selector(fields[0], "field"), self.screen.name_of(fields[0])
+            secret = self.screen.nodes[fields[0]].password or "password" in name.lower()
+        elif target:
             into, name, secret = self._field(target)
         else:
             into, name = self._any_field(f'type "{text}" into' if text else "type into"), ""
             secret = bool(into and "password" in str(into.get("id", "")))
         if into and text and (intent.fresh or self._holds_text(into)) and intent.on is not True:
             self._add({"action": "clear_text", "into": into}, f"clear the {name or 'field'}", same_screen=True)
+        if text and not self.masked.quoted(intent.text) and _MISREAD_TEXT.search(text):
+            # "X with password with Y", "X in the second one": the sentence's frame in the text to type
+            where = f"the {name} field" if name else "the field"
+            raise Ask(f'What exactly should I type into {where}? (I read "{text}".)', code="needs_value")
         if not text:
             where = f"the {name} field" if name else "the field"
             what = "password" if secret else "text"
@@ -705,6 +824,13 @@ class _Planner(Resolver):
 
     def _clear(self, intent: Intent) -> None:
         into: Selector | None
+        if intent.pronoun and self.screen:
+            if self.forced is None:
+                raise self._which("field", "clear")
+            i = self._take_forced()
+            into, name = self.screen.selector(i, "field"), self.screen.name_of(i)
+            self._add({"action": "clear_text", "into": into}, f"clear the {name} field")
+            return
         if self.screen and re.fullmatch(
             r"(?:both|all|every)(?:\s+(?:of\s+)?the)?\s+(?:fields|boxes|inputs|text\s+fields)|(?:the\s+)?(?:fields|form|"
             r"whole\s+form)|everything|all|both(?:\s+of\s+them)?",
@@ -817,6 +943,13 @@ _NOT_NAMES = re.compile(
     r"walk|book|go|say|tell|give|bring|find\s+out|learn|write\s+me)\b",
     re.I,
 )
+
+
+def _completes_login(intent: Intent) -> bool:
+    """Whether a clause gives what a sign-in said just before it lacks: both credentials, or the password."""
+    if intent.kind == "credentials":
+        return True
+    return intent.kind == "type" and bool(intent.text) and _PASSWORD_FIELD.fullmatch(intent.target) is not None
 
 
 def _nonsense(clause: str) -> bool:

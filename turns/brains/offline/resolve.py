@@ -104,8 +104,9 @@ class Resolver:
         fields = [i for i in self.screen.shown if self.screen.is_kind(i, "field")]
         if not fields:
             raise Missing("There is no text field on the screen.")
-        if any(self.screen.nodes[i].focused for i in fields):
-            return None
+        focused = [i for i in fields if self.screen.nodes[i].focused]
+        if focused and (len(fields) == 1 or self.screen.is_empty_field(focused[0]) or doing == "clear"):
+            return None  # where the keyboard types; a focused field that holds a value may not be the one meant
         if len(fields) == 1:
             return self.screen.selector(fields[0], "field")
         if self.forced is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -296,7 +297,10 @@ class Screen:
                         name, purpose=purpose, kind=said_kind if said_kind != "any" else kind, ask_from=ask_from
                     )
                 except Missing:
-                    pass
+                    if said_kind in ("link", "button", "icon", "text"):
+                        # "the log out link" when Sign out is a button: the name, whatever the element is called
+                        with contextlib.suppress(Missing):
+                            return self._best(name, purpose=purpose, kind=kind, ask_from=ask_from)
         return self._best(ref, purpose=purpose, kind=kind, exact=exact, ask_from=ask_from)
 
     def _attributed(self, ref: str, *, purpose: str, kind: str | None, ask_from: float | None) -> int | None:
@@ -391,7 +395,7 @@ class Screen:
     def choice_labels(self, choices: list[int]) -> list[str]:
         """How a question lists its candidates, each an answer that picks it: its name, and where it is when
         two share a name ("OK (1st from the top)")."""
-        names = [self.name_of(i) for i in choices]
+        names = [self._choice_name(i) for i in choices]
         labels = []
         for i, name in zip(choices, names, strict=True):
             same = [j for j, other in zip(choices, names, strict=True) if other == name]
@@ -558,6 +562,13 @@ class Screen:
 
     def checked(self, i: int) -> bool:
         return self.nodes[i].checked
+
+    def _choice_name(self, i: int) -> str:
+        """A field that holds a value is offered by what it is ("Password"), not by what it holds ("•••")."""
+        node = self.nodes[i]
+        if self.is_kind(i, "field") and node.text and not self.is_empty_field(i) and ":id/" in node.resource_id:
+            return node.resource_id.split(":id/", 1)[1].replace("_", " ").capitalize()
+        return self.name_of(i)
 
     def name_of(self, i: int) -> str:
         """What to call element `i` in a summary."""

@@ -99,11 +99,14 @@ _SHORT_SLIPS = {
     "tha": "the",
     "wiht": "with",
 }
+_ABBREVIATIONS = {"btn": "button", "bttn": "button", "butn": "button", "dn": "down", "scrn": "screen", "msg": "message"}
+_ABBREVIATION = re.compile(r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\b", re.I)
 _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
 
 # Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
-_EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?"
+_EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?(?<![.!?])"
 _PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
+_NO_STOP = r"(?:[^,;.!?]|\.(?=\S))"
 _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
     # credentials said together: "X, password Y", "X and the password Y", "X / Y", "X:Y", "X and Y to log in"
@@ -118,7 +121,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     ),
     (
         re.compile(
-            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+|,\s*){_PW}"
+            rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+|,\s*|\+\s*|&\s*){_PW}"
             r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then|and)\b)",
             re.I,
         ),
@@ -142,6 +145,19 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         lambda m: _range(m),
     ),
+    # "after signing in as …, tap Y": sign in as …, then tap Y; "before signing out, take a screenshot": reversed
+    (
+        re.compile(rf"^(?:and\s+)?after\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<a>{_NO_STOP}*),\s*(?P<b>.+)$", re.I),
+        lambda m: f"{_GERUNDS[m['g'].lower()]}{m['a']}, then {m['b']}",
+    ),
+    (
+        re.compile(rf"^before\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<a>{_NO_STOP}*),\s*(?P<b>[^;]+)$", re.I),
+        lambda m: f"{m['b']}, then {_GERUNDS[m['g'].lower()]}{m['a']}",
+    ),
+    (
+        re.compile(rf"^(?P<b>{_NO_STOP}+?)\s+after\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<a>{_NO_STOP}+)$", re.I),
+        lambda m: f"{_GERUNDS[m['g'].lower()]}{m['a']}, then {m['b']}",
+    ),
     # "type X before tapping Y": X, then tap Y
     (
         re.compile(rf"\s+before\s+(?P<g>{'|'.join(_GERUNDS)})\b", re.I),
@@ -149,7 +165,17 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     ),
     (re.compile(r"\b(?:the\s+)?(?:home\s+screen|app|it|screen)\s+greets\s+me\b", re.I), "the greeting is shown"),
     (re.compile(r"\b(turn|switch|flip|put)\s+of\b", re.I), r"\1 off"),
+    # "dark theme -> on", "wifi = off": a switch and its state
+    (re.compile(r"(?<=\w)\s*(?:->|→|=>|=|:)\s*(?=(?:on|off|enabled|disabled)\b)", re.I), " "),
     (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
+    (
+        re.compile(
+            r"\b(?:(?:would|could)\s+you\s+)?(?:be\s+(?:so\s+kind|kind\s+enough|a\s+(?:dear|star|sweetheart|pal|love))|"
+            r"do\s+me\s+a\s+favou?r)\s+and\s+",
+            re.I,
+        ),
+        "",
+    ),
     (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
     (re.compile(r"\bgo\s+light\b", re.I), "turn off dark theme"),
     (re.compile(r"\blog\s+(?:the\s+user|him|her|them|us|everyone)\s+out\b", re.I), "sign out"),
@@ -165,7 +191,7 @@ _PUNCT_SPLIT = re.compile(
 _WORD_SPLIT = re.compile(
     r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
     r"and\s+finally|and\s+next|and\s+now|once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|"
-    r"after\s+which|and\s+once\s+done|plus)\s+",
+    r"after\s+which|and\s+once\s+done|plus|as\s+well\s+as|along\s+with|together\s+with)\s+",
     re.I,
 )
 _LEADING = re.compile(
@@ -178,22 +204,38 @@ _LEADING = re.compile(
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
     r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
     r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
-    r"try(?=\s+\w+ing\b)|"
-    r"i'?d\s+appreciate\s+it\s+if\s+you\s+(?:could|would|can)|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
+    r"try(?=\s+\w+ing\b)|terribly|really|possibly|perhaps|maybe|"
+    r"(?:i'?d|i\s+would)\s+(?:really\s+|greatly\s+)?appreciate\s+it\s+if\s+you(?:\s+(?:could|would|can))?|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
     r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
     r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|pretty\s+please|"
     r"(?:would|is|could)\s+it\s+be\s+possible\s+(?:for\s+you\s+)?to|is\s+it\s+possible\s+to|"
     r"(?:can|could|would)\s+you\s+(?:quickly|just|please\s+just)|quickly|mind|"
     r"(?:could|can|may)\s+i\s+(?:ask|get)\s+you\s+to|i'?d\s+love\s+(?:it\s+)?if\s+you\s+(?:could|would|can)|"
     r"(?:and\s+)?(?:in|on)\s+(?:there|it|that\s+screen|that\s+app|that\s+page)|"
-    r"(?:i|we)\s+(?:want|need)\s+to)"
+    r"(?:once|when)\s+(?:there|(?:you're|you\s+are|we're|we\s+are|i'm|i\s+am)\s+(?:there|in|on\s+(?:it|that\s+\w+)))|"
+    r"(?:i|we)\s+(?:want|need)\s+to|do\s+you\s+think\s+(?:you\s+)?(?:could|can|would|might)|"
+    r"(?:i\s+was\s+|i'?m\s+|we\s+were\s+|we'?re\s+)?hoping\s+(?:that\s+)?you\s+(?:could|can|would|might)|"
+    r"(?:(?:can|could|would|will)\s+you\s+)?help\s+(?:me|us)(?:\s+to)?|be\s+so\s+kind\s+(?:as\s+to|and)|"
+    r"(?:would|could)\s+you\s+be\s+(?:so\s+kind|kind\s+enough|good\s+enough)\s+(?:as\s+)?(?:to|and)|"
+    r"you\s+(?:could|can|might)\s+(?:also\s+)?(?=\w)|(?:i|we)\s+(?:would|'d)\s+(?:really\s+)?(?:like|love)\s+(?:it\s+)?"
+    r"(?:if\s+you\s+(?:could|would|can)|you\s+to)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)|"
+    r"(?:can|could|would)\s+you\s+try\s+to|feel\s+free\s+to|go\s+on\s+and|(?:now|next)\s+(?:i\s+want\s+you\s+to|you\s+can)|"
+    r"(?:shall|can|could|should|may)\s+we|we\s+(?:should|must|need\s+to|have\s+to|can|could|will)|"
+    r"(?:would|is|will)\s+it\s+be\s+(?:ok(?:ay)?|alright|fine|possible)\s+(?:for\s+you\s+)?(?:to|if\s+you)|"
+    r"is\s+it\s+(?:ok(?:ay)?|alright|fine)\s+(?:to|if\s+you)|(?:proceed|continue|go\s+on)\s+(?:to|by|and|with)|"
+    r"from\s+(?:here|there)|hiya|heya|howdy|yo|greetings|excuse\s+me|sorry|just\s+wondering|oh|ah|"
+    r"(?:(?:i\s+would|i'?d|we\s+would|we'?d)\s+be\s+(?:very\s+|really\s+|so\s+|most\s+)?)?grateful\s+if\s+you\s+(?:could|would|can)|"
+    r"if\s+you\s+(?:could|would|can)(?:\s+please)?(?=\s+\w)|help(?:\s+(?:me|us))?\s+by)"
     r"\b,?\s*)+",
     re.I,
 )
 _TRAILING = re.compile(
     r"(?:\s*,?\s+(?:please|pls|plz|for\s+me|now|as\s+well|too|thanks|thank\s+you|thx|again|once\s+more|instead|"
     r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|quickly|real\s+quick|"
-    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly))+$",
+    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly|if\s+you\s+please|"
+    r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
+    r"cheers|ta|thx|ty|mate|buddy|together|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
+    r"helpful|much\s+appreciated)|(?:that'?s|that\s+is)\s+all))+$",
     re.I,
 )
 _FILLER = re.compile(
@@ -208,11 +250,16 @@ _FILLER = re.compile(
     r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:just\s+)?(?:testing|checking|trying\s+out|working\s+on|looking\s+at|playing\s+with)"
     r"\b.*|(?:i|we)\s+(?:think|guess|believe|suppose|hope|feel)\b(?!.*\b(?:tap|open|type|turn|press|click)\b).*|"
     r"(?:this|that)\s+is\s+(?:a|an|just\s+a)\s+(?:test|check|quick\s+test)\b.*|here\s+goes|let\s+me\s+see|"
+    r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|if\s+you\s+please|right|correct|ok\?|yes|sure|hiya|heya|howdy|yo|oh|ah|"
+    r"(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|helpful|much\s+appreciated)|"
+    r"greetings|excuse\s+me|from\s+(?:the\s+)?(?:home|main|start)\s+screen|from\s+(?:here|there)|"
+    r"(?:just\s+)?wondering|i\s+was\s+(?:just\s+)?wondering|quick\s+question|"
     r"if\s+(?:it\s+isn't|it's\s+not|it\s+is\s+not)\s+too\s+much\s+(?:trouble|bother)|if\s+(?:that's|that\s+is)\s+(?:ok|okay|"
     r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
     r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
     r"if\s+(?:needed|necessary|required|not\s+already|need\s+be)|(?:when|once)\s+ready|"
-    r"(?:once|when|after)\s+(?:it|that|the\s+\w+)\s+(?:has\s+)?(?:loaded|opened|appeared|finished|is\s+(?:open|loaded|"
+    r"(?:once|when|after)\s+(?:it|that|the\s+\w+(?:\s+\w+)?)\s+(?:has\s+)?(?:loaded|opened|appeared|finished|shows|appears|loads|"
+    r"opens|comes\s+up|shows\s+up|is\s+(?:open|loaded|"
     r"ready|shown|visible|up))|please\s+and\s+thank\s+you|thanks\s+in\s+advance)"
     r"(?:\s+there)?",
     re.I,
@@ -231,6 +278,31 @@ _ASIDE = re.compile(
     r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$",
     re.I,
 )
+# "I'd appreciate it if you turned dark theme on": the verb of a clause, said in the past.
+_PAST_FORMS = {
+    "turned": "turn",
+    "switched": "switch",
+    "tapped": "tap",
+    "clicked": "click",
+    "pressed": "press",
+    "opened": "open",
+    "launched": "launch",
+    "closed": "close",
+    "typed": "type",
+    "entered": "enter",
+    "scrolled": "scroll",
+    "swiped": "swipe",
+    "went": "go",
+    "signed": "sign",
+    "logged": "log",
+    "enabled": "enable",
+    "disabled": "disable",
+    "took": "take",
+    "cleared": "clear",
+    "toggled": "toggle",
+    "selected": "select",
+}
+_PAST = re.compile(rf"^(?P<p>{'|'.join(_PAST_FORMS)})\b(?=\s+\S)", re.I)
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
@@ -279,6 +351,9 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
 
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip())
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
+    text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
+    text = re.sub(r"\s*\((?![\s\dxy=:,]+\))([^()]*)\)", r", \1,", text)  # "(password x)": an aside, not coordinates
+    text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
     text = _digits_for_words(text)
     text = _unlist(" ".join(text.translate(_CURLY).split()))
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
@@ -318,6 +393,7 @@ def tidy(clause: str) -> str:
     clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
     clause = _ASIDE.sub("", clause)
+    clause = _PAST.sub(lambda m: _PAST_FORMS[m["p"].lower()], clause)
     return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
 
 
@@ -348,7 +424,7 @@ NUMBER = (
     r"\d+(?:\.\d+)?|half\s+an?|a\s+couple(?:\s+of)?|a\s+few|an?|"
     r"one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty"
 )
-UNIT = r"ms|milliseconds?|millis|s|secs?|seconds?|m|mins?|minutes?"
+UNIT = r"ms|milliseconds?|millis|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?"
 
 
 def number(word: str) -> float:
@@ -359,6 +435,8 @@ def number(word: str) -> float:
 def to_ms(amount: str, unit: str) -> int:
     unit = unit.lower()
     scale = 1 if unit in ("ms", "millis") or unit.startswith("millisecond") else 1000
+    if unit in ("h", "hr", "hrs") or unit.startswith("hour"):
+        return round(number(amount) * 3_600_000)
     if unit in ("m", "min", "mins") or unit.startswith("minute"):
         scale = 60_000
     return round(number(amount) * scale)
@@ -504,6 +582,11 @@ def canonical(text: str) -> str:
         return norm(_ALIASES[text])
     if text.replace(" ", "") in _SQUASHED:
         return norm(_SQUASHED[text.replace(" ", "")])
+    if len(text) >= 6 and " " in text:
+        # "dark mdoe": one slip from a name of two words or more
+        near = {alias for name, alias in _ALIASES.items() if " " in name and OSA.distance(text, name) <= 1}
+        if len(near) == 1:
+            return norm(near.pop())
     return norm(" ".join(_WORD_SYNONYMS.get(word, word) for word in text.split()))
 
 
@@ -608,7 +691,7 @@ COMMON = frozenset(
         "name names code number address account profile search submit cancel save delete edit add done continue "
         "register forgot reset help info more less login logout settings setting option options home work test "
         "android mobile data theme mode view show hide open close from over under above below near next beside "
-        "current other another same different whole full empty blank clean fresh again back theres thats"
+        "current other another same different whole full empty blank clean fresh again back theres thats along"
     )
 )
 """Words `correct_words` leaves alone, though one slip from a keyword ("top" is not "stop")."""
@@ -629,6 +712,11 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
         if len(lower) < 3:
             continue
         near = {keyword for keyword in KEYWORDS if word_likeness(lower, keyword) >= 0.9}
+        if near in ({"sign", "signin"}, {"log", "login"}):
+            near = {max(near, key=len)}  # "sigin", "logn": one verb either way
+        if not near and n == 0 and len(lower) >= 4:
+            # the clause's first word, one letter off a verb ("opem", "clck"): the verb, when only one is that near
+            near = {verb for verb in VERBS if len(verb) == len(lower) and word_likeness(lower, verb) >= 0.7}
         if len(near) == 1:
             words[n], changed = near.pop(), True
     return " ".join(words) if changed else None
