@@ -74,7 +74,8 @@ POINT = (
 )
 VERIFY = (
     r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|"
-    r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+(?:that\s+|if\s+|whether\s+)?"
+    r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+"
+    r"(?:that\s+|if\s+|whether\s+|for\s+(?:the\s+presence\s+of\s+)?)?"
 )
 TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into)"
 PRONOUNS = (
@@ -180,10 +181,6 @@ _UNSUPPORTED = {
     r"shake.*": "shake the phone",
     r"swipe\s+(?:up\s+)?to\s+unlock.*|(?:unlock|lock)\s+(?:it|the\s+(?:phone|device|screen))": (
         "lock or unlock the phone"
-    ),
-    r"(?:turn|set|change|adjust|increase|decrease|raise|lower|reduce|max(?:imi[sz]e)?)\s+(?:up\s+|down\s+)?(?:the\s+)?"
-    r"(?:screen\s+)?brightness.*|(?:brighten|dim|darken)\s+(?:the\s+)?(?:screen|display|phone)": (
-        "change the brightness"
     ),
     r"(?:set|change|adjust)\s+(?:the\s+)?(?:media\s+|ringer\s+)?volume\s+(?:to|at)\s+.+|"
     r"(?:un)?mute(?:\s+.*)?|silence\s+.+": ("set the volume to a level or mute it (I can press the volume keys)"),
@@ -428,7 +425,8 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     r"(?:toggle|flip)\s+(?P<target>.+)",
     rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
-    r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
+    r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?!(?:that|if|whether|there|for|the\s+(?:page|screen))\b)"
+    r"(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
     r"(?P<tick>tick|untick|uncheck|deselect|unselect)\s+(?:the\s+)?(?P<target>.+?)",
     r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)\s+be\s+(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled)",
@@ -457,12 +455,15 @@ def _toggle(m: re.Match[str]) -> Intent | None:
 
 
 @rule(
-    r"(?:set|adjust|configure|switch|flip)\s+(?!.*\b(?:to|on|off|with|as|into)\b)(?:the\s+)?(?P<target>.+?)(?:\s+(?:setting|switch|toggle|option))?"
+    r"(?:set|adjust|configure|switch|flip|change|modify)\s+(?!.*\b(?:to|on|off|with|as|into)\b)(?:the\s+)?(?P<target>.+?)"
+    r"(?:\s+(?:setting|switch|toggle|option))?"
 )
 def _set_unknown(m: re.Match[str]) -> Intent:
     """ "set wifi": a switch named without on or off (the planner asks which); "set the email": its value."""
     if re.fullmatch(rf"(?:the\s+|my\s+)?(?:{_FIELD_WORDS})(?:\s+(?:field|box|address))?", m["target"], re.I):
         return Intent("type", target=m["target"], text="")
+    if m["target"].lower() in PRONOUNS:
+        return Intent("toggle", target=m["target"])  # "switch it": which switch is asked
     return Intent("tap", target=m["target"], terse=True)
 
 
@@ -536,14 +537,15 @@ _PREDICATE = re.compile(
     r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:have\s+)?(?:be\s+|been\s+)?"
     rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+|both\s+|all\s+|each\s+)*{_SHOWN}"
     r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here|yet|"
-    r"again|right\s+now|at\s+the\s+moment|currently))*)$",
+    r"again|right\s+now|at\s+the\s+moment|currently|in\s+the\s+list|on\s+top|at\s+the\s+(?:very\s+)?(?:top|bottom)"
+    r"(?:\s+of\s+the\s+(?:screen|page|list))?))*)$",
     re.I,
 )
 _OPENING = re.compile(
     r"^(?:there'?s\s+(?=\S)|theres\s+|(?:is|are)\s+there(?:\s+(?:a|an|any|still)\b)?|there(?:\s+(?:is|are|should\s+be|must\s+be|will\s+be|isn't|aren't|should\s+not\s+be|shouldn't\s+be|"
     r"must\s+not\s+be|mustn't\s+be|is\s+not|are\s+not))|"
     r"(?:i|we|you)\s+(?:should\s+|must\s+|can\s+|could\s+|will\s+)?(?:not\s+)?(?:now\s+|still\s+|also\s+)?"
-    r"(?:see|find|notice)|"
+    r"(?:see|find|notice)|(?:i|we)(?:\s+(?:would|should))?(?:\s+|'d\s+)(?:expect|want|like|need|hope)\s+to\s+(?:see|find)|"
     r"(?:i|we|you)\s+(?:shouldn't|mustn't|can't|cannot|don't|do\s+not|won't|should\s+not|must\s+not)\s+"
     r"(?:(?:be\s+able\s+to\s+)?see|find|notice)|"
     r"(?:the\s+)?(?:screen|page|app)\s+(?:shows|says|displays|contains|has|reads)|"
@@ -737,7 +739,7 @@ def _key(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:delete|remove|erase|backspace|clear)\s+(?:the\s+)?(?:last|final)\s+(?:(?P<n>\d+|two|three|four|five)\s+)?"
+    r"(?:delete|remove|erase|backspace|clear|undo)\s+(?:the\s+)?(?:last|final)\s+(?:(?P<n>\d+|two|three|four|five)\s+)?"
     r"(?:character|char|letter|digit|symbol)s?(?:\s+(?:in|of|from)\s+(?P<field>.+))?",
     r"backspace(?:\s+(?:in|on)\s+(?P<field>.+))?",
     r"(?:delete|remove|erase)\s+(?P<n>one|a|1|two|three|2|3)\s+(?:single\s+)?(?:character|char|letter|digit)s?"
@@ -749,7 +751,10 @@ def _backspace(m: re.Match[str]) -> Intent:
     return Intent("backspace", target=groups.get("field") or groups.get("field2") or "", times=times)
 
 
-@rule(rf"(?:re-?start|re-?launch|re-?open|reload|reboot|relaunch)\s+(?P<app>.+?){_FRESH}")
+@rule(
+    rf"(?:re-?start|re-?launch|re-?open|reload|reboot|relaunch)\s+(?P<app>.+?){_FRESH}",
+    rf"(?:start|launch|open)\s+(?P<app>.+?)\s+(?:over|again|afresh|anew|from\s+the\s+(?:start|beginning)){_FRESH}",
+)
 def _restart(m: re.Match[str]) -> Intent | None:
     app = m["app"]
     if re.fullmatch(_CURRENT_APP, app, re.I) or app_package(app, strict=False):
@@ -762,9 +767,10 @@ def _restart(m: re.Match[str]) -> Intent | None:
     r"\s+(?P<app>.+)",
     r"(?:clear|wipe|erase|delete|reset)\s+(?:the\s+|all\s+(?:the\s+)?)?(?P<app>app)(?:'s|lication)?\s+(?:data|state|storage)",
     r"(?:clear|wipe|erase|delete|reset)\s+(?P<app>its)\s+(?:app\s+)?(?:data|state|storage|cache)",
+    r"(?:clear|wipe|erase|delete|reset)\s+(?:the|all(?:\s+the)?)\s+(?:app\s+|saved\s+)?(?P<app>)(?:data|state|storage|cache)",
 )
 def _reset(m: re.Match[str]) -> Intent | None:
-    app = "it" if m["app"].lower() == "its" else m["app"]
+    app = "it" if m["app"].lower() in ("its", "") else m["app"]
     if re.fullmatch(_CURRENT_APP, app, re.I) or app_package(app, strict=False):
         return Intent("open", target=app, fresh=True)
     return None
@@ -779,6 +785,15 @@ def _reset(m: re.Match[str]) -> Intent | None:
 )
 def _open(m: re.Match[str]) -> Intent:
     return Intent("open", target=m["app"], fresh=bool(m["fresh"]))
+
+
+@rule(
+    r"(?:turn|set|change|adjust|increase|decrease|raise|lower|reduce|max(?:imi[sz]e)?)\s+(?:up\s+|down\s+)?(?:the\s+)?"
+    r"(?:screen\s+)?brightness.*|(?:brighten|dim|darken)\s+(?:the\s+)?(?:screen|display|phone)"
+)
+def _brightness(m: re.Match[str]) -> Intent:
+    """The brightness: a setting of the screen that shows one (its slider is reached by tapping it), if any."""
+    return Intent("tap", target="brightness")
 
 
 @rule(

@@ -77,6 +77,12 @@ _PLACE = re.compile(
 _MISREAD_TEXT = re.compile(
     r"\b(?:with|into|in|as)\s+(?:the\s+|my\s+)?(?:\w+\s+)?(?:field|box|input|password|e-?mail|username|one)\b", re.I
 )
+_NOUN_WORD = re.compile(
+    r"(?:name|names|number|text|value|label|title|field|row|entry|info|information|details?|section|setting|option|string|"
+    r"line|item|number\s+shown|row\s+text)",
+    re.I,
+)
+_SHOWN_WORD = re.compile(r"(?:appears?|shows?(?:\s+up)?|exists?|is\s+there|visible|shown)(?:\s+.*)?", re.I)
 _PASSWORD_FIELD = re.compile(r"(?:the\s+|my\s+)?(?:password|passcode|passwd|pwd|pw|pass)(?:\s+(?:field|box))?", re.I)
 _PRONOUN_ANCHOR = re.compile(
     r"(?P<head>(?:the\s+)?(?:one|[\w-]+))\s+(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|"
@@ -93,7 +99,8 @@ _VAGUE = re.compile(
     r"(?:the\s+)?[\w-]+\s+(?:i|you|we)\s+(?:mentioned|said|meant|used|chose|picked|told\s+you)(?:\s+\w+)?|"
     r"(?:the\s+)?(?:same|previous)\s+one|whatever|something|anything|any\s+\w+|"
     r"(?:the\s+)?(?:remaining|other|rest\s+of\s+the)\s+(?:ones|switches|toggles|settings|items|fields|buttons)|"
-    r"the\s+rest(?:\s+of\s+them)?|(?:the\s+)?other\s+(?:field|box|switch|toggle|button|item|row|input)",
+    r"the\s+rest(?:\s+of\s+them)?|(?:the\s+)?other\s+(?:field|box|switch|toggle|button|item|row|input|thing|setting|option)|"
+    r"(?:(?:the|a|an)\s+)?(?:setting|option|thing|element|control|entry)",
     re.I,
 )
 _CURRENT = re.compile(
@@ -148,6 +155,10 @@ class _Planner(Resolver):
         self.typed: set[str] = set()
         """The fields (their selectors) this plan types into."""
         self.closed: str | None = None
+        self.cleared: set[str] = set()
+        """The fields (their selectors) this plan cleared and has not typed into since."""
+        self.last_field: Selector | None = None
+        """The field the plan cleared or typed into last: where "… and type x" types."""
         """The app this plan closed last: "close the app and open it again"."""
 
     # The instruction ----------------------------------------------------------------
@@ -549,6 +560,8 @@ class _Planner(Resolver):
             if len(norm(label)) > 2 and norm(words).startswith(norm(label) + " "):
                 rest = words[len(words) - len(norm(words)) + len(norm(label)) :].strip()
                 rest = re.sub(r"^(?:is|says|reads|shows|=|:)\s+", "", rest, flags=re.I)
+                if _SHOWN_WORD.fullmatch(rest) or _NOUN_WORD.fullmatch(rest):
+                    continue  # "Item 3 appears …": the label itself, not a value after it
                 if rest and self.screen.confidence(words) < 0.8 and not needs_screen(rest):
                     return rest
         return None
@@ -679,7 +692,11 @@ class _Planner(Resolver):
         words = _PLACE.sub("", self.masked.restore(intent.target))
         if placed := _PLACED_KIND.fullmatch(self.masked.restore(intent.target)):
             intent.target = words = f"the {placed['pos']} {placed['noun']}"  # "the button at the bottom"
-        if words != self.masked.restore(intent.target) and self.screen and self.screen.confidence(words) >= 0.8:
+        if (
+            words != self.masked.restore(intent.target)
+            and self.screen
+            and self.screen.confidence(split_noun(words)[0]) >= 0.8
+        ):
             intent.target = words  # "the back arrow in the top left": where it is, not what
         if intent.terse and not intent.inherited and (package := app_package(words)):
             self._launch(package, fresh=False)
@@ -788,9 +805,14 @@ class _Planner(Resolver):
             secret = self.screen.nodes[fields[0]].password or "password" in name.lower()
         elif target:
             into, name, secret = self._field(target)
+        elif self.last_field is not None and not intent.pronoun:
+            into, name = self.last_field, ""  # "clear the password and type x": there
+            secret = "password" in str(into.get("id", ""))
         else:
             into, name = self._any_field(f'type "{text}" into' if text else "type into"), ""
             secret = bool(into and "password" in str(into.get("id", "")))
+        if into:
+            self.last_field = into
         if into and text and (intent.fresh or self._holds_text(into)) and intent.on is not True:
             self._add({"action": "clear_text", "into": into}, f"clear the {name or 'field'}", same_screen=True)
         if text and not self.masked.quoted(intent.text) and _MISREAD_TEXT.search(text):
@@ -806,10 +828,13 @@ class _Planner(Resolver):
         if into:
             step["into"] = into
             self.typed.add(repr(into))
+            self.cleared.discard(repr(into))
         self._add(step, f"type {what}" + (f" into the {name} field" if name else ""))
 
     def _holds_text(self, into: Selector) -> bool:
         """Whether the field shows a value of its own (typing would add to it)."""
+        if repr(into) in self.cleared:
+            return False
         if not self.screen or repr(into) in self.typed:
             return repr(into) in self.typed
         for i in self.screen.shown:
@@ -849,6 +874,10 @@ class _Planner(Resolver):
         else:
             into, name = self._any_field("clear"), ""
         step = {"action": "clear_text", **({"into": into} if into else {})}
+        self.last_field = into
+        if into:
+            self.cleared.add(repr(into))
+            self.typed.discard(repr(into))
         self._add(step, f"clear the {name} field" if name else "clear the field")
 
     def _backspace(self, intent: Intent) -> None:

@@ -87,7 +87,8 @@ _LABELLED = re.compile(
     re.I,
 )
 _FOR = re.compile(
-    r"(?:the\s+)?(?P<noun>switch|toggle|button|field|box|checkbox|option|row|entry|input)\s+(?:for|of|next\s+to)\s+"
+    r"(?:the\s+)?(?:text\s+|input\s+)?(?P<noun>switch|toggle|button|field|box|checkbox|option|row|entry|input)\s+"
+    r"(?:for|of|next\s+to)\s+"
     r"(?:the\s+)?(?P<value>.+)",
     re.I,
 )
@@ -413,7 +414,10 @@ class Screen:
         else:
             found = [i for i in self.shown if tappable(self.nodes, self.nodes[i]) and self.names(i)]
             found = [i for i in found if not any(j != i and self._inside(j, i) for j in found)]
-        return self._distinct(found, purpose)[:MAX_CHOICES]
+        named: dict[str, int] = {}
+        for i in self._distinct(found, purpose):
+            named.setdefault(self.name_of(i), i)  # a row's title and its switch: one choice
+        return list(named.values())[:MAX_CHOICES]
 
     def is_empty_field(self, i: int) -> bool:
         """Whether a text field shows no value of its own: no text, or its hint (its name, like "Email")."""

@@ -127,6 +127,27 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         lambda m: _bare_password(m),
     ),
+    # "turn wifi and bluetooth off": the state said once for both; "turn off both wifi and location"
+    (
+        re.compile(
+            r"\b(?P<v>turn|switch|set|put|get|flip)\s+(?P<a>[\w-]+(?:\s+[\w-]+)?)\s+and\s+(?P<b>[\w-]+(?:\s+[\w-]+)?)\s+"
+            r"(?P<s>on|off)\b",
+            re.I,
+        ),
+        lambda m: f"{m['v']} {m['a']} {m['s']} and {m['v']} {m['b']} {m['s']}",
+    ),
+    (re.compile(r"\b(?:both|each\s+of)\s+(?=[\w-]+(?:\s+[\w-]+)?\s+and\s)", re.I), ""),
+    # "kill and reopen the app": both verbs take the object
+    (
+        re.compile(
+            r"\b(?P<a>close|kill|stop|quit|exit|force[\s-]*(?:stop|close|quit))\s+and\s+"
+            r"(?P<b>re-?open|re-?start|re-?launch|open|launch|start)\s+(?P<o>the\s+\w+(?:\s+app)?|it|settings|login\s+demo)\b",
+            re.I,
+        ),
+        lambda m: f"{m['a']} {m['o']} and {m['b']} {m['o']}",
+    ),
+    # "item number 8", "item no. 8", "item #8": the row labelled "Item 8"
+    (re.compile(r"\b(item)\s+(?:number|no\.?|nr\.?|#)\s*(\d+)\b", re.I), r"\1 \2"),
     # "the item between A and B": just after A
     (re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?:[\w-]+(?:\s+\d+)?)", re.I), r"right below \g<a>"),
     # "wifi off bt on": two switches
@@ -624,7 +645,7 @@ GENERIC = frozenset(
         "services service setting settings mode option options feature function toggle screen page menu section area "
         "thing phone device app application entry row tab control preference preferences hardware physical system "
         "android key networking network tracking access connection connectivity radio red green blue grey gray black "
-        "white yellow orange big small little large tiny bold text message label"
+        "white yellow orange big small little large tiny bold text message label address name value"
     )
 )
 
