@@ -291,7 +291,8 @@ def _login_unknown(m: re.Match[str]) -> Intent | None:
 @rule(
     r"(?:(?:type|enter|input|fill\s+in|use|put|key\s+in|with)\s+(?:in\s+)?(?:my\s+|the\s+)?)?"
     r"(?:(?:credentials|creds|login|details|login\s+details)\s*:?\s+)?"
-    rf"(?:(?:the\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)(?:\s*[:=]\s*|\s+))?(?P<email>\S+@\S+|\S+?){_PASSWORD}"
+    rf"(?:(?:the\s+|my\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)(?:\s+address)?(?:\s*[:=]\s*|\s+is\s+|\s+))?"
+    rf"(?P<email>\S+@\S+|\S+?){_PASSWORD}"
     r"(?:,?\s+(?:and\s+|then\s+)?(?P<go>submit|sign\s*in|log\s*in|login|enter|go))?",
 )
 def _credentials(m: re.Match[str]) -> Intent | None:

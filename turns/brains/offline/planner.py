@@ -158,7 +158,7 @@ class _Planner(Resolver):
         self.cleared: set[str] = set()
         """The fields (their selectors) this plan cleared and has not typed into since."""
         self.last_field: Selector | None = None
-        """The field the plan cleared or typed into last: where "… and type x" types."""
+        """The field the plan cleared or tapped last: where "… and type x" types."""
         """The app this plan closed last: "close the app and open it again"."""
 
     # The instruction ----------------------------------------------------------------
@@ -709,6 +709,7 @@ class _Planner(Resolver):
                 return
         if intent.terse and not intent.inherited and not self.screen and not known_element(words, package=self.app):
             raise Missing(f'I don\'t understand "{words}".')
+        i: int | None = None
         try:
             selector, name, i = self._resolve(intent.target, purpose="tap")
         except Missing:
@@ -725,7 +726,10 @@ class _Planner(Resolver):
         else:
             if intent.terse and not intent.inherited and i is not None and self._switch_of(i) is not None:
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
+        field = action == "tap" and i is not None and self.screen is not None and self.screen.is_kind(i, "field")
         self._add({"action": action, **selector, **extra}, f'{verb} "{name}"', intent.times)
+        if field:
+            self.last_field = selector  # "tap the email field and type x": there
         if action == "tap" and self.app == LAUNCHER and (package := app_package(name)):
             self.app = package  # an app's icon: what follows is planned in that app
 
@@ -811,8 +815,7 @@ class _Planner(Resolver):
         else:
             into, name = self._any_field(f'type "{text}" into' if text else "type into"), ""
             secret = bool(into and "password" in str(into.get("id", "")))
-        if into:
-            self.last_field = into
+        self.last_field = None  # typed: a next "type y" names its field or is asked about
         if into and text and (intent.fresh or self._holds_text(into)) and intent.on is not True:
             self._add({"action": "clear_text", "into": into}, f"clear the {name or 'field'}", same_screen=True)
         if text and not self.masked.quoted(intent.text) and _MISREAD_TEXT.search(text):

@@ -106,6 +106,7 @@ _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
 # Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
 _EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?(?<![.!?])"
 _PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
+_NAME_WORD = r"(?!(?:on|off|and|then|also|both|it|them)\b)[\w-]+"
 _NO_STOP = r"(?:[^,;.!?]|\.(?=\S))"
 _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
@@ -115,6 +116,15 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
             rf"(?P<email>{_EMAIL})(?:,?\s+and\s+|,\s*|\s+)(?:(?:the|my|a)\s+)?(?:password|pw|pass)\b\s*"
             rf"(?:is\s+|of\s+|[:=]\s*)?{_PW}(?!\s+(?:in|into|inside|as|for|on|to)\s+(?:the\s+)?(?:\w+\s+)?"
             r"(?:field|box|input))",
+            re.I,
+        ),
+        r"\g<email> with password \g<pw>",
+    ),
+    # "a@b.c as the username and x as the password"
+    (
+        re.compile(
+            rf"(?P<email>{_EMAIL})\s+as\s+(?:the\s+|my\s+)?(?:email|e-mail|username|user\s*name|login|user)(?:\s+address)?"
+            rf",?\s+and\s+{_PW}\s+as\s+(?:the\s+|my\s+)?(?:password|pw|pass)\b",
             re.I,
         ),
         r"\g<email> with password \g<pw>",
@@ -130,8 +140,8 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "turn wifi and bluetooth off": the state said once for both; "turn off both wifi and location"
     (
         re.compile(
-            r"\b(?P<v>turn|switch|set|put|get|flip)\s+(?P<a>[\w-]+(?:\s+[\w-]+)?)\s+and\s+(?P<b>[\w-]+(?:\s+[\w-]+)?)\s+"
-            r"(?P<s>on|off)\b",
+            rf"\b(?P<v>turn|switch|set|put|get|flip)\s+(?P<a>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+and\s+"
+            rf"(?P<b>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+(?P<s>on|off)\b",
             re.I,
         ),
         lambda m: f"{m['v']} {m['a']} {m['s']} and {m['v']} {m['b']} {m['s']}",
