@@ -95,6 +95,11 @@ class Socket:
             if match(message):
                 return message
 
+    def first(self, match: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+        """The first message that matches, among those received already or, if none, those to come (a step
+        sent early may finish while the socket waits for the ACK of a later one)."""
+        return next((m for m in self.received if match(m)), None) or self.wait_for(match, timeout)
+
     def events(self) -> list[dict[str, Any]]:
         return [m for m in self.received if "seq" in m]
 

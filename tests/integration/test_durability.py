@@ -93,7 +93,7 @@ def test_a_restarted_web_server_leaves_every_client_with_every_event_once(stack,
     ]
     for client in clients:
         client.start()
-    sock.wait_for(step_done(acks[5]["step_id"]), timeout=30)
+    sock.first(step_done(acks[5]["step_id"]), timeout=30)
     stack.kill("web")
     for client in clients:
         client.join(timeout=90)
@@ -138,7 +138,7 @@ def test_a_restarted_redis_loses_nothing_queued(private_redis_stack, alice):
     set_sim_faults("r-1", settings.SIM_DEVICE_DIR, delay_ms=150)
     session, sock = open_ready(stack, alice, "r-1")
     acks = [execute(sock, {"action": "tap", "x": 10 + n, "y": 30}) for n in range(20)]
-    sock.wait_for(step_done(acks[3]["step_id"]), timeout=30)
+    sock.first(step_done(acks[3]["step_id"]), timeout=30)
     redis_proc.send_signal(signal.SIGKILL)
     redis_proc.wait()
     restarted = subprocess.Popen(redis_argv(port, data_dir), stdout=subprocess.DEVNULL)
