@@ -13,6 +13,7 @@ from devices.drivers.sim import DEMO, SimDriver
 from sessions.models import SessionEvent
 from tests.ide.conftest import snap
 from tests.ide.pages import finished, open_session, run
+from tests.live import steps_observed
 from tests.sessions.test_recording import decoded
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -42,6 +43,7 @@ def test_the_device_log_streams_and_filters(page: Page, devices: Any) -> None:
 def test_the_recording_is_downloadable_from_the_session_page(page: Page, devices: Any) -> None:
     session_id = open_session(page, devices[0].serial, "Recording")
     finished(run(page, "tap", **{"selector-kind": "id", "selector-value": "sign_in"}))
+    steps_observed(session_id)  # the screen after the tap is in (it is read after COMPLETED)
     link = page.get_by_role("link", name="Recording ↗")
     expect(link).to_have_attribute("href", f"/api/sessions/{session_id}/recording.webm")
     reply = page.request.get(link.get_attribute("href") or "")
