@@ -106,6 +106,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # The test database is a file so that worker and server processes see it too.
     DATABASES["default"]["TEST"] = {"NAME": str(COGNISIM_HOME / "test.sqlite3")}
+else:
+    # A commit does not wait for PostgreSQL to flush its WAL to disk (as SQLite's WAL with
+    # synchronous=NORMAL above): a step costs three commits, and a flush is most of each one's time.
+    # A crash of the database server itself may lose the last fraction of a second of commits;
+    # a crash of anything else loses nothing (docs/durability.md). DATABASE_SYNCHRONOUS_COMMIT=on restores it.
+    _commit = os.environ.get("DATABASE_SYNCHRONOUS_COMMIT", "off")
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c synchronous_commit={_commit}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["cognisim_site.logins.ThrottledModelBackend"]

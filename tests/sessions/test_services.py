@@ -203,3 +203,13 @@ def test_a_step_for_no_session_is_not_found(user, session_id):
     """Found by schemathesis: `POST /api/sessions/0/steps/` was a 500 (the fast path read "0" as a UUID)."""
     with pytest.raises(NotFound):
         services.step_submit(session_id=session_id, owner=user, data={"action": "press_key", "key": "home"})
+
+
+def test_postgresql_commits_do_not_wait_for_the_disk(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (the second pass of .ci/run); SQLite's WAL has synchronous=NORMAL")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "off"
