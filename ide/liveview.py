@@ -31,9 +31,9 @@ from django.views.decorators.http import require_http_methods
 from core.jsonsafe import JsonRefused, json_load
 from devices.models import Device
 from devices.screencast import frame_group, watch_renew, watch_stop
+from sessions.consumers import accept_signed_in
 from sessions.models import TestSession
 
-CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 FRAMES_IN_FLIGHT = 4
@@ -110,13 +110,7 @@ class LiveViewConsumer(AsyncWebsocketConsumer):
             raise
 
     async def connect(self) -> None:
-        await self.accept()
-        user = self.scope.get("user")
-        if self.scope.get("auth_error"):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if (user := await accept_signed_in(self)) is None:
             return
         serial = self.scope["url_route"]["kwargs"]["serial"]
         code, session = await database_sync_to_async(_find)(user, serial)

@@ -30,6 +30,20 @@ Handler = Callable[["SessionConsumer", dict[str, Any], Any], Awaitable[None]]
 _handlers: dict[str, Handler] = {}
 
 
+async def accept_signed_in(consumer: AsyncWebsocketConsumer) -> Any:
+    """Accept the socket and return its signed-in user, or close it (4403 for a refused Origin or token,
+    4401 when nobody is signed in) and return None. Accepting first lets the client read the close code."""
+    await consumer.accept()
+    user = consumer.scope.get("user")
+    if consumer.scope.get("auth_error"):
+        await consumer.close(code=CLOSE_FORBIDDEN)
+        return None
+    if user is None or not user.is_authenticated:
+        await consumer.close(code=CLOSE_UNAUTHENTICATED)
+        return None
+    return user
+
+
 def message_type_register(type: str, handler: Handler) -> None:
     """A layer above sessions adds a client message type (turns adds CHAT) without this module importing it."""
     _handlers[type] = handler
@@ -69,13 +83,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
-        await self.accept()
-        user = self.scope.get("user")
-        if self.scope.get("auth_error"):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if (user := await accept_signed_in(self)) is None:
             return
         session = await _owned_session(user, self.scope["url_route"]["kwargs"]["session_id"])
         if session is None:

@@ -58,9 +58,11 @@ def _rate_limit_slot(owner: AbstractBaseUser) -> Any:
     return max(now, oldest + window)
 
 
-def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any) -> Step:
-    """A step with its decision (INVOKE, or DEFER for the rate limit)."""
-    step = Step.objects.create(
+def _step(
+    session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, params: Any, deferred: bool = False
+) -> Step:
+    """A step of `spec`, not saved yet."""
+    return Step(
         session_id=session_id,
         index=index,
         action=spec.action,
@@ -72,6 +74,12 @@ def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any,
         status=Step.Status.DEFERRED if deferred else Step.Status.QUEUED,
         scheduled_at=scheduled_at,
     )
+
+
+def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any) -> Step:
+    """A step with its decision (INVOKE, or DEFER for the rate limit)."""
+    step = _step(session_id, spec, index=index, scheduled_at=scheduled_at, params=params, deferred=deferred)
+    step.save(force_insert=True)
     kind, reason = (Decision.Kind.DEFER, "rate_limit") if deferred else (Decision.Kind.INVOKE, "")
     schedule_at = scheduled_at if deferred else None
     Decision.objects.create(session_id=session_id, step=step, kind=kind, reason=reason, schedule_at=schedule_at)
@@ -195,20 +203,7 @@ def steps_append(*, session_id: Any, specs: list[StepSpec]) -> list[Step]:
         if spec.secret:  # as in `_new_step`: the text goes to the session's secrets (a secret it names, filled in)
             typed[f"_TYPED_{index}"] = secrets_resolve(params["text"], known)
             params = {**params, "text": "${_TYPED_" + str(index) + "}"}
-        rows.append(
-            Step(
-                session_id=session_id,
-                index=index,
-                action=spec.action,
-                params=params,
-                timeout_ms=spec.timeout_ms,
-                max_retries=spec.max_retries,
-                backoff=spec.backoff,
-                optional=spec.optional,
-                status=Step.Status.QUEUED,
-                scheduled_at=now,
-            )
-        )
+        rows.append(_step(session_id, spec, index=index, scheduled_at=now, params=params))
     if typed:
         TestSession.objects.filter(pk=session_id).update(secrets={**known, **typed})
     steps = Step.objects.bulk_create(rows)
