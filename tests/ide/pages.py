@@ -86,6 +86,10 @@ def finished(row: Locator, status: str = "COMPLETED") -> int:
 
 def screen_point(page: Page, x: int, y: int) -> tuple[float, float]:
     """Where on the page a device pixel of the screen picture is."""
+    # A new screen may be loading into the picture (naturalWidth 0 until it has): wait until it is in.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#screen'); return i.complete && i.naturalWidth > 0; }"
+    )
     box = page.locator("#screen").bounding_box()
     assert box is not None
     width, height = page.evaluate("[document.querySelector('#screen').naturalWidth, "
