@@ -73,11 +73,11 @@ POINT = (
     r"(?:[,x ]|,\s*y\s*[=:]?)\s*(?:y\s*[=:]?\s*)?(?P<{0}y>\d+)\s*\)?"
 )
 VERIFY = (
-    r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|"
+    r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|read|"
     r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+"
     r"(?:that\s+|if\s+|whether\s+|for\s+(?:the\s+presence\s+of\s+)?)?"
 )
-TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into)"
+TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into|use)"
 PRONOUNS = (
     "it",
     "that",
@@ -179,6 +179,9 @@ _UNSUPPORTED = {
     r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
     r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
     r"shake.*": "shake the phone",
+    r"(?:(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?)?(?:there\s+(?:are|is|should\s+be)\s+)?"
+    r"(?:no\s+more\s+than|at\s+least|at\s+most|exactly|fewer\s+than|more\s+than|less\s+than|only)\s+\d+\s+.+|"
+    r"(?:count|number\s+of)\s+(?:the\s+)?.+": "count elements (I can check that one is or is not shown)",
     r"swipe\s+(?:up\s+)?to\s+unlock.*|(?:unlock|lock)\s+(?:it|the\s+(?:phone|device|screen))": (
         "lock or unlock the phone"
     ),
@@ -224,7 +227,7 @@ def _unsupported(m: re.Match[str]) -> Intent:
 _LOGIN_VERB = (
     r"(?:log(?:ging)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign(?:ing)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on(?:to)?|"
     r"sign\s+on(?:to)?|"
-    r"authenticate|retry|try\s+again|re-?try\s+(?:the\s+)?(?:login|sign[\s-]*in))"
+    r"auth(?:enticate)?|retry|try\s+again|re-?try\s+(?:the\s+)?(?:login|sign[\s-]*in))"
     r"(?:\s+(?:properly|correctly|again|this\s+time|now|successfully))*"
 )
 _APP_WORDS = (
@@ -280,6 +283,8 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?:\w+\s+)?"
     r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address|ones|info)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
+    r"(?:try|retry)(?:\s+(?:it|that))?(?:\s+(?:again|once\s+more))?",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+as\s+(?:the|an?|my|our|some)\s+[\w-]+(?:\s+(?:user|account|one))?",
 )
 def _login_unknown(m: re.Match[str]) -> Intent | None:
     only_verb = re.fullmatch(rf"{_LOGIN_VERB}(?:\s+(?:now|again|please|then))?", m[0], re.I)
@@ -290,10 +295,13 @@ def _login_unknown(m: re.Match[str]) -> Intent | None:
 
 @rule(
     r"(?:(?:type|enter|input|fill\s+in|use|put|key\s+in|with)\s+(?:in\s+)?(?:my\s+|the\s+)?)?"
-    r"(?:(?:credentials|creds|login|details|login\s+details)\s*:?\s+)?"
+    r"(?:(?:the\s+|my\s+)?(?:(?:correct|right|valid|proper|demo|test|following)\s+)?"
+    r"(?:credentials|creds|login|details|login\s+details)\s*:?\s+)?"
     rf"(?:(?:the\s+|my\s+)?(?:email|e-mail|username|user(?:\s+name)?|login)(?:\s+address)?(?:\s*[:=]\s*|\s+is\s+|\s+))?"
     rf"(?P<email>\S+@\S+|\S+?){_PASSWORD}"
     r"(?:,?\s+(?:and\s+|then\s+)?(?P<go>submit|sign\s*in|log\s*in|login|enter|go))?",
+    r"(?:(?:type|enter|input|fill\s+in|use|put\s+in)\s+)?(?:the\s+|my\s+)?(?:credentials|creds|login\s+details)\s*:?\s+"
+    r"(?P<email>\S+@\S+)\s+(?P<pw>\S+)(?P<go>)",
 )
 def _credentials(m: re.Match[str]) -> Intent | None:
     """ "email X, password Y" (the sign-in itself follows, or not): type both; "… submit": and sign in."""
@@ -417,13 +425,14 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
 @rule(
     rf"(?:turn|switch|toggle|flip|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
     rf"(?:get|have|leave|keep)\s+(?P<target>.+?)\s+(?:turned|switched|set)\s+(?P<state>on|off){_AGAIN}",
-    rf"(?:turn|switch|set|put|toggle|flip|get|have|power)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
+    rf"(?:turn|switch|set|put|toggle|flip|get|have|power|make(?!\s+sure\b))\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
     rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
-    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s)(?P<neg>\s+not|n't)?\s+(?:still\s+|now\s+)?"
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|\s+stays|\s+stayed|\s+remains|\s+remained)(?P<neg>\s+not|n't)?"
+    r"\s+(?:still\s+|now\s+)?"
     r"(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
-    r"(?:toggle|flip)\s+(?P<target>.+)",
+    r"(?:toggle|flip|slide|flick)\s+(?P<target>.+)",
     rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?!(?:that|if|whether|there|for|the\s+(?:page|screen))\b)"
@@ -469,15 +478,35 @@ def _set_unknown(m: re.Match[str]) -> Intent:
 
 
 @rule(
+    r"(?P<verb>confirm|accept|approve|ok|dismiss|cancel|close)\s+(?:the\s+|this\s+)?(?:dialog|popup|pop-up|prompt|alert|modal)(?:\s+box)?"
+)
+def _dialog(m: re.Match[str]) -> Intent:
+    """ "confirm the dialog": its OK button; "dismiss the popup": its Cancel (a question when there are two)."""
+    return Intent("tap", target="ok" if m["verb"].lower() in ("confirm", "accept", "approve", "ok") else "cancel")
+
+
+@rule(
     rf"{VERIFY}(?P<target>.+?)\s+(?:is|are)(?P<neg>\s+not|n't)?\s+(?:currently\s+|still\s+|now\s+)?"
     r"(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
     r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
+    r"(?:(?:tell|show)\s+me|let\s+me\s+know|find\s+out)\s+(?:if|whether)\s+(?P<target3>.+?)\s+(?:is|are)\s+"
+    r"(?P<state3>on|off|enabled|disabled|checked|unchecked|active|inactive)(?:\s+or\s+(?:off|on|not))?",
+    r"(?:what(?:'s|\s+is)\s+the\s+(?:state|status|setting)\s+of|is)\s+(?P<target2>.+?)\s+(?:on\s+or\s+off|enabled\s+or\s+disabled)|"
+    r"what(?:'s|\s+is)\s+the\s+(?:state|status|setting)\s+of\s+(?P<target4>.+)",
     r"(?:is|are)\s+(?P<target>.+?)\s+(?:currently\s+|still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
     r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
 )
 def _check_state(m: re.Match[str]) -> Intent:
-    on = m["state"].lower() in ("on", "enabled", "checked", "ticked", "selected", "active")
-    return Intent("check_state", target=m["target"], on=on != bool(m.groupdict().get("neg")))
+    groups = m.groupdict()
+    target = next(groups[name] for name in ("target", "target2", "target3", "target4") if groups.get(name))
+    state = (groups.get("state") or groups.get("state3") or "on").lower()
+    on = state in ("on", "enabled", "checked", "ticked", "selected", "active")
+    return Intent("check_state", target=target, on=on != bool(groups.get("neg")))
+
+
+@rule(r"(?:swipe|pull|drag)\s+(?:the\s+(?:list|page|screen)\s+)?down\s+to\s+refresh|pull\s+to\s+refresh")
+def _pull_to_refresh(m: re.Match[str]) -> Intent:
+    return Intent("swipe", direction="down")
 
 
 # Scrolling to something ----------------------------------------------------------------------------
@@ -507,12 +536,19 @@ def _scroll_edge(m: re.Match[str]) -> Intent:
     r"(?:\s+in\s+the\s+list)?",
     r"(?:bring|get|scroll)\s+(?P<target>.+?)\s+(?:into|in|to)\s+view",
     r"(?:reveal|expose|jump\s+to|skip\s+to)\s+(?P<target>.+)",
+    r"show\s+me\s+(?P<target>(?:item|row|entry)\s+\d+)",
     r"scroll\s+(?!(?:up|down|left|right|back|a\s+bit|a\s+little|some|more|the\s+(?:screen|page|list))\b)"
     r"(?P<target>(?:item|row|entry)\s+\d+)",
     r"make\s+(?P<target>.+?)\s+visible\s+by\s+scrolling(?:\s+(?P<dir>down|up))?",
 )
 def _scroll_to(m: re.Match[str]) -> Intent:
     groups = m.groupdict()
+    if edge := re.fullmatch(
+        r"(?:the\s+)?(?:very\s+)?(?P<e>last|final|bottom|first|top)\s+(?:item|row|entry|one)(?:\s+in\s+the\s+list)?",
+        m["target"],
+        re.I,
+    ):
+        return Intent("scroll_edge", direction="up" if edge["e"].lower() in ("first", "top") else "down")
     direction = (groups.get("dir") or "down").lower()
     if (groups.get("verb") or "").lower() == "swipe" and groups.get("dir"):
         direction = "down" if direction == "up" else "up"
@@ -525,13 +561,15 @@ def _scroll_to(m: re.Match[str]) -> Intent:
 
 _NEGATION = re.compile(
     r"\b(?:no|not|none|nothing|never|without|nowhere|nobody|isn't|aren't|doesn't|don't|didn't|shouldn't|mustn't|"
-    r"can't|cannot|won't|wasn't|hasn't|haven't)\b|n't\b|\b(?:gone|hidden|absent|missing|disappeared|vanished)$",
+    r"can't|cannot|won't|wasn't|hasn't|haven't|zero)\b|n't\b|\b(?:gone|hidden|absent|missing|disappeared|vanished|"
+    r"went\s+away|gone\s+away|goes\s+away|cleared)$",
     re.I,
 )
 _SHOWN = (
     r"(?:shown|visible|displayed|there|present|on\s+(?:the\s+|this\s+)?(?:screen|page)|showing|appearing|"
     r"appears?|appeared|show(?:s|n)?(?:\s+up)?|exists?|gone|hidden|absent|missing|disappeared|vanished|seen|anywhere|"
     r"available|displaying|in\s+view|around|listed|included|rendered|on\s+display|showing\s+up|in\s+the\s+list|"
+    r"went\s+away|gone\s+away|goes\s+away|"
     r"on\s+(?:the\s+|this\s+)?[\w-]+\s+(?:screen|page))"
 )
 _PREDICATE = re.compile(
@@ -561,7 +599,7 @@ _OPENING = re.compile(
     r"(?:can|could|do|does)\s+(?:you|i|we)\s+(?:still\s+)?(?:see|find|spot)|see|spot|"
     r"(?:does|do|did)\s+(?:the\s+)?(?:\w+\s+)?(?:screen|page|list|app|form)\s+(?:still\s+)?(?:show|display|contain|have|list|"
     r"include)|"
-    r"(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}\s+(?:says|reads|displays|equals|is\s+set\s+to)|"
+    r"(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,2}\s+(?:says|reads|displays|equals|is\s+set\s+to|mentions|contains|includes)|"
     r"(?:the\s+)?(?:presence|existence|visibility|display|appearance)\s+of|(?:the\s+)?(?:absence|lack)\s+of)\s*",
     re.I,
 )
@@ -572,7 +610,7 @@ _ACTION = re.compile(
     re.I,
 )
 _CONTRACTION = re.compile(r"(\w)'s\s+(?=(?:not\s+|still\s+|now\s+|no\s+longer\s+)*" + _SHOWN + r")", re.I)
-_GONE = re.compile(r"\b(?:gone|hidden|absent|missing|disappeared|vanished)\b", re.I)
+_GONE = re.compile(r"\b(?:gone|hidden|absent|missing|disappeared|vanished|went\s+away|goes\s+away)\b", re.I)
 _NOT = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.I)
 _LOGGED = re.compile(
     r"(?:i'?m|i\s+am|we're|we\s+are|(?:the\s+)?user\s+is|you're|you\s+are|(?:i|we|you)\s+should\s+be|"
@@ -580,7 +618,7 @@ _LOGGED = re.compile(
     re.I,
 )
 _QUANTITY = re.compile(
-    r"^(?:no\s+longer(?:\s+(?:an?|any|the))?|no|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+",
+    r"^(?:no\s+longer(?:\s+(?:an?|any|the))?|no|zero|not\s+any|not\s+an?|not\s+the|any|an?|some|the\s+text|the\s+words?)\s+",
     re.I,
 )
 _VALUE = re.compile(
@@ -657,7 +695,7 @@ def check(clause: str) -> Intent | None:
         return Intent("unsupported", text="check a field's value or an element's state, only what text is shown")
     literal = False
     if value and not _STATES.fullmatch(value["y"]) and not _NOT.fullmatch(value["y"]):
-        target, literal = value["y"], True
+        target, literal = re.sub(r"^(?:an?|running|using)\s+(?=\S)", "", value["y"], flags=re.I), True
         said_first = not re.match(r"(?:the|my|your|it|this|that)\b", value["x"], re.I)
         if said_first and re.match(r"(?:the|my|your)\s", value["y"], re.I):
             target = value["x"]  # "X is the model": the value said first
@@ -692,11 +730,15 @@ def _back_using(m: re.Match[str]) -> Intent:
     key = r"(?:(?:hardware|device|system|phone|android|physical)\s+)?back(?:\s+(?:key|button))?"
     if re.fullmatch(key, m["target"], re.I):
         return Intent("key", text="back")
+    bar = r"(?:the\s+)?(?:tool\s*bar|app\s*bar|action\s*bar|top\s+bar|header|title\s+bar|nav(?:igation)?\s+bar)"
+    if re.fullmatch(bar, m["target"], re.I):
+        return Intent("tap", target="back arrow")  # its back arrow
     return Intent("tap", target=m["target"])
 
 
 @rule(
-    r"(?:go|navigate|move|step|come|get)\s+back(?:wards)?(?:\s+(?:a|one)\s+(?:page|screen|step))?|back|go\s+up\s+a\s+level",
+    r"(?:go|navigate|move|step|come|get)\s+back(?:wards)?(?:\s+(?:a|one)\s+(?:page|screen|step))?|back|go\s+up\s+a\s+level|"
+    r"(?:go\s+)?up\s+(?:one|a)\s+level|(?:the\s+)?previous\s+(?:screen|page)",
     rf"{TAP}\s+(?:the\s+)?(?:(?:hardware|device|system|phone|android|physical|os)\s+)?back(?:\s+(?:key|button))?",
 )
 def _back(m: re.Match[str]) -> Intent:
@@ -778,10 +820,11 @@ def _reset(m: re.Match[str]) -> Intent | None:
 
 
 @rule(
-    r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|show|"
+    r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|"
+    r"show\s+me|show|"
     r"get\s+(?:in)?to|head\s+(?:over\s+)?to|visit|load|pull\s+up|jump\s+to|take\s+me\s+to|access|look\s+at|check\s+out|"
     r"view|move\s+to|pop\s+(?:open|into|in\s+to|over\s+to)|head\s+(?:in)?to|head\s+over\s+to|hop\s+(?:over\s+)?(?:in)?to|"
-    r"navigate\s+(?:in)?to|bring\s+(?:me|us)\s+to|go\s+over\s+to|go\s+inside|enter(?=\s+(?:the\s+)?\S+(?:\s+\S+)?\s+(?:menu|page|screen|section|app)$))"
+    r"navigate\s+(?:in)?to|bring\s+(?:me|us)\s+to|go\s+over\s+to|go\s+inside|(?:jump|dive|hop|step)\s+into|enter(?=\s+(?:the\s+)?\S+(?:\s+\S+)?\s+(?:menu|page|screen|section|app)$))"
     rf"\s+(?P<app>.+?){_FRESH}",
 )
 def _open(m: re.Match[str]) -> Intent:
@@ -849,7 +892,11 @@ _FIELD_WORDS = r"email|e-mail|password|passcode|passwd|pwd|pw|username|user\s+na
     rf"(?:type|enter|input|write|key\s+in|fill\s+in|fill)\s+(?:in\s+|into\s+|out\s+)?(?:the\s+|my\s+|a\s+)?"
     rf"(?P<field>{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))(?:\s+field)?",
     r"(?:use|enter|type|put\s+in|give)\s+(?:my|the|your|our)\s+(?P<field3>password|email|username|user\s+name|pin)",
+    r"(?:use|enter|type|put\s+in|give|try)\s+(?:a|an|some|the)\s+(?:wrong|bad|incorrect|invalid|random|fake|different)\s+"
+    r"(?P<field5>password|email|username)",
     r"fill\s+(?P<it>it|that|this)(?:\s+(?:in|out))?|fill\s+(?:in|out)\s+(?P<it2>it|that|this)",
+    r"(?:fill\s+in|fill\s+out|enter|type(?:\s+in)?|put\s+in|input|provide)\s+(?:my|the|your|our|some)\s+"
+    r"(?P<form>details|credentials|creds|login(?:\s+details)?|info|information|sign[\s-]*in\s+details)",
     r"(?:put|type|enter|write|key)\s+(?P<it3>it|that|this|them)\s+(?:in|into|inside)(?:\s+(?P<field4>.+))?",
     r"(?:fill(?:\s+(?:in|out))?|type|enter|write)(?:\s+(?:in|into|something|text|anything|some\s+text))?"
     rf"(?:\s+(?:in|into)\s+(?P<field2>(?:the\s+|a\s+|my\s+)?(?:{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))))?",
@@ -859,15 +906,17 @@ def _type_unknown(m: re.Match[str]) -> Intent:
     groups = m.groupdict()
     if groups.get("it") or groups.get("it2"):
         return Intent("type", target="it", text="")
-    field = groups.get("field") or groups.get("field2") or groups.get("field3") or groups.get("field4") or ""
+    if groups.get("form"):
+        return Intent("type", target="the form", text="")  # "enter the credentials": which ones is asked
+    field = next((groups[k] for k in ("field", "field2", "field3", "field4", "field5") if groups.get(k)), "")
     return Intent("type", target=field, text="")
 
 
 @rule(
     rf"(?:type|enter|input|write|fill\s+in|key\s+in|put|add|use|provide|supply|give|insert)\s+(?:in\s+)?(?:my\s+|the\s+|a\s+)?"
-    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:as|is|=|:|of))?\s+(?P<text>\S+)",
-    r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
-    r"(?P<verb>set|change|update)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
+    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:address|field|box))?(?:\s+(?:as|is|=|:|of))?\s+(?P<text>\S+)",
+    r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)(?:\s+(?:in|out))?\s+with\s+(?P<text>.+)",
+    r"(?P<verb>set|change|update|fix|correct)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
     r"(?P<verb>replace)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
     r"(?P<append>append|add)\s+(?P<text>.+?)\s+(?:to|at\s+the\s+end\s+of)\s+(?P<field>.+?)",
     r"(?:type|key|punch)\s+in\s+(?P<text>\S+)",
@@ -901,6 +950,7 @@ def _type(m: re.Match[str]) -> Intent:
     r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+(?P<field>.+)",
     rf"(?:delete|remove|erase)\s+(?:the\s+|my\s+)?(?P<field>(?:{_FIELD_WORDS})(?:\s+(?:field|box|address))?)(?:\s+text)?",
     r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything|the\s+field|field)(?P<field>)",
+    r"(?:clear|empty|erase)(?P<field>)",
 )
 def _clear(m: re.Match[str]) -> Intent:
     field = m["field"]
@@ -925,7 +975,8 @@ def _swipe(m: re.Match[str]) -> Intent:
 
 @rule(
     r"scroll\s+(?:back\s+)?(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
-    r"(?:\s+(?:on\s+)?(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more|a\s+little\s+more))?",
+    r"(?:\s+(?:on\s+)?(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more|a\s+little\s+more|a\s+lot|"
+    r"(?:by\s+)?(?:one|a)\s+(?:page|screen)))?",
     r"scroll(?P<dir>)(?:\s+(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more))?",
 )
 def _scroll(m: re.Match[str]) -> Intent:
@@ -989,14 +1040,19 @@ def _toggle_again(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?P<target>.+?)\s+(?:is\s+|should\s+be\s+)?(?:back\s+|again\s+)?(?P<state>on|off|enabled|disabled|activated|deactivated)"
+    r"(?P<target>.+?)\s+(?:is\s+|should\s+be\s+)?(?:back\s+|again\s+)?"
+    r"(?P<state>on|off|enabled|disabled|activated|deactivated|enable|disable|activate|deactivate)"
     r"(?:\s+again)?"
 )
 def _terse_toggle(m: re.Match[str]) -> Intent:
-    return Intent("toggle", target=m["target"], on=m["state"].lower() in ("on", "enabled", "activated"), terse=True)
+    on = m["state"].lower() in ("on", "enabled", "activated", "enable", "activate")
+    return Intent("toggle", target=m["target"], on=on, terse=True)
 
 
-@rule(rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?\s*(?:[:=]|is)?\s+(?P<text>\S+)")
+@rule(
+    rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?\s*(?:[:=]|is)?\s+(?P<text>\S+)",
+    rf"(?P<text>\S+)\s+(?:in|into|for|as)\s+(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?",
+)
 def _terse_type(m: re.Match[str]) -> Intent:
     return Intent("type", target=m["field"], text=m["text"], terse=True)
 

@@ -28,8 +28,8 @@ from ..base import BrainError, Plan
 from .grammar import PRONOUNS, Intent, parse
 from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
-from .screen import KINDS, Ask, Missing, Screen, needs_screen, split_noun
-from .words import VERBS, canonical, clauses, correct_words, mask, norm, tidy
+from .screen import ACT, KINDS, Ask, Missing, Screen, needs_screen, split_noun
+from .words import GENERIC, VERBS, canonical, clauses, correct_words, mask, norm, tidy
 
 # Steps after which the planner no longer knows what the screen shows.
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
@@ -54,6 +54,13 @@ _UP = {
     "left arrow",
     "arrow button",
     "back chevron",
+    "up navigation",
+    "toolbar back",
+    "toolbar back button",
+    "toolbar back arrow",
+    "toolbar arrow",
+    "back button in the toolbar",
+    "back arrow in the toolbar",
 }
 _UP_LABELS = ("navigate up", "navigate back", "back", "up")
 _HOME_WORDS = re.compile(r"(?:the\s+)?(?:home(?:\s+screen|\s+page)?|launcher|desktop|start\s+screen)", re.I)
@@ -120,6 +127,9 @@ _STRUCTURE = frozenset(
 
 # Of those, the ones no label is made of: a negative check's text that holds one was misread.
 _FRAME = frozenset(("is", "are", "isn", "aren", "should", "must", "longer", "been", "doesn", "shouldn", "anymore"))
+
+
+_NOTHING = frozenset(("nothing", "anything", "something", "everything", "it", "that", "this"))
 
 
 class OfflineBrain:
@@ -199,6 +209,7 @@ class _Planner(Resolver):
         previous: Intent | None = None
         element: Intent | None = None
         """The last intent that named an element: what a later "it" stands for."""
+        found = [part for clause in found for part in _run_on(clause)]
         for clause in found:
             intent = parse(clause)
             starts_with_verb = bool(clause.split()) and clause.split()[0].lower() in VERBS
@@ -212,6 +223,14 @@ class _Planner(Resolver):
                 and previous.verb
             ):
                 borrowed = parse(previous.verb + clause)
+                if (
+                    borrowed is not None
+                    and borrowed.kind == "toggle"
+                    and self.screen
+                    and self.screen.confidence(split_noun(self.masked.restore(clause))[0], kind="switch") < ACT
+                    and self.screen.confidence(split_noun(self.masked.restore(clause))[0]) >= ACT
+                ):
+                    borrowed = None  # "wifi off, then about phone": a row to tap, not another switch
                 if borrowed is not None and not borrowed.terse:
                     intent, clause = borrowed, previous.verb + clause
                     intent.inherited = True
@@ -510,7 +529,10 @@ class _Planner(Resolver):
             return
         self.flipped ^= {i}
         said = f"turn {state} {name}" if state else f"toggle {name}"
-        self._add({"action": "tap", **selector}, said, same_screen=True)
+        times = intent.times if intent.on is None else 1  # "toggle it twice" flips twice; "turn it on twice" is on
+        if times % 2 == 0:
+            self.flipped ^= {i}
+        self._add({"action": "tap", **selector}, said, times, same_screen=True)
 
     def _elsewhere(self, target: str, *, kinds: tuple[str, ...] = ("switch", "row")) -> None:
         """A known switch or row of another app ("Wi-Fi" from the launcher): open that app, plan the rest there."""
@@ -572,8 +594,10 @@ class _Planner(Resolver):
         selector, name = (
             self._screen_named(intent.target) or self._literal(intent) or self._see(intent.target, negative=True)
         )
-        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and set(norm(name).split()) & _FRAME:
-            # "error message should", "longer an error": words of the sentence, not of the screen
+        said = set(norm(name).split())
+        misread = bool(said & _FRAME) or said <= GENERIC | _NOTHING
+        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and misread:
+            # "error message should", "longer an error": words of the sentence, not of the screen; "red", "nothing"
             raise Ask(f'What exactly should I check is not shown? (I read "{name}".)', code="needs_value")
         if self.screen and set(selector) == {"text"} and not self.masked.quoted(intent.target):
             inside = self._label_inside(selector["text"])
@@ -623,6 +647,8 @@ class _Planner(Resolver):
             self._key(Intent("key", text="home"))
         elif package and package != self.app and self.app is not None:
             self._launch(package, fresh=False)
+        elif package and self.screen is None and self.steps:
+            raise Later(target)  # "go back and come back to Settings": where the back key led is not known
         elif package or _PAGE_WORDS.fullmatch(target) or not self.screen:
             self._key(Intent("key", text="back"))
         else:
@@ -671,6 +697,9 @@ class _Planner(Resolver):
         package = self._current_app(name)
         if not package and self.screen and self.screen.confidence(split_noun(name)[0], kind="switch") >= 0.8:
             self._toggle(Intent("toggle", target=intent.target, on=False))  # "kill location": its switch
+            return
+        if not package and self.screen and self.screen.confidence(split_noun(name)[0], kind="text") >= 0.8:
+            self._key(Intent("key", text="back"))  # "close About phone": the page the screen shows, not an app
             return
         if not package:
             raise BrainError(f'I don\'t know which app "{name}" is. {_APPS}', "not_on_screen")
@@ -975,6 +1004,35 @@ _NOT_NAMES = re.compile(
     r"walk|book|go|say|tell|give|bring|find\s+out|learn|write\s+me)\b",
     re.I,
 )
+
+
+_RUN_ON = re.compile(
+    r"(?P<a>.+?)\s+(?P<b>(?:turn|switch|tap|click|press|open|go|type|enter|scroll|swipe|check|verify|enable|disable|toggle|"
+    r"sign|log|take|wait|clear|make\s+sure|long\s+press)(?:\s.+)?)",
+    re.I,
+)
+_IN_APP = re.compile(
+    r"(?:in|inside|within|on|using|from|via)\s+(?:the\s+)?(?P<app>.+?)(?:\s+(?:app|application|screen|page))?", re.I
+)
+
+
+def _run_on(clause: str) -> list[str]:
+    """ "open settings turn off wifi", "in settings turn off wifi": two clauses said as one; "in the settings app":
+    open it first. A clause is cut only where both halves read as instructions of their own."""
+    if (place := _IN_APP.fullmatch(clause)) and app_package(place["app"], strict=False):
+        return [f"open {place['app']}"]
+    whole = parse(clause)
+    named = whole is not None and whole.kind in ("open", "toggle", "stop", "restart")  # an app's or a switch's name
+    if whole is not None and not whole.terse and not (named and _RUN_ON.fullmatch(whole.target or "")):
+        return [clause]
+    for cut in _RUN_ON.finditer(clause):
+        first, rest = cut["a"], cut["b"]
+        if (place := _IN_APP.fullmatch(first)) and app_package(place["app"], strict=False):
+            return [f"open {place['app']}", *_run_on(rest)]
+        head, tail = parse(first), parse(rest)
+        if head is not None and tail is not None and not head.terse and not tail.terse:
+            return [first, *_run_on(rest)]
+    return [clause]
 
 
 def _completes_login(intent: Intent) -> bool:

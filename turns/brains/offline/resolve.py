@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..abilities import can_do
@@ -72,7 +73,9 @@ class Resolver:
         if known:
             return dict(known.selector), known.label
         words = name if exact else recase(name, self.labels)
-        if self.inherited and not exact and not any(likeness(words, label) >= 0.9 for label in self.labels):
+        numbered = {norm(re.sub(r"\d+", "#", label)) for label in self.labels if re.search(r"\d", label)}
+        row = bool(re.search(r"\d", words)) and norm(re.sub(r"\d+", "#", words)) in numbered  # "… and then item 20"
+        if self.inherited and not exact and not row and not any(likeness(words, label) >= 0.9 for label in self.labels):
             # "tap Bluetooth and then dance": a clause without a verb must at least name something we know.
             raise BrainError(f'I don\'t understand "{ref}". {can_do()}', "not_understood")
         return {"text": words}, words

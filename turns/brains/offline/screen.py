@@ -66,6 +66,11 @@ _RELATIVE = re.compile(
     re.I,
 )
 _LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
+_LOOKS = re.compile(
+    r"\b(?:big|small|large|little|tiny|huge|red|green|blue|grey|gray|black|white|yellow|orange|purple|pink|bold|round|"
+    r"rounded|square|main|primary|only)\s+",
+    re.I,
+)
 _BY_ID = re.compile(
     r"(?:(?:the\s+)?[\w-]+\s+)?(?:(?:with|whose|of|that\s+has)\s+(?:the\s+|an\s+)?)?(?:resource[\s-]?)?id\s+"
     r"(?:is\s+|=\s*|of\s+)?[\"']?(?P<value>[\w.:/-]+)[\"']?",
@@ -265,6 +270,8 @@ class Screen:
         `purpose` is tap, field, switch or see; field and switch also restrict the kind.
         """
         ref = strip_articles(ref)
+        if not exact and (plain := _LOOKS.sub("", ref)) != ref and _NOUN_ONLY.match(plain):
+            ref = plain  # "the blue button": colours and sizes say nothing of which when the kind says it all
         kind = kind or {"field": "field", "switch": "switch"}.get(purpose)
         if not exact:
             attributed = self._attributed(ref, purpose=purpose, kind=kind, ask_from=ask_from)

@@ -197,7 +197,12 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:the\s+)?(?:home\s+screen|app|it|screen)\s+greets\s+me\b", re.I), "the greeting is shown"),
     (re.compile(r"\b(turn|switch|flip|put)\s+of\b", re.I), r"\1 off"),
     # "dark theme -> on", "wifi = off": a switch and its state
-    (re.compile(r"(?<=\w)\s*(?:->|→|=>|=|:)\s*(?=(?:on|off|enabled|disabled)\b)", re.I), " "),
+    (
+        re.compile(
+            r"(?<=\w)\s*(?:->|→|=>|=|:)\s*(?=(?:on|off|enabled|disabled)\b|(?:enable|disable)\s*(?:$|[,;.!]))", re.I
+        ),
+        " ",
+    ),
     (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
     (
         re.compile(
@@ -210,6 +215,14 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
     (re.compile(r"\bgo\s+light\b", re.I), "turn off dark theme"),
     (re.compile(r"\blog\s+(?:the\s+user|him|her|them|us|everyone)\s+out\b", re.I), "sign out"),
+    (
+        re.compile(
+            r"\b(?:(?:exit|leave|quit)\s+(?:my|the|this)\s+account|(?:log|sign)\s*(?:me\s+)?out\s+of\s+(?:my|the|this)\s+"
+            r"(?:account|app|session))\b",
+            re.I,
+        ),
+        "sign out",
+    ),
     (re.compile(r"\b(?:end|close|terminate|finish)\s+(?:the|my|this|your)\s+session\b", re.I), "sign out"),
     (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
 ]
@@ -222,7 +235,7 @@ _PUNCT_SPLIT = re.compile(
 _WORD_SPLIT = re.compile(
     r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
     r"and\s+finally|and\s+next|and\s+now|once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|"
-    r"after\s+which|and\s+once\s+done|plus|as\s+well\s+as|along\s+with|together\s+with)\s+",
+    r"after\s+which|and\s+once\s+done|plus|as\s+well\s+as|along\s+with|together\s+with|but|while)\s+",
     re.I,
 )
 _LEADING = re.compile(
@@ -235,7 +248,7 @@ _LEADING = re.compile(
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
     r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
     r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
-    r"try(?=\s+\w+ing\b)|terribly|really|possibly|perhaps|maybe|"
+    r"try(?=\s+\w+ing\b)|keep(?=\s+(?:scrolling|swiping)\b)|terribly|really|possibly|perhaps|maybe|"
     r"(?:i'?d|i\s+would)\s+(?:really\s+|greatly\s+)?appreciate\s+it\s+if\s+you(?:\s+(?:could|would|can))?|it\s+would\s+be\s+(?:great|nice)\s+if\s+you\s+(?:could|would)|"
     r"(?:i\s+was\s+)?wondering\s+if\s+you\s+(?:could|can)|if\s+possible|if\s+you\s+can|"
     r"would\s+you\s+mind|please\s+(?:could|would|can)\s+you|can\s+i\s+get\s+you\s+to|pretty\s+please|"
@@ -243,6 +256,7 @@ _LEADING = re.compile(
     r"(?:can|could|would)\s+you\s+(?:quickly|just|please\s+just)|quickly|mind|"
     r"(?:could|can|may)\s+i\s+(?:ask|get)\s+you\s+to|i'?d\s+love\s+(?:it\s+)?if\s+you\s+(?:could|would|can)|"
     r"(?:and\s+)?(?:in|on)\s+(?:there|it|that\s+screen|that\s+app|that\s+page)|"
+    r"(?:in|on|within)\s+(?:the|this)\s+(?:list|screen|page|view|form|current\s+screen)|(?:in|on)\s+here|"
     r"(?:once|when)\s+(?:there|(?:you're|you\s+are|we're|we\s+are|i'm|i\s+am)\s+(?:there|in|on\s+(?:it|that\s+\w+)))|"
     r"(?:i|we)\s+(?:want|need)\s+to|do\s+you\s+think\s+(?:you\s+)?(?:could|can|would|might)|"
     r"(?:i\s+was\s+|i'?m\s+|we\s+were\s+|we'?re\s+)?hoping\s+(?:that\s+)?you\s+(?:could|can|would|might)|"
@@ -256,7 +270,9 @@ _LEADING = re.compile(
     r"is\s+it\s+(?:ok(?:ay)?|alright|fine)\s+(?:to|if\s+you)|(?:proceed|continue|go\s+on)\s+(?:to|by|and|with)|"
     r"from\s+(?:here|there)|hiya|heya|howdy|yo|greetings|excuse\s+me|sorry|just\s+wondering|oh|ah|"
     r"(?:(?:i\s+would|i'?d|we\s+would|we'?d)\s+be\s+(?:very\s+|really\s+|so\s+|most\s+)?)?grateful\s+if\s+you\s+(?:could|would|can)|"
-    r"if\s+you\s+(?:could|would|can)(?:\s+please)?(?=\s+\w)|help(?:\s+(?:me|us))?\s+by)"
+    r"if\s+you\s+(?:could|would|can)(?:\s+please)?(?=\s+\w)|help(?:\s+(?:me|us))?\s+by|"
+    r"(?:would\s+you\s+)?be\s+(?:kind|good|nice)\s+enough\s+(?:to|and)|do\s+me\s+the\s+(?:kindness|honou?r|favou?r)\s+of|"
+    r"(?:i'?d|i\s+would|we'?d)\s+(?:love|like)\s+(?:it\s+)?for\s+you\s+to|(?:then\s+)?(?:to|into|onto)(?=\s+\w))"
     r"\b,?\s*)+",
     re.I,
 )
@@ -265,7 +281,8 @@ _TRAILING = re.compile(
     r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|quickly|real\s+quick|"
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
-    r"cheers|ta|thx|ty|mate|buddy|together|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
+    r"cheers|ta|thx|ty|mate|buddy|together|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
+    r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
     r"helpful|much\s+appreciated)|(?:that'?s|that\s+is)\s+all))+$",
     re.I,
 )
@@ -284,7 +301,9 @@ _FILLER = re.compile(
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|if\s+you\s+please|right|correct|ok\?|yes|sure|hiya|heya|howdy|yo|oh|ah|"
     r"(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|helpful|much\s+appreciated)|"
     r"greetings|excuse\s+me|from\s+(?:the\s+)?(?:home|main|start)\s+screen|from\s+(?:here|there)|"
-    r"(?:just\s+)?wondering|i\s+was\s+(?:just\s+)?wondering|quick\s+question|"
+    r"(?:just\s+)?wondering|i\s+was\s+(?:just\s+)?wondering|quick\s+question|thanks\s+a\s+(?:bunch|ton|million)|"
+    r"thank\s+you\s+kindly|much\s+obliged|leave\s+(?:the\s+)?(?:\w+\s+)?(?:field\s+)?(?:empty|blank|as\s+it\s+is)|"
+    r"(?:don't|do\s+not)\s+(?:type|fill\s+in|enter)\s+(?:a|the|any)\s+(?:password|email)|(?:once|when)\s+(?:it|that)'s\s+(?:open|loaded|ready|up|there)|"
     r"if\s+(?:it\s+isn't|it's\s+not|it\s+is\s+not)\s+too\s+much\s+(?:trouble|bother)|if\s+(?:that's|that\s+is)\s+(?:ok|okay|"
     r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
     r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
@@ -306,7 +325,8 @@ _TURN_OF = re.compile(r"\b(turn|switch|flip)\s+of\b", re.I)
 # "tap Sign in without filling anything in": how, not what.
 _ASIDE = re.compile(
     r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$|\s+unless\s+.*$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
-    r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$",
+    r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$|"
+    r"\s+with\s+(?:both\s+|all\s+|the\s+)?(?:fields?|form|email|password)\s+(?:(?:left\s+)?empty|blank)$",
     re.I,
 )
 # "I'd appreciate it if you turned dark theme on": the verb of a clause, said in the past.
@@ -385,6 +405,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = re.sub(r"\s*\((?![\s\dxy=:,]+\))([^()]*)\)", r", \1,", text)  # "(password x)": an aside, not coordinates
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
+    text = re.sub(r"(?<!\S)(?:←|<|‹|<-)(?!\S)", "back arrow", text)  # "tap the < button"
     text = _digits_for_words(text)
     text = _unlist(" ".join(text.translate(_CURLY).split()))
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
@@ -417,7 +438,8 @@ def clauses(text: str) -> list[str]:
 
 
 def tidy(clause: str) -> str:
-    clause = _LEADING.sub("", clause.strip(" .,;:!?"))
+    clause = re.sub(r"^[-*•·]+\s*", "", clause.strip(" .,;:!?"))  # a bulleted list
+    clause = _LEADING.sub("", clause)
     clause = _ORDINAL_LEAD.sub("", clause)
     clause = _VERB_COLON.sub(r"\1 ", clause)
     clause = _ITS.sub(r"\1 is", clause)
