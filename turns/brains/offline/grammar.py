@@ -504,7 +504,7 @@ def _check_state(m: re.Match[str]) -> Intent:
     return Intent("check_state", target=target, on=on != bool(groups.get("neg")))
 
 
-@rule(r"(?:swipe|pull|drag)\s+(?:the\s+(?:list|page|screen)\s+)?down\s+to\s+refresh|pull\s+to\s+refresh")
+@rule(r"(?:swipe|drag)\s+(?:the\s+(?:list|page|screen)\s+)?down\s+to\s+refresh")
 def _pull_to_refresh(m: re.Match[str]) -> Intent:
     return Intent("swipe", direction="down")
 

@@ -596,7 +596,8 @@ class _Planner(Resolver):
         )
         said = set(norm(name).split())
         misread = bool(said & _FRAME) or said <= GENERIC | _NOTHING
-        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and misread:
+        shown = bool(self.screen and name in self.screen.labels())
+        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and misread and not shown:
             # "error message should", "longer an error": words of the sentence, not of the screen; "red", "nothing"
             raise Ask(f'What exactly should I check is not shown? (I read "{name}".)', code="needs_value")
         if self.screen and set(selector) == {"text"} and not self.masked.quoted(intent.target):

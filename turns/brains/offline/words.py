@@ -586,6 +586,13 @@ _ALIASES = {
     "warning": "error",
     "error text": "error",
     "error message": "error",
+    "invalid credentials": "error",
+    "wrong credentials": "error",
+    "login failed": "error",
+    "login error": "error",
+    "sign in error": "error",
+    "failed login": "error",
+    "invalid login": "error",
 }
 
 
