@@ -51,7 +51,9 @@ def test_a_sessions_device_log_is_streamed_stored_filtered_and_kept_as_evidence(
     failed = sock.wait_for(lambda m: m.get("type") == "ACK")["step_id"]
     sock.wait_for(step_done(failed))
 
-    errors = stored(rest, f"/api/sessions/{sid}/logs/?level=E", lambda b: b["results"])
+    # Stored in order, in chunks: once the crash's last line is in, every line before it is too.
+    stored(rest, f"/api/sessions/{sid}/logs/?q=has%20died", lambda b: b["results"])
+    errors = rest.get(f"/api/sessions/{sid}/logs/?level=E").body
     assert {line["level"] for line in errors["results"]} <= {"E", "F", "A"}
     assert errors["results"][0]["message"] == "FATAL EXCEPTION: main" and errors["last"] >= errors["results"][-1]["n"]
     tagged = rest.get(f"/api/sessions/{sid}/logs/?tag=LoginDemo").body["results"]
