@@ -37,9 +37,14 @@ def _throttled(key: str) -> bool:
 
 
 def steps_recover_orphans() -> int:
-    """Steps RUNNING on a worker whose device lease lapsed (the worker died and none took its place)."""
+    """Steps RUNNING on a worker whose device lease lapsed (the worker died and none took its place).
+
+    A step claimed less than a lease's TTL ago is left alone: a worker that died holding it keeps its lease
+    that long anyway, and a lease missing sooner was lost by Redis (restarted empty) under a live worker,
+    which finishes the step or finds its lease gone."""
     recovered = 0
-    running = Step.objects.filter(status=Step.Status.RUNNING).exclude(action="ask_user")
+    claimed_before = timezone.now() - timedelta(seconds=settings.LEASE_TTL_SECONDS)
+    running = Step.objects.filter(status=Step.Status.RUNNING, started_at__lt=claimed_before).exclude(action="ask_user")
     for step_id, serial, token in running.values_list("pk", "session__device__serial", "lease_token"):
         current = lease_current(serial=serial) if serial else None
         if current is not None and current.endswith(f":{token}"):
