@@ -83,7 +83,10 @@ class DeviceLogReader:
                 logger.info("device log of %s: %s; reading again in %.1f s", self.serial, exc, backoff)
             finally:
                 self._chores(time.monotonic(), final=True)
-                connection.close()
+                try:  # the thread must outlive a database that is away: it is the device's only log reader
+                    connection.close()
+                except Exception as exc:
+                    logger.warning("device log of %s: closing its database connection: %s", self.serial, exc)
             if time.monotonic() - started > 60:
                 backoff = 0.5
             if self.stopping.wait(backoff):
