@@ -86,14 +86,20 @@ def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any,
     return step
 
 
+def _typed_secret(params: dict[str, Any], index: int, secrets: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
+    """A secret `type` step's text goes to the session's secrets (a secret it names filled in) under a name of
+    its own; the step keeps a reference to it: (name, value, the step's params)."""
+    name = f"_TYPED_{index}"
+    return name, secrets_resolve(params["text"], secrets), {**params, "text": "${" + name + "}"}
+
+
 def _new_step(session: TestSession, spec: StepSpec, *, scheduled_at: Any, deferred: bool) -> Step:
     """Append one validated step to the locked session, with its decision and its event."""
     params, index = spec.params, session.next_index
-    if spec.secret:  # the text goes to the session's secrets; the step keeps a reference to it
-        name = f"_TYPED_{index}"
-        session.secrets = {**session.secrets, name: secrets_resolve(params["text"], session.secrets)}
+    if spec.secret:
+        name, value, params = _typed_secret(params, index, session.secrets)
+        session.secrets = {**session.secrets, name: value}
         session.save(update_fields=["secrets"])
-        params = {**params, "text": "${" + name + "}"}
     step = _step_row(session.pk, spec, index=index, scheduled_at=scheduled_at, deferred=deferred, params=params)
     step.session = session
     extra = {"reason": "rate_limit", "schedule_at": scheduled_at.isoformat()} if deferred else {}
@@ -200,9 +206,9 @@ def steps_append(*, session_id: Any, specs: list[StepSpec]) -> list[Step]:
     rows = []
     for index, spec in enumerate(specs, start=first_index):
         params = spec.params
-        if spec.secret:  # as in `_new_step`: the text goes to the session's secrets (a secret it names, filled in)
-            typed[f"_TYPED_{index}"] = secrets_resolve(params["text"], known)
-            params = {**params, "text": "${_TYPED_" + str(index) + "}"}
+        if spec.secret:
+            name, value, params = _typed_secret(params, index, known)
+            typed[name] = value
         rows.append(_step(session_id, spec, index=index, scheduled_at=now, params=params))
     if typed:
         TestSession.objects.filter(pk=session_id).update(secrets={**known, **typed})
