@@ -283,6 +283,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 LEASE_TTL_SECONDS = env_int("LEASE_TTL_SECONDS", 6)
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
 REDISPATCH_AFTER_SECONDS = env_int("REDISPATCH_AFTER_SECONDS", 3)
+# How long a drain keeps listening for the session's next step after its last one (docs/architecture.md).
+LANE_LINGER_SECONDS = float(os.environ.get("LANE_LINGER_SECONDS", "0.5"))
 RATE_LIMIT_STEPS = env_int("RATE_LIMIT_STEPS", 600)
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
 

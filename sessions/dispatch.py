@@ -4,12 +4,15 @@ recorded it commits. The database says what to do; a message only says "look".
 Two shapes, as the design card draws them:
 - opening (or waking) a session: `chain(sessions.setup, sessions.drain)` on `device-<serial>`;
 - anything else (a step, an answer, a promoted deferral, a recovery): one `sessions.drain`.
-Every ring is sent: a drain runs what was queued when it looked, so each piece of work has a drain that
-sees it, and one that comes after its work was done costs two queries.
 
-A ring also rings the session's bell, a Redis list: a drain that is still reading the screen after its
-last step waits on it (`lane_bell_wait`), so a step sent meanwhile starts at once instead of waiting in
-the queue behind that read (docs/architecture.md, "The screen after a step").
+A ring first rings the session's bell, a Redis list. A drain of the session that is under way is
+*listening* (a flag with a TTL, `lane_listen`): it waits on the bell between steps, while it reads the
+screen after its last step and for a short linger after that (`LANE_LINGER_SECONDS`), so a step sent
+meanwhile starts at once instead of waiting in the queue. A ring that finds the flag sends no task: the
+drain runs the step. The drain clears the flag before its last look for work (`lane_unlisten`), so a
+ring either sees no flag and sends a task, or came before that look, which then sees its step
+(docs/architecture.md, "The screen after a step"). A drain that comes after its work was done costs
+two queries.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from core.queues import service_queue
 
 logger = logging.getLogger(__name__)
 BELL_TTL_S = 60
+LISTEN_TTL_S = 10
 
 
 def _drain(session_id: Any, queue: str) -> Any:
@@ -39,10 +43,11 @@ def lane_open(*, session_id: Any, queue: str) -> None:
     chain(setup, _drain(session_id, queue)).apply_async()
 
 
-def lane_ring(*, session_id: Any, queue: str) -> None:
-    """Ask the device's worker to drain the session's pending work."""
-    current_app.send_task("sessions.drain", kwargs={"session_id": str(session_id)}, queue=queue)
-    lane_bell(session_id=session_id)
+def lane_ring(*, session_id: Any, queue: str, always: bool = False) -> None:
+    """Ask the device's worker to drain the session's pending work: the drain listening on the session's
+    bell runs it, or the task sent when none listens (`always`: whatever the bell says)."""
+    if not lane_bell(session_id=session_id, listened=True) or always:
+        current_app.send_task("sessions.drain", kwargs={"session_id": str(session_id)}, queue=queue)
 
 
 @functools.cache
@@ -54,23 +59,44 @@ def _bell_key(session_id: Any) -> str:
     return f"cognisim:lane:bell:{session_id}"
 
 
-def lane_bell(*, session_id: Any, what: str = "ring") -> None:
+def _listening_key(session_id: Any) -> str:
+    return f"cognisim:lane:listening:{session_id}"
+
+
+def lane_bell(*, session_id: Any, what: str = "ring", listened: bool = False) -> bool:
     """Wake the drain waiting on the session's bell: `ring` (work was queued) or `read` (its screen read ended).
-    A bell nobody waits on expires; a drain that pops a stale one looks and waits again."""
+    A bell nobody waits on expires; a drain that pops a stale one looks and waits again. With `listened`,
+    True when a drain of the session is listening (it will run the work); False when Redis failed."""
     key = _bell_key(session_id)
     try:
-        pipe = _redis(settings.REDIS_URL).pipeline()
+        pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
         pipe.rpush(key, what)
         pipe.expire(key, BELL_TTL_S)
-        pipe.execute()
+        if listened:
+            pipe.exists(_listening_key(session_id))
+        return bool(pipe.execute()[-1]) if listened else True
     except redis.RedisError as exc:
         logger.warning("could not ring the bell of session %s: %s", session_id, exc)
+        return False
 
 
-def lane_bell_wait(*, session_id: Any, timeout: float) -> str | None:
-    """What rang the session's bell (`ring`, `read`), or None after `timeout` seconds (at most 4)."""
-    popped: Any = _redis(settings.REDIS_URL).blpop([_bell_key(session_id)], timeout=min(timeout, 4))
-    return popped[1].decode() if popped else None
+def lane_listen(*, session_id: Any, timeout: float = 0) -> str | None:
+    """A drain of the session is under way: mark it listening (for LISTEN_TTL_S, renewed at each call), and
+    with a `timeout`, wait that long (at most 4 s) for the bell; what rang it (`ring`, `read`), or None."""
+    pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
+    pipe.set(_listening_key(session_id), 1, ex=LISTEN_TTL_S)
+    if timeout > 0:
+        pipe.blpop([_bell_key(session_id)], timeout=min(max(timeout, 0.01), 4))  # 0 would block for good
+    popped: Any = pipe.execute()[-1]
+    return popped[1].decode() if isinstance(popped, (list, tuple)) else None
+
+
+def lane_unlisten(*, session_id: Any) -> None:
+    """The drain is about to look for work a last time, then end: rings from now on send a task."""
+    try:
+        _redis(settings.REDIS_URL).delete(_listening_key(session_id))
+    except redis.RedisError as exc:  # the flag expires; meanwhile the drain's last look finds the work
+        logger.warning("could not clear the listening flag of session %s: %s", session_id, exc)
 
 
 def lane_open_on_commit(*, session_id: Any, queue: str) -> None:

@@ -102,7 +102,8 @@ def work_redispatch() -> int:
         if Step.objects.filter(session_id=row["session_id"], status=Step.Status.RUNNING).exists():
             continue
         if not _throttled(f"steps:{row['session_id']}"):
-            lane_ring(session_id=row["session_id"], queue=f"device-{row['session__device__serial']}")
+            queue = f"device-{row['session__device__serial']}"
+            lane_ring(session_id=row["session_id"], queue=queue, always=True)  # not a drain's flag left behind
             sent += 1
     return sent
 

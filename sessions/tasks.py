@@ -20,8 +20,8 @@ def record(*, session_id: str) -> None:
 
 
 @shared_task(name="sessions.drain")
-def drain(*, session_id: str) -> None:
-    lane.session_drain(session_id=session_id)
+def drain(*, session_id: str, linger: bool = True) -> None:
+    lane.session_drain(session_id=session_id, linger=linger)
 
 
 @worker_ready.connect

@@ -66,7 +66,19 @@ def turn_rest(*, turn_id: Any, chain_token: str, session_id: Any, device_queue: 
 
     A session without a device yet (waiting for a slot) has its steps drained by its own setup chain.
     """
-    drain = [_task("sessions.drain", device_queue, session_id=session_id)] if device_queue else []
+    # Its drain does not linger after the steps (sessions/lane/drain.py): the turn's answer waits for it.
+    drain = (
+        [
+            signature(
+                "sessions.drain",
+                kwargs={"session_id": str(session_id), "linger": False},
+                queue=device_queue,
+                immutable=True,
+            )
+        ]
+        if device_queue
+        else []
+    )
     return [
         _task("turns.plan", service_queue("agents"), turn_id=turn_id, chain_token=chain_token),
         *drain,

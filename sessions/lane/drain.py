@@ -12,10 +12,14 @@ ringing twice is harmless.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from functools import partial
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,11 +30,11 @@ from devices.leases import Lease, lane_lease
 from devices.models import Device
 from devices.services import driver_for
 
-from ..dispatch import lane_open, lane_ring
+from ..dispatch import lane_listen, lane_open, lane_ring, lane_unlisten
 from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
-from .run import Lane, screen_read_finish, screen_read_hurry, screen_read_wait, step_claim, step_run
+from .run import Lane, screen_read_finish, screen_read_hurry, step_claim, step_run
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
@@ -80,13 +84,14 @@ def session_setup(*, session_id: Any) -> None:
         _setup(session.pk, session.device)
 
 
-def session_drain(*, session_id: Any) -> None:
+def session_drain(*, session_id: Any, linger: bool = True) -> None:
     """`sessions.drain`: run the session's pending work in order — setup, then steps — under the lease.
 
-    It runs the steps queued when it looked; while it reads the screen after the last of them it listens
-    on the session's bell, and runs the steps queued meanwhile too (their STARTED does not wait for the
-    read). Then it stops: a step appended after that moment rang the lane again, so another drain is on
-    its way for it.
+    While it runs them, reads the screen after the last of them and lingers a moment after that
+    (`LANE_LINGER_SECONDS`, unless `linger` is off: a chat turn answers once its steps ran), it listens
+    on the session's bell and runs the steps queued meanwhile too (their STARTED does not wait for the
+    read, nor for a task through the queue). Then it stops listening, looks once more, and ends: a step
+    appended after that rang the lane with a task of its own (`sessions/dispatch.py`).
     """
     lane = _lane(session_id)
     if lane is None:
@@ -94,12 +99,15 @@ def session_drain(*, session_id: Any) -> None:
     if lane.status == Status.PENDING and (not _setup(lane.session_id, lane.device) or not (lane := _lane(session_id))):
         return
     try:
-        _drain(lane)
+        _drain(lane, linger=linger)
     finally:
         screen_read_finish(lane)
+        lane_unlisten(session_id=lane.session_id)
 
 
-def _drain(lane: Lane) -> None:
+def _drain(lane: Lane, *, linger: bool) -> None:
+    with contextlib.suppress(redis.RedisError):  # unheard, every ring sends a task: slower, never lost
+        lane_listen(session_id=lane.session_id)
     queued, blocked = _pending(lane)
     while queued:
         for step in queued:
@@ -114,16 +122,44 @@ def _drain(lane: Lane) -> None:
             step_run(lane, step)
             if step.status == Step.Status.RUNNING:
                 return  # a question: the answer rings again
-        if not screen_read_wait(lane):
-            break
-        queued, blocked = _pending(lane)
-        if queued:
-            screen_read_hurry(lane)
-    screen_read_finish(lane)
+        queued, blocked = _next(lane, linger=linger and not lane.end_when_drained and not lane.failed)
     if lane.stop_on_failure and lane.failed:
         _stop_at_failure(lane.session_id)
     elif lane.end_when_drained and not blocked:
         _end(lane.session_id)
+
+
+def _next(lane: Lane, *, linger: bool) -> tuple[list[Step], bool]:
+    """The steps to run next (as `_pending`): those queued while the screen after the last step is read, or
+    while the lane lingers after that; else, once it stopped listening, what a last look finds."""
+    linger_until: float | None = None
+    while True:
+        read = lane.reading
+        if read is not None and read.done.is_set():
+            screen_read_finish(lane)  # the IDE gets its screen now, not when the lingering ends
+            read = None
+        if read is not None:
+            until = read.give_up
+        else:
+            if linger_until is None:
+                linger_until = time.monotonic() + (settings.LANE_LINGER_SECONDS if linger else 0)
+            until = linger_until
+        if (left := until - time.monotonic()) <= 0:
+            break
+        try:
+            rang = lane_listen(session_id=lane.session_id, timeout=left)
+        except redis.RedisError as exc:
+            logger.warning("the bell of session %s is out of reach (%s): not listening", lane.session_id, exc)
+            break
+        if rang == "ring":
+            queued, blocked = _pending(lane)
+            if queued:
+                screen_read_hurry(lane)
+            if queued or blocked:
+                return queued, blocked
+    screen_read_finish(lane)
+    lane_unlisten(session_id=lane.session_id)
+    return _pending(lane)
 
 
 def _pending(lane: Lane) -> tuple[list[Step], bool]:
@@ -249,6 +285,7 @@ def lane_recover(*, serial: str) -> int:
                 steps_requeue_lost(step)
                 recovered += 1
         status = TestSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
+        lane_unlisten(session_id=session_id)  # its predecessor's drain, dead, may have left it listening
         (lane_open if status == Status.PENDING else lane_ring)(session_id=session_id, queue=device.queue)
     logger.info("device %s: this worker owns its lane (lease %s); %d step(s) back", serial, lease.token, recovered)
     return recovered

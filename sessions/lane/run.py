@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -32,7 +31,7 @@ from devices.models import Device
 from devices.services import driver_for
 from devices.uitree import ui_hash
 
-from ..dispatch import lane_bell, lane_bell_wait
+from ..dispatch import lane_bell
 from ..events import event_append, event_insert, screen_save, screen_store, session_bump, step_payload
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
@@ -129,7 +128,7 @@ def _event(lane: Lane, step: Step, **session_fields: Any) -> str:
 
 def step_run(lane: Lane, step: Step) -> None:
     """Run a claimed step on the device and record its outcome; then start reading the screen it led to
-    (`screen_read_wait`, `screen_read_finish`). The read after the previous step is recorded first."""
+    (`screen_read_finish`). The read after the previous step is recorded first."""
     screen_read_finish(lane)
     if step.action == "ask_user":
         _ask(lane, step)
@@ -324,22 +323,6 @@ def _read_start(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> 
             lane_bell(session_id=session_id, what="read")
 
     threading.Thread(target=reading, name=f"screen-read-{serial}", daemon=True).start()
-
-
-def screen_read_wait(lane: Lane) -> bool:
-    """Wait until the screen read after the last step ends; True as soon as a step of the session is queued
-    instead (`screen_read_hurry` if the lane runs it next)."""
-    read = lane.reading
-    while read is not None and not read.done.is_set() and (left := read.give_up - time.monotonic()) > 0:
-        try:
-            rang = lane_bell_wait(session_id=lane.session_id, timeout=left)
-        except redis.RedisError as exc:
-            logger.warning("the bell of session %s is out of reach (%s): waiting for the read", lane.session_id, exc)
-            read.done.wait(max(0.0, read.give_up - time.monotonic()))
-            return False
-        if rang == "ring" and Step.objects.filter(session_id=lane.session_id, status=Step.Status.QUEUED).exists():
-            return True
-    return False
 
 
 def screen_read_hurry(lane: Lane) -> None:
