@@ -122,7 +122,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self._replay()
             return
         self.sent = seq
-        await self.send(text_data=json.dumps(message["event"]))
+        await self.send(text_data=message.get("text") or json.dumps(message["event"]))
 
     async def session_log(self, message: dict[str, Any]) -> None:
         """New lines of the device's log (`lane.logs`): live only, no `seq`; `GET …/logs/` has them all."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.rows import row_insert, rows_update
 from core.storage import artifact_name, artifact_save
 
 from .broadcast import publish_on_commit
@@ -73,44 +74,18 @@ def session_update(
     """`UPDATE session SET col = col + n …, field = value … WHERE id = … [AND field = value | IN (…)] RETURNING …`
     in the caller's transaction: the row (or, on SQLite, the database) stays locked until it ends."""
     assert transaction.get_connection().in_atomic_block, "a session's counters change inside a transaction"
-    connection = transaction.get_connection()
-    quote, meta = connection.ops.quote_name, TestSession._meta
-    sets: list[str] = []
-    params: list[Any] = []
-    conditions: list[str] = [f"{quote('id')} = %s"]
-    condition_params: list[Any] = []
-    for name, count in add.items():
-        column = quote(meta.get_field(name).column)  # type: ignore[union-attr]
-        sets.append(f"{column} = {column} + %s")
-        params.append(count)
-    for name, value in fields.items():
-        field = meta.get_field(name)
-        sets.append(f"{quote(field.column)} = %s")  # type: ignore[union-attr]
-        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
-    for name, value in (where or {}).items():
-        column = quote(meta.get_field(name).column)  # type: ignore[union-attr]
-        if isinstance(value, (list, tuple)):
-            conditions.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
-            condition_params.extend(value)
-        else:
-            conditions.append(f"{column} = %s")
-            condition_params.append(value)
     try:
         key = uuid.UUID(str(session_id))
     except ValueError:
         return None  # not a session's id: no such session
-    pk = meta.pk.get_db_prep_value(key, connection)  # type: ignore[union-attr]
-    columns = ", ".join(quote(meta.get_field(name).column) for name in returning)  # type: ignore[union-attr]
-    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)} RETURNING {columns}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, pk, *condition_params])
-        row = cursor.fetchone()
-    return None if row is None else tuple(row)
+    row = rows_update(TestSession, where={"id": key, **(where or {})}, fields=fields, add=add, returning=returning)
+    assert row is None or isinstance(row, tuple)
+    return row
 
 
 def event_insert(*, session_id: Any, seq: int, type: str, payload: dict[str, Any]) -> SessionEvent:
     """Store one event numbered by `session_bump` in this transaction; it is published after commit."""
-    event = SessionEvent.objects.create(session_id=session_id, seq=seq, type=type, payload=payload)
+    event = row_insert(SessionEvent(session_id=session_id, seq=seq, type=type, payload=payload))
     publish_on_commit(session_group(session_id), event_message(event))
     return event
 
@@ -182,7 +157,12 @@ def screen_save(*, session_id: Any, screen_hash: str, png: bytes) -> tuple[str, 
 
 
 def screen_store(
-    *, session_id: Any, picture: tuple[str, int], screen_hash: str, ui_xml: str = "", step: Step | None = None,
+    *,
+    session_id: Any,
+    picture: tuple[str, int],
+    screen_hash: str,
+    ui_xml: str = "",
+    step: Step | None = None,
     **extra: Any,
 ) -> SessionEvent:
     """Keep the device's new screen (once per distinct screen; `picture` from `screen_save`) and tell the

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import metrics
+from core.rows import rows_where
 from devices import actions
 from devices.drivers.base import DeviceError
 from devices.leases import Lease, lane_lease
@@ -165,11 +166,7 @@ def _next(lane: Lane, *, linger: bool) -> tuple[list[Step], bool]:
 def _pending(lane: Lane) -> tuple[list[Step], bool]:
     """The queued steps that may run now, in order, and whether something (a deferred step, a question, a step
     still running) holds the rest back."""
-    steps = (
-        Step.objects.filter(session_id=lane.session_id, status__in=PENDING_STEP)
-        .defer("result", "error", "effect", "state_patch")
-        .order_by("index")
-    )
+    steps = rows_where(Step, where={"session": lane.session_id, "status": PENDING_STEP}, order_by="index")
     queued: list[Step] = []
     for step in steps:
         if step.status != Step.Status.QUEUED:

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import metrics
+from core.rows import rows_update
 from core.storage import artifact_name, artifact_save
 from devices import actions
 from devices.drivers.base import DeviceDriver, DeviceError
@@ -98,12 +98,17 @@ def step_claim(lane: Lane, step: Step) -> bool:
     now = timezone.now()
     timings = {**step.timings, "queue_ms": max(0, int((now - step.queued_at).total_seconds() * 1000))}
     with transaction.atomic():
-        claimed = Step.objects.filter(pk=step.pk, status=Step.Status.QUEUED, session__status=Status.RUNNING).update(
-            status=Step.Status.RUNNING,
-            attempt=F("attempt") + 1,
-            started_at=now,
-            lease_token=lane.lease.token,
-            timings=timings,
+        claimed = rows_update(
+            Step,
+            where={"id": step.pk, "status": Step.Status.QUEUED},
+            add={"attempt": 1},
+            fields={
+                "status": Step.Status.RUNNING,
+                "started_at": now,
+                "lease_token": lane.lease.token,
+                "timings": timings,
+            },
+            **_while_session_runs(lane.session_id),
         )
         if not claimed:
             return False
@@ -111,6 +116,14 @@ def step_claim(lane: Lane, step: Step) -> bool:
         step.lease_token = lane.lease.token
         _event(lane, step)
     return True
+
+
+def _while_session_runs(session_id: Any) -> dict[str, Any]:
+    """The condition, for `rows_update`, that the session still runs steps (not stopped, paused or hibernated)."""
+    quote, meta = connection.ops.quote_name, TestSession._meta
+    table, key = quote(meta.db_table), meta.pk.get_db_prep_value(session_id, connection)  # type: ignore[union-attr]
+    also = f"EXISTS (SELECT 1 FROM {table} WHERE {quote('id')} = %s AND {quote('status')} = %s)"
+    return {"also": also, "also_params": (key, Status.RUNNING)}
 
 
 def _event(lane: Lane, step: Step, **session_fields: Any) -> str:
@@ -247,7 +260,7 @@ def _finish(
             return False
         if error is not None and bumped[1] in TestSession.TERMINAL:
             fields["status"] = Step.Status.CANCELLED  # it failed because the session was stopped under it
-        if not Step.objects.filter(pk=step.pk, **fence).update(**fields):
+        if not rows_update(Step, where={"id": step.pk, **fence}, fields=fields):
             transaction.set_rollback(True)
             return False
         for name, value in fields.items():
@@ -367,7 +380,7 @@ def _observed(lane: Lane, read: ScreenRead) -> None:
     keep = png is not None and (screen != lane.shown or outcome is None)
     picture = screen_save(session_id=lane.session_id, screen_hash=screen, png=png) if keep and png else None
     with transaction.atomic():
-        Step.objects.filter(pk=step.pk).update(**fields)
+        rows_update(Step, where={"id": step.pk}, fields=fields)
         if after != lane.state:
             session_bump(session_id=lane.session_id, seqs=0, current_state=after)
         if picture is not None:

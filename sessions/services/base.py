@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.errors import NotFound
+from core.rows import row_values
 from devices.live import device_changed_on_commit
 from devices.models import Device
 
@@ -95,7 +96,10 @@ def set_status(session: TestSession, status: str, **fields: Any) -> None:
 
 
 def user_quota(user: AbstractBaseUser) -> UserQuota | None:
-    return UserQuota.objects.filter(user=user).first()
+    """The user's quota, if an admin set one (asked before every step: one plain SELECT)."""
+    columns = ("id", "max_active_sessions", "steps_per_window")
+    row = row_values(UserQuota, columns=columns, where={"user": user.pk})
+    return None if row is None else UserQuota(user_id=user.pk, **dict(zip(columns, row, strict=True)))
 
 
 def user_session_cap(*, user: AbstractBaseUser) -> int:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import metrics
+from core.rows import row_insert
 from core.steps import MAX_TEXT_CHARS, StepInvalid, StepSpec, step_parse
 from devices.models import Device
 
@@ -78,11 +79,10 @@ def _step(
 
 def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any) -> Step:
     """A step with its decision (INVOKE, or DEFER for the rate limit)."""
-    step = _step(session_id, spec, index=index, scheduled_at=scheduled_at, params=params, deferred=deferred)
-    step.save(force_insert=True)
+    step = row_insert(_step(session_id, spec, index=index, scheduled_at=scheduled_at, params=params, deferred=deferred))
     kind, reason = (Decision.Kind.DEFER, "rate_limit") if deferred else (Decision.Kind.INVOKE, "")
     schedule_at = scheduled_at if deferred else None
-    Decision.objects.create(session_id=session_id, step=step, kind=kind, reason=reason, schedule_at=schedule_at)
+    row_insert(Decision(session_id=session_id, step=step, kind=kind, reason=reason, schedule_at=schedule_at))
     return step
 
 
