@@ -74,7 +74,8 @@ def lane_bell(*, session_id: Any, what: str = "ring", listened: bool = False) ->
         pipe.expire(key, BELL_TTL_S)
         if listened:
             pipe.exists(_listening_key(session_id))
-        return bool(pipe.execute()[-1]) if listened else True
+        replies = pipe.execute()
+        return bool(replies[-1]) if listened else True
     except redis.RedisError as exc:
         logger.warning("could not ring the bell of session %s: %s", session_id, exc)
         return False
