@@ -5,6 +5,9 @@ the statement itself in a tenth of that, and a step makes a dozen of them. These
 same SQL the ORM would, from the model's fields, in the caller's transaction: values go through each
 field's `pre_save` (auto_now fields) and `get_db_prep_save` (JSON, dates, UUIDs), as with `save()`.
 The models they serve have no `pre_save`/`post_save` receivers.
+
+Each statement is also available as SQL and parameters (`*_sql`), to be combined into one statement
+(`WITH … AS (UPDATE …) INSERT … SELECT …` on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -14,70 +17,120 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
-_inserts: dict[tuple[type[Model], str], tuple[str, tuple[Any, ...]]] = {}
+Sql = tuple[str, list[Any]]
 
 
-def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple[Any, ...]]:
-    if (made := _inserts.get((model, vendor))) is not None:
-        return made
-    meta, quote = model._meta, connection.ops.quote_name
-    fields = tuple(f for f in meta.concrete_fields if not (f.primary_key and f.db_returning))
-    columns = ", ".join(quote(f.column) for f in fields)
-    returning = " RETURNING " + quote(meta.pk.column) if len(fields) < len(meta.concrete_fields) else ""  # type: ignore[union-attr]
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}){returning}"
-    made = _inserts[(model, vendor)] = (sql, fields)
-    return made
-
-
-def row_insert(obj: Model) -> Model:
-    """`obj.save(force_insert=True)` as one plain INSERT; its database-made primary key is set on it."""
-    sql, fields = _insert_sql(type(obj), connection.vendor)
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        if len(fields) < len(obj._meta.concrete_fields):
-            obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    return obj
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
 def _column(model: type[Model], name: str) -> Any:
     return model._meta.get_field(name)
 
 
-def row_values(model: type[Model], *, columns: tuple[str, ...], where: dict[str, Any]) -> tuple[Any, ...] | None:
-    """`SELECT columns FROM table WHERE field = value | IN (…) … LIMIT 1`: the row's values (as stored), or None."""
-    quote = connection.ops.quote_name
-    conditions, params = _conditions(model, where)
-    selected = ", ".join(quote(_column(model, name).column) for name in columns)
-    sql = f"SELECT {selected} FROM {quote(model._meta.db_table)} WHERE {' AND '.join(conditions)} LIMIT 1"
+def _table(model: type[Model]) -> str:
+    return _quote(model._meta.db_table)
+
+
+def _db_made_pk(model: type[Model]) -> bool:
+    return bool(model._meta.pk.db_returning)  # type: ignore[union-attr]
+
+
+def insert_sql(obj: Model, *, select_from: str = "", selected: dict[str, str] | None = None) -> Sql:
+    """`INSERT INTO table (columns) VALUES (…)` of `obj`, or, with `select_from`, `… SELECT … FROM select_from`
+    where the columns named in `selected` take that SQL expression instead of the object's value."""
+    meta, selected = obj._meta, selected or {}
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    values, params = [], []
+    for field in fields:
+        value = field.pre_save(obj, True)
+        if field.name in selected:
+            values.append(selected[field.name])
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(value, connection))
+    columns = ", ".join(_quote(f.column) for f in fields)
+    source = f"SELECT {', '.join(values)} FROM {select_from}" if select_from else f"VALUES ({', '.join(values)})"
+    return f"INSERT INTO {_table(type(obj))} ({columns}) {source}", params
+
+
+def row_insert(obj: Model) -> Model:
+    """`obj.save(force_insert=True)` as one plain INSERT; its database-made primary key is set on it."""
+    sql, params = insert_sql(obj)
+    made_pk = _db_made_pk(type(obj))
+    if made_pk:
+        sql += " RETURNING " + _quote(obj._meta.pk.column)  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if made_pk:
+            obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    return obj
+
+
+def _conditions(model: type[Model], where: dict[str, Any]) -> Sql:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for name, value in where.items():
+        field = _column(model, name)
+        if isinstance(value, (list, tuple)):
+            conditions.append(f"{_quote(field.column)} IN ({', '.join(['%s'] * len(value))})")
+            params.extend(field.get_db_prep_value(v, connection) for v in value)
+        else:
+            conditions.append(f"{_quote(field.column)} = %s")
+            params.append(field.get_db_prep_value(value, connection))
+    return " AND ".join(conditions), params
+
+
+def select_sql(model: type[Model], *, columns: tuple[str, ...], where: dict[str, Any]) -> Sql:
+    """`SELECT columns FROM table WHERE field = value | IN (…) …`."""
+    conditions, params = _conditions(model, where)
+    selected = ", ".join(_quote(_column(model, name).column) for name in columns)
+    return f"SELECT {selected} FROM {_table(model)} WHERE {conditions}", params
+
+
+def row_values(model: type[Model], *, columns: tuple[str, ...], where: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The first row's `columns` (as stored) of `select_sql`, or None."""
+    sql, params = select_sql(model, columns=columns, where=where)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", params)
         row = cursor.fetchone()
     return None if row is None else tuple(row)
 
 
 def rows_where(model: type[Model], *, where: dict[str, Any], order_by: str) -> list[Any]:
     """`SELECT * FROM table WHERE field = value | IN (…) … ORDER BY column`, as model instances."""
-    quote = connection.ops.quote_name
     conditions, params = _conditions(model, where)
-    table, order = quote(model._meta.db_table), quote(_column(model, order_by).column)
-    return list(model.objects.raw(f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} ORDER BY {order}", params))
+    order = _quote(_column(model, order_by).column)
+    return list(model.objects.raw(f"SELECT * FROM {_table(model)} WHERE {conditions} ORDER BY {order}", params))
 
 
-def _conditions(model: type[Model], where: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    quote = connection.ops.quote_name
-    conditions: list[str] = []
+def update_sql(
+    model: type[Model],
+    *,
+    where: dict[str, Any],
+    fields: dict[str, Any],
+    add: dict[str, int] | None = None,
+    also: str = "",
+    returning: tuple[str, ...] = (),
+) -> Sql:
+    """`UPDATE table SET col = col + n …, field = value … WHERE field = value | IN (…) … [AND also] [RETURNING …]`
+    (`also`: SQL of the caller's own, without parameters)."""
+    sets: list[str] = []
     params: list[Any] = []
-    for name, value in where.items():
+    for name, count in (add or {}).items():
+        column = _quote(_column(model, name).column)
+        sets.append(f"{column} = {column} + %s")
+        params.append(count)
+    for name, value in fields.items():
         field = _column(model, name)
-        if isinstance(value, (list, tuple)):
-            conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(value))})")
-            params.extend(field.get_db_prep_value(v, connection) for v in value)
-        else:
-            conditions.append(f"{quote(field.column)} = %s")
-            params.append(field.get_db_prep_value(value, connection))
-    return conditions, params
+        sets.append(f"{_quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    conditions, where_params = _conditions(model, where)
+    sql = f"UPDATE {_table(model)} SET {', '.join(sets)} WHERE {conditions}" + (f" AND {also}" if also else "")
+    if returning:
+        sql += " RETURNING " + ", ".join(_quote(_column(model, name).column) for name in returning)
+    return sql, params + where_params
 
 
 def rows_update(
@@ -86,33 +139,11 @@ def rows_update(
     where: dict[str, Any],
     fields: dict[str, Any],
     add: dict[str, int] | None = None,
-    also: str = "",
-    also_params: tuple[Any, ...] = (),
     returning: tuple[str, ...] = (),
 ) -> int | tuple[Any, ...] | None:
-    """`UPDATE table SET col = col + n …, field = value … WHERE field = value | IN (…) … [AND also] [RETURNING …]`.
-
-    The number of rows changed; with `returning`, the (first) row's values, or None when none matched.
-    `also` is SQL of the caller's own, with `also_params`."""
-    quote = connection.ops.quote_name
-    sets: list[str] = []
-    params: list[Any] = []
-    for name, count in (add or {}).items():
-        column = quote(_column(model, name).column)
-        sets.append(f"{column} = {column} + %s")
-        params.append(count)
-    for name, value in fields.items():
-        field = _column(model, name)
-        sets.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    conditions, where_params = _conditions(model, where)
-    params.extend(where_params)
-    if also:
-        conditions.append(also)
-        params.extend(also_params)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
-    if returning:
-        sql += " RETURNING " + ", ".join(quote(_column(model, name).column) for name in returning)
+    """Run `update_sql`: the number of rows changed; with `returning`, the (first) row's values, or None when
+    none matched."""
+    sql, params = update_sql(model, where=where, fields=fields, add=add, returning=returning)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if not returning:

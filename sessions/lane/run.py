@@ -10,6 +10,7 @@ worker is the only writer of the session's state while it drains, so it keeps th
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import metrics
@@ -32,7 +33,15 @@ from devices.services import driver_for
 from devices.uitree import ui_hash
 
 from ..dispatch import lane_bell
-from ..events import event_append, event_insert, screen_save, screen_store, session_bump, step_payload
+from ..events import (
+    event_append,
+    event_insert,
+    screen_save,
+    screen_store,
+    session_bump,
+    step_payload,
+    step_transition,
+)
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
 from ..secrets import secrets_mask, secrets_resolve
@@ -97,43 +106,22 @@ def step_claim(lane: Lane, step: Step) -> bool:
     steps (not stopped, paused or hibernated meanwhile). One conditional update decides it."""
     now = timezone.now()
     timings = {**step.timings, "queue_ms": max(0, int((now - step.queued_at).total_seconds() * 1000))}
-    with transaction.atomic():
-        claimed = rows_update(
-            Step,
-            where={"id": step.pk, "status": Step.Status.QUEUED},
-            add={"attempt": 1},
-            fields={
-                "status": Step.Status.RUNNING,
-                "started_at": now,
-                "lease_token": lane.lease.token,
-                "timings": timings,
-            },
-            **_while_session_runs(lane.session_id),
-        )
-        if not claimed:
-            return False
-        step.status, step.attempt, step.started_at, step.timings = Step.Status.RUNNING, step.attempt + 1, now, timings
-        step.lease_token = lane.lease.token
-        _event(lane, step)
+    fields = {"status": Step.Status.RUNNING, "started_at": now, "lease_token": lane.lease.token, "timings": timings}
+    seq = step_transition(
+        session_id=lane.session_id,
+        step_id=step.pk,
+        step_where={"status": Step.Status.QUEUED},
+        step_fields=fields,
+        step_add={"attempt": 1},
+        session_where={"status": Status.RUNNING},
+        session_fields={},
+        payload=step_payload(step, "STARTED", attempt=step.attempt + 1),
+    )
+    if seq is None:
+        return False
+    step.status, step.attempt, step.started_at, step.timings = Step.Status.RUNNING, step.attempt + 1, now, timings
+    step.lease_token = lane.lease.token
     return True
-
-
-def _while_session_runs(session_id: Any) -> dict[str, Any]:
-    """The condition, for `rows_update`, that the session still runs steps (not stopped, paused or hibernated)."""
-    quote, meta = connection.ops.quote_name, TestSession._meta
-    table, key = quote(meta.db_table), meta.pk.get_db_prep_value(session_id, connection)  # type: ignore[union-attr]
-    also = f"EXISTS (SELECT 1 FROM {table} WHERE {quote('id')} = %s AND {quote('status')} = %s)"
-    return {"also": also, "also_params": (key, Status.RUNNING)}
-
-
-def _event(lane: Lane, step: Step, **session_fields: Any) -> str:
-    """The step's STEP_STATUS event, numbered with one `session_bump` that also sets `session_fields`;
-    the session's status as that statement saw it."""
-    bumped = session_bump(session_id=lane.session_id, **session_fields)
-    assert bumped is not None, f"session {lane.session_id} is gone"
-    payload = step_payload(step)
-    event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
-    return bumped[1]
 
 
 # --- run ----------------------------------------------------------------------------------------------
@@ -253,20 +241,37 @@ def _finish(
     session_fields: dict[str, Any] = {"last_activity_at": fields["finished_at"]}
     if after is not lane.state:
         session_fields["current_state"] = after
-    with transaction.atomic():
-        fence = {"status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
-        bumped = session_bump(session_id=lane.session_id, **session_fields)
-        if bumped is None:
-            return False
-        if error is not None and bumped[1] in TestSession.TERMINAL:
-            fields["status"] = Step.Status.CANCELLED  # it failed because the session was stopped under it
-        if not rows_update(Step, where={"id": step.pk, **fence}, fields=fields):
-            transaction.set_rollback(True)
-            return False
+    fence = {"status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
+    done = copy.copy(step)
+    if error is None:
         for name, value in fields.items():
-            setattr(step, name, value)
-        payload = step_payload(step)
-        event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
+            setattr(done, name, value)
+        seq = step_transition(
+            session_id=lane.session_id,
+            step_id=step.pk,
+            step_where=fence,
+            step_fields=fields,
+            session_fields=session_fields,
+            payload=step_payload(done),
+        )
+        if seq is None:
+            return False
+    else:
+        with transaction.atomic():
+            bumped = session_bump(session_id=lane.session_id, **session_fields)
+            if bumped is None:
+                return False
+            if bumped[1] in TestSession.TERMINAL:
+                fields["status"] = Step.Status.CANCELLED  # it failed because the session was stopped under it
+            if not rows_update(Step, where={"id": step.pk, **fence}, fields=fields):
+                transaction.set_rollback(True)
+                return False
+            for name, value in fields.items():
+                setattr(done, name, value)
+            payload = step_payload(done)
+            event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
+    for name, value in fields.items():
+        setattr(step, name, value)
     metrics.step_finished(step=step)
     lane.state = after
     if step.status == Step.Status.FAILED and not step.optional:
