@@ -20,6 +20,17 @@ def secrets_resolve(value: Any, secrets: dict[str, str]) -> Any:
     return value
 
 
+def secrets_unknown(value: Any, secrets: dict[str, str]) -> bool:
+    """True when a step's params refer to a secret `secrets` does not have."""
+    if isinstance(value, str):
+        return "${" in value and any(m[1] not in secrets for m in SECRET_REF.finditer(value))
+    if isinstance(value, dict):
+        return any(secrets_unknown(inner, secrets) for inner in value.values())
+    if isinstance(value, list):
+        return any(secrets_unknown(inner, secrets) for inner in value)
+    return False
+
+
 def secrets_mask(value: Any, secrets: dict[str, str]) -> Any:
     """Every secret value → `${NAME}`, in every string of a result, an effect or an error."""
     if not secrets:

@@ -44,7 +44,7 @@ from ..events import (
 )
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
-from ..secrets import secrets_mask, secrets_resolve
+from ..secrets import secrets_mask, secrets_resolve, secrets_unknown
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
 
@@ -134,6 +134,8 @@ def step_run(lane: Lane, step: Step) -> None:
     if step.action == "ask_user":
         _ask(lane, step)
         return
+    if secrets_unknown(step.params, lane.secrets):  # typed into a password field after the drain began
+        lane.secrets = TestSession.objects.values_list("secrets", flat=True).get(pk=lane.session_id)
     params = secrets_resolve(step.params, lane.secrets) if lane.secrets else step.params
     started = time.monotonic()
     while True:

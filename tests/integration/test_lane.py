@@ -15,7 +15,7 @@ import pytest
 from celery import current_app
 from django.conf import settings
 
-from devices.drivers.sim import SimDriver, reset_sim_device
+from devices.drivers.sim import DEMO, SimDriver, reset_sim_device
 from devices.services import device_register_sim
 from sessions.accounts import api_user_create
 from sessions.models import Step
@@ -90,6 +90,31 @@ def test_a_stopped_run_ends_with_its_reason_and_frees_the_device(stack, devices,
     assert ran < 20  # the rest never started
     devices[0].refresh_from_db()
     assert devices[0].status == "available"
+
+
+def test_steps_sent_back_to_back_run_on_the_listening_drain_with_their_secrets(stack, devices, alice):
+    """A script's steps, each sent when the one before it completes, are run by the drain still listening on the
+    session's bell; a password typed among them is typed as itself (a secret the drain had not read when it
+    began), and what the session records shows only its reference."""
+    serial = devices[0].serial
+    session = Rest(stack.base_url, alice).post("/api/sessions/", {"device": serial}).body
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    steps = [
+        {"action": "launch_app", "package": DEMO},
+        {"action": "tap", "id": "password"},
+        {"action": "type", "text": "hunter22", "secret": True},
+        {"action": "press_key", "key": "back"},
+    ]
+    for step in steps:
+        sock.send({"type": "EXECUTE_SINGLE", "step": step})
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+        done = sock.wait_for(step_done(ack["step_id"]))
+        assert done["status"] == "COMPLETED", done
+    typed = [e["args"] for e in SimDriver(serial, settings.SIM_DEVICE_DIR).action_log() if e["op"] == "input_text"]
+    assert typed and "hunter22" in json.dumps(typed[-1]) and "${" not in json.dumps(typed[-1]), typed
+    recorded = Step.objects.get(session_id=session["id"], index=2)
+    assert "hunter22" not in json.dumps([recorded.params, recorded.result, recorded.effect])
 
 
 class _Events:
