@@ -38,16 +38,15 @@ def _db_made_pk(model: type[Model]) -> bool:
 
 def insert_sql(obj: Model, *, select_from: str = "", selected: dict[str, str] | None = None) -> Sql:
     """`INSERT INTO table (columns) VALUES (…)` of `obj`, or, with `select_from`, `… SELECT … FROM select_from`
-    where the columns named in `selected` take that SQL expression instead of the object's value."""
+    where the columns named in `selected` take that SQL expression instead (a `%s` in it is the object's value)."""
     meta, selected = obj._meta, selected or {}
     fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
     values, params = [], []
     for field in fields:
         value = field.pre_save(obj, True)
-        if field.name in selected:
-            values.append(selected[field.name])
-        else:
-            values.append("%s")
+        expression = selected.get(field.name, "%s")
+        values.append(expression)
+        if "%s" in expression:
             params.append(field.get_db_prep_save(value, connection))
     columns = ", ".join(_quote(f.column) for f in fields)
     source = f"SELECT {', '.join(values)} FROM {select_from}" if select_from else f"VALUES ({', '.join(values)})"
