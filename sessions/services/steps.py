@@ -163,11 +163,12 @@ def _append_fast(session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ri
     if reserved is None:
         return None
     _, _, status, device_id = reserved
-    # The ring goes out first after commit, then the event: the device's worker starts while the event travels.
+    # After commit the event goes out first, then the ring: a listening drain claims the step within a
+    # millisecond, and a STARTED published before its QUEUED would send every socket to the database for it.
     # A PENDING session's chain(setup, drain) is on its way and drains this step too.
+    publish_on_commit(session_group(key), event_message(event))
     if ring and device_id is not None and status != Status.PENDING:
         lane_ring_on_commit(session_id=key, queue=_queue(device_id))
-    publish_on_commit(session_group(key), event_message(event))
     return step
 
 
