@@ -164,7 +164,7 @@ def _step_transition_sql(
     seq = connection.ops.quote_name(TestSession._meta.get_field("last_seq").column)  # type: ignore[union-attr]
     stored, stored_params = insert_sql(event, select_from="bumped", selected={"seq": seq})
     sql = (
-        f"WITH locked AS ({locked} FOR UPDATE), changed AS ({changed}), bumped AS ({bumped}) "
+        f"WITH locked AS ({locked} FOR NO KEY UPDATE), changed AS ({changed}), bumped AS ({bumped}) "
         f"{stored} RETURNING {connection.ops.quote_name('seq')}"
     )
     return sql, [*locked_params, *changed_params, *bumped_params, *stored_params]

@@ -57,7 +57,7 @@ def flow_check(
 
 def _run_slot(owner: AbstractBaseUser) -> None:
     """Refuse a run over the owner's runs-in-flight cap (the owner's row is locked: race-free)."""
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
     cap = int(settings.MAX_RUNS_IN_FLIGHT_PER_USER)
     if Run.objects.filter(owner=owner, status=Status.RUNNING).count() >= cap:
         raise RunLimit(f"You have {cap} runs in flight, the most allowed; wait for one to end or stop one.", limit=cap)

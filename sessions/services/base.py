@@ -67,8 +67,12 @@ def retry_on_deadlock(service: Callable[P, R]) -> Callable[P, R]:
 
 
 def locked_session(session_id: Any, *, owner: AbstractBaseUser | None = None) -> TestSession:
-    """The session with its row locked for this transaction (its owner's only, when `owner` is given)."""
-    sessions = TestSession.objects.select_for_update(of=("self",)).select_related("device")
+    """The session with its row locked for this transaction (its owner's only, when `owner` is given).
+
+    Locks here are FOR NO KEY UPDATE (on PostgreSQL): they serialize the writers of a row, and leave alone the
+    foreign-key checks of rows that refer to it (a step, an event), which take FOR KEY SHARE at commit: with
+    FOR UPDATE, such a check waiting on a lock held by a transaction that waits on ours was a deadlock."""
+    sessions = TestSession.objects.select_for_update(of=("self",), no_key=True).select_related("device")
     if owner is None:
         return sessions.get(pk=session_id)
     try:

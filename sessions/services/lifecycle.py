@@ -62,7 +62,7 @@ def session_open(
     """
     with transaction.atomic():
         # Locking the owner's row serialises concurrent opens by one user: the cap is race-free.
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
         waiting = TestSession.objects.filter(owner=owner, status=Status.PENDING, device__isnull=True).exists()
         cap = user_session_cap(user=owner)
         active = TestSession.objects.filter(HOLDING_SLOT, owner=owner).count()
@@ -117,7 +117,7 @@ def sessions_admit() -> int:
         .values_list("pk", "owner_id")
     ):
         with transaction.atomic():
-            get_user_model().objects.select_for_update().filter(pk=owner_id).first()
+            get_user_model().objects.select_for_update(no_key=True).filter(pk=owner_id).first()
             session = locked_session(session_id)
             if session.status != Status.PENDING or session.device_id is not None:
                 continue

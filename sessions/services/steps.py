@@ -60,7 +60,7 @@ def _rate_limit_slot(owner: AbstractBaseUser, limit: int) -> Any:
     if not limit:
         return now
     window = timedelta(seconds=settings.RATE_LIMIT_WINDOW_SECONDS)
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
     # The limit-th most recent step in the window, if there are that many: one row, not `limit` rows.
     oldest = (
         Step.objects.filter(session__owner=owner, scheduled_at__gt=now - window)
