@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from core import metrics
@@ -120,7 +120,11 @@ def _drain(lane: Lane, *, linger: bool) -> None:
                 _running(lane)
             if not step_claim(lane, step):
                 return  # stopped, paused or hibernated meanwhile, or already claimed
-            step_run(lane, step)
+            try:
+                step_run(lane, step)
+            except DatabaseError:
+                _step_interrupted(lane, step)
+                raise
             if step.status == Step.Status.RUNNING:
                 return  # a question: the answer rings again
         queued, blocked = _next(lane, linger=linger and not lane.end_when_drained and not lane.failed)
@@ -161,6 +165,19 @@ def _next(lane: Lane, *, linger: bool) -> tuple[list[Step], bool]:
     screen_read_finish(lane)
     lane_unlisten(session_id=lane.session_id)
     return _pending(lane)
+
+
+def _step_interrupted(lane: Lane, step: Step) -> None:
+    """The database failed the drain during a claimed step (a deadlock, a lost connection): the step runs again
+    in a drain of its own (within its retries), as it would had the worker died; the rings this drain heard
+    are answered by that drain too."""
+    with transaction.atomic():
+        session = locked_session(lane.session_id)
+        running = session.steps.filter(pk=step.pk, status=Step.Status.RUNNING, lease_token=lane.lease.token).first()
+        if running is not None:
+            running.session = session
+            steps_requeue_lost(running)
+    lane_ring(session_id=lane.session_id, queue=lane.device.queue, always=True)
 
 
 def _pending(lane: Lane) -> tuple[list[Step], bool]:
