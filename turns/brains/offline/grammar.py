@@ -43,6 +43,9 @@ class Intent:
     explicit: bool = False
     """The direction was said ("scroll up to …"), not assumed; of a check, a value was said ("the model is X"):
     it is looked for as written, not by a likeness or an alias ("Login" is not "Sign in" there)."""
+    says: bool = False
+    """Of a check, the text was said after "says", "reads" …: as written too, but it may be a label and its value
+    ("it says Android version 14")."""
 
     @property
     def verb(self) -> str:
@@ -513,7 +516,8 @@ def _pull_to_refresh(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:(?:go|scroll|swipe|move|jump|get)\s+)?(?:all\s+the\s+way\s+)?(?:back\s+)?(?:(?:up|down)\s+)?(?:to|until)\s+"
+    r"(?:(?:go|scroll|swipe|move|jump|get)\s+)?(?:(?:the|this)\s+(?:list|page|screen)\s+)?(?:all\s+the\s+way\s+)?(?:back\s+)?"
+    r"(?:(?:up|down)\s+)?(?:to|until)\s+"
     r"(?:the\s+)?(?:very\s+)?(?P<edge>top|bottom|end|beginning|start)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
     r"(?:the\s+)?(?P<edge>top|bottom)(?:\s+of\s+(?:the\s+)?(?:list|page|screen))?",
     r"(?:scroll|go|swipe|move)\s+(?:all\s+the\s+way|right)\s+(?P<way>down|up)(?:\s+(?:the\s+)?(?:list|page))?",
@@ -662,12 +666,14 @@ def check(clause: str) -> Intent | None:
         clause,
     )
     lead = re.match(
-        rf"^(?:{VERIFY}|(?:is|are|does|do)\s+(?=.*{_SHOWN}$)|(?=(?:is|are)\s+there\s)|(?:is|are)\s+(?=(?:the|my|this)\s)|"
+        rf"^(?:{VERIFY}|(?=(?:is|are)\s+there\s)|(?:is|are|does|do)\s+(?=.*{_SHOWN}$)|(?:is|are)\s+(?=(?:the|my|this)\s)|"
         r"(?:does|do)\s+(?=(?:the|my|this)\s.*\b(?:say|read|show|display|contain|have|list|include)\b))",
         clause,
         re.I,
     )
     body = clause[lead.end() :] if lead else clause
+    if not lead and re.fullmatch(r"(?:the|my|your)\s+(?:password|passcode|pin)\s+(?:is|=|:)\s+\S+", body, re.I):
+        return None  # "the password is x": a password said (never shown to check), to type
     opening = _OPENING.match(body)
     predicate = _PREDICATE.search(body)
     should = _SHOULD.match(body)
@@ -693,16 +699,19 @@ def check(clause: str) -> Intent | None:
     value = _VALUE.fullmatch(target)
     if value and _FIELD_STATES.fullmatch(value["y"]):
         return Intent("unsupported", text="check a field's value or an element's state, only what text is shown")
-    literal = False
+    # "the title says Log in", "it reads X": the words of the screen, as written (never "Sign in" for "Log in")
+    literal = says = bool(
+        opening and re.search(r"\b(?:says|reads|equals|is\s+set\s+to|mentions)\s*$", opening[0].strip(), re.I)
+    )
     if value and not _STATES.fullmatch(value["y"]) and not _NOT.fullmatch(value["y"]):
-        target, literal = re.sub(r"^(?:an?|running|using)\s+(?=\S)", "", value["y"], flags=re.I), True
+        target, literal, says = re.sub(r"^(?:an?|running|using)\s+(?=\S)", "", value["y"], flags=re.I), True, False
         said_first = not re.match(r"(?:the|my|your|it|this|that)\b", value["x"], re.I)
         if said_first and re.match(r"(?:the|my|your)\s", value["y"], re.I):
             target = value["x"]  # "X is the model": the value said first
     target = target.strip(" ,")
     if not target:
         return None
-    return Intent("assert_not" if negated else "assert", target=target, explicit=literal)
+    return Intent("assert_not" if negated else "assert", target=target, explicit=literal, says=says)
 
 
 @rule(rf"(?:{VERIFY})?.+")
@@ -892,6 +901,8 @@ _FIELD_WORDS = r"email|e-mail|password|passcode|passwd|pwd|pw|username|user\s+na
     rf"(?:type|enter|input|write|key\s+in|fill\s+in|fill)\s+(?:in\s+|into\s+|out\s+)?(?:the\s+|my\s+|a\s+)?"
     rf"(?P<field>{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))(?:\s+field)?",
     r"(?:use|enter|type|put\s+in|give)\s+(?:my|the|your|our)\s+(?P<field3>password|email|username|user\s+name|pin)",
+    r"(?:put|type|enter|fill|key|punch)\s+(?:my|the|your|our)\s+(?P<field6>password|email|username|user\s+name|pin)\s+in"
+    r"(?:\s+(?:there|here|now))?",
     r"(?:use|enter|type|put\s+in|give|try)\s+(?:a|an|some|the)\s+(?:wrong|bad|incorrect|invalid|random|fake|different)\s+"
     r"(?P<field5>password|email|username)",
     r"fill\s+(?P<it>it|that|this)(?:\s+(?:in|out))?|fill\s+(?:in|out)\s+(?P<it2>it|that|this)",
@@ -908,13 +919,14 @@ def _type_unknown(m: re.Match[str]) -> Intent:
         return Intent("type", target="it", text="")
     if groups.get("form"):
         return Intent("type", target="the form", text="")  # "enter the credentials": which ones is asked
-    field = next((groups[k] for k in ("field", "field2", "field3", "field4", "field5") if groups.get(k)), "")
+    field = next((groups[k] for k in ("field", "field2", "field3", "field4", "field5", "field6") if groups.get(k)), "")
     return Intent("type", target=field, text="")
 
 
 @rule(
     rf"(?:type|enter|input|write|fill\s+in|key\s+in|put|add|use|provide|supply|give|insert)\s+(?:in\s+)?(?:my\s+|the\s+|a\s+)?"
-    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:address|field|box))?(?:\s+(?:as|is|=|:|of))?\s+(?P<text>\S+)",
+    rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:address|field|box))?(?:\s+(?:as|is|=|:|of))?\s+"
+    r"(?P<text>(?!(?:in|into|there|here|now|please|again|too|first|it|that|field|box|in\s+there)$)\S+)",
     r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)(?:\s+(?:in|out))?\s+with\s+(?P<text>.+)",
     r"(?P<verb>set|change|update|fix|correct)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
     r"(?P<verb>replace)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
@@ -1050,7 +1062,8 @@ def _terse_toggle(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?\s*(?:[:=]|is)?\s+(?P<text>\S+)",
+    rf"(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?\s*(?:[:=]|is)?\s+"
+    r"(?P<text>(?!(?:field|box|input|address|too|again|now|please|next|first|then)$)\S+)",
     rf"(?P<text>\S+)\s+(?:in|into|for|as)\s+(?:the\s+|my\s+)?(?P<field>{_FIELD_WORDS})(?:\s+(?:field|box|input))?",
 )
 def _terse_type(m: re.Match[str]) -> Intent:

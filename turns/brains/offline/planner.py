@@ -29,7 +29,7 @@ from .grammar import PRONOUNS, Intent, parse
 from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
 from .screen import ACT, KINDS, Ask, Missing, Screen, needs_screen, split_noun
-from .words import GENERIC, VERBS, canonical, clauses, correct_words, mask, norm, tidy
+from .words import GENERIC, VERBS, canonical, clauses, correct_words, mask, norm, ordinal, tidy
 
 # Steps after which the planner no longer knows what the screen shows.
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
@@ -90,6 +90,10 @@ _NOUN_WORD = re.compile(
     re.I,
 )
 _SHOWN_WORD = re.compile(r"(?:appears?|shows?(?:\s+up)?|exists?|is\s+there|visible|shown)(?:\s+.*)?", re.I)
+_NTH_ROW = re.compile(
+    r"(?:the\s+)?(?P<n>\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+"
+    r"(?:item|row|entry|line)(?:\s+(?:in|of|on)\s+(?:the\s+)?list)?", re.I
+)
 _PASSWORD_FIELD = re.compile(r"(?:the\s+|my\s+)?(?:password|passcode|passwd|pwd|pw|pass)(?:\s+(?:field|box))?", re.I)
 _PRONOUN_ANCHOR = re.compile(
     r"(?P<head>(?:the\s+)?(?:one|[\w-]+))\s+(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|"
@@ -210,7 +214,21 @@ class _Planner(Resolver):
         element: Intent | None = None
         """The last intent that named an element: what a later "it" stands for."""
         found = [part for clause in found for part in _run_on(clause)]
+        skipped: list[tuple[str, Intent]] = []
+        """What the instruction says NOT to do ("… but don't sign in yet")."""
+        condition: str | None = None
+        """ "if wifi is on, turn it off": the switch the next clause must set, whatever its state."""
         for clause in found:
+            if dont := _DONT.fullmatch(clause):
+                undone = parse(dont["rest"])
+                if undone is None or undone.kind in ("unsupported", "assert", "assert_not", "check_state"):
+                    raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
+                skipped.append((self.masked.restore(dont["rest"]), undone))
+                continue
+            if (cond := _CONDITION.fullmatch(clause)) and condition is None:
+                condition = cond["x"]
+                element = Intent("toggle", target=cond["x"])
+                continue
             intent = parse(clause)
             starts_with_verb = bool(clause.split()) and clause.split()[0].lower() in VERBS
             if (
@@ -287,10 +305,25 @@ class _Planner(Resolver):
                 previous.text = intent.text
                 planned[-1] = (f"{planned[-1][0]}, {clause}", previous)
                 continue
+            if condition is not None:
+                if not (intent.kind == "toggle" and intent.on is not None and _same_name(intent.target, condition)):
+                    said = self.masked.restore(condition)
+                    raise BrainError(
+                        f'I can\'t act only if "{said}" is in some state: no step checks that. {can_do()}',
+                        "unsupported",
+                    )
+                condition = None  # "if wifi is on, turn it off": turning it off is right whatever it is
             planned.append((clause, intent))
             previous = intent
             if intent.kind in _ELEMENTS and intent.target and not intent.pronoun:
                 element = intent
+        if condition is not None:
+            raise BrainError(f"I can't act only if something holds: no step checks that. {can_do()}", "unsupported")
+        for words, undone in skipped:
+            # "fill in the form but don't sign in": left undone, unless another clause does just that
+            if any(_same_act(intent, undone) for _, intent in planned):
+                raise BrainError(f'You asked me both to {words} and not to: which is it?', "not_understood")
+            self.notes.append(f"I won't {words}")
         return planned
 
     def _question(self, ask: Ask, rest: str) -> Plan:
@@ -347,6 +380,8 @@ class _Planner(Resolver):
             intent.text = value
         elif intent.kind == "tap" and intent.terse and value.lower() in ("on", "off"):
             intent = Intent("toggle", target=intent.target, on=value.lower() == "on")
+        elif intent.kind == "tap" and intent.terse and value and self._names_field(intent.target):
+            intent = Intent("type", target=intent.target, text=value)  # "the password" -> "secret123"
         elif intent.kind == "sleep" and intent.ms is None:
             duration = parse(f"wait {value}")
             intent.ms = duration.ms if duration is not None and duration.kind == "sleep" else None
@@ -555,8 +590,13 @@ class _Planner(Resolver):
     def _assert(self, intent: Intent) -> None:
         if intent.pronoun and self.forced is None:
             raise Ask("What should I check for? Name it, please.", code="needs_value")
-        value = None if intent.explicit else self._labelled_value(intent.target)
-        selector, name = self._screen_named(intent.target) or self._literal(intent) or self._see(value or intent.target)
+        value = None if intent.explicit and not intent.says else self._labelled_value(intent.target)
+        selector, name = (
+            self._screen_named(intent.target)
+            or (self._see(value) if value else None)
+            or self._literal(intent)
+            or self._see(intent.target)
+        )
         self._add({"action": "assert_visible", **selector}, f'check that "{name}" is shown')
 
     def _literal(self, intent: Intent) -> tuple[Selector, str] | None:
@@ -731,6 +771,8 @@ class _Planner(Resolver):
         if intent.terse and not intent.inherited and (package := app_package(words)):
             self._launch(package, fresh=False)
             return
+        if row := self._nth_row(words, beyond=True):
+            intent.target = words = row  # "the 15th item" of a list showing 13: the row numbered so
         if action == "tap" and canonical(split_noun(words)[0]) in _UP | {canonical(w) for w in _UP}:
             if words.strip().lower() == "up" and intent.terse and not self._has_up():
                 self._scroll(Intent("scroll", direction="up"))
@@ -756,6 +798,10 @@ class _Planner(Resolver):
         else:
             if intent.terse and not intent.inherited and i is not None and self._switch_of(i) is not None:
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
+            if intent.terse and not intent.inherited and i is not None and self.screen and self.screen.is_kind(i, "field"):
+                # "now the password": a field named without a verb is to be filled, with what is not said
+                field_name = self.screen.choice_name(i)
+                raise Ask(f"What should I type into the {field_name} field?", code="needs_value")
         field = action == "tap" and i is not None and self.screen is not None and self.screen.is_kind(i, "field")
         self._add({"action": action, **selector, **extra}, f'{verb} "{name}"', intent.times)
         if field:
@@ -949,6 +995,8 @@ class _Planner(Resolver):
         if intent.pronoun and self.forced is None:
             raise Ask("What should I scroll to? Name it, please.", code="needs_value")
         words = self.masked.restore(intent.target)
+        if row := self._nth_row(words, beyond=False):
+            intent.target = words = row  # "scroll to the 15th item": the row numbered so
         if intent.terse and self.screen and not self.masked.quoted(intent.target):
             findable = self.screen.list_like(split_noun(words)[0]) or self._on_screen(words)
             if not findable:
@@ -961,7 +1009,7 @@ class _Planner(Resolver):
             and self.screen.list_direction(self.masked.restore(intent.target)) == "up"
         ):
             step["direction"] = "up"
-        self._add(step, f'scroll {intent.direction} to "{name}"')
+        self._add(step, f'scroll {step.get("direction", "down")} to "{name}"')
 
     def _scroll_edge(self, intent: Intent) -> None:
         """To the top or bottom of the list: to its first row when the rows are numbered, else a few swipes."""
@@ -974,6 +1022,20 @@ class _Planner(Resolver):
         finger = "down" if intent.direction == "up" else "up"
         edge = "top" if intent.direction == "up" else "bottom"
         self._add({"action": "swipe", "direction": finger}, f"scroll to the {edge}", 5)
+
+    def _nth_row(self, words: str, *, beyond: bool) -> str | None:
+        """ "the 15th item" -> "Item 15" in a list whose rows are numbered from 1 ("Item 1", "Item 2" …); with
+        `beyond`, only when the screen shows fewer rows than that (else it is the 15th row shown)."""
+        said = _NTH_ROW.fullmatch(words.strip())
+        first = self._first_row() if said and self.screen else None
+        if not said or not first or not self.screen:
+            return None
+        n = ordinal(said["n"])
+        prefix = first[:-1]
+        shown = [label for label in self.screen.labels() if re.fullmatch(rf"{re.escape(prefix)}\d+", label)]
+        if beyond and n <= len(shown):
+            return None
+        return f"{prefix}{n}"
 
     def _first_row(self) -> str | None:
         """ "Item 1" when the list's rows read "Item 12", "Item 13" …"""
@@ -1009,7 +1071,8 @@ _NOT_NAMES = re.compile(
 
 _RUN_ON = re.compile(
     r"(?P<a>.+?)\s+(?P<b>(?:turn|switch|tap|click|press|open|go|type|enter|scroll|swipe|check|verify|enable|disable|toggle|"
-    r"sign|log|take|wait|clear|make\s+sure|long\s+press)(?:\s.+)?)",
+    r"sign|log|take|wait|clear|make\s+sure|long\s+press)(?!\s+(?:is|are|was|were|should|must|has|have|isn't|aren't|stays|remains)\b)"
+    r"(?:\s.+)?)",
     re.I,
 )
 _IN_APP = re.compile(
@@ -1034,6 +1097,30 @@ def _run_on(clause: str) -> list[str]:
         if head is not None and tail is not None and not head.terse and not tail.terse:
             return [first, *_run_on(rest)]
     return [clause]
+
+
+_DONT = re.compile(
+    r"(?:but\s+|and\s+)?(?:don'?t|do\s+not|never|dont)\s+(?P<rest>.+?)(?:\s+(?:yet|just\s+yet|for\s+now|now|at\s+all))?",
+    re.I,
+)
+_CONDITION = re.compile(
+    r"(?:only\s+)?if\s+(?P<x>.+?)\s+(?:is|are)\s+(?:not\s+|already\s+|currently\s+|still\s+)*(?:turned\s+|switched\s+)?"
+    r"(?:on|off|enabled|disabled|active|inactive)",
+    re.I,
+)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return canonical(split_noun(a)[0]) == canonical(split_noun(b)[0])
+
+
+def _same_act(done: Intent, undone: Intent) -> bool:
+    """Whether a planned intent does what another clause says not to do."""
+    if undone.kind == "login" or (undone.kind == "tap" and re.fullmatch(r"(?:the\s+)?sign\s*in(?:\s+button)?", undone.target, re.I)):
+        return done.kind == "login" or (done.kind == "tap" and canonical(done.target) in ("sign in", "the sign in"))
+    if undone.target and done.target:
+        return _same_name(done.target, undone.target)  # "turn off wifi but don't touch wifi"
+    return done.kind == undone.kind
 
 
 def _completes_login(intent: Intent) -> bool:

@@ -65,6 +65,12 @@ _RELATIVE = re.compile(
     r"above|over|next\s+to|beside|(?:to\s+the\s+)?right\s+of|(?:to\s+the\s+)?left\s+of|after|before)\s+(?P<anchor>.+)$",
     re.I,
 )
+# "OK on the update dialog", "Cancel in the backup popup": the button below the dialog's title
+_IN_DIALOG = re.compile(
+    r"(?P<name>.+?)\s+(?:on|in|of|from|inside|within)\s+(?:the\s+|this\s+|that\s+)?(?P<anchor>.+?)\s+"
+    r"(?:dialog|popup|pop-up|prompt|alert|modal|window|sheet|card)(?:\s+box)?",
+    re.I,
+)
 _LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
 _LOOKS = re.compile(
     r"\b(?:big|small|large|little|tiny|huge|red|green|blue|grey|gray|black|white|yellow|orange|purple|pink|bold|round|"
@@ -277,6 +283,9 @@ class Screen:
             attributed = self._attributed(ref, purpose=purpose, kind=kind, ask_from=ask_from)
             if attributed is not None:
                 return attributed
+            if match := _IN_DIALOG.fullmatch(ref):
+                with contextlib.suppress(Missing):
+                    return self._relative("any", "below", match["anchor"], strip_articles(match["name"]))
             if match := _relative(ref):
                 noun = KINDS[match["noun"].lower()] if match["noun"] else "any"
                 try:
@@ -403,7 +412,7 @@ class Screen:
     def choice_labels(self, choices: list[int]) -> list[str]:
         """How a question lists its candidates, each an answer that picks it: its name, and where it is when
         two share a name ("OK (1st from the top)")."""
-        names = [self._choice_name(i) for i in choices]
+        names = [self.choice_name(i) for i in choices]
         labels = []
         for i, name in zip(choices, names, strict=True):
             same = [j for j, other in zip(choices, names, strict=True) if other == name]
@@ -574,7 +583,7 @@ class Screen:
     def checked(self, i: int) -> bool:
         return self.nodes[i].checked
 
-    def _choice_name(self, i: int) -> str:
+    def choice_name(self, i: int) -> str:
         """A field that holds a value is offered by what it is ("Password"), not by what it holds ("•••")."""
         node = self.nodes[i]
         if self.is_kind(i, "field") and node.text and not self.is_empty_field(i) and ":id/" in node.resource_id:

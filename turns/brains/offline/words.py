@@ -76,8 +76,24 @@ _COUNT_WORDS = "|".join(sorted((re.escape(w) for w in _NUMBER_WORD), key=len, re
 _COUNTED = re.compile(rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#)\s*(?P<word>{_COUNT_WORDS})\b", re.I)
 
 
+_NTH = {
+    "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16,
+    "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "fortieth": 40,
+    "fiftieth": 50,
+}
+for _tens, _word in ((20, "twenty"), (30, "thirty"), (40, "forty")):
+    for _n, _th in enumerate("first second third fourth fifth sixth seventh eighth ninth".split(), 1):
+        _NTH[f"{_word}-{_th}"] = _NTH[f"{_word} {_th}"] = _tens + _n
+_NTH_WORDS = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _NTH), key=len, reverse=True)) + r")\b", re.I)
+
+
+def _suffixed(n: int) -> str:
+    return f"{n}" + ("th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th"))
+
+
 def _digits_for_words(text: str) -> str:
-    """ "item three", "row number five" -> "item 3", "row number 5"."""
+    """ "item three", "row number five" -> "item 3", "row number 5"; "the fifteenth item" -> "the 15th item"."""
+    text = _NTH_WORDS.sub(lambda m: _suffixed(_NTH[m[0].lower()]), text)
     return _COUNTED.sub(lambda m: f"{m['noun']} {_NUMBER_WORD[m['word'].lower()]}", text)
 
 
@@ -407,6 +423,8 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
     text = re.sub(r"(?<!\S)(?:←|<|‹|<-)(?!\S)", "back arrow", text)  # "tap the < button"
     text = _digits_for_words(text)
+    if "«" not in text:
+        text = re.sub(r"\s*[»›]\s*", " > ", text)  # "Settings » About phone": a path, not a closing quote
     text = _unlist(" ".join(text.translate(_CURLY).split()))
     text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
     splittable = {
@@ -762,10 +780,12 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
     "hoem" -> "home"), or None when there is none. Words in `keep` (on the screen) stay as they are."""
     words = clause.split(" ")
     changed = False
-    for n, word in enumerate(words):
+    for n, said in enumerate(words):
+        word = said.rstrip(":,")  # "emial:" is "email:"
+        tail = said[len(word) :]
         lower = word.lower()
         if lower in _SHORT_SLIPS:
-            words[n], changed = _SHORT_SLIPS[lower], True
+            words[n], changed = _SHORT_SLIPS[lower] + tail, True
             continue
         if lower in KEYWORDS or lower in COMMON or lower in keep or not lower.isalpha():
             continue
@@ -778,7 +798,7 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
             # the clause's first word, one letter off a verb ("opem", "clck"): the verb, when only one is that near
             near = {verb for verb in VERBS if len(verb) == len(lower) and word_likeness(lower, verb) >= 0.7}
         if len(near) == 1:
-            words[n], changed = near.pop(), True
+            words[n], changed = near.pop() + tail, True
     return " ".join(words) if changed else None
 
 
