@@ -77,7 +77,8 @@ POINT = (
 )
 VERIFY = (
     r"(?:make\s+sure|ensure|verify|check(?:\s+and\s+see)?|double[\s-]*check|assert|confirm|validate|expect|read|"
-    r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether))\s+"
+    r"see\s+(?:if|whether)|test(?:\s+that)?|look\s+(?:and\s+see\s+)?(?:if|whether)|"
+    r"(?:tell|show)\s+me\s+(?=if|whether)|let\s+me\s+know\s+(?=if|whether)|find\s+out\s+(?=if|whether))\s*"
     r"(?:that\s+|if\s+|whether\s+|for\s+(?:the\s+presence\s+of\s+)?)?"
 )
 TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into|use)"
@@ -182,6 +183,8 @@ _UNSUPPORTED = {
     r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
     r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
     r"shake.*": "shake the phone",
+    r"(?:take|snap|shoot)\s+(?:a\s+|some\s+|an?\s+)?(?:photo|photograph|selfie|pic)s?(?:\s+.*)?": "take photos",
+    r".+\s+(?:out\s+loud|aloud)(?:\s+.*)?|(?:speak|dictate)\s+.+": "speak or read things aloud",
     r"(?:(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?)?(?:there\s+(?:are|is|should\s+be)\s+)?"
     r"(?:no\s+more\s+than|at\s+least|at\s+most|exactly|fewer\s+than|more\s+than|less\s+than|only)\s+\d+\s+.+|"
     r"(?:count|number\s+of)\s+(?:the\s+)?.+": "count elements (I can check that one is or is not shown)",
@@ -618,7 +621,8 @@ _GONE = re.compile(r"\b(?:gone|hidden|absent|missing|disappeared|vanished|went\s
 _NOT = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.I)
 _LOGGED = re.compile(
     r"(?:i'?m|i\s+am|we're|we\s+are|(?:the\s+)?user\s+is|you're|you\s+are|(?:i|we|you)\s+should\s+be|"
-    r"(?:i|we|you)\s+(?:are|am)\s+still)\s+(?:still\s+|now\s+)?(?P<not>not\s+)?(?:logged|signed)\s+(?P<way>in|out)",
+    r"(?:i|we|you)\s+(?:are|am)\s+still)\s+(?:still\s+|now\s+)?(?P<not>not\s+|no\s+longer\s+)?(?:logged|signed)\s+"
+    r"(?P<way>in|out)",
     re.I,
 )
 _QUANTITY = re.compile(
@@ -783,11 +787,12 @@ def _volume(m: re.Match[str]) -> Intent:
     rf"(?:press|hit|push|use|tap)\s+(?:the\s+)?(?P<key>{KEY})(?:\s+(?:key|button))?",
     rf"{TAP}\s+(?:the\s+)?(?P<key>{KEY})\s+(?:key|button)",
     r"(?:open|show|bring\s+up|view)\s+(?:me\s+)?(?:the\s+|my\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
-    r"(?:submit)(?:\s+(?:the|this)\s+form)?(?P<key>)",
+    r"(?:submit)(?:\s+(?:the\s+|this\s+)?(?:login\s+|sign[\s-]*in\s+)?form)?(?:\s+(?:empty|blank|as\s+(?:it\s+)?is))?(?P<key>)",
 )
 def _key(m: re.Match[str]) -> Intent:
     name = " ".join(m["key"].lower().split())
-    return Intent("key", text=_KEY_NAMES[name] if name else "enter")
+    # "submit": the form's submit button when the screen has one, else the enter key
+    return Intent("key", text=_KEY_NAMES[name] if name else "enter", target="" if name else "submit")
 
 
 @rule(
@@ -804,7 +809,8 @@ def _backspace(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    rf"(?:re-?start|re-?launch|re-?open|reload|reboot|relaunch)\s+(?P<app>.+?){_FRESH}",
+    rf"(?:re-?start|re-?launch|re-?open|reload|reboot|relaunch|(?:cold|hard|force)[\s-]*(?:start|restart|re-?launch|boot))"
+    rf"\s+(?P<app>.+?){_FRESH}",
     rf"(?:start|launch|open)\s+(?P<app>.+?)\s+(?:over|again|afresh|anew|from\s+the\s+(?:start|beginning)){_FRESH}",
 )
 def _restart(m: re.Match[str]) -> Intent | None:
@@ -908,6 +914,8 @@ _FIELD_WORDS = r"email|e-mail|password|passcode|passwd|pwd|pw|username|user\s+na
     r"fill\s+(?P<it>it|that|this)(?:\s+(?:in|out))?|fill\s+(?:in|out)\s+(?P<it2>it|that|this)",
     r"(?:fill\s+in|fill\s+out|enter|type(?:\s+in)?|put\s+in|input|provide)\s+(?:my|the|your|our|some)\s+"
     r"(?P<form>details|credentials|creds|login(?:\s+details)?|info|information|sign[\s-]*in\s+details)",
+    r"(?:fill(?:\s+in|\s+out)?|complete|populate)\s+(?P<form2>(?:both|all|the)\s+(?:of\s+)?(?:the\s+)?(?:fields|boxes|inputs)|"
+    r"(?:the\s+)?(?:login\s+|sign[\s-]*in\s+)?form|everything)",
     r"(?:put|type|enter|write|key)\s+(?P<it3>it|that|this|them)\s+(?:in|into|inside)(?:\s+(?P<field4>.+))?",
     r"(?:fill(?:\s+(?:in|out))?|type|enter|write)(?:\s+(?:in|into|something|text|anything|some\s+text))?"
     rf"(?:\s+(?:in|into)\s+(?P<field2>(?:the\s+|a\s+|my\s+)?(?:{_FIELD_WORDS}|(?:(?!(?:in|into|to|on|with|as|for)\b)\S+\s+){{0,3}}(?:field|box|input|form))))?",
@@ -917,7 +925,7 @@ def _type_unknown(m: re.Match[str]) -> Intent:
     groups = m.groupdict()
     if groups.get("it") or groups.get("it2"):
         return Intent("type", target="it", text="")
-    if groups.get("form"):
+    if groups.get("form") or groups.get("form2"):
         return Intent("type", target="the form", text="")  # "enter the credentials": which ones is asked
     field = next((groups[k] for k in ("field", "field2", "field3", "field4", "field5", "field6") if groups.get(k)), "")
     return Intent("type", target=field, text="")

@@ -94,6 +94,14 @@ _NTH_ROW = re.compile(
     r"(?:the\s+)?(?P<n>\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+"
     r"(?:item|row|entry|line)(?:\s+(?:in|of|on)\s+(?:the\s+)?list)?", re.I
 )
+_PLACEHOLDER = re.compile(
+    r"(?:(?:my|your|our|his|her|their|the|a|an|some|any|valid|correct|right)\s+)+(?:\w+\s+)?"
+    r"(?:password|passcode|pin|email|e-mail|email\s+address|name|username|user\s+name|address|code|credentials|details|"
+    r"text|value|number|phone\s+number|thing|word|words|login)|something|anything|stuff|whatever|some\s+text|"
+    r"(?:some\s+)?random\s+(?:text|stuff|words?|characters)",
+    re.I,
+)
+_LOGIN_SCREEN = re.compile(r"(?:the\s+)?(?:login|log[\s-]?in|sign[\s-]?in)\s+(?:screen|page|form|view)", re.I)
 _PASSWORD_FIELD = re.compile(r"(?:the\s+|my\s+)?(?:password|passcode|passwd|pwd|pw|pass)(?:\s+(?:field|box))?", re.I)
 _PRONOUN_ANCHOR = re.compile(
     r"(?P<head>(?:the\s+)?(?:one|[\w-]+))\s+(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|"
@@ -268,6 +276,10 @@ class _Planner(Resolver):
             if intent is None:
                 raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
             if intent.kind == "unsupported":
+                for _, earlier in planned:  # "open the camera and take a photo": the first thing wrong is said
+                    name = self.masked.restore(earlier.target)
+                    if earlier.kind == "open" and not self._may_open(name):
+                        raise BrainError(f'I don\'t know an app called "{name}". {_APPS}', "not_on_screen")
                 raise BrainError(f"I can't {intent.text}: no step does that. {can_do()}", "unsupported")
             if (
                 intent.kind in ("open", "stop", "restart")
@@ -677,6 +689,9 @@ class _Planner(Resolver):
     # Keys and apps ------------------------------------------------------------------------
 
     def _key(self, intent: Intent) -> None:
+        if intent.target == "submit" and self.screen and self.screen.confidence("submit", kind="button") >= ACT:
+            self._tap(Intent("tap", target="submit"))  # "submit the form": its button, whatever has the focus
+            return
         said = {"back": "go back", "home": "go to the home screen"}.get(intent.text, f"press {intent.text}")
         self._add({"action": "press_key", "key": intent.text}, said, intent.times)
         self.app = LAUNCHER if intent.text == "home" else None if intent.text == "back" else self.app
@@ -686,6 +701,8 @@ class _Planner(Resolver):
         package = app_package(target, strict=False)
         if _HOME_WORDS.fullmatch(target) or package == LAUNCHER:
             self._key(Intent("key", text="home"))
+        elif _LOGIN_SCREEN.fullmatch(target) and self.screen and self.screen.confidence("sign out", kind="button") >= ACT:
+            self._tap(Intent("tap", target="sign out"))  # signed in: the way back to the login screen is signing out
         elif package and package != self.app and self.app is not None:
             self._launch(package, fresh=False)
         elif package and self.screen is None and self.steps:
@@ -724,6 +741,16 @@ class _Planner(Resolver):
                 raise Missing(f"I don't know an app called \"{name}\" and can't see it on the screen. {_APPS}") from exc
         else:
             raise BrainError(f'I don\'t know an app called "{name}". {_APPS}', "not_on_screen")
+
+    def _may_open(self, name: str) -> bool:
+        """Whether "open <name>" can name an app, or something on (or known of) the screen."""
+        return bool(
+            app_package(name, strict=False)
+            or _CURRENT.fullmatch(name.strip())
+            or self._on_screen(name)
+            or needs_screen(name)
+            or known_element(name, package=self.app)
+        )
 
     def _restart(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
@@ -892,6 +919,10 @@ class _Planner(Resolver):
             into, name = self._any_field(f'type "{text}" into' if text else "type into"), ""
             secret = bool(into and "password" in str(into.get("id", "")))
         self.last_field = None  # typed: a next "type y" names its field or is asked about
+        if text and not self.masked.quoted(intent.text) and _PLACEHOLDER.fullmatch(text):
+            # "type my password", "put something in the email box": what stands for a value, not the value
+            where = f"the {name} field" if name else "the field"
+            raise Ask(f'What should I type into {where}? (I read "{text}".)', code="needs_value")
         if into and text and (intent.fresh or self._holds_text(into)) and intent.on is not True:
             self._add({"action": "clear_text", "into": into}, f"clear the {name or 'field'}", same_screen=True)
         if text and not self.masked.quoted(intent.text) and _MISREAD_TEXT.search(text):

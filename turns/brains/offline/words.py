@@ -148,7 +148,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (
         re.compile(
             rf"(?P<email>{_EMAIL})\s*(?:/\s*|:\s*|,?\s+and\s+|,\s*|\+\s*|&\s*){_PW}"
-            r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then|and)\b)",
+            r"(?=\s*$|\s*[,;.!?]|\s+(?:to\s+(?:log|sign)|then|and|please|pls|thanks|thank\s+you|now|for\s+me)\b)",
             re.I,
         ),
         lambda m: _bare_password(m),
@@ -215,7 +215,8 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "dark theme -> on", "wifi = off": a switch and its state
     (
         re.compile(
-            r"(?<=\w)\s*(?:->|→|=>|=|:)\s*(?=(?:on|off|enabled|disabled)\b|(?:enable|disable)\s*(?:$|[,;.!]))", re.I
+            r"(?<=\w)(?:\s*(?:->|→|=>|=|:)\s*|\s+[-–—]\s+)(?=(?:on|off|enabled|disabled)\b|(?:enable|disable)\s*(?:$|[,;.!]))",
+            re.I,
         ),
         " ",
     ),
@@ -258,7 +259,7 @@ _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
     r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
     r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
-    r"hi|hello|hey|"
+    r"hi|hello|hey|(?:(?:dear|hey|hi|hello|ok(?:ay)?|yo)\s+)?(?:assistant|bot|robot|agent|computer|cognisim|buddy|friend)|"
     r"(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?(?:\s+(?:be\s+so\s+kind\s+as|mind|kindly|be\s+able|possibly))?"
     r"(?:\s+to)?|but|and\s+then|"
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
@@ -309,7 +310,7 @@ _FILLER = re.compile(
     r"when\s+you\s+(?:have|get)\s+a\s+(?:moment|minute|sec(?:ond)?|chance)|(?:much|really)\s+appreciated|"
     r"(?:i\s+)?appreciate\s+it|sorry(?:\s+to\s+bother\s+you)?|if\s+you\s+could|if\s+you\s+would|no\s+worries|"
     r"thanks\s+(?:a\s+lot|so\s+much|in\s+advance)|thank\s+you\s+in\s+advance|cheers\s+mate|many\s+thanks|"
-    r"(?:good\s+)?(?:morning|afternoon|evening)|(?:um+|uh+|hmm+|well|so|okay\s+so)|"
+    r"(?:good\s+)?(?:morning|afternoon|evening)|(?:(?:dear|hey|hi|hello|ok(?:ay)?|yo)\s+)?(?:assistant|bot|robot|agent|computer|cognisim)|(?:um+|uh+|hmm+|well|so|okay\s+so)|"
     r"(?:(?:can|could|would)\s+you\s+)?do\s+me\s+a\s+favou?r|pretty\s+please|quick\s+one|one\s+more\s+thing|"
     r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:just\s+)?(?:testing|checking|trying\s+out|working\s+on|looking\s+at|playing\s+with)"
     r"\b.*|(?:i|we)\s+(?:think|guess|believe|suppose|hope|feel)\b(?!.*\b(?:tap|open|type|turn|press|click)\b).*|"
@@ -345,6 +346,8 @@ _ASIDE = re.compile(
     r"\s+with\s+(?:both\s+|all\s+|the\s+)?(?:fields?|form|email|password)\s+(?:(?:left\s+)?empty|blank)$",
     re.I,
 )
+# "clear the error by signing in with …": what to do is how, the rest is what it is for.
+_BY_DOING = re.compile(rf"^\S.*?\s+by\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<b>\s+\S.*)$", re.I)
 # "I'd appreciate it if you turned dark theme on": the verb of a clause, said in the past.
 _PAST_FORMS = {
     "turned": "turn",
@@ -463,6 +466,7 @@ def tidy(clause: str) -> str:
     clause = _ITS.sub(r"\1 is", clause)
     clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
+    clause = _BY_DOING.sub(lambda m: _GERUNDS[m["g"].lower()] + m["b"], clause)
     clause = _ASIDE.sub("", clause)
     clause = _PAST.sub(lambda m: _PAST_FORMS[m["p"].lower()], clause)
     return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
@@ -793,7 +797,9 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
             continue
         near = {keyword for keyword in KEYWORDS if word_likeness(lower, keyword) >= 0.9}
         if near in ({"sign", "signin"}, {"log", "login"}):
-            near = {max(near, key=len)}  # "sigin", "logn": one verb either way
+            # "sigin", "logn": one verb either way ("sigin in": the verb of "sign in")
+            following = words[n + 1].lower() if n + 1 < len(words) else ""
+            near = {min(near, key=len) if following == "in" else max(near, key=len)}
         if not near and n == 0 and len(lower) >= 4:
             # the clause's first word, one letter off a verb ("opem", "clck"): the verb, when only one is that near
             near = {verb for verb in VERBS if len(verb) == len(lower) and word_likeness(lower, verb) >= 0.7}
