@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.steps import KEYS
 
-from .known import app_package
+from .known import app_package, known_element
 from .words import NUMBER, TIMES, UNIT, number, to_ms
 
 
@@ -231,7 +231,7 @@ def _unsupported(m: re.Match[str]) -> Intent:
 # Signing in ------------------------------------------------------------------------------------
 
 _LOGIN_VERB = (
-    r"(?:log(?:ging)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|sign(?:ing)?\s*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on(?:to)?|"
+    r"(?:log(?:ging)?[\s-]*(?:me\s+)?(?:back\s+)?in(?:to)?|sign(?:ing)?[\s-]*(?:me\s+)?(?:back\s+)?in(?:to)?|login|signin|log\s+on(?:to)?|"
     r"sign\s+on(?:to)?|"
     r"auth(?:enticate)?|retry|try\s+again|re-?try\s+(?:the\s+)?(?:login|sign[\s-]*in))"
     r"(?:\s+(?:properly|correctly|again|this\s+time|now|successfully))*"
@@ -431,6 +431,7 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
 @rule(
     rf"(?:turn|switch|toggle|flip|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
     rf"(?:get|have|leave|keep)\s+(?P<target>.+?)\s+(?:turned|switched|set)\s+(?P<state>on|off){_AGAIN}",
+    r"(?:leave|keep)\s+(?P<target>.+?)\s+(?P<state>on|off|enabled|disabled)",
     rf"(?:turn|switch|set|put|toggle|flip|get|have|power|make(?!\s+sure\b))\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
     rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
@@ -463,11 +464,34 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     if "tick" in m.re.groupindex:
         return Intent("toggle", target=m["target"], on=m["tick"].lower() in ("check", "tick", "select"))
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
+    if "target" in m.re.groupindex and m["target"]:
+        # "the toggle next to Bluetooth", "the switch for Wi-Fi": the switch of that row
+        named = re.fullmatch(r"(?:the\s+)?(?:switch|toggle|checkbox|slider)\s+(?:next\s+to|for|of|beside|by)\s+(?P<n>.+)", m["target"], re.I)
+        if named:
+            intent = _toggle_of(m, named["n"])
+            if intent is not None:
+                return intent
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
     if on is not None and m.groupdict().get("neg"):
         on = not on  # "make sure it's not off"
     target = m["target"] if "target" in m.re.groupindex else "it"
     return Intent("toggle", target=target, on=on)
+
+
+@rule(r"switch\s+(?:over\s+)?to\s+(?P<target>.+)")
+def _switch_to(m: re.Match[str]) -> Intent | None:
+    """ "switch to dark mode": that switch on; "switch to Settings": the app (`_open`)."""
+    if not known_element(m["target"], package=None, kinds=("switch",)):
+        return None
+    return Intent("toggle", target=m["target"], on=True)
+
+
+def _toggle_of(m: re.Match[str], name: str) -> Intent | None:
+    state = (m["state"] or "").lower() if "state" in m.re.groupindex and m["state"] else ""
+    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
+    if on is not None and m.groupdict().get("neg"):
+        on = not on
+    return Intent("toggle", target=name, on=on)
 
 
 @rule(
@@ -636,7 +660,7 @@ _VALUE = re.compile(
 )
 # "the model should be X", "the greeting must not say Y": a check of a value, said without "check".
 _SHOULD = re.compile(
-    r"(?:the\s+|my\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:should|must)\s+(?:not\s+|still\s+)?(?:be|say|read|show|display)\s+\S|"
+    r"(?:the\s+|my\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:should|must)\s+(?:not\s+|still\s+)?(?:be|say|read|show|display|equal)\s+\S|"
     r"(?:the|my)\s+[\w-]+(?:\s+[\w-]+){0,3}\s+(?:is|are|says|reads|shows|does\s+not\s+(?:say|read|show))\s+(?:not\s+|still\s+)?\S",
     re.I,
 )
@@ -650,6 +674,14 @@ _FIELD_STATES = re.compile(
 _STATES = re.compile(r"(?:on|off|enabled|disabled|checked|unchecked|selected)", re.I)
 
 
+# "expect the greeting to be visible", "I expect the error not to appear": a check of what is expected
+_EXPECT_TO = re.compile(
+    r"^(?:(?:i|we)\s+)?(?:expect|want|need|would\s+expect)\s+(?P<x>(?:(?!\bto\b).)+?)\s+(?P<not>not\s+)?to\s+(?P<not2>not\s+)?"
+    r"(?:be\s+(?P<be>.+)|(?:appear|show(?:\s+up)?|exist|be\s+there|come\s+up|pop\s+up))$",
+    re.I,
+)
+
+
 def check(clause: str) -> Intent | None:
     """A check ("make sure no error is shown", "verify the model is X", "Sign out should not be visible"), or None.
 
@@ -657,6 +689,9 @@ def check(clause: str) -> Intent | None:
     check that the thing is NOT shown; it is never dropped. "X is Y" (where Y is not a visibility or
     switch word) checks that the value Y is shown.
     """
+    clause = _EXPECT_TO.sub(
+        lambda m: f"verify {m['x']} is " + ("not " if m["not"] or m["not2"] else "") + (m["be"] or "shown"), clause
+    )
     clause = _CONTRACTION.sub(r"\1 is ", clause)
     clause = _NEGATED_VERB.sub(r"\1 not", clause)
     clause = re.sub(  # "assert not visible: X"
@@ -795,6 +830,11 @@ def _key(m: re.Match[str]) -> Intent:
     return Intent("key", text=_KEY_NAMES[name] if name else "enter", target="" if name else "submit")
 
 
+@rule(r"(?:move|go|jump|switch|skip|advance|tab)\s+(?:to|on\s+to|into)\s+(?:the\s+)?next\s+(?:field|input|box|text\s+field)")
+def _next_field(m: re.Match[str]) -> Intent:
+    return Intent("key", text="tab")
+
+
 @rule(
     r"(?:delete|remove|erase|backspace|clear|undo)\s+(?:the\s+)?(?:last|final)\s+(?:(?P<n>\d+|two|three|four|five)\s+)?"
     r"(?:character|char|letter|digit|symbol)s?(?:\s+(?:in|of|from)\s+(?P<field>.+))?",
@@ -880,7 +920,7 @@ def _exit(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?:close|stop|kill|quit|exit|terminate|end|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?:out\s+(?:of\s+)?)?(?P<app>.+)"
+    r"(?:close|stop|kill|quit|exit|leave|terminate|end|force[\s-]*(?:stop|close|quit)|shut)\s+(?:down\s+)?(?:out\s+(?:of\s+)?)?(?P<app>.+)"
 )
 def _stop(m: re.Match[str]) -> Intent:
     return Intent("stop", target=m["app"])

@@ -282,6 +282,18 @@ class _Planner(Resolver):
                         raise BrainError(f'I don\'t know an app called "{name}". {_APPS}', "not_on_screen")
                 raise BrainError(f"I can't {intent.text}: no step does that. {can_do()}", "unsupported")
             if (
+                intent.kind == "toggle"
+                and intent.target.lower() in ("it", "this", "that", "them")
+                and planned
+                and planned[-1][1].kind in ("open", "tap")
+                and self._names_switch(planned[-1][1].target)
+            ):
+                # "go to Settings > Wi-Fi and disable it": the switch itself (its row has no page to go to)
+                intent.target = planned.pop()[1].target
+                previous = planned[-1][1] if planned else None
+                state = {True: "turn on ", False: "turn off ", None: "toggle "}[intent.on]
+                clause = state + intent.target  # what comes back as `remaining` says which switch
+            if (
                 intent.kind in ("open", "stop", "restart")
                 and intent.target.lower() in PRONOUNS
                 and previous is not None
@@ -390,7 +402,7 @@ class _Planner(Resolver):
                 intent.text = value
         elif intent.kind == "type" and not intent.text and value and intent.target:
             intent.text = value
-        elif intent.kind == "tap" and intent.terse and value.lower() in ("on", "off"):
+        elif (intent.kind == "open" or (intent.kind == "tap" and intent.terse)) and value.lower() in ("on", "off"):
             intent = Intent("toggle", target=intent.target, on=value.lower() == "on")
         elif intent.kind == "tap" and intent.terse and value and self._names_field(intent.target):
             intent = Intent("type", target=intent.target, text=value)  # "the password" -> "secret123"
@@ -742,6 +754,12 @@ class _Planner(Resolver):
         else:
             raise BrainError(f'I don\'t know an app called "{name}". {_APPS}', "not_on_screen")
 
+    def _names_switch(self, ref: str) -> bool:
+        words = self.masked.restore(ref)
+        if self.screen is not None and self.screen.confidence(split_noun(words)[0], kind="switch") >= ACT:
+            return True
+        return known_element(words, package=None, kinds=("switch",)) is not None
+
     def _may_open(self, name: str) -> bool:
         """Whether "open <name>" can name an app, or something on (or known of) the screen."""
         return bool(
@@ -823,7 +841,11 @@ class _Planner(Resolver):
                 scroll["direction"] = "up"
             self._add(scroll, f'scroll to "{name}"', same_screen=True)
         else:
-            if intent.terse and not intent.inherited and i is not None and self._switch_of(i) is not None:
+            named_only = (intent.terse and not intent.inherited) or intent.kind == "open"
+            if named_only and i is None and known_element(words, package=None, kinds=("switch",)):
+                raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
+            if named_only and i is not None and self._switch_of(i) is not None:
+                # "wifi", "open bluetooth": a switch's row has no page of its own here; tapping it flips the switch
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
             if intent.terse and not intent.inherited and i is not None and self.screen and self.screen.is_kind(i, "field"):
                 # "now the password": a field named without a verb is to be filled, with what is not said
@@ -1028,6 +1050,13 @@ class _Planner(Resolver):
         words = self.masked.restore(intent.target)
         if row := self._nth_row(words, beyond=False):
             intent.target = words = row  # "scroll to the 15th item": the row numbered so
+        if (
+            self.screen
+            and re.search(r"\b(?:field|box|input)$", words.strip(), re.I)
+            and self.screen.confidence(split_noun(words)[0], kind="field") >= ACT
+        ):
+            self._tap(Intent("tap", target=intent.target))  # "jump to the password field": into it
+            return
         if intent.terse and self.screen and not self.masked.quoted(intent.target):
             findable = self.screen.list_like(split_noun(words)[0]) or self._on_screen(words)
             if not findable:

@@ -221,6 +221,31 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         " ",
     ),
     (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
+    # "Email → a@b.c", "password=x": a field and its value
+    (
+        re.compile(r"\b(email|e-mail|username|user\s*name|user|password|passcode|pw|pass)\s*(?:->|→|=>|=)\s*(?=\S)", re.I),
+        r"\1 ",
+    ),
+    (re.compile(r"\b(?:the\s+)?following(?:\s+(?:credentials|details|data|values))?\s*:\s*", re.I), ""),
+    # "perform a login", "do a screenshot", "give item 4 a long press": the verb in a noun
+    (
+        re.compile(
+            r"\b(?:perform|do|execute|carry\s+out|make)\s+(?:a|an|one|the)\s+(?P<n>log[\s-]?in|sign[\s-]?in|scroll|swipe|tap|click|"
+            r"long[\s-]?press|long[\s-]?tap|double[\s-]?tap|screenshot|screen\s*shot)\b(?:\s+(?:on|of)\b)?",
+            re.I,
+        ),
+        lambda m: "take a screenshot" if "shot" in m["n"].lower() else m["n"].replace("-", " "),
+    ),
+    (
+        re.compile(
+            r"\bgive\s+(?P<t>(?:(?!\b(?:a|an)\b).)+?)\s+(?:a|an|one)\s+(?:quick\s+|short\s+|little\s+)?"
+            r"(?P<v>tap|click|press|long[\s-]?press|double[\s-]?tap|poke)\b",
+            re.I,
+        ),
+        lambda m: f"{m['v']} {m['t']}",
+    ),
+    (re.compile(r"\b(?:is|are)\s+(?:anything|something)\s+(?:but|other\s+than|except)\s+", re.I), "is not "),
+    (re.compile(r"\b(?:is|are)\s+different\s+(?:from|than)\s+|\bdiffers?\s+from\s+", re.I), "is not "),
     (
         re.compile(
             r"\b(?:(?:would|could)\s+you\s+)?(?:be\s+(?:so\s+kind|kind\s+enough|a\s+(?:dear|star|sweetheart|pal|love))|"
@@ -242,7 +267,19 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     ),
     (re.compile(r"\b(?:end|close|terminate|finish)\s+(?:the|my|this|your)\s+session\b", re.I), "sign out"),
     (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
+    # "press Sign in once the form is filled in with a@b.c / x": fill it in first
+    (
+        re.compile(
+            r"^(?P<a>[^;]+?)\s+(?:once|after|when)\s+(?:the\s+)?(?:form|fields?|login\s+form|credentials)\s+"
+            r"(?:is|are|has\s+been|have\s+been)\s+(?:filled|completed|populated)(?:\s+in|\s+out)?\s+with\s+(?P<c>[^;]+?)[.!]?$",
+            re.I,
+        ),
+        r"fill in \g<c>, then \g<a>",
+    ),
 ]
+
+_CALL = re.compile(rf"\b({'|'.join(VERBS)})\(\s*([^()]*?)\s*\);?", re.I)
+_CAMEL = re.compile(rf"\b(?:{'|'.join(VERBS)})(?:[A-Z][a-z]+)+\b")
 
 # A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
 _PUNCT_SPLIT = re.compile(
@@ -259,6 +296,9 @@ _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
     r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
     r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
+    r"given|when|and\s+when|(?:the\s+)?(?:user|tester|customer)\s+(?=(?:then\s+)?\w+s\b)|(?:i|we)\s+(?=(?:then\s+)?(?:"
+    + "|".join(v for v in VERBS if v not in ("see", "expect", "find", "look", "make", "use", "set", "change", "show"))
+    + r")\b)|attempt\s+to|"
     r"hi|hello|hey|(?:(?:dear|hey|hi|hello|ok(?:ay)?|yo)\s+)?(?:assistant|bot|robot|agent|computer|cognisim|buddy|friend)|"
     r"(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?(?:\s+(?:be\s+so\s+kind\s+as|mind|kindly|be\s+able|possibly))?"
     r"(?:\s+to)?|but|and\s+then|"
@@ -299,7 +339,8 @@ _TRAILING = re.compile(
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
     r"cheers|ta|thx|ty|mate|buddy|together|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
-    r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
+    r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|for\s+(?:this|the|my|our)\s+(?:test(?:\s+run|\s+case)?|run|check)|"
+    r"for\s+testing(?:\s+purposes)?|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
     r"helpful|much\s+appreciated)|(?:that'?s|that\s+is)\s+all))+$",
     re.I,
 )
@@ -318,6 +359,7 @@ _FILLER = re.compile(
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|if\s+you\s+please|right|correct|ok\?|yes|sure|hiya|heya|howdy|yo|oh|ah|"
     r"(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|helpful|much\s+appreciated)|"
     r"greetings|excuse\s+me|from\s+(?:the\s+)?(?:home|main|start)\s+screen|from\s+(?:here|there)|"
+    r"as\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,3}(?:user|tester|customer|admin|person|developer|qa|member)|"
     r"(?:just\s+)?wondering|i\s+was\s+(?:just\s+)?wondering|quick\s+question|thanks\s+a\s+(?:bunch|ton|million)|"
     r"thank\s+you\s+kindly|much\s+obliged|leave\s+(?:the\s+)?(?:\w+\s+)?(?:field\s+)?(?:empty|blank|as\s+it\s+is)|"
     r"(?:don't|do\s+not)\s+(?:type|fill\s+in|enter)\s+(?:a|the|any)\s+(?:password|email)|(?:once|when)\s+(?:it|that)'s\s+(?:open|loaded|ready|up|there)|"
@@ -344,10 +386,47 @@ _ASIDE = re.compile(
     r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$|\s+unless\s+.*$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
     r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$|"
     r"\s+with\s+(?:both\s+|all\s+|the\s+)?(?:fields?|form|email|password)\s+(?:(?:left\s+)?empty|blank)$",
+
     re.I,
 )
 # "clear the error by signing in with …": what to do is how, the rest is what it is for.
 _BY_DOING = re.compile(rf"^\S.*?\s+by\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<b>\s+\S.*)$", re.I)
+_PURPOSE = re.compile(r"(?P<verb>tap|click|press|hit|touch|flip|toggle|select|poke|push)\s+(?:on\s+)?(?P<t>.+)", re.I)
+_TO = re.compile(r"\s+(?:in\s+order\s+|so\s+as\s+)?to\s+", re.I)
+# "tap Sign in with empty fields": how the form is, not what to tap
+_TAP_EMPTY = re.compile(
+    r"^(?P<v>tap|click|press|hit|touch|select|push)\s+(?P<t>.+?)\s+with\s+(?:both\s+|all\s+(?:the\s+)?|the\s+|an\s+)?"
+    r"(?:(?:empty|blank)\s+(?:fields?|form|inputs?|credentials)|nothing\s+(?:filled\s+in|typed|entered))$",
+    re.I,
+)
+_PURPOSE_STATE = re.compile(
+    r"(?:turn|switch|flip|set|toggle)\s+(?:it\s+|this\s+|that\s+)?(?P<s>on|off)(?:\s+(?:it|this|that))?|"
+    r"(?P<e>enable|disable|activate|deactivate)(?:\s+(?:it|this|that))?",
+    re.I,
+)
+_PURPOSE_ANY = re.compile(
+    r"(?:open|see|view|go|get|sign|log|submit|continue|proceed|confirm|close|dismiss|return|reach|expand|show|start|"
+    r"navigate|access|enter|reveal|focus|select|choose|pick|finish|complete|trigger|send|login|signin)\b.*",
+    re.I,
+)
+
+
+def _purpose(clause: str) -> str:
+    """ "tap the Wi-Fi toggle to disable it": the switch set to that state (a tap alone flips it whatever it is);
+    "click Sign in to log in": the tap."""
+    said = _PURPOSE.fullmatch(clause)
+    if not said:
+        return clause
+    for to in _TO.finditer(said["t"]):
+        target, purpose = said["t"][: to.start()], said["t"][to.end() :]
+        if state := _PURPOSE_STATE.fullmatch(purpose):
+            on = (state["s"] or "").lower() == "on" or (state["e"] or "").lower() in ("enable", "activate")
+            return f"turn {'on' if on else 'off'} {target}"
+        if _PURPOSE_ANY.fullmatch(purpose):
+            return f"{said['verb']} {target}"
+    return clause
+
+
 # "I'd appreciate it if you turned dark theme on": the verb of a clause, said in the past.
 _PAST_FORMS = {
     "turned": "turn",
@@ -373,6 +452,11 @@ _PAST_FORMS = {
     "selected": "select",
 }
 _PAST = re.compile(rf"^(?P<p>{'|'.join(_PAST_FORMS)})\b(?=\s+\S)", re.I)
+_THIRD = re.compile(
+    rf"^(?P<v>{'|'.join(v for v in VERBS if not v.endswith('s'))}|press|toggles?|{'|'.join(v for v in VERBS if v.endswith(('sh', 'ch')))})"
+    r"(?:es|s)\b(?=\s+\S)",
+    re.I,
+)
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
@@ -397,7 +481,9 @@ class Masked:
         return bool(_TOKEN.fullmatch(text.strip()))
 
 
-_LIST_MARK = re.compile(r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+)?(?P<n>\d{1,2})\s*[.):]\s+(?=[A-Za-z])", re.I)
+_LIST_MARK = re.compile(
+    r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])", re.I
+)
 _NOT_MARKS = ("item", "row", "number", "no", "option", "entry", "#", "version", "field", "button", "switch")
 
 
@@ -422,6 +508,8 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip())
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
+    text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
+    text = _CAMEL.sub(lambda m: " ".join(re.findall(r"[A-Z]?[a-z]+", m[0])).lower(), text)  # "assertVisible"
     text = re.sub(r"\s*\((?![\s\dxy=:,]+\))([^()]*)\)", r", \1,", text)  # "(password x)": an aside, not coordinates
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
     text = re.sub(r"(?<!\S)(?:←|<|‹|<-)(?!\S)", "back arrow", text)  # "tap the < button"
@@ -466,9 +554,12 @@ def tidy(clause: str) -> str:
     clause = _ITS.sub(r"\1 is", clause)
     clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
+    clause = _purpose(clause)
+    clause = _TAP_EMPTY.sub(r"\g<v> \g<t>", clause)
     clause = _BY_DOING.sub(lambda m: _GERUNDS[m["g"].lower()] + m["b"], clause)
     clause = _ASIDE.sub("", clause)
     clause = _PAST.sub(lambda m: _PAST_FORMS[m["p"].lower()], clause)
+    clause = _THIRD.sub(lambda m: m["v"], clause)  # "(the user) taps sign in"
     return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
 
 
