@@ -205,7 +205,8 @@ _UNSUPPORTED = {
     ),
     r"what\s+time\s+is\s+it|what\s+day\s+is\s+(?:it|today)|what'?s\s+the\s+(?:time|date)(?:\s+now)?|"
     r"(?:check|verify|read|get|tell\s+me|what\s+is|what's)\s+(?:the\s+)?(?:battery|signal|time|date|cpu|memory|"
-    r"network\s+speed).*": "read the phone's status",
+    r"network\s+speed).*|(?:check|verify|read|get|tell\s+me)\s+(?:the\s+|my\s+)?(?:weather|forecast|temperature|news|stocks?|"
+    r"traffic).*": "read the phone's status or the news",
     r"(?:open|pull\s+down|show|expand)\s+(?:the\s+)?(?:notification|notifications|notification\s+shade|quick\s+settings)"
     r"(?:\s+(?:shade|panel|bar|drawer))?|"
     r"(?:clear|dismiss|swipe\s+away|read)\s+(?:all\s+)?(?:the\s+|my\s+)?notifications?": (
@@ -214,6 +215,13 @@ _UNSUPPORTED = {
     r"(?:what|how\s+many|how\s+much|why|when|where|who|which\s+\w+\s+(?:is|are))\b(?!.*\b(?:tap|open|type|turn)\b)"
     r"(?=.*\b(?:screen|page|list|switch(?:es)?|items?|buttons?|fields?|shown|visible|there|says?|show|display)\b).*": (
         "answer questions about the screen (I can check that something is or is not shown)"
+    ),
+    r"(?:go\s+to|open|visit|browse(?:\s+to)?|navigate\s+to|load|search\s+(?:for|on))\s+(?:the\s+)?(?:website\s+|site\s+|url\s+|web\s*page\s+)?"
+    r"(?:https?://\S+|www\.\S+|(?!(?:com|org|net|android|io)\.)[\w-]+\.(?:com|org|net|io|dev|co|uk|de|fr|edu|gov|info)(?:/\S*)?)"
+    r"|(?:search\s+(?:the\s+)?(?:web|internet|google)|google)\b.*": "browse the web",
+    r"(?:what|which|how\s+many|how\s+much|who|why)\b(?!.*\b(?:tap|open|type|turn|press|click|scroll)\b).*\b(?:apps?|installed|"
+    r"version|model|phone|device|on|off|enabled|disabled|there|here)\b.*": (
+        "answer questions (I can check that something is or is not shown)"
     ),
     r"(?:rate|share|send|upload|download|print|sync|backup|export|import)\s+.*": (
         "rate, share, print or transfer things"
@@ -874,6 +882,12 @@ def _reset(m: re.Match[str]) -> Intent | None:
     return None
 
 
+@rule(r"(?:show|reveal|unhide|unmask)\s+(?:the\s+|my\s+)?(?:password|passcode|pin)(?:\s+(?:text|characters|field))?")
+def _show_password(m: re.Match[str]) -> Intent:
+    """ "show the password": a show-password button, if the screen has one (never a tap of the field)."""
+    return Intent("tap", target="show password")
+
+
 @rule(
     r"(?:open(?:\s+up)?|launch|start(?:\s+up)?|run|bring\s+up|fire\s+up|boot\s+up|switch\s+to|go\s+(?:in)?to|navigate\s+to|"
     r"show\s+me|show|"
@@ -974,7 +988,7 @@ def _type_unknown(m: re.Match[str]) -> Intent:
 @rule(
     rf"(?:type|enter|input|write|fill\s+in|key\s+in|put|add|use|provide|supply|give|insert)\s+(?:in\s+)?(?:my\s+|the\s+|a\s+)?"
     rf"(?P<field>{_FIELD_WORDS})(?:\s+(?:address|field|box))?(?:\s+(?:as|is|=|:|of))?\s+"
-    r"(?P<text>(?!(?:in|into|there|here|now|please|again|too|first|it|that|field|box|in\s+there)$)\S+)",
+    r"(?P<text>(?!(?:in|into|there|here|now|please|again|too|first|it|that|field|box|address|in\s+there)$)\S+)",
     r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)(?:\s+(?:in|out))?\s+with\s+(?P<text>.+)",
     r"(?P<verb>set|change|update|fix|correct)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
     r"(?P<verb>replace)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
@@ -1009,13 +1023,13 @@ def _type(m: re.Match[str]) -> Intent:
     r"everything|all\s+(?:the\s+)?text)\s+(?:in|of|from|inside)\s+)?(?P<field>.+)",
     r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+(?P<field>.+)",
     rf"(?:delete|remove|erase)\s+(?:the\s+|my\s+)?(?P<field>(?:{_FIELD_WORDS})(?:\s+(?:field|box|address))?)(?:\s+text)?",
-    r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything|the\s+field|field)(?P<field>)",
+    r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything)(?P<field>)",
     r"(?:clear|empty|erase)(?P<field>)",
 )
 def _clear(m: re.Match[str]) -> Intent:
     field = m["field"]
     intent = Intent(
-        "clear", target="" if re.fullmatch(r"(?:the\s+text|text|the\s+field|field)?", field, re.I) else field
+        "clear", target="" if re.fullmatch(r"(?:the\s+text|text)?", field, re.I) else field
     )
     return intent
 

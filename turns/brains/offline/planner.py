@@ -101,6 +101,11 @@ _PLACEHOLDER = re.compile(
     r"(?:some\s+)?random\s+(?:text|stuff|words?|characters)",
     re.I,
 )
+_BY_STATE = re.compile(
+    r"(?:the\s+)?(?:one|switch|toggle|setting|option)s?\s+(?:that|which)\s+(?:is|are)\s+(?:currently\s+|still\s+|now\s+)?"
+    r"(?P<s>on|off|enabled|disabled)|(?:the\s+)?(?P<s2>enabled|disabled|active|inactive)\s+(?:one|switch|toggle|setting|option)",
+    re.I,
+)
 _LOGIN_SCREEN = re.compile(r"(?:the\s+)?(?:login|log[\s-]?in|sign[\s-]?in)\s+(?:screen|page|form|view)", re.I)
 _PASSWORD_FIELD = re.compile(r"(?:the\s+|my\s+)?(?:password|passcode|passwd|pwd|pw|pass)(?:\s+(?:field|box))?", re.I)
 _PRONOUN_ANCHOR = re.compile(
@@ -119,7 +124,7 @@ _VAGUE = re.compile(
     r"(?:the\s+)?(?:same|previous)\s+one|whatever|something|anything|any\s+\w+|"
     r"(?:the\s+)?(?:remaining|other|rest\s+of\s+the)\s+(?:ones|switches|toggles|settings|items|fields|buttons)|"
     r"the\s+rest(?:\s+of\s+them)?|(?:the\s+)?other\s+(?:field|box|switch|toggle|button|item|row|input|thing|setting|option)|"
-    r"(?:(?:the|a|an)\s+)?(?:setting|option|thing|element|control|entry)",
+    r"(?:(?:the|a|an)\s+)?(?:setting|option|thing|element|control|entry|value|number|string)",
     re.I,
 )
 _CURRENT = re.compile(
@@ -577,7 +582,11 @@ class _Planner(Resolver):
                 return
             raise Later(self.masked.restore(intent.target))
         try:
-            selector, name, i = self._resolve(intent.target, purpose="switch")
+            described = _BY_STATE.fullmatch(self.masked.restore(intent.target))
+            if described:
+                selector, name, i = self._switch_in_state(described, verb)
+            else:
+                selector, name, i = self._resolve(intent.target, purpose="switch")
         except Missing as exc:
             target = self.masked.restore(intent.target)
             self._elsewhere(target, kinds=("switch",))
@@ -592,6 +601,24 @@ class _Planner(Resolver):
         if times % 2 == 0:
             self.flipped ^= {i}
         self._add({"action": "tap", **selector}, said, times, same_screen=True)
+
+    def _switch_in_state(self, described: re.Match[str], verb: str) -> tuple[Selector, str, int]:
+        """ "the one that's on", "the disabled switch": the switch in that state, asked about when several are."""
+        assert self.screen is not None
+        said = (described["s"] or described["s2"]).lower()
+        want = said in ("on", "enabled", "active", "checked")
+        if self.forced is not None:
+            i = self._take_forced()
+        else:
+            found = [i for i in self.screen.shown if self.screen.nodes[i].checkable and self.screen.checked(i) == want]
+            if not found:
+                raise Missing(f"No switch on the screen is {said}.")
+            if len(found) > 1:
+                labels = self.screen.choice_labels(found)
+                listed = ", ".join(f'"{label}"' for label in labels)
+                raise Ask(f"Which one should I {verb}: {listed}?", found, labels=labels)
+            i = found[0]
+        return self.screen.selector(i, "switch"), self.screen.name_of(i), i
 
     def _elsewhere(self, target: str, *, kinds: tuple[str, ...] = ("switch", "row")) -> None:
         """A known switch or row of another app ("Wi-Fi" from the launcher): open that app, plan the rest there."""

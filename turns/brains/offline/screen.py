@@ -8,7 +8,7 @@ from typing import Any
 
 from devices.uitree import Node, find_nodes, tappable
 
-from .words import ORDINAL, POSITION, likeness, norm, ordinal
+from .words import GENERIC, ORDINAL, POSITION, likeness, norm, ordinal
 
 # The words that name a kind of element, and the kind they stand for.
 KINDS = {
@@ -308,6 +308,13 @@ class Screen:
                 noun = match["noun"].lower()
                 return self._only(kind if noun in _ANY and kind else KINDS[noun], ref, purpose)
             name, said_kind = split_noun(ref)
+            if (
+                said_kind
+                and said_kind != "any"
+                and all(word in GENERIC for word in norm(name).split())
+                and self.confidence(name, kind=said_kind) < ACT
+            ):
+                return self._only(said_kind, ref, purpose)  # "the app icon": any icon (asked when there are several)
             if said_kind:
                 try:
                     return self._best(
