@@ -223,6 +223,13 @@ _UNSUPPORTED = {
     r"version|model|phone|device|on|off|enabled|disabled|there|here)\b.*": (
         "answer questions (I can check that something is or is not shown)"
     ),
+    r"(?:delete|remove|edit|rename|sort|filter|reorder|rearrange|like|unlike|favou?rite|star|bookmark|pin|archive|duplicate|"
+    r"refresh|reload)\s+(?:the\s+|this\s+|that\s+|an?\s+|my\s+|all\s+(?:the\s+)?)?(?:(?:first|last|top|new)\s+)?"
+    r"(?:items?|rows?|list|entry|entries|greeting|page|screen|feed|content)(?:\s+.*)?|"
+    r"add\s+(?:a\s+|an\s+|another\s+|one\s+more\s+)?(?:new\s+)?(?:items?|rows?|entry|entries|widget)(?:\s+.*)?|"
+    r"swipe\s+.+\s+to\s+(?:delete|remove|dismiss|archive)(?:\s+.*)?": (
+        "delete, edit, add, sort or refresh what an app lists"
+    ),
     r"(?:rate|share|send|upload|download|print|sync|backup|export|import)\s+.*": (
         "rate, share, print or transfer things"
     ),
@@ -882,6 +889,20 @@ def _reset(m: re.Match[str]) -> Intent | None:
     return None
 
 
+_ACCOUNT_FLOWS = {
+    r"sign\s*up(?:\s+for\s+.*)?|create\s+(?:a\s+|an\s+)?(?:new\s+)?account|make\s+(?:a\s+|an\s+)?(?:new\s+)?account": "Sign up",
+    r"register(?:\s+(?:a\s+|an\s+)?(?:new\s+)?(?:account|user))?": "Register",
+    r"(?:reset|recover|forgot|retrieve)\s+(?:my\s+|the\s+|a\s+)?password": "Forgot password",
+    r"(?:tick\s+|check\s+)?remember\s+me": "Remember me",
+}
+
+
+@rule(*_ACCOUNT_FLOWS)
+def _account_flow(m: re.Match[str]) -> Intent:
+    """ "sign up", "reset my password": the screen's link or button for it, if it has one."""
+    return Intent("tap", target=next(label for pattern, label in _ACCOUNT_FLOWS.items() if re.fullmatch(pattern, m[0], re.I)))
+
+
 @rule(r"(?:show|reveal|unhide|unmask)\s+(?:the\s+|my\s+)?(?:password|passcode|pin)(?:\s+(?:text|characters|field))?")
 def _show_password(m: re.Match[str]) -> Intent:
     """ "show the password": a show-password button, if the screen has one (never a tap of the field)."""
@@ -1021,7 +1042,8 @@ def _type(m: re.Match[str]) -> Intent:
 @rule(
     r"(?:clear|empty|erase|wipe|blank)(?:\s+out)?\s+(?:(?:the\s+)?(?:text|contents?|input|value|what'?s|what\s+is|"
     r"everything|all\s+(?:the\s+)?text)\s+(?:in|of|from|inside)\s+)?(?P<field>.+)",
-    r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value)\s+(?:in|of|from)\s+(?P<field>.+)",
+    r"(?:delete|remove)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:text|contents?|input|value|what'?s|what\s+is|everything)\s+"
+    r"(?:in|of|from|inside)\s+(?P<field>.+)",
     rf"(?:delete|remove|erase)\s+(?:the\s+|my\s+)?(?P<field>(?:{_FIELD_WORDS})(?:\s+(?:field|box|address))?)(?:\s+text)?",
     r"(?:clear|empty|erase|delete)\s+(?:it|that|the\s+text|text|everything)(?P<field>)",
     r"(?:clear|empty|erase)(?P<field>)",

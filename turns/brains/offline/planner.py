@@ -102,7 +102,8 @@ _PLACEHOLDER = re.compile(
     re.I,
 )
 _BY_STATE = re.compile(
-    r"(?:the\s+)?(?:one|switch|toggle|setting|option)s?\s+(?:that|which)\s+(?:is|are)\s+(?:currently\s+|still\s+|now\s+)?"
+    r"(?:(?:the\s+)?(?:one|switch|toggle|setting|option)s?\s+(?:that|which)|whichever(?:\s+(?:one|switch|toggle))?)\s+(?:is|are)\s+"
+    r"(?:currently\s+|still\s+|now\s+)?"
     r"(?P<s>on|off|enabled|disabled)|(?:the\s+)?(?P<s2>enabled|disabled|active|inactive)\s+(?:one|switch|toggle|setting|option)",
     re.I,
 )
@@ -318,6 +319,14 @@ class _Planner(Resolver):
                     intent.target = element.target
                 else:
                     intent.target, intent.pronoun = "", True
+            elif (
+                intent.kind == "clear"
+                and re.fullmatch(r"(?:delete|remove|erase)\s+(?:it|that|this|them)", clause, re.I)
+                and element is not None
+                and not re.search(r"\b(?:field|box|input|email|e-mail|password|username|text)\b", element.target, re.I)
+            ):
+                # "tap item 2 then delete it": not a text to clear, and no step deletes a row
+                raise BrainError(f"I can't delete {self.masked.restore(element.target)}: no step does that. {can_do()}", "unsupported")
             elif intent.target.lower() in PRONOUNS or _VAGUE.fullmatch(intent.target):
                 other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
                 if element is not None and intent.target.lower() in PRONOUNS and not other:
