@@ -368,7 +368,8 @@ def _screenshots(m: re.Match[str]) -> Intent:
 
 @rule(
     r"(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|one\s+more|the))?\s+(?:screenshot|screen\s*shot|"
-    r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:the\s+|this\s+)?(?:screen|this|it|page))?",
+    r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:the\s+|this\s+)?(?:current\s+|whole\s+|entire\s+)?"
+    r"(?:screen|this|it|page|app))?",
     r"screenshot(?:\s+(?:it|this|the\s+screen|again))?|(?:capture|grab|snap|save|record)\s+(?:the\s+|this\s+|a\s+)?screen|"
     r"screen\s*shot|print\s*screen",
 )
@@ -493,9 +494,12 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     return Intent("toggle", target=target, on=on)
 
 
-@rule(r"switch\s+(?:over\s+)?to\s+(?P<target>.+)")
+@rule(
+    r"switch\s+(?:over\s+)?to\s+(?P<target>.+)",
+    r"(?:go|get|enter|put\s+(?:it|the\s+(?:phone|device))|engage)\s+(?:into\s+|in\s+to\s+|to\s+|in\s+)?(?P<target>.+?\s+(?:mode|theme))",
+)
 def _switch_to(m: re.Match[str]) -> Intent | None:
-    """ "switch to dark mode": that switch on; "switch to Settings": the app (`_open`)."""
+    """ "switch to dark mode", "go into flight mode": that switch on; "switch to Settings": the app (`_open`)."""
     if not known_element(m["target"], package=None, kinds=("switch",)):
         return None
     return Intent("toggle", target=m["target"], on=True)
@@ -574,7 +578,8 @@ def _scroll_edge(m: re.Match[str]) -> Intent:
     r"(?:(?:go|scroll|swipe|move)\s+)?back\s+(?P<dir>up|down)\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach))?|"
     r"till)\s+(?P<target>.+)",
     r"(?:scroll|swipe)\s+back\s+(?:to|until)\s+(?P<target>(?!the\s+(?:top|bottom)\b).+)",
-    r"(?:jump|skip|move|go|head|travel)\s+(?P<dir>down|up)\s+(?:the\s+(?:list|page)\s+)?(?:to|till|until)\s+(?P<target>.+)",
+    r"(?:jump|skip|move|go|head|travel|navigate|browse)\s+(?P<dir>down|up)\s+(?:the\s+(?:list|page)\s+)?(?:to|till|until)\s+(?P<target>.+)",
+    r"(?:browse|navigate|move|head)\s+(?:the\s+list\s+)?to\s+(?P<target>(?:item|row|entry)\s+\d+)",
     r"(?P<verb>scroll|swipe)(?:\s+(?:the\s+)?(?:list|page|screen))?(?:\s+(?P<dir>down|up))?\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach|get\s+to))?|"
     r"till|towards?)\s+(?P<target>.+?)(?:\s+(?:is|are)\s+(?:visible|shown|displayed|on\s+(?:the\s+)?screen|in\s+view|there))?"
     r"(?:\s+(?:appears|shows(?:\s+up)?|comes\s+into\s+view))?",
@@ -838,6 +843,7 @@ def _volume(m: re.Match[str]) -> Intent:
     rf"{TAP}\s+(?:the\s+)?(?P<key>{KEY})\s+(?:key|button)",
     r"(?:open|show|bring\s+up|view)\s+(?:me\s+)?(?:the\s+|my\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
     r"(?:submit)(?:\s+(?:the\s+|this\s+)?(?:login\s+|sign[\s-]*in\s+)?form)?(?:\s+(?:empty|blank|as\s+(?:it\s+)?is))?(?P<key>)",
+    r"(?:proceed|continue|carry\s+on|go\s+on)(?P<key>)",
 )
 def _key(m: re.Match[str]) -> Intent:
     name = " ".join(m["key"].lower().split())

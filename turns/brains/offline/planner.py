@@ -144,7 +144,9 @@ _STRUCTURE = frozenset(
 
 
 # Of those, the ones no label is made of: a negative check's text that holds one was misread.
-_FRAME = frozenset(("is", "are", "isn", "aren", "should", "must", "longer", "been", "doesn", "shouldn", "anymore"))
+_FRAME = frozenset(
+    ("is", "are", "isn", "aren", "should", "must", "longer", "been", "doesn", "shouldn", "anymore", "no", "not", "none")
+)
 
 
 _NOTHING = frozenset(("nothing", "anything", "something", "everything", "it", "that", "this"))

@@ -62,6 +62,10 @@ _GERUNDS = {
     "toggling": "toggle",
     "hitting": "hit",
     "submitting": "submit",
+    "confirming": "confirm",
+    "ensuring": "ensure",
+    "validating": "validate",
+    "double-checking": "double-check",
 }
 
 
@@ -296,7 +300,7 @@ _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
     r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
     r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
-    r"given|when|and\s+when|(?:the\s+)?(?:user|tester|customer)\s+(?=(?:then\s+)?\w+s\b)|(?:i|we)\s+(?=(?:then\s+)?(?:"
+    r"(?:might|may|could|can)\s+i\s+(?:trouble|bother|ask)\s+you\s+to|given|when|and\s+when|(?:the\s+)?(?:user|tester|customer)\s+(?=(?:then\s+)?\w+s\b)|(?:i|we)\s+(?=(?:then\s+)?(?:"
     + "|".join(v for v in VERBS if v not in ("see", "expect", "find", "look", "make", "use", "set", "change", "show"))
     + r")\b)|attempt\s+to|"
     r"hi|hello|hey|(?:(?:dear|hey|hi|hello|ok(?:ay)?|yo)\s+)?(?:assistant|bot|robot|agent|computer|cognisim|buddy|friend)|"
