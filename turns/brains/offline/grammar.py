@@ -482,7 +482,11 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
     if "target" in m.re.groupindex and m["target"]:
         # "the toggle next to Bluetooth", "the switch for Wi-Fi": the switch of that row
-        named = re.fullmatch(r"(?:the\s+)?(?:switch|toggle|checkbox|slider)\s+(?:next\s+to|for|of|beside|by)\s+(?P<n>.+)", m["target"], re.I)
+        named = re.fullmatch(
+            r"(?:the\s+)?(?:switch|toggle|checkbox|slider)\s+(?:next\s+to|for|of|beside|by)\s+(?P<n>.+)",
+            m["target"],
+            re.I,
+        )
         if named:
             intent = _toggle_of(m, named["n"])
             if intent is not None:
@@ -851,7 +855,9 @@ def _key(m: re.Match[str]) -> Intent:
     return Intent("key", text=_KEY_NAMES[name] if name else "enter", target="" if name else "submit")
 
 
-@rule(r"(?:move|go|jump|switch|skip|advance|tab)\s+(?:to|on\s+to|into)\s+(?:the\s+)?next\s+(?:field|input|box|text\s+field)")
+@rule(
+    r"(?:move|go|jump|switch|skip|advance|tab)\s+(?:to|on\s+to|into)\s+(?:the\s+)?next\s+(?:field|input|box|text\s+field)"
+)
 def _next_field(m: re.Match[str]) -> Intent:
     return Intent("key", text="tab")
 
@@ -896,7 +902,7 @@ def _reset(m: re.Match[str]) -> Intent | None:
 
 
 _ACCOUNT_FLOWS = {
-    r"sign\s*up(?:\s+for\s+.*)?|create\s+(?:a\s+|an\s+)?(?:new\s+)?account|make\s+(?:a\s+|an\s+)?(?:new\s+)?account": "Sign up",
+    r"sign\s*up(?:\s+for\s+.*)?|(?:create|make)\s+(?:a\s+|an\s+)?(?:new\s+)?account": "Sign up",
     r"register(?:\s+(?:a\s+|an\s+)?(?:new\s+)?(?:account|user))?": "Register",
     r"(?:reset|recover|forgot|retrieve)\s+(?:my\s+|the\s+|a\s+)?password": "Forgot password",
     r"(?:tick\s+|check\s+)?remember\s+me": "Remember me",
@@ -906,7 +912,9 @@ _ACCOUNT_FLOWS = {
 @rule(*_ACCOUNT_FLOWS)
 def _account_flow(m: re.Match[str]) -> Intent:
     """ "sign up", "reset my password": the screen's link or button for it, if it has one."""
-    return Intent("tap", target=next(label for pattern, label in _ACCOUNT_FLOWS.items() if re.fullmatch(pattern, m[0], re.I)))
+    return Intent(
+        "tap", target=next(label for pattern, label in _ACCOUNT_FLOWS.items() if re.fullmatch(pattern, m[0], re.I))
+    )
 
 
 @rule(r"(?:show|reveal|unhide|unmask)\s+(?:the\s+|my\s+)?(?:password|passcode|pin)(?:\s+(?:text|characters|field))?")
@@ -1056,9 +1064,7 @@ def _type(m: re.Match[str]) -> Intent:
 )
 def _clear(m: re.Match[str]) -> Intent:
     field = m["field"]
-    intent = Intent(
-        "clear", target="" if re.fullmatch(r"(?:the\s+text|text)?", field, re.I) else field
-    )
+    intent = Intent("clear", target="" if re.fullmatch(r"(?:the\s+text|text)?", field, re.I) else field)
     return intent
 
 

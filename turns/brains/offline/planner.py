@@ -92,7 +92,8 @@ _NOUN_WORD = re.compile(
 _SHOWN_WORD = re.compile(r"(?:appears?|shows?(?:\s+up)?|exists?|is\s+there|visible|shown)(?:\s+.*)?", re.I)
 _NTH_ROW = re.compile(
     r"(?:the\s+)?(?P<n>\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+"
-    r"(?:item|row|entry|line)(?:\s+(?:in|of|on)\s+(?:the\s+)?list)?", re.I
+    r"(?:item|row|entry|line)(?:\s+(?:in|of|on)\s+(?:the\s+)?list)?",
+    re.I,
 )
 _PLACEHOLDER = re.compile(
     r"(?:(?:my|your|our|his|her|their|the|a|an|some|any|valid|correct|right)\s+)+(?:\w+\s+)?"
@@ -238,7 +239,9 @@ class _Planner(Resolver):
             if dont := _DONT.fullmatch(clause):
                 undone = parse(dont["rest"])
                 if undone is None or undone.kind in ("unsupported", "assert", "assert_not", "check_state"):
-                    raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
+                    raise BrainError(
+                        f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood"
+                    )
                 skipped.append((self.masked.restore(dont["rest"]), undone))
                 continue
             if (cond := _CONDITION.fullmatch(clause)) and condition is None:
@@ -328,7 +331,10 @@ class _Planner(Resolver):
                 and not re.search(r"\b(?:field|box|input|email|e-mail|password|username|text)\b", element.target, re.I)
             ):
                 # "tap item 2 then delete it": not a text to clear, and no step deletes a row
-                raise BrainError(f"I can't delete {self.masked.restore(element.target)}: no step does that. {can_do()}", "unsupported")
+                raise BrainError(
+                    f"I can't delete {self.masked.restore(element.target)}: no step does that. {can_do()}",
+                    "unsupported",
+                )
             elif intent.target.lower() in PRONOUNS or _VAGUE.fullmatch(intent.target):
                 other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
                 if element is not None and intent.target.lower() in PRONOUNS and not other:
@@ -362,7 +368,7 @@ class _Planner(Resolver):
         for words, undone in skipped:
             # "fill in the form but don't sign in": left undone, unless another clause does just that
             if any(_same_act(intent, undone) for _, intent in planned):
-                raise BrainError(f'You asked me both to {words} and not to: which is it?', "not_understood")
+                raise BrainError(f"You asked me both to {words} and not to: which is it?", "not_understood")
             self.notes.append(f"I won't {words}")
         return planned
 
@@ -592,6 +598,7 @@ class _Planner(Resolver):
                 self._add({"action": "tap", **known.selector}, f"toggle {known.label}")
                 return
             raise Later(self.masked.restore(intent.target))
+        i: int | None
         try:
             described = _BY_STATE.fullmatch(self.masked.restore(intent.target))
             if described:
@@ -751,7 +758,9 @@ class _Planner(Resolver):
         package = app_package(target, strict=False)
         if _HOME_WORDS.fullmatch(target) or package == LAUNCHER:
             self._key(Intent("key", text="home"))
-        elif _LOGIN_SCREEN.fullmatch(target) and self.screen and self.screen.confidence("sign out", kind="button") >= ACT:
+        elif (
+            _LOGIN_SCREEN.fullmatch(target) and self.screen and self.screen.confidence("sign out", kind="button") >= ACT
+        ):
             self._tap(Intent("tap", target="sign out"))  # signed in: the way back to the login screen is signing out
         elif package and package != self.app and self.app is not None:
             self._launch(package, fresh=False)
@@ -885,7 +894,13 @@ class _Planner(Resolver):
             if named_only and i is not None and self._switch_of(i) is not None:
                 # "wifi", "open bluetooth": a switch's row has no page of its own here; tapping it flips the switch
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
-            if intent.terse and not intent.inherited and i is not None and self.screen and self.screen.is_kind(i, "field"):
+            if (
+                intent.terse
+                and not intent.inherited
+                and i is not None
+                and self.screen
+                and self.screen.is_kind(i, "field")
+            ):
                 # "now the password": a field named without a verb is to be filled, with what is not said
                 field_name = self.screen.choice_name(i)
                 raise Ask(f"What should I type into the {field_name} field?", code="needs_value")
@@ -1214,7 +1229,9 @@ def _same_name(a: str, b: str) -> bool:
 
 def _same_act(done: Intent, undone: Intent) -> bool:
     """Whether a planned intent does what another clause says not to do."""
-    if undone.kind == "login" or (undone.kind == "tap" and re.fullmatch(r"(?:the\s+)?sign\s*in(?:\s+button)?", undone.target, re.I)):
+    if undone.kind == "login" or (
+        undone.kind == "tap" and re.fullmatch(r"(?:the\s+)?sign\s*in(?:\s+button)?", undone.target, re.I)
+    ):
         return done.kind == "login" or (done.kind == "tap" and canonical(done.target) in ("sign in", "the sign in"))
     if undone.target and done.target:
         return _same_name(done.target, undone.target)  # "turn off wifi but don't touch wifi"

@@ -81,12 +81,22 @@ _COUNTED = re.compile(rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#)\s
 
 
 _NTH = {
-    "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16,
-    "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "fortieth": 40,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+    "fortieth": 40,
     "fiftieth": 50,
 }
 for _tens, _word in ((20, "twenty"), (30, "thirty"), (40, "forty")):
-    for _n, _th in enumerate("first second third fourth fifth sixth seventh eighth ninth".split(), 1):
+    for _n, _th in enumerate(["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"], 1):
         _NTH[f"{_word}-{_th}"] = _NTH[f"{_word} {_th}"] = _tens + _n
 _NTH_WORDS = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _NTH), key=len, reverse=True)) + r")\b", re.I)
 
@@ -227,7 +237,9 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:go\s+ahead|try|be\s+sure)\s+and\s+", re.I), ""),
     # "Email → a@b.c", "password=x": a field and its value
     (
-        re.compile(r"\b(email|e-mail|username|user\s*name|user|password|passcode|pw|pass)\s*(?:->|→|=>|=)\s*(?=\S)", re.I),
+        re.compile(
+            r"\b(email|e-mail|username|user\s*name|user|password|passcode|pw|pass)\s*(?:->|→|=>|=)\s*(?=\S)", re.I
+        ),
         r"\1 ",
     ),
     (re.compile(r"\b(?:the\s+)?following(?:\s+(?:credentials|details|data|values))?\s*:\s*", re.I), ""),
@@ -390,7 +402,6 @@ _ASIDE = re.compile(
     r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$|\s+unless\s+.*$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
     r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$|"
     r"\s+with\s+(?:both\s+|all\s+|the\s+)?(?:fields?|form|email|password)\s+(?:(?:left\s+)?empty|blank)$",
-
     re.I,
 )
 # "clear the error by signing in with …": what to do is how, the rest is what it is for.
@@ -456,11 +467,8 @@ _PAST_FORMS = {
     "selected": "select",
 }
 _PAST = re.compile(rf"^(?P<p>{'|'.join(_PAST_FORMS)})\b(?=\s+\S)", re.I)
-_THIRD = re.compile(
-    rf"^(?P<v>{'|'.join(v for v in VERBS if not v.endswith('s'))}|press|toggles?|{'|'.join(v for v in VERBS if v.endswith(('sh', 'ch')))})"
-    r"(?:es|s)\b(?=\s+\S)",
-    re.I,
-)
+_THIRD_BASES = [v for v in VERBS if not v.endswith("s")] + ["press"]
+_THIRD = re.compile(rf"^(?P<v>{'|'.join(_THIRD_BASES)})(?:es|s)\b(?=\s+\S)", re.I)
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
