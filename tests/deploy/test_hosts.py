@@ -228,10 +228,12 @@ class Driver:
             n = 0
             while not self.stopping.is_set():
                 n += 1
+                sent = len(self.sock.received)  # a pause may land between a step's end and the next one's ACK
                 self.sock.send({"type": "EXECUTE_SINGLE", "step": {"action": "tap", "x": 100 + n % 500, "y": 10}})
                 ack = self.sock.wait_for(lambda m: m.get("type") in ("ACK", "ERROR"), timeout=300)
-                assert ack["type"] == "ACK", ack
-                message = self.sock.wait_for(
+                paused = next((m for m in self.sock.received[sent:] if session_status("IDLE")(m)), None)
+                assert ack["type"] == "ACK" or paused, ack
+                message = paused or self.sock.wait_for(
                     lambda m, step=ack["step_id"]: step_done(step)(m) or session_status("IDLE")(m), timeout=300
                 )
                 if message.get("type") == "SESSION_STATUS":  # paused: its device went offline
