@@ -56,6 +56,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C stops the stack even when it was started in the background, where SIGINT is inherited ignored.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     try:
         if not os.environ.get("REDIS_URL"):

@@ -53,3 +53,25 @@ def test_up_starts_everything_and_ctrl_c_stops_it(tmp_path):
     for closed_port in (port, redis_port):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", closed_port), timeout=1).close()
+
+
+def test_ctrl_c_stops_up_started_in_the_background(tmp_path):
+    """A shell's background job inherits SIGINT ignored; `cognisim up` still stops on it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["COGNISIM_HOME"] = str(tmp_path)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(free_port()), "--sim-devices", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert any("Press Ctrl-C" in line for line in up.stdout)
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+        assert "Stopping" in up.stdout.read()
+    finally:
+        if up.poll() is None:  # SIGTERM: its children stop with it
+            up.terminate()
+            up.wait(timeout=60)
