@@ -177,7 +177,8 @@ CHANNEL_LAYERS = {
         # against ~8 round trips per event for the list-based layer (docs/performance.md).
         # Pub/sub keeps nothing for a subscriber that is away; it need not: events are
         # committed before they are sent, and sockets fill any gap from the database.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # Its subclass hands an event to all of a process's sockets on the session in one pass.
+        "BACKEND": "core.channel_layer.FanOutChannelLayer",
         "CONFIG": {
             # redis-py 8 sets a 5 s socket_timeout by default, which kills every idle
             # consumer (SPEC §1 landmines). No timeout: an idle socket is a normal socket.

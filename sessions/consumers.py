@@ -72,6 +72,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
     """
 
     sent = 0
+    busy = False
+    """Handling a message that may wait (a replay, a client's message): events meanwhile take the queue."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' own dispatch first closes stale database connections in a thread of its own: a thread hop
@@ -80,7 +82,16 @@ class SessionConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        self.busy = True
+        try:
+            await handler(message)
+        finally:
+            self.busy = False
+
+    def direct_ready(self, message: dict[str, Any]) -> bool:
+        """The channel layer may hand this socket a live event directly (`core.channel_layer`) when it is the
+        next one in order and nothing else is under way: delivering it is one send, no wait."""
+        return not self.busy and message["type"] == "session.event" and message["event"]["seq"] <= self.sent + 1
 
     async def connect(self) -> None:
         if (user := await accept_signed_in(self)) is None:
@@ -92,6 +103,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.session_id = session.pk
         self.group = session.group_name
         await self.channel_layer.group_add(self.group, self.channel_name)
+        if hasattr(self.channel_layer, "direct_add"):
+            self.channel_layer.direct_add(self.channel_name, self)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         last_seq = query.get("last_seq", [None])[0]
         if last_seq is not None and last_seq.isascii() and last_seq.isdigit():
@@ -102,6 +115,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
+            if hasattr(self.channel_layer, "direct_discard"):
+                self.channel_layer.direct_discard(self.channel_name)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _replay(self) -> None:
