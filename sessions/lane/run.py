@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -386,7 +387,8 @@ def _observed(lane: Lane, read: ScreenRead) -> None:
         fields.update(effect=effect, effect_hash=effect_hash(effect), state_patch=json_diff(lane.state, after))
     keep = png is not None and (screen != lane.shown or outcome is None)
     picture = screen_save(session_id=lane.session_id, screen_hash=screen, png=png) if keep and png else None
-    with transaction.atomic():
+    alone = after == lane.state and picture is None  # one statement needs no transaction (two round trips fewer)
+    with nullcontext() if alone else transaction.atomic():
         rows_update(Step, where={"id": step.pk}, fields=fields)
         if after != lane.state:
             session_bump(session_id=lane.session_id, seqs=0, current_state=after)
