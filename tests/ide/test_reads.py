@@ -113,3 +113,19 @@ def test_only_the_owner_stops_a_session_from_the_home_page(client: Any) -> None:
     assert client.post(f"/sessions/{session.pk}/stop/").status_code == 302
     session.refresh_from_db()
     assert session.status == TestSession.Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_the_home_page_shows_sessions_that_have_no_device(client: Any) -> None:
+    """A session waiting in the queue for a device, and one that ended before it got one."""
+    owner = get_user_model().objects.create_user("gina")
+    waiting = TestSession.objects.create(owner=owner, name="Queued run")
+    TestSession.objects.create(owner=owner, name="Never started", status=TestSession.Status.CANCELLED)
+    client.force_login(owner)
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Queued run" in html and "Never started" in html and "waiting for a device" in html
+    refused = client.post("/sessions/new/", {"device": "no-such-phone", "app": "com.cognisim.demo"})
+    assert refused.status_code == 400 and "Queued run" in refused.content.decode()
+    assert waiting.device is None
