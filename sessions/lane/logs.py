@@ -9,7 +9,8 @@ CHUNK_LINES lines, or when the session lets the device go) they are written to t
 chunk (`Artifact` kind `log`, in order). Nothing here is on a step's path.
 
 The lines of a failed step (its evidence) are not taken from here: the lane reads the device's last
-FAILURE_LOG_LINES lines itself when the step fails (`lane.run._keep_failure_log`).
+FAILURE_LOG_LINES lines itself when the step fails (`lane.run._keep_failure_log`), and keeps those read since
+its session took the device (`session_lines`: the reader marks where that was).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class DeviceLogReader:
         self.thread = threading.Thread(target=self.run, name=f"cognisim-logcat-{serial}", daemon=True)
         self.holder: Any = None
         self.secrets: dict[str, str] = {}
+        self.last_line: str | None = None
+        self.before_holder: str | None = None
+        """The last line read before the holder took the device (another session's, or nobody's)."""
         self._holder_at = 0.0
         self._live: list[dict[str, Any]] = []
         self._chunk: list[str] = []
@@ -99,6 +103,10 @@ class DeviceLogReader:
             asked = time.monotonic() - self._holder_at
             if line is not None and asked >= (HOLDER_NEW_S if self.holder is not None else HOLDER_NONE_S):
                 self._chores(time.monotonic(), holder=True)  # a line: whose is it now?
+            if line is not None:
+                self.last_line = line
+                if self.holder is None:
+                    self.before_holder = line
             if line is not None and self.holder is not None and (parsed := parse(line)) is not None:
                 if self.secrets:  # a run's secrets, as the lane masks them everywhere else
                     line = secrets_mask(line, self.secrets)
@@ -134,7 +142,7 @@ class DeviceLogReader:
         holder, secrets = row if row is not None else (None, {})
         if holder != self.holder:
             left = self.holder
-            self.holder, self.secrets = holder, secrets
+            self.holder, self.secrets, self.before_holder = holder, secrets, self.last_line
             self._send(now, to=left)
             self._store(of=left)
         self.secrets = secrets
@@ -155,6 +163,22 @@ class DeviceLogReader:
 
 
 _readers: dict[str, DeviceLogReader] = {}
+
+
+def session_lines(*, serial: str, session_id: Any, lines: list[str]) -> list[str]:
+    """Of the device's last `lines`, those of the session holding it: not the lines read before it took the
+    device (another user's run). A line this worker's reader has not placed yet counts as the session's; when
+    the reader has not yet seen the session take the device, every line it has read counts as another's."""
+    reader = _readers.get(serial)
+    if reader is None:
+        return lines
+    mark = reader.before_holder if str(reader.holder) == str(session_id) else reader.last_line
+    if mark is None:
+        return lines
+    for n in range(len(lines) - 1, -1, -1):
+        if lines[n] == mark:
+            return lines[n + 1 :]
+    return lines
 
 
 def _driver_factory(serial: str) -> Callable[[], DeviceDriver]:

@@ -48,6 +48,7 @@ from ..models import SessionEvent, Step, TestSession
 from ..secrets import secrets_mask, secrets_resolve, secrets_unknown
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
+from .logs import session_lines
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
@@ -293,6 +294,7 @@ def _keep_failure_log(lane: Lane, step: Step) -> None:
     except DeviceError as exc:
         logger.warning("could not read the log of %s when step %s failed: %s", lane.device.serial, step.pk, exc.message)
         return
+    lines = session_lines(serial=lane.device.serial, session_id=lane.session_id, lines=lines)
     failure_log_store(session_id=lane.session_id, step_id=step.pk, lines=secrets_mask(lines, lane.secrets))
 
 

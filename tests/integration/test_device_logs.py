@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 
 from devices.drivers.sim import DEMO, SimDriver
+from devices.drivers.sim.device import logcat_path
+from devices.drivers.sim.logcat import log_lines
 from tests.integration.test_durability import make_stack  # noqa: F401, F811 (a fixture)
 from tests.live import Rest, Socket, step_done, wait_ready
 
@@ -17,8 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def logged(tag: str, text: str = ""):
-    return lambda m: m.get("type") == "DEVICE_LOG" and any(
-        line["tag"] == tag and text in line["message"] for line in m["lines"]
+    return lambda m: (
+        m.get("type") == "DEVICE_LOG" and any(line["tag"] == tag and text in line["message"] for line in m["lines"])
     )
 
 
@@ -42,6 +44,15 @@ def test_a_sessions_device_log_is_streamed_stored_filtered_and_kept_as_evidence(
     serial = "log-1"
     stack = make_stack([serial])
     device_register_sim(serial=serial)
+    # Bob's session on the phone first: his lines are his, never in Alice's evidence.
+    as_bob = Rest(stack.base_url, bob)
+    earlier = as_bob.post("/api/sessions/", {"device": serial, "app": {"package": DEMO}}).body
+    bob_sock = Socket(stack.ws_url(earlier["id"], "last_seq=0"), token=bob)
+    wait_ready(bob_sock)
+    log_lines(logcat_path(serial, settings.SIM_DEVICE_DIR), [("I", "BobsApp", "bob's private line", 4242)])
+    bob_sock.wait_for(logged("BobsApp", "bob's private line"))
+    assert as_bob.post(f"/api/sessions/{earlier['id']}/stop/").status == 200
+    bob_sock.close()
     rest = Rest(stack.base_url, alice)
     session = rest.post("/api/sessions/", {"device": serial, "app": {"package": DEMO}}).body
     sid = session["id"]
@@ -79,6 +90,7 @@ def test_a_sessions_device_log_is_streamed_stored_filtered_and_kept_as_evidence(
 
     evidence = stored(rest, f"/api/sessions/{sid}/steps/{failed}/log.txt", lambda b: isinstance(b, bytes)).decode()
     assert 0 < len(evidence.splitlines()) <= 200 and "E AndroidRuntime: FATAL EXCEPTION: main" in evidence
+    assert "BobsApp" not in evidence
     bundle = rest.get(f"/api/sessions/{sid}/capture/").body
     step = bundle["steps"][-1]
     assert step["evidence"]["log"] == f"/api/sessions/{sid}/steps/{failed}/log.txt"
