@@ -244,7 +244,7 @@ def turn_respond(*, turn_id: Any, chain_token: str) -> Next:
     failed = next((s for s in steps if s.status != Step.Status.COMPLETED), None)
     if failed is not None:
         reason = (failed.error or {}).get("message") or f"it ended {failed.status.lower()}"
-        reply = f"Step {failed.index} ({failed.action}) did not pass: {reason}"
+        reply = f"Step {failed.index + 1} ({failed.action}) did not pass: {reason}"  # numbered from 1, as people count
         turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=reply, code="step_failed")
         return Next()
     if turn.remaining:

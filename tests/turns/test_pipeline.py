@@ -50,6 +50,15 @@ def test_a_chat_instruction_logs_in_and_the_agent_says_so(stack, devices, alice)
     assert all(s.status == "COMPLETED" for s in steps)
 
 
+def test_a_check_that_fails_is_named_by_its_step_number_counted_from_one(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[0].serial, app="com.cognisim.demo")
+    chat(sock, "check that the home screen greets me")  # the login screen is showing
+    reply = agent_reply(sock)
+    step = Step.objects.get(session_id=session["id"])
+    assert reply["status"] == "FAILED" and step.status == "FAILED"
+    assert reply["text"].startswith(f"Step {step.index + 1} (assert_visible) did not pass")
+
+
 def test_three_messages_100_ms_apart_are_one_turn_and_5_s_apart_are_two(stack, devices, alice):
     session, sock = open_chat(stack, alice, devices[1].serial)
     ids = []
