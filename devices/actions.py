@@ -37,6 +37,7 @@ from devices.drivers.base import (
     AssertionFailed,
     DeviceDriver,
     ElementNotFound,
+    PointOffScreen,
     ScreenBusy,
     ScreenNotSettled,
     StepOutcome,
@@ -333,7 +334,7 @@ def _stop_app(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
 def _press(driver: DeviceDriver, params: Params, deadline: float, *, long: bool) -> _Done:
     target: Node | None = None
     if "x" in params and "y" in params:
-        x, y = int(params["x"]), int(params["y"])
+        x, y = _on_screen(driver, (int(params["x"]), int(params["y"])))
     else:
         target = _find(driver, _selector(params), params, deadline)
         x, y = target.center
@@ -401,13 +402,25 @@ def _screen_box(driver: DeviceDriver) -> tuple[int, int, int, int]:
     return 0, 0, facts.screen_width, facts.screen_height
 
 
+def _on_screen(driver: DeviceDriver, point: tuple[int, int]) -> tuple[int, int]:
+    """The point, if it is on the screen in either orientation (the screen's size is its portrait size)."""
+    _, _, width, height = _screen_box(driver)
+    x, y = point
+    if (x < width and y < height) or (x < height and y < width):
+        return point
+    raise PointOffScreen(
+        f"({x}, {y}) is off the screen, which is {width}×{height}; give a point inside it, or a selector.",
+        details={"point": [x, y], "screen": [width, height]},
+    )
+
+
 def _swipe(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     duration = int(params.get("duration_ms", SWIPE_MS))
     if "direction" in params:
         start, end = _points(params["direction"], _screen_box(driver))
     else:
-        start = (int(params["from"]["x"]), int(params["from"]["y"]))
-        end = (int(params["to"]["x"]), int(params["to"]["y"]))
+        start = _on_screen(driver, (int(params["from"]["x"]), int(params["from"]["y"])))
+        end = _on_screen(driver, (int(params["to"]["x"]), int(params["to"]["y"])))
     driver.swipe(*start, *end, duration)
     path = {"from": list(start), "to": list(end)}
     return _Done(path, {**path, "duration_ms": duration})

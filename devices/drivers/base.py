@@ -49,6 +49,12 @@ class UnsupportedInput(DeviceError):
     code = "unsupported_input"
 
 
+class PointOffScreen(DeviceError):
+    """A tap, long press or swipe at coordinates outside the device's screen: nothing there to touch."""
+
+    code = "point_off_screen"
+
+
 class AppNotInstalled(DeviceError):
     code = "app_not_installed"
     retryable = False

@@ -13,6 +13,7 @@ from devices.drivers.base import (
     AppNotInstalled,
     AssertionFailed,
     ElementNotFound,
+    PointOffScreen,
     ScreenBusy,
     ScreenNotSettled,
 )
@@ -422,3 +423,20 @@ def test_a_screen_that_never_settles_fails_the_step_by_its_deadline_saying_so(tm
     assert "tap" not in phone.calls
     with pytest.raises(ScreenNotSettled, match="never settled"):
         observe(phone, deadline=time.monotonic() + 0.3)
+
+
+def test_a_touch_off_the_screen_fails_and_names_the_screen_size(phone):
+    run(phone, "launch_app", package=DEMO)
+    width, height = phone.facts().screen_width, phone.facts().screen_height
+    with pytest.raises(PointOffScreen) as off:
+        run(phone, "tap", x=5000, y=9000)
+    assert off.value.code == "point_off_screen" and off.value.details == {
+        "point": [5000, 9000],
+        "screen": [width, height],
+    }
+    with pytest.raises(PointOffScreen):
+        run(phone, "long_press", x=height, y=10)
+    with pytest.raises(PointOffScreen):
+        run(phone, "swipe", **{"from": {"x": 10, "y": 10}, "to": {"x": 10, "y": height + width}})
+    assert run(phone, "tap", x=width - 1, y=height - 1).result == {"point": [width - 1, height - 1]}
+    assert run(phone, "tap", x=height - 1, y=10).result == {"point": [height - 1, 10]}  # in landscape
