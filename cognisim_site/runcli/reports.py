@@ -29,6 +29,13 @@ def _png(api: Api, url: str | None) -> bytes | None:
     return payload if status == 200 and payload.startswith(b"\x89PNG") else None
 
 
+def _write(target: str, text: str) -> None:
+    """Write a report, making its folder first (as the attachments of a failing run do)."""
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 def failure_screenshots(api: Api, jobs: list[Job], report_path: str) -> None:
     """Save each failed flow's screenshot in `<report>-attachments/` and remember its relative path."""
     target = Path(report_path)
@@ -62,7 +69,7 @@ def write_junit(
         else:
             reason = f"not started: {cancelled or 'not run'}"
             suites.append(skipped_suite(job.name or job.label, job.body["filename"], reason))
-    Path(target).write_text(junit_document(suites, time_s=wall_s))
+    _write(target, junit_document(suites, time_s=wall_s))
 
 
 CSS = """
@@ -135,7 +142,7 @@ def write_html(api: Api, jobs: list[Job], target: str, *, mask: Mask, wall_s: fl
         f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style><body><h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
-    Path(target).write_text(page)
+    _write(target, page)
 
 
 def summary_lines(job: Job, *, replay: bool = False) -> list[str]:

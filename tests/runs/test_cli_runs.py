@@ -125,6 +125,15 @@ def test_a_passing_flow_exits_0_with_a_junit_report(stack, devices, alice, tmp_p
     assert run.session.device.status == "available"  # the session was stopped: the device is free again
 
 
+def test_a_passing_run_writes_its_reports_into_a_folder_that_does_not_exist_yet(stack, devices, alice, tmp_path):
+    flow = write(tmp_path, "tour.yaml", SETTINGS_TOUR)
+    junit, page = tmp_path / "new" / "junit" / "report.xml", tmp_path / "other" / "report.html"
+    done = cli(stack, alice, "run", flow, "--junit", str(junit), "--html", str(page))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ET.parse(junit).getroot().get("failures") == "0"
+    assert "PASSED" in page.read_text()
+
+
 def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices, alice, tmp_path):
     flow = write(tmp_path, "broken.yaml", FAILING)
     junit = tmp_path / "report.xml"
