@@ -29,7 +29,7 @@ class Api:
                 status, payload = reply.status, reply.read()
         except urllib.error.HTTPError as exc:
             status, payload = exc.code, exc.read()
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: a malformed URL
             raise CliError(f"cannot reach {self.server}: {getattr(exc, 'reason', exc)}") from None
         if status in (401, 403):
             raise CliError(f"{self.server} refused the token ({status}); pass --token or set COGNISIM_TOKEN.")

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,18 @@ def _api(args: argparse.Namespace) -> Api:
         raise CliError(
             "no token: pass --token or set COGNISIM_TOKEN (python manage.py create_api_user NAME prints one)"
         )
-    return Api(args.server or os.environ.get("COGNISIM_SERVER", DEFAULT_SERVER), token)
+    server = args.server or os.environ.get("COGNISIM_SERVER", DEFAULT_SERVER)
+    try:
+        parts = urllib.parse.urlsplit(server)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port or IPv6 address
+        valid = False
+    if not valid or any(c.isspace() for c in server):
+        raise CliError(
+            f"--server {server!r} is not a URL: give http:// or https:// and the host (and port),"
+            f" e.g. --server {DEFAULT_SERVER} (or set COGNISIM_SERVER)."
+        )
+    return Api(server, token)
 
 
 def _stream_events(api: Api, job: Job, progress: Progress) -> None:
