@@ -7,6 +7,7 @@ import json
 from importlib import metadata
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.jsonsafe import JsonRefused, json_check
@@ -244,9 +245,13 @@ def _fields(value: Any, allowed: set[str], where: str, optional: frozenset[str] 
 
 
 def step_request(step: dict[str, Any]) -> dict[str, Any]:
-    """The captured step as POST /api/sessions/{id}/steps/ takes it."""
+    """The captured step as POST /api/sessions/{id}/steps/ takes it.
+
+    The bundle's `timeout_ms` is the step's time limit, which the default fills when the step gave
+    none; sent back as given, it would become the element wait of a step that has one (30 s, not
+    5 s). So the default is left out, and a wait the step asked for is in its params already."""
     data = {"action": step["action"], **step["params"], "max_retries": step["max_retries"], "backoff": step["backoff"]}
-    if "timeout_ms" not in step["params"]:  # a wait the step asked for: the step's time limit derives from it
+    if "timeout_ms" not in step["params"] and step["timeout_ms"] != settings.STEP_DEFAULT_TIMEOUT_MS:
         data["timeout_ms"] = step["timeout_ms"]
     return data
 

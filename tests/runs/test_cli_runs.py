@@ -253,6 +253,17 @@ def test_capture_then_replay_gives_identical_hashes_every_time(stack, devices, a
         assert replay.session.source == "replay"
 
 
+def test_a_replayed_step_waits_as_the_captured_one_did_not_its_recorded_time_limit(stack, devices, alice, tmp_path):
+    bundle = capture(stack, alice, devices[0].serial, SETTINGS_TOUR)
+    asserted = [s for s in bundle["steps"] if s["action"] == "assert_visible"]
+    assert asserted and all("timeout_ms" not in s["params"] for s in asserted)  # the default 5 s element wait
+    done = cli(stack, alice, "replay", write(tmp_path, "bundle.json", json.dumps(bundle)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    replay = Run.objects.get(kind="replay")
+    replayed = list(replay.session.steps.order_by("index").values("params", "timeout_ms"))
+    assert replayed == [{"params": s["params"], "timeout_ms": s["timeout_ms"]} for s in bundle["steps"]]
+
+
 def test_a_replay_after_the_app_changed_names_the_first_diverging_step(stack, devices, alice, tmp_path):
     serial = devices[0].serial
     bundle = capture(stack, alice, serial, SETTINGS_TOUR)
