@@ -25,8 +25,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import ServiceError
+from core.errors import NotFound, ServiceError
 from core.jsonsafe import JsonRefused, json_load
+from devices.models import Device
 
 from ..cron import CronInvalid, cron_parse
 from ..errors import (
@@ -73,6 +74,8 @@ def saved_flow_create(
             cron_parse(cron)
         except CronInvalid as exc:
             raise CronRejected(f"cron: {exc}", field="cron") from None
+    if device_serial and not Device.objects.filter(serial=device_serial).exists():  # as a run refuses it
+        raise NotFound(f"There is no device '{device_serial}'. GET /api/devices/ lists them.", field="device")
     name = name or flow.name
     if SavedFlow.objects.filter(owner=owner, name=name).exists():
         raise FlowExists(f"You already have a flow named {name!r}.", field="name")
@@ -115,9 +118,7 @@ def webhook_meta(body: bytes) -> dict[str, Any]:
         return {"webhook": text}
 
 
-def _flow_start(
-    *, flow: SavedFlow, trigger: str, meta: dict[str, Any] | None = None, record_error: bool = True
-) -> Run:
+def _flow_start(*, flow: SavedFlow, trigger: str, meta: dict[str, Any] | None = None, record_error: bool = True) -> Run:
     """Start the flow as an ordinary `ci` run of its owner, and remember it (or why it did not start)."""
     try:
         run = run_start(

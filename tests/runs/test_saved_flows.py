@@ -111,13 +111,28 @@ def test_an_invalid_flow_or_cron_is_refused_with_line_numbers_and_nothing_saved(
     assert not SavedFlow.objects.exists()
 
 
+def test_a_flow_for_an_unknown_device_is_refused_as_a_run_for_it_is(client, alice):
+    run = call(client, "post", "/api/runs/", alice, {"flow": LOGIN, "device": "nope"})
+    reply = call(client, "post", "/api/flows/", alice, {"flow": LOGIN, "device": "nope"})
+    assert (reply.status_code, reply.json()) == (
+        run.status_code,
+        {**run.json(), "field": "device"},
+    ), reply.json()
+    assert reply.json()["code"] == "not_found" and "There is no device 'nope'" in reply.json()["message"]
+    assert not SavedFlow.objects.exists() and not Run.objects.exists()
+
+
 def test_a_webhook_without_the_right_signature_is_refused_and_starts_nothing(client, alice):
     flow_id = call(client, "post", "/api/flows/", alice, {"flow": LOGIN}).json()["id"]
     body = b'{"ref": "main"}'
     cases = [
         ({}, 401, "signature_missing"),
         (as_meta(sign("whsec_guess", body)), 403, "signature_invalid"),
-        (as_meta({**sign("whsec_guess", body), "X-CogniSim-Signature": "sha256=" + "0" * 64}), 403, "signature_invalid"),  # noqa: E501
+        (
+            as_meta({**sign("whsec_guess", body), "X-CogniSim-Signature": "sha256=" + "0" * 64}),
+            403,
+            "signature_invalid",
+        ),  # noqa: E501
         # the old form (the body alone, no timestamp or delivery id) is refused, naming what is missing
         ({"HTTP_X_COGNISIM_SIGNATURE": "sha256=" + "0" * 64}, 401, "signature_missing"),
         (as_meta({**sign("whsec_guess", body), "X-CogniSim-Timestamp": "²"}), 401, "signature_missing"),
