@@ -1,0 +1,30 @@
+"""The runs API's refusals of bad input: a 400 that names the field, down to the key of a map."""
+
+from __future__ import annotations
+
+import pytest
+
+from runs.models import Run, SavedFlow
+from tests.runs.test_cli_runs import LOGIN
+from tests.runs.test_saved_flows import call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "message"),
+    [
+        ("/api/runs/", {"env": {"A": 5}}, "env.A", "Must be a string."),
+        ("/api/runs/", {"env": {"A": "ok", "B": [1]}}, "env.B", "Must be a string."),
+        ("/api/runs/", {"meta": {"k": {"x": 1}}}, "meta.k", "Must be a string."),
+        ("/api/runs/", {"secrets": {"S": True}}, "secrets.S", "Must be a string."),
+        ("/api/runs/", {"files": {"a.yaml": 1}}, "files.a.yaml", "Must be a string."),
+        ("/api/runs/", {"env": 5}, "env", "Must be an object."),
+        ("/api/flows/", {"env": {"A": 5}}, "env.A", "Must be a string."),
+    ],
+)
+def test_a_map_entry_of_the_wrong_type_is_named_by_its_key(client, alice, path, body, field, message):
+    reply = call(client, "post", path, alice, {"flow": LOGIN, **body})
+    assert reply.status_code == 400, reply.json()
+    assert reply.json() == {"code": "invalid", "message": f"{field}: {message}", "field": field}
+    assert not Run.objects.exists() and not SavedFlow.objects.exists()
