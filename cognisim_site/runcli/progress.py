@@ -27,7 +27,8 @@ class Job:
     ended: float = 0.0
     after: int = 0  # events seen, for --stream
     shown: int = 0  # steps already reported as plain lines
-    attachment: str | None = None  # the failure screenshot, saved next to the JUnit report
+    attachment: str | None = None  # the failure screenshot, saved next to the JUnit report: its path from there
+    screenshot: str | None = None  # the same file's path from the current directory, for the summary
 
 
 def step_line(job: Job, step: dict[str, Any], total: int) -> str:

@@ -37,7 +37,8 @@ def _write(target: str, text: str) -> None:
 
 
 def failure_screenshots(api: Api, jobs: list[Job], report_path: str) -> None:
-    """Save each failed flow's screenshot in `<report>-attachments/` and remember its relative path."""
+    """Save each failed flow's screenshot in `<report>-attachments/` and remember its path, both from the
+    report (what JUnit attachments take) and from the current directory (what the summary shows)."""
     target = Path(report_path)
     folder = target.with_name(target.stem + "-attachments")
     for n, job in enumerate(jobs, start=1):
@@ -49,6 +50,7 @@ def failure_screenshots(api: Api, jobs: list[Job], report_path: str) -> None:
         name = f"{n:02d}-{_slug(Path(job.label).stem)}-step{failures[0]['index'] + 1}.png"
         (folder / name).write_bytes(png)
         job.attachment = f"{folder.name}/{name}"
+        job.screenshot = str(folder / name)
 
 
 def write_junit(
@@ -158,8 +160,8 @@ def summary_lines(job: Job, *, replay: bool = False) -> list[str]:
     failure = failure_text(run)
     if failure:
         lines.append(f"    {failure[0]}")
-    if job.attachment:
-        lines.append(f"    screenshot: {job.attachment}")
+    if job.screenshot:
+        lines.append(f"    screenshot: {job.screenshot}")
     if run["status"] == "error" and run.get("error"):
         lines.append(f"    {run['error'].get('message', run['error'])}")
     if run.get("cancel_reason"):

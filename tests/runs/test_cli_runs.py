@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -19,6 +21,7 @@ from sessions.models import Artifact, SessionEvent, Step, TestSession
 from tests.live import Rest
 from tests.sessions.test_recording import decoded
 
+ROOT = str(Path(__file__).resolve().parents[2])
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 LOGIN = """\
@@ -62,12 +65,16 @@ steps:
 """
 
 
-def cli(stack, token, *argv, timeout=120):
+def cli(stack, token, *argv, timeout=120, cwd=None):
+    """The CLI of this checkout, run from `cwd` (default: the checkout)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
     return subprocess.run(
         [sys.executable, "-m", "cognisim_site.runcli", *argv, "--server", stack.base_url, "--token", token],
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -147,6 +154,7 @@ def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices
     attachment = case.find("system-out").text.strip().splitlines()[-1]
     assert attachment == "[[ATTACHMENT|report-attachments/01-broken-step3.png]]"
     assert (tmp_path / "report-attachments/01-broken-step3.png").read_bytes().startswith(b"\x89PNG")
+    assert f"screenshot: {tmp_path}/report-attachments/01-broken-step3.png" in done.stdout  # as the report was named
     steps = list(Step.objects.filter(session__run__isnull=False).order_by("index"))
     assert [s.status for s in steps] == ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
     assert steps[3].started_at is None and steps[4].started_at is None  # never ran
@@ -176,6 +184,20 @@ def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices
         "skipped",
     ]
     assert "Nothing like this" in cases[2].find("failure").get("message")
+
+
+def test_the_summary_shows_the_failure_screenshot_from_where_the_cli_runs(stack, devices, alice, tmp_path):
+    here = tmp_path / "flows"
+    here.mkdir()
+    write(here, "broken.yaml", FAILING)
+    done = cli(stack, alice, "run", "broken.yaml", "--junit", "../reports/fail.xml", cwd=here)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (shown,) = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if "screenshot: " in line]
+    assert shown == "../reports/fail-attachments/01-broken-step3.png"
+    assert (here / shown).read_bytes().startswith(b"\x89PNG")
+    (case,) = ET.parse(tmp_path / "reports" / "fail.xml").getroot().findall("testsuite/testcase")
+    attachment = case.find("system-out").text.strip().splitlines()[-1]
+    assert attachment == "[[ATTACHMENT|fail-attachments/01-broken-step3.png]]"  # JUnit's is from the report
 
 
 def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_path):
