@@ -193,6 +193,7 @@ class _Parser:
         self.steps_read = 0
         self.used_files: list[str] = []
         self.syntax = "native"
+        self.values_later = False  # variables without a value are kept as written, not refused
 
     def error(self, scope_file: str, where: Where, message: str) -> None:
         if len(self.errors) < MAX_ERRORS:
@@ -276,7 +277,7 @@ class _Parser:
             def one(match: re.Match[str]) -> str:
                 name = match.group(1)
                 if name in self.secret_names:
-                    if name not in self.secret_values:
+                    if name not in self.secret_values and not self.values_later:
                         self.error(
                             scope.file,
                             where,
@@ -285,6 +286,8 @@ class _Parser:
                         )
                     return match.group(0)  # filled in on the device's worker, never stored
                 if name not in scope.env:
+                    if self.values_later:
+                        return match.group(0)
                     self.error(
                         scope.file,
                         where,
@@ -617,13 +620,17 @@ def flow_parse(
     env: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
     files: Mapping[str, str] | None = None,
+    values_later: bool = False,
 ) -> Flow:
     """Parse and validate a flow (and the files it runs); `env` overrides the flows' own variables.
 
     `secrets` are values of variables that stay `${NAME}` in the steps (as do those a file's header
-    lists under `secrets:`; their values come in `env` or `secrets`). Raises FlowInvalid.
+    lists under `secrets:`; their values come in `env` or `secrets`). With `values_later` (a flow
+    checked before anyone gives its variables, as `cognisim convert` does) a variable without a value
+    stays `${NAME}` too instead of being an error. Raises FlowInvalid.
     """
     parser = _Parser(filename=filename, env=env or {}, secrets=secrets or {}, files=files or {})
+    parser.values_later = values_later
     doc = parser.document(text, "")
     if doc is None:
         raise FlowInvalid(filename, parser.errors)

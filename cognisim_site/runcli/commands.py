@@ -23,7 +23,7 @@ from runs.junit import mask
 from .client import Api, CliError
 from .progress import Job, Progress, progress_for
 from .reports import failure_screenshots, summary_lines, write_html, write_junit
-from .workspace import pairs, tag_list, tags_admit, workspace_load
+from .workspace import flow_file, pairs, tag_list, tags_admit, workspace_load
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
@@ -301,21 +301,30 @@ def replay_bundle(args: argparse.Namespace) -> int:
 
 
 def convert_file(args: argparse.Namespace) -> int:
-    """Print the native form of a Maestro flow file."""
-    from runs.maestro import MaestroProblem, maestro_convert
-    from runs.yamldoc import YamlProblem
+    """Print the native form of a Maestro flow file, after checking it as `cognisim run` does: every
+    problem, each with its line (its variables may stay without values: they come with `-e`)."""
+    from runs.flows import FlowInvalid, flow_parse
+    from runs.maestro import MaestroProblem, is_maestro, maestro_convert
+    from runs.yamldoc import YamlProblem, yaml_documents
 
     try:
-        text = Path(args.file).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cognisim convert: cannot read {args.file}: {exc}", file=sys.stderr)
+        flow = flow_file(args.file)
+        if is_maestro(yaml_documents(flow.text)):
+            flow_parse(flow.text, filename=flow.filename, files=flow.files, values_later=True)
+        native = maestro_convert(flow.text)  # a file that is not Maestro: that is its one problem
+    except CliError as exc:
+        print(f"cognisim convert: {exc}", file=sys.stderr)
         return USAGE
-    try:
-        sys.stdout.write(maestro_convert(text))
+    except FlowInvalid as exc:
+        for error in exc.errors:
+            print(error.format(flow.filename), file=sys.stderr)
+        print("Not converted: fix the problems above.", file=sys.stderr)
+        return USAGE
     except MaestroProblem as exc:
-        print(f"{args.file}:{exc.where[0]}:{exc.where[1]}: {exc.message}", file=sys.stderr)
+        print(f"{flow.filename}:{exc.where[0]}:{exc.where[1]}: {exc.message}", file=sys.stderr)
         return USAGE
     except YamlProblem as exc:
-        print(f"{args.file}:{exc.line}:{exc.column}: {exc.message}", file=sys.stderr)
+        print(f"{flow.filename}:{exc.line}:{exc.column}: {exc.message}", file=sys.stderr)
         return USAGE
+    sys.stdout.write(native)
     return OK

@@ -95,6 +95,15 @@ def _folder_flows(folder: Path, globs: list[str]) -> list[Path]:
     return found
 
 
+def flow_file(path: str) -> FlowFile:
+    """One flow file and every other file it runs, read as `cognisim run` reads them."""
+    if not Path(path).is_file():
+        raise CliError(f"{path}: no such file.")
+    name = posixpath.normpath(Path(path).as_posix())
+    text = _read(name)
+    return FlowFile(filename=name, text=text, files=_bundle(name, text))
+
+
 def workspace_load(
     paths: Iterable[str], *, config_path: str | None, include_tags: list[str], exclude_tags: list[str]
 ) -> Workspace:

@@ -23,3 +23,27 @@ def test_a_server_that_is_not_a_url_exits_2_saying_what_to_give(tmp_path, comman
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"--server {server!r} is not a URL" in done.stderr and "--server http://127.0.0.1:8000" in done.stderr
+
+
+def test_convert_reports_every_problem_of_a_maestro_file_with_its_line(tmp_path):
+    flow = tmp_path / "bad.yaml"
+    flow.write_text("appId: com.example\n---\n- launchApp\n- tapOn: {colour: red}\n- fooBar: 1\n")
+    done = cognisim("convert", str(flow))
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"{flow}:4:11: tapOn: unknown selector field 'colour'."
+    assert f"{flow}:5:3: unknown Maestro command 'fooBar'." in lines and "Traceback" not in done.stderr
+
+
+def test_convert_refuses_what_run_refuses_and_keeps_variables_given_at_run_time(tmp_path):
+    flow = tmp_path / "app.yaml"
+    flow.write_text('appId: com.example\n---\n- launchApp: {appId: "bad id"}\n- inputText: ${USER}\n')
+    done = cognisim("convert", str(flow))
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert f"{flow}:3:3: step 2 (launch_app): 'package' is not a valid Android package name" in done.stderr
+    assert "USER" not in done.stderr  # a variable's value comes with -e when the flow runs
+
+    flow.write_text("appId: com.example\n---\n- launchApp\n- inputText: ${USER}\n")
+    done = cognisim("convert", str(flow))
+    assert done.returncode == 0, done.stderr
+    assert "package: com.example" in done.stdout and "text: ${USER}" in done.stdout
