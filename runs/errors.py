@@ -29,6 +29,13 @@ class CronRejected(ServiceError):
     status = 400
 
 
+class DeviceUnknown(ServiceError):
+    """A saved flow naming a device there is not: a bad field of the body, refused before it is saved."""
+
+    code = "invalid"
+    status = 400
+
+
 class FlowExists(ServiceError):
     code = "flow_exists"
     status = 409

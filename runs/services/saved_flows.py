@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import NotFound, ServiceError
+from core.errors import ServiceError
 from core.jsonsafe import JsonRefused, json_load
 from devices.models import Device
 
@@ -33,6 +33,7 @@ from ..cron import CronInvalid, cron_parse
 from ..errors import (
     CronRejected,
     DeliveryDuplicate,
+    DeviceUnknown,
     FlowDisabled,
     FlowExists,
     SignatureExpired,
@@ -74,8 +75,9 @@ def saved_flow_create(
             cron_parse(cron)
         except CronInvalid as exc:
             raise CronRejected(f"cron: {exc}", field="cron") from None
-    if device_serial and not Device.objects.filter(serial=device_serial).exists():  # as a run refuses it
-        raise NotFound(f"There is no device '{device_serial}'. GET /api/devices/ lists them.", field="device")
+    if device_serial and not Device.objects.filter(serial=device_serial).exists():  # not only when it runs
+        message = f"There is no device '{device_serial}'. GET /api/devices/ lists them."
+        raise DeviceUnknown(f"device: {message}", field="device")
     name = name or flow.name
     if SavedFlow.objects.filter(owner=owner, name=name).exists():
         raise FlowExists(f"You already have a flow named {name!r}.", field="name")

@@ -111,14 +111,14 @@ def test_an_invalid_flow_or_cron_is_refused_with_line_numbers_and_nothing_saved(
     assert not SavedFlow.objects.exists()
 
 
-def test_a_flow_for_an_unknown_device_is_refused_as_a_run_for_it_is(client, alice):
-    run = call(client, "post", "/api/runs/", alice, {"flow": LOGIN, "device": "nope"})
+def test_a_flow_for_an_unknown_device_is_refused_before_it_is_saved(client, alice):
     reply = call(client, "post", "/api/flows/", alice, {"flow": LOGIN, "device": "nope"})
-    assert (reply.status_code, reply.json()) == (
-        run.status_code,
-        {**run.json(), "field": "device"},
-    ), reply.json()
-    assert reply.json()["code"] == "not_found" and "There is no device 'nope'" in reply.json()["message"]
+    assert reply.status_code == 400, reply.json()
+    assert reply.json() == {
+        "code": "invalid",
+        "message": "device: There is no device 'nope'. GET /api/devices/ lists them.",
+        "field": "device",
+    }
     assert not SavedFlow.objects.exists() and not Run.objects.exists()
 
 
