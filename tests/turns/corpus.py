@@ -44,7 +44,8 @@ HELDOUT = HERE / "heldout.yaml"
 MAX_ROUNDS = 5
 """Plans per turn, as in the turn pipeline (`turns.services.MAX_REPLANS`)."""
 WAIT_CAP_MS = 1000
-"""The simulated phone changes only when a step acts on it: what a wait does not see at once never comes."""
+"""Longest wait of a check (assert_visible, assert_not_visible, wait_for): the simulated phone changes only when a
+step acts on it, so what a check does not see at once never comes."""
 CHECKS = ("assert_visible", "assert_not_visible", "wait_for")
 EXPECTS = ("act", "ask", "refuse", "check_fails")
 CODES = ("not_understood", "not_on_screen", "unsupported", "needs_value")
@@ -170,8 +171,8 @@ def play(brain: Brain, suite: Suite, case: Case, driver: SimDriver | None) -> Ou
             if driver is None or spec.action in ("sleep", "ask_user"):
                 continue
             params = dict(spec.params)
-            if spec.action == "wait_for":
-                params["timeout_ms"] = min(params["timeout_ms"], WAIT_CAP_MS)
+            if spec.action in CHECKS:
+                params["timeout_ms"] = min(int(params.get("timeout_ms") or WAIT_CAP_MS), WAIT_CAP_MS)
             try:
                 perform(driver, action=spec.action, params=params, deadline=time.monotonic() + 10)
             except DeviceError as exc:
