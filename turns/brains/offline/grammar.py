@@ -531,11 +531,17 @@ def _set_unknown(m: re.Match[str]) -> Intent:
 
 
 @rule(
-    r"(?P<verb>confirm|accept|approve|ok|dismiss|cancel|close)\s+(?:the\s+|this\s+)?(?:dialog|popup|pop-up|prompt|alert|modal)(?:\s+box)?"
+    r"(?P<verb>confirm|accept|approve|ok|dismiss|cancel|close)\s+(?:the\s+|this\s+|that\s+)?"
+    r"(?:(?P<which>(?!(?:dialog|popup|pop-up|prompt|alert|modal)\b)[\w-]+(?:\s+[\w-]+)?)\s+)?"
+    r"(?:dialog|popup|pop-up|prompt|alert|modal)(?:\s+box)?"
 )
 def _dialog(m: re.Match[str]) -> Intent:
-    """ "confirm the dialog": its OK button; "dismiss the popup": its Cancel (a question when there are two)."""
-    return Intent("tap", target="ok" if m["verb"].lower() in ("confirm", "accept", "approve", "ok") else "cancel")
+    """ "confirm the dialog": its OK button; "dismiss the popup": its Cancel (a question when there are two);
+    "dismiss the update dialog": the one below that title."""
+    confirm = m["verb"].lower() in ("confirm", "accept", "approve", "ok")
+    if m["which"]:
+        return Intent("tap", target=f"{'ok' if confirm else 'dismiss'} on the {m['which']} dialog")
+    return Intent("tap", target="ok" if confirm else "cancel")
 
 
 @rule(
@@ -554,6 +560,8 @@ def _check_state(m: re.Match[str]) -> Intent:
     target = next(groups[name] for name in ("target", "target2", "target3", "target4") if groups.get(name))
     state = (groups.get("state") or groups.get("state3") or "on").lower()
     on = state in ("on", "enabled", "checked", "ticked", "selected", "active")
+    if groups.get("target2") or groups.get("target4"):
+        return Intent("check_state", target=target, on=None)  # "is wifi on or off?": a state to report, not check
     return Intent("check_state", target=target, on=on != bool(groups.get("neg")))
 
 

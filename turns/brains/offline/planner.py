@@ -647,12 +647,28 @@ class _Planner(Resolver):
             raise Later(target)
 
     def _check_state(self, intent: Intent) -> None:
+        """ "check that wifi is on", "is bluetooth enabled?": the switch, found as for turning it, must show that
+        state (a selector's `checked`), so the check fails when it does not."""
         target = self.masked.restore(intent.target)
-        raise BrainError(
-            f"I can only check what is shown, not whether a switch is on or off. To switch it when needed, "
-            f'say "make sure {target} is {"on" if intent.on else "off"}".',
-            "unsupported",
-        )
+        if intent.on is None:
+            raise BrainError(
+                f'I can\'t tell you what state {target} is in, only check it: say "check that {target} is on" (or '
+                f'off), or "make sure {target} is on" to switch it when needed.',
+                "unsupported",
+            )
+        state = "on" if intent.on else "off"
+        if intent.pronoun and self.forced is None:
+            raise self._which("switch", f"check is {state}")
+        if not self.screen:
+            raise Later(target)
+        try:
+            selector, name, _ = self._resolve(intent.target, purpose="switch")
+        except Missing as exc:
+            self._elsewhere(target, kinds=("switch",))
+            raise Missing(f'I can\'t see a "{target}" switch on the screen.') from exc
+        if "index" in selector:
+            raise Missing(f'I can\'t tell the "{target}" switch apart from the others to check its state.')
+        self._add({"action": "assert_visible", **selector, "checked": bool(intent.on)}, f"check that {name} is {state}")
 
     # Checks ----------------------------------------------------------------------------
 

@@ -71,6 +71,8 @@ _IN_DIALOG = re.compile(
     r"(?:dialog|popup|pop-up|prompt|alert|modal|window|sheet|card)(?:\s+box)?",
     re.I,
 )
+_DISMISS = ("cancel", "close", "dismiss", "no", "not now", "later")
+"""What "dismiss the X dialog" taps: its button so called, or its one button."""
 _LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
 _LOOKS = re.compile(
     r"\b(?:big|small|large|little|tiny|huge|red|green|blue|grey|gray|black|white|yellow|orange|purple|pink|bold|round|"
@@ -285,7 +287,7 @@ class Screen:
                 return attributed
             if match := _IN_DIALOG.fullmatch(ref):
                 with contextlib.suppress(Missing):
-                    return self._relative("any", "below", match["anchor"], strip_articles(match["name"]))
+                    return self._in_dialog(match["anchor"], strip_articles(match["name"]))
             if match := _relative(ref):
                 noun = KINDS[match["noun"].lower()] if match["noun"] else "any"
                 try:
@@ -547,6 +549,34 @@ class Screen:
         if not ranked:
             raise Missing(f'I can\'t find a {kind} {relation} "{anchor_ref}" on the screen.')
         return min(ranked)[1]
+
+    def _in_dialog(self, anchor_ref: str, name: str) -> int:
+        """ "OK on the update dialog": the element so called below the dialog's title and above the next title (a
+        title of another dialog further down has buttons of its own). "dismiss the update dialog" whose only
+        button is OK: that button."""
+        anchor = self.find(anchor_ref, purpose="see")
+        top = self.nodes[anchor].bounds[3]
+        titles = [
+            self.nodes[i].bounds[1]
+            for i in self.shown
+            if i != anchor
+            and self.nodes[i].bounds[1] >= top
+            and self.nodes[i].text
+            and not self.is_kind(i, "button")
+            and (self.nodes[i].resource_id, self.nodes[i].class_name)
+            == (self.nodes[anchor].resource_id, self.nodes[anchor].class_name)
+        ]
+        bottom = min(titles, default=10**9)
+        inside = [i for i in self.shown if top - 5 <= self.nodes[i].bounds[1] and self.nodes[i].bounds[3] <= bottom + 5]
+        if name.lower() == "dismiss":
+            buttons = [i for i in inside if self.is_kind(i, "button")]
+            named = [i for i in buttons if self.nodes[i].text.lower() in _DISMISS]
+            named = named or (buttons if len(buttons) == 1 else [])
+        else:
+            named = [i for i in self._of_kind("any", name) if i in inside]
+        if not named:
+            raise Missing(f'I can\'t find "{name}" in the "{anchor_ref}" dialog on the screen.')
+        return min(named, key=lambda i: self.nodes[i].bounds[1])
 
     # Selectors -------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
 
 # Rewrites applied before splitting, so that idioms survive the split on "and" and commas.
 _EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?(?<![.!?])"
-_PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then)\b)(?P<pw>[^\s,;]+)"
+_PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then|field|box|input)\b)(?P<pw>[^\s,;]+)"
 _NAME_WORD = r"(?!(?:on|off|and|then|also|both|it|them)\b)[\w-]+"
 _NO_STOP = r"(?:[^,;.!?]|\.(?=\S))"
 _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
@@ -143,7 +143,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # credentials said together: "X, password Y", "X and the password Y", "X / Y", "X:Y", "X and Y to log in"
     (
         re.compile(
-            rf"(?P<email>{_EMAIL})(?:,?\s+and\s+|,\s*|\s+)(?:(?:the|my|a)\s+)?(?:password|pw|pass)\b\s*"
+            rf"(?P<email>{_EMAIL})(?:,?\s+and\s+|\s*[,/|;]\s*|\s+)(?:(?:the|my|a)\s+)?(?:password|pw|pass)\b\s*"
             rf"(?:is\s+|of\s+|[:=]\s*)?{_PW}(?!\s+(?:in|into|inside|as|for|on|to)\s+(?:the\s+)?(?:\w+\s+)?"
             r"(?:field|box|input))",
             re.I,
@@ -192,7 +192,10 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?:[\w-]+(?:\s+\d+)?)", re.I), r"right below \g<a>"),
     # "wifi off bt on": two switches
     (
-        re.compile(r"\b(?P<a>[\w-]+(?:\s+[\w-]+)?)\s+(?P<s>on|off)\s+(?=[\w-]+(?:\s+[\w-]+)?\s+(?:on|off)\b)", re.I),
+        re.compile(
+            r"\b(?P<a>[\w-]+(?:\s+[\w-]+)?)\s+(?P<s>on|off)\s+(?=(?!or\b|nor\b)[\w-]+(?:\s+[\w-]+)?\s+(?:on|off)\b)",
+            re.I,
+        ),
         r"\g<a> \g<s>; ",
     ),
     # "back back": the key twice
@@ -299,7 +302,7 @@ _CAMEL = re.compile(rf"\b(?:{'|'.join(VERBS)})(?:[A-Z][a-z]+)+\b")
 
 # A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
 _PUNCT_SPLIT = re.compile(
-    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>|&|\+|\||-|–|—)\s+|"
+    r"\s*;\s*|(?<!\d)\s*,\s*|\s*,(?!\s*\d)\s*|\s*[.!?]+(?:\s+|$)|\s+(?:>|->|→|=>|&|\+|\||/|-|–|—)\s+|"
     r"\s*(?:->|→|=>)\s*|(?<=[a-z]):\s+(?=(?:open|tap|go|turn|type|press|sign|log|check|verify|scroll|take|wait)\b)"
 )
 _WORD_SPLIT = re.compile(
@@ -350,7 +353,8 @@ _LEADING = re.compile(
     re.I,
 )
 _TRAILING = re.compile(
-    r"(?:\s*,?\s+(?:please|pls|plz|for\s+me|now|as\s+well|too|thanks|thank\s+you|thx|again|once\s+more|instead|"
+    r"(?:\s*,?\s+(?:please|pls|plz|pleas|plx|for\s+me|4\s+me|now|rn|asap|real\s+fast|super\s+quick|at\s+once|"
+    r"if\s+(?:u|ya)\s+(?:can|could)|when\s+(?:u|ya)\s+can|lol|kthx|tia|as\s+well|too|thanks|thank\s+you|thx|again|once\s+more|instead|"
     r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|quickly|real\s+quick|"
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
