@@ -562,7 +562,7 @@ def _check_state(m: re.Match[str]) -> Intent:
     on = state in ("on", "enabled", "checked", "ticked", "selected", "active")
     if groups.get("target2") or groups.get("target4"):
         return Intent("check_state", target=target, on=None)  # "is wifi on or off?": a state to report, not check
-    return Intent("check_state", target=target, on=on != bool(groups.get("neg")))
+    return Intent("check_state", target=target, on=on != bool(groups.get("neg")), form=state)
 
 
 @rule(r"(?:swipe|drag)\s+(?:the\s+(?:list|page|screen)\s+)?down\s+to\s+refresh")
@@ -973,7 +973,8 @@ def _leave_page(m: re.Match[str]) -> Intent:
 
 @rule(r"(?P<app>)(?:close|quit|exit|leave|terminate)(?:\s+(?:it|out))?")
 def _exit(m: re.Match[str]) -> Intent:
-    return Intent("stop", target="the app")
+    """ "close it": what "it" stands for, else the app (or a question when a dialog shows a Cancel)."""
+    return Intent("stop", target="it" if re.search(r"\bit$", m[0], re.I) else "the app")
 
 
 @rule(

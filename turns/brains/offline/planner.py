@@ -584,7 +584,8 @@ class _Planner(Resolver):
         state = {True: "on", False: "off", None: ""}[intent.on]
         verb = f"turn {state}" if state else "toggle"
         if re.fullmatch(
-            r"(?:(?:the|a|this|that)\s+)?(?:setting|option|feature|thing|switch|toggle)|(?:them|it)\s+all|all(?:\s+of\s+them)?|"
+            r"(?:(?:the|a|this|that)\s+)?(?:setting|option|feature|thing|switch|toggle)|(?:them|it)\s+(?:all|both)|"
+            r"(?:all|both)(?:\s+of\s+them)?|them|"
             r"everything|(?:all|every)\s+(?:the\s+)?(?:switch(?:es)?|settings?|toggles?)",
             intent.target,
             re.I,
@@ -662,10 +663,27 @@ class _Planner(Resolver):
         if not self.screen:
             raise Later(target)
         try:
-            selector, name, _ = self._resolve(intent.target, purpose="switch")
+            selector, name, i = self._resolve(intent.target, purpose="switch")
         except Missing as exc:
             self._elsewhere(target, kinds=("switch",))
             raise Missing(f'I can\'t see a "{target}" switch on the screen.') from exc
+        if i is not None and not self.screen.nodes[i].checkable:
+            # "check the Sign in button is enabled": a button is enabled or not, never on or off
+            if intent.form not in ("enabled", "disabled", "active", "inactive"):
+                raise Missing(f'"{name}" is not a switch: it is neither on nor off.')
+            node = self.screen.nodes[i]
+            same_id = [j for j in self.screen.shown if self.screen.nodes[j].resource_id == node.resource_id]
+            if ":id/" in node.resource_id and len(same_id) == 1:
+                selector = {"id": node.resource_id}  # its text may be another element's too ("Sign in")
+            elif node.text and sum(self.screen.nodes[j].text == node.text for j in self.screen.shown) == 1:
+                selector = {"text": node.text}
+            else:
+                raise Missing(f'I can\'t tell "{name}" apart from the others to check whether it is enabled.')
+            said = "enabled" if intent.on else "disabled"
+            self._add(
+                {"action": "assert_visible", **selector, "enabled": bool(intent.on)}, f"check that {name} is {said}"
+            )
+            return
         if "index" in selector:
             raise Missing(f'I can\'t tell the "{target}" switch apart from the others to check its state.')
         self._add({"action": "assert_visible", **selector, "checked": bool(intent.on)}, f"check that {name} is {state}")
@@ -843,6 +861,19 @@ class _Planner(Resolver):
 
     def _stop(self, intent: Intent) -> None:
         name = self.masked.restore(intent.target)
+        if intent.pronoun or name.lower() in ("it", "this", "that"):
+            # "close it" with nothing before it: the app, unless a dialog on the screen can be closed too
+            dismissers = self.screen.dismissers() if self.screen else []
+            if dismissers and self.forced is None:
+                assert self.screen is not None
+                labels = self.screen.choice_labels(dismissers)
+                listed = ", ".join(f'"{label}"' for label in labels)
+                raise Ask(f"Should I close the app, or tap {listed} on the screen?", dismissers, labels=labels)
+            if self.forced is not None and self.screen is not None:
+                i = self._take_forced()
+                self._add({"action": "tap", **self.screen.selector(i, "tap")}, f"tap {self.screen.name_of(i)}")
+                return
+            name = "the app"
         package = self._current_app(name)
         if not package and self.screen and self.screen.confidence(split_noun(name)[0], kind="switch") >= 0.8:
             self._toggle(Intent("toggle", target=intent.target, on=False))  # "kill location": its switch

@@ -71,7 +71,7 @@ _IN_DIALOG = re.compile(
     r"(?:dialog|popup|pop-up|prompt|alert|modal|window|sheet|card)(?:\s+box)?",
     re.I,
 )
-_DISMISS = ("cancel", "close", "dismiss", "no", "not now", "later")
+DISMISS = ("cancel", "close", "dismiss", "no", "not now", "later")
 """What "dismiss the X dialog" taps: its button so called, or its one button."""
 _LISTS = ("RecyclerView", "ListView", "ScrollView", "GridView")
 _LOOKS = re.compile(
@@ -570,13 +570,17 @@ class Screen:
         inside = [i for i in self.shown if top - 5 <= self.nodes[i].bounds[1] and self.nodes[i].bounds[3] <= bottom + 5]
         if name.lower() == "dismiss":
             buttons = [i for i in inside if self.is_kind(i, "button")]
-            named = [i for i in buttons if self.nodes[i].text.lower() in _DISMISS]
+            named = [i for i in buttons if self.nodes[i].text.lower() in DISMISS]
             named = named or (buttons if len(buttons) == 1 else [])
         else:
             named = [i for i in self._of_kind("any", name) if i in inside]
         if not named:
             raise Missing(f'I can\'t find "{name}" in the "{anchor_ref}" dialog on the screen.')
         return min(named, key=lambda i: self.nodes[i].bounds[1])
+
+    def dismissers(self) -> list[int]:
+        """Buttons that close a dialog ("Cancel", "Close", "Not now")."""
+        return [i for i in self.shown if self.is_kind(i, "button") and self.nodes[i].text.strip().lower() in DISMISS]
 
     # Selectors -------------------------------------------------------------------
 

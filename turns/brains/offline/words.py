@@ -129,7 +129,18 @@ _SHORT_SLIPS = {
     "tha": "the",
     "wiht": "with",
 }
-_ABBREVIATIONS = {"btn": "button", "bttn": "button", "butn": "button", "dn": "down", "scrn": "screen", "msg": "message"}
+_ABBREVIATIONS = {
+    "btn": "button",
+    "bttn": "button",
+    "butn": "button",
+    "dn": "down",
+    "scrn": "screen",
+    "msg": "message",
+    "ver": "version",
+    "vers": "version",
+    "pwd": "password",
+    "passwd": "password",
+}
 _ABBREVIATION = re.compile(r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\b", re.I)
 _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
 
@@ -272,6 +283,17 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
             re.I,
         ),
         "",
+    ),
+    # "tap into the password box": the box
+    (re.compile(r"\b(tap|click|press|touch)\s+(?:in|into|inside)\s+(?=(?:the|that|this)\s)", re.I), r"\1 "),
+    # "light mode": dark theme off, whatever verb turns the light mode on
+    (
+        re.compile(
+            r"\b(?:(?:switch|change|go|set|put\s+it)(?:\s+it)?(?:\s+back)?\s+to|(?:turn|switch)\s+on|enable|activate|use)\s+"
+            r"(?:the\s+)?light\s+(?:mode|theme)\b|\blight\s+(?:mode|theme)\s+on\b",
+            re.I,
+        ),
+        "turn off dark theme",
     ),
     (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
     (re.compile(r"\bgo\s+light\b", re.I), "turn off dark theme"),
