@@ -68,8 +68,11 @@ _RELATIVE = re.compile(
 # "OK on the update dialog", "Cancel in the backup popup": the button below the dialog's title
 _IN_DIALOG = re.compile(
     r"(?P<name>.+?)\s+(?:on|in|of|from|inside|within)\s+(?:the\s+|this\s+|that\s+)?(?P<anchor>.+?)\s+"
-    r"(?:dialog|popup|pop-up|prompt|alert|modal|window|sheet|card)(?:\s+box)?",
+    r"(?P<noun>dialog|popup|pop-up|prompt|alert|modal|window|sheet|card|one)(?:\s+box)?",
     re.I,
+)
+_PLACE_WORD = re.compile(
+    rf"\b(?:{ORDINAL}|{POSITION}|other|next|previous|same|left|right|upper|lower|\d+(?:st|nd|rd|th)?)\b", re.I
 )
 DISMISS = ("cancel", "close", "dismiss", "no", "not now", "later")
 """What "dismiss the X dialog" taps: its button so called, or its one button."""
@@ -285,7 +288,9 @@ class Screen:
             attributed = self._attributed(ref, purpose=purpose, kind=kind, ask_from=ask_from)
             if attributed is not None:
                 return attributed
-            if match := _IN_DIALOG.fullmatch(ref):
+            if (match := _IN_DIALOG.fullmatch(ref)) and not (
+                match["noun"].lower() == "one" and _PLACE_WORD.search(match["anchor"])
+            ):  # "OK on the backup one" is in that dialog; "OK on the second one" is no dialog's title
                 with contextlib.suppress(Missing):
                     return self._in_dialog(match["anchor"], strip_articles(match["name"]))
             if match := _relative(ref):

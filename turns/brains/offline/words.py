@@ -284,6 +284,17 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         "",
     ),
+    # "head back", "head over to settings": go
+    (re.compile(r"\bhead\s+(?=back\b|home\b|(?:over\s+|down\s+|up\s+)?(?:to|into)\b)", re.I), "go "),
+    # "scroll till you see item 26": to it
+    (
+        re.compile(
+            r"\b(?P<v>scroll|swipe|keep\s+scrolling|go)(?P<d>\s+(?:down|up))?\s+(?:till|until|untill|til)\s+(?:you|i|we)\s+"
+            r"(?:can\s+)?(?:see|find|reach|get\s+to|hit|spot)\s+",
+            re.I,
+        ),
+        lambda m: f"{m['v']}{m['d'] or ''} to ",
+    ),
     # "tap into the password box": the box
     (re.compile(r"\b(tap|click|press|touch)\s+(?:in|into|inside)\s+(?=(?:the|that|this)\s)", re.I), r"\1 "),
     # "light mode": dark theme off, whatever verb turns the light mode on
