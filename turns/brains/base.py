@@ -15,7 +15,8 @@ REFUSALS = ("not_understood", "not_on_screen", "unsupported", "needs_value")
 
 - not_understood: no reading of the words is a thing it can do;
 - not_on_screen: it understood, but what the instruction names is not on the screen (nor an app it knows);
-- unsupported: it understood, and no step can do that (install an app, check a switch's state, sleep 5 minutes);
+- unsupported: it understood, and no step can do that (install an app, tell which state a switch is in, sleep
+  5 minutes); checking that a switch is on or off is a check (the selector's `checked`);
 - needs_value: a value it must have is missing and there is no way to ask for it.
 `brain_failed` is the code of a brain that failed itself (an LLM endpoint down, an unreadable screen).
 """

@@ -57,8 +57,9 @@ Never guess:
   {"action": "ask_user", "prompt": <the question>, "choices": <the choices, when any>}.
 - When the instruction cannot be done, plan no steps and set "refusal" to {"code": CODE, "message": "…"}
   with CODE one of: not_understood (no reading of the words is a thing these steps can do), not_on_screen
-  (what it names is not on the screen), unsupported (no step can do it, like installing an app or checking
-  whether a switch is on), needs_value (a value is missing and cannot be asked for).
+  (what it names is not on the screen), unsupported (no step can do it, like installing an app or telling
+  which state a switch is in; checking that it is on or off is an assert with "checked"), needs_value (a
+  value is missing and cannot be asked for).
 - A check keeps its negation: "make sure no error is shown" is assert_not_visible of the error.
 - When part of the instruction needs the screen the steps lead to ("open Settings, then turn on Wi-Fi"),
   plan the steps up to there and put the rest of the instruction in "remaining": it is planned again on
