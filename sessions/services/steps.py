@@ -306,6 +306,8 @@ def session_input(
         raise StepInvalid("value", f"'value' must be a string of at most {MAX_TEXT_CHARS} characters.")
     with transaction.atomic():
         session = locked_session(session_id, owner=owner)
+        if session.status in TestSession.TERMINAL:
+            raise SessionClosed(f"This session is {session.status}; it takes no more input. Open a new session.")
         step_id = input_id if isinstance(input_id, int) and not isinstance(input_id, bool) else None
         if isinstance(input_id, str) and input_id.isascii() and input_id.isdigit():
             step_id = int(input_id)

@@ -92,6 +92,25 @@ def test_a_step_for_a_stopped_session_is_refused(ready, rest):
     assert rest.get("/api/devices/").body[0]["status"] == "available"
 
 
+def test_input_for_an_ended_session_is_session_closed(stack, devices, rest, alice):
+    cancelled = rest.post("/api/sessions/", {"device": devices[0].serial}).body
+    rest.post(f"/api/sessions/{cancelled['id']}/steps/", {"action": "ask_user", "prompt": "Which?"})
+    assert rest.post(f"/api/sessions/{cancelled['id']}/stop/").body["status"] == "CANCELLED"
+    reply = rest.post(f"/api/sessions/{cancelled['id']}/input/", {"input_id": 1, "value": "x"})
+    assert (reply.status, reply.body["code"]) == (409, "session_closed")
+    assert "CANCELLED" in reply.body["message"]
+
+    completed = rest.post("/api/sessions/", {"device": devices[1].serial}).body
+    sock = Socket(stack.ws_url(completed["id"], "last_seq=0"), token=alice)
+    sock.wait_for(session_status("READY"))
+    sock.send({"type": "STOP", "request_id": "s"})
+    assert sock.wait_for(lambda m: m.get("type") == "ACK")["status"] == "COMPLETED"
+    sock.send({"type": "USER_INPUT_RESPONSE", "input_id": 1, "value": "x", "request_id": "u"})
+    reply = error_reply(sock)
+    assert (reply["code"], reply["request_id"]) == ("session_closed", "u")
+    sock.close()
+
+
 def test_no_credentials_closes_with_4401(stack, devices, rest):
     session = rest.post("/api/sessions/", {"device": devices[0].serial}).body
     assert Socket(stack.ws_url(session["id"])).close_code() == 4401

@@ -175,20 +175,30 @@ def test_stop_with_nothing_pending_completes(user, device):
     assert services.session_stop(session_id=session.pk, owner=user).status == "COMPLETED"
 
 
+@pytest.mark.parametrize("pending", [True, False], ids=["cancelled", "completed"])
+def test_input_for_an_ended_session_is_session_closed(user, device, pending):
+    session = open_ready(user, device)
+    if pending:
+        services.step_submit(session_id=session.pk, owner=user, data={"action": "ask_user", "prompt": "Which?"})
+    stopped = services.session_stop(session_id=session.pk, owner=user)
+    assert stopped.status == ("CANCELLED" if pending else "COMPLETED")
+    for answer in ({"value": "x"}, {"cancel": True}):
+        with pytest.raises(SessionClosed, match=stopped.status):
+            services.session_input(session_id=session.pk, owner=user, input_id=1, **answer)
+
+
 @pytest.mark.parametrize(
     ("strategy", "delays"),
     [("exponential", [500, 1000, 2000, 4000]), ("linear", [500, 1000, 1500, 2000]), ("constant", [500] * 4)],
 )
 def test_backoff_delays(strategy, delays):
     backoff = {"strategy": strategy, "base_ms": 500, "max_ms": 3000}
-    assert [run.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [
-        min(d, 3000) for d in delays
-    ]
+    assert [run.backoff_delay_ms(backoff=backoff, attempt=n) for n in range(1, 5)] == [min(d, 3000) for d in delays]
 
 
 def test_a_replayed_event_is_the_same_json_as_a_live_one(user, device):
     session = open_ready(user, device)
-    services.step_submit(session_id=session.pk, owner=user, data={"action": "type", "text": "é \\\" ✓ {}"})
+    services.step_submit(session_id=session.pk, owner=user, data={"action": "type", "text": 'é \\" ✓ {}'})
     lane.session_drain(session_id=session.pk)
     SessionEvent.objects.create(session=session, seq=session.last_seq + 100, type="SCREEN", payload={})
     events = list(SessionEvent.objects.filter(session=session).order_by("seq"))
