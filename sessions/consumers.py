@@ -110,8 +110,14 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if last_seq is not None and last_seq.isascii() and last_seq.isdigit():
             self.sent = int(last_seq)
             await self._replay()
-        else:
-            self.sent = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
+            return
+        self.sent = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
+        if last_seq is not None:
+            await self.error(
+                "invalid_message",
+                f"'last_seq' in the URL must be a non-negative integer (the last seq you received; 0 replays "
+                f"everything), not '{last_seq[:64]}'. This socket gets live events from now; send RESUME to replay.",
+            )
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
@@ -187,10 +193,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
             else:  # too deep, NUL, lone surrogates
                 await self.error(exc.code, exc.message)
             return
+        request_id = message.get("request_id") if isinstance(message, dict) else None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self.error("invalid_message", "A message is a JSON object with a 'type'.")
+            await self.error("invalid_message", "A message is a JSON object with a 'type' (a string).", request_id)
             return
-        request_id = message.get("request_id")
         handler = {
             "PING": SessionConsumer.on_ping,
             "EXECUTE_SINGLE": SessionConsumer.on_execute_single,
@@ -206,7 +212,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except StepInvalid as exc:
             await self.error(exc.code, exc.message, request_id, field=exc.field)
         except ServiceError as exc:
-            await self.error(exc.code, exc.message, request_id)
+            details = {k: v for k, v in exc.details.items() if k not in ("type", "code", "message", "request_id")}
+            await self.error(exc.code, exc.message, request_id, **details)  # as REST: `field`, `limit`, …
 
     async def on_ping(self, message: dict[str, Any], request_id: Any) -> None:
         await self.reply("PONG", request_id)

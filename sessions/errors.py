@@ -40,3 +40,10 @@ class SessionClosed(ServiceError):
 class InputNotExpected(ServiceError):
     code = "input_not_expected"
     status = 409
+
+
+class InputInvalid(ServiceError):
+    """An answer to `ask_user` that is not one: the code and `field` REST gives the same mistake."""
+
+    code = "invalid"
+    status = 400

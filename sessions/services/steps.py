@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from core import metrics
 from core.rows import insert_sql, row_insert, update_sql
-from core.steps import MAX_TEXT_CHARS, StepInvalid, StepSpec, step_parse
+from core.steps import MAX_TEXT_CHARS, StepSpec, step_parse
 from devices.models import Device
 
 from ..broadcast import publish_on_commit
 from ..dispatch import lane_ring_on_commit
 from ..errors import (
+    InputInvalid,
     InputNotExpected,
     SessionClosed,
 )
@@ -302,8 +303,15 @@ def session_input(
 
     A cancelled question ends CANCELLED and the session goes on, like an answered one.
     """
+    if input_id is None:
+        raise InputInvalid(
+            "input_id: This field is required: the input_id of the USER_INPUT_REQUIRED event you answer.",
+            field="input_id",
+        )
     if not cancel and (not isinstance(value, str) or len(value) > MAX_TEXT_CHARS):
-        raise StepInvalid("value", f"'value' must be a string of at most {MAX_TEXT_CHARS} characters.")
+        raise InputInvalid(
+            f"value: Must be a string of at most {MAX_TEXT_CHARS} characters (or send cancel: true).", field="value"
+        )
     with transaction.atomic():
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:

@@ -51,6 +51,15 @@ def error_reply(sock):
         ('{"type": "EXECUTE_SINGLE"}', "invalid_step", "step"),
         ('{"type": "RESUME", "last_seq": -1}', "invalid_message", None),
         ('{"type": "USER_INPUT_RESPONSE", "input_id": 99999, "value": "x"}', "input_not_expected", None),
+        ('{"request_id": "x"}', "invalid_message", None),
+        ('{"type": 5, "request_id": "x"}', "invalid_message", None),
+        ('["a list", {"request_id": "x"}]', "invalid_message", None),
+        ('{"type": "CHAT", "request_id": "x"}', "invalid", "text"),
+        ('{"type": "CHAT", "text": "  "}', "invalid", "text"),
+        ('{"type": "CHAT", "text": 5}', "invalid", "text"),
+        ('{"type": "USER_INPUT_RESPONSE", "request_id": "x"}', "invalid", "input_id"),
+        ('{"type": "USER_INPUT_RESPONSE", "value": "x"}', "invalid", "input_id"),
+        ('{"type": "USER_INPUT_RESPONSE", "input_id": 99999}', "invalid", "value"),
     ],
 )
 def test_bad_messages_get_an_error_and_the_socket_stays_open(ready, frame, code, field):
@@ -59,11 +68,35 @@ def test_bad_messages_get_an_error_and_the_socket_stays_open(ready, frame, code,
     reply = error_reply(sock)
     assert reply["code"] == code and reply["message"]
     assert reply.get("field") == field
-    if '"request_id"' in frame:
+    if frame.startswith("{") and '"request_id"' in frame:
         assert reply["request_id"] == "x"
+    if field:
+        assert field in reply["message"]
     sock.send({"type": "PING"})
     assert sock.wait_for(lambda m: m.get("type") == "PONG")
     assert not Step.objects.filter(session_id=session["id"]).exists()
+
+
+def test_a_missing_input_id_is_the_same_error_over_rest_and_the_socket(ready, rest):
+    session, sock = ready
+    reply = rest.post(f"/api/sessions/{session['id']}/input/", {"value": "x"})
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "input_id")
+    sock.send({"type": "USER_INPUT_RESPONSE", "value": "x"})
+    error = error_reply(sock)
+    assert (error["code"], error["field"]) == ("invalid", "input_id")
+
+
+@pytest.mark.parametrize("last_seq", ["abc", "-1", "%C2%B2", "1.5"])
+def test_a_bad_last_seq_on_the_url_gets_an_error_then_live_events(ready, stack, rest, alice, last_seq):
+    session, _ = ready
+    sock = Socket(stack.ws_url(session["id"], f"last_seq={last_seq}"), token=alice)
+    reply = sock.recv()  # first, before any replayed event
+    assert (reply["type"], reply["code"]) == ("ERROR", "invalid_message")
+    assert "last_seq" in reply["message"] and "non-negative integer" in reply["message"]
+    step = rest.post(f"/api/sessions/{session['id']}/steps/", {"action": "press_key", "key": "home"}).body
+    event = sock.wait_for(lambda m: m.get("type") == "STEP_STATUS")
+    assert event["step_id"] == step["id"] and event["seq"] > 1
+    sock.close()
 
 
 def test_text_over_4_kib_is_refused(ready):
