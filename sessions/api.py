@@ -229,18 +229,20 @@ class SessionUiView(APIView):
         return Response(selectors.screen_elements(owner=request.user, session_id=session_id))
 
 
-def _query_int(request: Request, name: str, default: int, high: int) -> int:
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > high:
-        raise serializers.ValidationError({name: [f"Must be an integer from 0 to {high}."]})
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise serializers.ValidationError({name: [f"Must be an integer from {low} to {high}."]})
     return int(raw)
 
 
 class EventQuerySerializer(serializers.Serializer):
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**31, help_text="events with seq > after")
-    limit = serializers.IntegerField(required=False, min_value=0, max_value=5000, help_text="page size (0: default)")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=5000, help_text="page size (default EVENTS_PAGE_SIZE)"
+    )
 
 
 class SessionEventsView(APIView):
@@ -257,8 +259,8 @@ class SessionEventsView(APIView):
     )
     def get(self, request: Request, session_id: str) -> Response:
         try:
-            after = _query_int(request, "after", 0, 2**31)
-            limit = _query_int(request, "limit", settings.EVENTS_PAGE_SIZE, 5000) or settings.EVENTS_PAGE_SIZE
+            after = _query_int(request, "after", 0, 0, 2**31)
+            limit = _query_int(request, "limit", settings.EVENTS_PAGE_SIZE, 1, 5000)
         except serializers.ValidationError:
             selectors.session_get(owner=request.user, session_id=session_id)  # not yours: 404 before 400
             raise

@@ -41,8 +41,13 @@ def test_bodies_over_the_limit_are_a_json_413_with_or_without_content_length(sta
         status, kind, payload = raw_request(stack, "POST", path, big, auth)
         assert (status, kind) == (413, "application/json"), payload[:200]
         assert json.loads(payload)["code"] == "request_too_large"
-    status, kind, payload = raw_request(stack, "POST", "/api/flows/00000000-0000-0000-0000-000000000000/trigger/",
-                                        big, {"Content-Type": "application/json"})
+    status, kind, payload = raw_request(
+        stack,
+        "POST",
+        "/api/flows/00000000-0000-0000-0000-000000000000/trigger/",
+        big,
+        {"Content-Type": "application/json"},
+    )
     assert (status, kind) == (413, "application/json")
     assert not TestSession.objects.exists()
 
@@ -101,6 +106,22 @@ def test_unicode_digits_in_query_strings_and_input_ids_are_refused_not_crashed(r
     resumed.close()
 
 
+@pytest.mark.parametrize("limit", ["0", "5001"])
+def test_events_and_logs_page_limits_are_1_to_5000_alike(ready, rest, limit):
+    session, _ = ready
+    for page in ("events", "logs"):
+        reply = rest.get(f"/api/sessions/{session['id']}/{page}/?limit={limit}")
+        assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "limit"), page
+    reply = rest.get(f"/api/sessions/{session['id']}/events/?limit={limit}")
+    assert "1 to 5000" in reply.body["message"]
+
+
+def test_an_events_page_of_one_holds_one_event(ready, rest):
+    session, _ = ready
+    page = rest.get(f"/api/sessions/{session['id']}/events/?limit=1").body
+    assert len(page["results"]) == 1 and page["has_more"] and page["next_after"] == page["results"][0]["seq"]
+
+
 @pytest.mark.parametrize(
     "frame",
     [
@@ -137,8 +158,14 @@ def test_an_unknown_socket_path_is_closed_cleanly(stack, alice):
 
 
 def test_odd_paths_are_not_server_errors(stack, alice):
-    for path in ("/static/%2e%2e/%2e%2e/etc/passwd", "/static/..%2f..%2fmanage.py", "/api/%00", "/api/sessions/%ff/",
-                 "/api/sessions/%C2%B2/events/", "/api/sessions/%00/steps/"):
+    for path in (
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/static/..%2f..%2fmanage.py",
+        "/api/%00",
+        "/api/sessions/%ff/",
+        "/api/sessions/%C2%B2/events/",
+        "/api/sessions/%00/steps/",
+    ):
         status, _, _ = raw_request(stack, "GET", path, b"", {"Authorization": f"Token {alice}"})
         assert 400 <= status < 500, path
     assert Rest(stack.base_url, alice).get("/healthz").status == 200
@@ -152,7 +179,11 @@ def test_a_step_for_a_session_id_that_is_not_one_is_a_404(stack, rest, session_i
 
 def test_a_cookie_socket_from_another_port_of_an_allowed_host_is_refused(stack, devices, rest):
     session = rest.post("/api/sessions/", {"device": devices[0].serial}).body
-    for origin in (f"http://{stack.host}:{stack.port + 1}", f"https://{stack.host}:{stack.port}", "http://localhost:9999"):
+    for origin in (
+        f"http://{stack.host}:{stack.port + 1}",
+        f"https://{stack.host}:{stack.port}",
+        "http://localhost:9999",
+    ):
         assert Socket(stack.ws_url(session["id"]), headers={"Origin": origin}).close_code() == 4403, origin
     # the socket's own origin passes the check (and then needs a signed-in cookie)
     assert Socket(stack.ws_url(session["id"]), headers={"Origin": stack.base_url}).close_code() == 4401
