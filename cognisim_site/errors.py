@@ -44,6 +44,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = getattr(exc, "default_code", "error")
         detail = getattr(exc, "detail", str(exc))
         response.data = {"code": code, "message": str(detail)}
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            response.data["message"] += " Send the body as JSON, with Content-Type: application/json."
         if getattr(exc, "field", ""):
             response.data["field"] = exc.field  # type: ignore[attr-defined]
     return response

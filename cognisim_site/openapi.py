@@ -5,8 +5,9 @@ adds the error answers, all with the API's one error body (`Error`: `{"code", "m
 …details}`, cognisim_site/errors.py):
 
 - every operation that needs a token: 401 (no or a bad token);
-- every operation with a JSON body: 400 (unreadable, too deep, bad characters, invalid fields) and
-  413 (over MAX_REQUEST_BYTES); with query parameters: 400;
+- every operation with a JSON body: 400 (unreadable, too deep, bad characters, invalid fields),
+  413 (over MAX_REQUEST_BYTES) and 415 (a body that is not `application/json`: text, a form); with
+  query parameters: 400;
 - every operation on a path with ids: 404 (no such thing, or someone else's);
 - and each operation's own, from `OWN_ERRORS` below (checked against the code by
   tests/hardening/test_openapi.py and by schemathesis in `.ci/run`).
@@ -38,6 +39,7 @@ WHY = {
     404: "No such resource, or not yours.",
     409: "The resource is not in a state that allows this.",
     413: "The body is larger than MAX_REQUEST_BYTES.",
+    415: "`unsupported_media_type`: the body is not sent as `Content-Type: application/json`.",
     429: "A per-user cap is reached; `limit` says which number.",
 }
 
@@ -51,7 +53,9 @@ OWN_ERRORS: dict[str, dict[int, str]] = {
     "sessions_steps_create": {
         409: "`session_closed`, or `device_busy` (an idle session whose device is taken).",
     },
-    "sessions_input_create": {409: "`input_not_expected`: the session is not waiting for that input."},
+    "sessions_input_create": {
+        409: "`input_not_expected`: the session is not waiting for that input; `session_closed`: it has ended."
+    },
     "sessions_turns_create": {409: "`session_closed`, or a turn already in progress."},
     "runs_create": {
         400: "`invalid_flow`, with `errors` (file, line, column, message).",
@@ -136,6 +140,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if "requestBody" in operation:
                 statuses[400] = WHY[400]
                 statuses[413] = WHY[413]
+                statuses[415] = WHY[415]
                 body = operation["requestBody"]
                 if any("oneOf" in media.get("schema", {}) for media in body.get("content", {}).values()):
                     body["required"] = True  # a body given as alternatives (each with required fields) is needed

@@ -106,6 +106,25 @@ def test_unicode_digits_in_query_strings_and_input_ids_are_refused_not_crashed(r
     resumed.close()
 
 
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [("text/plain", b'{"action": "screenshot"}'), ("application/x-www-form-urlencoded", b"action=tap")],
+)
+def test_a_body_that_is_not_json_is_the_documented_415(ready, stack, rest, alice, kind, body):
+    session, _ = ready
+    auth = {"Authorization": f"Token {alice}", "Content-Type": kind}
+    status, content_type, payload = raw_request(stack, "POST", f"/api/sessions/{session['id']}/steps/", body, auth)
+    assert (status, content_type) == (415, "application/json")
+    reply = json.loads(payload)
+    assert reply["code"] == "unsupported_media_type" and "application/json" in reply["message"]
+    assert not Step.objects.filter(session_id=session["id"]).exists()
+    paths = rest.get("/api/schema/?format=json").body["paths"]
+    operations = [op for item in paths.values() for op in item.values() if isinstance(op, dict) and "responses" in op]
+    with_body = [op for op in operations if "requestBody" in op]
+    assert with_body and all("415" in op["responses"] for op in with_body)
+    assert all("415" not in op["responses"] for op in operations if "requestBody" not in op)
+
+
 @pytest.mark.parametrize("limit", ["0", "5001"])
 def test_events_and_logs_page_limits_are_1_to_5000_alike(ready, rest, limit):
     session, _ = ready
