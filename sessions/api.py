@@ -365,9 +365,14 @@ class SessionInputView(APIView):
         return Response(StepSerializer(step).data)
 
 
+class SessionStopSerializer(StrictSerializer):
+    """Stop takes no fields: no body, or `{}`; its body is read like any other (400, 413, 415)."""
+
+
 class SessionStopView(APIView):
-    @extend_schema(request=None, responses=SessionSerializer)
+    @extend_schema(request=SessionStopSerializer, responses=SessionSerializer)
     def post(self, request: Request, session_id: str) -> Response:
+        SessionStopSerializer(data=request.data).is_valid(raise_exception=True)
         session = services.session_stop(session_id=session_id, owner=request.user)
         return Response(SessionSerializer(session, context={"request": request}).data)
 

@@ -125,6 +125,25 @@ def test_a_body_that_is_not_json_is_the_documented_415(ready, stack, rest, alice
     assert all("415" not in op["responses"] for op in operations if "requestBody" not in op)
 
 
+def test_stop_reads_its_body_like_every_other_endpoint(ready, stack, rest, alice, settings):
+    session, _ = ready
+    stop = f"/api/sessions/{session['id']}/stop/"
+    json_auth = {"Authorization": f"Token {alice}", "Content-Type": "application/json"}
+    big = b'{"pad": "' + b"x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b'"}'
+    for body, answer in ((b"{oops", (400, "parse_error")), (big, (413, "request_too_large"))):
+        status, _, payload = raw_request(stack, "POST", stop, body, json_auth)
+        assert (status, json.loads(payload)["code"]) == answer
+    for body in ({"colour": "red"}, [], None):
+        reply = rest.call("POST", stop, raw=json.dumps(body).encode())
+        assert (reply.status, reply.body["code"]) == (400, "invalid"), body
+    status, _, payload = raw_request(stack, "POST", stop, b"{}", {**json_auth, "Content-Type": "text/plain"})
+    assert (status, json.loads(payload)["code"]) == (415, "unsupported_media_type")
+    assert TestSession.objects.get(pk=session["id"]).status == "READY"
+    status, _, payload = raw_request(stack, "POST", stop, b"", {"Authorization": f"Token {alice}"})
+    assert (status, json.loads(payload)["status"]) == (200, "COMPLETED")
+    assert rest.post(stop, {}).status == 200
+
+
 @pytest.mark.parametrize("limit", ["0", "5001"])
 def test_events_and_logs_page_limits_are_1_to_5000_alike(ready, rest, limit):
     session, _ = ready
