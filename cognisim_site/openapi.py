@@ -9,8 +9,8 @@ adds the error answers, all with the API's one error body (`Error`: `{"code", "m
   413 (over MAX_REQUEST_BYTES) and 415 (a body that is not `application/json`: text, a form); with
   query parameters: 400;
 - every operation on a path with ids: 404 (no such thing, or someone else's);
-- and each operation's own, from `OWN_ERRORS` below (checked against the code by
-  tests/hardening/test_openapi.py and by schemathesis in `.ci/run`).
+- and each operation's own, from `OWN_ERRORS` below (checked against the code by schemathesis in
+  `.ci/run`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from typing import Any
 from rest_framework import serializers
 
 
-def _json_type_error(field: serializers.Field, value: Any) -> str | None:
-    """Why `value` is not of the JSON type `field` is documented with, or None."""
+def _json_type_error(field: serializers.Field, value: Any) -> str | dict[str, Any] | None:
+    """Why `value` is not of the JSON type `field` is documented with, or None; for an object's entry, by its
+    key (`{"A": ["Must be a string."]}`: the caller is told `env.A`, not only `env`)."""
     if value is None:
         return None  # null: the field's own allow_null decides
     if isinstance(field, serializers.BooleanField):
@@ -27,7 +28,10 @@ def _json_type_error(field: serializers.Field, value: Any) -> str | None:
     if isinstance(field, serializers.DictField):
         if not isinstance(value, dict):
             return "Must be an object."
-        return next((e for e in (_json_type_error(field.child, v) for v in value.values()) if e), None)
+        for key, item in value.items():
+            if why := _json_type_error(field.child, item):
+                return {str(key): why if isinstance(why, dict) else [why]}
+        return None
     if isinstance(field, serializers.ListField):
         if not isinstance(value, list):
             return "Must be a list."
@@ -45,5 +49,5 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError({unknown[0]: ["Unknown field."]})
             for name, field in self.fields.items():
                 if name in data and not field.read_only and (why := _json_type_error(field, data[name])):
-                    raise serializers.ValidationError({name: [why]})
+                    raise serializers.ValidationError({name: why if isinstance(why, dict) else [why]})
         return super().to_internal_value(data)

@@ -51,32 +51,7 @@ class MetaField(serializers.DictField):
         return value
 
 
-class MapsStrictSerializer(StrictSerializer):
-    """A StrictSerializer whose maps of strings (`env`, `meta` …) name the key of a value that is not
-    one: `env.A: Must be a string.`, not `env: …`, so the caller knows which entry to fix."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            raise _key_named(exc, self.fields, data) from None
-
-
-def _key_named(exc: serializers.ValidationError, fields: Any, data: Any) -> serializers.ValidationError:
-    detail = exc.detail
-    if not (isinstance(detail, dict) and len(detail) == 1 and isinstance(data, dict)):
-        return exc
-    ((name, problem),) = detail.items()
-    field, value = fields.get(name), data.get(name)
-    if not (isinstance(field, serializers.DictField) and isinstance(field.child, serializers.CharField)):
-        return exc
-    if not (isinstance(value, dict) and isinstance(problem, list)):
-        return exc
-    key = next((k for k, v in value.items() if v is not None and not isinstance(v, str)), None)
-    return exc if key is None else serializers.ValidationError({name: {key: problem}})
-
-
-class RunCreateSerializer(MapsStrictSerializer):
+class RunCreateSerializer(StrictSerializer):
     flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
     files = serializers.DictField(
@@ -222,7 +197,7 @@ FLOW = inline_serializer(
 )
 
 
-class SavedFlowCreateSerializer(MapsStrictSerializer):
+class SavedFlowCreateSerializer(StrictSerializer):
     flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
