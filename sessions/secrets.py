@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from xml.sax.saxutils import escape
 
 SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -29,6 +30,12 @@ def secrets_unknown(value: Any, secrets: dict[str, str]) -> bool:
     if isinstance(value, list):
         return any(secrets_unknown(inner, secrets) for inner in value)
     return False
+
+
+def secrets_mask_xml(xml: str, secrets: dict[str, str]) -> str:
+    """Every secret value → `${NAME}` in a screen's UI tree, where a value is also XML-escaped (`&amp;`)."""
+    escaped = {name: escape(secret, {'"': "&quot;"}) for name, secret in secrets.items()}
+    return str(secrets_mask(secrets_mask(xml, escaped), secrets))
 
 
 def secrets_mask(value: Any, secrets: dict[str, str]) -> Any:

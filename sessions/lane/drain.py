@@ -34,6 +34,7 @@ from devices.services import driver_for
 from ..dispatch import lane_listen, lane_open, lane_ring, lane_unlisten
 from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
+from ..secrets import secrets_mask_xml
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
 from .run import Lane, screen_read_finish, screen_read_hurry, step_claim, step_run
 
@@ -270,6 +271,7 @@ def _setup(session_id: Any, device: Device) -> bool:
             state = {**state_rebuild(session=session), **device_state}
             has_run = session.steps.filter(status__in=Step.TERMINAL).exists()
             set_status(session, Status.RUNNING if has_run else Status.READY, current_state=state)
+        ui_xml = secrets_mask_xml(ui_xml, session.secrets or {})  # typed before an IDLE, still in a field
         screen_store(session_id=session.pk, picture=picture, screen_hash=screen, ui_xml=ui_xml)
     return True
 

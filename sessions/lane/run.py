@@ -45,7 +45,7 @@ from ..events import (
 )
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
-from ..secrets import secrets_mask, secrets_resolve, secrets_unknown
+from ..secrets import secrets_mask, secrets_mask_xml, secrets_resolve, secrets_unknown
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
 from .logs import session_lines
@@ -399,7 +399,7 @@ def _observed(lane: Lane, read: ScreenRead) -> None:
                 session_id=lane.session_id,
                 picture=picture,
                 screen_hash=screen,
-                ui_xml=ui_xml,
+                ui_xml=secrets_mask_xml(ui_xml, lane.secrets),
                 step=step,
                 record_ms=record_ms,
             )
