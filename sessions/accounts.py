@@ -28,7 +28,7 @@ def api_user_create(
         user, _ = get_user_model().objects.get_or_create(username=username)
         if host_agent or host:
             host_agent_bind(user=user, host=host or username)
-        if password is not None:
+        if password is not None and not user.check_password(password):  # the same one: signed-in browsers stay in
             user.set_password(password)
             user.save(update_fields=["password"])
         if max_sessions is not None:

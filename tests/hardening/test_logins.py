@@ -55,3 +55,16 @@ def test_one_address_guessing_many_names_is_locked(client, person, settings):
         assert not sign_in(client, f"nobody-{n}-{uuid.uuid4().hex[:6]}", "guess", address)
     assert not sign_in(client, person, "right-password-1", address)
     assert sign_in(client, person, "right-password-1", fresh_address())
+
+
+def test_starting_the_stack_again_keeps_the_demo_users_browsers_signed_in(client):
+    """`cognisim up` sets the demo user's password on every start: the same one must not sign anybody out."""
+    from sessions.accounts import api_user_create
+
+    api_user_create(username="demo-again", password="same-password-1")
+    client.login(username="demo-again", password="same-password-1")
+    assert client.get("/").status_code == 200
+    api_user_create(username="demo-again", password="same-password-1")  # the stack started again
+    assert client.get("/").status_code == 200
+    api_user_create(username="demo-again", password="another-password-2")  # a new one does sign out
+    assert client.get("/").status_code == 302
