@@ -129,3 +129,11 @@ def test_the_home_page_shows_sessions_that_have_no_device(client: Any) -> None:
     refused = client.post("/sessions/new/", {"device": "no-such-phone", "app": "com.cognisim.demo"})
     assert refused.status_code == 400 and "Queued run" in refused.content.decode()
     assert waiting.device is None
+
+
+@pytest.mark.django_db
+def test_a_session_name_too_long_is_refused_in_words(client: Any) -> None:
+    client.force_login(get_user_model().objects.create_user("hana"))
+    refused = client.post("/sessions/new/", {"name": "x" * 600, "app": "com.cognisim.demo"})
+    assert refused.status_code == 400
+    assert "at most 200 characters" in refused.content.decode()
