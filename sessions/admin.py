@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Model, QuerySet
 from django.db.models.functions import Coalesce
@@ -214,11 +215,31 @@ class UserQuotaAdmin(admin.ModelAdmin):
     list_display = ["user", "max_active_sessions", "steps_per_window"]
 
 
+class DeviceForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        fields = ["name", "status"]
+
+    def clean_status(self) -> str:
+        """A device a session holds is not made available: a second session would get the same phone."""
+        status: str = self.cleaned_data["status"]
+        if status == Device.Status.AVAILABLE and self.instance.pk is not None:
+            holding = TestSession.objects.filter(device=self.instance, status__in=TestSession.HOLDING_DEVICE)
+            held_by = holding.values_list("pk", flat=True).first()
+            if held_by is not None:
+                raise forms.ValidationError(
+                    f"Session {held_by} holds this device: stop that session first; the device is available "
+                    "again when it ends."
+                )
+        return status
+
+
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     """Devices register themselves (their host agent, or `cognisim up`); here one can rename a device or put
     it in (or take it out of) maintenance."""
 
+    form = DeviceForm
     list_display = [
         "serial",
         "name",

@@ -153,3 +153,17 @@ def test_turns_are_read_only_and_link_to_their_session(admin_client, run):
     assert admin_client.post(url_of(Turn, turn.pk), {"reply": "edited"}).status_code == 403
     assert admin_client.get("/admin/turns/turn/add/").status_code == 403
     Turn.objects.get(pk=turn.pk, reply="Went home.")
+
+
+def test_a_device_a_session_holds_is_not_made_available(admin_client, run, user, device):
+    change = url_of(type(device), device.pk)
+    refused = admin_client.post(change, {"name": "Pixel", "status": "available"})
+    assert refused.status_code == 200 and f"Session {run.pk} holds this device" in html(refused)
+    device.refresh_from_db()
+    assert device.status == "busy" and device.name != "Pixel"
+    assert admin_client.post(change, {"name": "Pixel", "status": "maintenance"}).status_code == 302
+
+    services.session_stop(session_id=run.pk, owner=user)
+    assert admin_client.post(change, {"name": "Pixel", "status": "available"}).status_code == 302
+    device.refresh_from_db()
+    assert device.status == "available" and device.name == "Pixel"
