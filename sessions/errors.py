@@ -43,7 +43,8 @@ class InputNotExpected(ServiceError):
 
 
 class InputInvalid(ServiceError):
-    """An answer to `ask_user` that is not one: the code and `field` REST gives the same mistake."""
+    """A field of a socket message that is not what it must be (an answer to `ask_user`, a CHAT's text): the
+    code and `field` REST gives the same mistake."""
 
     code = "invalid"
     status = 400

@@ -36,7 +36,7 @@ from core.errors import ServiceError
 from core.locks import Lock, lock_acquire, lock_current, lock_release_holder
 from core.queues import service_queue
 from core.steps import StepInvalid
-from sessions.errors import SessionClosed
+from sessions.errors import InputInvalid, SessionClosed
 from sessions.events import event_append
 from sessions.models import Screen, SessionEvent, Step, TestSession
 from sessions.services import locked_session, step_submit
@@ -114,9 +114,13 @@ def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> 
     """A chat message joins the session's accumulating turn, or opens a new one (whose chain starts now,
     or when the turn before it ends)."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-        raise StepInvalid("text", f"'text' must be a non-empty message of at most {MAX_TEXT} characters.")
+        raise InputInvalid(
+            f"text: A CHAT message needs 'text': your message to the agent, not only white space, "
+            f"at most {MAX_TEXT} characters.",
+            field="text",
+        )
     if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):
-        raise StepInvalid("text", "'text' must not contain NUL characters or lone surrogates.")
+        raise InputInvalid("text: Must not contain NUL characters or lone surrogates.", field="text")
     with transaction.atomic():
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
