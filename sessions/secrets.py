@@ -21,15 +21,15 @@ def secrets_resolve(value: Any, secrets: dict[str, str]) -> Any:
     return value
 
 
-def secrets_unknown(value: Any, secrets: dict[str, str]) -> bool:
-    """True when a step's params refer to a secret `secrets` does not have."""
+def secrets_named(value: Any) -> set[str]:
+    """The names a step's params refer to as `${NAME}`."""
     if isinstance(value, str):
-        return "${" in value and any(m[1] not in secrets for m in SECRET_REF.finditer(value))
+        return {m[1] for m in SECRET_REF.finditer(value)} if "${" in value else set()
     if isinstance(value, dict):
-        return any(secrets_unknown(inner, secrets) for inner in value.values())
+        return set().union(*(secrets_named(inner) for inner in value.values()))
     if isinstance(value, list):
-        return any(secrets_unknown(inner, secrets) for inner in value)
-    return False
+        return set().union(*(secrets_named(inner) for inner in value))
+    return set()
 
 
 def secrets_mask_xml(xml: str, secrets: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from core import metrics
 from core.rows import rows_where
 from devices import actions
-from devices.drivers.base import DeviceError
+from devices.drivers.base import AppNotInstalled, DeviceDriver, DeviceError
 from devices.leases import Lease, lane_lease
 from devices.models import Device
 from devices.services import driver_for
@@ -244,6 +244,7 @@ def _setup(session_id: Any, device: Device) -> bool:
     try:
         driver = driver_for(device)
         driver.wake()
+        _secret_residue_clear(driver, device, session)
         if session.app_package:
             driver.launch_app(session.app_package)
         device_state = {"device": actions.device_state(driver)}
@@ -274,6 +275,18 @@ def _setup(session_id: Any, device: Device) -> bool:
         ui_xml = secrets_mask_xml(ui_xml, session.secrets or {})  # typed before an IDLE, still in a field
         screen_store(session_id=session.pk, picture=picture, screen_hash=screen, ui_xml=ui_xml)
     return True
+
+
+def _secret_residue_clear(driver: DeviceDriver, device: Device, session: TestSession) -> None:
+    """Force-stop the apps another session ran a step with a secret in: what it typed goes with their screens."""
+    residue = device.secret_residue
+    if not residue or residue["session"] == str(session.pk):
+        return
+    for package in residue["packages"]:
+        with contextlib.suppress(AppNotInstalled):
+            driver.stop_app(package)
+    Device.objects.filter(pk=device.pk).update(secret_residue={})
+    logger.info("device %s: stopped %s, where an earlier session used a secret", device.serial, residue["packages"])
 
 
 # --- recovery when the worker starts --------------------------------------------------------------------

@@ -45,7 +45,7 @@ from ..events import (
 )
 from ..jsonpatch import json_diff
 from ..models import SessionEvent, Step, TestSession
-from ..secrets import secrets_mask, secrets_mask_xml, secrets_resolve, secrets_unknown
+from ..secrets import secrets_mask, secrets_mask_xml, secrets_named, secrets_resolve
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
 from .logs import session_lines
@@ -136,7 +136,8 @@ def step_run(lane: Lane, step: Step) -> None:
     if step.action == "ask_user":
         _ask(lane, step)
         return
-    if secrets_unknown(step.params, lane.secrets):  # typed into a password field after the drain began
+    named = secrets_named(step.params)
+    if not named <= lane.secrets.keys():  # typed into a password field after the drain began
         lane.secrets = TestSession.objects.values_list("secrets", flat=True).get(pk=lane.session_id)
     params = secrets_resolve(step.params, lane.secrets) if lane.secrets else step.params
     started = time.monotonic()
@@ -149,6 +150,8 @@ def step_run(lane: Lane, step: Step) -> None:
         if not _retrying(lane, step, error, delay) or _wait_unless_stopped(lane.session_id, delay / 1000):
             break
     device_ms = int((time.monotonic() - started) * 1000)
+    if named & lane.secrets.keys():
+        _secret_residue_add(lane)
     if _finish(lane, step, outcome=outcome, error=error, device_ms=device_ms):
         if outcome is not None and outcome.screenshot:
             _keep_screenshot(lane, step, outcome.screenshot)
@@ -169,6 +172,22 @@ def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome |
     except Exception as exc:  # a bug must fail the step, not the worker
         logger.exception("step %s crashed", step.pk)
         return None, {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False}
+
+
+def _secret_residue_add(lane: Lane) -> None:
+    """Note the app in front after a step that used a secret: the next session's setup stops it
+    (`Device.secret_residue`), so what was typed there is not on the screen it is shown."""
+    try:
+        package = lane.driver.foreground_package()
+    except DeviceError:
+        logger.warning("device %s: no foreground app to note after a step with a secret", lane.device.serial)
+        return
+    residue = lane.device.secret_residue
+    if residue.get("session") != str(lane.session_id):
+        residue = {"session": str(lane.session_id), "packages": []}
+    if package not in residue["packages"]:
+        lane.device.secret_residue = {**residue, "packages": [*residue["packages"], package]}
+        Device.objects.filter(pk=lane.device.pk).update(secret_residue=lane.device.secret_residue)
 
 
 def _retrying(lane: Lane, step: Step, error: dict[str, Any], delay: int) -> bool:

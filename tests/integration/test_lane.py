@@ -117,6 +117,38 @@ def test_steps_sent_back_to_back_run_on_the_listening_drain_with_their_secrets(s
     assert "hunter22" not in json.dumps([recorded.params, recorded.result, recorded.effect])
 
 
+def test_what_a_session_typed_as_a_secret_is_not_on_the_next_sessions_screen(stack, devices, alice, bob):
+    """Alice types a secret into the demo app's email field (not a password field: the phone shows it) and
+    ends her session; Bob's session on the same phone never sees it, on its first screen or in the app."""
+    serial = devices[0].serial
+    alice_rest, bob_rest = Rest(stack.base_url, alice), Rest(stack.base_url, bob)
+    session = alice_rest.post("/api/sessions/", {"device": serial}).body
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    for step in (
+        {"action": "launch_app", "package": DEMO},
+        {"action": "type", "text": "alice-only@example.com", "into": {"id": "email"}, "secret": True},
+    ):
+        sock.send({"type": "EXECUTE_SINGLE", "step": step})
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+        assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED"
+    assert alice_rest.post(f"/api/sessions/{session['id']}/stop/").status == 200
+
+    theirs = bob_rest.post("/api/sessions/", {"device": serial}).body
+    sock = Socket(stack.ws_url(theirs["id"], "last_seq=0"), token=bob)
+    wait_ready(sock)
+    first = bob_rest.get(f"/api/sessions/{theirs['id']}/ui/").body
+    assert "alice-only" not in json.dumps(first)
+    for step in (
+        {"action": "launch_app", "package": DEMO},
+        {"action": "assert_visible", "id": "email"},
+        {"action": "assert_not_visible", "text": "alice-only@example.com"},
+    ):
+        sock.send({"type": "EXECUTE_SINGLE", "step": step})
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+        assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED", step
+
+
 class _Events:
     """Celery's task events (workers run with -E), received from the broker in a thread."""
 
