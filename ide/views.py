@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,7 +12,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import NotFound, ServiceError
-from core.steps import common_fields, selector_fields, step_catalog
+from core.jsonsafe import JsonRefused, json_load
+from core.steps import PACKAGE_RE, StepInvalid, common_fields, selector_fields, step_catalog, step_parse
 from devices.models import Device
 from runs.maestro import maestro_export
 from sessions import selectors as session_selectors
@@ -159,14 +159,33 @@ def export_maestro(request: HttpRequest, session_id: str) -> JsonResponse:
     except NotFound as exc:
         return JsonResponse({"code": exc.code, "message": exc.message}, status=404)
     try:
-        body = json.loads(request.body)
-        flow = maestro_export(name=str(body.get("name") or ""), app=str(body["app"]), steps=list(body["steps"]))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        message = str(exc) if isinstance(exc, ValueError) and str(exc).startswith("step ") else ""
-        return JsonResponse(
-            {"code": "not_exportable", "message": message or "Send {name, app, steps: [{action, …}]}."}, status=400
-        )
+        name, app, steps = _export_body(request.body)
+        flow = maestro_export(name=name, app=app, steps=steps)
+    except (JsonRefused, StepInvalid) as exc:
+        return JsonResponse({"code": exc.code, "message": exc.message, "field": exc.field}, status=400)
+    except ValueError as exc:  # a step Maestro has no command for
+        return JsonResponse({"code": "not_exportable", "message": str(exc)}, status=400)
     return JsonResponse({"flow": flow})
+
+
+def _export_body(raw: bytes) -> tuple[str, str, list[dict[str, Any]]]:
+    """`{name?, app, steps}` read strictly: each step as the step API takes it, or the error naming it."""
+    body = json_load(raw)
+    if not isinstance(body, dict):
+        raise JsonRefused("invalid", "Send {name, app, steps: [{action, …}]}.", "body")
+    name, app, steps = body.get("name") or "", body.get("app"), body.get("steps")
+    if not isinstance(name, str):
+        raise JsonRefused("invalid", "'name' must be a string.", "name")
+    if not isinstance(app, str) or not PACKAGE_RE.match(app):
+        raise JsonRefused("invalid", "'app' must be a package name (the Maestro appId): com.example.app.", "app")
+    if not isinstance(steps, list):
+        raise JsonRefused("invalid", "'steps' must be a list of steps: [{action, …}].", "steps")
+    for n, step in enumerate(steps):
+        try:
+            step_parse(step)
+        except StepInvalid as exc:
+            raise StepInvalid(f"steps[{n}].{exc.field}", f"Step {n + 1}: {exc.message}") from None
+    return name, app, steps
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -281,8 +281,8 @@ class _Parser:
                         self.error(
                             scope.file,
                             where,
-                            f"{context}: the secret '${{{name}}}' has no value; pass it "
-                            f"with -e {name}=… (it stays masked).",
+                            f"{context}: the secret '${{{name}}}' has no value; give it one (`--secret {name}` or "
+                            f"-e {name}=… with the CLI, `secrets` or `env` in a request); it stays masked.",
                         )
                     return match.group(0)  # filled in on the device's worker, never stored
                 if name not in scope.env:

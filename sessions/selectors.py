@@ -229,6 +229,8 @@ def step_failure_log(*, owner: AbstractBaseUser, session_id: Any, step_id: int) 
         .values_list("file", flat=True)
         .first()
     )
+    if not name and not session.steps.filter(pk=step_id).exists():
+        raise NotFound(f"This session has no step {step_id}.")
     if not name:
         raise NotFound("That step kept no log lines (it did not fail, or they were deleted by retention).")
     return artifact_bytes(name=name, what="step's log")

@@ -108,8 +108,21 @@ def test_only_the_owner_stops_a_session_from_the_home_page(client: Any) -> None:
     steps["steps"].append({"action": "sleep", "ms": 10})
     refused = client.post(maestro, steps, content_type="application/json")
     assert refused.status_code == 400 and refused.json()["message"] == "step 2 (sleep) has no Maestro command"
-    assert client.post(maestro, "{not json", content_type="application/json").status_code == 400
-    assert client.post(maestro, {"steps": [{"action": "tap"}]}, content_type="application/json").status_code == 400
+    assert refused.json()["code"] == "not_exportable"
+    for body, code, field in (
+        ("{not json", "parse_error", ""),
+        ([], "invalid", "body"),
+        ({"steps": [{"action": "tap", "text": "OK"}]}, "invalid", "app"),
+        ({"app": "com.example.app", "steps": "tap OK"}, "invalid", "steps"),
+        (
+            {"app": "com.example.app", "steps": [{"action": "tap", "text": "OK"}, {"action": "tap"}]},
+            "invalid_step",
+            "steps[1].text",
+        ),
+        ({"app": "com.example.app", "steps": [{"action": "fly"}]}, "invalid_step", "steps[0].action"),
+    ):
+        answer = client.post(maestro, body, content_type="application/json")
+        assert (answer.status_code, answer.json()["code"], answer.json().get("field", "")) == (400, code, field), body
     assert client.post(f"/sessions/{session.pk}/stop/").status_code == 302
     session.refresh_from_db()
     assert session.status == TestSession.Status.COMPLETED

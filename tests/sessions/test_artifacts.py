@@ -117,3 +117,17 @@ def test_a_device_log_pages_across_its_chunks(user, device):
     assert page(0, keep=LogFilter(level="W")) == [(2, "line 2"), (4, "line 4"), (6, "line 6")]
     artifact_storage().delete(session.artifacts.order_by("id")[1].file.name)  # retention took one meanwhile
     assert page(3) == [(4, "line 4"), (9, "line 9"), (10, "line 10")]  # numbers stay the log's own
+
+
+@pytest.mark.django_db
+def test_a_steps_log_is_not_found_in_words_that_say_why(user, device):
+    from core.errors import NotFound
+    from sessions.models import Step
+    from sessions.selectors import step_failure_log
+
+    session = TestSession.objects.create(owner=user, device=device)
+    passed = Step.objects.create(session=session, index=0, action="screenshot", params={}, timeout_ms=1000)
+    with pytest.raises(NotFound, match="kept no log lines"):
+        step_failure_log(owner=user, session_id=session.pk, step_id=passed.pk)
+    with pytest.raises(NotFound, match=f"has no step {passed.pk + 1}"):
+        step_failure_log(owner=user, session_id=session.pk, step_id=passed.pk + 1)
