@@ -64,7 +64,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             from .redis_server import free_port, redis_argv
 
             port = free_port()
-            supervisor.start("redis", redis_argv(port, Path(tempfile.gettempdir())))
+            supervisor.start("redis", redis_argv(port, Path(tempfile.gettempdir())), last=True)
             os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             wait_for_port("127.0.0.1", port, timeout=10)
             print(f"Started a private Redis on 127.0.0.1:{port}", flush=True)

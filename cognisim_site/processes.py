@@ -158,6 +158,8 @@ class Child:
     quick_deaths: int = 0
     restart_at: float | None = None
     pass_fds: tuple[int, ...] = ()
+    last: bool = False
+    """Something the others use (Redis): stopped after them, and out of reach of the terminal's Ctrl-C."""
 
 
 class Supervisor:
@@ -182,12 +184,21 @@ class Supervisor:
         self.kept.append(sock)
 
     def start(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, pass_fds: tuple[int, ...] = ()
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        pass_fds: tuple[int, ...] = (),
+        last: bool = False,
     ) -> subprocess.Popen[bytes]:
         child = self.children.get(name)
-        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds)
+        last = child.last if child else last
+        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=last)
         if child is None:
-            self.children[name] = Child(argv=argv, env=env, proc=proc, started=time.monotonic(), pass_fds=pass_fds)
+            self.children[name] = Child(
+                argv=argv, env=env, proc=proc, started=time.monotonic(), pass_fds=pass_fds, last=last
+            )
         else:
             child.proc, child.started, child.restart_at = proc, time.monotonic(), None
         return proc
@@ -225,17 +236,21 @@ class Supervisor:
                     self.start(name, child.argv, child.env, pass_fds=child.pass_fds)
 
     def stop(self, *_: object) -> None:
+        """Stop every child (SIGTERM, then SIGKILL after 10 s): those the others use (`last`) once the others
+        have ended, so that a worker finishing its task can still reach Redis."""
         self.stopping.set()
-        procs = [child.proc for child in self.children.values()]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 10
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for last in (False, True):
+            procs = [child.proc for child in self.children.values() if child.last == last]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            deadline = time.monotonic() + 10
+            for proc in procs:
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         for sock in self.kept:
             sock.close()
 
