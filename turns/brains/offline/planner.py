@@ -152,6 +152,16 @@ _FRAME = frozenset(
 
 _NOTHING = frozenset(("nothing", "anything", "something", "everything", "it", "that", "this"))
 
+# Failure in the tester's words ("nothing went wrong", "no problems", "the login didn't fail"): no screen says
+# them as such, so a check that they are not shown would pass whatever the screen shows.
+_TROUBLE = frozenset(
+    re.findall(
+        r"\S+",
+        "error errors problem problems issue issues failure failures fail fails failed failing wrong crash crashes "
+        "crashed crashing broke broken bug bugs trouble glitch glitches oops",
+    )
+)
+
 
 class OfflineBrain:
     """Deterministic English-to-steps planner; no network, no model."""
@@ -738,8 +748,11 @@ class _Planner(Resolver):
             self._screen_named(intent.target) or self._literal(intent) or self._see(intent.target, negative=True)
         )
         said = set(norm(name).split())
-        misread = bool(said & _FRAME) or said <= GENERIC | _NOTHING
         shown = bool(self.screen and name in self.screen.labels())
+        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and said & _TROUBLE and not shown:
+            selector, name = self._error_shown(name)
+            said = set(norm(name).split())
+        misread = bool(said & _FRAME) or said <= GENERIC | _NOTHING
         if set(selector) == {"text"} and not self.masked.quoted(intent.target) and misread and not shown:
             # "error message should", "longer an error": words of the sentence, not of the screen; "red", "nothing"
             raise Ask(f'What exactly should I check is not shown? (I read "{name}".)', code="needs_value")
@@ -755,6 +768,16 @@ class _Planner(Resolver):
                     labels=[label],
                 )
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
+
+    def _error_shown(self, said: str) -> tuple[Selector, str]:
+        """What shows the app in front failed: its known error message, else a question."""
+        known = known_element("error", package=self.screen.package if self.screen else self.app)
+        if known is None:
+            raise Ask(
+                f'What message would show it went wrong? (I can\'t check "{said}" as it is said: no screen says it.)',
+                code="needs_value",
+            )
+        return dict(known.selector), known.label
 
     def _label_inside(self, text: str) -> int | None:
         """An element whose label is a part of `text`, with other words around it ("model is not Pixel")."""
