@@ -13,6 +13,11 @@ fails, `CompoundFailed` carries the inner error's code, a message naming the rou
 inner results so far in `details["steps"]`. A transport fault after an inner step changed the device
 is not retryable (running the block again would apply that change twice).
 
+A block keeps a journal of what it did (`Progress`): each inner step's outcome and each condition's answer, in
+the order it met them, saved by the caller after each inner step. A block run again with the journal its
+killed predecessor saved replays it — the same rounds and branches, the recorded outcomes, nothing sent to the
+device — and goes on live from the inner step after the last one saved (docs/durability.md).
+
 Conditions read the settled screen once (one read of the UI tree, which the driver takes only once the
 screen is idle; the tree the previous inner step read after its input serves when the driver keeps
 it); they do not wait for an element to come or go.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.steps import BLOCK_ACTIONS, MAX_WHILE_ROUNDS, StepInvalid, step_parse
@@ -44,9 +50,42 @@ class CompoundFailed(DeviceError):
         self.retryable = retryable
 
 
+class _Recorded(DeviceError):
+    """An inner step's failure, replayed from the journal."""
+
+    def __init__(self, *, code: str, retryable: bool, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+@dataclass
+class Progress:
+    """A block's journal: `{"seen": bool}` per condition read, `{"row": …, "effect"?, "state"?}` per simple inner
+    step, in order. `entries` starts as what an earlier attempt saved, which the block replays before it runs
+    anything. `save` writes the journal durably after each simple inner step (it may raise to stop the block:
+    the step is no longer this worker's)."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    save: Callable[[list[dict[str, Any]]], None] | None = None
+    position: int = 0  # the entries before it were replayed or written by this attempt
+
+    def replay(self) -> dict[str, Any] | None:
+        if self.position == len(self.entries):
+            return None
+        self.position += 1
+        return self.entries[self.position - 1]
+
+    def record(self, entry: dict[str, Any], *, save: bool = True) -> None:
+        self.entries.append(entry)
+        self.position += 1
+        if save and self.save is not None:
+            self.save(self.entries)
+
+
 class _Runner:
-    def __init__(self, driver: DeviceDriver, deadline: float, perform: Perform) -> None:
-        self.driver, self.deadline, self.perform = driver, deadline, perform
+    def __init__(self, driver: DeviceDriver, deadline: float, perform: Perform, progress: Progress) -> None:
+        self.driver, self.deadline, self.perform, self.progress = driver, deadline, perform, progress
         self.effects: list[dict[str, Any]] = []
         self.state: dict[str, Any] | None = None
         self.screenshot: bytes | None = None
@@ -68,7 +107,11 @@ class _Runner:
 
     def holds(self, condition: Mapping[str, Any]) -> bool:
         kind, selector = next(iter(condition.items()))
-        seen = self.visible(selector)
+        if (entry := self.progress.replay()) is not None:
+            seen = bool(entry["seen"])
+        else:  # saved with the next inner step's entry: an attempt killed before it reads the screen again
+            seen = self.visible(selector)
+            self.progress.record({"seen": seen}, save=False)
         return seen if kind == "visible" else not seen
 
     def block(self, steps: list[dict[str, Any]], round_: int, rows: list[dict[str, Any]], *, looped: bool) -> None:
@@ -77,11 +120,10 @@ class _Runner:
             optional = bool(request.get("optional", False))
             data = {k: v for k, v in request.items() if k not in FLOW_FIELDS}
             row: dict[str, Any] = {"index": index, "round": round_, "action": data.get("action"), "optional": optional}
-            started = time.monotonic()
             try:
-                outcome = self.one(data)
+                outcome = self.step(data, row)
             except DeviceError as exc:
-                row.update(status="failed", duration_ms=_ms(started), error={"code": exc.code, "message": exc.message})
+                row.update(status="failed", error={"code": exc.code, "message": exc.message})
                 inner = exc.details.get("steps") if isinstance(exc, CompoundFailed) else None
                 if inner is not None:
                     row["result"] = {"steps": inner}
@@ -96,11 +138,37 @@ class _Runner:
                     details={"steps": rows, "path": [index]},
                 ) from exc
             self.changed = True
-            row.update(status="passed", duration_ms=_ms(started), result=outcome.result)
+            row.update(status="passed", result=outcome.result)
             rows.append(row)
             self.effects.append(outcome.effect)
             self.state = outcome.state
             self.screenshot = outcome.screenshot or self.screenshot
+
+    def step(self, data: dict[str, Any], row: dict[str, Any]) -> ActionOutcome:
+        """An inner step's outcome, its time put in `row` (also when it raises DeviceError): replayed from the
+        journal when an earlier attempt saved it, else from the device, then journaled. A nested block journals
+        its own inner steps."""
+        simple = data.get("action") not in COMPOUND
+        if simple and (entry := self.progress.replay()) is not None:
+            done = entry["row"]
+            row["duration_ms"] = done["duration_ms"]
+            if done["status"] == "failed":
+                raise _Recorded(**done["error"])
+            return ActionOutcome(done["result"], entry["effect"], entry["state"], None)
+        started = time.monotonic()
+        try:
+            outcome = self.one(data)
+        except DeviceError as exc:
+            row["duration_ms"] = _ms(started)
+            if simple:
+                error = {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
+                self.progress.record({"row": {"status": "failed", "duration_ms": row["duration_ms"], "error": error}})
+            raise
+        row["duration_ms"] = _ms(started)
+        if simple:
+            done = {"status": "passed", "duration_ms": row["duration_ms"], "result": outcome.result}
+            self.progress.record({"row": done, "effect": outcome.effect, "state": outcome.state})
+        return outcome
 
     def one(self, data: dict[str, Any]) -> ActionOutcome:
         now = time.monotonic()
@@ -111,7 +179,12 @@ class _Runner:
             inner_deadline = min(self.deadline, now + limit / 1000) if isinstance(limit, int) else self.deadline
             params = {k: v for k, v in data.items() if k not in ("action", "timeout_ms")}
             return perform(
-                self.driver, action=data["action"], params=params, deadline=inner_deadline, step=self.perform
+                self.driver,
+                action=data["action"],
+                params=params,
+                deadline=inner_deadline,
+                step=self.perform,
+                progress=self.progress,
             )
         try:
             spec = step_parse(data)
@@ -132,9 +205,11 @@ def perform(
     params: Mapping[str, Any],
     deadline: float,
     step: Perform = actions.perform,
+    progress: Progress | None = None,
 ) -> ActionOutcome:
-    """Run a compound step; `step` runs each simple inner step (`devices.actions.perform`)."""
-    runner = _Runner(driver, deadline, step)
+    """Run a compound step; `step` runs each simple inner step (`devices.actions.perform`); `progress`: its
+    journal, to replay and extend (none: a journal kept only in memory)."""
+    runner = _Runner(driver, deadline, step, progress or Progress())
     steps: list[dict[str, Any]] = list(params["steps"])
     rows = runner.rows
     rounds, ran = 0, True

@@ -124,6 +124,9 @@ class Step(models.Model):
     state_patch = models.JSONField(default=list, blank=True)
     effect = models.JSONField(null=True, blank=True)
     effect_hash = models.CharField(max_length=64, blank=True)
+    # A control-flow step's journal on the device (devices/flowcontrol.py `Progress`), saved after each of its
+    # inner steps: an attempt after its worker died goes on from there instead of starting the block over.
+    progress = models.JSONField(null=True, blank=True, editable=False)
     # The picture a `screenshot` step took: a file in the artifact storage (core/storage.py), written
     # after the step's outcome is out.
     screenshot = models.FileField(storage=artifact_storage, max_length=255, blank=True, editable=False)

@@ -129,6 +129,15 @@ def step_done(step_id: int) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("type") == "STEP_STATUS" and m.get("step_id") == step_id and m["status"] in TERMINAL_STEP
 
 
+def run_until_done(rest: Rest, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The run's report once it has a verdict (the session's own lane decides it; nothing here advances it)."""
+    deadline = time.monotonic() + timeout
+    while (report := rest.get(f"/api/runs/{run_id}/").body)["status"] == "running":
+        assert time.monotonic() < deadline, f"run {run_id} still running: {report}"
+        time.sleep(0.2)
+    return report
+
+
 def steps_observed(session_id: str, timeout: float = 60) -> list[Any]:
     """The session's steps once the lane has read the screen after each finished one (their effects and
     `screen_hash` are then whole: the screen is read after COMPLETED, off the step's critical path)."""

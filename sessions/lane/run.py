@@ -18,6 +18,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -26,7 +27,7 @@ from django.utils import timezone
 from core import metrics
 from core.rows import rows_update
 from core.storage import artifact_name, artifact_save
-from devices import actions
+from devices import actions, flowcontrol
 from devices.drivers.base import DeviceDriver, DeviceError
 from devices.leases import Lease, lane_lease_lost, lease_holds
 from devices.models import Device
@@ -160,10 +161,21 @@ def step_run(lane: Lane, step: Step) -> None:
             _keep_failure_log(lane, step)
 
 
+class _Fenced(Exception):
+    """The step is no longer this worker's (its lease passed on): the block stops driving the device."""
+
+
 def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome | None, dict[str, Any] | None]:
     deadline = time.monotonic() + step.timeout_ms / 1000
     try:
+        if step.action in flowcontrol.COMPOUND:
+            progress = flowcontrol.Progress(entries=list(step.progress or []), save=partial(_progress_save, lane, step))
+            return flowcontrol.perform(
+                lane.driver, action=step.action, params=params, deadline=deadline, progress=progress
+            ), None
         return actions.perform(lane.driver, action=step.action, params=params, deadline=deadline, observe=False), None
+    except _Fenced:
+        return None, {"code": "lease_lost", "message": "Another worker took the step over.", "retryable": False}
     except DeviceError as exc:
         error = {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
         if exc.details:
@@ -172,6 +184,14 @@ def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome |
     except Exception as exc:  # a bug must fail the step, not the worker
         logger.exception("step %s crashed", step.pk)
         return None, {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False}
+
+
+def _progress_save(lane: Lane, step: Step, entries: list[dict[str, Any]]) -> None:
+    """Save a block's journal after an inner step, fenced as the step's result is (`_finish`)."""
+    fence = {"id": step.pk, "status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
+    step.progress = secrets_mask(entries, lane.secrets)
+    if not rows_update(Step, where=fence, fields={"progress": step.progress}):
+        raise _Fenced
 
 
 def _secret_residue_add(lane: Lane) -> None:
@@ -198,8 +218,9 @@ def _retrying(lane: Lane, step: Step, error: dict[str, Any], delay: int) -> bool
             return False
         step.session = session
         step.attempt += 1
+        step.progress = None  # retried only when nothing was done on the device: a block starts over
         masked = secrets_mask(error, lane.secrets)
-        Step.objects.filter(pk=step.pk).update(attempt=step.attempt, error=masked)
+        Step.objects.filter(pk=step.pk).update(attempt=step.attempt, error=masked, progress=None)
         event_append(
             session=session,
             type=SessionEvent.Type.STEP_STATUS,

@@ -15,8 +15,8 @@ from websockets.exceptions import WebSocketException
 
 from cognisim_site.redis_server import free_port, redis_answers, redis_argv
 from devices.drivers.sim import SimDriver, set_sim_faults
-from sessions.models import Decision, Step, TestSession
-from tests.live import Rest, Socket, Stack, session_status, stack_env, step_done, wait_ready
+from sessions.models import Decision, SessionEvent, Step, TestSession
+from tests.live import Rest, Socket, Stack, run_until_done, session_status, stack_env, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -305,3 +305,51 @@ def test_stop_cancels_queued_steps_and_stops_a_running_one_at_a_safe_point(stack
         a["step_id"] for a in queued
     }
     assert Rest(stack.base_url, alice).get("/api/devices/").body[0]["status"] == "available"
+
+
+# Each round focuses the field and types one letter: a round done twice would show in the field and in the log.
+REPEAT_SIX = """\
+name: Six rounds through a worker kill
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - repeat:
+      times: 6
+      timeout_ms: 90000
+      steps:
+        - tap: {id: email}
+        - type: {text: "a"}
+        - sleep: {ms: 300}
+  - assert_visible: {text: "aaaaaa"}
+"""
+
+
+def test_a_worker_killed_during_a_repeat_goes_on_from_its_last_finished_inner_step(stack, devices, alice):
+    serial = devices[0].serial
+    phone = SimDriver(serial, settings.SIM_DEVICE_DIR)
+    set_sim_faults(serial, settings.SIM_DEVICE_DIR, delay_ms=1500)  # every device action takes 1.5 s
+    rest = Rest(stack.base_url, alice)
+    run = rest.post("/api/runs/", {"flow": REPEAT_SIX, "device": serial})
+    assert run.status == 201, run.body
+    deadline = time.monotonic() + 90
+    while sum(e["op"] == "tap" for e in phone.action_log()) < 4:  # rounds 1-3 done, round 4's tap just landed
+        assert time.monotonic() < deadline, phone.action_log()
+        time.sleep(0.02)
+    stack.kill(serial)  # round 4's letter is still on its way to the device
+
+    report = run_until_done(rest, run.body["id"], timeout=180)
+    assert report["status"] == "passed", report
+    log = phone.action_log()
+    assert [e["args"]["text"] for e in log if e["op"] == "input_text"] == ["a"] * 6  # each letter typed once
+    # Each tap landed once, but the one in flight at the kill may have landed again: a plain step's does.
+    assert sum(e["op"] == "tap" for e in log) in (6, 7)
+    block = Step.objects.get(session_id=run.body["session_id"], index=1)
+    assert block.status == "COMPLETED" and block.attempt >= 2
+    rows = block.result["steps"]
+    assert [(r["round"], r["index"]) for r in rows] == [(n, i) for n in range(1, 7) for i in range(3)]
+    assert all(r["status"] == "passed" for r in rows)
+    retried = [
+        e.payload
+        for e in SessionEvent.objects.filter(session_id=run.body["session_id"], type="STEP_STATUS")
+        if e.payload.get("step_id") == block.pk and e.payload["status"] == "RETRYING"
+    ]
+    assert retried and all(p["error"]["code"] == "worker_lost" for p in retried)

@@ -20,7 +20,7 @@ from devices.services import device_register_sim
 from sessions.accounts import api_user_create
 from sessions.models import Step
 from tests.conftest import SERIALS, _database_url
-from tests.live import Rest, Socket, Stack, stack_env, step_done, wait_ready
+from tests.live import Rest, Socket, Stack, run_until_done, stack_env, step_done, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,15 +35,6 @@ steps:
   - tap: {{x: {x}, y: 50}}
   - tap: {{x: {x}, y: 60}}
 """
-
-
-def run_until_done(rest: Rest, run_id: str, timeout: float = 120) -> dict[str, Any]:
-    """The run's report once it has a verdict (the session's own lane decides it; nothing here advances it)."""
-    deadline = time.monotonic() + timeout
-    while (report := rest.get(f"/api/runs/{run_id}/").body)["status"] == "running":
-        assert time.monotonic() < deadline, f"run {run_id} still running: {report}"
-        time.sleep(0.2)
-    return report
 
 
 def test_five_failing_runs_at_once_never_run_a_step_after_the_failure(stack, devices, alice, bob):

@@ -3,6 +3,7 @@ while visible, while not visible), retry, run_flow when, optional inner steps, n
 
 from __future__ import annotations
 
+import copy
 import time
 
 import pytest
@@ -176,3 +177,73 @@ def test_conditions_and_inner_steps_take_states_and_relations(tmp_path):
         {"action": "assert_not_visible", "id": "bluetooth_switch", "enabled": False, "timeout_ms": 200},
     ])  # fmt: skip
     assert ran.result["ran"] and [r["status"] for r in ran.result["steps"]] == ["passed", "passed"]
+
+
+class Killed(BaseException):
+    """The worker dies: nothing after this point runs."""
+
+
+def dying_after(saves, journal):
+    """A journal's `save` that keeps what it saves in `journal` and kills the block after `saves` saves."""
+
+    def save(entries):
+        journal[:] = copy.deepcopy(entries)
+        if sum("row" in e for e in entries) >= saves:
+            raise Killed
+
+    return save
+
+
+def typed(driver):
+    return [e["args"]["text"] for e in driver.action_log() if e["op"] == "input_text"]
+
+
+def test_a_block_resumed_from_its_journal_goes_on_after_its_last_saved_inner_step(phone):
+    steps = [{"action": "type", "text": "a", "into": {"id": "email"}}, {"action": "sleep", "ms": 10}]
+    journal: list = []
+    with pytest.raises(Killed):
+        flowcontrol.perform(
+            phone,
+            action="repeat",
+            params={"times": 4, "steps": steps},
+            deadline=_later(),
+            progress=flowcontrol.Progress(save=dying_after(5, journal)),  # round 3's type saved, its sleep not yet
+        )
+    assert typed(phone) == ["a"] * 3
+    outcome = flowcontrol.perform(
+        phone,
+        action="repeat",
+        params={"times": 4, "steps": steps},
+        deadline=_later(),
+        progress=flowcontrol.Progress(entries=journal),
+    )
+    assert typed(phone) == ["a"] * 4  # each round typed once, over both attempts
+    actions.perform(phone, action="assert_visible", params={"text": "aaaa"}, deadline=_later())
+    rows = outcome.result["steps"]
+    assert [(r["round"], r["index"], r["status"]) for r in rows] == [
+        (n, i, "passed") for n in range(1, 5) for i in range(2)
+    ]  # every inner step reported once
+    assert rows[0]["result"] == journal[0]["row"]["result"] and len(outcome.effect["steps"]) == 8
+
+
+def test_a_resumed_block_replays_its_conditions_and_nested_blocks(tmp_path):
+    phone = CountingPhone("sim-4", tmp_path)
+    actions.perform(phone, action="launch_app", params={"package": DEMO, "clear_state": True}, deadline=_later())
+    inner = {"action": "repeat", "times": 2, "steps": [{"action": "type", "text": "b", "into": {"id": "email"}}]}
+    params = {"times": 3, "while": {"visible": {"id": "email"}}, "steps": [inner]}
+    journal: list = []
+    with pytest.raises(Killed):
+        progress = flowcontrol.Progress(save=dying_after(3, journal))  # round 2's first type saved
+        flowcontrol.perform(phone, action="repeat", params=params, deadline=_later(), progress=progress)
+    assert typed(phone) == ["b"] * 3 and [e.get("seen") for e in journal if "seen" in e] == [True, True]
+    phone.dumps = 0
+    outcome = flowcontrol.perform(
+        phone, action="repeat", params=params, deadline=_later(), progress=flowcontrol.Progress(entries=journal)
+    )
+    assert typed(phone) == ["b"] * 6
+    # Read live: round 2's last type (its field, the screen after), round 3's condition and its two types; what is
+    # replayed reads nothing.
+    assert phone.dumps == 2 + 1 + 2 * 2
+    assert outcome.result["rounds"] == 3
+    nested = [r["result"]["steps"] for r in outcome.result["steps"]]
+    assert [[(r["round"], r["status"]) for r in rows] for rows in nested] == [[(1, "passed"), (2, "passed")]] * 3

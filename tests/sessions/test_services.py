@@ -8,6 +8,7 @@ from django.db import transaction
 
 from core.errors import NotFound
 from core.steps import step_parse
+from devices.drivers.sim import DEMO
 from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
@@ -223,3 +224,67 @@ def test_postgresql_commits_do_not_wait_for_the_disk(db):
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "off"
+
+
+class Killed(BaseException):
+    """The worker dies: nothing after this point runs."""
+
+
+REPEAT = {"action": "repeat", "times": 4, "steps": [{"action": "type", "text": "a", "into": {"id": "email"}}]}
+
+
+def typed(device):
+    return [e["args"]["text"] for e in _drivers[device.serial].action_log() if e["op"] == "input_text"]
+
+
+def claimed_block(user, device):
+    """A session on the demo app's sign-in screen with a `repeat` step claimed by this worker."""
+    session = open_ready(user, device)
+    services.step_submit(session_id=session.pk, owner=user, data={"action": "launch_app", "package": DEMO})
+    lane.session_drain(session_id=session.pk, linger=False)
+    step = services.step_submit(session_id=session.pk, owner=user, data=REPEAT)
+    drain = lane._lane(session.pk)
+    claimed = lane._pending(drain)[0][0]
+    assert run.step_claim(drain, claimed) and claimed.pk == step.pk
+    return session, drain, claimed
+
+
+def test_a_block_whose_worker_died_goes_on_after_its_last_saved_inner_step(user, device, monkeypatch):
+    session, drain, step = claimed_block(user, device)
+    save = run._progress_save
+
+    def save_then_die(lane_, step_, entries):
+        save(lane_, step_, entries)
+        if len(entries) == 2:
+            raise Killed
+
+    monkeypatch.setattr(run, "_progress_save", save_then_die)
+    with pytest.raises(Killed):
+        run.step_run(drain, step)
+    monkeypatch.setattr(run, "_progress_save", save)
+    assert typed(device) == ["a", "a"] and len(Step.objects.get(pk=step.pk).progress) == 2
+    with transaction.atomic():  # what the next worker does when it starts (`lane_recover`)
+        lost = Step.objects.select_related("session").select_for_update().get(pk=step.pk)
+        lane.steps_requeue_lost(lost)
+    lane.session_drain(session_id=session.pk, linger=False)
+    done = Step.objects.get(pk=step.pk)
+    assert done.status == "COMPLETED" and done.attempt == 2
+    assert typed(device) == ["a"] * 4  # each round typed once, over both attempts
+    assert [(r["round"], r["status"]) for r in done.result["steps"]] == [(n, "passed") for n in range(1, 5)]
+
+
+def test_a_block_fenced_out_stops_driving_the_device(user, device):
+    session, drain, step = claimed_block(user, device)
+    Step.objects.filter(pk=step.pk).update(status="QUEUED")  # the sweeper gave it back meanwhile
+    run.step_run(drain, step)
+    assert typed(device) == ["a"]  # the first inner step's journal was refused: no second round
+    assert Step.objects.get(pk=step.pk).status == "QUEUED" and step.status == "RUNNING"
+
+
+def test_a_block_retried_on_the_same_worker_starts_over(user, device):
+    session, drain, step = claimed_block(user, device)
+    step.progress = [{"seen": True}]  # the journal of the attempt before this retry
+    Step.objects.filter(pk=step.pk).update(progress=step.progress)
+    error = {"code": "device_unreachable", "message": "gone", "retryable": True}
+    assert run._retrying(drain, step, error, 0)
+    assert step.progress is None and Step.objects.get(pk=step.pk).progress is None
