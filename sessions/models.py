@@ -124,9 +124,6 @@ class Step(models.Model):
     state_patch = models.JSONField(default=list, blank=True)
     effect = models.JSONField(null=True, blank=True)
     effect_hash = models.CharField(max_length=64, blank=True)
-    # A control-flow step's journal on the device (devices/flowcontrol.py `Progress`), saved after each of its
-    # inner steps: an attempt after its worker died goes on from there instead of starting the block over.
-    progress = models.JSONField(null=True, blank=True, editable=False)
     # The picture a `screenshot` step took: a file in the artifact storage (core/storage.py), written
     # after the step's outcome is out.
     screenshot = models.FileField(storage=artifact_storage, max_length=255, blank=True, editable=False)
@@ -150,6 +147,20 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.index} {self.action} [{self.status}]"
+
+
+class JournalEntry(models.Model):
+    """One entry of a control-flow step's journal on the device (devices/flowcontrol.py `Progress`): an inner
+    step's outcome or a condition's answer, appended after each inner step. An attempt after its worker died
+    goes on from there instead of starting the block over. One row each: a block of 10,000 inner steps
+    appends 10,000 small rows, where rewriting one growing list would write its whole length every time."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="journal")
+    position = models.PositiveIntegerField()
+    entry = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["step", "position"], name="journal_entry_unique")]
 
 
 class SessionEvent(models.Model):

@@ -323,7 +323,7 @@ def lane_recover(*, serial: str) -> int:
 def steps_requeue_lost(step: Step) -> None:
     """A step whose worker died (its session locked in this transaction): run it again, or fail it when
     its retries are spent or its session ended. Its effect was never recorded, so it applies once; a block's
-    journal (`Step.progress`) is kept, and the next attempt goes on from it."""
+    journal (`JournalEntry`) is kept, and the next attempt goes on from it."""
     session = step.session
     if step.attempt > step.max_retries or session.status in TestSession.TERMINAL:
         now = timezone.now()

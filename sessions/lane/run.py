@@ -18,7 +18,6 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -45,7 +44,7 @@ from ..events import (
     step_transition,
 )
 from ..jsonpatch import json_diff
-from ..models import SessionEvent, Step, TestSession
+from ..models import JournalEntry, SessionEvent, Step, TestSession
 from ..secrets import secrets_mask, secrets_mask_xml, secrets_named, secrets_resolve
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
@@ -169,7 +168,8 @@ def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome |
     deadline = time.monotonic() + step.timeout_ms / 1000
     try:
         if step.action in flowcontrol.COMPOUND:
-            progress = flowcontrol.Progress(entries=list(step.progress or []), save=partial(_progress_save, lane, step))
+            entries = list(step.journal.order_by("position").values_list("entry", flat=True))
+            progress = flowcontrol.Progress(entries=entries, save=_JournalSave(lane, step, saved=len(entries)))
             return flowcontrol.perform(
                 lane.driver, action=step.action, params=params, deadline=deadline, progress=progress
             ), None
@@ -186,12 +186,26 @@ def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome |
         return None, {"code": "internal_error", "message": f"CogniSim failed: {exc}", "retryable": False}
 
 
-def _progress_save(lane: Lane, step: Step, entries: list[dict[str, Any]]) -> None:
-    """Save a block's journal after an inner step, fenced as the step's result is (`_finish`)."""
-    fence = {"id": step.pk, "status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
-    step.progress = secrets_mask(entries, lane.secrets)
-    if not rows_update(Step, where=fence, fields={"progress": step.progress}):
-        raise _Fenced
+@dataclass
+class _JournalSave:
+    """Append a block's new journal entries after an inner step, fenced as the step's result is (`_finish`)."""
+
+    lane: Lane
+    step: Step
+    saved: int
+
+    def __call__(self, entries: list[dict[str, Any]]) -> None:
+        step, lease = self.step, self.lane.lease
+        fence = {"id": step.pk, "status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lease.token}
+        new = [
+            JournalEntry(step_id=step.pk, position=position, entry=secrets_mask(entry, self.lane.secrets))
+            for position, entry in enumerate(entries[self.saved :], start=self.saved)
+        ]
+        with transaction.atomic():
+            if not rows_update(Step, where=fence, fields={"lease_token": lease.token}):  # locks the row till commit
+                raise _Fenced
+            JournalEntry.objects.bulk_create(new)
+        self.saved = len(entries)
 
 
 def _secret_residue_add(lane: Lane) -> None:
@@ -218,9 +232,10 @@ def _retrying(lane: Lane, step: Step, error: dict[str, Any], delay: int) -> bool
             return False
         step.session = session
         step.attempt += 1
-        step.progress = None  # retried only when nothing was done on the device: a block starts over
         masked = secrets_mask(error, lane.secrets)
-        Step.objects.filter(pk=step.pk).update(attempt=step.attempt, error=masked, progress=None)
+        Step.objects.filter(pk=step.pk).update(attempt=step.attempt, error=masked)
+        if step.action in flowcontrol.COMPOUND:  # retried only when nothing was done on the device: it starts over
+            JournalEntry.objects.filter(step_id=step.pk).delete()
         event_append(
             session=session,
             type=SessionEvent.Type.STEP_STATUS,

@@ -17,7 +17,7 @@ from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, Se
 from sessions.events import event_message
 from sessions.lane import drain as lane
 from sessions.lane import run
-from sessions.models import Decision, SessionEvent, Step, TestSession, UserQuota
+from sessions.models import Decision, JournalEntry, SessionEvent, Step, TestSession, UserQuota
 
 
 @pytest.fixture(autouse=True)
@@ -251,18 +251,18 @@ def claimed_block(user, device):
 
 def test_a_block_whose_worker_died_goes_on_after_its_last_saved_inner_step(user, device, monkeypatch):
     session, drain, step = claimed_block(user, device)
-    save = run._progress_save
+    save = run._JournalSave.__call__
 
-    def save_then_die(lane_, step_, entries):
-        save(lane_, step_, entries)
+    def save_then_die(self, entries):
+        save(self, entries)
         if len(entries) == 2:
             raise Killed
 
-    monkeypatch.setattr(run, "_progress_save", save_then_die)
+    monkeypatch.setattr(run._JournalSave, "__call__", save_then_die)
     with pytest.raises(Killed):
         run.step_run(drain, step)
-    monkeypatch.setattr(run, "_progress_save", save)
-    assert typed(device) == ["a", "a"] and len(Step.objects.get(pk=step.pk).progress) == 2
+    monkeypatch.setattr(run._JournalSave, "__call__", save)
+    assert typed(device) == ["a", "a"] and JournalEntry.objects.filter(step=step).count() == 2
     with transaction.atomic():  # what the next worker does when it starts (`lane_recover`)
         lost = Step.objects.select_related("session").select_for_update().get(pk=step.pk)
         lane.steps_requeue_lost(lost)
@@ -283,8 +283,7 @@ def test_a_block_fenced_out_stops_driving_the_device(user, device):
 
 def test_a_block_retried_on_the_same_worker_starts_over(user, device):
     session, drain, step = claimed_block(user, device)
-    step.progress = [{"seen": True}]  # the journal of the attempt before this retry
-    Step.objects.filter(pk=step.pk).update(progress=step.progress)
+    JournalEntry.objects.create(step=step, position=0, entry={"seen": True})  # the attempt before this retry's
     error = {"code": "device_unreachable", "message": "gone", "retryable": True}
     assert run._retrying(drain, step, error, 0)
-    assert step.progress is None and Step.objects.get(pk=step.pk).progress is None
+    assert not JournalEntry.objects.filter(step=step).exists()
