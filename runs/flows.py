@@ -44,7 +44,7 @@ from core.steps import (
 )
 
 from .maestro import is_maestro, maestro_translate
-from .yamldoc import Where, YamlProblem, YDict, YList, where_of, yaml_documents
+from .yamldoc import Where, YamlProblem, YDict, YList, header_secrets, where_of, yaml_documents
 
 HEADER_FIELDS = ("name", "app", "tags", "env", "secrets", "flows", "steps")
 COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
@@ -281,8 +281,8 @@ class _Parser:
                         self.error(
                             scope.file,
                             where,
-                            f"{context}: the secret '${{{name}}}' has no value; give it one (`--secret {name}` or "
-                            f"-e {name}=… with the CLI, `secrets` or `env` in a request); it stays masked.",
+                            f"{context}: the secret '${{{name}}}' has no value; give it one (the environment variable "
+                            f"{name} or -e {name}=… with the CLI, `secrets` or `env` in a request); it stays masked.",
                         )
                     return match.group(0)  # filled in on the device's worker, never stored
                 if name not in scope.env:
@@ -593,17 +593,6 @@ class _Parser:
         return self.steps(doc["steps"], doc.at("steps"), sub, "steps", depth)
 
 
-def _header_secrets(text: str) -> list[str]:
-    """The `secrets:` a file's header lists (read before any step, so no file substitutes another's secret)."""
-    try:
-        documents = yaml_documents(text)
-    except YamlProblem:
-        return []
-    head = documents[0] if documents and isinstance(documents[0], dict) else {}
-    names = head.get("secrets")
-    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
-
-
 def _plain(value: Any) -> Any:
     """Plain dicts and lists (what JSON and the step schema see)."""
     if isinstance(value, dict):
@@ -642,7 +631,7 @@ def flow_parse(
         env=head["env"],
         syntax=parser.syntax,
     )
-    parser.secret_names.update(head["secrets"], *(_header_secrets(t) for t in parser.files.values()))
+    parser.secret_names.update(head["secrets"], *(header_secrets(t) for t in parser.files.values()))
     # A secret's value may come with the ordinary variables (`-e PASSWORD=…` and `secrets: [PASSWORD]`).
     parser.secret_values.update({k: v for k, v in parser.caller_env.items() if k in parser.secret_names})
     scope = _Scope("", posixpath.normpath(filename), {**flow.env, **parser.caller_env}, head["flows"], ())

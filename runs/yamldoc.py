@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - a PyYAML built without libyaml
             Scanner.__init__(self)
             Parser.__init__(self)
 
+
 Where = tuple[int, int]  # (line, column), both 1-based
 MAX_YAML_CHARS = 1_000_000
 MAX_YAML_DEPTH = 64
@@ -173,6 +174,18 @@ def yaml_documents(text: str) -> list[Any]:
 
 
 FLOW_FILE = re.compile(r".+\.ya?ml$")
+
+
+def header_secrets(text: str) -> list[str]:
+    """The `secrets:` a flow file's header lists (read before any step, so no file substitutes another's
+    secret; the CLI reads them to find their values). Unreadable text → []."""
+    try:
+        documents = yaml_documents(text)
+    except YamlProblem:
+        return []
+    head = documents[0] if documents and isinstance(documents[0], dict) else {}
+    names = head.get("secrets")
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
 def file_references(text: str, *, filename: str) -> list[str]:

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from runs.junit import mask
+from runs.yamldoc import header_secrets
 
 from .client import Api, CliError
 from .progress import Job, Progress, progress_for
 from .reports import failure_screenshots, summary_lines, write_html, write_junit
-from .workspace import flow_file, pairs, tag_list, tags_admit, workspace_load
+from .workspace import FlowFile, flow_file, pairs, tag_list, tags_admit, workspace_load
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
@@ -152,6 +153,19 @@ def _secrets(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
     return values
 
 
+def _declared(flow: FlowFile, given: dict[str, str], env: dict[str, str]) -> dict[str, str]:
+    """Values of the variables the flow's files name under `secrets:` (and `--secret` did not give): from
+    `-e NAME=…`, else from the environment variable NAME. One with neither is the server's error, naming it."""
+    names = {name for text in (flow.text, *flow.files.values()) for name in header_secrets(text)}
+    values = {}
+    for name in sorted(names - given.keys()):
+        if name in env:
+            values[name] = env[name]
+        elif name in os.environ:
+            values[name] = os.environ[name]
+    return values
+
+
 def _check(api: Api, jobs: list[Job], masker: Any) -> list[dict[str, Any]] | None:
     """Validate every flow (and the files it runs) before any starts; None when one is invalid."""
     answers, invalid = [], False
@@ -190,7 +204,14 @@ def run_flows(args: argparse.Namespace) -> int:
             exclude_tags=tag_list(args.exclude_tags or []),
         )
         for flow in space.flows:
-            body: dict[str, Any] = {"flow": flow.text, "filename": flow.filename, "env": env, "secrets": secrets}
+            declared = _declared(flow, secrets, env)
+            hidden += list(declared.values())
+            body: dict[str, Any] = {
+                "flow": flow.text,
+                "filename": flow.filename,
+                "env": {k: v for k, v in env.items() if k not in declared},
+                "secrets": {**secrets, **declared},
+            }
             if flow.files:
                 body["files"] = flow.files
             jobs.append(Job(label=flow.filename, body=body))
@@ -201,10 +222,6 @@ def run_flows(args: argparse.Namespace) -> int:
         chosen = []
         for job, answer in zip(jobs, answers, strict=True):
             job.name = answer.get("name", "")
-            declared = [n for n in answer.get("secrets", []) if n in env]
-            hidden += [env[n] for n in declared]  # named secret by the flow's header: masked too
-            job.body["secrets"] = {**secrets, **{n: env[n] for n in declared}}
-            job.body["env"] = {k: v for k, v in env.items() if k not in declared}
             if meta:
                 job.body["meta"] = meta
             if tags_admit(answer.get("tags", []), include=space.include_tags, exclude=space.exclude_tags):

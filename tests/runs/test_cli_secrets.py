@@ -104,3 +104,40 @@ def test_secret_values_are_in_no_artifact(stack, devices, alice, tmp_path):
         assert text or name == "stderr", name
         assert PASSWORD not in text, f"{PASSWORD!r} in the {name}"
         assert PIN not in text, f"{PIN!r} in the {name}"
+
+
+HEADER_FLOW = """\
+name: Sign in with a header secret
+app: com.cognisim.demo
+secrets: [PASSWORD]
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - type: {text: demo@example.com, into: {id: email}}
+  - type: {text: "${PASSWORD}", into: {id: password}}
+  - tap: {id: sign_in}
+  - assert_visible: {text: "Welcome, Demo!"}
+  - assert_visible: {text: "${PASSWORD}", timeout_ms: 300}
+    optional: true
+"""
+
+
+def test_a_header_secret_takes_its_value_from_the_environment(stack, devices, alice, tmp_path):
+    """`secrets: [PASSWORD]` and `PASSWORD=… cognisim run` (no `--secret`, no `-e`): the value is the
+    environment variable's, it signs in, and the CLI masks it as it does a `--secret`'s."""
+    flow, junit = tmp_path / "pass.yaml", tmp_path / "junit.xml"
+    flow.write_text(HEADER_FLOW)
+    argv = ["run", str(flow), "--junit", str(junit), "--server", stack.base_url, "--token", alice]
+    done = subprocess.run(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PASSWORD": PASSWORD},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = list(Step.objects.filter(session_id=Run.objects.get().session_id).order_by("index"))
+    assert [s.status for s in steps] == ["COMPLETED"] * 5 + ["FAILED"], [(s.params, s.error) for s in steps]
+    assert PASSWORD not in json.dumps([s.params for s in steps])
+    assert "${PASSWORD}" in junit.read_text()  # the optional step's failure quotes it, masked
+    for name, text in {"stdout": done.stdout, "stderr": done.stderr, "junit": junit.read_text()}.items():
+        assert PASSWORD not in text, f"{PASSWORD!r} in the {name}"
