@@ -34,7 +34,7 @@ from devices.services import driver_for
 from ..dispatch import lane_listen, lane_open, lane_ring, lane_unlisten
 from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
-from ..secrets import secrets_mask_xml
+from ..secrets import secrets_mask_png, secrets_mask_xml
 from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
 from .run import Lane, screen_read_finish, screen_read_hurry, step_claim, step_run
 
@@ -260,6 +260,8 @@ def _setup(session_id: Any, device: Device) -> bool:
             set_status(session, Status.FAILED, error=error, ended_at=timezone.now())
         return False
     screen = device_state["device"]["screen"]
+    if session.secrets:  # typed before an IDLE, still in a field
+        png = secrets_mask_png(png, ui_xml=ui_xml, secrets=session.secrets)
     picture = screen_save(session_id=session_id, screen_hash=screen, png=png)
     with transaction.atomic():
         session = locked_session(session_id)

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -45,7 +45,7 @@ from ..events import (
 )
 from ..jsonpatch import json_diff
 from ..models import JournalEntry, SessionEvent, Step, TestSession
-from ..secrets import secrets_mask, secrets_mask_xml, secrets_named, secrets_resolve
+from ..secrets import secrets_mask, secrets_mask_png, secrets_mask_xml, secrets_named, secrets_resolve
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
 from .logs import session_lines
@@ -355,15 +355,28 @@ def _keep_failure_log(lane: Lane, step: Step) -> None:
 
 def _keep_screenshot(lane: Lane, step: Step, png: bytes) -> None:
     """A `screenshot` step's picture, into the artifact storage once its outcome is out (a file written
-    before COMPLETED would sit on the step's critical path)."""
+    before COMPLETED would sit on the step's critical path). In a session with secrets, the UI tree is read
+    for it (the step sent no input since its picture) and what shows a secret is blacked out."""
+    if lane.secrets:
+        png = secrets_mask_png(png, ui_xml=_tree_now(lane), secrets=lane.secrets)
     name = artifact_save(name=artifact_name(lane.session_id, "steps", f"{step.pk}-screenshot.png"), content=png)
     Step.objects.filter(pk=step.pk).update(screenshot=name)
 
 
+def _tree_now(lane: Lane) -> str | None:
+    """The screen's UI tree for a picture that came without one; None when it cannot be read."""
+    try:
+        return actions.observe(lane.driver, deadline=time.monotonic() + OBSERVE_S, picture=lambda: False).ui_xml
+    except DeviceError as exc:
+        logger.warning("could not read the UI tree of %s to mask a picture: %s", lane.device.serial, exc.message)
+        return None
+
+
 @dataclass
 class ScreenRead:
-    """The screen after a step, read on a thread of its own (device calls only: the lane's thread records it),
-    so the lane can claim a step sent meanwhile. `hurry`: a step waits, leave the picture out."""
+    """The screen after a step, read on a thread of its own (device calls, and blacking out the session's
+    secrets on its picture: the lane's thread records it), so the lane can claim a step sent meanwhile.
+    `hurry`: a step waits, leave the picture out."""
 
     step: Step
     outcome: actions.StepOutcome | None
@@ -386,11 +399,14 @@ def _read_start(lane: Lane, step: Step, outcome: actions.StepOutcome | None) -> 
         return  # the step read the screen itself, it did not change, and the IDE has its picture
     read = lane.reading = ScreenRead(step=step, outcome=outcome)
     hurried = None if outcome is None else (lambda: not read.hurry.is_set())  # a failed step's screen is kept
-    driver, session_id, serial = lane.driver, lane.session_id, lane.device.serial
+    driver, session_id, serial, secrets = lane.driver, lane.session_id, lane.device.serial, lane.secrets
 
     def reading() -> None:
         try:  # a tree read moments ago, with no input since, serves: then this is only the picture
-            read.seen = actions.observe(driver, deadline=time.monotonic() + OBSERVE_S, picture=hurried)
+            seen = actions.observe(driver, deadline=time.monotonic() + OBSERVE_S, picture=hurried)
+            if secrets and seen.png:  # masked here, off the next step's way
+                seen = replace(seen, png=secrets_mask_png(seen.png, ui_xml=seen.ui_xml, secrets=secrets))
+            read.seen = seen
         except DeviceError as exc:
             read.error = exc.message
         except Exception as exc:  # a bug costs the screen, not the lane

@@ -5,16 +5,22 @@ even when a failing step's message would quote it."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from django.core import serializers
+from PIL import Image
 
+from devices.uitree import parse
 from runs.models import Run
-from sessions.models import Artifact, SessionEvent, Step, TestSession
+from sessions.models import Artifact, Screen, SessionEvent, Step, TestSession
+from sessions.secrets import BLACKOUT
 from tests.live import Rest
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -141,3 +147,50 @@ def test_a_header_secret_takes_its_value_from_the_environment(stack, devices, al
     assert "${PASSWORD}" in junit.read_text()  # the optional step's failure quotes it, masked
     for name, text in {"stdout": done.stdout, "stderr": done.stderr, "junit": junit.read_text()}.items():
         assert PASSWORD not in text, f"{PASSWORD!r} in the {name}"
+
+
+SHOT_FLOW = """\
+name: A secret on the screen
+app: com.cognisim.demo
+secrets: [TOKEN]
+steps:
+  - launch_app: {package: com.cognisim.demo, clear_state: true}
+  - type: {text: "user-${TOKEN}", into: {id: email}}
+  - assert_visible: {text: "Nowhere", timeout_ms: 300}
+"""
+TOKEN = "Sup3rS3cr3tXyz"
+
+
+def _black(png: bytes, bounds: tuple[int, int, int, int]) -> bool:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return image.crop(bounds).getextrema() == tuple((c, c) for c in BLACKOUT)
+
+
+def test_the_failure_screenshot_does_not_show_a_secret(stack, devices, alice, tmp_path):
+    """A secret typed into a field the phone shows (not a password field), then a failing step: the failure
+    screenshot attached to JUnit, the picture inlined in the HTML report and the screen the API serves show a
+    black box where the email field holds it."""
+    flow, junit, page = tmp_path / "secret.yaml", tmp_path / "sec.xml", tmp_path / "sec.html"
+    flow.write_text(SHOT_FLOW)
+    argv = ["run", str(flow), "--secret", "TOKEN", "--junit", str(junit), "--html", str(page)]
+    argv += ["--server", stack.base_url, "--token", alice]
+    done = subprocess.run(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "TOKEN": TOKEN},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = Step.objects.get(session_id=Run.objects.get().session_id, index=2)
+    screen = Screen.objects.get(session_id=failed.session_id, screen_hash=failed.screen_hash)
+    assert "user-${TOKEN}" in screen.ui_xml
+    (email,) = [n for n in parse(screen.ui_xml) if n.resource_id.endswith(":id/email")]
+    (attachment,) = (tmp_path / "sec-attachments").iterdir()
+    inlined = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page.read_text())
+    served = Rest(stack.base_url, alice).get(f"/api/sessions/{failed.session_id}/screens/{failed.screen_hash}.png")
+    pictures = {"attachment": attachment.read_bytes(), "served": served.body}
+    pictures.update({f"html picture {n}": base64.b64decode(data) for n, data in enumerate(inlined)})
+    assert inlined
+    for name, png in pictures.items():
+        assert _black(png, email.bounds), name
