@@ -636,7 +636,13 @@ def _parse(data: Any, depth: int) -> StepSpec:
         params["timeout_ms"] = step.timeout_ms
         timeout_ms = step.timeout_ms + 5_000
     elif isinstance(step, Sleep):
-        timeout_ms = max(timeout_ms, step.ms + 5_000)
+        if step.timeout_ms is not None and step.timeout_ms <= step.ms:
+            raise StepInvalid(
+                "timeout_ms",
+                f"timeout_ms ({step.timeout_ms}) must be longer than the sleep ({step.ms} ms); "
+                "leave it out and the sleep may take its ms plus 5 s.",
+            )
+        timeout_ms = step.timeout_ms or max(timeout_ms, step.ms + 5_000)
     expanded = 1
     if isinstance(step, _Block):  # its own limit, or the time its inner steps may take (at most 10 min)
         expanded, inner_ms = _block(step, depth)

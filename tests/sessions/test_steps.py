@@ -65,6 +65,9 @@ def test_common_fields_become_the_policy():
         ({"action": "type", "text": "x", "timeout_ms": 9_000}, None, 9_000),
         ({"action": "scroll_until_visible", "text": "OK", "timeout_ms": 9_000}, None, 9_000),
         ({"action": "tap", "text": "OK"}, None, 30_000),
+        ({"action": "sleep", "ms": 3_000}, None, 30_000),
+        ({"action": "sleep", "ms": 40_000}, None, 45_000),
+        ({"action": "sleep", "ms": 3_000, "timeout_ms": 3_500}, None, 3_500),
     ],
 )
 def test_a_given_timeout_is_the_wait_for_the_element(data, wait_ms, limit_ms):
@@ -100,6 +103,7 @@ def test_a_given_timeout_is_the_wait_for_the_element(data, wait_ms, limit_ms):
         ({"action": "swipe", "from": {"x": 1}, "to": {"x": 1, "y": 1}}, "from.y"),
         ({"action": "sleep", "ms": 60_001}, "ms"),
         ({"action": "sleep", "ms": True}, "ms"),
+        ({"action": "sleep", "ms": 3_000, "timeout_ms": 1_000}, "timeout_ms"),
         ({"action": "tap", "text": "a", "timeout_ms": 0}, "timeout_ms"),
         ({"action": "tap", "text": "a", "max_retries": 11}, "max_retries"),
         ({"action": "tap", "text": "a", "backoff": "random"}, "backoff"),
