@@ -31,6 +31,8 @@ class JsonRefused(Exception):
     def __init__(self, code: str, message: str, field: str = "") -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+        self.decoded: Any = None
+        """The value, when the text was JSON that `json_check` refused (a reply may still echo its request_id)."""
 
 
 def bad_character(text: str) -> str | None:
@@ -85,5 +87,9 @@ def json_load(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int 
         raise JsonRefused("parse_error", f"The body is not UTF-8 (byte {exc.start}).") from None
     except ValueError as exc:
         raise JsonRefused("parse_error", f"The body is not valid JSON: {exc}.") from None
-    json_check(value, max_depth=max_depth)
+    try:
+        json_check(value, max_depth=max_depth)
+    except JsonRefused as exc:
+        exc.decoded = value
+        raise
     return value

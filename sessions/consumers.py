@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from core.errors import ServiceError
-from core.jsonsafe import JsonRefused, json_load
+from core.jsonsafe import JsonRefused, json_check, json_load
 from core.ratelimit import TokenBucket
 from core.steps import StepInvalid
 
@@ -47,6 +47,17 @@ async def accept_signed_in(consumer: AsyncWebsocketConsumer) -> Any:
 def message_type_register(type: str, handler: Handler) -> None:
     """A layer above sessions adds a client message type (turns adds CHAT) without this module importing it."""
     _handlers[type] = handler
+
+
+def request_id_of(message: Any) -> Any:
+    """The `request_id` a reply to `message` echoes: none when the message is no object, or the id itself could
+    not be sent back (NUL, a lone surrogate, a number that is not finite)."""
+    request_id = message.get("request_id") if isinstance(message, dict) else None
+    try:
+        json_check(request_id)
+    except JsonRefused:
+        return None
+    return request_id
 
 
 @database_sync_to_async
@@ -168,10 +179,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
             request_id = None
             if text_data and '"request_id"' in text_data:
                 try:
-                    message = json_load(text_data)
-                    request_id = message.get("request_id") if isinstance(message, dict) else None
-                except JsonRefused:
-                    pass
+                    request_id = request_id_of(json_load(text_data))
+                except JsonRefused as exc:
+                    request_id = request_id_of(exc.decoded)
             await self.error(
                 "rate_limited",
                 f"More than {settings.SOCKET_MESSAGES_PER_SECOND:g} messages a second on this socket; "
@@ -190,8 +200,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except JsonRefused as exc:
             if exc.code == "parse_error":
                 await self.error("malformed_json", "The message is not valid JSON.")
-            else:  # too deep, NUL, lone surrogates
-                await self.error(exc.code, exc.message)
+            else:  # too deep, NUL, lone surrogates, numbers that are not finite
+                where = {"field": exc.field} if exc.field else {}
+                await self.error(exc.code, exc.message, request_id_of(exc.decoded), **where)
             return
         request_id = message.get("request_id") if isinstance(message, dict) else None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):

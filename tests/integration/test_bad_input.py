@@ -77,6 +77,27 @@ def test_bad_messages_get_an_error_and_the_socket_stays_open(ready, frame, code,
     assert not Step.objects.filter(session_id=session["id"]).exists()
 
 
+@pytest.mark.parametrize(
+    ("frame", "code", "request_id"),
+    [
+        ('{"request_id": "x", "type": "PING", "n": NaN}', "invalid_number", "x"),
+        ('{"request_id": "x", "type": "PING", "n": 1e999}', "invalid_number", "x"),
+        ('{"request_id": "x", "type": "PING", "n": ' + "[" * 70 + "]" * 70 + "}", "too_deep", "x"),
+        ('{"request_id": "x", "type": "PING", "n": "a\\u0000"}', "invalid_characters", "x"),
+        ('{"request_id": "a\\u0000", "type": "PING"}', "invalid_characters", None),
+    ],
+)
+def test_json_refused_after_decoding_still_echoes_the_request_id(ready, frame, code, request_id):
+    """Valid JSON that cannot be taken: the reply names the field, and echoes the request_id when it can be sent."""
+    session, sock = ready
+    sock.send(frame)
+    reply = error_reply(sock)
+    assert (reply["code"], reply.get("request_id")) == (code, request_id)
+    assert reply["field"].split(".")[0] == ("n" if request_id else "request_id")
+    sock.send({"type": "PING"})
+    assert sock.wait_for(lambda m: m.get("type") == "PONG")
+
+
 def test_a_missing_input_id_is_the_same_error_over_rest_and_the_socket(ready, rest):
     session, sock = ready
     reply = rest.post(f"/api/sessions/{session['id']}/input/", {"value": "x"})
