@@ -67,7 +67,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             supervisor.start("redis", redis_argv(port, Path(tempfile.gettempdir())), last=True)
             os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             wait_for_port("127.0.0.1", port, timeout=10)
-            print(f"Started a private Redis on 127.0.0.1:{port}", flush=True)
+            print(
+                f"Started a private Redis on 127.0.0.1:{port} "
+                f"(for other commands, such as `cognisim probe --worker`: REDIS_URL={os.environ['REDIS_URL']})",
+                flush=True,
+            )
 
         import django
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
+import sys
 from urllib.parse import quote
 
 import pytest
@@ -225,3 +228,13 @@ def test_a_cookie_socket_from_another_port_of_an_allowed_host_is_refused(stack, 
         assert Socket(stack.ws_url(session["id"]), headers={"Origin": origin}).close_code() == 4403, origin
     # the socket's own origin passes the check (and then needs a signed-in cookie)
     assert Socket(stack.ws_url(session["id"]), headers={"Origin": stack.base_url}).close_code() == 4401
+
+
+def test_create_api_user_before_the_database_exists_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["COGNISIM_HOME"] = str(tmp_path)  # a home where `cognisim up` never ran: no database yet
+    done = subprocess.run(
+        [sys.executable, "manage.py", "create_api_user", "erin"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "The database is not ready" in done.stderr and "./dev up" in done.stderr

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from sessions.accounts import api_user_create
 
@@ -22,5 +23,11 @@ class Command(BaseCommand):
         self, *args: object, name: str, max_sessions: int | None, host_agent: bool | str | None, **options: object
     ) -> None:
         host = host_agent if isinstance(host_agent, str) else None
-        token = api_user_create(username=name, max_sessions=max_sessions, host_agent=bool(host_agent), host=host)
+        try:
+            token = api_user_create(username=name, max_sessions=max_sessions, host_agent=bool(host_agent), host=host)
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The database is not ready ({exc}). Run `./dev up` once (it creates it), with the same "
+                "COGNISIM_HOME or DATABASE_URL as this command, or `python manage.py migrate`."
+            ) from None
         self.stdout.write(token)
