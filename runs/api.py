@@ -52,7 +52,7 @@ class MetaField(serializers.DictField):
 
 
 class RunCreateSerializer(StrictSerializer):
-    flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
+    flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)  # empty: invalid_flow
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
     files = serializers.DictField(
         child=serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True),
@@ -198,7 +198,7 @@ FLOW = inline_serializer(
 
 
 class SavedFlowCreateSerializer(StrictSerializer):
-    flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
+    flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)  # empty: invalid_flow
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)

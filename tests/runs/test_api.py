@@ -28,3 +28,19 @@ def test_a_map_entry_of_the_wrong_type_is_named_by_its_key(client, alice, path, 
     assert reply.status_code == 400, reply.json()
     assert reply.json() == {"code": "invalid", "message": f"{field}: {message}", "field": field}
     assert not Run.objects.exists() and not SavedFlow.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"), [("/api/runs/", {"dry_run": True}), ("/api/runs/", {}), ("/api/flows/", {})]
+)
+def test_an_empty_flow_is_an_invalid_flow_as_a_blank_one_is(client, alice, path, extra):
+    answers = [
+        call(client, "post", path, alice, {"flow": text, "filename": "empty.yaml", **extra}) for text in ("", "  \n")
+    ]
+    assert [a.status_code for a in answers] == [400, 400], [a.json() for a in answers]
+    empty, blank = (a.json() for a in answers)
+    assert empty["code"] == "invalid_flow", empty
+    assert empty == blank
+    assert empty["errors"][0]["file"] == "empty.yaml" and empty["errors"][0]["line"] == 1, empty
+    assert empty["errors"][0]["text"].startswith("empty.yaml:1:1: "), empty
+    assert not Run.objects.exists() and not SavedFlow.objects.exists()

@@ -237,6 +237,20 @@ def test_invalid_flow_files_give_line_numbered_errors_and_start_nothing(
     assert not TestSession.objects.exists() and not Run.objects.exists()
 
 
+def test_an_empty_flow_file_is_an_invalid_flow_with_its_line_and_starts_nothing(stack, devices, alice, tmp_path):
+    good = write(tmp_path, "good.yaml", LOGIN)
+    empty = write(tmp_path, "empty.yaml", "")
+    done = cli(stack, alice, "run", good, empty)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert (
+        lines[0]
+        == f"{empty}:1:1: a flow is a mapping with 'name' and 'steps' (or a Maestro file: appId, ---, commands)."
+    ), done.stderr
+    assert lines[-1] == "Nothing was run: fix the flow files above.", done.stderr
+    assert not TestSession.objects.exists() and not Run.objects.exists()
+
+
 def test_runs_belong_to_their_owner(stack, devices, alice, bob):
     reply = Rest(stack.base_url, alice).post("/api/runs/", {"flow": LOGIN, "filename": "login.yaml"})
     assert reply.status == 201, reply.body
