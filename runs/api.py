@@ -102,6 +102,7 @@ class RunListView(APIView):
                 env=data.get("env"),
                 secrets=data.get("secrets"),
                 files=data.get("files"),
+                device_serial=data.get("device"),
             )
             return Response(
                 {

@@ -30,7 +30,8 @@ class CronRejected(ServiceError):
 
 
 class DeviceUnknown(ServiceError):
-    """A saved flow naming a device there is not: a bad field of the body, refused before it is saved."""
+    """A run (and its dry run) or saved flow naming a device there is not: a bad field of the body,
+    refused before anything starts or is saved."""
 
     code = "invalid"
     status = 400

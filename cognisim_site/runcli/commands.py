@@ -167,7 +167,7 @@ def _declared(flow: FlowFile, given: dict[str, str], env: dict[str, str]) -> dic
 
 
 def _check(api: Api, jobs: list[Job], masker: Any) -> list[dict[str, Any]] | None:
-    """Validate every flow (and the files it runs) before any starts; None when one is invalid."""
+    """Validate every flow (and the files it runs, and its device) before any starts; None when one is invalid."""
     answers, invalid = [], False
     for job in jobs:
         status, answer = api.call("POST", "/api/runs/", {**job.body, "dry_run": True})
@@ -175,6 +175,10 @@ def _check(api: Api, jobs: list[Job], masker: Any) -> list[dict[str, Any]] | Non
             invalid = True
             for error in answer.get("errors", []):
                 print(masker(error["text"]), file=sys.stderr)
+        elif status == 400 and isinstance(answer, dict) and answer.get("field") == "device":
+            invalid = True
+            why = str(answer.get("message", "")).removeprefix("device: ")
+            print(masker(f"--device {job.body['device']}: {why}"), file=sys.stderr)
         elif status >= 400:
             message = answer.get("message") if isinstance(answer, dict) else answer
             raise CliError(masker(f"{job.body['filename']}: {status} {message}"))
@@ -232,9 +236,14 @@ def run_flows(args: argparse.Namespace) -> int:
                 f"exclude: {', '.join(space.exclude_tags) or '-'})."
             )
         jobs = chosen
+        firsts: dict[str, Job] = {}  # each device with the first flow it is given to
         for n, job in enumerate(jobs):
             if args.device:
                 job.body["device"] = args.device[n % len(args.device)]
+                firsts.setdefault(job.body["device"], job)
+        if firsts and _check(api, list(firsts.values()), masker) is None:  # an unknown device starts nothing
+            print("Nothing was run: name a device that exists with --device.", file=sys.stderr)
+            return USAGE
         progress = progress_for(sys.stdout, stream=args.stream, mask=masker)
         cancelled: Cancelled | None = None
         previous = {each: signal.signal(each, _cancel) for each in SIGNALS}

@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from core import metrics
 from core.steps import step_parse
+from devices.models import Device
 from sessions.models import Step, TestSession
 from sessions.services import session_open, session_stop, steps_append
 
 from ..capture import bundle_validate, replay_compare, replay_plan
-from ..errors import FlowRejected, RunLimit
+from ..errors import DeviceUnknown, FlowRejected, RunLimit
 from ..flows import Flow, FlowInvalid, flow_parse, flow_secret_values
 from ..models import Run, SavedFlow
 from ..selectors import run_get
@@ -40,10 +41,12 @@ def flow_check(
     env: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
     files: dict[str, str] | None = None,
+    device_serial: str | None = None,
 ) -> Flow:
-    """Parse and validate a flow and the files it runs, or raise FlowRejected with every located error."""
+    """Parse and validate a flow and the files it runs, or raise FlowRejected with every located error;
+    then refuse a `device_serial` there is no device for (DeviceUnknown), before anything starts."""
     try:
-        return flow_parse(text, filename=filename, env=env, secrets=secrets, files=files)
+        flow = flow_parse(text, filename=filename, env=env, secrets=secrets, files=files)
     except FlowInvalid as exc:
         lines = [e.format(filename) for e in exc.errors]
         raise FlowRejected(
@@ -53,6 +56,15 @@ def flow_check(
                 for e, t in zip(exc.errors, lines, strict=True)
             ],
         ) from None
+    device_check(device_serial=device_serial)
+    return flow
+
+
+def device_check(*, device_serial: str | None) -> None:
+    """Refuse a device serial there is no device for: a bad field of the request, not a failure at start."""
+    if device_serial and not Device.objects.filter(serial=device_serial).exists():
+        message = f"There is no device '{device_serial}'. GET /api/devices/ lists them."
+        raise DeviceUnknown(f"device: {message}", field="device")
 
 
 def _run_slot(owner: AbstractBaseUser) -> None:
@@ -121,8 +133,17 @@ def run_start(
 ) -> Run:
     """Validate a flow and run it as a `ci` session that waits for a device if none is free.
 
-    Secret variables stay `${NAME}` in the steps; their values go to the session only (never stored)."""
-    flow = flow_check(text=flow_text, filename=filename, env=env, secrets=secrets, files=files)
+    Secret variables stay `${NAME}` in the steps; their values go to the session only (never stored).
+    An unknown `device_serial` is refused as the dry run refuses it; a saved flow's device was checked when
+    it was saved, and one gone since is a reason of the moment (not found, kept in its `last_error`)."""
+    flow = flow_check(
+        text=flow_text,
+        filename=filename,
+        env=env,
+        secrets=secrets,
+        files=files,
+        device_serial=device_serial if saved_flow is None else None,
+    )
     return _start(
         owner=owner,
         kind=Run.Kind.FLOW,

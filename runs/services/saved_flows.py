@@ -27,13 +27,11 @@ from django.utils import timezone
 
 from core.errors import ServiceError
 from core.jsonsafe import JsonRefused, json_load
-from devices.models import Device
 
 from ..cron import CronInvalid, cron_parse
 from ..errors import (
     CronRejected,
     DeliveryDuplicate,
-    DeviceUnknown,
     FlowDisabled,
     FlowExists,
     SignatureExpired,
@@ -42,7 +40,7 @@ from ..errors import (
 )
 from ..models import Run, SavedFlow, WebhookDelivery
 from ..selectors import saved_flow_get
-from .runs import flow_check, run_start
+from .runs import device_check, flow_check, run_start
 
 logger = logging.getLogger(__name__)
 SIGNATURE_PREFIX = "sha256="
@@ -75,9 +73,7 @@ def saved_flow_create(
             cron_parse(cron)
         except CronInvalid as exc:
             raise CronRejected(f"cron: {exc}", field="cron") from None
-    if device_serial and not Device.objects.filter(serial=device_serial).exists():  # not only when it runs
-        message = f"There is no device '{device_serial}'. GET /api/devices/ lists them."
-        raise DeviceUnknown(f"device: {message}", field="device")
+    device_check(device_serial=device_serial)  # not only when it runs
     name = name or flow.name
     if SavedFlow.objects.filter(owner=owner, name=name).exists():
         raise FlowExists(f"You already have a flow named {name!r}.", field="name")

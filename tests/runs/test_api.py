@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runs.models import Run, SavedFlow
+from sessions.models import TestSession
 from tests.runs.test_cli_runs import LOGIN
 from tests.runs.test_saved_flows import call
 
@@ -44,3 +45,15 @@ def test_an_empty_flow_is_an_invalid_flow_as_a_blank_one_is(client, alice, path,
     assert empty["errors"][0]["file"] == "empty.yaml" and empty["errors"][0]["line"] == 1, empty
     assert empty["errors"][0]["text"].startswith("empty.yaml:1:1: "), empty
     assert not Run.objects.exists() and not SavedFlow.objects.exists()
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_run_on_an_unknown_device_is_refused_before_it_starts(client, alice, dry_run):
+    reply = call(client, "post", "/api/runs/", alice, {"flow": LOGIN, "device": "nope", "dry_run": dry_run})
+    assert reply.status_code == 400, reply.json()
+    assert reply.json() == {
+        "code": "invalid",
+        "message": "device: There is no device 'nope'. GET /api/devices/ lists them.",
+        "field": "device",
+    }
+    assert not Run.objects.exists() and not TestSession.objects.exists()

@@ -251,6 +251,19 @@ def test_an_empty_flow_file_is_an_invalid_flow_with_its_line_and_starts_nothing(
     assert not TestSession.objects.exists() and not Run.objects.exists()
 
 
+def test_an_unknown_device_is_refused_at_validation_and_starts_nothing(stack, devices, alice, tmp_path):
+    good = write(tmp_path, "good.yaml", LOGIN)
+    junit = tmp_path / "dn.xml"
+    done = cli(stack, alice, "run", good, "--device", "nope", "--junit", str(junit))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "--device nope: There is no device 'nope'. GET /api/devices/ lists them.",
+        "Nothing was run: name a device that exists with --device.",
+    ], done.stderr
+    assert not junit.exists()
+    assert not TestSession.objects.exists() and not Run.objects.exists()
+
+
 def test_runs_belong_to_their_owner(stack, devices, alice, bob):
     reply = Rest(stack.base_url, alice).post("/api/runs/", {"flow": LOGIN, "filename": "login.yaml"})
     assert reply.status == 201, reply.body
