@@ -138,6 +138,16 @@ def _stop_all(api: Api, jobs: list[Job], path: str, reason: str) -> None:
             with contextlib.suppress(CliError):
                 job.run = api.ok("GET", f"{path}{job.run['id']}/")
             job.ended = time.monotonic()
+            if job.run["status"] in TERMINAL:
+                _interrupted(job.run)
+
+
+def _interrupted(run: dict[str, Any]) -> None:
+    """A step the stop caught running (the device's worker has not ended it yet) is reported as a cancelled
+    step is, `skipped`, so that the counts add up in the summary, JUnit and HTML."""
+    for step in run.get("steps") or []:
+        if step["status"] in ("running", "queued"):
+            step["status"] = "skipped"
 
 
 def _secrets(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:

@@ -233,6 +233,8 @@ def test_a_signal_mid_run_cancels_the_run_on_the_server_and_writes_the_partial_j
         str(workspace / "native.yaml"),
         "--junit",
         str(junit),
+        "--html",
+        str(tmp_path / "partial.html"),
         "--server",
         stack.base_url,
         "--token",
@@ -262,6 +264,16 @@ def test_a_signal_mid_run_cancels_the_run_on_the_server_and_writes_the_partial_j
     cases = {c.get("name"): c for c in ET.fromstring(xml).iter("testcase")}
     assert cases["Slow"].find("error").get("type") == "cancelled"
     assert cases["Native sign in"].find("skipped").get("message").startswith(f"not started: {name}")
+
+    # the step the signal caught running is reported as a cancelled step is, and counted
+    out = cases["Slow"].find("system-out").text
+    assert "RUNNING" not in out and "SKIPPED" in out, out
+    counts = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped of (\d+)", stdout)
+    assert counts, stdout
+    passed, failed, skipped, total = map(int, counts.groups())
+    assert (passed + failed + skipped, total) == (3, 3), stdout
+    page = (tmp_path / "partial.html").read_text()
+    assert "class='running'" not in page and "class='skipped'>skipped<" in page, page
 
 
 def _terminal_run(argv: list[str], columns: int) -> tuple[int, str]:
