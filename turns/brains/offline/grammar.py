@@ -285,7 +285,7 @@ def _login_pair(m: re.Match[str]) -> Intent:
 
 @rule(
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:as|with|using|for)\s+{_ACCOUNT}(?P<email>\S+@\S+|[\w.-]+)"
-    r"(?:\s+(?:with|and|using)\s+(?:the|a|my)\s+(?:password|pw|passcode))?"
+    r"(?:\s+(?:with|and|using)\s+(?:(?:the|a|my)\s+)?(?:password|pw|passcode|pass))?"
 )
 def _login_no_password(m: re.Match[str]) -> Intent | None:
     if re.fullmatch(r"(?:my|the|your|our|a|an|it|them)", m["email"], re.I):
@@ -461,8 +461,8 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?!(?:that|if|whether|there|for|the\s+(?:page|screen))\b)"
     r"(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
     r"(?P<tick>tick|untick|uncheck|deselect|unselect)\s+(?:the\s+)?(?P<target>.+?)",
-    r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)\s+be\s+(?:turned\s+|switched\s+|set\s+)?"
-    r"(?P<state>on|off|enabled|disabled)",
+    r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)(?P<neg>\s+not|n't)?\s+be\s+"
+    r"(?:turned\s+|switched\s+|set\s+)?(?P<state>on|off|enabled|disabled)",
     r"(?:i|we)(?:\s+(?:want|need|would\s+like|wanna)|'d\s+like)\s+(?:the\s+)?(?P<target>.+?)\s+(?:to\s+be\s+)?"
     r"(?:turned\s+|switched\s+)?(?P<state>on|off|enabled|disabled)",
     r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",

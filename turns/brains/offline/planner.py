@@ -89,6 +89,7 @@ _NOUN_WORD = re.compile(
     r"line|item|number\s+shown|row\s+text)",
     re.I,
 )
+_LABEL_NOUN = re.compile(r"\s+(?:name|text|value|label|title|string)$", re.I)
 _SHOWN_WORD = re.compile(r"(?:appears?|shows?(?:\s+up)?|exists?|is\s+there|visible|shown)(?:\s+.*)?", re.I)
 _NTH_ROW = re.compile(
     r"(?:the\s+)?(?P<n>\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+"
@@ -1056,7 +1057,16 @@ class _Planner(Resolver):
             into, name = self.screen.selector(fields[0], "field"), self.screen.name_of(fields[0])
             secret = self.screen.nodes[fields[0]].password or "password" in name.lower()
         elif target:
-            into, name, secret = self._field(target)
+            try:
+                into, name, secret = self._field(target)
+            except Missing:
+                if self._on_screen(_LABEL_NOUN.sub("", self.masked.restore(target))):
+                    # "change the model name to Foo": a text the screen shows, not a field to type into
+                    raise BrainError(
+                        f'"{self.masked.restore(target)}" is not a text field: I can only type into fields. {can_do()}',
+                        "unsupported",
+                    ) from None
+                raise
         elif self.last_field is not None and not intent.pronoun:
             into, name = self.last_field, ""  # "clear the password and type x": there
             secret = "password" in str(into.get("id", ""))
@@ -1184,6 +1194,8 @@ class _Planner(Resolver):
             findable = self.screen.list_like(split_noun(words)[0]) or self._on_screen(words)
             if not findable:
                 raise Missing(f'I can\'t find "{words}" here: it is not on the screen, nor a row of its list.')
+        if self.screen and not self.screen.scrollable() and not self._on_screen(words):
+            raise Missing(f'I can\'t find "{words}" here: it is not on the screen, and nothing on it scrolls.')
         selector, name = self._see(intent.target)
         step = {"action": "scroll_until_visible", **selector}
         if intent.direction == "up" or (

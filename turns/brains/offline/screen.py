@@ -578,7 +578,8 @@ class Screen:
             named = [i for i in buttons if self.nodes[i].text.lower() in DISMISS]
             named = named or (buttons if len(buttons) == 1 else [])
         else:
-            named = [i for i in self._of_kind("any", name) if i in inside]
+            label, noun = split_noun(name)  # "the Cancel button on the backup dialog"
+            named = [i for i in self._of_kind(noun or "any", label) if i in inside]
         if not named:
             raise Missing(f'I can\'t find "{name}" in the "{anchor_ref}" dialog on the screen.')
         return min(named, key=lambda i: self.nodes[i].bounds[1])

@@ -77,7 +77,12 @@ for _tens, _word in ((20, "twenty"), (30, "thirty"), (40, "forty"), (50, "fifty"
     for _n in range(1, 10):
         _NUMBER_WORD[f"{_word}-{_UNITS.split()[_n]}"] = _NUMBER_WORD[f"{_word} {_UNITS.split()[_n]}"] = _tens + _n
 _COUNT_WORDS = "|".join(sorted((re.escape(w) for w in _NUMBER_WORD), key=len, reverse=True))
-_COUNTED = re.compile(rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#)\s*(?P<word>{_COUNT_WORDS})\b", re.I)
+_COUNTED = re.compile(
+    rf"\b(?P<noun>items?|rows?|entry|entries|number|no\.?|#|version)\s*(?P<word>{_COUNT_WORDS})\b|"
+    # "the version is fourteen": a value said in words, at the end of its clause
+    rf"\b(?P<verb>is|equals|be|says|reads|shows)\s+(?P<value>{_COUNT_WORDS})(?=\s*(?:$|[,;.!?]))",
+    re.I,
+)
 
 
 _NTH = {
@@ -108,7 +113,14 @@ def _suffixed(n: int) -> str:
 def _digits_for_words(text: str) -> str:
     """ "item three", "row number five" -> "item 3", "row number 5"; "the fifteenth item" -> "the 15th item"."""
     text = _NTH_WORDS.sub(lambda m: _suffixed(_NTH[m[0].lower()]), text)
-    return _COUNTED.sub(lambda m: f"{m['noun']} {_NUMBER_WORD[m['word'].lower()]}", text)
+    return _COUNTED.sub(
+        lambda m: (
+            f"{m['noun']} {_NUMBER_WORD[m['word'].lower()]}"
+            if m["noun"]
+            else f"{m['verb']} {_NUMBER_WORD[m['value'].lower()]}"
+        ),
+        text,
+    )
 
 
 def _range(m: re.Match[str]) -> str:
@@ -233,6 +245,23 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         re.compile(rf"^(?P<b>{_NO_STOP}+?)\s+after\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<a>{_NO_STOP}+)$", re.I),
         lambda m: f"{_GERUNDS[m['g'].lower()]}{m['a']}, then {m['b']}",
     ),
+    # "once you have opened About phone, go back": open it, then go back
+    (
+        re.compile(
+            rf"^(?:once|after|when)\s+(?:you|we|i)(?:'ve|\s+have)\s+(?P<p>\w+ed)\b(?P<a>{_NO_STOP}*),\s*(?P<b>.+)$",
+            re.I,
+        ),
+        lambda m: f"{_PAST_FORMS[p]}{m['a']}, then {m['b']}" if (p := m["p"].lower()) in _PAST_FORMS else m[0],
+    ),
+    # "once the email is filled with a@b.c, sign in": fill it in, then sign in
+    (
+        re.compile(
+            rf"^(?:once|after|when)\s+(?P<f>(?:the\s+)?[\w-]+(?:\s+(?:field|box))?)\s+(?:is|has\s+been)\s+"
+            rf"(?:filled(?:\s+in)?|typed|entered|set)\s+(?:with|to|as)\s+(?P<v>{_NO_STOP}+),\s*(?P<b>.+)$",
+            re.I,
+        ),
+        r"fill \g<f> with \g<v>, then \g<b>",
+    ),
     # "type X before tapping Y": X, then tap Y
     (
         re.compile(rf"\s+before\s+(?P<g>{'|'.join(_GERUNDS)})\b", re.I),
@@ -257,6 +286,15 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         r"\1 ",
     ),
     (re.compile(r"\b(?:the\s+)?following(?:\s+(?:credentials|details|data|values))?\s*:\s*", re.I), ""),
+    # "do tap of the password field", "make click on Sign in": a verb said as a noun, no article
+    (
+        re.compile(
+            r"\b(?:do|make|give)\s+(?:one\s+)?(?P<n>tap|click|press|long[\s-]?press|double[\s-]?tap|scroll|swipe)\s+"
+            r"(?:of|on|at)\b",
+            re.I,
+        ),
+        lambda m: m["n"].replace("-", " "),
+    ),
     # "perform a login", "do a screenshot", "give item 4 a long press": the verb in a noun
     (
         re.compile(
@@ -480,7 +518,7 @@ def _purpose(clause: str) -> str:
 
 
 # "I'd appreciate it if you turned dark theme on": the verb of a clause, said in the past.
-_PAST_FORMS = {
+_PAST_FORMS: dict[str, str] = {
     "turned": "turn",
     "switched": "switch",
     "tapped": "tap",
@@ -530,6 +568,8 @@ class Masked:
         return bool(_TOKEN.fullmatch(text.strip()))
 
 
+# Emoji and pictographs ("turn on wifi 🙏", "log in 👍") say how, never what; a quoted label keeps its own.
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d]+")
 _LIST_MARK = re.compile(
     r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])", re.I
 )
@@ -574,6 +614,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     }
     for label in sorted(splittable, key=len, reverse=True):
         text = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", lambda m: keep(m[0]), text, flags=re.I)
+    text = " ".join(_EMOJI.sub(" ", text).split())
     for pattern, replacement in _IDIOMS:
         text = pattern.sub(replacement, text)
     return Masked(text, spans)
@@ -755,6 +796,22 @@ _ALIASES = {
     "sign in error": "error",
     "failed login": "error",
     "invalid login": "error",
+} | {  # "no error popup", "the warning banner": what shows the error, said by its look
+    f"{head} {noun}": "error"
+    for head in ("error", "warning")
+    for noun in (
+        "popup",
+        "pop-up",
+        "pop up",
+        "dialog",
+        "banner",
+        "toast",
+        "box",
+        "label",
+        "notification",
+        "alert",
+        "prompt",
+    )
 }
 
 
