@@ -448,7 +448,8 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     rf"(?:turn|switch|toggle|flip|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
     rf"(?:get|have|leave|keep)\s+(?P<target>.+?)\s+(?:turned|switched|set)\s+(?P<state>on|off){_AGAIN}",
     r"(?:leave|keep)\s+(?P<target>.+?)\s+(?P<state>on|off|enabled|disabled)",
-    rf"(?:turn|switch|set|put|toggle|flip|get|have|power|make(?!\s+sure\b))\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?P<state>on|off){_AGAIN}",
+    rf"(?:turn|switch|set|put|toggle|flip|get|have|power|make(?!\s+sure\b))\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?:be\s+)?"
+    rf"(?P<state>on|off){_AGAIN}",
     rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
     r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|\s+stays|\s+stayed|\s+remains|\s+remained)(?P<neg>\s+not|n't)?"

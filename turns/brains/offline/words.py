@@ -245,10 +245,10 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         re.compile(rf"^(?P<b>{_NO_STOP}+?)\s+after\s+(?P<g>{'|'.join(_GERUNDS)})\b(?P<a>{_NO_STOP}+)$", re.I),
         lambda m: f"{_GERUNDS[m['g'].lower()]}{m['a']}, then {m['b']}",
     ),
-    # "once you have opened About phone, go back": open it, then go back
+    # "once you have opened About phone, go back", "once logged in as …, tap X": that first, then the rest
     (
         re.compile(
-            rf"^(?:once|after|when)\s+(?:you|we|i)(?:'ve|\s+have)\s+(?P<p>\w+ed)\b(?P<a>{_NO_STOP}*),\s*(?P<b>.+)$",
+            rf"^(?:once|after|when)\s+(?:(?:you|we|i)(?:'ve|\s+have)\s+)?(?P<p>\w+ed)\b(?P<a>{_NO_STOP}+),\s*(?P<b>.+)$",
             re.I,
         ),
         lambda m: f"{_PAST_FORMS[p]}{m['a']}, then {m['b']}" if (p := m["p"].lower()) in _PAST_FORMS else m[0],
@@ -386,13 +386,14 @@ _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
     r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
     r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
-    r"(?:might|may|could|can)\s+i\s+(?:trouble|bother|ask)\s+you\s+to|given|when|and\s+when|(?:the\s+)?(?:user|tester|customer)\s+(?=(?:then\s+)?\w+s\b)|(?:i|we)\s+(?=(?:then\s+)?(?:"
+    r"(?:might|may|could|can)\s+i\s+(?:trouble|bother|ask)\s+you\s+to|given|when|and\s+when|(?:the\s+)?(?:user|tester|customer)\s+(?=(?:then\s+)?\w+s\b)|(?:i|we|you|u)\s+(?=(?:then\s+)?(?:"
     + "|".join(v for v in VERBS if v not in ("see", "expect", "find", "look", "make", "use", "set", "change", "show"))
     + r")\b)|attempt\s+to|"
     r"hi|hello|hey|(?:(?:dear|hey|hi|hello|ok(?:ay)?|yo)\s+)?(?:assistant|bot|robot|agent|computer|cognisim|buddy|friend)|"
     r"(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?(?:\s+(?:be\s+so\s+kind\s+as|mind|kindly|be\s+able|possibly))?"
     r"(?:\s+to)?|but|and\s+then|"
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
+    r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like)\s+that\s+(?:you|u)|"
     r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
     r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
     r"try(?=\s+\w+ing\b)|keep(?=\s+(?:scrolling|swiping)\b)|terribly|really|possibly|perhaps|maybe|"
