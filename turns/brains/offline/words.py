@@ -106,6 +106,9 @@ for _tens, _word in ((20, "twenty"), (30, "thirty"), (40, "forty")):
 _NTH_WORDS = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _NTH), key=len, reverse=True)) + r")\b", re.I)
 
 
+ORDINAL = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:st|nd|rd|th)"
+
+
 def _suffixed(n: int) -> str:
     return f"{n}" + ("th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th"))
 
@@ -281,19 +284,45 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "Email → a@b.c", "password=x": a field and its value
     (
         re.compile(
-            r"\b(email|e-mail|username|user\s*name|user|password|passcode|pw|pass)\s*(?:->|→|=>|=)\s*(?=\S)", re.I
+            r"\b(email|e-mail|username|user\s*name|user|password|passcode|pw|pass)(?:\s+(?:field|box|input))?\s*(?:->|→|=>|=)\s*"
+            r"(?=\S)",
+            re.I,
         ),
         r"\1 ",
     ),
-    (re.compile(r"\b(?:the\s+)?following(?:\s+(?:credentials|details|data|values))?\s*:\s*", re.I), ""),
-    # "do tap of the password field", "make click on Sign in": a verb said as a noun, no article
+    # "Sign in button -> tap": the element, then what to do with it
     (
         re.compile(
-            r"\b(?:do|make|give)\s+(?:one\s+)?(?P<n>tap|click|press|long[\s-]?press|double[\s-]?tap|scroll|swipe)\s+"
-            r"(?:of|on|at)\b",
+            r"(?:^|(?<=[;,]))\s*(?P<t>[^;,>]+?)\s*(?:->|→|=>)\s*(?P<v>tap|click|press|long[\s-]?press|clear)\s*(?=$|[;,.])",
             re.I,
         ),
-        lambda m: m["n"].replace("-", " "),
+        r" \g<v> \g<t>",
+    ),
+    (re.compile(r"\b(?:the\s+)?following(?:\s+(?:credentials|details|data|values))?\s*:\s*", re.I), ""),
+    # "do tap of the password field", "make click on Sign in", "make scroll until item 25": a verb said as a noun
+    (
+        re.compile(
+            r"\b(?:do|make|give)\s+(?:one\s+)?(?:(?P<n>tap|click|press|long[\s-]?press|double[\s-]?tap|scroll|swipe)\s+"
+            r"(?:of|on|at)\b|(?P<m>scroll|swipe)\b)",
+            re.I,
+        ),
+        lambda m: (m["n"] or m["m"]).replace("-", " "),
+    ),
+    # "the 2nd and 3rd switches": each of them
+    (
+        re.compile(
+            rf"\b(?P<a>{ORDINAL})\s+and\s+(?:the\s+)?(?P<b>{ORDINAL})\s+"
+            r"(?P<n>switch|toggle|item|row|field|button|entry|option)(?:e?s)\b",
+            re.I,
+        ),
+        r"\g<a> \g<n> and the \g<b> \g<n>",
+    ),
+    # "no mention of Android", "not a trace of the error": the thing itself
+    (
+        re.compile(
+            r"\b(?P<q>no|any|not\s+a|without)\s+(?:single\s+)?(?:mention|sign|trace|reference)s?\s+(?:of|to)\s+", re.I
+        ),
+        r"\g<q> ",
     ),
     # "perform a login", "do a screenshot", "give item 4 a long press": the verb in a noun
     (
@@ -369,6 +398,8 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
 ]
 
 _CALL = re.compile(rf"\b({'|'.join(VERBS)})\(\s*([^()]*?)\s*\);?", re.I)
+# "assert_visible Model", "long_press item 4": a step's own name; not a resource id ("sign_in")
+_SNAKE = re.compile(r"\b(?:assert|expect|wait|scroll|long|press|clear|take|launch|stop)(?:_[a-z]+)+\b", re.I)
 _CAMEL = re.compile(rf"\b(?:{'|'.join(VERBS)})(?:[A-Z][a-z]+)+\b")
 
 # A comma between two numbers ("tap at 540, 1200") does not split; ">" splits ("Settings > About phone").
@@ -571,6 +602,7 @@ class Masked:
 
 # Emoji and pictographs ("turn on wifi 🙏", "log in 👍") say how, never what; a quoted label keeps its own.
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d]+")
+_EMOTICON = re.compile(r"(?<!\S)(?:[:;=8][-']?[()DPpO3/|\]\[]+|<3+|\^\^|[xX]D+)(?=[\s,.!?]|$)")
 _LIST_MARK = re.compile(
     r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])", re.I
 )
@@ -599,6 +631,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
+    text = _SNAKE.sub(lambda m: m[0].replace("_", " "), text)  # "assert_visible Model"
     text = _CAMEL.sub(lambda m: " ".join(re.findall(r"[A-Z]?[a-z]+", m[0])).lower(), text)  # "assertVisible"
     text = re.sub(r"\s*\((?![\s\dxy=:,]+\))([^()]*)\)", r", \1,", text)  # "(password x)": an aside, not coordinates
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
@@ -615,7 +648,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     }
     for label in sorted(splittable, key=len, reverse=True):
         text = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", lambda m: keep(m[0]), text, flags=re.I)
-    text = " ".join(_EMOJI.sub(" ", text).split())
+    text = " ".join(_EMOTICON.sub(" ", _EMOJI.sub(" ", text)).split())
     for pattern, replacement in _IDIOMS:
         text = pattern.sub(replacement, text)
     return Masked(text, spans)
@@ -718,7 +751,6 @@ ORDINALS = {
     "bottommost": -1,
     "lower": -1,
 }
-ORDINAL = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:st|nd|rd|th)"
 POSITION = r"top|topmost|upper|bottom|bottommost|lower"
 """Said of a named element ("the top OK button"), never alone ("scroll to the top")."""
 
