@@ -751,7 +751,7 @@ class _Planner(Resolver):
         said = set(norm(name).split())
         shown = bool(self.screen and name in self.screen.labels())
         if set(selector) == {"text"} and not self.masked.quoted(intent.target) and said & _TROUBLE and not shown:
-            selector, name = self._error_shown(name)
+            selector, name = self._error_shown(selector, name)
             said = set(norm(name).split())
         misread = bool(said & _FRAME) or said <= GENERIC | _NOTHING
         if set(selector) == {"text"} and not self.masked.quoted(intent.target) and misread and not shown:
@@ -770,9 +770,12 @@ class _Planner(Resolver):
                 )
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
 
-    def _error_shown(self, said: str) -> tuple[Selector, str]:
-        """What shows the app in front failed: its known error message, else a question."""
+    def _error_shown(self, selector: Selector, said: str) -> tuple[Selector, str]:
+        """What shows the app in front failed: its known error message; in an app not known, the word "error" as
+        said ("no error message"), and a question for other words ("nothing went wrong")."""
         known = known_element("error", package=self.screen.package if self.screen else self.app)
+        if known is None and set(norm(said).split()) <= {"error", "errors"} | GENERIC:
+            return selector, said
         if known is None:
             raise Ask(
                 f'What message would show it went wrong? (I can\'t check "{said}" as it is said: no screen says it.)',
