@@ -46,6 +46,17 @@ steps:
 """
 
 
+def cognisim_run(argv: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
+    """`cognisim run …` as CI runs it, with these variables added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **environment},
+    )
+
+
 def _everything(rest: Rest, run_id: str, session_id: str) -> dict[str, str]:
     """Every server-side artifact of the run, as text."""
     texts = {
@@ -87,13 +98,7 @@ def test_secret_values_are_in_no_artifact(stack, devices, alice, tmp_path):
     flow.write_text(FLOW)
     argv = ["run", str(flow), "--secret", "PASSWORD", "-e", f"PIN={PIN}", "--stream"]
     argv += ["--junit", str(junit), "--html", str(page), "--server", stack.base_url, "--token", alice]
-    done = subprocess.run(
-        [sys.executable, "-m", "cognisim_site.runcli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PASSWORD": PASSWORD},
-    )
+    done = cognisim_run(argv, PASSWORD=PASSWORD)
     assert done.returncode == 1, done.stdout + done.stderr  # the last step fails, quoting both
     run = Run.objects.get()
     steps = list(Step.objects.filter(session_id=run.session_id).order_by("index"))
@@ -133,13 +138,7 @@ def test_a_header_secret_takes_its_value_from_the_environment(stack, devices, al
     flow, junit = tmp_path / "pass.yaml", tmp_path / "junit.xml"
     flow.write_text(HEADER_FLOW)
     argv = ["run", str(flow), "--junit", str(junit), "--server", stack.base_url, "--token", alice]
-    done = subprocess.run(
-        [sys.executable, "-m", "cognisim_site.runcli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PASSWORD": PASSWORD},
-    )
+    done = cognisim_run(argv, PASSWORD=PASSWORD)
     assert done.returncode == 0, done.stdout + done.stderr
     steps = list(Step.objects.filter(session_id=Run.objects.get().session_id).order_by("index"))
     assert [s.status for s in steps] == ["COMPLETED"] * 5 + ["FAILED"], [(s.params, s.error) for s in steps]
@@ -174,13 +173,7 @@ def test_the_failure_screenshot_does_not_show_a_secret(stack, devices, alice, tm
     flow.write_text(SHOT_FLOW)
     argv = ["run", str(flow), "--secret", "TOKEN", "--junit", str(junit), "--html", str(page)]
     argv += ["--server", stack.base_url, "--token", alice]
-    done = subprocess.run(
-        [sys.executable, "-m", "cognisim_site.runcli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "TOKEN": TOKEN},
-    )
+    done = cognisim_run(argv, TOKEN=TOKEN)
     assert done.returncode == 1, done.stdout + done.stderr
     failed = Step.objects.get(session_id=Run.objects.get().session_id, index=2)
     screen = Screen.objects.get(session_id=failed.session_id, screen_hash=failed.screen_hash)
