@@ -136,13 +136,13 @@ def test_two_phones_on_one_adb_server_are_driven_independently(adb_server, start
 
 def test_pulling_the_cable_is_a_quick_retryable_transport_error(adb_server, start_phone):
     phone, serial = start_phone("cable-1")
-    adb = AdbDriver(serial, adb_port=adb_server.port, timeout_s=5.0)
+    adb = AdbDriver(serial, adb_port=adb_server.port, timeout_s=30.0)
     run(adb, "launch_app", package=SETTINGS)
     phone.stop()
     started = time.monotonic()
     with pytest.raises(TransportError) as info:
         adb.dump_ui()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10, "not after the driver's 30 s timeout"
     assert info.value.retryable and "offline or unplugged" in info.value.message
     adb_server.wait_state(serial, lambda state: state != "device", "to stop being listed as device")
 
@@ -172,7 +172,7 @@ def test_an_adb_server_that_does_not_answer_is_an_action_timeout():
         started = time.monotonic()
         with pytest.raises(ActionTimeout) as info:
             adb.tap(1, 1)
-        assert info.value.retryable and time.monotonic() - started < 2.0
+        assert info.value.retryable and time.monotonic() - started < 10
 
 
 SELECTOR_FLOW = [

@@ -177,9 +177,9 @@ def test_assertions_fail_with_assertion_failed(phone):
 
 def test_wait_for_finds_a_present_element_at_once(phone):
     started = time.monotonic()
-    found = run(phone, "wait_for", text="Settings", timeout_ms=5000)
+    found = run(phone, "wait_for", text="Settings", timeout_ms=30_000)
     assert found.result["element"]["desc"] == "Settings"
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 8, "not after its 30 s timeout"
 
 
 def test_wait_for_a_missing_element_fails_after_its_timeout(phone):
@@ -187,16 +187,16 @@ def test_wait_for_a_missing_element_fails_after_its_timeout(phone):
     with pytest.raises(ElementNotFound, match="within 300 ms") as info:
         run(phone, "wait_for", text="Never", timeout_ms=300)
     elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 0.3 + 0.4
+    assert 0.3 <= elapsed < 4, "not the 5 s default wait or the step's 10 s deadline"
     assert "Visible:" in info.value.message
 
 
 def test_wait_for_never_passes_the_deadline(phone):
     started = time.monotonic()
     with pytest.raises(ActionTimeout):
-        run(phone, "wait_for", timeout=0.25, text="Never", timeout_ms=10_000)
+        run(phone, "wait_for", timeout=0.25, text="Never", timeout_ms=30_000)
     elapsed = time.monotonic() - started
-    assert 0.25 <= elapsed < 0.25 + 0.4
+    assert 0.25 <= elapsed < 8, "not after its 30 s timeout"
 
 
 @pytest.mark.parametrize(
@@ -216,8 +216,8 @@ def test_sleep_respects_the_deadline(phone):
     assert time.monotonic() - started >= 0.02
     started = time.monotonic()
     with pytest.raises(ActionTimeout):
-        run(phone, "sleep", timeout=0.5, ms=5000)
-    assert time.monotonic() - started < 0.5
+        run(phone, "sleep", timeout=0.5, ms=30_000)
+    assert time.monotonic() - started < 8, "not after the 30 s sleep"
 
 
 class Clock:
@@ -361,7 +361,7 @@ def test_assert_not_visible_passes_when_the_element_goes_in_time(tmp_path):
     assert on_screen(phone, text="Syncing…")
     started = time.monotonic()
     gone = run(phone, "assert_not_visible", text="Syncing…")
-    assert 0.35 <= time.monotonic() - started < 2
+    assert 0.35 <= time.monotonic() - started < 4, "not after the 5 s default wait"
     assert gone.result == {"visible": False} and gone.effect["found"] is None
 
 
@@ -371,7 +371,7 @@ def test_assert_not_visible_fails_with_a_clear_message_after_its_timeout(tmp_pat
     started = time.monotonic()
     with pytest.raises(AssertionFailed) as info:
         run(phone, "assert_not_visible", text="Syncing…", timeout_ms=400)
-    assert 0.4 <= time.monotonic() - started < 1.5
+    assert 0.4 <= time.monotonic() - started < 4, "not after the 5 s default wait"
     assert info.value.message.startswith('Expected text "Syncing…" not to be visible on com.cognisim.demo, but it is')
     assert info.value.message.endswith("after 400 ms.")
 
@@ -383,7 +383,7 @@ def test_assert_visible_waits_up_to_its_timeout_then_fails(tmp_path):
     started = time.monotonic()
     with pytest.raises(AssertionFailed, match=r'Expected text "Nope" to be visible on com.cognisim.demo within 300 ms'):
         run(phone, "assert_visible", text="Nope", timeout_ms=300)
-    assert 0.3 <= time.monotonic() - started < 1.0
+    assert 0.3 <= time.monotonic() - started < 4, "not after the 5 s default wait"
 
 
 def test_without_timeout_ms_an_element_is_waited_for_the_default_time(phone, monkeypatch):
@@ -391,14 +391,14 @@ def test_without_timeout_ms_an_element_is_waited_for_the_default_time(phone, mon
     started = time.monotonic()
     with pytest.raises(ElementNotFound, match="within 300 ms"):
         run(phone, "tap", text="Typo")
-    assert 0.3 <= time.monotonic() - started < 1.0
+    assert 0.3 <= time.monotonic() - started < 4, "the patched 300 ms, not the 5 s default"
 
 
 def test_the_step_deadline_cuts_the_default_wait_with_the_same_error(phone):
     started = time.monotonic()
     with pytest.raises(ElementNotFound, match=r"within (3[5-9]\d|400) ms"):
         run(phone, "tap", timeout=0.4, text="Typo")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 4, "not after the 5 s default wait"
     with pytest.raises(AssertionFailed, match=r"to be visible on com.android.launcher3 within (3[5-9]\d|400) ms"):
         run(phone, "assert_visible", timeout=0.4, text="Typo")
 
@@ -417,7 +417,7 @@ def test_a_screen_that_never_settles_fails_the_step_by_its_deadline_saying_so(tm
     started = time.monotonic()
     with pytest.raises(ScreenNotSettled) as info:
         run(phone, "tap", timeout=1.0, text="Settings")
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 6, "by the step's 1 s deadline, not the 5 s default wait"
     assert not info.value.retryable and info.value.code == "screen_not_settled"
     assert "never settled" in info.value.message and "could not get idle state" in info.value.message
     assert "tap" not in phone.calls

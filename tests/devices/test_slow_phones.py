@@ -59,7 +59,6 @@ def test_a_profile_makes_the_stock_tools_take_their_time(adb_server, start_phone
         timings[command.split()[0]] = time.monotonic() - started
         assert "Error" not in output
     assert timings["uiautomator"] >= 0.3 and timings["input"] >= 0.1 and timings["am"] >= 0.2
-    assert timings["input"] < 0.3
 
 
 def test_profiles_are_log_normal_around_their_median():
@@ -78,13 +77,13 @@ def test_the_stock_dump_on_an_animating_screen_says_could_not_get_idle_state(adb
     shell(adb_server, serial, f"am start -n {SYNC} --ei duration_ms -1")
     started = time.monotonic()
     output = shell(adb_server, serial, "uiautomator dump /sdcard/old.xml; echo status=$?")
-    assert 0.6 <= time.monotonic() - started < 2
+    assert 0.6 <= time.monotonic() - started < 10, "it gives up once the idle timeout has passed"
     assert "ERROR: could not get idle state." in output and "status=0" in output
     assert "Login Demo" in shell(adb_server, serial, "cat /sdcard/old.xml"), "the failed dump left the old file"
     shell(adb_server, serial, f"am start -n {SYNC} --ei duration_ms 300")
     started = time.monotonic()
     output = shell(adb_server, serial, "uiautomator dump /sdcard/new.xml")
-    assert 0.4 <= time.monotonic() - started < 2, "it answers once the spinner stopped and the screen was idle"
+    assert 0.4 <= time.monotonic() - started < 10, "it answers once the spinner stopped and the screen was idle"
     assert "UI hierchary dumped to: /sdcard/new.xml" in output
 
 
@@ -109,23 +108,30 @@ def test_stock_path_an_endless_animation_fails_the_step_by_its_deadline(adb_serv
     with pytest.raises(ScreenNotSettled) as info:
         run(adb, "tap", timeout=2.0, text="Continue")
     elapsed = time.monotonic() - started
-    assert 2.0 <= elapsed < 2.8
+    assert 2.0 <= elapsed < 8, "the step's deadline, not the phone's 10 s idle timeout"
     assert "never settled" in info.value.message and not info.value.retryable
     assert len(phone.driver.action_log()) == before
 
 
-def test_observe_false_returns_before_the_slow_after_change_read(adb_server, start_phone, open_driver):
+def test_observe_false_returns_before_the_slow_after_change_read(adb_server, start_phone, open_driver, monkeypatch):
     profile = quick(dump_compressed=Cost(400, 400), input=Cost(50, 50), idle_ms=300, idle_timeout_ms=5000)
     phone, serial = start_phone("lazy-1", profile=profile)
     adb = open_driver(serial, backend="stock")
     adb.dump_ui()
-    started = time.monotonic()
+    dumps = []
+    stock_dump = adb._stock_dump
+
+    def counted_dump(deadline):
+        dumps.append(deadline)
+        return stock_dump(deadline)
+
+    monkeypatch.setattr(adb, "_stock_dump", counted_dump)
     quick_tap = run(adb, "tap", observe=False, text="Settings")
-    took = time.monotonic() - started
     assert quick_tap.state is None and phone.driver.foreground_package() == SETTINGS
-    assert took < 0.4, "a tree read under a second ago is reused, so only the input is paid"
+    assert dumps == [], "a tree read under a second ago is reused, so only the input is paid"
     started = time.monotonic()
     seen = observe(adb, deadline=time.monotonic() + 5)
+    assert len(dumps) == 1
     assert time.monotonic() - started >= 0.4 + 0.2  # the idle wait after the tap, then the dump
     assert seen.state["foreground"] == SETTINGS and seen.png.startswith(b"\x89PNG")
 

@@ -39,7 +39,7 @@ def test_a_yaml_alias_bomb_is_refused_small_and_fast(client, alice, dry_run):
     reply = post(client, "/api/runs/", alice, {"flow": BOMB, "dry_run": dry_run})
     assert (reply.status_code, reply.json()["code"]) == (400, "invalid_flow")
     assert "anchors and aliases" in reply.json()["message"] and reply.json()["errors"][0]["line"] == 1
-    assert len(reply.content) < 5_000 and time.monotonic() - started < 5
+    assert len(reply.content) < 5_000 and time.monotonic() - started < 20  # expanded, it would take minutes
     assert not Run.objects.exists()
 
 

