@@ -27,8 +27,18 @@ class Job:
     ended: float = 0.0
     after: int = 0  # events seen, for --stream
     shown: int = 0  # steps already reported as plain lines
+    waiting: str = ""  # what the run waits for, as last reported
     attachment: str | None = None  # the failure screenshot, saved next to the JUnit report: its path from there
     screenshot: str | None = None  # the same file's path from the current directory, for the summary
+
+
+def waiting_for(run: dict[str, Any]) -> str:
+    """What a run that has not started its steps waits for, in words ("" once its device is ready)."""
+    if run.get("status") != "running" or run.get("session_status") not in ("PENDING", "SETTING_UP"):
+        return ""
+    if not run.get("device"):
+        return "waiting for a free device"
+    return f"setting up {run['device']}"
 
 
 def step_line(job: Job, step: dict[str, Any], total: int) -> str:
@@ -57,8 +67,13 @@ class Progress:
             self.out.flush()
 
     def update(self, jobs: list[Job]) -> None:
-        """Called after every poll; plain output reports finished steps."""
+        """Called after every poll; plain output reports what a run waits for, then its finished steps."""
         for job in jobs:
+            waiting = waiting_for(job.run)
+            if waiting != job.waiting and not self.stream:  # --stream shows the session's own statuses
+                if waiting:
+                    self.line(f"{job.label}: {waiting}")
+                job.waiting = waiting
             steps = job.run.get("steps", [])
             while job.shown < len(steps) and steps[job.shown]["status"] in ("passed", "failed", "skipped"):
                 self.line(step_line(job, steps[job.shown], job.run["steps_total"]))
@@ -111,6 +126,7 @@ class LiveProgress(Progress):
                 continue
             status = run["status"]
             current = (run.get("current_step") or {}).get("label", "") if status == "running" else status.upper()
+            current = waiting_for(run) or current
             elapsed = (job.ended or time.monotonic()) - job.started
             bar = ProgressBar(total=max(1, run["steps_total"]), completed=run["steps_done"], width=12)
             counts = f"{run['steps_done']}/{run['steps_total']}"

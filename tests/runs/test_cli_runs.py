@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -211,6 +213,36 @@ def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_pat
     a, b = (r.session for r in runs)
     assert a.device.serial != b.device.serial and {a.device.serial, b.device.serial} <= {d.serial for d in devices}
     assert b.created_at < a.ended_at  # the second was started while the first still ran: not one after the other
+
+
+def test_a_run_waiting_for_a_busy_device_says_so_then_runs_once_it_is_free(stack, devices, alice, tmp_path):
+    serial = devices[0].serial
+    rest = Rest(stack.base_url, alice)
+    holder = rest.post("/api/sessions/", {"device": serial, "app": {"package": "com.cognisim.demo"}})
+    assert holder.status == 201, holder.body
+    write(tmp_path, "tour.yaml", SETTINGS_TOUR)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    argv = ["run", "tour.yaml", "--device", serial, "--server", stack.base_url, "--token", alice]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    try:
+        seen = []
+        while not seen or "waiting for a free device" not in seen[-1]:
+            seen.append(lines.get(timeout=60))  # plain output used to say nothing until the first step ended
+        assert seen[-1] == f"tour.yaml: waiting for a free device\n"
+        assert rest.post(f"/api/sessions/{holder.body['id']}/stop/").status == 200
+        assert process.wait(timeout=120) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    while not lines.empty():
+        seen.append(lines.get())
+    after = "".join(seen[seen.index("tour.yaml: waiting for a free device\n") :])
+    assert f"tour.yaml: setting up {serial}" in after or "1/5 PASSED" in after
+    assert after.index("waiting for a free device") < after.index("5/5 PASSED")
 
 
 @pytest.mark.parametrize(
