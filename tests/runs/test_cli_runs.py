@@ -232,7 +232,7 @@ def test_a_run_waiting_for_a_busy_device_says_so_then_runs_once_it_is_free(stack
         seen = []
         while not seen or "waiting for a free device" not in seen[-1]:
             seen.append(lines.get(timeout=60))  # plain output used to say nothing until the first step ended
-        assert seen[-1] == f"tour.yaml: waiting for a free device\n"
+        assert seen[-1] == "tour.yaml: waiting for a free device\n"
         assert rest.post(f"/api/sessions/{holder.body['id']}/stop/").status == 200
         assert process.wait(timeout=120) == 0
     finally:
