@@ -30,6 +30,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
 OK, FAILED, USAGE = 0, 1, 2
 TERMINAL = {"passed", "failed", "identical", "diverged", "error", "cancelled"}
+STEP_ENDS = {"COMPLETED", "FAILED", "CANCELLED", "SKIPPED"}
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -77,16 +78,25 @@ def _api(args: argparse.Namespace) -> Api:
     return Api(server, token)
 
 
-def _stream_events(api: Api, job: Job, progress: Progress) -> None:
+def _events(api: Api, job: Job) -> list[dict[str, Any]]:
+    """The session's events since the last read, for --stream."""
     page = api.ok("GET", f"/api/sessions/{job.run['session_id']}/events/?after={job.after}")
-    for event in page["results"]:
+    job.after = page["next_after"]
+    return page["results"]
+
+
+def _stream(job: Job, events: list[dict[str, Any]], progress: Progress) -> None:
+    """Events as lines, each step's outcome (from the run, read after the events) right after its end:
+    the lines come in the order things happened."""
+    for event in events:
         if event["type"] == "SESSION_STATUS":
             progress.line(
                 f"{job.label}: session {event['status']}" + (f" ({event['error']})" if event.get("error") else "")
             )
         elif event["type"] == "STEP_STATUS" and event["status"] in ("STARTED", "RETRYING"):
             progress.line(f"{job.label}: step {event['step_index'] + 1} {event['status'].lower()} ({event['action']})")
-    job.after = page["next_after"]
+        elif event["type"] == "STEP_STATUS" and event["status"] in STEP_ENDS:
+            progress.finished(job, before=event["step_index"] + 1)
 
 
 def _follow(api: Api, jobs: list[Job], progress: Progress, path: str) -> None:
@@ -99,11 +109,12 @@ def _follow(api: Api, jobs: list[Job], progress: Progress, path: str) -> None:
         changed = False
         for job in pending:
             before = job.run["steps_done"]
+            events = _events(api, job) if progress.stream else []
             job.run = api.ok("GET", f"{path}{job.run['id']}/")
-            if progress.stream:
-                _stream_events(api, job, progress)
+            _stream(job, events, progress)
             if job.run["status"] in TERMINAL:
                 job.ended = time.monotonic()
+                progress.finished(job)  # with --stream, steps whose events are not read yet
             changed = changed or job.run["steps_done"] != before or job.run["status"] in TERMINAL
         progress.update(jobs)
         delay = POLL_MIN_S if changed else min(POLL_MAX_S, delay * 1.5)

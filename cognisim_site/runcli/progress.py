@@ -67,17 +67,25 @@ class Progress:
             self.out.flush()
 
     def update(self, jobs: list[Job]) -> None:
-        """Called after every poll; plain output reports what a run waits for, then its finished steps."""
+        """Called after every poll; plain output reports what a run waits for, then its finished steps.
+        With --stream, the session's events say both, in their order (`commands._stream`)."""
+        if self.stream:
+            return
         for job in jobs:
             waiting = waiting_for(job.run)
-            if waiting != job.waiting and not self.stream:  # --stream shows the session's own statuses
+            if waiting != job.waiting:
                 if waiting:
                     self.line(f"{job.label}: {waiting}")
                 job.waiting = waiting
-            steps = job.run.get("steps", [])
-            while job.shown < len(steps) and steps[job.shown]["status"] in ("passed", "failed", "skipped"):
-                self.line(step_line(job, steps[job.shown], job.run["steps_total"]))
-                job.shown += 1
+            self.finished(job)
+
+    def finished(self, job: Job, before: int | None = None) -> None:
+        """A line for each finished step not reported yet, in order (only those before step `before`)."""
+        steps = job.run.get("steps", [])
+        end = len(steps) if before is None else min(before, len(steps))
+        while job.shown < end and steps[job.shown]["status"] in ("passed", "failed", "skipped"):
+            self.line(step_line(job, steps[job.shown], job.run["steps_total"]))
+            job.shown += 1
 
     def close(self) -> None:
         pass
@@ -105,8 +113,6 @@ class LiveProgress(Progress):
             self.console.print(self.mask(text), overflow="fold", crop=False)
 
     def update(self, jobs: list[Job]) -> None:
-        if self.stream:
-            super().update(jobs)
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 

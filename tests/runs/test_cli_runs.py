@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -213,6 +214,19 @@ def test_two_flows_run_in_parallel_on_two_devices(stack, devices, alice, tmp_pat
     a, b = (r.session for r in runs)
     assert a.device.serial != b.device.serial and {a.device.serial, b.device.serial} <= {d.serial for d in devices}
     assert b.created_at < a.ended_at  # the second was started while the first still ran: not one after the other
+
+
+def test_stream_lines_come_in_the_order_things_happened(stack, devices, alice, tmp_path):
+    write(tmp_path, "tour.yaml", SETTINGS_TOUR)
+    done = cli(stack, alice, "run", "tour.yaml", "--stream", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    told = []
+    for line in done.stdout.splitlines():
+        if started := re.match(r"tour.yaml: step (\d+) started ", line):
+            told.append(f"{started[1]} started")
+        elif ended := re.match(r"tour.yaml: (\d+)/5 PASSED ", line):
+            told.append(f"{ended[1]} passed")
+    assert told == [f"{n} {what}" for n in range(1, 6) for what in ("started", "passed")], done.stdout
 
 
 def test_a_run_waiting_for_a_busy_device_says_so_then_runs_once_it_is_free(stack, devices, alice, tmp_path):
