@@ -1,12 +1,22 @@
-"""daphne, answering an oversize frame with a close frame (1009) instead of a dropped TCP connection.
+"""daphne, closing WebSockets with a close frame instead of a dropped TCP connection.
 
-Autobahn, under daphne, "fails by drop" by default: the client sees the connection vanish and
-never learns why. With failByDrop off it performs the closing handshake with code 1009.
+- An oversize frame: autobahn, under daphne, "fails by drop" by default: the client sees the
+  connection vanish and never learns why. With failByDrop off it performs the closing handshake
+  with code 1009.
+- Shutdown (SIGTERM, Ctrl-C): daphne cancels its applications and the reactor drops every
+  connection (the client sees 1006). Every open socket is first closed with 1001 (going away),
+  and its client gets up to `CLOSE_WAIT_S` to answer, so it knows to reconnect and resume.
 """
+
+import asyncio
+import time
 
 from daphne import server
 from daphne.cli import CommandLineInterface
-from daphne.ws_protocol import WebSocketFactory
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet import defer
+
+CLOSE_WAIT_S = 2.0
 
 
 class CleanCloseWebSocketFactory(WebSocketFactory):
@@ -15,8 +25,24 @@ class CleanCloseWebSocketFactory(WebSocketFactory):
         self.failByDrop = False
 
 
+class GoingAwayServer(server.Server):
+    def kill_all_applications(self) -> defer.Deferred:
+        going = defer.Deferred.fromFuture(asyncio.ensure_future(self.close_sockets()))
+        return going.addBoth(lambda _: super(GoingAwayServer, self).kill_all_applications())
+
+    async def close_sockets(self) -> None:
+        sockets = [p for p in self.connections if isinstance(p, WebSocketProtocol) and p.state == p.STATE_OPEN]
+        for protocol in sockets:
+            # sendClose takes only 1000 and 3000–4999, codes for applications; 1001 is the server's own.
+            protocol.sendCloseFrame(code=1001, reasonUtf8=b"The server is shutting down; reconnect and resume.")
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while any(p.state != p.STATE_CLOSED for p in sockets) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # the clients' close frames, read by the reactor meanwhile
+
+
 def main() -> None:
     server.WebSocketFactory = CleanCloseWebSocketFactory  # type: ignore[misc]
+    CommandLineInterface.server_class = GoingAwayServer
     CommandLineInterface.entrypoint()
 
 

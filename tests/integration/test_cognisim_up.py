@@ -51,10 +51,10 @@ def test_up_starts_everything_and_ctrl_c_stops_it(tmp_path):
         sock.send({"type": "EXECUTE_SINGLE", "step": {"action": "assert_visible", "id": "sign_in"}})
         ack = sock.wait_for(lambda m: m.get("type") == "ACK")
         assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED"
-        sock.close()
     finally:
         os.killpg(up.pid, signal.SIGINT)  # the step's drain still lingers, listening on Redis
-        assert up.wait(timeout=30) == 0
+    assert sock.close_code(timeout=20) == 1001, "the socket, still open, is closed as going away, not dropped"
+    assert up.wait(timeout=30) == 0
     for closed_port in (port, redis_port):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", closed_port), timeout=1).close()
