@@ -10,6 +10,7 @@ a flow with one runs nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -119,6 +120,19 @@ class _Translator:
     def fail(self, where: Where, message: str) -> None:
         self.problems.append(MaestroProblem(where, message))
 
+    def number(self, value: Any, key: str, where: Where, command: str) -> int | None:
+        """`value[key]`, a whole number written as one or as text ("500", 2.0); None, with a problem, otherwise."""
+        item = value[key]
+        try:
+            number = float(str(item).strip()) if not isinstance(item, bool) else math.nan
+        except ValueError:
+            number = math.nan
+        if not number.is_integer():
+            at = value.at(key) if isinstance(value, YDict) else where
+            self.fail(at, f"{command}: '{key}' must be a whole number, not {item!r}.")
+            return None
+        return int(number)
+
     # selectors ---------------------------------------------------------------------------------
     def selector(self, value: Any, where: Where, command: str, *, anchor: str = "") -> dict[str, Any] | None:
         """A Maestro selector → a native one; `anchor` names the relation when this is the element a relation
@@ -134,10 +148,9 @@ class _Translator:
             if key in ("text", "id"):
                 selector[key] = str(item)
             elif key == "index":
-                try:
-                    selector["index"] = int(str(item))
-                except ValueError:
-                    self.fail(at, f"{command}: 'index' must be a number, not {item!r}.")
+                index = self.number(value, "index", where, command)
+                if index is not None:
+                    selector["index"] = index
             elif key in SELECTOR_STATES:
                 flag = {"true": True, "false": False}.get(str(item).lower()) if not isinstance(item, bool) else item
                 if flag is None:
@@ -286,7 +299,10 @@ def _press(action: str, command: str) -> Callable[[_Translator, Any, Where, Wher
             target = selector
         times = 2 if command == "doubleTapOn" else 1
         if isinstance(value, dict) and value.get("repeat") is not None and command == "tapOn":
-            times = max(1, int(str(value["repeat"])))
+            repeat = t.number(value, "repeat", value_at, command)
+            if repeat is None:
+                return []
+            times = max(1, repeat)
         return [_step(where, action, **target) for _ in range(times)]
 
     return translate
@@ -312,13 +328,15 @@ def _input_text(t: _Translator, value: Any, where: Where, value_at: Where) -> li
 
 
 def _erase_text(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
+    if isinstance(value, dict) and not t.only(value, where, "eraseText", {"charactersToErase"}):
+        return []
     count = value.get("charactersToErase") if isinstance(value, dict) else value
     if count is None:
         return [_step(where, "clear_text")]
-    try:
-        times = int(str(count))
-    except ValueError:
-        t.fail(where, f"eraseText: {count!r} is not a number of characters.")
+    times = t.number(
+        value if isinstance(value, dict) else {"charactersToErase": count}, "charactersToErase", where, "eraseText"
+    )
+    if times is None:
         return []
     inner = _list(where, [_step(where, "press_key", key="del")])
     return [_step(where, "repeat", times=times, steps=inner, name=f"eraseText {times}")]
@@ -331,7 +349,9 @@ def _wait_until(t: _Translator, value: Any, where: Where, value_at: Where) -> li
         if not isinstance(value, dict):
             t.fail(where, "extendedWaitUntil: expects 'visible' or 'notVisible', and 'timeout'.")
         return []
-    timeout = int(str(value.get("timeout", 10_000)))
+    timeout = t.number(value, "timeout", where, "extendedWaitUntil") if "timeout" in value else 10_000
+    if timeout is None:
+        return []
     if "visible" in value:
         selector = t.selector(
             value["visible"], value.at("visible") if isinstance(value, YDict) else where, "extendedWaitUntil visible"
@@ -374,7 +394,9 @@ def _scroll_until_visible(t: _Translator, value: Any, where: Where, value_at: Wh
     selector = t.selector(value["element"], at, "scrollUntilVisible")
     fields: dict[str, Any] = {"direction": direction}
     if "timeout" in value:
-        fields["timeout_ms"] = int(str(value["timeout"]))
+        fields["timeout_ms"] = t.number(value, "timeout", where, "scrollUntilVisible")
+        if fields["timeout_ms"] is None:
+            return []
     return [_step(where, "scroll_until_visible", **selector, **fields)] if selector else []
 
 
@@ -400,7 +422,9 @@ def _swipe(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YD
         return []
     fields: dict[str, Any] = {}
     if "duration" in value:
-        fields["duration_ms"] = int(str(value["duration"]))
+        fields["duration_ms"] = t.number(value, "duration", where, "swipe")
+        if fields["duration_ms"] is None:
+            return []
     if "direction" in value:
         direction = str(value["direction"]).lower()
         if direction not in ("up", "down", "left", "right"):
@@ -498,13 +522,9 @@ def _repeat(t: _Translator, value: Any, where: Where, value_at: Where) -> list[Y
         return []
     fields: dict[str, Any] = {}
     if "times" in value:
-        try:
-            fields["times"] = int(float(str(value["times"])))
-        except ValueError:
-            t.fail(
-                value.at("times") if isinstance(value, YDict) else where,
-                f"repeat: 'times' must be a number, not {value['times']!r}.",
-            )
+        fields["times"] = t.number(value, "times", where, "repeat")
+        if fields["times"] is None:
+            return []
     if "while" in value:
         condition = t.condition(value["while"], value.at("while") if isinstance(value, YDict) else where, "repeat")
         if condition is False:
@@ -521,10 +541,8 @@ def _retry(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YD
         return []
     if not t.only(value, where, "retry", {"maxRetries", "commands", "file", "env"}):
         return []
-    try:
-        retries = int(str(value.get("maxRetries", 1)))
-    except ValueError:
-        t.fail(where, f"retry: 'maxRetries' must be a number, not {value['maxRetries']!r}.")
+    retries = t.number(value, "maxRetries", where, "retry") if "maxRetries" in value else 1
+    if retries is None:
         return []
     if ("file" in value) == ("commands" in value):
         t.fail(where, "retry: give either 'file' or 'commands'.")

@@ -66,6 +66,13 @@ MAESTRO_SELECTOR_FIELDS = ["text", "id", "index", "enabled", "checked", "selecte
                            "childOf", "leftOf", "rightOf", "containsChild", "label", "optional"]
 
 
+MAESTRO_COMMANDS_WITH_FIELDS = ["tapOn", "extendedWaitUntil", "scrollUntilVisible", "swipe", "eraseText", "repeat",
+                                "retry", "runFlow", "launchApp", "inputText", "pressKey"]
+MAESTRO_COMMAND_FIELDS = ["timeout", "duration", "repeat", "index", "times", "maxRetries", "charactersToErase",
+                          "visible", "notVisible", "element", "direction", "start", "end", "commands", "text",
+                          "file", "when", "label", "optional", "clearState", "appId"]
+
+
 def maestro_selectors(depth: int = 0) -> st.SearchStrategy[Any]:
     """Maestro selectors: a text, or a mapping of its fields (relations holding selectors) with odd values."""
     inner = maestro_selectors(depth + 1) if depth < 2 else st.sampled_from(["OK", "Email"])
@@ -115,6 +122,10 @@ def flow_texts(draw: st.DrawFn) -> str:
                                              "scrollUntilVisible", "eraseText", "launchApp", "evalScript"]),
                             json_values(6), min_size=1, max_size=1),
             st.builds(lambda sel: {"tapOn": sel}, maestro_selectors()),
+            st.builds(lambda command, fields: {command: fields}, st.sampled_from(MAESTRO_COMMANDS_WITH_FIELDS),
+                      st.dictionaries(st.sampled_from(MAESTRO_COMMAND_FIELDS), st.one_of(
+                          scalars, json_values(3), st.sampled_from(["1.5", "abc", "OK", "1, 2", "UP", "-3"])),
+                          max_size=4)),
         ), max_size=6))
         return _yaml({"appId": draw(st.one_of(st.just("com.cognisim.demo"), scalars))}) + "---\n" + _yaml(commands)
     text = _yaml({**header, "steps": steps if kind != "short" else [{"tap": {"text": "OK"}}, *steps]})

@@ -140,6 +140,42 @@ def test_maestro_errors_name_the_place(line, expected):
     assert str(caught.value).startswith(expected), str(caught.value)
 
 
+NUMBER_FIELDS = [
+    ("extendedWaitUntil", "{visible: OK, timeout: %s}", "timeout"),
+    ("extendedWaitUntil", "{notVisible: OK, timeout: %s}", "timeout"),
+    ("scrollUntilVisible", "{element: OK, timeout: %s}", "timeout"),
+    ("swipe", "{start: '1, 2', end: '3, 4', duration: %s}", "duration"),
+    ("swipe", "{direction: UP, duration: %s}", "duration"),
+    ("tapOn", "{text: OK, repeat: %s}", "repeat"),
+    ("tapOn", "{text: OK, index: %s}", "index"),
+    ("eraseText", "{charactersToErase: %s}", "charactersToErase"),
+    ("repeat", "{times: %s, commands: [back]}", "times"),
+    ("retry", "{maxRetries: %s, commands: [back]}", "maxRetries"),
+]
+
+
+@pytest.mark.parametrize(("command", "body", "field"), NUMBER_FIELDS)
+@pytest.mark.parametrize("bad", ["abc", "1.5", "'12 ms'", "[1]", "{a: 1}", "true", ".inf"])
+def test_a_number_field_that_is_not_a_whole_number_is_refused_by_name(command, body, field, bad):
+    """They were read with int(): a ValueError, a 500 from the API and a traceback from `cognisim convert`."""
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(f"appId: com.cognisim.demo\n---\n- {command}: {body % bad}\n", filename="m.yaml")
+    assert f"'{field}' must be a whole number" in str(caught.value), str(caught.value)
+
+
+def test_erase_text_takes_its_count_bare_or_as_a_field():
+    with pytest.raises(FlowInvalid, match="'charactersToErase' must be a whole number"):
+        flow_parse("appId: com.cognisim.demo\n---\n- eraseText: abc\n", filename="m.yaml")
+    with pytest.raises(FlowInvalid, match="eraseText: .*'count'"):
+        flow_parse("appId: com.cognisim.demo\n---\n- eraseText: {count: 3}\n", filename="m.yaml")
+
+
+@pytest.mark.parametrize(("command", "body", "field"), NUMBER_FIELDS)
+def test_a_number_field_may_be_written_as_text_or_as_a_whole_float(command, body, field):
+    for good in ("2", "'2'", "2.0"):
+        assert flow_parse(f"appId: com.cognisim.demo\n---\n- {command}: {body % good}\n", filename="m.yaml")
+
+
 def test_a_flow_for_ios_only_is_skipped_and_a_header_without_commands_is_refused():
     flow = flow_parse(
         "appId: com.cognisim.demo\n---\n- runFlow: {when: {platform: iOS}, commands: [back]}\n- back\n",
