@@ -150,24 +150,25 @@ def state_rebuild(*, session: TestSession) -> dict[str, Any]:
 
 
 def steps_cancel_pending(session: TestSession, *, reason: str) -> int:
-    """Cancel the locked session's steps that have not started (and a question waiting for its answer).
-
-    A step running on the device is left to finish; each cancelled step gets its SKIP decision and
-    its CANCELLED event, with the reason — a few statements however many steps there are (a
+    """Cancel every step of the locked session that is not over, as it ends: each gets its CANCELLED event,
+    with the reason, before the session's terminal status — a few statements however many steps there are (a
     1,000-step run stopped or failed early).
+
+    A step the device is running ends here too, so no read shows an ended session with a step running: its
+    worker's result then finds it over and is dropped (`_finish`), as a fenced-out one is. It keeps its
+    INVOKE decision; the steps that never ran (and a question waiting for its answer) get a SKIP.
     """
-    pending = session.steps.exclude(status__in=Step.TERMINAL).exclude(
-        Q(status=Step.Status.RUNNING) & ~Q(action="ask_user")
-    )
+    pending = session.steps.exclude(status__in=Step.TERMINAL)
     steps = list(pending.order_by("index"))
     if not steps:
         return 0
     now = timezone.now()
     pending.update(status=Step.Status.CANCELLED, finished_at=now)
+    skipped = [step for step in steps if step.status != Step.Status.RUNNING or step.action == "ask_user"]
     for step in steps:
         step.status, step.finished_at, step.session = Step.Status.CANCELLED, now, session
     Decision.objects.bulk_create(
-        Decision(session=session, step=step, kind=Decision.Kind.SKIP, reason=reason) for step in steps
+        Decision(session=session, step=step, kind=Decision.Kind.SKIP, reason=reason) for step in skipped
     )
     bumped = session_bump(session_id=session.pk, seqs=len(steps))
     assert bumped is not None, f"session {session.pk} is gone"

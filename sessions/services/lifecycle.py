@@ -193,9 +193,10 @@ def sessions_pause_on_device(*, device: Device, reason: str) -> int:
 def session_stop(*, session_id: Any, owner: AbstractBaseUser, reason: str = "") -> TestSession:
     """Cancel what has not run, release the device and close the session; stopping twice is harmless.
 
-    A step running on the device stops at its next safe point (before a retry, during a backoff
-    wait); its result, if it completes, is still recorded. `reason` (say, "the CI job was
-    cancelled") is kept as the session's error.
+    A step running on the device is cancelled with them, before the session's status: every step's end
+    comes before the session's. Its worker stops at its next safe point (before a retry, during a
+    backoff wait, before a block's next inner step) and drops the result it may still get. `reason`
+    (say, "the CI job was cancelled") is kept as the session's error.
     """
     with transaction.atomic():
         session = locked_session(session_id, owner=owner)

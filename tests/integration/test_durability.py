@@ -16,7 +16,17 @@ from websockets.exceptions import WebSocketException
 from cognisim_site.redis_server import free_port, redis_answers, redis_argv
 from devices.drivers.sim import SimDriver, set_sim_faults
 from sessions.models import Decision, SessionEvent, Step, TestSession
-from tests.live import Rest, Socket, Stack, run_until_done, session_status, stack_env, step_done, wait_ready
+from tests.live import (
+    TERMINAL_STEP,
+    Rest,
+    Socket,
+    Stack,
+    run_until_done,
+    session_status,
+    stack_env,
+    step_done,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -297,14 +307,45 @@ def test_stop_cancels_queued_steps_and_stops_a_running_one_at_a_safe_point(stack
     stopped_at = time.monotonic()
     sock.send({"type": "STOP"})
     assert sock.wait_for(lambda m: m.get("type") == "ACK")["status"] == "CANCELLED"
-    assert sock.wait_for(step_done(running["step_id"]), timeout=30)["status"] == "CANCELLED"
+    assert sock.first(step_done(running["step_id"]), timeout=30)["status"] == "CANCELLED"
     assert time.monotonic() - stopped_at < 30  # not after the 60 s backoff
+    sock.first(session_status("CANCELLED"), timeout=30)  # after every step's end
     cancelled = {m["step_id"] for m in sock.events() if m["type"] == "STEP_STATUS" and m["status"] == "CANCELLED"}
     assert cancelled == {running["step_id"], *(a["step_id"] for a in queued)}
     assert set(Decision.objects.filter(session_id=session["id"], kind="SKIP").values_list("step_id", flat=True)) == {
         a["step_id"] for a in queued
     }
     assert Rest(stack.base_url, alice).get("/api/devices/").body[0]["status"] == "available"
+
+
+@pytest.mark.parametrize("stop_by", ["socket", "rest"])
+def test_a_stop_ends_the_running_step_before_the_session(stack, devices, alice, stop_by):
+    """A client that follows a session until its terminal SESSION_STATUS has seen every step end by then, the
+    one the stop caught running on the device included, and nothing of the session comes after it."""
+    serial = devices[0].serial
+    rest = Rest(stack.base_url, alice)
+    session, sock = open_ready(stack, alice, serial)
+    running = execute(sock, {"action": "sleep", "ms": 5000})
+    queued = execute(sock, {"action": "press_key", "key": "home"})
+    sock.first(started(running["step_id"], 1))
+    if stop_by == "socket":
+        sock.send({"type": "STOP"})
+    else:
+        assert rest.post(f"/api/sessions/{session['id']}/stop/").status == 200
+    end = sock.wait_for(lambda m: m.get("type") == "SESSION_STATUS" and m["status"] in TestSession.TERMINAL)
+    assert end["status"] == "CANCELLED"
+    ended = {m["step_id"]: m for m in sock.events() if m["type"] == "STEP_STATUS" and m["status"] in TERMINAL_STEP}
+    assert ended.keys() == {running["step_id"], queued["step_id"]}, sock.events()
+    assert ended[running["step_id"]]["status"] == "CANCELLED"
+    assert ended[running["step_id"]]["reason"] == "session_stopped"
+    steps = rest.get(f"/api/sessions/{session['id']}/steps/").body
+    assert [s["status"] for s in steps] == ["CANCELLED", "CANCELLED"], steps
+
+    # The device's worker is done with the sleep once a next session's setup, queued behind it, has run.
+    open_ready(stack, alice, serial)
+    events = rest.get(f"/api/sessions/{session['id']}/events/?after={end['seq'] - 1}").body["results"]
+    assert [e["seq"] for e in events] == [end["seq"]], events
+    assert list(Step.objects.filter(session_id=session["id"]).values_list("status", flat=True)) == ["CANCELLED"] * 2
 
 
 # Each round focuses the field and types one letter: a round done twice would show in the field and in the log.

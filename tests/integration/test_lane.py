@@ -83,6 +83,24 @@ def test_a_stopped_run_ends_with_its_reason_and_frees_the_device(stack, devices,
     assert devices[0].status == "available"
 
 
+def test_a_run_stopped_mid_step_shows_none_of_its_steps_running(stack, devices, alice):
+    """The stop's answer and every read after it show the run over and none of its steps running or queued:
+    the step the stop caught on the device is skipped, as the cancelled steps after it are."""
+    rest = Rest(stack.base_url, alice)
+    slow = "name: Slow\nsteps:\n" + "  - sleep: {ms: 5000}\n" * 3
+    run = rest.post("/api/runs/", {"flow": slow, "device": devices[0].serial}).body
+    sock = Socket(stack.ws_url(run["session_id"], "last_seq=0"), token=alice)
+    sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["status"] == "STARTED", timeout=60)
+    stopped = rest.post(f"/api/runs/{run['id']}/stop/", {"reason": "the CI job was cancelled"})
+    assert stopped.status == 200, stopped.body
+    for report in (stopped.body, rest.get(f"/api/runs/{run['id']}/").body):
+        assert report["status"] == "cancelled" and report["session_status"] == "CANCELLED", report
+        assert [s["status"] for s in report["steps"]] == ["skipped"] * 3, report["steps"]
+        assert report["current_step"] is None and report["steps_done"] == 3
+    steps = rest.get(f"/api/sessions/{run['session_id']}/steps/").body
+    assert [s["status"] for s in steps] == ["CANCELLED"] * 3, steps
+
+
 def test_steps_sent_back_to_back_run_on_the_listening_drain_with_their_secrets(stack, devices, alice):
     """A script's steps, each sent when the one before it completes, are run by the drain still listening on the
     session's bell; a password typed among them is typed as itself (a secret the drain had not read when it

@@ -171,6 +171,29 @@ def test_stop_cancels_what_never_ran_and_frees_the_device(user, device):
         services.step_submit(session_id=session.pk, owner=user, data={"action": "screenshot"})
 
 
+def test_a_stop_ends_the_step_the_device_is_running_before_the_session(user, device):
+    session = open_ready(user, device)
+    for key in ("home", "back"):
+        services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": key})
+    drain = lane._lane(session.pk)
+    lane._running(drain)
+    running = lane._pending(drain)[0][0]
+    assert run.step_claim(drain, running)
+    before = TestSession.objects.get(pk=session.pk).last_seq
+    assert services.session_stop(session_id=session.pk, owner=user).status == "CANCELLED"
+    assert list(Step.objects.filter(session=session).values_list("status", flat=True)) == ["CANCELLED"] * 2
+    run.step_run(drain, running)  # the device finishes the step: its result finds it over, and is dropped
+    events = SessionEvent.objects.filter(session=session, seq__gt=before).order_by("seq")
+    assert list(events.values_list("type", "payload__step_index", "payload__status", "payload__reason")) == [
+        ("STEP_STATUS", 0, "CANCELLED", "session_stopped"),
+        ("STEP_STATUS", 1, "CANCELLED", "session_stopped"),
+        ("SESSION_STATUS", None, "CANCELLED", None),
+    ]
+    assert list(Step.objects.filter(session=session).values_list("status", flat=True)) == ["CANCELLED"] * 2
+    skipped = Decision.objects.filter(session=session, kind="SKIP").values_list("step__index", flat=True)
+    assert list(skipped) == [1]  # the running step keeps its INVOKE
+
+
 def test_stop_with_nothing_pending_completes(user, device):
     session = open_ready(user, device)
     assert services.session_stop(session_id=session.pk, owner=user).status == "COMPLETED"
