@@ -23,7 +23,8 @@ from core import metrics
 from core.steps import step_parse
 from devices.models import Device
 from sessions.models import Step, TestSession
-from sessions.services import session_open, session_stop, steps_append
+from sessions.services import locked_session, session_open, session_stop, steps_append
+from sessions.services.base import retry_on_deadlock
 
 from ..capture import bundle_validate, replay_compare, replay_plan
 from ..errors import DeviceUnknown, FlowRejected, RunLimit
@@ -214,16 +215,22 @@ def run_session_ended(*, session: TestSession) -> None:
         transaction.on_commit(partial(metrics.run_ended, kind=run.kind, verdict=verdict))
 
 
+@retry_on_deadlock
 def run_stop(*, owner: AbstractBaseUser, run_id: Any, reason: str = "") -> Run:
     """Cancel a run from outside (the CLI on SIGTERM/SIGINT): it records `cancelled` and why, and its
-    session is stopped (the device is released). A run that already has its verdict keeps it."""
+    session is stopped (the device is released). A run that already has its verdict keeps it.
+
+    One transaction, the session's row locked first (as the lane locks it before it records a verdict):
+    no read sees the run cancelled while its steps are not over yet."""
     run = run_get(owner=owner, run_id=run_id)
     if run.status == Status.RUNNING:
         reason = reason.strip()[:500] or "stopped through the API"
-        if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
-            status=Status.CANCELLED, cancel_reason=reason, finished_at=timezone.now()
-        ):
-            metrics.run_ended(kind=run.kind, verdict=Status.CANCELLED)
-        session_stop(session_id=run.session_id, owner=owner, reason=reason)
+        with transaction.atomic():
+            locked_session(run.session_id)
+            if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+                status=Status.CANCELLED, cancel_reason=reason, finished_at=timezone.now()
+            ):
+                transaction.on_commit(partial(metrics.run_ended, kind=run.kind, verdict=Status.CANCELLED))
+            session_stop(session_id=run.session_id, owner=owner, reason=reason)
         run.refresh_from_db()
     return run
