@@ -36,7 +36,6 @@ from devices.uitree import ui_hash
 from ..dispatch import lane_bell
 from ..events import (
     event_append,
-    event_insert,
     screen_save,
     screen_store,
     session_bump,
@@ -302,33 +301,18 @@ def _finish(
         session_fields["current_state"] = after
     fence = {"status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
     done = copy.copy(step)
-    if error is None:
-        for name, value in fields.items():
-            setattr(done, name, value)
-        seq = step_transition(
-            session_id=lane.session_id,
-            step_id=step.pk,
-            step_where=fence,
-            step_fields=fields,
-            session_fields=session_fields,
-            payload=step_payload(done),
-        )
-        if seq is None:
-            return False
-    else:
-        with transaction.atomic():
-            bumped = session_bump(session_id=lane.session_id, **session_fields)
-            if bumped is None:
-                return False
-            if bumped[1] in TestSession.TERMINAL:
-                fields["status"] = Step.Status.CANCELLED  # it failed because the session was stopped under it
-            if not rows_update(Step, where={"id": step.pk, **fence}, fields=fields):
-                transaction.set_rollback(True)
-                return False
-            for name, value in fields.items():
-                setattr(done, name, value)
-            payload = step_payload(done)
-            event_insert(session_id=lane.session_id, seq=bumped[0], type=SessionEvent.Type.STEP_STATUS, payload=payload)
+    for name, value in fields.items():
+        setattr(done, name, value)
+    seq = step_transition(  # None: the step is not this attempt's any more (a stop cancelled it, or a worker took it)
+        session_id=lane.session_id,
+        step_id=step.pk,
+        step_where=fence,
+        step_fields=fields,
+        session_fields=session_fields,
+        payload=step_payload(done),
+    )
+    if seq is None:
+        return False
     for name, value in fields.items():
         setattr(step, name, value)
     metrics.step_finished(step=step)
