@@ -19,9 +19,10 @@ from . import capture, selectors, services
 from .capture import Bundle, ReplayRequest
 from .junit import run_junit
 
-REPORT = inline_serializer(
-    "RunReport",
-    {
+
+def _report_fields() -> dict[str, serializers.Field]:
+    """A run's report as the list shows it; the report of one run adds its `steps`."""
+    return {
         "id": serializers.UUIDField(),
         "session_id": serializers.UUIDField(),
         "status": serializers.ChoiceField(
@@ -34,8 +35,12 @@ REPORT = inline_serializer(
         "current_step": serializers.DictField(allow_null=True),
         "failures": serializers.ListField(child=serializers.DictField()),
         "artifacts": serializers.DictField(help_text="the session's recording, device log and capture bundle"),
-        "steps": serializers.ListField(child=serializers.DictField()),
-    },
+    }
+
+
+SUMMARY = inline_serializer("RunSummary", _report_fields())
+REPORT = inline_serializer(
+    "RunReport", {**_report_fields(), "steps": serializers.ListField(child=serializers.DictField())}
 )
 
 
@@ -85,7 +90,7 @@ def _report(run: Any) -> dict[str, Any]:
 
 
 class RunListView(APIView):
-    @extend_schema(responses=serializers.ListSerializer(child=REPORT), operation_id="runs_list")
+    @extend_schema(responses=serializers.ListSerializer(child=SUMMARY), operation_id="runs_list")
     def get(self, request: Request) -> Response:
         runs = selectors.run_list(owner=request.user)[:100]
         return Response([{k: v for k, v in _report(r).items() if k != "steps"} for r in runs])
