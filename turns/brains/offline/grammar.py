@@ -227,7 +227,9 @@ _UNSUPPORTED = {
     r"refresh|reload)\s+(?:the\s+|this\s+|that\s+|an?\s+|my\s+|all\s+(?:the\s+)?)?(?:(?:first|last|top|new)\s+)?"
     r"(?:items?|rows?|list|entry|entries|greeting|page|screen|feed|content)(?:\s+.*)?|"
     r"add\s+(?:a\s+|an\s+|another\s+|one\s+more\s+)?(?:new\s+)?(?:items?|rows?|entry|entries|widget)(?:\s+.*)?|"
-    r"swipe\s+.+\s+to\s+(?:delete|remove|dismiss|archive)(?:\s+.*)?": (
+    r"swipe\s+.+\s+to\s+(?:delete|remove|dismiss|archive)(?:\s+.*)?|"
+    r"(?:mark|flag)\s+.+\s+as\s+(?:a\s+|an\s+)?(?:favou?rite|read|unread|done|completed?|important|spam|starred)|"
+    r"(?:add|save)\s+.+\s+to\s+(?:my\s+|the\s+)?(?:favou?rites|bookmarks|wish\s*list|cart|basket)": (
         "delete, edit, add, sort or refresh what an app lists"
     ),
     r"(?:rate|share|send|upload|download|print|sync|backup|export|import)\s+.*": (
@@ -687,13 +689,14 @@ _QUANTITY = re.compile(
     re.I,
 )
 _VALUE = re.compile(
-    r"(?P<x>.+?)\s+(?:is|are|says|reads|shows|displays|equals|=|(?:(?:does|do|should|must|will)\s+(?:not\s+)?)?"
-    r"(?:say|read|show|display|equal|be))\s+(?P<not>not\s+)?(?P<y>.+)",
+    r"(?P<x>.+?)\s+(?:is|are|says|reads|shows|displays|equals|contains|holds|=|(?:(?:does|do|should|must|will)\s+(?:not\s+)?)?"
+    r"(?:say|read|show|display|equal|be|contain|hold))\s+(?P<not>not\s+)?(?P<y>.+)",
     re.I,
 )
 # "the model should be X", "the greeting must not say Y": a check of a value, said without "check".
 _SHOULD = re.compile(
-    r"(?:the\s+|my\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:should|must)\s+(?:not\s+|still\s+)?(?:be|say|read|show|display|equal)\s+\S|"
+    r"(?:the\s+|my\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:should|must)\s+(?:not\s+|still\s+)?(?:be|say|read|show|display|equal|"
+    r"contain|hold)\s+\S|"
     r"(?:the|my)\s+[\w-]+(?:\s+[\w-]+){0,3}\s+(?:is|are|says|reads|shows|does\s+not\s+(?:say|read|show))\s+(?:not\s+|still\s+)?\S",
     re.I,
 )

@@ -16,6 +16,7 @@ to the remaining text (`base.answered`). What it cannot do is refused with a cod
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -259,6 +260,16 @@ class _Planner(Resolver):
                 condition = cond["x"]
                 element = Intent("toggle", target=cond["x"])
                 continue
+            if previous is not None and (same := _SAME.fullmatch(clause)):
+                # "tap item 2, then do it again": the previous clause once more; "turn on bluetooth, same for
+                # airplane mode": its act on another element
+                if same["x"] is None:
+                    planned.append((planned[-1][0], replace(previous)))
+                    continue
+                if previous.kind == "type":
+                    clause = f"type into {same['x']}"  # the same text, or its own? asked, never guessed
+                elif previous.verb:
+                    clause = previous.verb + same["x"]
             intent = parse(clause)
             starts_with_verb = bool(clause.split()) and clause.split()[0].lower() in VERBS
             if (
@@ -1297,6 +1308,13 @@ def _run_on(clause: str) -> list[str]:
     return [clause]
 
 
+_SAME = re.compile(
+    r"(?:(?:do\s+)?(?:the\s+)?same(?:\s+thing)?(?:\s+again)?\s+(?:for|with|to|on)|likewise\s+(?:for|with)|ditto\s+(?:for\s+)?|"
+    r"(?:do|repeat)\s+(?:it|that|this|the\s+same(?:\s+thing)?)\s+(?:for|with|to|on))\s+(?P<x>.+)|"
+    r"(?:do|repeat)\s+(?:it|that|this|the\s+same(?:\s+thing)?|the\s+(?:last|previous)\s+(?:step|one|action))"
+    r"(?:\s+(?:again|once\s+more|one\s+more\s+time))?|repeat|(?:same\s+)?again|once\s+more|one\s+more\s+time",
+    re.I,
+)
 _DONT = re.compile(
     r"(?:but\s+|and\s+)?(?:don'?t|do\s+not|never|dont)\s+(?P<rest>.+?)(?:\s+(?:yet|just\s+yet|for\s+now|now|at\s+all))?",
     re.I,

@@ -15,7 +15,7 @@ from rapidfuzz.distance import OSA
 # OPEN + number + CLOSE while the instruction is split and matched, then put back.
 OPEN, CLOSE = "\ue000", "\ue001"
 _TOKEN = re.compile(f"{OPEN}(\\d+){CLOSE}")
-_QUOTES = re.compile(r"\"([^\"]*)\"|(?<!\w)'([^']+)'(?!\w)")
+_QUOTES = re.compile(r"\"([^\"]*)\"|`([^`]*)`|(?<!\w)'([^']+)'(?!\w)")
 _CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 
 
@@ -155,6 +155,10 @@ _ABBREVIATIONS = {
     "vers": "version",
     "pwd": "password",
     "passwd": "password",
+    "pswd": "password",
+    "pword": "password",
+    "usr": "user",
+    "uname": "username",
 }
 _ABBREVIATION = re.compile(r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\b", re.I)
 _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
@@ -324,10 +328,10 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         r"\g<q> ",
     ),
-    # "perform a login", "do a screenshot", "give item 4 a long press": the verb in a noun
+    # "perform a login", "do a screenshot", "give item 4 a long press": the verb in a noun ("make login" too)
     (
         re.compile(
-            r"\b(?:perform|do|execute|carry\s+out|make)\s+(?:a|an|one|the)\s+(?P<n>log[\s-]?in|sign[\s-]?in|scroll|swipe|tap|click|"
+            r"\b(?:perform|do|execute|carry\s+out|make)\s+(?:(?:a|an|one|the)\s+)?(?P<n>log[\s-]?in|sign[\s-]?in|scroll|swipe|tap|click|"
             r"long[\s-]?press|long[\s-]?tap|double[\s-]?tap|screenshot|screen\s*shot)\b(?:\s+(?:on|of)\b)?",
             re.I,
         ),
@@ -425,6 +429,7 @@ _LEADING = re.compile(
     r"(?:\s+to)?|but|and\s+then|"
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like|'d\s+love)\s+(?:you\s+)?to|i'?d\s+like\s+(?:you\s+)?to|"
     r"(?:i|we)\s+(?:want|need|would\s+like|'?d\s+like)\s+that\s+(?:you|u)|"
+    r"(?:i|we)\s+(?:want|need|would\s+like)\s+(?:you|u)\s+(?=(?:" + "|".join(VERBS) + r")\b)|"
     r"let'?s|go\s+ahead\s+and|try\s+to|you\s+should|do\s+me\s+a\s+favou?r\s+and|be\s+so\s+kind\s+as\s+to|"
     r"time\s+to|you\s+can|you\s+may|i\s+need\s+to|we\s+need\s+to|make\s+sure\s+to|remember\s+to|don't\s+forget\s+to|"
     r"try(?=\s+\w+ing\b)|keep(?=\s+(?:scrolling|swiping)\b)|terribly|really|possibly|perhaps|maybe|"
@@ -576,6 +581,9 @@ _PAST_FORMS: dict[str, str] = {
 _PAST = re.compile(rf"^(?P<p>{'|'.join(_PAST_FORMS)})\b(?=\s+\S)", re.I)
 _THIRD_BASES = [v for v in VERBS if not v.endswith("s")] + ["press"]
 _THIRD = re.compile(rf"^(?P<v>{'|'.join(_THIRD_BASES)})(?:es|s)\b(?=\s+\S)", re.I)
+_MID_PLEASE = re.compile(
+    rf"^((?:{'|'.join(VERBS)})(?:\s+(?:on|off|in|out|up|down))?)\s+(?:please|pls|plz|kindly)\s+(?=\S)", re.I
+)  # "activate please the bluetooth"
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
@@ -607,6 +615,18 @@ _LIST_MARK = re.compile(
     r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])", re.I
 )
 _NOT_MARKS = ("item", "row", "number", "no", "option", "entry", "#", "version", "field", "button", "switch")
+# A test log's or a checklist's marks before a step ("[step 1] tap …", "- [ ] turn off wifi", "INFO: …",
+# "12:03:04 …"): where a step starts, not what it does.
+_LOG_MARK = re.compile(
+    r"^[-*•]?\s*\[\s*[xX✓✔*]?\s*\]\s+|"
+    r"(?:(?<=^)|(?<=\s))\[\s*(?:(?:step|#)?\s*\d{1,3}(?:\s*/\s*\d{1,3})?|info|debug|trace|note|test|step)\s*\](?=\s|$)|"
+    r"^(?:\d{4}-\d{2}-\d{2}[T\s])?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?Z?\s+|^(?:info|debug|trace|note)\s*:\s*",
+    re.I | re.M,
+)
+# "✓ Model is X": a check mark before what must hold is a check; before a verb ("✔ tap Sign in") just a mark.
+_CHECK_MARK = re.compile(
+    r"(?:(?<=^)|(?<=[\s;,]))[✓✔☑✅]\ufe0f?\s*(?=\w)(?!(?:" + "|".join(VERBS) + r")\b)", re.I | re.M
+)
 
 
 def _unlist(text: str) -> str:
@@ -627,7 +647,8 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
         spans.append(value)
         return f"{OPEN}{len(spans) - 1}{CLOSE}"
 
-    text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip())
+    text = _CHECK_MARK.sub("check ", _LOG_MARK.sub("; ", text.strip()))
+    text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip(" ;"))
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
@@ -640,7 +661,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     if "«" not in text:
         text = re.sub(r"\s*[»›]\s*", " > ", text)  # "Settings » About phone": a path, not a closing quote
     text = _unlist(" ".join(text.translate(_CURLY).split()))
-    text = _QUOTES.sub(lambda m: keep(m[1] if m[1] is not None else m[2]), text)
+    text = _QUOTES.sub(lambda m: keep(next(said for said in m.groups() if said is not None)), text)
     splittable = {
         label
         for label in labels
@@ -673,6 +694,7 @@ def clauses(text: str) -> list[str]:
 def tidy(clause: str) -> str:
     clause = re.sub(r"^[-*•·]+\s*", "", clause.strip(" .,;:!?"))  # a bulleted list
     clause = _LEADING.sub("", clause)
+    clause = _MID_PLEASE.sub(r"\1 ", clause)
     clause = _ORDINAL_LEAD.sub("", clause)
     clause = _VERB_COLON.sub(r"\1 ", clause)
     clause = _ITS.sub(r"\1 is", clause)
@@ -779,6 +801,7 @@ _ALIASES = {
     "aeroplane mode": "airplane mode",
     "plane mode": "airplane mode",
     "gps": "location",
+    "loc": "location",
     "log in": "sign in",
     "login": "sign in",
     "log out": "sign out",
@@ -861,6 +884,7 @@ _WORD_SYNONYMS = {
     "wifi": "wi-fi",
     "bt": "bluetooth",
     "gps": "location",
+    "loc": "location",
     "mail": "email",
     "e-mail": "email",
     "passcode": "password",
