@@ -260,6 +260,23 @@ class _Planner(Resolver):
                 condition = cond["x"]
                 element = Intent("toggle", target=cond["x"])
                 continue
+            if (
+                previous is not None
+                and previous.kind in ("assert", "assert_not", "check_state")
+                and (should := _SHOULD_BE.fullmatch(clause))
+            ):
+                # "is Sign out there? it should be": the check asked, expected as asked; "… it shouldn't be": the
+                # opposite check
+                if should["not"] and previous.kind == "check_state" and previous.on is not None:
+                    previous.on = not previous.on
+                elif should["not"] and previous.kind != "check_state":
+                    previous.kind = "assert" if previous.kind == "assert_not" else "assert_not"
+                elif should["not"]:
+                    raise BrainError(
+                        f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood"
+                    )
+                planned[-1] = (f"{planned[-1][0]}, {clause}", previous)  # planned again as said, on another screen
+                continue
             if previous is not None and (same := _SAME.fullmatch(clause)):
                 # "tap item 2, then do it again": the previous clause once more; "turn on bluetooth, same for
                 # airplane mode": its act on another element
@@ -1313,6 +1330,11 @@ _SAME = re.compile(
     r"(?:do|repeat)\s+(?:it|that|this|the\s+same(?:\s+thing)?)\s+(?:for|with|to|on))\s+(?P<x>.+)|"
     r"(?:do|repeat)\s+(?:it|that|this|the\s+same(?:\s+thing)?|the\s+(?:last|previous)\s+(?:step|one|action))"
     r"(?:\s+(?:again|once\s+more|one\s+more\s+time))?|repeat|(?:same\s+)?again|once\s+more|one\s+more\s+time",
+    re.I,
+)
+_SHOULD_BE = re.compile(
+    r"(?:and\s+|as\s+|which\s+)?(?:it|they|that|this|there)\s+(?:should|must|ought\s+to|has\s+to|needs?\s+to|is\s+supposed\s+to)"
+    r"(?P<not>\s+not|n't)?(?:\s+be)?(?:\s+(?:there|shown|visible|displayed))?",
     re.I,
 )
 _DONT = re.compile(

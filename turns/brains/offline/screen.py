@@ -65,6 +65,13 @@ _ORDINAL = re.compile(
     rf"|^(?P<noun2>{_KIND})\s+(?:number|no\.?|#)\s*(?P<n>\d+)$",
     re.I,
 )
+# "the second switch from the bottom", "the second-to-last item", "the penultimate row": counted from the end
+_FROM_END = re.compile(
+    rf"^(?:(?P<ord>{ORDINAL})(?:\s+(?P<noun>{_KIND}))?\s+from\s+(?:the\s+)?(?:bottom|end)|"
+    rf"(?P<ord2>{ORDINAL})[\s-]+(?:to[\s-]+)?last(?:\s+(?P<noun2>{_KIND}))?|penultimate(?:\s+(?P<noun3>{_KIND}))?)$",
+    re.I,
+)
+_FROM_TOP = re.compile(rf"^(?P<ref>(?:{ORDINAL})(?:\s+(?:{_KIND}))?)\s+from\s+(?:the\s+)?top$", re.I)
 _ORDINAL_NAMED = re.compile(rf"^(?P<ord>{ORDINAL}|{POSITION})\s+(?P<name>.+?)(?:\s+(?P<noun>{_KIND}))?$", re.I)
 _RELATIVE = re.compile(
     rf"^(?:(?P<name>.+?)\s+)??(?:(?P<noun>{_KIND})\s+)?(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|just\s+above|"
@@ -170,7 +177,17 @@ def strip_articles(ref: str) -> str:
 def needs_screen(ref: str) -> bool:
     """Whether the phrase can only be resolved by looking ("the second item", "the field below Email")."""
     ref = strip_articles(ref)
-    return any(pattern.match(ref) for pattern in (_ORDINAL, _ORDINAL_NAMED, _NOUN_ONLY)) or bool(_relative(ref))
+    return any(pattern.match(ref) for pattern in (_ORDINAL, _ORDINAL_NAMED, _NOUN_ONLY, _FROM_END)) or bool(
+        _relative(ref)
+    )
+
+
+def _from_end(match: re.Match[str]) -> int:
+    """How far from the end an ordinal counted from the end is (2 for "the second from the bottom"); 0 for "last
+    from the bottom", which is no such count."""
+    word = match["ord"] or match["ord2"]
+    back = ordinal(word) if word else 2
+    return back if back > 0 else 0
 
 
 def _relative(ref: str) -> re.Match[str] | None:
@@ -290,6 +307,10 @@ class Screen:
         if not exact and (plain := _LOOKS.sub("", ref)) != ref and _NOUN_ONLY.match(plain):
             ref = plain  # "the blue button": colours and sizes say nothing of which when the kind says it all
         kind = kind or {"field": "field", "switch": "switch"}.get(purpose)
+        ref = _FROM_TOP.sub(r"\g<ref>", ref)
+        if (match := _FROM_END.fullmatch(ref)) and (back := _from_end(match)):
+            word = match["noun"] or match["noun2"] or match["noun3"]
+            return self._ordinal(-back, KINDS[word.lower()] if word and word.lower() not in _ANY else kind, ref)
         if not exact:
             attributed = self._attributed(ref, purpose=purpose, kind=kind, ask_from=ask_from)
             if attributed is not None:
@@ -524,8 +545,8 @@ class Screen:
             kind = "item" if self._of_kind("item") else "any"
         found = self._of_kind(kind, name)
         found.sort(key=lambda i: (self.nodes[i].bounds[1], self.nodes[i].bounds[0]))
-        if position == -1 and found:
-            return found[-1]
+        if position < 0 and -position <= len(found):
+            return found[position]
         if not 1 <= position <= len(found):
             raise Missing(f'I can\'t find "{ref}": the screen shows {len(found)} of them.')
         return found[position - 1]
