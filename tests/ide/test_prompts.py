@@ -67,3 +67,28 @@ def test_a_question_can_wait_is_confirmed_when_empty_and_never_blocks_stop(page:
     expect(page.locator("#session-status")).to_have_attribute("data-status", re.compile("COMPLETED|CANCELLED"))
     expect(third).to_have_attribute("data-status", "CANCELLED")
     expect(third.locator(".answer")).to_have_text("No answer: the question was cancelled.")
+
+
+def test_the_choices_show_after_a_reload_and_for_a_question_from_chat(page: Page, devices: Any) -> None:
+    open_session(page, devices[0].serial, "Choices")
+    dialog = page.get_by_role("dialog")
+    choices = dialog.get_by_role("group", name="Answers to choose from").get_by_role("button")
+
+    chosen = run(page, "ask_user", prompt="Which build?", choices="debug, release")
+    expect(choices).to_have_text(["debug", "release"])
+    # The page rebuilds the question from the events: the choices come back with it.
+    page.reload()
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#input-prompt")).to_have_text("Which build?")
+    expect(choices).to_have_text(["debug", "release"])
+    dialog.get_by_role("button", name="debug").click()
+    expect(page.locator(f"#step-{chosen.get_attribute('data-step-id')} .answer")).to_have_text("Answer: “debug”")
+    expect(dialog).to_be_hidden()
+
+    # The agent's question (its step's params are not on the page yet) offers its choices too.
+    page.get_by_label("Instruction for the agent").fill("type hello into the field")
+    page.get_by_role("button", name="Send").click()
+    expect(dialog).to_be_visible()
+    expect(choices).to_have_text(["Email", "Password"])
+    dialog.get_by_role("button", name="Email").click()
+    expect(dialog).to_be_hidden()

@@ -47,7 +47,7 @@ const stored = (name) => `cognisim:${name}:${config.id}`;
 const state = {
   status: config.status,
   steps: new Map(), // step_id → {id, index, action, params, status, attempt, duration_ms, error, result, screen}
-  inputs: new Map(), // step_id → {inputId, prompt} of ask_user steps waiting for an answer
+  inputs: new Map(), // step_id → {inputId, prompt, choices} of ask_user steps waiting for an answer
   inputDismissed: null, // the prompt the tester put off with "Later" / Escape (the banner brings it back)
   drafts: loadJson(stored("draft"), []),
   editing: null, // index of the draft step the composer is editing
@@ -354,7 +354,8 @@ function onEvent(event) {
       return showScreen(event.url, event.screen);
     }
     case "USER_INPUT_REQUIRED":
-      state.inputs.set(event.step_id, { inputId: event.input_id, prompt: event.prompt });
+      // The event carries the choices: a step from chat, or one replayed after a reload, has no params yet.
+      state.inputs.set(event.step_id, { inputId: event.input_id, prompt: event.prompt, choices: event.choices });
       return syncInputDialog();
     case "AGENT_MESSAGE":
       return agentMessage(event);
@@ -625,7 +626,7 @@ function openInputDialog(stepId, input) {
   $("#input-prompt").textContent = input.prompt;
   $("#input-value").value = "";
   $("#input-value").type = secret ? "password" : "text";
-  const choices = state.steps.get(stepId)?.params?.choices || [];
+  const choices = input.choices || state.steps.get(stepId)?.params?.choices || [];
   $("#input-choices").hidden = !choices.length;
   $("#input-choices").replaceChildren(
     ...choices.map((choice) => {
