@@ -947,8 +947,10 @@ $("#chat-form").addEventListener("submit", async (event) => {
   const input = $("#chat-text");
   const text = input.value.trim();
   if (!text) return;
-  chatLine("you", text);
+  const mine = chatLine("you", text);
   input.value = "";
+  // Sent right away when the socket is open, else as soon as it is (nothing typed is dropped).
+  if (!socket.live) mine.append(el("span", { class: "muted small waiting", text: " (sent when connected)" }));
   try {
     const ack = await socket.request({ type: "CHAT", text });
     if (ack.turn_id !== undefined) {
@@ -958,6 +960,8 @@ $("#chat-form").addEventListener("submit", async (event) => {
     }
   } catch (err) {
     chatLine("system", err.message);
+  } finally {
+    mine.querySelector(".waiting")?.remove();
   }
 });
 
@@ -1029,13 +1033,28 @@ const CONN_TEXT = {
   reconnecting: "Reconnecting…",
   denied: "No access — sign in again",
 };
+const conn = { name: "connecting", detail: 0, waiting: 0 };
 function onState(name, detail) {
   if (name === "live" && deviceLog.ready) deviceLog.load(); // the lines sent while the socket was away
+  Object.assign(conn, { name, detail });
+  renderConn();
+}
+
+function onWaiting(count) {
+  conn.waiting = count;
+  renderConn();
+}
+
+// Live / Connecting… / Connection lost, with what waits to be sent until the socket is back.
+function renderConn() {
   const node = $("#conn");
+  const { name } = conn;
   node.dataset.state = name;
   node.className = `conn conn-${name}`;
-  node.textContent =
-    name === "reconnecting" ? `Connection lost — retrying in ${(detail / 1000).toFixed(1)} s` : CONN_TEXT[name];
+  let text =
+    name === "reconnecting" ? `Connection lost — retrying in ${(conn.detail / 1000).toFixed(1)} s` : CONN_TEXT[name];
+  if (conn.waiting) text += ` · ${conn.waiting} waiting to be sent`;
+  node.textContent = text;
 }
 
 const deviceLog = new DeviceLog(api);
@@ -1046,7 +1065,7 @@ function onReply(message) {
   if (message.type === "ERROR") showPageError(message.message);
 }
 
-const socket = new SessionSocket(`/ws/sessions/${config.id}/`, { onEvent, onReply, onState });
+const socket = new SessionSocket(`/ws/sessions/${config.id}/`, { onEvent, onReply, onState, onWaiting });
 if (over()) setSessionStatus(state.status);
 if (state.screen) loadTree(state.screen);
 socket.connect();

@@ -16,12 +16,16 @@ export class RequestFailed extends Error {
 
 export class SessionSocket {
   // onEvent(event) for every persisted event, once, in seq order; onReply(message) for replies nobody
-  // awaits; onState(state, detail) for "connecting" | "live" | "reconnecting" | "denied".
-  constructor(path, { onEvent, onReply, onState }) {
+  // awaits; onState(state, detail) for "connecting" | "live" | "reconnecting" | "denied"; onWaiting(n) when
+  // the number of requests waiting for the socket to open changes.
+  constructor(path, { onEvent, onReply, onState, onWaiting }) {
     this.path = path;
     this.onEvent = onEvent;
     this.onReply = onReply || (() => {});
     this.onState = onState || (() => {});
+    this.onWaiting = onWaiting || (() => {});
+    this.waiting = []; // requests made while the socket was not open: sent, in order, once it is
+    this.denied = false;
     this.lastSeq = 0;
     this.failures = 0;
     this.nextRequest = 1;
@@ -45,6 +49,7 @@ export class SessionSocket {
       this.failures = 0;
       this.onState("live");
       this.heartbeat();
+      this.flush();
     };
     ws.onmessage = (frame) => {
       if (ws !== this.ws) return;
@@ -71,7 +76,9 @@ export class SessionSocket {
       this.pending.clear();
       if (this.stopped) return;
       if (event.code === CLOSE_UNAUTHENTICATED || event.code === CLOSE_FORBIDDEN) {
+        this.denied = true;
         this.onState("denied", event.code);
+        this.dropWaiting("No access to this session: sign in again.");
         return;
       }
       const delay = Math.min(8000, 250 * 2 ** this.failures) * (0.75 + Math.random() * 0.5);
@@ -132,11 +139,18 @@ export class SessionSocket {
   }
 
   // Send a message and wait for the reply that echoes its request_id (ACK → resolve, ERROR → reject).
+  // While the socket is connecting or reconnecting the request waits and goes out, in order, once it is
+  // open: it was never sent, so it cannot run twice (a request in flight when the socket drops is not re-sent).
   request(message) {
     const requestId = `r${this.nextRequest++}`;
     return new Promise((resolve, reject) => {
+      if (this.denied || this.stopped) {
+        reject(new RequestFailed({ code: "not_connected", message: "Not connected to the server." }));
+        return;
+      }
       if (!this.live) {
-        reject(new RequestFailed({ code: "not_connected", message: "Not connected to the server; reconnecting…" }));
+        this.waiting.push({ requestId, message, resolve, reject });
+        this.onWaiting(this.waiting.length);
         return;
       }
       this.pending.set(requestId, { resolve, reject });
@@ -144,10 +158,25 @@ export class SessionSocket {
     });
   }
 
+  flush() {
+    if (!this.waiting.length) return;
+    for (const { requestId, message, resolve, reject } of this.waiting.splice(0)) {
+      this.pending.set(requestId, { resolve, reject });
+      this.ws.send(JSON.stringify({ ...message, request_id: requestId }));
+    }
+    this.onWaiting(0);
+  }
+
+  dropWaiting(why) {
+    for (const { reject } of this.waiting.splice(0)) reject(new RequestFailed({ code: "not_connected", message: why }));
+    this.onWaiting(0);
+  }
+
   close() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.pingTimer);
     if (this.ws) this.ws.close();
+    this.dropWaiting("Not connected to the server.");
   }
 }
