@@ -36,12 +36,12 @@ def session_shown(*, status: str, steps: int, failed: int, passed: int, running:
             label, css = f"{status} · no steps", "st-CANCELLED"
     if status in TestSession.ACTIVE:
         result, result_css = "open", "muted"
+    elif failed:  # a CI run that stopped at a failed step ends FAILED too: that is no setup failure
+        result, result_css = f"{failed} of {steps} failed", "bad"
     elif status == Status.FAILED:
         result, result_css = "setup failed", "bad"
     elif not steps:
         result, result_css = "no steps", "muted"
-    elif failed:
-        result, result_css = f"{failed} of {steps} failed", "bad"
     elif status == Status.CANCELLED:
         result, result_css = "stopped early", "muted"
     elif passed == steps:

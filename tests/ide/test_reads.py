@@ -45,6 +45,8 @@ def test_the_tree_gives_every_element_its_selectors_and_how_many_they_match() ->
         ("COMPLETED", dict(steps=2, failed=0, passed=2, running=0, waiting=0), "COMPLETED", "all 2 passed"),
         ("CANCELLED", dict(steps=2, failed=0, passed=1, running=0, waiting=0), "CANCELLED", "stopped early"),
         ("FAILED", dict(steps=0, failed=0, passed=0, running=0, waiting=0), "FAILED", "setup failed"),
+        # A CI run that stopped at its failed step: 4 passed, 1 failed, 2 cancelled before they started.
+        ("FAILED", dict(steps=7, failed=1, passed=4, running=0, waiting=0), "FAILED", "1 of 7 failed"),
         ("WAITING_INPUT", dict(steps=1, failed=0, passed=0, running=1, waiting=0), "WAITING FOR INPUT", "open"),
     ],
 )
