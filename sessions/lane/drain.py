@@ -227,7 +227,8 @@ def _end_locked(session: TestSession) -> None:
     error = None
     if failed is not None:
         reason = (failed.error or {}).get("message", "")
-        error = {"code": "step_failed", "step_index": failed.index, "message": f"Step {failed.index} failed: {reason}"}
+        message = f"Step {failed.index + 1} failed: {reason}"  # numbered from 1, as people count (index is 0-based)
+        error = {"code": "step_failed", "step_index": failed.index, "message": message}
     release_device(session)
     set_status(
         session, Status.FAILED if failed else Status.COMPLETED, error=error or session.error, ended_at=timezone.now()

@@ -48,8 +48,10 @@ def test_the_draft_is_kept_and_edited_and_past_steps_load_back(page: Page, devic
     expect(draft).to_have_count(2)
 
     # A step that ran loads back into the composer and runs again.
-    page.get_by_role("button", name="Load step #1 into the composer").click()
-    expect(page.locator("#composer-mode")).to_have_text("From step #1")
+    # Rows are numbered from 1, as people count (the API's index stays 0-based).
+    expect(page.locator("#steps .step .idx")).to_have_text(["#1", "#2"])
+    page.get_by_role("button", name="Load step #2 into the composer").click()
+    expect(page.locator("#composer-mode")).to_have_text("From step #2")
     expect(page.get_by_label("Action", exact=True)).to_have_value("assert_visible")
     expect(page.locator("#f-selector-kind")).to_have_value("id")
     expect(page.locator("#f-selector-value")).to_have_value("email")

@@ -22,12 +22,12 @@ def test_a_failed_step_shows_the_screen_and_tree_it_failed_on(page: Page, device
     at_failure = Step.objects.get(pk=tapped).effect["screen"]  # the form with its error message
 
     for attempt in ("live", "after a reload"):
-        button = failed.get_by_role("button", name="Screen when step #1 failed")
+        button = failed.get_by_role("button", name="Screen when step #2 failed")
         expect(button, attempt).to_have_attribute("data-screen", at_failure)
         button.click()
         shot = page.locator("#shot-dialog")
         expect(shot).to_be_visible()
-        expect(shot.locator("#shot-title")).to_have_text("When step #1 failed: Assert visible")
+        expect(shot.locator("#shot-title")).to_have_text("When step #2 failed: Assert visible")
         src = f"/api/sessions/{session_id}/screens/{at_failure}.png"
         expect(page.locator("#shot-img")).to_have_attribute("src", src)
         page.wait_for_function("() => document.querySelector('#shot-img').naturalWidth > 0")

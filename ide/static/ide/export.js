@@ -47,7 +47,7 @@ export class Exporter {
             : status !== "COMPLETED"
               ? el("span", { class: "flag", text: status === "ERROR" ? "failed here" : status.toLowerCase() })
               : null;
-        const text = `#${step.index} ${ACTION_LABELS[step.action] || step.action} ${describeStep(step.action, this.shown(step))}`;
+        const text = `#${step.index + 1} ${ACTION_LABELS[step.action] || step.action} ${describeStep(step.action, this.shown(step))}`;
         return el(
           "li",
           { "data-status": status, "data-action": step.action },

@@ -153,13 +153,13 @@ function stepRow(step) {
   const reuse = el("button", {
     type: "button",
     class: "small reuse",
-    "aria-label": `Load step #${step.index} into the composer`,
+    "aria-label": `Load step #${step.index + 1} into the composer`,
     title: "Load into the composer",
     text: "↺ edit",
   });
   reuse.addEventListener("click", () => loadPastStep(step.id));
   row.append(
-    el("span", { class: "idx", text: `#${step.index}` }),
+    el("span", { class: "idx", text: `#${step.index + 1}` }), // numbered from 1, as people count
     el("span", { class: "what" }, el("strong", { class: "action" }), " ", el("span", { class: "desc" })),
     el("span", { class: "badge" }),
     el("span", { class: "meta" }, el("span", { class: "facts" }), el("span", { class: "tools" }), reuse),
@@ -206,7 +206,7 @@ function renderStep(step) {
     const button = el("button", {
       type: "button",
       class: `small shot${failed ? " failure" : ""}`,
-      "aria-label": failed ? `Screen when step #${step.index} failed` : `Screen after step #${step.index}`,
+      "aria-label": failed ? `Screen when step #${step.index + 1} failed` : `Screen after step #${step.index + 1}`,
       "data-screen": step.screen,
       text: failed ? "screen at failure" : "screen",
     });
@@ -252,7 +252,7 @@ async function showStepScreen(step) {
   const url = `${api}/screens/${step.screen}.png`;
   const what = `${ACTION_LABELS[step.action] || step.action}`;
   $("#shot-title").textContent =
-    step.status === "ERROR" ? `When step #${step.index} failed: ${what}` : `After step #${step.index}: ${what}`;
+    step.status === "ERROR" ? `When step #${step.index + 1} failed: ${what}` : `After step #${step.index + 1}: ${what}`;
   $("#shot-img").alt = step.status === "ERROR" ? "The device's screen when this step failed" : "The device's screen right after this step";
   $("#shot-img").src = url;
   $("#shot-open").href = url;
@@ -783,7 +783,7 @@ async function loadPastStep(stepId) {
   if (!step.params) return showPageError("Could not read that step's fields; try again.");
   const filled = { action: step.action, ...step.params };
   if (isSecret(step)) Object.assign(filled, { text: "", secret: true }); // a secret is typed again
-  loadIntoComposer(filled, { from: `step #${step.index}` });
+  loadIntoComposer(filled, { from: `step #${step.index + 1}` });
 }
 
 // Fill the composer with a step `{action, …params}`: from the inspector, a drafted step, or a past step.
