@@ -67,6 +67,13 @@ def test_a_question_can_wait_is_confirmed_when_empty_and_never_blocks_stop(page:
     expect(page.locator("#session-status")).to_have_attribute("data-status", re.compile("COMPLETED|CANCELLED"))
     expect(third).to_have_attribute("data-status", "CANCELLED")
     expect(third.locator(".answer")).to_have_text("No answer: the question was cancelled.")
+    # An ended session says so: no green "Live", no live view to open.
+    expect(page.locator("#conn")).to_have_text("Ended")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "ended")
+    live = page.locator("#live-link")
+    expect(live).to_have_text("Live view (ended)")
+    expect(live).not_to_have_attribute("href", re.compile(".*"))
+    expect(live).to_have_attribute("aria-disabled", "true")
 
 
 def test_the_choices_show_after_a_reload_and_for_a_question_from_chat(page: Page, devices: Any) -> None:

@@ -398,7 +398,9 @@ function setSessionStatus(status, error) {
     node.disabled = ended;
   }
   renderSessionBadge();
+  renderConn();
   if (ended) {
+    endLiveLink();
     state.inputs.clear();
     syncInputDialog();
     for (const line of state.turns.values()) if (line.classList.contains("thinking")) line.remove();
@@ -413,6 +415,17 @@ function setSessionStatus(status, error) {
     showPageError("");
   }
   renderDrafts();
+}
+
+// The live view of an ended session shows nothing more: the link says so and leads nowhere.
+function endLiveLink() {
+  const link = $("#live-link");
+  if (!link || !link.hasAttribute("href")) return;
+  link.removeAttribute("href");
+  link.setAttribute("aria-disabled", "true");
+  link.classList.add("ended");
+  link.textContent = "Live view (ended)";
+  link.title = "The session is over: its device is no longer shown live";
 }
 
 function showScreen(url, hash) {
@@ -1032,6 +1045,7 @@ const CONN_TEXT = {
   live: "Live",
   reconnecting: "Reconnecting…",
   denied: "No access — sign in again",
+  ended: "Ended",
 };
 const conn = { name: "connecting", detail: 0, waiting: 0 };
 function onState(name, detail) {
@@ -1045,10 +1059,11 @@ function onWaiting(count) {
   renderConn();
 }
 
-// Live / Connecting… / Connection lost, with what waits to be sent until the socket is back.
+// Live / Connecting… / Connection lost, with what waits to be sent until the socket is back; Ended once the
+// session is over.
 function renderConn() {
   const node = $("#conn");
-  const { name } = conn;
+  const name = over() && conn.name !== "denied" ? "ended" : conn.name;
   node.dataset.state = name;
   node.className = `conn conn-${name}`;
   let text =
