@@ -50,3 +50,24 @@ def test_the_recording_is_downloadable_from_the_session_page(page: Page, devices
     assert reply.ok and reply.headers["content-type"] == "video/webm"
     screens = SessionEvent.objects.filter(session_id=session_id, type="SCREEN").count()
     assert len(decoded(reply.body())) == screens + 1
+
+
+# Each log filter's placeholder against the room its box has for text, in CSS pixels.
+PLACEHOLDER_ROOM = """
+() => ["log-tag", "log-text"].map((id) => {
+  const box = document.getElementById(id);
+  const style = getComputedStyle(box);
+  const pen = document.createElement("canvas").getContext("2d");
+  pen.font = style.font;
+  const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return [box.placeholder, Math.ceil(pen.measureText(box.placeholder).width), Math.floor(room)];
+})
+"""
+
+
+def test_the_log_filters_show_their_whole_placeholders(page: Page, devices: Any) -> None:
+    open_session(page, devices[0].serial, "Log filters")
+    for width in (1360, 1280, 1100, 900, 390):
+        page.set_viewport_size({"width": width, "height": 1000})
+        for placeholder, needs, room in page.evaluate(PLACEHOLDER_ROOM):
+            assert needs <= room, f"{width} px wide: {placeholder!r} needs {needs} px, has {room}"
