@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiYamlRenderer
 
 from sessions import selectors as session_selectors
 from sessions.models import Step, TestSession
@@ -69,3 +72,21 @@ def screen_tree_get(*, owner: AbstractBaseUser, session_id: Any, screen_hash: st
     session = session_selectors.session_get(owner=owner, session_id=session_id)
     screen = session_selectors.screen_get(session=session, screen_hash=screen_hash)
     return {"screen": screen.screen_hash, "nodes": screen_tree(screen.ui_xml)}
+
+
+@cache
+def api_document() -> dict[str, Any]:
+    """The OpenAPI document (`GET /api/schema/`) as the API page shows it: its operations in path order and the
+    whole document as YAML. Made once per process; the API does not change while it runs."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [
+        {
+            "method": method.upper(),
+            "path": path,
+            "what": (op.get("summary") or op.get("description") or "").strip().split("\n")[0],
+            "tag": ", ".join(op.get("tags", [])),
+        }
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+    ]
+    return {"info": schema["info"], "operations": operations, "yaml": OpenApiYamlRenderer().render(schema).decode()}

@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("favicon.svg", views.favicon, name="favicon"),
     path("favicon.ico", RedirectView.as_view(url="/favicon.svg", permanent=True)),
+    path("docs/api/", views.api_page, name="api"),
     path("steps/catalog.json", views.steps_catalog, name="steps_catalog"),
     path("devices/<str:serial>/live/", liveview.live_page, name="live"),
     path("sessions/new/", views.session_new, name="session_new"),

@@ -79,6 +79,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return _home(request, _open_form(request))
 
 
+@require_http_methods(["GET", "HEAD"])
+def api_page(request: HttpRequest) -> HttpResponse:
+    """The header's "API": the OpenAPI document read in the browser (`/api/schema/` is a file to download)."""
+    return render(request, "ide/api.html", {"api": selectors.api_document()})
+
+
 @login_required
 @require_POST
 def session_new(request: HttpRequest) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -152,3 +153,17 @@ def test_a_session_name_too_long_is_refused_in_words(client: Any) -> None:
     refused = client.post("/sessions/new/", {"name": "x" * 600, "app": "com.cognisim.demo"})
     assert refused.status_code == 400
     assert "at most 200 characters" in refused.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_api_link_shows_the_api_document_in_the_browser(client: Any) -> None:
+    client.force_login(get_user_model().objects.create_user("ivan"))
+    home = client.get("/").content.decode()
+    link = re.search(r'<a href="([^"]+)">API</a>', home)
+    assert link is not None, "no API link in the header"
+    page = client.get(link.group(1))
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert "attachment" not in page.get("Content-Disposition", "")
+    html = page.content.decode()
+    assert "/api/sessions/{session_id}/steps/" in html and "POST" in html  # the operations, read in the page
+    assert 'href="/api/schema/"' in html  # and the document itself to download
