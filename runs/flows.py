@@ -130,6 +130,8 @@ def step_label(data: Mapping[str, Any]) -> str:
     for key in ("text", "id", "desc", "package", "key", "direction", "ms", "prompt"):
         if key in data:
             parts.append(f"{key}={data[key]}")
+    if data.get("clear_state") is True:
+        parts.append("clear_state=true")
     parts += _narrowing_words(data)
     if "into" in data and isinstance(data["into"], dict):
         parts += [f"into.{k}={v}" for k, v in data["into"].items() if not isinstance(v, dict)]

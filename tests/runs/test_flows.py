@@ -45,7 +45,18 @@ def test_a_flow_expands_sub_flows_and_substitutes_variables():
     ]
     assert [s.line for s in flow.steps] == [11, 8, 9, 13, 14, 15]
     assert flow.steps[3].label == "Press sign in"
-    assert flow.steps[0].label == "launch_app package=com.cognisim.demo"  # no number: stable names
+    assert flow.steps[0].label == "launch_app package=com.cognisim.demo clear_state=true"  # no number: stable names
+
+
+def test_a_label_says_when_launch_app_clears_the_state():
+    def label(step: str) -> str:
+        return flow_parse(f"name: n\nsteps:\n  - {step}\n", filename="f.yaml").steps[0].label
+
+    assert label("launch_app: {package: com.example.app, clear_state: true}") == (
+        "launch_app package=com.example.app clear_state=true"
+    )
+    assert label("launch_app: {package: com.example.app, clear_state: false}") == "launch_app package=com.example.app"
+    assert label("launch_app: {package: com.example.app}") == "launch_app package=com.example.app"
 
 
 def test_env_from_the_caller_overrides_the_flow():
