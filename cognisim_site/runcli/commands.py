@@ -266,6 +266,7 @@ def run_flows(args: argparse.Namespace) -> int:
             print("Nothing was run: name a device that exists with --device.", file=sys.stderr)
             return USAGE
         progress = progress_for(sys.stdout, stream=args.stream, mask=masker)
+        api.say = progress.line
         cancelled: Cancelled | None = None
         previous = {each: signal.signal(each, _cancel) for each in SIGNALS}
         try:
@@ -321,6 +322,7 @@ def replay_bundle(args: argparse.Namespace) -> int:
     progress = progress_for(sys.stdout, stream=args.stream, mask=lambda v: v)
     try:
         api = _api(args)
+        api.say = progress.line
         try:
             bundle = json.loads(Path(args.bundle).read_text())
         except (OSError, ValueError) as exc:

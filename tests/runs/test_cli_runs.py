@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from django.conf import settings
 
+from cognisim_site.processes import daphne_argv, wait_for_port
 from devices import actions
 from devices.drivers.sim import SETTINGS, SimDriver
 from runs.models import Run
@@ -227,6 +228,41 @@ def test_stream_lines_come_in_the_order_things_happened(stack, devices, alice, t
         elif ended := re.match(r"tour.yaml: (\d+)/5 PASSED ", line):
             told.append(f"{ended[1]} passed")
     assert told == [f"{n} {what}" for n in range(1, 6) for what in ("started", "passed")], done.stdout
+
+
+def test_a_run_rides_out_a_restart_of_the_web_server(stack, devices, alice, tmp_path):
+    """The CLI used to give up at the first refused connection (exit 2, no JUnit) while the server went on."""
+    write(tmp_path, "tour.yaml", SETTINGS_TOUR + "  - sleep: {ms: 1000}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    argv = ["run", "tour.yaml", "--junit", "report.xml", "--server", stack.base_url, "--token", alice]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cognisim_site.runcli", *argv], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def wait_line(words: str) -> None:
+        while not seen or words not in seen[-1]:
+            seen.append(lines.get(timeout=60))
+
+    try:
+        wait_line("started run")
+        stack.supervisor.remove("web")
+        try:
+            wait_line("does not answer")
+        finally:
+            web = stack.supervisor.start("web", daphne_argv(stack.host, stack.port), stack.env)
+            wait_for_port(stack.host, stack.port, timeout=60, proc=web)
+        assert process.wait(timeout=120) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    while not lines.empty():
+        seen.append(lines.get())
+    assert any("answers again" in line for line in seen), seen
+    assert Run.objects.get().status == "passed"
+    assert 'failures="0"' in (tmp_path / "report.xml").read_text()
 
 
 def test_a_run_waiting_for_a_busy_device_says_so_then_runs_once_it_is_free(stack, devices, alice, tmp_path):
