@@ -178,7 +178,7 @@ class Stack:
             self.supervisor.start(queue, queue_worker_argv(queue, concurrency=2), self.env)
         self.supervisor.start("scheduler", scheduler_argv(), self.env)
         web = self.supervisor.start("web", daphne_argv(self.host, self.port), self.env)
-        wait_for_port(self.host, self.port, timeout=30, proc=web)
+        wait_for_port(self.host, self.port, timeout=120, proc=web)  # a loaded machine starts daphne slowly
         threading.Thread(target=self.supervisor.watch, daemon=True).start()
 
     def kill(self, name: str) -> int:

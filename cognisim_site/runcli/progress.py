@@ -44,7 +44,8 @@ def waiting_for(run: dict[str, Any]) -> str:
 def step_line(job: Job, step: dict[str, Any], total: int) -> str:
     took = f" {step['duration_ms']} ms" if step.get("duration_ms") is not None else ""
     place = where(step)
-    text = f"{job.label}: {step['index'] + 1}/{total} {step['status'].upper()} {step['label']}{took}"
+    status = step["status"].upper() + (" (optional)" if step["status"] == "failed" and step.get("optional") else "")
+    text = f"{job.label}: {step['index'] + 1}/{total} {status} {step['label']}{took}"
     text += f" [{place}]" if place else ""
     if step.get("error") and step["status"] == "failed":
         text += f" — {step['error'].get('code')}: {step['error'].get('message')}"

@@ -151,11 +151,13 @@ def summary_lines(job: Job, *, replay: bool = False) -> list[str]:
     run = job.run
     steps = run.get("steps", [])
     counts = {k: sum(1 for s in steps if s["status"] == k) for k in ("passed", "failed", "skipped")}
+    optional = sum(1 for s in steps if s["status"] == "failed" and s.get("optional"))
     took = (job.ended or job.started) - job.started
     lines = [
         f"{run['status'].upper():9} {job.label} ({run.get('name', '')}): {counts['passed']} passed, "
-        f"{counts['failed']} failed, {counts['skipped']} skipped of {run['steps_total']} in {took:.1f}s"
-        f" on {run.get('device') or '-'}"
+        f"{counts['failed'] - optional} failed, "
+        + (f"{optional} optional failed, " if optional else "")
+        + f"{counts['skipped']} skipped of {run['steps_total']} in {took:.1f}s on {run.get('device') or '-'}"
     ]
     failure = failure_text(run)
     if failure:

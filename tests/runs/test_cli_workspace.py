@@ -401,6 +401,8 @@ def test_each_control_flow_form_runs_on_the_worker_and_reports_its_inner_steps(
     steps = {s["index"]: s for s in native["steps"]}
     assert [s["status"] for s in native["steps"]] == ["passed"] * 6 + ["failed", "passed"]
     assert native["status"] == "passed" and steps[6]["optional"]  # an optional step that failed fails nothing
+    assert "control.yaml: 7/8 FAILED (optional) tap id=no_such_thing" in done.stdout
+    assert re.search(r"control\.yaml \(Control\): 7 passed, 0 failed, 1 optional failed, 0 skipped", done.stdout)
     assert [r["action"] for r in steps[1]["steps"]] == ["type", "type", "tap"]  # when: ran
     assert steps[2]["steps"] == []  # when: the sign-in form was gone, nothing ran
     assert [r["round"] for r in steps[3]["steps"]] == [1, 2]  # times
