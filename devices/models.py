@@ -27,9 +27,10 @@ class Device(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFLINE)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    secret_residue = models.JSONField(default=dict, blank=True, editable=False)
-    """`{session, packages}`: the apps a session ran a step with a secret in (typed a password, say). What it
-    typed may still be on their screens: they are force-stopped before another session's setup reads one."""
+    residue = models.JSONField(default=dict, blank=True, editable=False)
+    """`{session, packages}`: the apps a session used (started them, or ran a step with a secret in them). What it
+    did there (signed in, typed a password) must not reach the next session: their data is cleared before another
+    session's setup reads the screen."""
 
     class Meta:
         ordering = ["serial"]

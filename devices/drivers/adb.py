@@ -313,10 +313,11 @@ class AdbDriver:
         if status != 0:
             self._fail(f"Could not start {package}: {output.decode(errors='replace')[-300:]}")
 
-    def stop_app(self, package: str) -> None:
+    def stop_app(self, package: str, *, clear_state: bool = False) -> None:
         self._touched()
         quoted = shlex.quote(package)
-        status, output = self._run(f"pm path {quoted} && am force-stop {quoted}")
+        clear = f" && pm clear {quoted}" if clear_state else ""
+        status, output = self._run(f"pm path {quoted} && am force-stop {quoted}{clear}")
         self._installed(package, output)
         if status != 0:
             self._fail(f"Could not stop {package}: {output.decode(errors='replace')[-300:]}")

@@ -144,7 +144,8 @@ class DeviceDriver(Protocol):
 
     def launch_app(self, package: str, *, clear_state: bool = False) -> None: ...
 
-    def stop_app(self, package: str) -> None: ...
+    def stop_app(self, package: str, *, clear_state: bool = False) -> None:
+        """Force-stop the app; `clear_state` also clears its data (`pm clear`), as a fresh install has none."""
 
     def screenshot(self) -> bytes:
         """The screen as PNG bytes, as `screencap -p` gives them."""

@@ -245,9 +245,9 @@ def _setup(session_id: Any, device: Device) -> bool:
     try:
         driver = driver_for(device)
         driver.wake()
-        _secret_residue_clear(driver, device, session)
-        if session.app_package:
-            driver.launch_app(session.app_package)
+        _residue_take_over(driver, device, session)
+        if session.app_package:  # a new session starts its app afresh; one back from IDLE finds it as it was
+            driver.launch_app(session.app_package, clear_state=session.ready_at is None)
         device_state = {"device": actions.device_state(driver)}
         png, ui_xml = driver.screenshot(), driver.dump_ui()
     except DeviceError as exc:
@@ -280,16 +280,19 @@ def _setup(session_id: Any, device: Device) -> bool:
     return True
 
 
-def _secret_residue_clear(driver: DeviceDriver, device: Device, session: TestSession) -> None:
-    """Force-stop the apps another session ran a step with a secret in: what it typed goes with their screens."""
-    residue = device.secret_residue
-    if not residue or residue["session"] == str(session.pk):
+def _residue_take_over(driver: DeviceDriver, device: Device, session: TestSession) -> None:
+    """Clear the data of the apps another session used: what it did there (signed in, typed a secret) goes.
+    From now on the device's residue is this session's, its own app first."""
+    residue = device.residue
+    if residue.get("session") == str(session.pk):
         return
-    for package in residue["packages"]:
+    for package in residue.get("packages", []):
         with contextlib.suppress(AppNotInstalled):
-            driver.stop_app(package)
-    Device.objects.filter(pk=device.pk).update(secret_residue={})
-    logger.info("device %s: stopped %s, where an earlier session used a secret", device.serial, residue["packages"])
+            driver.stop_app(package, clear_state=True)
+    if residue.get("packages"):
+        logger.info("device %s: cleared %s, used by an earlier session", device.serial, residue["packages"])
+    device.residue = {"session": str(session.pk), "packages": [session.app_package] if session.app_package else []}
+    Device.objects.filter(pk=device.pk).update(residue=device.residue)
 
 
 # --- recovery when the worker starts --------------------------------------------------------------------

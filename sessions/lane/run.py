@@ -150,7 +150,9 @@ def step_run(lane: Lane, step: Step) -> None:
             break
     device_ms = int((time.monotonic() - started) * 1000)
     if named & lane.secrets.keys():
-        _secret_residue_add(lane)
+        _residue_add(lane, _foreground(lane))
+    elif step.action == "launch_app":
+        _residue_add(lane, step.params.get("package"))
     if _finish(lane, step, outcome=outcome, error=error, device_ms=device_ms):
         if outcome is not None and outcome.screenshot:
             _keep_screenshot(lane, step, outcome.screenshot)
@@ -207,20 +209,23 @@ class _JournalSave:
         self.saved = len(entries)
 
 
-def _secret_residue_add(lane: Lane) -> None:
-    """Note the app in front after a step that used a secret: the next session's setup stops it
-    (`Device.secret_residue`), so what was typed there is not on the screen it is shown."""
+def _foreground(lane: Lane) -> str | None:
     try:
-        package = lane.driver.foreground_package()
+        return lane.driver.foreground_package()
     except DeviceError:
         logger.warning("device %s: no foreground app to note after a step with a secret", lane.device.serial)
-        return
-    residue = lane.device.secret_residue
+        return None
+
+
+def _residue_add(lane: Lane, package: str | None) -> None:
+    """Note an app the session used (`Device.residue`): the next session's setup clears its data, so what was
+    done there (signed in, typed a secret) is not on the screens another session is shown."""
+    residue = lane.device.residue
     if residue.get("session") != str(lane.session_id):
         residue = {"session": str(lane.session_id), "packages": []}
-    if package not in residue["packages"]:
-        lane.device.secret_residue = {**residue, "packages": [*residue["packages"], package]}
-        Device.objects.filter(pk=lane.device.pk).update(secret_residue=lane.device.secret_residue)
+    if package and package not in residue["packages"]:
+        lane.device.residue = {**residue, "packages": [*residue["packages"], package]}
+        Device.objects.filter(pk=lane.device.pk).update(residue=lane.device.residue)
 
 
 def _retrying(lane: Lane, step: Step, error: dict[str, Any], delay: int) -> bool:

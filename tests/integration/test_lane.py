@@ -158,6 +158,46 @@ def test_what_a_session_typed_as_a_secret_is_not_on_the_next_sessions_screen(sta
         assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED", step
 
 
+def _run_steps(sock, steps):
+    for step in steps:
+        sock.send({"type": "EXECUTE_SINGLE", "step": step})
+        ack = sock.wait_for(lambda m: m.get("type") == "ACK")
+        assert sock.wait_for(step_done(ack["step_id"]))["status"] == "COMPLETED", step
+
+
+SIGN_IN = [
+    {"action": "type", "text": "demo@example.com", "into": {"id": "email"}},
+    {"action": "type", "text": "secret123", "into": {"id": "password"}},
+    {"action": "tap", "id": "sign_in"},
+    {"action": "assert_visible", "text": "Welcome, Demo!"},
+]
+
+
+def test_a_new_session_finds_the_apps_the_last_one_used_cleared(stack, devices, alice, bob):
+    """Alice signs in to the demo app (her session's app) and stops; Bob, opening the app himself, is not signed
+    in as her. Then Bob signs in after starting the app with a step, and Alice's next session starts it afresh."""
+    serial = devices[0].serial
+    alice_rest, bob_rest = Rest(stack.base_url, alice), Rest(stack.base_url, bob)
+    session = alice_rest.post("/api/sessions/", {"device": serial, "app": {"package": DEMO}}).body
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    _run_steps(sock, SIGN_IN)
+    assert alice_rest.post(f"/api/sessions/{session['id']}/stop/").status == 200
+
+    theirs = bob_rest.post("/api/sessions/", {"device": serial}).body
+    sock = Socket(stack.ws_url(theirs["id"], "last_seq=0"), token=bob)
+    wait_ready(sock)
+    _run_steps(sock, [{"action": "launch_app", "package": DEMO}, {"action": "assert_visible", "id": "email"}])
+    _run_steps(sock, SIGN_IN)
+    assert bob_rest.post(f"/api/sessions/{theirs['id']}/stop/").status == 200
+
+    again = alice_rest.post("/api/sessions/", {"device": serial, "app": {"package": DEMO}}).body
+    sock = Socket(stack.ws_url(again["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    first = alice_rest.get(f"/api/sessions/{again['id']}/ui/").body
+    assert "Welcome" not in json.dumps(first) and "sign_in" in json.dumps(first)
+
+
 class _Events:
     """Celery's task events (workers run with -E), received from the broker in a thread."""
 

@@ -167,8 +167,9 @@ class SimDriver:
             lambda state: phone.launch(state, package, clear_state=clear_state),
         )
 
-    def stop_app(self, package: str) -> None:
-        self._apply("stop_app", {"package": package}, lambda state: phone.stop(state, package))
+    def stop_app(self, package: str, *, clear_state: bool = False) -> None:
+        change = {"package": package, **({"clear_state": True} if clear_state else {})}
+        self._apply("stop_app", change, lambda state: phone.stop(state, package, clear_state=clear_state))
 
     def screenshot(self) -> bytes:
         with self._lock:

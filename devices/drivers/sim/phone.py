@@ -112,10 +112,13 @@ def animating_until(state: State) -> float:
     return app.animating_until(state, task)
 
 
-def stop(state: State, package: str) -> None:
-    _installed(package)
+def stop(state: State, package: str, *, clear_state: bool = False) -> None:
+    app = _installed(package)
     if state["tasks"].pop(package, None) is not None:
         log(state, "I", "ActivityManager", f"Force stopping {package} (pid {pid_of(package)}) user=0: from pid 2000")
+    if clear_state:
+        app.clear_data(state)
+        log(state, "I", "ActivityManager", f"Clearing data of {package}")
     if state["foreground"] == package:
         state["foreground"] = LAUNCHER
 
