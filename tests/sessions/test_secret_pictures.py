@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from core.storage import artifact_read
@@ -15,7 +16,7 @@ from devices.services import _drivers, driver_for
 from devices.uitree import Bounds, parse
 from sessions import services
 from sessions.lane import drain as lane
-from sessions.models import Screen, Step
+from sessions.models import Screen, Step, TestSession
 from sessions.secrets import BLACKOUT
 
 DEMO = "com.cognisim.demo"
@@ -92,6 +93,7 @@ def test_the_screen_at_setup_does_not_show_a_secret_already_on_it(user, device):
     assert not _blacked_out(phone.screenshot(), bounds)
 
     session = services.session_open(owner=user, device_serial=device.serial, app_package=DEMO, secrets=SECRETS)
+    TestSession.objects.filter(pk=session.pk).update(ready_at=timezone.now())  # back from IDLE: its app as it was
     lane.session_setup(session_id=session.pk)
     session.refresh_from_db()
     assert session.status == "READY", session.error
