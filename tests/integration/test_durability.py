@@ -285,7 +285,8 @@ def test_an_idle_session_frees_its_device_and_resumes_with_its_state(make_stack,
     other, other_sock = open_ready(stack, bob, "i-1")  # the freed device serves someone else meanwhile
     Rest(stack.base_url, bob).post(f"/api/sessions/{other['id']}/stop/")
 
-    resumed = execute(sock, {"action": "assert_visible", "text": "Wi-Fi"})
+    # Bob's session started clean: the Settings screen Alice left open was cleared before his setup.
+    resumed = execute(sock, {"action": "assert_not_visible", "text": "Wi-Fi"})
     assert sock.wait_for(step_done(resumed["step_id"]), timeout=30)["status"] == "COMPLETED"
     statuses = [m["status"] for m in sock.events() if m["type"] == "SESSION_STATUS"]
     assert statuses[-4:] == ["IDLE", "PENDING", "SETTING_UP", "RUNNING"]
