@@ -1,8 +1,10 @@
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 
+from core.sealed import SealedJSONField
 from core.storage import artifact_storage
 
 
@@ -75,7 +77,7 @@ class TestSession(models.Model):
     end_when_drained = models.BooleanField(default=False)
     # Values steps refer to as ${NAME}: substituted on the device's worker, masked in every output,
     # never serialized.
-    secrets = models.JSONField(default=dict, blank=True, editable=False)
+    secrets: Any = SealedJSONField(default=dict, blank=True, editable=False)  # encrypted at rest: core/sealed.py
     last_seq = models.PositiveIntegerField(default=0)
     next_index = models.PositiveIntegerField(default=0)  # the index the next step gets
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,9 +12,11 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core import serializers
+from django.db import connection
 from PIL import Image
 
 from devices.uitree import parse
@@ -111,6 +113,11 @@ def test_secret_values_are_in_no_artifact(stack, devices, alice, tmp_path):
     artifacts["html file"] = page.read_text()
     artifacts.update(_everything(Rest(stack.base_url, alice), str(run.pk), str(run.session_id)))
     assert "Welcome, Demo!" in artifacts["stdout"] and "${PASSWORD} and ${PIN}" in artifacts["junit file"]
+    database = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":  # the file, with its freed pages and its write-ahead log
+        for path in (Path(database), Path(f"{database}-wal")):
+            if path.exists() and path.stat().st_size:
+                artifacts[f"database file {path.name}"] = path.read_bytes().decode("latin-1")
     for name, text in artifacts.items():
         assert text or name == "stderr", name
         assert PASSWORD not in text, f"{PASSWORD!r} in the {name}"
