@@ -13,7 +13,10 @@ step as "check_fails"; any other failed step as "step_fails". Then it compares.
 
 The training corpus also allows, for screens a phone cannot show, `{xml: …}` (a hand-written
 dump) or null (no dump), and per case `steps` (the exact first plan) and `says` (words its
-summary or refusal message must contain). The judge ignores them; the unit tests check them.
+summary or refusal message must contain). The judge ignores them; the unit tests check them. A
+training case may also give `answer`: what the user answers the first question the turn asks; the
+judge then plans `answered(remaining, answer)` on the screen as it is, as the pipeline does, and
+judges the turn's end.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from devices.actions import perform
 from devices.drivers.base import DeviceError
 from devices.drivers.sim import SimDriver, reset_sim_device
 from devices.uitree import parse as parse_ui
-from turns.brains import Brain, BrainError, Plan
+from turns.brains import Brain, BrainError, Plan, answered
 
 HERE = Path(__file__).parent
 TRAINING = HERE / "corpus.yaml"
@@ -65,6 +68,8 @@ class Case:
     """Training only: the exact steps of the first plan."""
     says: str | None = None
     """Training only: words the first plan's summary (or the refusal's message) contains."""
+    answer: str | None = None
+    """Training only: the user's answer to the turn's first question."""
 
     @property
     def id(self) -> str:
@@ -122,6 +127,7 @@ def load(path: Path = TRAINING) -> Suite:
                 code=entry.get("code"),
                 steps=entry.get("steps"),
                 says=entry.get("says"),
+                answer=entry.get("answer"),
             )
         )
     for screen, spec in suite.specs.items():
@@ -151,6 +157,7 @@ def play(brain: Brain, suite: Suite, case: Case, driver: SimDriver | None) -> Ou
     """Plan and run the case's instruction as the turn pipeline would, on `driver` (None: plans only)."""
     outcome = Outcome("too_long")
     text = case.text
+    answer = case.answer
     for _ in range(MAX_ROUNDS):
         ui = driver.dump_ui() if driver else suite.dumps[case.screen]
         started = time.perf_counter()
@@ -179,6 +186,9 @@ def play(brain: Brain, suite: Suite, case: Case, driver: SimDriver | None) -> Ou
                 outcome.kind = "check_fails" if spec.action in CHECKS else "step_fails"
                 outcome.failed, outcome.message = {"n": number, **step}, str(exc)
                 return outcome
+        if plan.question and answer and plan.remaining:
+            text, answer = answered(plan.remaining, answer), None  # the user answers; the turn goes on
+            continue
         if plan.question:
             outcome.kind, outcome.code, outcome.message = "ask", getattr(plan, "code", None), plan.question
             return outcome
