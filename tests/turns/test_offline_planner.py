@@ -129,7 +129,8 @@ def test_the_judge_plans_what_remains_on_the_next_screen_and_compares_the_refusa
     verdict = judge(OfflineBrain(), TRAINING, case("launcher", "act", {"checked": {"wifi_switch": False}}))
     assert verdict.outcome.kind == "refuse"  # "…" is not an instruction
     outcome = play_text("launcher", "open settings and turn off wifi")
-    assert outcome.kind == "act" and len(outcome.plans) == 2 and outcome.plans[0].remaining == "turn off wifi"
+    assert outcome.kind == "act" and len(outcome.plans) == 2
+    assert outcome.plans[0].remaining == "[done: open Settings] turn off wifi"
     coded = judge(Canned(BrainError("no", "not_on_screen")), TRAINING, case("login", "refuse", code="unsupported"))
     assert coded.problems == ["refused with code not_on_screen, not unsupported (no)"] and not coded.silently_wrong
 
@@ -227,7 +228,7 @@ def test_doubt_is_a_question_never_a_guess(screen: str, text: str, code: str, ch
             [{"action": "tap", "id": "com.android.settings:id/dark_theme_switch"}],
         ),
         ("login", "log in with my credentials", "log in as demo@example.com with password secret123", LOGIN),
-        ("login", "log in", "demo@example.com / secret123", LOGIN[:2]),
+        ("login", "log in", "demo@example.com / secret123", LOGIN),  # and signs in (it only filled the form in)
         ("login", "sign in as demo@example.com", "secret123", LOGIN),
         ("login", "sign in as demo@example.com", "it's 'secret123'", LOGIN),
         (
@@ -364,3 +365,26 @@ def test_clauses_are_cut_where_the_screen_says() -> None:
         {"action": "tap", "text": "About phone"},
         {"action": "assert_visible", "text": "CogniSim Virtual Phone"},
     ]
+
+
+def test_the_last_rounds_summary_says_what_the_rounds_before_it_did() -> None:
+    """The turn's reply is the last plan's summary: it names the first round's tap too."""
+    outcome = play_text("home", "tap the second item and then the fourth")
+    assert [step["text"] for plan in outcome.plans for step in plan.steps] == ["Item 2", "Item 4"]
+    assert outcome.message == 'I\'ll tap "Item 2" and tap "Item 4".'
+
+
+def test_a_switch_already_so_is_checked_so_that_the_flow_keeps_the_precondition() -> None:
+    assert plan("turn on wifi", "settings").steps == [
+        {"action": "assert_visible", "id": "com.android.settings:id/wifi_switch", "checked": True}
+    ]
+    assert plan("toggle wifi", "settings").steps == [{"action": "tap", "id": "com.android.settings:id/wifi_switch"}]
+
+
+def test_a_part_of_a_label_is_never_checked_absent_as_exact_text() -> None:
+    whole = {"action": "assert_not_visible", "text": "Invalid email or password"}
+    for text in ('assertNotVisible "Invalid"', 'check that the text "email or password" does not appear'):
+        assert plan(text, "login_error").steps == [whole]
+    after_tap = plan('tap Sign in and make sure "Invalid" is not shown', "login").steps
+    assert after_tap[-1] == {"action": "assert_not_visible", "text": "Invalid email or password"}
+    assert plan('assertNotVisible "Invalid"', "login").steps == [{"action": "assert_not_visible", "text": "Invalid"}]

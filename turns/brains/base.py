@@ -59,6 +59,8 @@ class Plan:
     already on). The caller runs `steps`, dumps the screen again and plans `remaining`
     against it. It is None when the whole instruction is planned. A plan with
     `remaining` and no question always has at least one step, so re-planning progresses.
+    The offline planner puts what it planned so far ahead of the rest (`[done: open Settings] turn
+    on Wi-Fi`), so that the last round's `summary`, which the turn's reply is made of, says it all.
 
     `choices`: with a question, the answers that pick each candidate ("OK (1st from the top)",
     "Bluetooth"), in the order listed; empty when the answer is a value to type ("Which password?").

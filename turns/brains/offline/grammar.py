@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from core.steps import KEYS
 
 from .known import app_package, known_element
-from .words import NUMBER, TIMES, UNIT, number, to_ms
+from .words import CLOSE, NUMBER, OPEN, TIMES, UNIT, number, to_ms
 
 
 @dataclass
 class Intent:
     kind: str
-    """login, credentials, screenshot, sleep, wait_for, ask, toggle, check_state, assert, assert_not, key, open,
-    restart, stop, long_press, type, clear, backspace, scroll_to, scroll_edge, swipe, scroll, tap, back_to,
+    """login, credentials, screenshot, sleep, wait_for, ask, toggle, check_state, assert, assert_not, dismiss, key,
+    open, restart, stop, long_press, type, clear, backspace, scroll_to, scroll_edge, swipe, scroll, tap, back_to,
     unsupported, duration."""
     target: str = ""
     text: str = ""
@@ -257,7 +257,8 @@ _APP_WORDS = (
     r"(?:\s+again)?(?:\s+(?:to|into|on))?(?:\s+(?:the\s+)?(?:login\s+demo|demo|login\s+app|demo\s+app|app|account))?"
 )
 _PASSWORD = (
-    r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|my)\s+)?(?:password|passcode|pw|pass)\b\s*(?:of\s+|is\s+|=\s*|:\s*)?"
+    r",?\s+(?:(?:with|and|using)\s+)?(?:(?:the|a|an|my)\s+)?(?:(?:wrong|bad|invalid|incorrect|fake)\s+)?"
+    r"(?:password|passcode|pw|pass)\b\s*(?:of\s+|is\s+|=\s*|:\s*)?"
     r"(?P<pw>\S+)"
 )
 _ACCOUNT = (
@@ -465,7 +466,7 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     r"(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
     r"(?P<tick>tick|untick|uncheck|deselect|unselect)\s+(?:the\s+)?(?P<target>.+?)",
     r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)(?P<neg>\s+not|n't)?\s+be\s+"
-    r"(?:turned\s+|switched\s+|set\s+)?(?P<state>on|off|enabled|disabled)",
+    r"(?:turned\s+|switched\s+|set\s+)?(?P<state>on|off|enabled|disabled|active|inactive)",
     r"(?:i|we)(?:\s+(?:want|need|would\s+like|wanna)|'d\s+like)\s+(?:the\s+)?(?P<target>.+?)\s+(?:to\s+be\s+)?"
     r"(?:turned\s+|switched\s+)?(?P<state>on|off|enabled|disabled)",
     r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",
@@ -494,7 +495,7 @@ def _toggle(m: re.Match[str]) -> Intent | None:
             intent = _toggle_of(m, named["n"])
             if intent is not None:
                 return intent
-    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
+    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
     if on is not None and m.groupdict().get("neg"):
         on = not on  # "make sure it's not off"
     target = m["target"] if "target" in m.re.groupindex else "it"
@@ -514,7 +515,7 @@ def _switch_to(m: re.Match[str]) -> Intent | None:
 
 def _toggle_of(m: re.Match[str], name: str) -> Intent | None:
     state = (m["state"] or "").lower() if "state" in m.re.groupindex and m["state"] else ""
-    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated")
+    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
     if on is not None and m.groupdict().get("neg"):
         on = not on
     return Intent("toggle", target=name, on=on)
@@ -536,11 +537,15 @@ def _set_unknown(m: re.Match[str]) -> Intent:
 @rule(
     r"(?P<verb>confirm|accept|approve|ok|dismiss|cancel|close)\s+(?:the\s+|this\s+|that\s+)?"
     r"(?:(?P<which>(?!(?:dialog|popup|pop-up|prompt|alert|modal)\b)[\w-]+(?:\s+[\w-]+)?)\s+)?"
-    r"(?:dialog|popup|pop-up|prompt|alert|modal)(?:\s+box)?"
+    r"(?:dialog|popup|pop-up|prompt|alert|modal)(?:\s+box)?",
+    # "dismiss the error": what closes it (a text that nothing closes is not on the screen to tap)
+    r"(?P<verb2>dismiss|close)\s+(?:the\s+|this\s+|that\s+)?(?:error|warning)(?:\s+(?:message|banner|toast|snackbar|text))?",
 )
 def _dialog(m: re.Match[str]) -> Intent:
     """ "confirm the dialog": its OK button; "dismiss the popup": its Cancel (a question when there are two);
     "dismiss the update dialog": the one below that title."""
+    if m.groupdict().get("verb2"):
+        return Intent("dismiss", target="the error")
     confirm = m["verb"].lower() in ("confirm", "accept", "approve", "ok")
     if m["which"]:
         return Intent("tap", target=f"{'ok' if confirm else 'dismiss'} on the {m['which']} dialog")
@@ -693,6 +698,17 @@ _VALUE = re.compile(
     r"(?:say|read|show|display|equal|be|contain|hold))\s+(?P<not>not\s+)?(?P<y>.+)",
     re.I,
 )
+# "text containing X", "anything that says X", "the message 'X'", "an 'X' warning": X, what the screen would show
+_DESCRIBED = re.compile(
+    r"(?:(?:any|an?|the|some)\s+)?(?:text|texts|label|labels|message|messages|string|words?|element|elements|thing|"
+    r"anything|something|item|line|title|error|warning|notice|banner)\s+(?:containing|that\s+contains?|which\s+contains?|"
+    r"with(?:\s+the\s+words?)?|saying|that\s+says|which\s+says|that\s+reads|reading|mentioning|that\s+mentions|"
+    r"including|that\s+includes)\s+(?P<x>.+)|"
+    rf"(?:(?:an?|the)\s+)?(?:(?:error|warning)\s+)?(?:text|label|message|string|word|title|greeting|error|warning|notice|"
+    rf"banner)\s+(?P<q>{OPEN}\d+{CLOSE})|"
+    rf"(?:(?:an?|the|any)\s+)?(?P<q2>{OPEN}\d+{CLOSE})\s+(?:text|label|message|string|word|warning|error|notice|banner)",
+    re.I,
+)
 # "the model should be X", "the greeting must not say Y": a check of a value, said without "check".
 _SHOULD = re.compile(
     r"(?:the\s+|my\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:should|must)\s+(?:not\s+|still\s+)?(?:be|say|read|show|display|equal|"
@@ -784,6 +800,8 @@ def check(clause: str) -> Intent | None:
         if said_first and re.match(r"(?:the|my|your)\s", value["y"], re.I):
             target = value["x"]  # "X is the model": the value said first
     target = target.strip(" ,")
+    if described := _DESCRIBED.fullmatch(target):
+        target = described["x"] or described["q"] or described["q2"]
     if not target:
         return None
     return Intent("assert_not" if negated else "assert", target=target, explicit=literal, says=says)

@@ -36,6 +36,9 @@ from .words import GENERIC, VERBS, canonical, clauses, correct_words, mask, norm
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
 # How the caller hands back the user's answer to a question (see `turns.brains.base.answered`).
 _ANSWER = re.compile(r"\s*\[answer:\s*(.*)\]\s*$", re.I | re.S)
+# What the rounds before planned, carried in `remaining` ahead of the rest: the last round's summary (the turn's
+# reply) says the whole turn ("tap the second item and then the fourth" named only the fourth).
+_DONE = re.compile(r"^\s*\[done:\s*(.*?)\]\s*", re.S)
 # Intents whose target is an element that a following "it" can stand for.
 _ELEMENTS = {"tap", "long_press", "toggle", "scroll_to", "assert", "assert_not", "wait_for", "type", "clear"}
 _APPS = "I know Settings and Login Demo; for another app, give its package name, like com.example.app."
@@ -165,6 +168,12 @@ _TROUBLE = frozenset(
 )
 
 
+# What failed, in "check that the sign in failed", "verify it fails": nothing but the attempt and the failure.
+_ATTEMPT = frozenset(
+    re.findall(r"\S+", "sign signing signed in login log logging logged it attempt the a an my this that app has did")
+)
+
+
 class OfflineBrain:
     """Deterministic English-to-steps planner; no network, no model."""
 
@@ -212,6 +221,8 @@ class _Planner(Resolver):
         answer = _ANSWER.search(text)
         if answer:
             text = text[: answer.start()]
+        if done := _DONE.match(text):
+            self.said, text = [part for part in done[1].split("; ") if part], text[done.end() :]
         self.masked = mask(text, self.labels)
         planned = self._understand(clauses(self.masked.text))
         if not planned:
@@ -309,6 +320,19 @@ class _Planner(Resolver):
                     borrowed = None  # "wifi off, then about phone": a row to tap, not another switch
                 if borrowed is not None and not borrowed.terse:
                     intent, clause = borrowed, previous.verb + clause
+                    intent.inherited = True
+            if (
+                intent is not None
+                and intent.kind == "toggle"
+                and intent.terse
+                and previous is not None
+                and previous.kind in ("check_state", "assert", "assert_not")
+                and re.search(r"\s(?:is|are)\s", clause, re.I)
+            ):
+                # "check that wifi is on and bluetooth is on": the check again, never a switch set without a verb
+                checked = parse("verify " + clause)
+                if checked is not None and checked.kind == "check_state":
+                    intent, clause = checked, "verify " + clause
                     intent.inherited = True
             fixed = correct_words(clause, self.label_words)
             fixed = tidy(fixed) if fixed else None
@@ -429,6 +453,7 @@ class _Planner(Resolver):
         sentence = f"I'll {_join(self.said)}" if self.said else ""
         if remaining and not question:
             sentence += f", then look at the screen again for the rest ({remaining})"
+            remaining = f"[done: {'; '.join(self.said)}] {remaining}"
         if self.notes:
             notes = "; ".join(self.notes)
             sentence = f"{sentence}; {notes}" if sentence else f"Nothing to do: {notes}"
@@ -455,11 +480,19 @@ class _Planner(Resolver):
         replaces the clause ("log in as … with password …").
         """
         value = _value(answer)
-        if intent.kind == "login" and intent.target and not intent.text and value:
-            credentials = parse(tidy(mask(answer).text))
-            if credentials is not None and credentials.kind in ("login", "credentials") and credentials.text:
-                intent.target, intent.text = credentials.target, credentials.text
-            else:
+        if intent.kind == "login" and not intent.text and value:
+            # "log in" asked which email and password: the answer gives them, or the password alone; it signs in
+            credentials = next(
+                (
+                    said
+                    for said in (parse(tidy(mask(text).text)) for text in (answer, value))
+                    if said is not None and said.kind in ("login", "credentials") and said.text
+                ),
+                None,
+            )
+            if credentials is not None:
+                intent.target, intent.text = credentials.target or intent.target, credentials.text
+            elif intent.target or not re.search(r"\s", value):
                 intent.text = value
         elif intent.kind == "type" and not intent.text and value and intent.target:
             intent.text = value
@@ -651,7 +684,11 @@ class _Planner(Resolver):
             raise Missing(f'I can\'t see a "{target}" switch on the screen.') from exc
         assert i is not None
         if intent.on is not None and (self.screen.checked(i) != (i in self.flipped)) == intent.on:
+            # Nothing to switch, but the state is what the rest relies on: checked, a flow exported or replayed
+            # from the turn keeps it as its precondition (zero steps lost it).
             self.notes.append(f"{name} is already {state}")
+            step = {"action": "assert_visible", **selector, "checked": intent.on}
+            self._add(step, f"check that {name} is {state}", same_screen=True)
             return
         self.flipped ^= {i}
         said = f"turn {state} {name}" if state else f"toggle {name}"
@@ -732,13 +769,35 @@ class _Planner(Resolver):
     def _assert(self, intent: Intent) -> None:
         if intent.pronoun and self.forced is None:
             raise Ask("What should I check for? Name it, please.", code="needs_value")
-        value = None if intent.explicit and not intent.says else self._labelled_value(intent.target)
+        labelled = None if intent.explicit and not intent.says else self._labelled_value(intent.target)
+        label, value = labelled or (None, None)
+        if label is not None:
+            # "Android version 14": the label and its value are two elements; both are checked
+            self._add({"action": "assert_visible", "text": label}, f'check that "{label}" is shown', same_screen=True)
+        elif not self.screen and self.steps and not self.masked.quoted(intent.target) and not intent.explicit:
+            words = self.masked.restore(intent.target).strip()
+            if re.fullmatch(r"(?:the\s+)?[A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)+\s+\d[\w.]*", words):
+                raise Later(words)  # which part is a label and which its value, the next screen says
         selector, name = (
             self._screen_named(intent.target)
             or (self._see(value) if value else None)
             or self._literal(intent)
             or self._see(intent.target)
         )
+        shown = bool(self.screen and name in self.screen.labels())
+        said = set(norm(name).split())
+        if (
+            set(selector) == {"text"}
+            and not self.masked.quoted(intent.target)
+            and not intent.explicit
+            and not shown
+            and said & _TROUBLE
+            and said <= _TROUBLE | _ATTEMPT | GENERIC
+        ):
+            # "check that the sign in failed": what shows it is the app's error, as "no error" checks its absence
+            selector, name = self._error_shown(selector, name)
+        if set(selector) == {"text"} and (holders := self._labels_holding(selector["text"])):
+            selector, name = {"text": holders[0]}, holders[0]  # "'Virtual Phone'" of "CogniSim Virtual Phone"
         self._add({"action": "assert_visible", **selector}, f'check that "{name}" is shown')
 
     def _literal(self, intent: Intent) -> tuple[Selector, str] | None:
@@ -755,8 +814,8 @@ class _Planner(Resolver):
         label = next((label for label in labels if norm(label) == said), words)
         return {"text": label}, label
 
-    def _labelled_value(self, ref: str) -> str | None:
-        """ "android version 14" on a screen with the label "Android version": the value, "14"."""
+    def _labelled_value(self, ref: str) -> tuple[str, str] | None:
+        """ "android version 14" on a screen with the label "Android version": the label and its value, "14"."""
         if not self.screen or self.masked.quoted(ref):
             return None
         words = re.sub(r"^(?:the|my|this)\s+", "", self.masked.restore(ref).strip(), flags=re.I)
@@ -764,10 +823,10 @@ class _Planner(Resolver):
             if len(norm(label)) > 2 and norm(words).startswith(norm(label) + " "):
                 rest = words[len(words) - len(norm(words)) + len(norm(label)) :].strip()
                 rest = re.sub(r"^(?:is|says|reads|shows|=|:)\s+", "", rest, flags=re.I)
-                if _SHOWN_WORD.fullmatch(rest) or _NOUN_WORD.fullmatch(rest):
-                    continue  # "Item 3 appears …": the label itself, not a value after it
+                if _SHOWN_WORD.fullmatch(rest) or _NOUN_WORD.fullmatch(rest) or set(norm(rest).split()) <= _TROUBLE:
+                    continue  # "Item 3 appears …", "sign in failed": the label itself, not a value after it
                 if rest and self.screen.confidence(words) < 0.8 and not needs_screen(rest):
-                    return rest
+                    return label, rest
         return None
 
     def _assert_not(self, intent: Intent) -> None:
@@ -785,6 +844,20 @@ class _Planner(Resolver):
         if set(selector) == {"text"} and not self.masked.quoted(intent.target) and misread and not shown:
             # "error message should", "longer an error": words of the sentence, not of the screen; "red", "nothing"
             raise Ask(f'What exactly should I check is not shown? (I read "{name}".)', code="needs_value")
+        if set(selector) == {"text"} and (holders := self._labels_holding(selector["text"], known=True)):
+            # "Invalid", "email or password" of "Invalid email or password": as exact text the part is never
+            # found, so the check would pass with the words on the screen. The label that holds them is checked
+            # (on a screen not seen yet, each label of our apps that holds them).
+            for other in holders[1:] if not self.screen else []:
+                self._add({"action": "assert_not_visible", "text": other}, f'check that "{other}" is not shown')
+            selector, name = {"text": holders[0]}, holders[0]
+        elif set(selector) == {"text"} and (scattered := self._label_with_words(selector["text"])) is not None:
+            label = self.screen.name_of(scattered) if self.screen else ""
+            raise Ask(
+                f'Should I check that "{label}" is not shown? (It holds the words of "{name}", not in that order.)',
+                [scattered],
+                labels=[label],
+            )
         if self.screen and set(selector) == {"text"} and not self.masked.quoted(intent.target):
             inside = self._label_inside(selector["text"])
             if inside is not None:
@@ -798,6 +871,20 @@ class _Planner(Resolver):
                 )
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
 
+    def _dismiss(self, intent: Intent) -> None:
+        """ "dismiss the error": the button that closes it; an error with none (a text of the form) is not closed."""
+        if not self.screen:
+            raise Later(f"dismiss {intent.target}")
+        found = self.screen.dismissers()
+        if self.forced is not None:
+            found = [self._take_forced()]
+        if not found:
+            raise Missing(f"Nothing on the screen closes {intent.target}: no Cancel or Close button is shown.")
+        if len(found) > 1:
+            labels = self.screen.choice_labels(found)
+            raise Ask(f"Which one should I tap: {', '.join(repr(label) for label in labels)}?", found, labels=labels)
+        self._add({"action": "tap", **self.screen.selector(found[0], "tap")}, f"tap {self.screen.name_of(found[0])}")
+
     def _error_shown(self, selector: Selector, said: str) -> tuple[Selector, str]:
         """What shows the app in front failed: its known error message; in an app not known, the word "error" as
         said ("no error message"), and a question for other words ("nothing went wrong")."""
@@ -810,6 +897,35 @@ class _Planner(Resolver):
                 code="needs_value",
             )
         return dict(known.selector), known.label
+
+    def _labels_holding(self, text: str, *, known: bool = False) -> list[str]:
+        """The labels on the screen that hold `text` as a part, in whole words ("Invalid" of "Invalid email or
+        password"), when no label is `text` itself: a check of the part as exact text would never find it.
+
+        With `known`, once the screen is not known, a label of our apps (`known.py`) too: a check that it is NOT
+        shown is only made stricter by looking for the whole label."""
+        if not self.screen and not known:
+            return []
+        said = norm(text)
+        labels = self.screen.labels() if self.screen else self.labels
+        if not said or any(norm(label) == said for label in labels):
+            return []
+        part = re.compile(rf"(?<!\w){re.escape(said)}(?!\w)")
+        return list(dict.fromkeys(label for label in labels if part.search(norm(label))))
+
+    def _label_with_words(self, text: str) -> int | None:
+        """An element whose label holds every word of `text` (two or more), though not as one part of it ("Invalid
+        password" beside "Invalid email or password")."""
+        if not self.screen:
+            return None
+        words = set(norm(text).split()) - GENERIC - _STRUCTURE
+        if len(words) < 2:
+            return None
+        for i in self.screen.shown:
+            for label in (self.screen.nodes[i].text, self.screen.nodes[i].content_desc):
+                if norm(label) != norm(text) and words <= set(norm(label).split()):
+                    return i
+        return None
 
     def _label_inside(self, text: str) -> int | None:
         """An element whose label is a part of `text`, with other words around it ("model is not Pixel")."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -205,6 +205,16 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
             re.I,
         ),
         lambda m: f"{m['v']} {m['a']} {m['s']} and {m['v']} {m['b']} {m['s']}",
+    ),
+    # "check that wifi and bluetooth are both on": each of them checked (or, after "make sure", set)
+    (
+        re.compile(
+            r"\b(?P<v>check|verify|confirm|assert|validate|make\s+sure|ensure)\s+(?:that\s+)?(?:both\s+)?"
+            rf"(?P<a>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+and\s+(?P<b>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+are\s+"
+            r"(?:both\s+|all\s+|each\s+)?(?P<n>not\s+)?(?P<s>on|off|enabled|disabled|active|inactive)\b",
+            re.I,
+        ),
+        lambda m: f"{m['v']} {m['a']} is {m['n'] or ''}{m['s']} and {m['v']} {m['b']} is {m['n'] or ''}{m['s']}",
     ),
     (re.compile(r"\b(?:both|each\s+of)\s+(?=[\w-]+(?:\s+[\w-]+)?\s+and\s)", re.I), ""),
     # "kill and reopen the app": both verbs take the object
@@ -639,6 +649,21 @@ def _unlist(text: str) -> str:
     return _LIST_MARK.sub(mark, text)
 
 
+@cache
+def _shapes(label: str) -> list[re.Pattern[str]]:
+    """Patterns of texts shaped as `label` (its words around a comma, as "Welcome, Demo!") with one capitalised
+    word said in place of one of its own: said in a check, it is one text, not two clauses."""
+    parts = re.split(r"([^\w@.'-]+)", label)
+    if not re.fullmatch(r"[\w'-]+(?:\s[\w'-]+)?,\s[\w'-]+(?:\s[\w'-]+)?[!.?]?", label):
+        return []
+    shapes = []
+    for k, part in enumerate(parts):
+        if part[:1].isupper() and part.isalpha():
+            pieces = [re.escape(p) if n != k else r"(?-i:[A-Z])[\w'-]*" for n, p in enumerate(parts)]
+            shapes.append(re.compile(rf"(?<![\w{OPEN}{CLOSE}]){''.join(pieces)}(?![\w{CLOSE}])", re.I))
+    return shapes
+
+
 def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     """Protect quoted text, then the given labels (case-insensitively) where they contain separators."""
     spans: list[str] = []
@@ -669,6 +694,10 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     }
     for label in sorted(splittable, key=len, reverse=True):
         text = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", lambda m: keep(m[0]), text, flags=re.I)
+    for label in sorted(splittable, key=len, reverse=True):
+        # "Welcome, Admin!" beside the label "Welcome, Demo!": a text of the same shape, one name changed
+        for pattern in _shapes(label):
+            text = pattern.sub(lambda m: keep(m[0]), text)
     text = " ".join(_EMOTICON.sub(" ", _EMOJI.sub(" ", text)).split())
     for pattern, replacement in _IDIOMS:
         text = pattern.sub(replacement, text)
