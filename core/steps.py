@@ -384,6 +384,8 @@ class AskUser(_Step):
     action: Literal["ask_user"]
     prompt: Long
     choices: Annotated[list[Short], Field(min_length=1, max_length=MAX_CHOICES)] | SkipJsonSchema[None] = None
+    secret: bool = False
+    """The answer is a secret (a password, a PIN): kept as the session's secrets keep a typed one."""
 
 
 class Sleep(_Step):
@@ -628,6 +630,8 @@ def _parse(data: Any, depth: int) -> StepSpec:
     except ValidationError as exc:
         raise _invalid(exc, action) from None
     params = step.model_dump(by_alias=True, exclude_none=True, exclude={"action", *COMMON_FIELDS, "secret"})
+    if isinstance(step, AskUser) and step.secret:  # the question says so to whoever answers it
+        params["secret"] = True
     timeout_ms = step.timeout_ms or settings.STEP_DEFAULT_TIMEOUT_MS
     if isinstance(step, WaitFor):
         params["timeout_ms"] = step.timeout_ms or WAIT_FOR_DEFAULT_MS

@@ -21,6 +21,7 @@ starts the next waiting one.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from sessions.models import Screen, SessionEvent, Step, TestSession
 from sessions.services import locked_session, step_submit
 
 from .accumulate import window_for
-from .brains import BrainError, answered, brain_from_env
+from .brains import BrainError, Plan, answered, brain_from_env
 from .models import Turn
 
 logger = logging.getLogger("cognisim.turns")
@@ -198,14 +199,15 @@ def turn_plan(*, turn_id: Any, chain_token: str) -> None:
     outcome = "question" if plan.question else "planned" if plan.steps else "nothing"
     metrics.turn_planned(brain=brain_name, outcome=outcome, seconds=time.monotonic() - started)
     _log(turn, "brain_complete", steps=len(plan.steps), question=bool(plan.question), ms=_ms(started))
+    planned = _secrets_kept(plan)
     try:
-        steps = [step_submit(session_id=session.pk, owner=session.owner, data=data, ring=False) for data in plan.steps]
+        steps = [step_submit(session_id=session.pk, owner=session.owner, data=data, ring=False) for data in planned]
     except ServiceError as exc:
         return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=exc.message)
     except StepInvalid as exc:
         return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=f"I planned an invalid step: {exc.message}")
     Turn.objects.filter(pk=turn.pk).update(
-        plan=[*turn.plan, *_masked(plan.steps)],
+        plan=[*turn.plan, *_masked(planned)],
         step_ids=[*turn.step_ids, *(s.pk for s in steps)],
         remaining=plan.remaining or "",
         summary=plan.summary,
@@ -216,9 +218,30 @@ def turn_plan(*, turn_id: Any, chain_token: str) -> None:
         turn_end(turn_id=turn.pk, status=Turn.Status.COMPLETED, reply=plan.summary, code=getattr(plan, "code", None))
 
 
+SECRET_WORDS = re.compile(
+    r"\b(?:pass(?:word|code|phrase)s?|pins?|secrets?|tokens?|otp|api[ -]?keys?|"
+    r"(?:verification|security|access|one[- ]time|2fa|mfa|sms) codes?)\b",
+    re.IGNORECASE,
+)
+"""What a question asks for when its answer is a secret ("What password should I sign in … with?")."""
+
+
+def _secrets_kept(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's steps, with its question marked `secret` when it asks for a value that is one (a password,
+    a PIN, a token: never when it offers choices, which are labels of the screen), and a step that types an
+    answered secret (`${_ANSWER_<n>}`) marked `secret`, so it is typed as one whichever brain planned it."""
+    return [{**step, "secret": True} if _keeps_a_secret(step) else step for step in plan.steps]
+
+
+def _keeps_a_secret(step: dict[str, Any]) -> bool:
+    if step.get("action") == "ask_user":
+        return not step.get("choices") and bool(SECRET_WORDS.search(str(step.get("prompt", ""))))
+    return step.get("action") == "type" and "${_ANSWER_" in str(step.get("text"))
+
+
 def _masked(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The plan as the turn keeps it: the text of a secret step is not kept."""
-    return [{**s, "text": "••••"} if s.get("secret") else s for s in steps]
+    return [{**s, "text": "••••"} if s.get("secret") and "text" in s else s for s in steps]
 
 
 def _ms(started: float) -> int:

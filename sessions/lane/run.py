@@ -269,6 +269,8 @@ def _ask(lane: Lane, step: Step) -> None:
         payload = {"input_id": step.pk, "step_id": step.pk, "step_index": step.index, "prompt": step.params["prompt"]}
         if step.params.get("choices"):
             payload["choices"] = step.params["choices"]
+        if step.params.get("secret"):
+            payload["secret"] = True
         event_append(session=session, type=SessionEvent.Type.USER_INPUT_REQUIRED, payload=payload)
 
 

@@ -108,6 +108,15 @@ def _typed_secret(params: dict[str, Any], index: int, secrets: dict[str, str]) -
     return name, secrets_resolve(params["text"], secrets), {**params, "text": "${" + name + "}"}
 
 
+def _answered_secret(session: TestSession, step: Step, value: str) -> str:
+    """The answer to a secret question goes to the (locked) session's secrets under a name of its own; the
+    step's result, the state and whoever reads them get the reference `${_ANSWER_<index>}`, which a later
+    step (the agent's secret `type`) names to use it."""
+    name = f"_ANSWER_{step.index}"
+    session.secrets = {**session.secrets, name: value}
+    return "${" + name + "}"
+
+
 def _new_step(session: TestSession, spec: StepSpec, *, scheduled_at: Any, deferred: bool) -> Step:
     """Append one validated step to the locked session, with its decision and its event."""
     params, index = spec.params, session.next_index
@@ -330,6 +339,8 @@ def session_input(
         if cancel:
             fields.update(status=Step.Status.CANCELLED, error={"code": "input_cancelled", "message": "Not answered."})
         else:
+            if step.params.get("secret"):
+                value = _answered_secret(session, step, value)
             inputs = {**session.current_state.get("inputs", {}), str(step.index): value}
             after = {**session.current_state, "inputs": inputs}
             patch = json_diff(session.current_state, after)
@@ -339,7 +350,7 @@ def session_input(
         step.refresh_from_db()
         step.session = session
         session.last_activity_at = now
-        session.save(update_fields=["current_state", "last_activity_at"])
+        session.save(update_fields=["current_state", "last_activity_at", "secrets"])
         step_event(step=step)
         transaction.on_commit(partial(metrics.step_finished, step=step))
         set_status(session, Status.RUNNING)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from django.conf import settings
 
 from devices.drivers.sim import set_sim_faults
-from sessions.models import Step
-from tests.live import Rest, Socket, wait_ready
+from sessions.models import SessionEvent, Step, TestSession
+from tests.live import Rest, Socket, step_done, wait_ready
 from turns.models import Turn
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -116,3 +117,49 @@ def test_chat_over_rest_and_a_plan_that_cannot_be_made_is_answered_not_crashed(s
     assert rest.post(f"/api/sessions/{session['id']}/turns/", {"text": ""}).status == 400
     turns = rest.get(f"/api/sessions/{session['id']}/turns/").body
     assert [t["status"] for t in turns] == ["FAILED"] and turns[0]["reply"] == answer["text"]
+
+
+def run_step(sock, step):
+    """Run one step over the socket and return its last STEP_STATUS."""
+    sock.send({"type": "EXECUTE_SINGLE", "step": step, "request_id": step["action"]})
+    ack = sock.wait_for(lambda m: m.get("type") == "ACK" and m.get("request_id") == step["action"])
+    return sock.wait_for(step_done(ack["step_id"]), timeout=60)
+
+
+def everything_about(rest, session_id, sock):
+    """Every place a session's data is served or kept, as text: REST answers, the socket's messages, the rows."""
+    texts = {
+        "steps": rest.get(f"/api/sessions/{session_id}/steps/").body,
+        "events": rest.get(f"/api/sessions/{session_id}/events/?after=0&limit=5000").body,
+        "capture bundle": rest.get(f"/api/sessions/{session_id}/capture/").body,
+        "turns": rest.get(f"/api/sessions/{session_id}/turns/").body,
+        "session": rest.get(f"/api/sessions/{session_id}/").body,
+        "socket": sock.received,
+        "step rows": list(Step.objects.filter(session_id=session_id).values()),
+        "event rows": list(SessionEvent.objects.filter(session_id=session_id).values("payload")),
+        "turn rows": list(Turn.objects.filter(session_id=session_id).values()),
+        "state": list(TestSession.objects.filter(pk=session_id).values("initial_state", "current_state", "error")),
+    }
+    return {where: json.dumps(text, default=str) for where, text in texts.items()}
+
+
+def test_a_password_the_agent_asks_for_is_a_secret_everywhere_and_signs_in(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[0].serial, app="com.cognisim.demo")
+    turn_id = chat(sock, "sign in as demo@example.com")
+    asked = sock.wait_for(lambda m: m.get("type") == "USER_INPUT_REQUIRED", timeout=60)
+    assert "password" in asked["prompt"].lower() and asked.get("secret") is True, asked
+    sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "value": "secret123"})
+    reply = agent_reply(sock)
+    assert reply["turn_id"] == turn_id and reply["status"] == "COMPLETED", reply
+    assert run_step(sock, {"action": "assert_visible", "text": "Welcome, Demo!"})["status"] == "COMPLETED"
+
+    question = Step.objects.get(pk=asked["step_id"])
+    assert question.params.get("secret") is True and question.result["value"].startswith("${")
+    typed = Step.objects.get(session_id=session["id"], action="type", params__into__id="com.cognisim.demo:id/password")
+    assert typed.params["text"].startswith("${")  # typed as a secret
+    leaks = [
+        where
+        for where, text in everything_about(Rest(stack.base_url, alice), session["id"], sock).items()
+        if "secret123" in text
+    ]
+    assert leaks == []

@@ -51,7 +51,9 @@ class Plan:
     planned, and `remaining` holds the instruction from the doubtful part on. Once the
     user has answered, the caller plans `answered(remaining, answer)` against the screen
     as it is then. Without a question, no step is `ask_user` unless the user asked for
-    one ("ask me for the code").
+    one ("ask me for the code"). A question asking for a secret (a password) is marked `secret` by
+    the pipeline, and its answer comes back as a reference, `${_ANSWER_<n>}`: a brain types it as
+    written, in a secret `type` step (the device's worker fills the value in).
 
     `remaining`: the part of the instruction that could not be planned against the
     screen the brain was given because it needs to see a later one (for instance "turn

@@ -64,7 +64,8 @@ Never guess:
 - When part of the instruction needs the screen the steps lead to ("open Settings, then turn on Wi-Fi"),
   plan the steps up to there and put the rest of the instruction in "remaining": it is planned again on
   the new screen.
-An instruction ending with "[answer: …]" carries the user's answer to your question.
+An instruction ending with "[answer: …]" carries the user's answer to your question. An answer written as
+${NAME} is a secret the user gave (a password): type it exactly as written, with "secret": true.
 """
 
 

@@ -215,7 +215,8 @@ function renderStep(step) {
   }
   const answer = row.querySelector(".answer");
   if (step.action === "ask_user" && step.status === "COMPLETED" && step.result) {
-    const value = step.params?.secret ? MASK : step.result.value === "" ? "(empty)" : `“${step.result.value}”`;
+    const secret = step.params?.secret || step.result.value === `\${_ANSWER_${step.index}}`; // (params may come later)
+    const value = secret ? MASK : step.result.value === "" ? "(empty)" : `“${step.result.value}”`;
     answer.textContent = `Answer: ${value}`;
   } else if (step.action === "ask_user" && step.status === "CANCELLED") {
     answer.textContent = "No answer: the question was cancelled.";
@@ -355,7 +356,12 @@ function onEvent(event) {
     }
     case "USER_INPUT_REQUIRED":
       // The event carries the choices: a step from chat, or one replayed after a reload, has no params yet.
-      state.inputs.set(event.step_id, { inputId: event.input_id, prompt: event.prompt, choices: event.choices });
+      state.inputs.set(event.step_id, {
+        inputId: event.input_id,
+        prompt: event.prompt,
+        choices: event.choices,
+        secret: Boolean(event.secret),
+      });
       return syncInputDialog();
     case "AGENT_MESSAGE":
       return agentMessage(event);
@@ -633,7 +639,7 @@ function syncInputDialog() {
 
 function openInputDialog(stepId, input) {
   const dialog = $("#input-dialog");
-  const secret = Boolean(state.steps.get(stepId)?.params?.secret);
+  const secret = input.secret || Boolean(state.steps.get(stepId)?.params?.secret);
   dialog.dataset.stepId = stepId;
   dialog.dataset.inputId = input.inputId;
   $("#input-prompt").textContent = input.prompt;

@@ -27,7 +27,11 @@ const FIELD_LABELS = {
   backoff: "Backoff",
   optional: "Optional: a failure here does not fail a run",
 };
-const LABEL_BY_ACTION = { swipe: { duration_ms: "Duration (ms)" }, into: "Into" };
+const LABEL_BY_ACTION = {
+  swipe: { duration_ms: "Duration (ms)" },
+  ask_user: { secret: "Secret answer (a password: masked everywhere)" },
+  into: "Into",
+};
 export const FROM_TO = "from → to";
 
 function specOf(field, action, defaults) {
