@@ -201,7 +201,10 @@ def turn_plan(*, turn_id: Any, chain_token: str) -> None:
     _log(turn, "brain_complete", steps=len(plan.steps), question=bool(plan.question), ms=_ms(started))
     planned = _secrets_kept(plan)
     try:
-        steps = [step_submit(session_id=session.pk, owner=session.owner, data=data, ring=False) for data in planned]
+        steps = [
+            step_submit(session_id=session.pk, owner=session.owner, data=data, ring=False, batch=f"turn-{turn.pk}")
+            for data in planned
+        ]
     except ServiceError as exc:
         return turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=exc.message)
     except StepInvalid as exc:
@@ -272,6 +275,7 @@ def turn_respond(*, turn_id: Any, chain_token: str) -> Next:
     if failed is not None:
         reason = (failed.error or {}).get("message") or f"it ended {failed.status.lower()}"
         reply = f"Step {failed.index + 1} ({failed.action}) did not pass: {reason}"  # numbered from 1, as people count
+        reply = _not_run(reply, [s for s in steps if s.index > failed.index], turn.remaining)
         turn_end(turn_id=turn.pk, status=Turn.Status.FAILED, reply=reply, code="step_failed")
         return Next()
     if turn.remaining:
@@ -286,6 +290,19 @@ def turn_respond(*, turn_id: Any, chain_token: str) -> Next:
     reply = f"{said}: done, {done} step{'s' * (done != 1)} passed."
     turn_end(turn_id=turn.pk, status=Turn.Status.COMPLETED, reply=reply)
     return Next()
+
+
+def _not_run(reply: str, later: list[Step], remaining: str) -> str:
+    """The reply to a failed step, saying what did not happen after it: the turn's later steps (the lane
+    cancelled them) and the rest of the instruction, not planned."""
+    named = [f"{s.index + 1} ({s.action})" for s in later]
+    said = []
+    if named:
+        listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        said.append(f"run step{'s' * (len(named) > 1)} {listed}")
+    if remaining:
+        said.append(f'go on with "{" ".join(remaining.split())}"')
+    return f"{reply.rstrip('.')}. I did not {', nor '.join(said)}." if said else reply
 
 
 def turn_end(*, turn_id: Any, status: str, reply: str, code: str | None = None) -> None:

@@ -35,7 +35,14 @@ from ..dispatch import lane_listen, lane_open, lane_ring, lane_unlisten
 from ..events import screen_save, screen_store, step_event
 from ..models import Step, TestSession
 from ..secrets import secrets_mask_png, secrets_mask_xml
-from ..services.base import locked_session, release_device, set_status, state_rebuild, steps_cancel_pending
+from ..services.base import (
+    locked_session,
+    release_device,
+    set_status,
+    state_rebuild,
+    steps_cancel,
+    steps_cancel_pending,
+)
 from .run import Lane, screen_read_finish, screen_read_hurry, step_claim, step_run
 
 logger = logging.getLogger(__name__)
@@ -117,6 +124,8 @@ def _drain(lane: Lane, *, linger: bool) -> None:
                 screen_read_finish(lane)
                 _stop_at_failure(lane.session_id)
                 return
+            if step.batch and _batch_failed(lane, step):
+                continue
             if lane.status == Status.READY:
                 _running(lane)
             if not step_claim(lane, step):
@@ -191,6 +200,18 @@ def _pending(lane: Lane) -> tuple[list[Step], bool]:
             return queued, True
         queued.append(step)
     return queued, False
+
+
+def _batch_failed(lane: Lane, step: Step) -> bool:
+    """Whether a step before this one in its batch (a chat turn's steps) failed: then it is cancelled, not run."""
+    earlier = Step.objects.filter(session=lane.session_id, batch=step.batch, index__lt=step.index)
+    if not earlier.filter(status=Step.Status.FAILED, optional=False).exists():
+        return False
+    with transaction.atomic():
+        session = locked_session(lane.session_id)
+        queued = session.steps.filter(pk=step.pk, status=Step.Status.QUEUED)
+        steps_cancel(session, queued, reason="earlier_step_failed")
+    return True
 
 
 def _running(lane: Lane) -> None:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import metrics
@@ -159,6 +159,12 @@ def steps_cancel_pending(session: TestSession, *, reason: str) -> int:
     INVOKE decision; the steps that never ran (and a question waiting for its answer) get a SKIP.
     """
     pending = session.steps.exclude(status__in=Step.TERMINAL)
+    return steps_cancel(session, pending, reason=reason)
+
+
+def steps_cancel(session: TestSession, pending: QuerySet[Step], *, reason: str) -> int:
+    """Cancel these steps of the locked session, as `steps_cancel_pending` does (a running one keeps its INVOKE
+    decision)."""
     steps = list(pending.order_by("index"))
     if not steps:
         return 0

@@ -75,7 +75,14 @@ def _rate_limit_slot(owner: AbstractBaseUser, limit: int) -> Any:
 
 
 def _step(
-    session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, params: Any, deferred: bool = False
+    session_id: Any,
+    spec: StepSpec,
+    *,
+    index: int,
+    scheduled_at: Any,
+    params: Any,
+    deferred: bool = False,
+    batch: str = "",
 ) -> Step:
     """A step of `spec`, not saved yet."""
     return Step(
@@ -87,14 +94,19 @@ def _step(
         max_retries=spec.max_retries,
         backoff=spec.backoff,
         optional=spec.optional,
+        batch=batch,
         status=Step.Status.DEFERRED if deferred else Step.Status.QUEUED,
         scheduled_at=scheduled_at,
     )
 
 
-def _step_row(session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any) -> Step:
+def _step_row(
+    session_id: Any, spec: StepSpec, *, index: int, scheduled_at: Any, deferred: bool, params: Any, batch: str
+) -> Step:
     """A step with its decision (INVOKE, or DEFER for the rate limit)."""
-    step = row_insert(_step(session_id, spec, index=index, scheduled_at=scheduled_at, params=params, deferred=deferred))
+    step = row_insert(
+        _step(session_id, spec, index=index, scheduled_at=scheduled_at, params=params, deferred=deferred, batch=batch)
+    )
     kind, reason = (Decision.Kind.DEFER, "rate_limit") if deferred else (Decision.Kind.INVOKE, "")
     schedule_at = scheduled_at if deferred else None
     row_insert(Decision(session_id=session_id, step=step, kind=kind, reason=reason, schedule_at=schedule_at))
@@ -117,14 +129,16 @@ def _answered_secret(session: TestSession, step: Step, value: str) -> str:
     return "${" + name + "}"
 
 
-def _new_step(session: TestSession, spec: StepSpec, *, scheduled_at: Any, deferred: bool) -> Step:
+def _new_step(session: TestSession, spec: StepSpec, *, scheduled_at: Any, deferred: bool, batch: str) -> Step:
     """Append one validated step to the locked session, with its decision and its event."""
     params, index = spec.params, session.next_index
     if spec.secret:
         name, value, params = _typed_secret(params, index, session.secrets)
         session.secrets = {**session.secrets, name: value}
         session.save(update_fields=["secrets"])
-    step = _step_row(session.pk, spec, index=index, scheduled_at=scheduled_at, deferred=deferred, params=params)
+    step = _step_row(
+        session.pk, spec, index=index, scheduled_at=scheduled_at, deferred=deferred, params=params, batch=batch
+    )
     step.session = session
     extra = {"reason": "rate_limit", "schedule_at": scheduled_at.isoformat()} if deferred else {}
     event_append(
@@ -147,7 +161,9 @@ def _queue(device_id: Any) -> str:
     return f"device-{_SERIALS[device_id]}"
 
 
-def _append_fast(session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ring: bool) -> Step | None:
+def _append_fast(
+    session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ring: bool, batch: str = ""
+) -> Step | None:
     """The usual case: reserve the step's index and its event's number on a session of the owner's that takes
     steps now (`session_update`), insert the step, its decision and its event, ring after commit — one
     statement on PostgreSQL, one per row on SQLite. None when the session is not such a one (missing,
@@ -157,7 +173,7 @@ def _append_fast(session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ri
     except ValueError:  # not a session id at all: the full path answers 404
         return None
     now = timezone.now()
-    step = _step(key, spec, index=0, scheduled_at=now, params=spec.params)
+    step = _step(key, spec, index=0, scheduled_at=now, params=spec.params, batch=batch)
     event = SessionEvent(session_id=key, seq=0, type=SessionEvent.Type.STEP_STATUS)
     if connection.vendor == "postgresql":
         reserved = _append_one_statement(step, event, owner, now)
@@ -226,32 +242,33 @@ def _append_one_statement(step: Step, event: SessionEvent, owner: AbstractBaseUs
 
 
 @retry_on_deadlock
-def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any, ring: bool = True) -> Step:
+def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any, ring: bool = True, batch: str = "") -> Step:
     """Validate a step request and append it to the owner's session (the REST and socket entry point).
 
     After commit the device's lane is rung; a step over the rate limit is DEFERRED to the moment
     the window allows; a step for an IDLE session first sets its device up again. `ring=False`
-    when the caller's own chain drains the lane next (a chat turn).
+    when the caller's own chain drains the lane next (a chat turn). Steps of one `batch` (a chat turn's)
+    stop at the first of them that fails: the lane cancels the rest (`Step.batch`).
     """
     spec = step_parse(data)
     limit = _rate_limit(owner)
     if not (limit or spec.secret):  # nothing to lock first: on PostgreSQL the append is one statement
         with transaction.atomic() if connection.vendor != "postgresql" else contextlib.nullcontext():
-            step = _append_fast(session_id, owner, spec, ring=ring)
+            step = _append_fast(session_id, owner, spec, ring=ring, batch=batch)
         if step is not None:
             return step
     with transaction.atomic():
         scheduled_at = _rate_limit_slot(owner, limit)
         deferred = scheduled_at > timezone.now()
         fast = limit and not (deferred or spec.secret)  # (without a limit, it was tried above)
-        if fast and (step := _append_fast(session_id, owner, spec, ring=ring)) is not None:
+        if fast and (step := _append_fast(session_id, owner, spec, ring=ring, batch=batch)) is not None:
             return step
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to run more steps.")
         if session.status == Status.IDLE:
             session_wake(session)  # its chain(setup, drain) runs this step too
-        step = _new_step(session, spec, scheduled_at=scheduled_at, deferred=deferred)
+        step = _new_step(session, spec, scheduled_at=scheduled_at, deferred=deferred, batch=batch)
         # A PENDING session's chain(setup, drain) is on its way and drains this step too.
         if ring and not deferred and session.device is not None and session.status != Status.PENDING:
             lane_ring_on_commit(session_id=session.pk, queue=session.device.queue)

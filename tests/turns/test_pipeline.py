@@ -126,6 +126,17 @@ def run_step(sock, step):
     return sock.wait_for(step_done(ack["step_id"]), timeout=60)
 
 
+def sign_in(sock):
+    """From the demo's login screen to its welcome screen, step by step."""
+    for step in (
+        {"action": "type", "text": "demo@example.com", "into": {"id": "email"}},
+        {"action": "type", "text": "secret123", "into": {"id": "password"}, "secret": True},
+        {"action": "tap", "id": "sign_in"},
+        {"action": "assert_visible", "text": "Welcome, Demo!"},
+    ):
+        assert run_step(sock, step)["status"] == "COMPLETED", step
+
+
 def everything_about(rest, session_id, sock):
     """Every place a session's data is served or kept, as text: REST answers, the socket's messages, the rows."""
     texts = {
@@ -163,3 +174,28 @@ def test_a_password_the_agent_asks_for_is_a_secret_everywhere_and_signs_in(stack
         if "secret123" in text
     ]
     assert leaks == []
+
+
+def test_the_steps_of_a_turn_after_its_failed_step_do_not_run_and_the_reply_says_so(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[0].serial, app="com.cognisim.demo")
+    sign_in(sock)
+    chat(sock, "check that the greeting says Hello, then sign out")
+    reply = agent_reply(sock)
+    check, sign_out = Step.objects.filter(session_id=session["id"]).order_by("-index")[:2][::-1]
+    assert (check.action, check.status) == ("assert_visible", "FAILED")
+    assert (sign_out.action, sign_out.params, sign_out.status) == ("tap", {"text": "Sign out"}, "CANCELLED")
+    cancelled = sock.first(lambda m: m.get("step_id") == sign_out.pk and m.get("status") == "CANCELLED")
+    assert cancelled["reason"] == "earlier_step_failed"
+    assert reply["status"] == "FAILED" and f"step {sign_out.index + 1} (tap)" in reply["text"], reply
+    assert "did not run" in reply["text"], reply
+
+    chat(sock, "tap Item 45")  # the list does not reach it in 10 swipes
+    reply = agent_replies(sock, 2)[1]
+    scroll, tap = Step.objects.filter(session_id=session["id"]).order_by("-index")[:2][::-1]
+    assert (scroll.action, scroll.status, tap.action, tap.status) == (
+        "scroll_until_visible",
+        "FAILED",
+        "tap",
+        "CANCELLED",
+    )
+    assert reply["status"] == "FAILED" and f"step {tap.index + 1} (tap)" in reply["text"], reply
