@@ -123,8 +123,11 @@ const over = () => TERMINAL_SESSION.has(state.status);
 
 // ---------- secrets: text typed into password fields shows as ••••••
 
+// The server keeps a secret `type` step's text apart: its params say `${_TYPED_<its index>}` (docs/api.md),
+// whoever sent it (this page, another tab, the agent).
 function isSecret(step) {
-  return Boolean(step.params?.secret) || state.secretSteps.has(step.id);
+  const kept = step.action === "type" && step.params?.text === `\${_TYPED_${step.index}}`;
+  return kept || Boolean(step.params?.secret) || state.secretSteps.has(step.id);
 }
 
 function markSecret(stepId, text) {
