@@ -10,7 +10,8 @@ from . import services
 
 
 async def on_chat(consumer: Any, message: dict[str, Any], request_id: Any) -> None:
-    turn = await database_sync_to_async(services.turn_message_add)(
+    added = await database_sync_to_async(services.turn_message_add)(
         session_id=consumer.session_id, owner=consumer.scope["user"], text=message.get("text")
     )
-    await consumer.reply("ACK", request_id, turn_id=turn.pk)
+    waiting = {"waits_for_input": added.waits_for_input} if added.waits_for_input else {}
+    await consumer.reply("ACK", request_id, turn_id=added.turn.pk, **waiting)

@@ -111,7 +111,16 @@ def _current(turn_id: Any, chain_token: str, *related: str) -> Turn | None:
     return turn if turn is not None and turn.chain_token == chain_token else None
 
 
-def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> Turn:
+@dataclass(frozen=True)
+class ChatAdded:
+    """The turn a chat message joined, and the question it waits behind: while the session waits for an answer
+    (`USER_INPUT_REQUIRED`), a new message is planned only once that question is answered or cancelled."""
+
+    turn: Turn
+    waits_for_input: dict[str, Any] | None = None
+
+
+def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> ChatAdded:
     """A chat message joins the session's accumulating turn, or opens a new one (whose chain starts now,
     or when the turn before it ends)."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
@@ -126,16 +135,25 @@ def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> 
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to chat.")
+        waiting = _question_waiting(session)
         message = {"text": text.strip(), "at": time.time()}
         turn = Turn.objects.filter(session=session, status=Turn.Status.ACCUMULATING).order_by("-id").first()
         if turn is not None:
             turn.messages = [*turn.messages, message]
             turn.save(update_fields=["messages"])
-            return turn  # its chain is on its way, or waits for the turn before it
+            return ChatAdded(turn, waiting)  # its chain is on its way, or waits for the turn before it
         turn = Turn.objects.create(session=session, messages=[message])
         if not Turn.objects.filter(session=session, status__in=ACTIVE).exists():
             _start_on_commit(turn, session, accumulate=True)
-    return turn
+    return ChatAdded(turn, waiting)
+
+
+def _question_waiting(session: TestSession) -> dict[str, Any] | None:
+    """The question the (locked) session waits for an answer to, as its USER_INPUT_REQUIRED names it."""
+    if session.status != TestSession.Status.WAITING_INPUT:
+        return None
+    step = session.steps.filter(action="ask_user", status=Step.Status.RUNNING).order_by("index").first()
+    return {"input_id": step.pk, "prompt": step.params["prompt"]} if step is not None else None
 
 
 def _mutex(turn: Turn) -> Lock | None:

@@ -199,3 +199,22 @@ def test_the_steps_of_a_turn_after_its_failed_step_do_not_run_and_the_reply_says
         "CANCELLED",
     )
     assert reply["status"] == "FAILED" and f"step {tap.index + 1} (tap)" in reply["text"], reply
+
+
+def test_a_chat_sent_while_a_question_waits_is_told_so_and_runs_after_the_answer(stack, devices, alice):
+    session, sock = open_chat(stack, alice, devices[1].serial, app="com.cognisim.demo")
+    chat(sock, "sign in as demo@example.com")
+    asked = sock.wait_for(lambda m: m.get("type") == "USER_INPUT_REQUIRED", timeout=60)
+
+    sock.send({"type": "CHAT", "text": "take a screenshot", "request_id": "later"})
+    ack = sock.wait_for(lambda m: m.get("type") == "ACK" and m.get("request_id") == "later")
+    assert ack["waits_for_input"] == {"input_id": asked["input_id"], "prompt": asked["prompt"]}, ack
+    answer = Rest(stack.base_url, alice).post(f"/api/sessions/{session['id']}/turns/", {"text": "take a screenshot"})
+    assert answer.status == 202 and answer.body["id"] == ack["turn_id"]
+    assert answer.body["waits_for_input"] == ack["waits_for_input"]
+
+    sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "cancel": True})
+    replies = agent_replies(sock, 2)
+    assert replies[1]["turn_id"] == ack["turn_id"] and replies[1]["status"] == "COMPLETED", replies
+    turns = Rest(stack.base_url, alice).get(f"/api/sessions/{session['id']}/turns/").body
+    assert "waits_for_input" not in turns[0]

@@ -975,6 +975,10 @@ $("#chat-form").addEventListener("submit", async (event) => {
   if (!socket.live) mine.append(el("span", { class: "muted small waiting", text: " (sent when connected)" }));
   try {
     const ack = await socket.request({ type: "CHAT", text });
+    if (ack.waits_for_input) {
+      const { prompt } = ack.waits_for_input;
+      chatLine("system", `This waits for your answer to “${prompt}”: it runs once that question is answered or cancelled.`);
+    }
     if (ack.turn_id !== undefined) {
       const line = state.turns.get(ack.turn_id);
       if (line?.classList.contains("thinking")) line.parentElement.append(line); // keep it after the new line
