@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("test_sessions", "0008_block_journal"),
+        ("test_sessions", "0009_sealed_secrets"),
     ]
 
     operations = [
