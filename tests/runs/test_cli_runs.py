@@ -230,37 +230,52 @@ def test_stream_lines_come_in_the_order_things_happened(stack, devices, alice, t
     assert told == [f"{n} {what}" for n in range(1, 6) for what in ("started", "passed")], done.stdout
 
 
+class LiveCli:
+    """`cognisim run` in the background, from `cwd`: its output read line by line as it comes."""
+
+    def __init__(self, stack, token, *argv, cwd):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+        argv = [sys.executable, "-m", "cognisim_site.runcli", *argv, "--server", stack.base_url, "--token", token]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout])
+        self.reader.start()
+
+    def wait_line(self, words: str) -> str:
+        while not self.seen or words not in self.seen[-1]:
+            self.seen.append(self.lines.get(timeout=60))
+        return self.seen[-1]
+
+    def finish(self, timeout: float = 120) -> int:
+        """Its exit code, once every line it printed is in `seen`."""
+        code = self.process.wait(timeout=timeout)
+        self.reader.join(timeout=30)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return code
+
+    def __enter__(self) -> LiveCli:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
+
 def test_a_run_rides_out_a_restart_of_the_web_server(stack, devices, alice, tmp_path):
     """The CLI used to give up at the first refused connection (exit 2, no JUnit) while the server went on."""
     write(tmp_path, "tour.yaml", SETTINGS_TOUR + "  - sleep: {ms: 1000}\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-    argv = ["run", "tour.yaml", "--junit", "report.xml", "--server", stack.base_url, "--token", alice]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cognisim_site.runcli", *argv], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    seen: list[str] = []
-
-    def wait_line(words: str) -> None:
-        while not seen or words not in seen[-1]:
-            seen.append(lines.get(timeout=60))
-
-    try:
-        wait_line("started run")
+    with LiveCli(stack, alice, "run", "tour.yaml", "--junit", "report.xml", cwd=tmp_path) as run:
+        run.wait_line("started run")
         stack.supervisor.remove("web")
         try:
-            wait_line("does not answer")
+            run.wait_line("does not answer")
         finally:
             web = stack.supervisor.start("web", daphne_argv(stack.host, stack.port), stack.env)
             wait_for_port(stack.host, stack.port, timeout=60, proc=web)
-        assert process.wait(timeout=120) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    while not lines.empty():
-        seen.append(lines.get())
-    assert any("answers again" in line for line in seen), seen
+        assert run.finish() == 0
+    assert any("answers again" in line for line in run.seen), run.seen
     assert Run.objects.get().status == "passed"
     assert 'failures="0"' in (tmp_path / "report.xml").read_text()
 
@@ -271,26 +286,12 @@ def test_a_run_waiting_for_a_busy_device_says_so_then_runs_once_it_is_free(stack
     holder = rest.post("/api/sessions/", {"device": serial, "app": {"package": "com.cognisim.demo"}})
     assert holder.status == 201, holder.body
     write(tmp_path, "tour.yaml", SETTINGS_TOUR)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-    argv = ["run", "tour.yaml", "--device", serial, "--server", stack.base_url, "--token", alice]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cognisim_site.runcli", *argv], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    try:
-        seen = []
-        while not seen or "waiting for a free device" not in seen[-1]:
-            seen.append(lines.get(timeout=60))  # plain output used to say nothing until the first step ended
-        assert seen[-1] == "tour.yaml: waiting for a free device\n"
+    with LiveCli(stack, alice, "run", "tour.yaml", "--device", serial, cwd=tmp_path) as run:
+        # plain output used to say nothing until the first step ended
+        assert run.wait_line("waiting for a free device") == "tour.yaml: waiting for a free device\n"
         assert rest.post(f"/api/sessions/{holder.body['id']}/stop/").status == 200
-        assert process.wait(timeout=120) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    while not lines.empty():
-        seen.append(lines.get())
-    after = "".join(seen[seen.index("tour.yaml: waiting for a free device\n") :])
+        assert run.finish() == 0
+    after = "".join(run.seen[run.seen.index("tour.yaml: waiting for a free device\n") :])
     assert f"tour.yaml: setting up {serial}" in after or "1/5 PASSED" in after
     assert after.index("waiting for a free device") < after.index("5/5 PASSED")
 
