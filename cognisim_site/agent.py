@@ -61,7 +61,7 @@ class HostAgent:
         if self.metrics_port is not None:
             self._serve_metrics()
         threading.Thread(target=self._track, name="adb-track", daemon=True).start()
-        threading.Thread(target=self.supervisor.watch, name="workers", daemon=True).start()
+        threading.Thread(target=self._watch, name="workers", daemon=True).start()
         next_beat = 0.0
         logger.info("cognisim agent: following adb at %s:%s", self.adb_host, self.adb_port)
         while not self.stopping.is_set():
@@ -81,6 +81,12 @@ class HostAgent:
                     self.host = beat["host"]
                     logger.info("cognisim agent on host %s (its token's)", self.host)
                 next_beat = time.monotonic() + self.heartbeat_s
+
+    def _watch(self) -> None:
+        """The workers, restarted when they die; a worker's configuration error stops the agent."""
+        self.supervisor.watch()
+        if self.supervisor.failed:
+            self.stopping.set()
 
     def _serve_metrics(self) -> None:
         """This host's /metrics: its workers' steps (they write to a directory of the agent's) and the agent's

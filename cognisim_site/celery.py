@@ -2,7 +2,18 @@ import os
 
 from celery import Celery
 
+from .config import SUPERVISED, ConfigError, exit_on_config_error, settings_check
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
+
+if os.environ.get(SUPERVISED):
+    # A Supervisor's child (a Celery worker, daphne, the scheduler) checks its settings first: on a bad
+    # one it exits with EXIT_CONFIG and its one line, and its supervisor stops instead of restarting it
+    # (Celery would load them inside its option parsing, and end in a traceback and exit status 1).
+    try:
+        settings_check()
+    except ConfigError as exc:
+        exit_on_config_error(exc)
 
 app = Celery("cognisim")
 app.config_from_object("django.conf:settings", namespace="CELERY")

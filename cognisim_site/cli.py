@@ -9,6 +9,7 @@ import logging.config
 import os
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -17,7 +18,10 @@ from types import FrameType
 
 from core.queues import SERVICE_QUEUES
 
+from .config import EXIT_CONFIG, SUPERVISED, ConfigError, env_choice, settings_check
 from .processes import (
+    PortTimeout,
+    ProcessExited,
     Supervisor,
     celery_queue_argv,
     queue_worker_argv,
@@ -34,8 +38,8 @@ def logging_setup() -> None:
 
     logging.config.dictConfig(
         logging_config(
-            fmt=os.environ.get("LOG_FORMAT", "text").strip().lower(),
-            level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            fmt=env_choice("LOG_FORMAT", "text", ("text", "json")),
+            level=env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True),
         )
     )
 
@@ -60,23 +64,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     try:
+        redis_port = None
         if not os.environ.get("REDIS_URL"):
-            from .redis_server import free_port, redis_argv
+            from .redis_server import free_port
 
-            port = free_port()
-            supervisor.start("redis", redis_argv(port, Path(tempfile.gettempdir())), last=True)
-            os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-            wait_for_port("127.0.0.1", port, timeout=10)
-            print(
-                f"Started a private Redis on 127.0.0.1:{port} "
-                f"(for other commands, such as `cognisim probe --worker`: REDIS_URL={os.environ['REDIS_URL']})",
-                flush=True,
-            )
+            redis_port = free_port()
+            os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
 
         import django
 
+        # The settings first (a bad one ends the command here, before anything starts), with the URL of
+        # the private Redis, which starts next.
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
         django.setup()
+        if redis_port is not None:
+            from .redis_server import redis_argv
+
+            redis = supervisor.start("redis", redis_argv(redis_port, Path(tempfile.gettempdir())), last=True)
+            _wait(args, "the private Redis", "127.0.0.1", redis_port, redis)
+            print(
+                f"Started a private Redis on 127.0.0.1:{redis_port} "
+                f"(for other commands, such as `cognisim probe --worker`: REDIS_URL={os.environ['REDIS_URL']})",
+                flush=True,
+            )
         from django.conf import settings
         from django.core.management import call_command
 
@@ -101,7 +111,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         supervisor.start("scheduler", scheduler_argv())
         webs = web_start(supervisor, host=args.host, port=args.port, processes=args.web_processes)
         for web in webs:
-            wait_for_port(args.host, args.port, timeout=30, proc=web)
+            _wait(args, "the web server", args.host, args.port, web)
         print(
             f"\nCogniSim is up: http://{args.host}:{args.port}/"
             + (f" ({len(webs)} web processes)" if len(webs) > 1 else "")
@@ -115,9 +125,38 @@ def cmd_up(args: argparse.Namespace) -> int:
         supervisor.watch()
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)
+    except StartFailed as exc:
+        print(f"cognisim up: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         supervisor.stop()
-    return 0
+    return 1 if supervisor.failed else 0
+
+
+class StartFailed(Exception):
+    """A process of `cognisim up` that did not come up; `str()` is the line to show."""
+
+
+def _wait(args: argparse.Namespace, what: str, host: str, port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait up to `--wait` seconds for `what` to answer on host:port, saying so every 10 s."""
+
+    def waiting(elapsed: float) -> None:
+        print(f"Waiting for {what} on {host}:{port} ({elapsed:.0f} s of {args.wait:g} s)…", flush=True)
+
+    try:
+        wait_for_port(host, port, timeout=args.wait, proc=proc, progress=waiting)
+    except ProcessExited as exc:
+        cause = "a configuration error" if exc.returncode == EXIT_CONFIG else f"exit status {exc.returncode}"
+        raise StartFailed(
+            f"{what} stopped before it answered on {host}:{port} ({cause}); its log is above, on this "
+            "command's standard error"
+        ) from None
+    except PortTimeout:
+        raise StartFailed(
+            f"{what} did not answer on {host}:{port} within {args.wait:g} s; its log is above, on this "
+            f"command's standard error. On a loaded machine, try a longer wait: cognisim up --wait "
+            f"{max(2 * args.wait, 120):g}"
+        ) from None
 
 
 def metrics_reset(directory: Path) -> None:
@@ -128,6 +167,7 @@ def metrics_reset(directory: Path) -> None:
 
 def cmd_web(args: argparse.Namespace) -> int:
     """The web server in the foreground: N daphne processes on one port, restarted if they die."""
+    settings_check()
     logging_setup()
     supervisor = Supervisor()
 
@@ -144,7 +184,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         pass
     finally:
         supervisor.stop()
-    return 0
+    return 1 if supervisor.failed else 0
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -209,13 +249,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
         pass
     finally:
         agent.shutdown()
-    return 0
+    return 1 if agent.supervisor.failed else 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     if args.sim and not args.device:
         print("cognisim worker: --sim goes with --device SERIAL", file=sys.stderr)
         return 2
+    settings_check()
     if args.sim:
         import django
 
@@ -263,6 +304,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cognisim", description="Run tests on Android devices.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -272,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--sim-devices", type=int, default=2, metavar="N")
     up.add_argument(
         "--web-processes", type=int, default=1, metavar="N", help="daphne processes sharing the port (default 1)"
+    )
+    up.add_argument(
+        "--wait",
+        type=_seconds,
+        default=os.environ.get("COGNISIM_UP_WAIT_SECONDS") or "120",
+        metavar="SECONDS",
+        help="how long Redis and the web server may take to answer (default 120, or $COGNISIM_UP_WAIT_SECONDS)",
     )
     up.set_defaults(run=cmd_up)
     web = commands.add_parser("web", help="the web server: N daphne processes sharing one port")
@@ -313,7 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     probe.add_argument("--timeout", type=float, default=5, metavar="SECONDS")
     probe.set_defaults(run=cmd_probe)
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(f"cognisim: configuration error: {exc}", file=sys.stderr, flush=True)
+        # Under a Supervisor (`cognisim up`, `web`, `agent`): EXIT_CONFIG stops it instead of a restart.
+        return EXIT_CONFIG if os.environ.get(SUPERVISED) else 1
 
 
 if __name__ == "__main__":

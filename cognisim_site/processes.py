@@ -10,7 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from .config import EXIT_CONFIG, SUPERVISED
 
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 logger = logging.getLogger("cognisim.cli")
@@ -136,17 +139,41 @@ def web_start(
     ]
 
 
-def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
+class ProcessExited(RuntimeError):
+    def __init__(self, host: str, port: int, returncode: int) -> None:
+        super().__init__(f"the process for {host}:{port} exited with {returncode}")
+        self.returncode = returncode
+
+
+class PortTimeout(RuntimeError):
+    pass
+
+
+def wait_for_port(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    progress: Callable[[float], None] | None = None,
+    every: float = 10.0,
+) -> None:
+    """Until something accepts a connection on host:port: `ProcessExited` if `proc` ends first,
+    `PortTimeout` after `timeout` s; `progress(elapsed)` every `every` s meanwhile."""
+    start = time.monotonic()
+    deadline, next_progress = start + timeout, start + every
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the process for {host}:{port} exited with {proc.returncode}")
+            raise ProcessExited(host, port, proc.returncode)
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"nothing answered on {host}:{port} within {timeout:.0f} s")
+        if progress is not None and time.monotonic() >= next_progress:
+            progress(time.monotonic() - start)
+            next_progress += every
+    raise PortTimeout(f"nothing answered on {host}:{port} within {timeout:.0f} s")
 
 
 @dataclass
@@ -168,7 +195,9 @@ class Supervisor:
     A child killed by a signal (the OOM killer, an operator, a test) or one that dies after running a
     while is restarted at once: a device's worker that comes back takes over its orphaned step, and
     every second counts. One that keeps exiting on its own within STABLE_S of its start (a crash
-    loop: a bad setting, a missing dependency) waits 1 s, then twice as long each time, up to 30 s.
+    loop: a missing dependency, a server away) waits 1 s, then twice as long each time, up to 30 s.
+    One that exits with EXIT_CONFIG (a bad setting, cognisim_site/config.py), which no restart fixes,
+    ends `watch`: `failed` names it, and the command stops the others and exits 1.
     """
 
     STABLE_S = 3.0
@@ -178,6 +207,7 @@ class Supervisor:
         self.stopping = threading.Event()
         self.log = log
         self.kept: list[socket.socket] = []
+        self.failed: str | None = None
 
     def keep(self, sock: socket.socket) -> None:
         """A socket the children share, closed when they are stopped."""
@@ -194,7 +224,8 @@ class Supervisor:
     ) -> subprocess.Popen[bytes]:
         child = self.children.get(name)
         last = child.last if child else last
-        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=last)
+        child_env = {**(os.environ if env is None else env), SUPERVISED: "1"}
+        proc = subprocess.Popen(argv, env=child_env, pass_fds=pass_fds, start_new_session=last)
         if child is None:
             self.children[name] = Child(
                 argv=argv, env=env, proc=proc, started=time.monotonic(), pass_fds=pass_fds, last=last
@@ -225,6 +256,11 @@ class Supervisor:
             for name, child in list(self.children.items()):
                 if child.proc.poll() is None:
                     continue
+                if child.proc.returncode == EXIT_CONFIG:
+                    if self.log:
+                        logger.error("%s stopped on a configuration error; not restarting it", name)
+                    self.failed = name
+                    return
                 if child.restart_at is None:
                     lived, killed = now - child.started, child.proc.returncode < 0
                     child.quick_deaths = child.quick_deaths + 1 if lived < self.STABLE_S and not killed else 0

@@ -1,35 +1,33 @@
 """Settings, read from the environment (see docs/settings.md)."""
 
-import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from core.logs import logging_config
+
+from .config import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_needs,
+    env_networks,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 COGNISIM_HOME = Path(os.environ.get("COGNISIM_HOME", BASE_DIR / ".cognisim"))
 COGNISIM_HOME.mkdir(parents=True, exist_ok=True)
 
-
-def env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+# Every value below that comes from the environment is read through cognisim_site/config.py, which
+# refuses a bad one with a line naming it (docs/settings.md "Checking").
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     # A local install gets a random key kept in its home folder, never in the repository.
     key_file = COGNISIM_HOME / "secret_key"
@@ -40,8 +38,8 @@ if not SECRET_KEY:
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "daphne",
@@ -93,7 +91,9 @@ TEMPLATES = [
 ]
 
 # SQLite (WAL) is the embedded default; DATABASE_URL selects PostgreSQL.
-DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{COGNISIM_HOME / 'db.sqlite3'}")
+DATABASE_URL = env_url(
+    "DATABASE_URL", f"sqlite:///{COGNISIM_HOME / 'db.sqlite3'}", schemes=("sqlite", "postgres", "postgresql", "pgsql")
+)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = None
@@ -111,7 +111,7 @@ else:
     # synchronous=NORMAL above): a step costs three commits, and a flush is most of each one's time.
     # A crash of the database server itself may lose the last fraction of a second of commits;
     # a crash of anything else loses nothing (docs/durability.md). DATABASE_SYNCHRONOUS_COMMIT=on restores it.
-    _commit = os.environ.get("DATABASE_SYNCHRONOUS_COMMIT", "off")
+    _commit = env_choice("DATABASE_SYNCHRONOUS_COMMIT", "off", ("on", "off", "local", "remote_write", "remote_apply"))
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} -c synchronous_commit={_commit}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -136,16 +136,17 @@ LOGOUT_REDIRECT_URL = "/login/"
 # Artifacts: screens, screenshots, device logs, failure evidence, recordings (core/storage.py,
 # docs/settings.md "Artifacts"). Files under ARTIFACTS_DIR, or an S3-compatible bucket when
 # ARTIFACTS_S3_BUCKET is set (credentials from the usual AWS_* variables, never from settings).
-ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", COGNISIM_HOME / "artifacts"))
-ARTIFACTS_S3_BUCKET = os.environ.get("ARTIFACTS_S3_BUCKET", "").strip()
+ARTIFACTS_DIR = Path(env_str("ARTIFACTS_DIR", str(COGNISIM_HOME / "artifacts")))
+ARTIFACTS_S3_BUCKET = env_str("ARTIFACTS_S3_BUCKET", "").strip()
 if ARTIFACTS_S3_BUCKET:
+    env_needs("ARTIFACTS_S3_BUCKET", ARTIFACTS_S3_BUCKET, module="boto3", extra="s3")
     _ARTIFACTS = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": ARTIFACTS_S3_BUCKET,
-            "endpoint_url": os.environ.get("ARTIFACTS_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("ARTIFACTS_S3_REGION") or None,
-            "location": os.environ.get("ARTIFACTS_S3_PREFIX", "").strip("/"),
+            "endpoint_url": env_url("ARTIFACTS_S3_ENDPOINT_URL", "", schemes=("http", "https")) or None,
+            "region_name": env_str("ARTIFACTS_S3_REGION", "") or None,
+            "location": env_str("ARTIFACTS_S3_PREFIX", "").strip("/"),
             "default_acl": None,
             "file_overwrite": True,
         },
@@ -167,9 +168,9 @@ STORAGES = {
 }
 
 # Redis: one server for the broker, the channel layer and locks.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-CHANNEL_PREFIX = os.environ.get("COGNISIM_CHANNEL_PREFIX", "cognisim")
-QUEUE_PREFIX = os.environ.get("COGNISIM_QUEUE_PREFIX", "")
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
+CHANNEL_PREFIX = env_str("COGNISIM_CHANNEL_PREFIX", "cognisim")
+QUEUE_PREFIX = env_str("COGNISIM_QUEUE_PREFIX", "")
 
 CHANNEL_LAYERS = {
     "default": {
@@ -241,33 +242,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Product settings.
-MAX_ACTIVE_SESSIONS_PER_USER = env_int("MAX_ACTIVE_SESSIONS_PER_USER", 2)
-SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 300)
-STEP_DEFAULT_TIMEOUT_MS = env_int("STEP_DEFAULT_TIMEOUT_MS", 30_000)
-EVENTS_PAGE_SIZE = env_int("EVENTS_PAGE_SIZE", 500)
-SIM_DEVICE_DIR = Path(os.environ.get("SIM_DEVICE_DIR", COGNISIM_HOME / "devices"))
+MAX_ACTIVE_SESSIONS_PER_USER = env_int("MAX_ACTIVE_SESSIONS_PER_USER", 2, low=1)
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 300, low=1)
+STEP_DEFAULT_TIMEOUT_MS = env_int("STEP_DEFAULT_TIMEOUT_MS", 30_000, low=1)
+EVENTS_PAGE_SIZE = env_int("EVENTS_PAGE_SIZE", 500, low=1, high=5000)
+SIM_DEVICE_DIR = Path(env_str("SIM_DEVICE_DIR", str(COGNISIM_HOME / "devices")))
 
 # Logs: readable text by default, one JSON object per line with LOG_FORMAT=json (docs/deploy.md).
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
-try:
-    LOGGING = logging_config(fmt=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO").upper())
-except ValueError as exc:
-    raise ImproperlyConfigured(str(exc)) from exc
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True)
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
 
 # Probes and metrics (docs/deploy.md). Every process writes its metric samples into one directory.
 PROMETHEUS_MULTIPROC_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(COGNISIM_HOME / "metrics")))
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
-try:
-    METRICS_ALLOW_FROM = [
-        ipaddress.ip_network(net.strip())
-        for net in os.environ.get("METRICS_ALLOW_FROM", "127.0.0.0/8,::1/128").split(",")
-        if net.strip()
-    ]
-except ValueError as exc:
-    raise ImproperlyConfigured(f"METRICS_ALLOW_FROM: {exc}") from exc
-READYZ_CACHE_SECONDS = float(os.environ.get("READYZ_CACHE_SECONDS", "2"))
-WORKER_BEAT_SECONDS = float(os.environ.get("WORKER_BEAT_SECONDS", "2"))
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOW_FROM = env_networks("METRICS_ALLOW_FROM", "127.0.0.0/8,::1/128")
+READYZ_CACHE_SECONDS = env_float("READYZ_CACHE_SECONDS", 2)
+WORKER_BEAT_SECONDS = env_float("WORKER_BEAT_SECONDS", 2, positive=True)
+COGNISIM_TASK_EVENTS = env_bool("COGNISIM_TASK_EVENTS", False)  # read by cognisim_site/processes.py
 
 # Behind a TLS-terminating proxy (docs/deploy.md): all off unless the environment says so.
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
@@ -276,39 +269,39 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, low=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # Durability (docs/durability.md).
-LEASE_TTL_SECONDS = env_int("LEASE_TTL_SECONDS", 6)
-SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
-REDISPATCH_AFTER_SECONDS = env_int("REDISPATCH_AFTER_SECONDS", 3)
+LEASE_TTL_SECONDS = env_int("LEASE_TTL_SECONDS", 6, low=1)
+SWEEP_INTERVAL_SECONDS = env_float("SWEEP_INTERVAL_SECONDS", 1, positive=True)
+REDISPATCH_AFTER_SECONDS = env_int("REDISPATCH_AFTER_SECONDS", 3, low=1)
 # How long a drain keeps listening for the session's next step after its last one (docs/architecture.md).
-LANE_LINGER_SECONDS = float(os.environ.get("LANE_LINGER_SECONDS", "0.5"))
-RATE_LIMIT_STEPS = env_int("RATE_LIMIT_STEPS", 600)
-RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
+LANE_LINGER_SECONDS = env_float("LANE_LINGER_SECONDS", 0.5)
+RATE_LIMIT_STEPS = env_int("RATE_LIMIT_STEPS", 600, low=0)
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60, low=1)
 
 # Devices on hosts (docs/devices.md).
-ADB_SERVER_HOST = os.environ.get("ADB_SERVER_HOST", "127.0.0.1")
-ADB_SERVER_PORT = env_int("ADB_SERVER_PORT", 5037)
-DEVICE_STALE_SECONDS = env_int("DEVICE_STALE_SECONDS", 15)
+ADB_SERVER_HOST = env_str("ADB_SERVER_HOST", "127.0.0.1")
+ADB_SERVER_PORT = env_int("ADB_SERVER_PORT", 5037, low=1, high=65535)
+DEVICE_STALE_SECONDS = env_int("DEVICE_STALE_SECONDS", 15, low=1)
 # The live device view (docs/ide.md "Live view"): screen reads a second at most, and how long a watcher
 # counts without renewing itself.
-LIVE_MAX_FPS = env_int("LIVE_MAX_FPS", 30)
-LIVE_WATCH_TTL_SECONDS = env_int("LIVE_WATCH_TTL_SECONDS", 15)
+LIVE_MAX_FPS = env_int("LIVE_MAX_FPS", 30, low=1)
+LIVE_WATCH_TTL_SECONDS = env_int("LIVE_WATCH_TTL_SECONDS", 15, low=1)
 
 # Hardening (docs/settings.md "Limits"): what one request, one socket and one user may take.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024)
-API_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 64)
-MAX_WAITING_SESSIONS_PER_USER = env_int("MAX_WAITING_SESSIONS_PER_USER", 20)
-MAX_RUNS_IN_FLIGHT_PER_USER = env_int("MAX_RUNS_IN_FLIGHT_PER_USER", 20)
-SOCKET_MESSAGES_PER_SECOND = float(os.environ.get("SOCKET_MESSAGES_PER_SECOND", "20"))
-SOCKET_MESSAGE_BURST = env_int("SOCKET_MESSAGE_BURST", 60)
-WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
-LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5)
-LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024, low=1024)
+API_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 64, low=1)
+MAX_WAITING_SESSIONS_PER_USER = env_int("MAX_WAITING_SESSIONS_PER_USER", 20, low=0)
+MAX_RUNS_IN_FLIGHT_PER_USER = env_int("MAX_RUNS_IN_FLIGHT_PER_USER", 20, low=1)
+SOCKET_MESSAGES_PER_SECOND = env_float("SOCKET_MESSAGES_PER_SECOND", 20, positive=True)
+SOCKET_MESSAGE_BURST = env_int("SOCKET_MESSAGE_BURST", 60, low=1)
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300, low=1)
+LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5, low=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300, low=1)
 
 # Retention of artifacts, enforced by the sweeper (docs/settings.md "Artifacts"): 0 turns each off.
-ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30)
-ARTIFACT_QUOTA_MB = env_int("ARTIFACT_QUOTA_MB", 1024)
+ARTIFACT_RETENTION_DAYS = env_int("ARTIFACT_RETENTION_DAYS", 30, low=0)
+ARTIFACT_QUOTA_MB = env_int("ARTIFACT_QUOTA_MB", 1024, low=0)

@@ -16,6 +16,8 @@ from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import defer
 
+from .config import ConfigError, exit_on_config_error
+
 CLOSE_WAIT_S = 2.0
 
 
@@ -43,7 +45,10 @@ class GoingAwayServer(server.Server):
 def main() -> None:
     server.WebSocketFactory = CleanCloseWebSocketFactory  # type: ignore[misc]
     CommandLineInterface.server_class = GoingAwayServer
-    CommandLineInterface.entrypoint()
+    try:
+        CommandLineInterface.entrypoint()
+    except ConfigError as exc:  # the settings, loaded with the application
+        exit_on_config_error(exc)
 
 
 if __name__ == "__main__":
