@@ -86,3 +86,37 @@ def test_ctrl_c_stops_up_started_in_the_background(tmp_path):
         if up.poll() is None:  # SIGTERM: its children stop with it
             up.terminate()
             up.wait(timeout=60)
+
+
+def test_up_that_times_out_says_what_did_not_answer_and_exits_1(tmp_path):
+    """A loaded machine: the web server takes longer than `--wait`. One line, what and where, exit 1, no
+    traceback, and nothing left running."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["COGNISIM_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "cognisim_site.cli", "up", "--port", str(port), "--sim-devices", "1", "--wait", "0.3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"cognisim up: (the web server|the private Redis) did not answer on 127\.0\.0\.1:\d+ within 0\.3 s; its log "
+        r"is above, on this command's standard error\. On a loaded machine, try a longer wait: cognisim up --wait 120",
+        last,
+    ), last
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_waiting_for_a_port_reports_progress_then_times_out():
+    from cognisim_site.processes import PortTimeout, wait_for_port
+
+    seen: list[float] = []
+    with pytest.raises(PortTimeout):
+        wait_for_port("127.0.0.1", free_port(), timeout=0.5, progress=seen.append, every=0.1)
+    assert len(seen) >= 3 and seen == sorted(seen)
