@@ -12,6 +12,8 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import ServiceError
 from core.jsonsafe import JsonRefused, json_check, json_load
@@ -24,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN = 4503
+"""Redis (the channel layer) cannot be reached: reconnect in a moment (docs/api.md). daphne sends no
+1011/1013 from an application (autobahn takes 1000 and 3000-4999 only), so 4503, as HTTP's 503."""
 REPLAY_PAGE = 1000
 
 Handler = Callable[["SessionConsumer", dict[str, Any], Any], Awaitable[None]]
@@ -113,7 +118,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         self.session_id = session.pk
         self.group = session.group_name
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        if not await self._join():
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         if hasattr(self.channel_layer, "direct_add"):
             self.channel_layer.direct_add(self.channel_name, self)
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -129,6 +136,18 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 f"'last_seq' in the URL must be a non-negative integer (the last seq you received; 0 replays "
                 f"everything), not '{last_seq[:64]}'. This socket gets live events from now; send RESUME to replay.",
             )
+
+    async def _join(self) -> bool:
+        """Join the session's group. The layer's connection to Redis breaks when Redis restarts, and the
+        first command on it fails while the client reconnects it: that one is tried again, once."""
+        for attempt in (1, 2):
+            try:
+                await self.channel_layer.group_add(self.group, self.channel_name)
+                return True
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if attempt == 2:
+                    logger.warning("session socket closed with %s: Redis unreachable (%s)", CLOSE_TRY_AGAIN, exc)
+        return False
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):

@@ -165,6 +165,49 @@ def test_a_restarted_redis_loses_nothing_queued(private_redis_stack, alice):
         restarted.kill()
 
 
+def _redis_killed(redis_proc, port):
+    """A session's socket opened and closed first: the web process keeps its pub/sub connection, subscribed to
+    nothing, which the kill breaks. SIGKILL, as an OOM kill or `kill -9`."""
+    time.sleep(0.5)  # the closed socket's group_discard
+    redis_proc.send_signal(signal.SIGKILL)
+    redis_proc.wait()
+
+
+def test_the_first_socket_after_a_redis_restart_joins_its_session(private_redis_stack, alice):
+    """Its group_add met the dead connection ('Connection closed by server') and crashed the consumer: the
+    socket was closed; it is tried again once, on the connection the layer makes anew."""
+    from devices.services import device_register_sim
+
+    stack, redis_proc, port, data_dir = private_redis_stack
+    device_register_sim(serial="r-1")
+    session, sock = open_ready(stack, alice, "r-1")
+    sock.close()
+    _redis_killed(redis_proc, port)
+    restarted = subprocess.Popen(redis_argv(port, data_dir), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not redis_answers(f"redis://127.0.0.1:{port}/0") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        again = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+        wait_ready(again)
+        ack = execute(again, {"action": "tap", "x": 10, "y": 30})
+        assert again.first(step_done(ack["step_id"]), timeout=60)["status"] == "COMPLETED"
+    finally:
+        restarted.kill()
+
+
+def test_a_socket_while_redis_is_down_is_closed_with_4503(private_redis_stack, alice):
+    from devices.services import device_register_sim
+
+    stack, redis_proc, port, _ = private_redis_stack
+    device_register_sim(serial="r-1")
+    session, sock = open_ready(stack, alice, "r-1")
+    sock.close()
+    _redis_killed(redis_proc, port)
+    again = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    assert again.close_code(timeout=30) == 4503
+
+
 def test_fifty_concurrent_opens_admit_exactly_the_cap(stack, devices, alice):
     rest = Rest(stack.base_url, alice)
     with ThreadPoolExecutor(16) as pool:
