@@ -27,10 +27,10 @@ from core import metrics
 from core.rows import rows_update
 from core.storage import artifact_name, artifact_save
 from devices import actions, flowcontrol
-from devices.drivers.base import DeviceDriver, DeviceError
+from devices.drivers.base import DeviceDriver, DeviceError, TransportError
 from devices.leases import Lease, lane_lease_lost, lease_holds
 from devices.models import Device
-from devices.services import driver_for
+from devices.services import device_mark_offline, driver_for
 from devices.uitree import ui_hash
 
 from ..dispatch import lane_bell
@@ -39,6 +39,7 @@ from ..events import (
     screen_save,
     screen_store,
     session_bump,
+    step_event,
     step_payload,
     step_transition,
 )
@@ -47,6 +48,7 @@ from ..models import JournalEntry, SessionEvent, Step, TestSession
 from ..secrets import secrets_mask, secrets_mask_png, secrets_mask_xml, secrets_named, secrets_resolve
 from ..services.artifacts import failure_log_store
 from ..services.base import locked_session, set_status
+from ..services.lifecycle import session_pause_offline
 from .logs import session_lines
 
 logger = logging.getLogger(__name__)
@@ -153,6 +155,8 @@ def step_run(lane: Lane, step: Step) -> None:
         _residue_add(lane, _foreground(lane))
     elif step.action == "launch_app":
         _residue_add(lane, step.params.get("package"))
+    if error is not None and error["code"] == TransportError.code and _pause_unreachable(lane, step, error):
+        return
     if _finish(lane, step, outcome=outcome, error=error, device_ms=device_ms):
         if outcome is not None and outcome.screenshot:
             _keep_screenshot(lane, step, outcome.screenshot)
@@ -272,6 +276,36 @@ def _ask(lane: Lane, step: Step) -> None:
         if step.params.get("secret"):
             payload["secret"] = True
         event_append(session=session, type=SessionEvent.Type.USER_INPUT_REQUIRED, payload=payload)
+
+
+def _pause_unreachable(lane: Lane, step: Step, error: dict[str, Any]) -> bool:
+    """The device did not answer through every retry of the step: a fault of the device's transport (unplugged,
+    its adb connection gone), not of the app under test, so the step does not fail. It goes back to the queue
+    with its retries anew, and the session pauses as for a device gone offline (`session_pause_offline`); an
+    adb device is taken offline too (its agent's next heartbeat brings it back if it is still attached).
+    False when the step is no longer this attempt's (stopped, or fenced out): `_finish` then drops it too."""
+    if not lease_holds(lease=lane.lease):
+        return False
+    masked = secrets_mask(error, lane.secrets)
+    serial = lane.device.serial
+    reason = f"Device {serial} stopped answering ({masked['message']})."
+    fence = {"id": step.pk, "status": Step.Status.RUNNING, "attempt": step.attempt, "lease_token": lane.lease.token}
+    with transaction.atomic():
+        session = locked_session(lane.session_id)
+        if session.status in TestSession.TERMINAL:
+            return False
+        if not rows_update(Step, where=fence, fields={"status": Step.Status.QUEUED, "attempt": 0, "error": masked}):
+            return False
+        step.session, step.status, step.attempt, step.error = session, Step.Status.QUEUED, 0, masked
+        step_event(step=step, error=masked)
+        if lane.device.transport == Device.Transport.ADB:
+            device_mark_offline(serial=serial, reason=reason)  # pauses its sessions (a signal), this one too
+        session.refresh_from_db(fields=["status"])
+        if session.status in TestSession.HOLDING_DEVICE:
+            session_pause_offline(session=session, reason=reason)
+    lane.status = Status.IDLE
+    logger.warning("step %s of session %s: device %s unreachable; the session is paused", step.pk, session.pk, serial)
+    return True
 
 
 # --- finish -------------------------------------------------------------------------------------------

@@ -183,10 +183,18 @@ def sessions_pause_on_device(*, device: Device, reason: str) -> int:
         session = locked_session(session_id)
         if session.status not in TestSession.HOLDING_DEVICE:
             continue
-        error = {"code": "device_offline", "message": f"{reason} The session is paused; send a step to resume it."}
-        set_status(session, Status.IDLE, error=error)
+        session_pause_offline(session=session, reason=reason)
         paused += 1
     return paused
+
+
+def session_pause_offline(*, session: TestSession, reason: str) -> None:
+    """Pause a session (locked in this transaction) whose device cannot serve it: IDLE with
+    `device_offline`, the device released. `sessions_resume_paused` resumes it, with its queued steps,
+    on the device once it can be claimed again, or on another free one; so does its next step."""
+    error = {"code": "device_offline", "message": f"{reason} The session is paused; send a step to resume it."}
+    release_device(session)
+    set_status(session, Status.IDLE, error=error)
 
 
 @retry_on_deadlock

@@ -1,0 +1,46 @@
+"""Faults of the devices and their workers, against real processes: an infrastructure fault pauses or retries,
+it never reads as a failed test."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from devices.drivers.sim import SimDriver, set_sim_faults
+from sessions.models import SessionEvent, Step
+from tests.live import Rest, Socket, run_until_done, session_status
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+SLEEP_THEN_TAP = """name: Sleep then tap
+steps:
+  - sleep: {ms: 1500}
+  - tap: {x: 41, y: 42}
+  - tap: {x: 43, y: 44}
+"""
+
+
+def test_a_device_unreachable_through_every_retry_pauses_the_run_which_resumes_and_passes(stack, devices, alice):
+    serial = devices[0].serial
+    rest = Rest(stack.base_url, alice)
+    run = rest.post("/api/runs/", {"flow": SLEEP_THEN_TAP, "device": serial})
+    assert run.status == 201, run.body
+    sock = Socket(stack.ws_url(run.body["session_id"], "last_seq=0"), token=alice)
+    sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["status"] == "STARTED", timeout=90)
+    set_sim_faults(serial, settings.SIM_DEVICE_DIR, fail_next=4)  # the tap and its 3 retries find no phone
+
+    paused = sock.wait_for(session_status("IDLE"), timeout=90)
+    assert paused["error"]["code"] == "device_offline" and serial in paused["error"]["message"], paused
+    report = run_until_done(Rest(stack.base_url, alice), run.body["id"], timeout=180)
+    assert report["status"] == "passed", report  # resumed on its own once the device answered again
+
+    log = SimDriver(serial, settings.SIM_DEVICE_DIR).action_log()
+    assert [(e["args"]["x"], e["args"]["y"]) for e in log if e["op"] == "tap"] == [(41, 42), (43, 44)]  # once each
+    tap = Step.objects.get(session_id=run.body["session_id"], index=1)
+    assert tap.status == "COMPLETED"
+    statuses = [
+        e.payload["status"]
+        for e in SessionEvent.objects.filter(session_id=run.body["session_id"], type="STEP_STATUS").order_by("seq")
+        if e.payload.get("step_id") == tap.pk
+    ]
+    assert "ERROR" not in statuses and statuses.count("RETRYING") >= 3, statuses
