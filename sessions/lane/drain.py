@@ -43,11 +43,12 @@ from ..services.base import (
     steps_cancel,
     steps_cancel_pending,
 )
-from .run import Lane, screen_read_finish, screen_read_hurry, step_claim, step_run
+from .run import Lane, backoff_delay_ms, screen_read_finish, screen_read_hurry, step_claim, step_run
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
 PENDING_STEP = (Step.Status.QUEUED, Step.Status.DEFERRED, Step.Status.RUNNING)
+SETUP_RETRIES = 3
 WORKER_LOST = {"code": "worker_lost", "message": "The device's worker stopped during this step.", "retryable": True}
 
 
@@ -264,13 +265,7 @@ def _setup(session_id: Any, device: Device) -> bool:
             return session.status not in TestSession.TERMINAL
         set_status(session, Status.SETTING_UP)
     try:
-        driver = driver_for(device)
-        driver.wake()
-        _residue_take_over(driver, device, session)
-        if session.app_package:  # a new session starts its app afresh; one back from IDLE finds it as it was
-            driver.launch_app(session.app_package, clear_state=session.ready_at is None)
-        device_state = {"device": actions.device_state(driver)}
-        png, ui_xml = driver.screenshot(), driver.dump_ui()
+        device_state, png, ui_xml = _setup_device(session, device)
     except DeviceError as exc:
         with transaction.atomic():
             session = locked_session(session_id)
@@ -299,6 +294,31 @@ def _setup(session_id: Any, device: Device) -> bool:
         ui_xml = secrets_mask_xml(ui_xml, session.secrets or {})  # typed before an IDLE, still in a field
         screen_store(session_id=session.pk, picture=picture, screen_hash=screen, ui_xml=ui_xml)
     return True
+
+
+def _setup_device(session: TestSession, device: Device) -> tuple[dict[str, Any], bytes, str]:
+    """Wake the device, clear what another session left (`_residue_take_over`) and open the app; its state,
+    picture and UI tree. A retryable error (a transport fault, a timeout) is tried again SETUP_RETRIES times,
+    after 0.5, 1, 2 … s, unless the session stopped or its device went away meanwhile."""
+    retries = 0
+    while True:
+        try:
+            driver = driver_for(device)
+            driver.wake()
+            _residue_take_over(driver, device, session)
+            if session.app_package:  # a new session starts its app afresh; one back from IDLE finds it as it was
+                driver.launch_app(session.app_package, clear_state=session.ready_at is None)
+            device_state = {"device": actions.device_state(driver)}
+            return device_state, driver.screenshot(), driver.dump_ui()
+        except DeviceError as exc:
+            if not exc.retryable or retries == SETUP_RETRIES:
+                raise
+            retries += 1
+            delay = backoff_delay_ms(backoff={}, attempt=retries) / 1000
+            logger.warning("device %s: setup failed (%s); again in %.1f s", device.serial, exc.message, delay)
+            time.sleep(delay)
+            if not TestSession.objects.filter(pk=session.pk, status=Status.SETTING_UP).exists():
+                raise
 
 
 def _residue_take_over(driver: DeviceDriver, device: Device, session: TestSession) -> None:

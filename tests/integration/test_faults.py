@@ -8,7 +8,7 @@ from django.conf import settings
 
 from devices.drivers.sim import SimDriver, set_sim_faults
 from sessions.models import SessionEvent, Step
-from tests.live import Rest, Socket, run_until_done, session_status
+from tests.live import Rest, Socket, run_until_done, session_status, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -44,3 +44,13 @@ def test_a_device_unreachable_through_every_retry_pauses_the_run_which_resumes_a
         if e.payload.get("step_id") == tap.pk
     ]
     assert "ERROR" not in statuses and statuses.count("RETRYING") >= 3, statuses
+
+
+def test_a_transient_transport_fault_during_setup_is_retried(stack, devices, alice):
+    serial = devices[0].serial
+    set_sim_faults(serial, settings.SIM_DEVICE_DIR, fail_next=2)
+    reply = Rest(stack.base_url, alice).post("/api/sessions/", {"device": serial})
+    assert reply.status == 201, reply.body
+    sock = Socket(stack.ws_url(reply.body["id"], "last_seq=0"), token=alice)
+    wait_ready(sock, timeout=90)
+    assert not [m for m in sock.events() if m.get("type") == "SESSION_STATUS" and m["status"] == "FAILED"]
