@@ -128,6 +128,15 @@ def device_mark_offline(*, serial: str, reason: str, host: str | None = None) ->
     return device
 
 
+def device_mark_available(*, serial: str) -> bool:
+    """An offline device is back (its worker lives again): available to sessions."""
+    with transaction.atomic():
+        back = Device.objects.filter(serial=serial, status=Device.Status.OFFLINE).update(status=Device.Status.AVAILABLE)
+        if back:
+            device_changed_on_commit(serial=serial)
+    return bool(back)
+
+
 def devices_heartbeat(*, host: str, serials: list[str]) -> int:
     """A host agent's heartbeat: its listed devices are alive (an offline one is available again);
     its other devices go offline. Serials of other hosts' devices are ignored."""

@@ -3,11 +3,16 @@ it never reads as a failed test."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 from django.conf import settings
 
 from devices.drivers.sim import SimDriver, set_sim_faults
-from sessions.models import SessionEvent, Step
+from devices.models import Device
+from sessions.models import SessionEvent, Step, TestSession
 from tests.live import Rest, Socket, run_until_done, session_status, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -54,3 +59,51 @@ def test_a_transient_transport_fault_during_setup_is_retried(stack, devices, ali
     sock = Socket(stack.ws_url(reply.body["id"], "last_seq=0"), token=alice)
     wait_ready(sock, timeout=90)
     assert not [m for m in sock.events() if m.get("type") == "SESSION_STATUS" and m["status"] == "FAILED"]
+
+
+TAP_SLEEP_TAP = """name: Tap, sleep, tap
+steps:
+  - tap: {x: 71, y: 1}
+  - sleep: {ms: 3000}
+  - tap: {x: 72, y: 1}
+"""
+
+
+def taps(serial):
+    return [e["args"]["x"] for e in SimDriver(serial, settings.SIM_DEVICE_DIR).action_log() if e["op"] == "tap"]
+
+
+@pytest.mark.timeout(600)
+def test_a_hung_worker_pauses_its_run_which_resumes_on_another_device(stack, devices, alice):
+    """SIGSTOP the device's worker mid-step: its lease lapses and the step is queued again, but only that worker
+    consumes the device's queue. With no heartbeat for WORKER_LOST_SECONDS the device goes offline, the run
+    pauses and resumes on another free device; the worker woken later is fenced out and the device comes back."""
+    serial = devices[0].serial
+    rest = Rest(stack.base_url, alice)
+    run = rest.post("/api/runs/", {"flow": TAP_SLEEP_TAP, "device": serial})
+    assert run.status == 201, run.body
+    sock = Socket(stack.ws_url(run.body["session_id"], "last_seq=0"), token=alice)
+    sock.wait_for(lambda m: m.get("step_index") == 1 and m.get("status") == "STARTED", timeout=90)
+    pid = stack.supervisor.pid(serial)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        paused = sock.wait_for(session_status("IDLE"), timeout=180)
+        assert paused["error"]["code"] == "device_offline" and "No worker" in paused["error"]["message"], paused
+        report = run_until_done(rest, run.body["id"], timeout=180)
+        assert report["status"] == "passed", report
+        moved = TestSession.objects.get(pk=run.body["session_id"]).device.serial
+        assert moved != serial and taps(serial) == [71] and taps(moved) == [72]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 90  # its heartbeat again: the device is given to sessions again
+    while Device.objects.get(serial=serial).status != "available":
+        assert time.monotonic() < deadline, Device.objects.get(serial=serial).status
+        time.sleep(0.2)
+    sleep = Step.objects.get(session_id=run.body["session_id"], index=1)
+    assert sleep.status == "COMPLETED" and sleep.attempt >= 2
+    ends = [
+        e.payload["status"]
+        for e in SessionEvent.objects.filter(session_id=run.body["session_id"], type="STEP_STATUS")
+        if e.payload.get("step_id") == sleep.pk and e.payload["status"] in ("COMPLETED", "ERROR")
+    ]
+    assert ends == ["COMPLETED"] and taps(serial) == [71]  # the woken worker's late result was dropped
