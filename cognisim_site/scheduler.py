@@ -50,8 +50,11 @@ def devices_without_worker() -> int:
         )
     )
     serials = sorted(set(waiting.values_list("device__serial", flat=True)))
-    gone = Device.objects.filter(status=Device.Status.OFFLINE, serial__in=_taken_offline(client))
+    taken_offline = _taken_offline(client)
+    gone = Device.objects.filter(status=Device.Status.OFFLINE, serial__in=taken_offline)
     back = list(gone.values_list("serial", flat=True))
+    if returned := set(taken_offline) - set(back):  # back already (its agent's heartbeat): forget it
+        client.srem(lock_key(TAKEN_OFFLINE), *returned)
     alive = workers_alive([f"device-{serial}" for serial in serials + back]) if serials or back else {}
     now, taken = time.time(), 0
     for serial in back:
