@@ -27,9 +27,10 @@ logger = logging.getLogger("cognisim.scheduler")
 
 
 WAITING_STEP = (Step.Status.QUEUED, Step.Status.RUNNING)
-WORKER_LOST_SECONDS = 60
+WORKER_LOST_SECONDS = 120
 """How long a device with work waiting may go without a live worker (no heartbeat: hung, stopped, or its host
-gone without a word) before it is treated as unplugged. Well above a worker's restart on a loaded machine."""
+gone without a word) before it is treated as unplugged. Well above a worker's restart on a loaded machine (60 s
+seen at load 30)."""
 TAKEN_OFFLINE = "devices-without-worker"
 """The devices this duty took offline, brought back when a worker beats on their queue again."""
 

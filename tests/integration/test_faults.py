@@ -87,7 +87,7 @@ def test_a_hung_worker_pauses_its_run_which_resumes_on_another_device(stack, dev
     pid = stack.supervisor.pid(serial)
     os.kill(pid, signal.SIGSTOP)
     try:
-        paused = sock.wait_for(session_status("IDLE"), timeout=180)
+        paused = sock.wait_for(session_status("IDLE"), timeout=300)
         assert paused["error"]["code"] == "device_offline" and "No worker" in paused["error"]["message"], paused
         report = run_until_done(rest, run.body["id"], timeout=180)
         assert report["status"] == "passed", report
