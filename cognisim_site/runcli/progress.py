@@ -33,8 +33,14 @@ class Job:
 
 
 def waiting_for(run: dict[str, Any]) -> str:
-    """What a run that has not started its steps waits for, in words ("" once its device is ready)."""
-    if run.get("status") != "running" or run.get("session_status") not in ("PENDING", "SETTING_UP"):
+    """What a run waits for, in words: a device, its setup, or a device back after it went away ("" when its
+    steps are going)."""
+    if run.get("status") != "running":
+        return ""
+    if run.get("session_status") == "IDLE":  # paused: its device stopped answering (docs/durability.md)
+        why = (run.get("error") or {}).get("message") or "its device went away"
+        return f"paused ({why.rstrip('.')}); it goes on when a device is back"
+    if run.get("session_status") not in ("PENDING", "SETTING_UP"):
         return ""
     if not run.get("device"):
         return "waiting for a free device"
