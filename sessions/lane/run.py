@@ -267,8 +267,11 @@ def _wait_unless_stopped(session_id: Any, seconds: float) -> bool:
 
 
 def _ask(lane: Lane, step: Step) -> None:
+    """Wait for the user's answer; a session stopped (or a lease lapsed) before the worker got here stays as it is."""
     with transaction.atomic():
         session = locked_session(lane.session_id)
+        if session.status in TestSession.TERMINAL or not lease_holds(lease=lane.lease):
+            return
         set_status(session, Status.WAITING_INPUT)
         payload = {"input_id": step.pk, "step_id": step.pk, "step_index": step.index, "prompt": step.params["prompt"]}
         if step.params.get("choices"):

@@ -194,6 +194,22 @@ def test_a_stop_ends_the_step_the_device_is_running_before_the_session(user, dev
     assert list(skipped) == [1]  # the running step keeps its INVOKE
 
 
+def test_a_question_the_device_reaches_after_a_stop_leaves_the_session_ended(user, device):
+    session = open_ready(user, device)
+    services.step_submit(session_id=session.pk, owner=user, data={"action": "ask_user", "prompt": "Which?"})
+    drain = lane._lane(session.pk)
+    lane._running(drain)
+    asking = lane._pending(drain)[0][0]
+    assert run.step_claim(drain, asking)
+    assert services.session_stop(session_id=session.pk, owner=user).status == "CANCELLED"
+    before = TestSession.objects.get(pk=session.pk).last_seq
+    run.step_run(drain, asking)  # the worker reaches the question late: it must not reopen the session
+    assert TestSession.objects.get(pk=session.pk).status == "CANCELLED"
+    assert not SessionEvent.objects.filter(session=session, seq__gt=before).exists()
+    with pytest.raises(SessionClosed):
+        services.session_input(session_id=session.pk, owner=user, input_id=asking.pk, value="x")
+
+
 def test_stop_with_nothing_pending_completes(user, device):
     session = open_ready(user, device)
     assert services.session_stop(session_id=session.pk, owner=user).status == "COMPLETED"
