@@ -24,7 +24,7 @@ from core.steps import step_parse
 from devices.models import Device
 from sessions.models import Step, TestSession
 from sessions.services import locked_session, session_open, session_stop, steps_append
-from sessions.services.base import retry_on_deadlock
+from sessions.services.base import device_not_found, retry_on_deadlock
 
 from ..capture import bundle_validate, replay_compare, replay_plan
 from ..errors import DeviceUnknown, FlowRejected, RunLimit
@@ -64,8 +64,7 @@ def flow_check(
 def device_check(*, device_serial: str | None) -> None:
     """Refuse a device serial there is no device for: a bad field of the request, not a failure at start."""
     if device_serial and not Device.objects.filter(serial=device_serial).exists():
-        message = f"There is no device '{device_serial}'. GET /api/devices/ lists them."
-        raise DeviceUnknown(f"device: {message}", field="device")
+        raise DeviceUnknown(f"device: {device_not_found(device_serial).message}", field="device")
 
 
 def _run_slot(owner: AbstractBaseUser) -> None:

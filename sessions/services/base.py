@@ -113,6 +113,10 @@ def user_session_cap(*, user: AbstractBaseUser) -> int:
     return quota.max_active_sessions
 
 
+def device_not_found(serial: str) -> NotFound:
+    return NotFound(f"There is no device '{serial}'. GET /api/devices/ lists them.")
+
+
 def claim_device(serial: str | None) -> Device:
     devices = Device.objects.select_for_update(skip_locked=serial is None)
     if serial is None:
@@ -122,7 +126,7 @@ def claim_device(serial: str | None) -> Device:
     else:
         device = devices.filter(serial=serial).first()
         if device is None:
-            raise NotFound(f"There is no device '{serial}'. GET /api/devices/ lists them.")
+            raise device_not_found(serial)
         if device.status == Device.Status.BUSY:
             raise DeviceBusy(f"Device '{serial}' is in use by another session; pick another or try later.")
         if device.status != Device.Status.AVAILABLE:

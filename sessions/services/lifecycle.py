@@ -28,6 +28,7 @@ from ..models import Step, TestSession
 from .base import (
     HOLDING_SLOT,
     claim_device,
+    device_not_found,
     locked_session,
     release_device,
     retry_on_deadlock,
@@ -60,6 +61,8 @@ def session_open(
     `stop_on_failure` and `end_when_drained` are the policy of a CI run; `secrets` are the values
     its steps refer to as `${NAME}`.
     """
+    if device_serial and not Device.objects.filter(serial=device_serial).exists():
+        raise device_not_found(device_serial)  # before the cap: a queued request would wait for it for ever
     with transaction.atomic():
         # Locking the owner's row serialises concurrent opens by one user: the cap is race-free.
         get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).first()

@@ -77,6 +77,15 @@ def test_the_cap_counts_active_sessions_and_honours_a_per_user_override(user, de
         services.session_open(owner=user)
 
 
+def test_a_device_that_does_not_exist_is_not_found_even_at_the_cap(user, device):
+    UserQuota.objects.create(user=user, max_active_sessions=1)
+    services.session_open(owner=user)
+    for queue in (False, True):  # a queued request would otherwise wait for it for ever
+        with pytest.raises(NotFound):
+            services.session_open(owner=user, device_serial="no-such-phone", queue=queue)
+    assert not TestSession.objects.filter(requested_device="no-such-phone").exists()
+
+
 def test_device_choice_errors(user, other_user, device):
     services.session_open(owner=user, device_serial=device.serial)
     with pytest.raises(DeviceBusy):
