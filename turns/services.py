@@ -43,7 +43,7 @@ from sessions.models import Screen, SessionEvent, Step, TestSession
 from sessions.services import locked_session, step_submit
 
 from .accumulate import window_for
-from .brains import BrainError, Plan, answered, brain_from_env
+from .brains import BrainError, Plan, answered, brain_from_env, remaining_said
 from .models import Turn
 
 logger = logging.getLogger("cognisim.turns")
@@ -318,8 +318,8 @@ def _not_run(reply: str, later: list[Step], remaining: str) -> str:
     if named:
         listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
         said.append(f"run step{'s' * (len(named) > 1)} {listed}")
-    if remaining:
-        said.append(f'go on with "{" ".join(remaining.split())}"')
+    if rest := remaining_said(remaining):
+        said.append(f'go on with "{rest}"')
     return f"{reply.rstrip('.')}. I did not {', nor '.join(said)}." if said else reply
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from .base import Brain, BrainError, Plan, answered
+from .base import Brain, BrainError, Plan, answered, remaining_said
 from .llm import LLMBrain
 from .offline import OfflineBrain
 
-__all__ = ["Brain", "BrainError", "LLMBrain", "OfflineBrain", "Plan", "answered", "brain_from_env"]
+__all__ = ["Brain", "BrainError", "LLMBrain", "OfflineBrain", "Plan", "answered", "brain_from_env", "remaining_said"]
 
 
 def brain_from_env(environ: Mapping[str, str] | None = None) -> Brain:

@@ -7,6 +7,7 @@ user and storing the outcome belong to the turn pipeline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,6 +80,15 @@ class Plan:
     remaining: str | None = None
     choices: list[str] = field(default_factory=list)
     code: str | None = None
+
+
+_MARKS = re.compile(r"^\s*\[done:.*?\]\s*|\s*\[answer:.*$", re.S)
+
+
+def remaining_said(remaining: str) -> str:
+    """The rest of an instruction in the user's words, to quote back to them: without what the offline
+    planner put ahead of it (`[done: …]`) and the answers `answered` put after it."""
+    return " ".join(_MARKS.sub("", remaining).split())
 
 
 def answered(remaining: str, answer: str) -> str:
