@@ -141,13 +141,10 @@ def devices_heartbeat(*, host: str, serials: list[str]) -> int:
     """A host agent's heartbeat: its listed devices are alive (an offline one is available again);
     its other devices go offline. Serials of other hosts' devices are ignored."""
     now = timezone.now()
-    with transaction.atomic():
-        mine = Device.objects.filter(host=host, serial__in=serials)
-        alive = mine.update(last_heartbeat=now)
-        back = list(mine.filter(status=Device.Status.OFFLINE).values_list("serial", flat=True))
-        Device.objects.filter(serial__in=back, status=Device.Status.OFFLINE).update(status=Device.Status.AVAILABLE)
-        for serial in back:
-            device_changed_on_commit(serial=serial)
+    mine = Device.objects.filter(host=host, serial__in=serials)
+    alive = mine.update(last_heartbeat=now)
+    for serial in mine.filter(status=Device.Status.OFFLINE).values_list("serial", flat=True):
+        device_mark_available(serial=serial)
     for serial in (
         Device.objects.filter(host=host)
         .exclude(serial__in=serials)
