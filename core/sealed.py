@@ -4,7 +4,8 @@ A session's secrets live in the database while it runs (the device's worker, ano
 in), and are emptied when it ends. Emptied is not gone: SQLite keeps the old bytes in freed pages and in
 its write-ahead log, PostgreSQL in dead rows until a vacuum, and any backup keeps them for good. Sealed,
 the column holds `{"sealed": <Fernet token>}`, with a key derived from `SECRET_KEY`: a copy of the
-database without the key shows nothing. A value that cannot be opened (the key changed) reads as empty.
+database without the key shows nothing. A value that cannot be opened (the key changed) reads as empty
+(`Unreadable`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def _fernet(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
+class Unreadable(dict[str, Any]):
+    """What a sealed value that could not be opened reads as: empty, and saying so (a worker whose
+    `SECRET_KEY` is not the web server's fails a step naming a secret instead of typing `${NAME}`)."""
+
+
 def seal(value: Any) -> dict[str, str]:
     return {"sealed": _fernet(settings.SECRET_KEY).encrypt(json.dumps(value).encode()).decode()}
 
@@ -41,7 +47,7 @@ def unseal(stored: Any) -> Any:
         return json.loads(_fernet(settings.SECRET_KEY).decrypt(stored["sealed"].encode()))
     except InvalidToken:
         logger.warning("a sealed value could not be opened (SECRET_KEY changed?); it reads as empty")
-        return {}
+        return Unreadable()
 
 
 class SealedJSONField(models.JSONField):

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.rows import rows_update
+from core.sealed import Unreadable
 from core.storage import artifact_name, artifact_save
 from devices import actions, flowcontrol
 from devices.drivers.base import DeviceDriver, DeviceError, TransportError
@@ -56,6 +57,12 @@ Status = TestSession.Status
 STOP_POLL_S = 0.25
 OBSERVE_S = 10
 FAILURE_LOG_LINES = 200
+SECRETS_UNREADABLE: dict[str, Any] = {
+    "code": "secrets_unreadable",
+    "message": "This device's worker cannot read the session's secrets: its SECRET_KEY is not the web "
+    "server's. Give every process the same SECRET_KEY (docs/deploy.md) and run the step again.",
+    "retryable": False,
+}
 
 
 @dataclass
@@ -140,16 +147,13 @@ def step_run(lane: Lane, step: Step) -> None:
     named = secrets_named(step.params)
     if not named <= lane.secrets.keys():  # typed into a password field after the drain began
         lane.secrets = TestSession.objects.values_list("secrets", flat=True).get(pk=lane.session_id)
-    params = secrets_resolve(step.params, lane.secrets) if lane.secrets else step.params
     started = time.monotonic()
-    while True:
-        outcome, error = _perform(lane, step, params)
-        retries_done = step.attempt - 1
-        if error is None or not error["retryable"] or retries_done >= step.max_retries:
-            break
-        delay = backoff_delay_ms(backoff=step.backoff, attempt=retries_done + 1)
-        if not _retrying(lane, step, error, delay) or _wait_unless_stopped(lane.session_id, delay / 1000):
-            break
+    outcome: actions.StepOutcome | None
+    error: dict[str, Any] | None
+    if named and isinstance(lane.secrets, Unreadable):
+        outcome, error = None, SECRETS_UNREADABLE
+    else:
+        outcome, error = _attempts(lane, step, secrets_resolve(step.params, lane.secrets) if named else step.params)
     device_ms = int((time.monotonic() - started) * 1000)
     if named & lane.secrets.keys():
         _residue_add(lane, _foreground(lane))
@@ -163,6 +167,18 @@ def step_run(lane: Lane, step: Step) -> None:
         _read_start(lane, step, outcome)
         if step.status == Step.Status.FAILED:
             _keep_failure_log(lane, step)
+
+
+def _attempts(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome | None, dict[str, Any] | None]:
+    """Perform the step, and again after a retryable error while its retries last and the session runs."""
+    while True:
+        outcome, error = _perform(lane, step, params)
+        retries_done = step.attempt - 1
+        if error is None or not error["retryable"] or retries_done >= step.max_retries:
+            return outcome, error
+        delay = backoff_delay_ms(backoff=step.backoff, attempt=retries_done + 1)
+        if not _retrying(lane, step, error, delay) or _wait_unless_stopped(lane.session_id, delay / 1000):
+            return outcome, error
 
 
 class _Fenced(Exception):

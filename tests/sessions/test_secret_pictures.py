@@ -99,3 +99,22 @@ def test_the_screen_at_setup_does_not_show_a_secret_already_on_it(user, device):
     assert session.status == "READY", session.error
     screen = Screen.objects.get(session=session)
     assert _blacked_out(artifact_read(name=screen.picture.name), bounds)
+
+
+def test_a_worker_that_cannot_read_the_secrets_fails_the_step_that_names_one(user, device, settings):
+    """A worker whose SECRET_KEY is not the web server's reads the sealed secrets as empty: the step naming one
+    fails with a code saying why, where it used to type `${TOKEN}` into the field."""
+    session = services.session_open(owner=user, device_serial=device.serial, secrets=SECRETS)
+    lane.session_setup(session_id=session.pk)
+    for data in (
+        {"action": "launch_app", "package": DEMO, "clear_state": True},
+        {"action": "type", "text": "user-${TOKEN}", "into": {"id": "email"}},
+    ):
+        services.step_submit(session_id=session.pk, owner=user, data=data)
+    settings.SECRET_KEY = "the worker's own key"
+    lane.session_drain(session_id=session.pk, linger=False)
+
+    launched, typed = Step.objects.filter(session=session).order_by("index")
+    assert launched.status == "COMPLETED"
+    assert (typed.status, typed.error["code"]) == ("FAILED", "secrets_unreadable"), typed.error
+    assert "${TOKEN}" not in driver_for(device).dump_ui()
