@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, overload
@@ -41,6 +44,7 @@ from devices.drivers.base import (
     ScreenBusy,
     ScreenNotSettled,
     StepOutcome,
+    StepStopped,
     UnsupportedInput,
 )
 from devices.screencast import device_busy
@@ -59,7 +63,46 @@ TREE_REUSE_S = 1.0
 AFTER_CHANGE_MIN_S = 1.0
 """The read after a step's input gets at least this long, even when the step's deadline is nearer."""
 
+STOP_CHECK_S = 0.25
+"""While a step waits, how often it asks whether its session was stopped (`stoppable`)."""
+
 Params = Mapping[str, Any]
+
+
+@dataclass
+class _StopCheck:
+    stopped: Callable[[], bool]
+    asked_at: float = -math.inf
+
+
+_stop_check: ContextVar[_StopCheck | None] = ContextVar("stop_check", default=None)
+
+
+@contextmanager
+def stoppable(stopped: Callable[[], bool]) -> Iterator[None]:
+    """Within it, every wait of a step (for its element, for the screen to settle, a `sleep`) asks
+    `stopped()` at most every `STOP_CHECK_S` and gives up with `StepStopped` when it says yes: a
+    stopped session's device is free at once, not when the wait would have ended."""
+    token = _stop_check.set(_StopCheck(stopped))
+    try:
+        yield
+    finally:
+        _stop_check.reset(token)
+
+
+def _pause(seconds: float) -> None:
+    """Sleep within a step's wait; `StepStopped` as soon as the step's session is stopped (`stoppable`)."""
+    check = _stop_check.get()
+    if check is None:
+        time.sleep(seconds)
+        return
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        if time.monotonic() - check.asked_at >= STOP_CHECK_S:
+            check.asked_at = time.monotonic()
+            if check.stopped():
+                raise StepStopped("The session was stopped while the step waited.")
+        time.sleep(min(STOP_CHECK_S, left))
 
 
 @dataclass(frozen=True)
@@ -193,7 +236,7 @@ def _read(driver: DeviceDriver, deadline: float, *, reuse: bool = False, after: 
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _never_settled(since, busy, after) from busy
-        time.sleep(min(pause, left))
+        _pause(min(pause, left))
         pause = min(pause * 2, BUSY_PAUSES[1])
 
 
@@ -250,9 +293,9 @@ def _until(
                 raise _never_settled(since, busy, after)
             return screen, False
         if busy is None:
-            time.sleep(min(WAIT_POLL, left))
+            _pause(min(WAIT_POLL, left))
         else:
-            time.sleep(min(pause, left))
+            _pause(min(pause, left))
             pause = min(pause * 2, BUSY_PAUSES[1])
 
 
@@ -510,7 +553,7 @@ def _sleep(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     ms = int(params["ms"])
     if time.monotonic() + ms / 1000 > deadline:
         raise ActionTimeout(f"Sleeping {ms} ms would run past the step's time limit.")
-    time.sleep(ms / 1000)
+    _pause(ms / 1000)
     return _Done({"slept_ms": ms}, {"ms": ms})
 
 

@@ -37,6 +37,13 @@ class ActionTimeout(DeviceError):
     retryable = True
 
 
+class StepStopped(DeviceError):
+    """The step's session was stopped while the step waited (for an element, a settled screen, a `sleep`):
+    it gives up at once, so the device is free for the next session."""
+
+    code = "session_stopped"
+
+
 class ElementNotFound(DeviceError):
     code = "element_not_found"
 

@@ -18,6 +18,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -188,13 +189,16 @@ class _Fenced(Exception):
 def _perform(lane: Lane, step: Step, params: Any) -> tuple[actions.StepOutcome | None, dict[str, Any] | None]:
     deadline = time.monotonic() + step.timeout_ms / 1000
     try:
-        if step.action in flowcontrol.COMPOUND:
-            entries = list(step.journal.order_by("position").values_list("entry", flat=True))
-            progress = flowcontrol.Progress(entries=entries, save=_JournalSave(lane, step, saved=len(entries)))
-            return flowcontrol.perform(
-                lane.driver, action=step.action, params=params, deadline=deadline, progress=progress
+        with actions.stoppable(partial(_session_stopped, lane.session_id)):
+            if step.action in flowcontrol.COMPOUND:
+                entries = list(step.journal.order_by("position").values_list("entry", flat=True))
+                progress = flowcontrol.Progress(entries=entries, save=_JournalSave(lane, step, saved=len(entries)))
+                return flowcontrol.perform(
+                    lane.driver, action=step.action, params=params, deadline=deadline, progress=progress
+                ), None
+            return actions.perform(
+                lane.driver, action=step.action, params=params, deadline=deadline, observe=False
             ), None
-        return actions.perform(lane.driver, action=step.action, params=params, deadline=deadline, observe=False), None
     except _Fenced:
         return None, {"code": "lease_lost", "message": "Another worker took the step over.", "retryable": False}
     except DeviceError as exc:

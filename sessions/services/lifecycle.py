@@ -206,7 +206,8 @@ def session_stop(*, session_id: Any, owner: AbstractBaseUser, reason: str = "") 
 
     A step running on the device is cancelled with them, before the session's status: every step's end
     comes before the session's. Its worker stops at its next safe point (before a retry, during a
-    backoff wait, before a block's next inner step) and drops the result it may still get. `reason`
+    backoff wait or a wait of the step's own, before a block's next inner step) and drops the result it
+    may still get. `reason`
     (say, "the CI job was cancelled") is kept as the session's error.
     """
     with transaction.atomic():

@@ -1,6 +1,7 @@
 import hashlib
 import io
 import time
+from itertools import pairwise
 
 import pytest
 from PIL import Image
@@ -16,6 +17,7 @@ from devices.drivers.base import (
     PointOffScreen,
     ScreenBusy,
     ScreenNotSettled,
+    StepStopped,
 )
 from devices.drivers.sim import DEMO, LAUNCHER, SETTINGS, SimDriver
 from devices.uitree import find_nodes, parse, ui_hash
@@ -197,6 +199,29 @@ def test_wait_for_never_passes_the_deadline(phone):
         run(phone, "wait_for", timeout=0.25, text="Never", timeout_ms=30_000)
     elapsed = time.monotonic() - started
     assert 0.25 <= elapsed < 8, "not after its 30 s timeout"
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        ("wait_for", {"text": "Never", "timeout_ms": 300_000}),
+        ("assert_not_visible", {"text": "Settings", "timeout_ms": 300_000}),
+        ("sleep", {"ms": 60_000}),
+    ],
+)
+def test_a_wait_gives_up_once_its_session_is_stopped(phone, action, params):
+    """A stop is asked for while the step waits: the wait ends with `StepStopped` (not after its 60-300 s)."""
+    run(phone, "press_key", key="home")
+    asked = []
+
+    def stopped():
+        asked.append(time.monotonic())
+        return len(asked) >= 3
+
+    with actions.stoppable(stopped), pytest.raises(StepStopped):
+        run(phone, action, timeout=400, **params)
+    assert len(asked) == 3
+    assert all(b - a >= actions.STOP_CHECK_S for a, b in pairwise(asked)), "asked at most every 0.25 s"
 
 
 @pytest.mark.parametrize(

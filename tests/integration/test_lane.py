@@ -101,6 +101,22 @@ def test_a_run_stopped_mid_step_shows_none_of_its_steps_running(stack, devices, 
     assert [s["status"] for s in steps] == ["CANCELLED"] * 3, steps
 
 
+def test_a_stopped_session_frees_its_device_at_once_even_mid_wait(stack, devices, alice, bob):
+    """The step the stop catches waits 5 minutes for a text that never comes: it gives up at the stop, so the
+    next session on the device is ready long before that (the worker was held for the whole wait)."""
+    alice_rest, bob_rest, serial = Rest(stack.base_url, alice), Rest(stack.base_url, bob), devices[0].serial
+    session = alice_rest.post("/api/sessions/", {"device": serial}).body
+    sock = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    wait_ready(sock)
+    waiting = {"action": "wait_for", "text": "Never on screen", "timeout_ms": 300_000}
+    alice_rest.post(f"/api/sessions/{session['id']}/steps/", waiting)
+    sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["status"] == "STARTED")
+    assert alice_rest.post(f"/api/sessions/{session['id']}/stop/").status == 200
+
+    theirs = bob_rest.post("/api/sessions/", {"device": serial}).body
+    wait_ready(Socket(stack.ws_url(theirs["id"], "last_seq=0"), token=bob), timeout=150)
+
+
 def test_steps_sent_back_to_back_run_on_the_listening_drain_with_their_secrets(stack, devices, alice):
     """A script's steps, each sent when the one before it completes, are run by the drain still listening on the
     session's bell; a password typed among them is typed as itself (a secret the drain had not read when it
