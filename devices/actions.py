@@ -392,14 +392,26 @@ def _press(driver: DeviceDriver, params: Params, deadline: float, *, long: bool)
 
 
 def _type(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
+    """Type into the field `into` selects (tapped first), or into the focused one; with neither, nothing
+    would take the text, and the step fails as `clear_text` does."""
     text: str = params["text"]
-    field = _focus(driver, params["into"], params, deadline) if params.get("into") else None
+    field = _focus(driver, params["into"], params, deadline) if params.get("into") else _focused(driver, deadline)
     _check(deadline, "typing")
     driver.input_text(text)
     return _Done(
         {"into": _element(field) if field else None, "length": len(text)},
         {"text": text, "into": _recorded(field)},
     )
+
+
+def _focused(driver: DeviceDriver, deadline: float) -> Node:
+    """The focused field (a step without `into` acts on it); `ElementNotFound` when none is."""
+    screen = _read(driver, deadline, reuse=True, after="")
+    focused = next((node for node in screen.nodes if node.focused), None)
+    if focused is None:
+        message = f"No focused text field on {screen.package}: tap one first, or give 'into'. {_visible(screen)}"
+        raise ElementNotFound(message, details={"package": screen.package})
+    return focused
 
 
 def _clear_text(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
@@ -409,15 +421,7 @@ def _clear_text(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     two apart, so such a field gets as many (harmless) presses of del as its hint has
     characters.
     """
-    if params.get("into"):
-        field = _focus(driver, params["into"], params, deadline)
-    else:
-        screen = _read(driver, deadline, reuse=True, after="")
-        focused = next((node for node in screen.nodes if node.focused), None)
-        if focused is None:
-            message = f"No focused text field to clear on {screen.package}. {_visible(screen)}"
-            raise ElementNotFound(message, details={"package": screen.package})
-        field = focused
+    field = _focus(driver, params["into"], params, deadline) if params.get("into") else _focused(driver, deadline)
     _check(deadline, "clearing the field")
     driver.press_key("move_end")
     for _ in field.text:

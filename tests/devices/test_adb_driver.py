@@ -90,6 +90,7 @@ def test_input_text_commands_split_only_a_literal_percent_s():
 def test_non_ascii_text_is_refused_before_anything_is_sent(driver):
     adb, phone = driver
     run(adb, "launch_app", package=DEMO)
+    run(adb, "tap", id="email")  # a focused field to type into
     before = phone.driver.action_log()
     with pytest.raises(UnsupportedInput, match="printable ASCII") as info:
         run(adb, "type", text="héllo wörld")

@@ -91,10 +91,12 @@ def test_clear_text_empties_the_field(phone):
     assert run(phone, "clear_text").result["deleted"] == 3
 
 
-def test_clear_text_without_a_focused_field_says_so(phone):
+@pytest.mark.parametrize(("action", "params"), [("clear_text", {}), ("type", {"text": "hello"})])
+def test_typing_or_clearing_without_a_focused_field_says_so(phone, action, params):
     run(phone, "launch_app", package=SETTINGS)
     with pytest.raises(ElementNotFound, match="No focused text field"):
-        run(phone, "clear_text")
+        run(phone, action, **params)
+    assert [entry["op"] for entry in phone.action_log()] == ["launch_app"]
 
 
 def test_settings_toggle_through_perform(phone):
