@@ -81,7 +81,10 @@ VERIFY = (
     r"(?:tell|show)\s+me\s+(?=if|whether)|let\s+me\s+know\s+(?=if|whether)|find\s+out\s+(?=if|whether))\s*"
     r"(?:that\s+|if\s+|whether\s+|for\s+(?:the\s+presence\s+of\s+)?)?"
 )
-TAP = r"(?:tap|click|press|hit|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into|use)"
+TAP = (
+    r"(?:tap|click|press|hit|smash|select|choose|pick|touch|push|poke|prod|focus(?:\s+on)?|click\s+into|tap\s+into|"
+    r"use)"
+)
 PRONOUNS = (
     "it",
     "that",
@@ -149,7 +152,7 @@ def parse(clause: str) -> Intent | None:
         times = TIMES.get(repeat["t"].lower()) or int(number(repeat["n"] or repeat["x"]))
         clause = clause[: repeat.start()]
     elif middle := re.search(
-        r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s*times)(?=\s+(?:in|on|into|from|of)\s+\S+(?:\s+\S+)?$)",
+        r"\s+(?P<t>once|twice|thrice|(?P<n>\d+|two|three|four|five)\s*times)(?=\s+(?:in|on|into|from|of)\s+\S+(?:\s+\S+){0,2}$)",
         clause,
         re.I,
     ):
@@ -224,7 +227,8 @@ _UNSUPPORTED = {
         "answer questions (I can check that something is or is not shown)"
     ),
     r"(?:delete|remove|edit|rename|sort|filter|reorder|rearrange|like|unlike|favou?rite|star|bookmark|pin|archive|duplicate|"
-    r"refresh|reload)\s+(?:the\s+|this\s+|that\s+|an?\s+|my\s+|all\s+(?:the\s+)?)?(?:(?:first|last|top|new)\s+)?"
+    r"refresh|reload)\s+(?:the\s+|this\s+|that\s+|an?\s+|my\s+|all\s+(?:the\s+)?)?"
+    r"(?:(?:first|second|third|last|top|bottom|new|\d+(?:st|nd|rd|th))\s+)?"
     r"(?:items?|rows?|list|entry|entries|greeting|page|screen|feed|content)(?:\s+.*)?|"
     r"add\s+(?:a\s+|an\s+|another\s+|one\s+more\s+)?(?:new\s+)?(?:items?|rows?|entry|entries|widget)(?:\s+.*)?|"
     r"swipe\s+.+\s+to\s+(?:delete|remove|dismiss|archive)(?:\s+.*)?|"
@@ -448,19 +452,20 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
 
 
 @rule(
-    rf"(?:turn|switch|toggle|flip|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
+    rf"(?:turn|switch|toggle|flip|flick|slide|set|put|power)\s+(?P<state>on|off)\s+(?P<target>.+?){_AGAIN}",
     rf"(?:get|have|leave|keep)\s+(?P<target>.+?)\s+(?:turned|switched|set)\s+(?P<state>on|off){_AGAIN}",
     r"(?:leave|keep)\s+(?P<target>.+?)\s+(?P<state>on|off|enabled|disabled)",
-    rf"(?:turn|switch|set|put|toggle|flip|get|have|power|make(?!\s+sure\b))\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?:be\s+)?"
+    rf"(?:turn|switch|set|put|toggle|flip|flick|slide|get|have|power|make(?!\s+sure\b))\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+)?(?:be\s+)?"
     rf"(?P<state>on|off){_AGAIN}",
     rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
+    r"(?P<state>enable|activate|disable|deactivate)",  # "enable" alone: which? asked
     r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|\s+stays|\s+stayed|\s+remains|\s+remained)(?P<neg>\s+not|n't)?"
     r"\s+(?:still\s+|now\s+)?"
     r"(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip|slide|flick)\s+(?P<target>.+)",
-    rf"(?:turn|switch|flip)\s+(?P<state>on|off){_AGAIN}",
+    rf"(?:turn|switch|flip|flick)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?!(?:that|if|whether|there|for|the\s+(?:page|screen))\b)"
     r"(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
@@ -487,7 +492,8 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     if "target" in m.re.groupindex and m["target"]:
         # "the toggle next to Bluetooth", "the switch for Wi-Fi": the switch of that row
         named = re.fullmatch(
-            r"(?:the\s+)?(?:switch|toggle|checkbox|slider)\s+(?:next\s+to|for|of|beside|by)\s+(?P<n>.+)",
+            r"(?:the\s+)?(?:switch|toggle|checkbox|slider)\s+(?:next\s+to|for|of|beside|by|(?:to\s+the\s+)?right\s+of)\s+"
+            r"(?P<n>.+)",
             m["target"],
             re.I,
         )
@@ -658,6 +664,7 @@ _OPENING = re.compile(
     r"(?:see|find|notice)|(?:i|we)(?:\s+(?:would|should))?(?:\s+|'d\s+)(?:expect|want|like|need|hope)\s+to\s+(?:see|find)|"
     r"(?:i|we|you)\s+(?:shouldn't|mustn't|can't|cannot|don't|do\s+not|won't|should\s+not|must\s+not)\s+"
     r"(?:(?:be\s+able\s+to\s+)?see|find|notice)|"
+    r"(?:i|we)\s+(?:don't|do\s+not|wouldn't|would\s+not)\s+(?:expect|want|like|need)\s+to\s+(?:see|find)|"
     r"(?:the\s+)?(?:screen|page|app)\s+(?:shows|says|displays|contains|has|reads)|"
     r"it\s+(?:says|shows|reads|displays)|"
     r"nothing\s+(?:on\s+(?:the\s+)?(?:screen|page)\s+)?(?:says|reads|shows|mentions|displays)|"
@@ -876,7 +883,9 @@ def _volume(m: re.Match[str]) -> Intent:
     rf"(?:press|hit|push|use|tap)\s+(?:the\s+)?(?P<key>{KEY})(?:\s+(?:key|button))?",
     rf"{TAP}\s+(?:the\s+)?(?P<key>{KEY})\s+(?:key|button)",
     r"(?:open|show|bring\s+up|view)\s+(?:me\s+)?(?:the\s+|my\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
-    r"(?:submit)(?:\s+(?:the\s+|this\s+)?(?:login\s+|sign[\s-]*in\s+)?form)?(?:\s+(?:empty|blank|as\s+(?:it\s+)?is))?(?P<key>)",
+    r"(?:submit)(?:\s+(?:the\s+|this\s+)?(?:login\s+|sign[\s-]*in\s+)?form|\s+(?:it|that|this))?"
+    r"(?:\s+(?:empty|blank|as\s+(?:it\s+)?is))?(?P<key>)",
+    r"(?P<key>tab|enter|return)(?:\s+key)?",  # "type a@b.c, tab, type x, enter": keys between the typing
     r"(?:proceed|continue|carry\s+on|go\s+on)(?P<key>)",
 )
 def _key(m: re.Match[str]) -> Intent:
@@ -1130,7 +1139,7 @@ def _scroll_synonym(m: re.Match[str]) -> Intent:
     return Intent("scroll", direction=m["dir"].lower())
 
 
-@rule(r"go\s+up(?:\s+(?:a|one)\s+level)?")
+@rule(r"(?:go|navigate|move)\s+up(?:\s+(?:a|one)\s+(?:level|step|screen))?")
 def _go_up(m: re.Match[str]) -> Intent:
     return Intent("tap", target="up", terse=True)
 

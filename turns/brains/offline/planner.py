@@ -30,7 +30,7 @@ from .grammar import PRONOUNS, Intent, parse
 from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
 from .screen import ACT, KINDS, Ask, Missing, Screen, needs_screen, split_noun
-from .words import GENERIC, VERBS, canonical, clauses, correct_words, mask, norm, ordinal, tidy
+from .words import GENERIC, ORDINAL, VERBS, canonical, clauses, correct_words, idioms, mask, norm, ordinal, tidy
 
 # Steps after which the planner no longer knows what the screen shows.
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
@@ -335,7 +335,7 @@ class _Planner(Resolver):
                     intent, clause = checked, "verify " + clause
                     intent.inherited = True
             fixed = correct_words(clause, self.label_words)
-            fixed = tidy(fixed) if fixed else None
+            fixed = tidy(idioms(fixed)) if fixed else None
             if intent is not None and fixed:
                 # "tunr wifi on", "chek that wifi is shown", "press hoem": a typo in a word of the grammar, not a name
                 corrected = parse(fixed)
@@ -347,6 +347,8 @@ class _Planner(Resolver):
                 )
                 if corrected is not None and better:
                     intent, clause = corrected, fixed
+            elif intent is None and fixed and (corrected := parse(fixed)) is not None:
+                intent, clause = corrected, fixed  # "opn settngs": nothing reads it as said
             if intent is None:
                 raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
             if intent.kind == "unsupported":
@@ -1435,12 +1437,15 @@ def _run_on(clause: str) -> list[str]:
         first, rest = cut["a"], cut["b"]
         if (place := _IN_APP.fullmatch(first)) and app_package(place["app"], strict=False):
             return [f"open {place['app']}", *_run_on(rest)]
+        if _DANGLING.search(first):
+            continue  # "turn off the 2nd toggle from the top": "toggle" is the noun of "the 2nd", not a verb
         head, tail = parse(first), parse(rest)
         if head is not None and tail is not None and not head.terse and not tail.terse:
             return [first, *_run_on(rest)]
     return [clause]
 
 
+_DANGLING = re.compile(rf"\b(?:the|a|an|my|this|that|each|every|{ORDINAL}|top|bottom)$", re.I)
 _SAME = re.compile(
     r"(?:(?:do\s+)?(?:the\s+)?same(?:\s+thing)?(?:\s+again)?\s+(?:for|with|to|on)|likewise\s+(?:for|with)|ditto\s+(?:for\s+)?|"
     r"(?:do|repeat)\s+(?:it|that|this|the\s+same(?:\s+thing)?)\s+(?:for|with|to|on))\s+(?P<x>.+)|"

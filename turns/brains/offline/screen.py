@@ -74,8 +74,9 @@ _FROM_END = re.compile(
 _FROM_TOP = re.compile(rf"^(?P<ref>(?:{ORDINAL})(?:\s+(?:{_KIND}))?)\s+from\s+(?:the\s+)?top$", re.I)
 _ORDINAL_NAMED = re.compile(rf"^(?P<ord>{ORDINAL}|{POSITION})\s+(?P<name>.+?)(?:\s+(?P<noun>{_KIND}))?$", re.I)
 _RELATIVE = re.compile(
-    rf"^(?:(?P<name>.+?)\s+)??(?:(?P<noun>{_KIND})\s+)?(?P<rel>right\s+below|just\s+below|below|under|underneath|beneath|right\s+above|just\s+above|"
-    r"above|over|next\s+to|beside|(?:to\s+the\s+)?right\s+of|(?:to\s+the\s+)?left\s+of|after|before)\s+(?P<anchor>.+)$",
+    rf"^(?:(?P<name>.+?)\s+)??(?:(?P<noun>{_KIND})\s+)?(?P<rel>(?:(?:right|just|directly|immediately)\s+)?"
+    r"(?:below|under|underneath|beneath|above|over)|"
+    r"next\s+to|beside|(?:to\s+the\s+)?right\s+of|(?:to\s+the\s+)?left\s+of|after|before)\s+(?P<anchor>.+)$",
     re.I,
 )
 # "OK on the update dialog", "Cancel in the backup popup": the button below the dialog's title
@@ -554,8 +555,9 @@ class Screen:
     def _relative(self, kind: str, relation: str, anchor_ref: str, name: str | None) -> int:
         anchor = self.find(anchor_ref, purpose="see")
         ax1, ay1, ax2, ay2 = self.nodes[anchor].bounds
-        relation = " ".join(relation.lower().split()).removeprefix("just ").removeprefix("right ")
-        relation = relation.removeprefix("to the ")
+        relation = " ".join(relation.lower().split()).removeprefix("to the ")
+        if relation != "right of":  # "right below", "directly under"; never "right of" ("the switch right of Wi-Fi")
+            relation = re.sub(r"^(?:right|just|directly|immediately)\s+", "", relation)
         options = [
             i
             for i in self._of_kind(kind, name)

@@ -29,7 +29,7 @@ VERBS = _split(
     "confirm "
     "ensure make wait sleep pause take grab capture go navigate return restart relaunch reopen long double find look "
     "log sign login signin logout submit delete remove screenshot ask expect assert see put set change update use "
-    "back home show hold punch provide supply bring locate search disconnect shut cut authenticate"
+    "back home show hold punch provide supply bring locate search disconnect shut cut authenticate smash"
 )
 
 # "Would you mind scrolling …": the verb of a clause, said as a gerund.
@@ -159,6 +159,8 @@ _ABBREVIATIONS = {
     "pword": "password",
     "usr": "user",
     "uname": "username",
+    "chk": "check",
+    "chck": "check",
 }
 _ABBREVIATION = re.compile(r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\b", re.I)
 _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
@@ -370,7 +372,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "scroll till you see item 26": to it
     (
         re.compile(
-            r"\b(?P<v>scroll|swipe|keep\s+scrolling|go)(?P<d>\s+(?:down|up))?\s+(?:till|until|untill|til)\s+(?:you|i|we)\s+"
+            r"\b(?P<v>scroll|swipe|keep\s+scrolling|go)(?:\s+all\s+the\s+way)?(?P<d>\s+(?:down|up))?\s+(?:till|until|untill|til)\s+(?:you|i|we)\s+"
             r"(?:can\s+)?(?:see|find|reach|get\s+to|hit|spot)\s+",
             re.I,
         ),
@@ -387,6 +389,27 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         "turn off dark theme",
     ),
+    # "am I logged in?", "are we still signed in?": a check that we are
+    (
+        re.compile(
+            r"\b(?:am\s+i|are\s+we)\s+(?=(?:still\s+|now\s+)?(?:not\s+)?(?:logged|signed)\s+(?:in|out)\b)",
+            re.I,
+        ),
+        "check i am ",
+    ),
+    (re.compile(r"\bthe\s+only\s+(?=\S)", re.I), "the "),  # "tap the only Cancel"
+    # "the screen should be free of errors", "the form is error-free": no error
+    (
+        re.compile(
+            r"\b(?:the\s+)?(?:screen|page|form|app)\s+(?:is|should\s+be|must\s+be)\s+(?:completely\s+|totally\s+)?"
+            r"(?:free\s+(?:of|from)\s+(?:any\s+)?|(?=error[\s-]*free\b))",
+            re.I,
+        ),
+        "there should be no ",
+    ),
+    (re.compile(r"\b(error|warning)[\s-]*free\b", re.I), r"\1"),
+    # "there ought to be no error", "wifi has to be on": should
+    (re.compile(r"\b(?:ought\s+to|oughta|has\s+to|have\s+to|needs?\s+to|got\s+to|gotta)\s+(?=be\b)", re.I), "should "),
     (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
     (re.compile(r"\bgo\s+light\b", re.I), "turn off dark theme"),
     (re.compile(r"\blog\s+(?:the\s+user|him|her|them|us|everyone)\s+out\b", re.I), "sign out"),
@@ -399,7 +422,13 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         "sign out",
     ),
     (re.compile(r"\b(?:end|close|terminate|finish)\s+(?:the|my|this|your)\s+session\b", re.I), "sign out"),
-    (re.compile(r"\b(turn|switch|flip|put)\s+(\S+)\s+of\b", re.I), r"\1 \2 off"),
+    (
+        re.compile(
+            r"\b(turn|switch|flip|put)\s+(?!(?:right|left|top|bottom|front|out|one|all|each|both|none)\b)(\S+)\s+of\b",
+            re.I,
+        ),
+        r"\1 \2 off",
+    ),
     # "press Sign in once the form is filled in with a@b.c / x": fill it in first
     (
         re.compile(
@@ -424,6 +453,8 @@ _PUNCT_SPLIT = re.compile(
 _WORD_SPLIT = re.compile(
     r"\s+(?:and\s+then|and\s+after\s+that|then|and|after\s+that|afterwards|followed\s+by|and\s+also|also|"
     r"and\s+finally|and\s+next|and\s+now|once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|"
+    r"(?:and\s+)?(?:once|when|after)\s+(?:that|this|it)(?:'s|\s+is|\s+has\s+been)\s+(?:done|finished|complete)|"
+    r"(?:and\s+)?(?:once|when)\s+(?:you(?:'re|\s+are|'ve|\s+have)|that'?s)\s+(?:done|finished)(?:\s+with\s+(?:that|it))?|"
     r"after\s+which|and\s+once\s+done|plus|as\s+well\s+as|along\s+with|together\s+with|but|while)\s+",
     re.I,
 )
@@ -431,6 +462,8 @@ _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
     r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
     r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
+    r"(?:once|when|after)\s+(?:that|this|it)(?:'s|\s+is|\s+has\s+been)\s+(?:done|finished|complete)|"
+    r"(?:once|when)\s+(?:you(?:'re|\s+are|'ve|\s+have)|that'?s)\s+(?:done|finished)(?:\s+with\s+(?:that|it))?|"
     r"(?:might|may|could|can)\s+i\s+(?:trouble|bother|ask)\s+you\s+to|given|when|and\s+when|(?:the\s+)?(?:user|tester|customer)\s+(?=(?:then\s+)?\w+s\b)|(?:i|we|you|u)\s+(?=(?:then\s+)?(?:"
     + "|".join(v for v in VERBS if v not in ("see", "expect", "find", "look", "make", "use", "set", "change", "show"))
     + r")\b)|attempt\s+to|"
@@ -512,7 +545,7 @@ _FILLER = re.compile(
     re.I,
 )
 _ORDINAL_LEAD = re.compile(
-    r"^(?:first|second|third|fourth|fifth|sixth|next|then|lastly|finally|after\s+that)(?:ly)?,?\s+(?=(?:"
+    r"^(?:first|second|third|fourth|fifth|sixth|next|then|last|lastly|finally|after\s+that)(?:ly)?,?\s+(?=(?:"
     + "|".join(VERBS)
     + r")\b)",
     re.I,
@@ -592,7 +625,7 @@ _PAST = re.compile(rf"^(?P<p>{'|'.join(_PAST_FORMS)})\b(?=\s+\S)", re.I)
 _THIRD_BASES = [v for v in VERBS if not v.endswith("s")] + ["press"]
 _THIRD = re.compile(rf"^(?P<v>{'|'.join(_THIRD_BASES)})(?:es|s)\b(?=\s+\S)", re.I)
 _MID_PLEASE = re.compile(
-    rf"^((?:{'|'.join(VERBS)})(?:\s+(?:on|off|in|out|up|down))?)\s+(?:please|pls|plz|kindly)\s+(?=\S)", re.I
+    rf"^((?:{'|'.join(VERBS)})(?:\s+(?:on|off|in|out|up|down))?)\s+(?:please|pls|plz|kindly)\s*:?\s+(?=\S)", re.I
 )  # "activate please the bluetooth"
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
@@ -622,8 +655,12 @@ class Masked:
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d]+")
 _EMOTICON = re.compile(r"(?<!\S)(?:[:;=8][-']?[()DPpO3/|\]\[]+|<3+|\^\^|[xX]D+)(?=[\s,.!?]|$)")
 _LIST_MARK = re.compile(
-    r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])", re.I
+    r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])|"
+    r"(?:(?<=^)|(?<=;\s))\d{1,2}\s*[-–—]\s+(?=[A-Za-z])",  # "1 - open settings; 2 - wifi off": one step a line
+    re.I,
 )
+_LETTERED = re.compile(r"^\s*a\)\s+(?=[A-Za-z])", re.I)
+_LETTER_MARK = re.compile(r"(?:(?<=^)|(?<=[\s.;,]))[a-h]\)\s+(?=[A-Za-z])", re.I)
 _NOT_MARKS = ("item", "row", "number", "no", "option", "entry", "#", "version", "field", "button", "switch")
 # A test log's or a checklist's marks before a step ("[step 1] tap …", "- [ ] turn off wifi", "INFO: …",
 # "12:03:04 …"): where a step starts, not what it does.
@@ -640,7 +677,9 @@ _CHECK_MARK = re.compile(
 
 
 def _unlist(text: str) -> str:
-    """ "1. open settings 2. turn off wifi", "Step 1: …": numbered steps become clauses."""
+    """ "1. open settings 2. turn off wifi", "Step 1: …", "a) … b) …": numbered steps become clauses."""
+    if _LETTERED.match(text):
+        text = _LETTER_MARK.sub("; ", text)
 
     def mark(m: re.Match[str]) -> str:
         before = text[: m.start()].split()
@@ -664,6 +703,93 @@ def _shapes(label: str) -> list[re.Pattern[str]]:
     return shapes
 
 
+# "turnoff wifi", "goback", "scrolldown": a verb and its particle typed without the space between them
+_GLUED = re.compile(
+    r"\b(?P<v>turn|switch|flip|go|scroll|swipe|tap|click|press|wait|look|sign|log|come)"
+    r"(?P<p>on|off|back|down|up|for|out|in|into)\b",
+    re.I,
+)
+_GLUED_WORDS = frozenset({"login", "logon", "signin", "logout", "signout", "lookup"})
+
+
+def _unglue(m: re.Match[str], keep: frozenset[str]) -> str:
+    word = m[0].lower()
+    if word in _GLUED_WORDS or word in keep:
+        return m[0]
+    return f"{m['v']} {m['p']}"
+
+
+# "wifi is on, right?", "error gone?", "Welcome shown?": a sentence said as a question without a verb to do is a check
+# of what it says (never a switch set, nor a tag read as a name)
+_TAG = re.compile(
+    r",?\s+(?:right|correct|yes|yeah|yep|no|ok(?:ay)?|true|isn't\s+it|aren't\s+they|is\s+it|are\s+they|innit|"
+    r"am\s+i\s+right|don't\s+you\s+think)\s*(?=\?)",
+    re.I,
+)
+_ASKED = re.compile(r"(?:(?<=^)|(?<=[.!?;]\s))(?P<s>[^.!?;]+?)\s*\?+")
+_ASKED_STATE = re.compile(
+    r"\b(?:on|off|enabled|disabled|active|inactive|checked|unchecked|shown|showing|visible|displayed|there|gone|present|"
+    r"hidden|selected|empty|blank)$|\s(?:is|are)(?:n't|\s+not)?\s",
+    re.I,
+)
+_BARE_STATE = re.compile(
+    r"(?P<x>.+?)\s+(?:still\s+|now\s+)?(?P<s>(?:not\s+)?(?:on|off|enabled|disabled|active|inactive|checked|unchecked|"
+    r"shown|showing|visible|displayed|there|gone|present|hidden|selected|empty|blank))",
+    re.I,
+)
+_AND = re.compile(r"\sand\s", re.I)
+_EITHER = re.compile(r"\b(?:on|enabled|shown|visible|there)\s+or\s+(?:off|disabled|not)\b", re.I)
+_SEEN = re.compile(r"\s(?:visible|shown|showing|displayed|present|gone|hidden|there)$", re.I)
+_CHECK_VERBS = frozenset(_split("check verify confirm ensure make assert expect see look find wait show"))
+_NOT_ASKED = frozenset(
+    _split(
+        "is are am do does did can could would will should shall may might has have was were what which where how why "
+        "who when any anything no none nothing there"
+    )
+)
+
+
+_ASKED_LEAD = re.compile(r"^(?:(?:and|then|so|also|now|ok(?:ay)?|and\s+then|finally|lastly)\b,?\s*)*", re.I)
+
+
+def _state_said(part: str) -> bool:
+    """Whether a part of a question names something and a state, with no verb to do ("wifi on", "Item 3 there")."""
+    first = part.split()[0].lower() if part.split() else ""
+    if _FILLER.fullmatch(part.strip()):
+        return False  # "Hi there, wifi on?"
+    if first in VERBS:
+        # "turn wifi on?" asks for it; "Sign out button visible?" (a label that starts with a verb) asks whether it is
+        return first not in _CHECK_VERBS and bool(_SEEN.search(part)) and not _IS.search(f" {part} ")
+    return first not in _NOT_ASKED and first not in _GERUNDS and bool(_ASKED_STATE.search(part))
+
+
+def _check_of(part: str) -> str:
+    if not _IS.search(f" {part} ") and (bare := _BARE_STATE.fullmatch(part)):
+        verb = "are" if _AND.search(bare["x"]) else "is"
+        part = f"{bare['x']} {verb} {bare['s']}"  # "wifi on?": is it
+    return f"check {part}"
+
+
+def _asked_part(part: str) -> str:
+    lead = _ASKED_LEAD.match(part)
+    start = lead.end() if lead else 0
+    said = part[start:]
+    if _EITHER.search(said) and _state_said(said):
+        return f"{part[:start]}is {said}"  # "wifi on or off?": a state to be told
+    pieces = _AND.split(said)
+    if len(pieces) > 1 and all(_state_said(piece) for piece in pieces):
+        return part[:start] + " and ".join(_check_of(piece) for piece in pieces)  # "wifi on and bluetooth off?"
+    return f"{part[:start]}{_check_of(said)}" if _state_said(said) else part
+
+
+def _asked(m: re.Match[str]) -> str:
+    """Each part of a question ("Hi, wifi on, bluetooth off?") that names something and a state is a check of it."""
+    return ", ".join(_asked_part(part) for part in m["s"].split(", ")) + "?"
+
+
+_BARE_W = re.compile(r"(?<!\S)w\s+(?=\S+@|(?:password|pw|pwd|pass|the|my)\b)", re.I)
+
+
 def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     """Protect quoted text, then the given labels (case-insensitively) where they contain separators."""
     spans: list[str] = []
@@ -676,6 +802,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip(" ;"))
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
+    text = _BARE_W.sub("with ", text)  # "log in w a@b.c"
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
     text = _SNAKE.sub(lambda m: m[0].replace("_", " "), text)  # "assert_visible Model"
     text = _CAMEL.sub(lambda m: " ".join(re.findall(r"[A-Z]?[a-z]+", m[0])).lower(), text)  # "assertVisible"
@@ -699,9 +826,20 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
         for pattern in _shapes(label):
             text = pattern.sub(lambda m: keep(m[0]), text)
     text = " ".join(_EMOTICON.sub(" ", _EMOJI.sub(" ", text)).split())
+    keep_words = frozenset(word.lower() for label in labels for word in label.split())
+    text = _GLUED.sub(lambda m: _unglue(m, keep_words), text)
+    if "?" in text:
+        text = _ASKED.sub(_asked, _TAG.sub("", text))
     for pattern, replacement in _IDIOMS:
         text = pattern.sub(replacement, text)
     return Masked(text, spans)
+
+
+def idioms(text: str) -> str:
+    """A clause with the rewrites of `mask` applied again (after a typo in it was corrected)."""
+    for pattern, replacement in _IDIOMS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def clauses(text: str) -> list[str]:
@@ -1086,6 +1224,9 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
         if not near and n == 0 and len(lower) >= 4:
             # the clause's first word, one letter off a verb ("opem", "clck"): the verb, when only one is that near
             near = {verb for verb in VERBS if len(verb) == len(lower) and word_likeness(lower, verb) >= 0.7}
+        if not near and n == 0 and len(lower) >= 3:
+            # ... or one letter short of one ("sgn out", "opn settings")
+            near = {verb for verb in VERBS if len(verb) == len(lower) + 1 and OSA.distance(lower, verb) == 1}
         if len(near) == 1:
             words[n], changed = near.pop() + tail, True
     return " ".join(words) if changed else None
