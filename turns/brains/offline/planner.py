@@ -30,7 +30,21 @@ from .grammar import PRONOUNS, Intent, parse
 from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
 from .screen import ACT, KINDS, Ask, Missing, Screen, needs_screen, split_noun
-from .words import GENERIC, ORDINAL, VERBS, canonical, clauses, correct_words, idioms, mask, norm, ordinal, tidy
+from .words import (
+    CLOSE,
+    GENERIC,
+    OPEN,
+    ORDINAL,
+    VERBS,
+    canonical,
+    clauses,
+    correct_words,
+    idioms,
+    mask,
+    norm,
+    ordinal,
+    tidy,
+)
 
 # Steps after which the planner no longer knows what the screen shows.
 _CHANGES_SCREEN = {"launch_app", "stop_app", "tap", "long_press", "swipe", "scroll_until_visible", "press_key"}
@@ -88,6 +102,7 @@ _PLACE = re.compile(
 _MISREAD_TEXT = re.compile(
     r"\b(?:with|into|in|as)\s+(?:the\s+|my\s+)?(?:\w+\s+)?(?:field|box|input|password|e-?mail|username|one)\b", re.I
 )
+_EITHER_TEXT = re.compile(r"(?P<a>\S+)\s+or\s+(?P<b>\S+)", re.I)
 _NOUN_WORD = re.compile(
     r"(?:name|names|number|text|value|label|title|field|row|entry|info|information|details?|section|setting|option|string|"
     r"line|item|number\s+shown|row\s+text)",
@@ -513,8 +528,10 @@ class _Planner(Resolver):
             if self.forced is not None:
                 self._plan(intent)
                 return
-            if ask.code == "needs_value" and intent.kind == "type" and not intent.text and value:
-                intent.text = value
+            if ask.code == "needs_value" and intent.kind == "type" and value:
+                # the text to type, or the one meant where the words said another ("type my password", "a or b")
+                self.masked.spans.append(value)
+                intent.text = f"{OPEN}{len(self.masked.spans) - 1}{CLOSE}"
                 self._plan(intent)
                 return
             original, self.masked = self.masked, mask(answer, self.labels)
@@ -1227,6 +1244,10 @@ class _Planner(Resolver):
             # "type my password", "put something in the email box": what stands for a value, not the value
             where = f"the {name} field" if name else "the field"
             raise Ask(f'What should I type into {where}? (I read "{text}".)', code="needs_value")
+        if text and not self.masked.quoted(intent.text) and (either := _EITHER_TEXT.fullmatch(text)):
+            # "type secret123 or hunter2": two values, and which one is meant is not said
+            where = f"the {name} field" if name else "the field"
+            raise Ask(f'Which should I type into {where}: "{either["a"]}" or "{either["b"]}"?', code="needs_value")
         if into and text and (intent.fresh or self._holds_text(into)) and intent.on is not True:
             self._add({"action": "clear_text", "into": into}, f"clear the {name or 'field'}", same_screen=True)
         if text and not self.masked.quoted(intent.text) and _MISREAD_TEXT.search(text):

@@ -126,6 +126,12 @@ def _digits_for_words(text: str) -> str:
     )
 
 
+def _each(m: re.Match[str]) -> str:
+    noun = m["noun"].rstrip("sS").capitalize()
+    numbers = re.findall(r"\d+", m["list"])
+    return ", ".join(f"{noun} {n}" for n in numbers[:-1]) + f" and {noun} {numbers[-1]}"
+
+
 def _range(m: re.Match[str]) -> str:
     a, b = int(m["a"]), int(m["b"])
     if not 0 < b - a <= 12:
@@ -161,6 +167,7 @@ _ABBREVIATIONS = {
     "uname": "username",
     "chk": "check",
     "chck": "check",
+    "clr": "clear",
 }
 _ABBREVIATION = re.compile(r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\b", re.I)
 _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
@@ -227,6 +234,27 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
             re.I,
         ),
         lambda m: f"{m['a']} {m['o']} and {m['b']} {m['o']}",
+    ),
+    # "items 2, 4 and 6": each of them
+    (
+        re.compile(r"\b(?P<noun>items|rows)\s+(?P<list>\d{1,3}(?:\s*(?:,|,?\s*and|&)\s*\d{1,3})+)\b", re.I),
+        lambda m: _each(m),
+    ),
+    # "the credentials are a@b.c and x": those to sign in with
+    (
+        re.compile(
+            r"\b(?:my\s+|the\s+)?(?:login\s+|sign[\s-]?in\s+)?(?:credentials|login\s+details|details)\s+(?:are|is)\s*:?\s+"
+            rf"(?={_EMAIL})",
+            re.I,
+        ),
+        "use ",
+    ),
+    (  # "go 2 settings"; never "go back 2 times"
+        re.compile(
+            r"\b(go|navigate|head|back|switch|come)\s+2\s+(?!(?:times?|x|more|steps?|screens?|levels?)\b)(?=[a-z])",
+            re.I,
+        ),
+        r"\1 to ",
     ),
     # "item number 8", "item no. 8", "item #8": the row labelled "Item 8"
     (re.compile(r"\b(item)\s+(?:number|no\.?|nr\.?|#)\s*(\d+)\b", re.I), r"\1 \2"),
