@@ -795,6 +795,8 @@ def check(clause: str) -> Intent | None:
     target = _QUANTITY.sub("", target.strip())
     target = re.sub(r"\s+(?:on|in)\s+(?:the|this)\s+(?:\w+\s+)?(?:screen|page|list)$", "", target, flags=re.I)
     value = _VALUE.fullmatch(target)
+    if value and not lead and not opening and not value["not"] and _STATES.fullmatch(value["y"]):
+        return None  # "the wifi switch is on": a switch and the state it should be in, as "wifi is on" is
     if value and _FIELD_STATES.fullmatch(value["y"]):
         return Intent("unsupported", text="check a field's value or an element's state, only what text is shown")
     # "the title says Log in", "it reads X": the words of the screen, as written (never "Sign in" for "Log in")

@@ -97,6 +97,9 @@ class Resolver:
             selector, name, i = self._resolve(ref, purpose="field", kinds=("field",))
         except Missing as exc:
             raise Missing(f'I can\'t find a field called "{self.masked.restore(ref)}" on the screen.') from exc
+        if self.screen and i is not None and not self.screen.is_kind(i, "field"):
+            # what the words named is a text, a button …: never typed into as if it were a field
+            raise Missing(f'I can\'t find a field called "{self.masked.restore(ref)}" on the screen.')
         secret = "password" in name.lower() or bool(self.screen and i is not None and self.screen.nodes[i].password)
         return selector, name, secret
 

@@ -336,7 +336,10 @@ class Screen:
             if match := _ORDINAL_NAMED.match(ref):
                 of_kind = KINDS[match["noun"].lower()] if match["noun"] else kind
                 called: str | None = match["name"]
-                if _NOUN_ONLY.match(match["name"]):  # "the top button"
+                two = _NOUN_ONLY.match(f"{match['name']} {match['noun']}") if match["noun"] else None
+                if two:  # "the top text box": a noun of two words
+                    of_kind, called = KINDS[two["noun"].lower()], None
+                elif _NOUN_ONLY.match(match["name"]):  # "the top button"
                     of_kind, called = KINDS[match["name"].lower().rstrip("s")], None
                 return self._ordinal(ordinal(match["ord"]), of_kind, ref, name=called)
             if match := _NOUN_ONLY.match(ref):

@@ -436,6 +436,36 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         "there should be no ",
     ),
     (re.compile(r"\b(error|warning)[\s-]*free\b", re.I), r"\1"),
+    # "the text box at the top": the top one; "bottom-most": bottommost
+    (
+        re.compile(
+            r"\bthe\s+(?P<n>(?:text\s+)?(?:field|box|input|button|switch|toggle|item|row|entry|link|icon))\s+(?:at|on|in)\s+"
+            r"the\s+(?:very\s+)?(?P<p>top|bottom)(?:\s+of\s+the\s+(?:screen|page|list|form))?\b",
+            re.I,
+        ),
+        lambda m: f"the {m['p']} " + ("field" if re.match(r"text|box|input", m["n"], re.I) else m["n"]),
+    ),
+    (re.compile(r"\b(top|bottom)[\s-]+most\b", re.I), r"\1most"),
+    # "the wifi switch is checked": on (said of a switch, "checked" is its state, not a field's)
+    (
+        re.compile(
+            r"\b(?P<a>switch|toggle|checkbox|check\s+box)\s+(?P<v>is|are|should\s+be|must\s+be)\s+(?P<s>un)?(?:checked|ticked)\b",
+            re.I,
+        ),
+        lambda m: f"{m['a']} {m['v']} {'off' if m['s'] else 'on'}",
+    ),
+    (
+        re.compile(r"\b(should|must|has\s+to|needs?\s+to)\s+(?:stay|remain)\s+(?=(?:on|off|enabled|disabled)\b)", re.I),
+        r"\1 be ",
+    ),
+    # "leave wifi alone and turn on bluetooth": nothing to do with wifi
+    (
+        re.compile(
+            r"\b(?:leave|keep)\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+)?\s+(?:alone|as\s+(?:it\s+)?is|untouched|unchanged)\b,?",
+            re.I,
+        ),
+        "",
+    ),
     # "there ought to be no error", "wifi has to be on": should
     (re.compile(r"\b(?:ought\s+to|oughta|has\s+to|have\s+to|needs?\s+to|got\s+to|gotta)\s+(?=be\b)", re.I), "should "),
     (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
@@ -828,6 +858,7 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
 
     text = _CHECK_MARK.sub("check ", _LOG_MARK.sub("; ", text.strip()))
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip(" ;"))
+    text = re.sub(r"\b(sign|log)\s+(?:ot|otu|uot|oot)\b", r"\1 out", text, flags=re.I)  # "sign ot", never "sign to"
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = _BARE_W.sub("with ", text)  # "log in w a@b.c"
