@@ -237,6 +237,18 @@ def test_doubt_is_a_question_never_a_guess(screen: str, text: str, code: str, ch
             "hunter2",
             [{"action": "type", "text": "hunter2", "into": {"id": INTO + "password"}, "secret": True}],
         ),
+        (  # a value said where the words were not one: the answer is typed (the question came back before)
+            "login",
+            "type my password into the password field",
+            "secret123",
+            [{"action": "type", "text": "secret123", "into": {"id": INTO + "password"}, "secret": True}],
+        ),
+        (
+            "login",
+            "type secret123 or hunter2 in password",
+            "hunter2",
+            [{"action": "type", "text": "hunter2", "into": {"id": INTO + "password"}, "secret": True}],
+        ),
     ],
 )
 def test_the_users_answer_resolves_the_question(
@@ -256,6 +268,22 @@ def test_an_answer_that_picks_nothing_asks_again() -> None:
 
 
 # Checks: negation is parsed, never dropped --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("screen", "text"),
+    [
+        ("settings_wifi_off", "wifi is on?"),
+        ("settings_wifi_off", "wifi on?"),
+        ("settings", "bluetooth is enabled, yes?"),
+        ("settings", "Wi-Fi and Bluetooth on?"),
+        ("settings", "Hi there, dark theme on, right?"),
+        ("login", "Sign in button visible?"),
+    ],
+)
+def test_a_question_without_a_verb_is_a_check_and_never_sets_a_switch(screen: str, text: str) -> None:
+    steps = plan(text, screen).steps
+    assert steps and {step["action"] for step in steps} == {"assert_visible"}, steps
 
 
 @pytest.mark.parametrize(
