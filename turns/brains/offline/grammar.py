@@ -650,7 +650,8 @@ _SHOWN = (
     r"on\s+(?:the\s+|this\s+)?[\w-]+\s+(?:screen|page))"
 )
 _PREDICATE = re.compile(
-    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not)?\s+)?(?:have\s+)?(?:be\s+|been\s+)?"
+    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not|\s+no\s+longer)?\s+)?(?:have\s+)?"
+    r"(?:be\s+|been\s+)?"
     rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+|both\s+|all\s+|each\s+)*{_SHOWN}"
     r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here|yet|"
     r"again|right\s+now|at\s+the\s+moment|currently|in\s+the\s+list|on\s+top|at\s+the\s+(?:very\s+)?(?:top|bottom)"
@@ -661,7 +662,8 @@ _OPENING = re.compile(
     r"^(?:there'?s\s+(?=\S)|theres\s+|(?:is|are)\s+there(?:\s+(?:a|an|any|still)\b)?|there(?:\s+(?:is|are|should\s+be|must\s+be|will\s+be|isn't|aren't|should\s+not\s+be|shouldn't\s+be|"
     r"must\s+not\s+be|mustn't\s+be|is\s+not|are\s+not))|"
     r"(?:i|we|you)\s+(?:should\s+|must\s+|can\s+|could\s+|will\s+)?(?:not\s+)?(?:now\s+|still\s+|also\s+)?"
-    r"(?:see|find|notice)|(?:i|we)(?:\s+(?:would|should))?(?:\s+|'d\s+)(?:expect|want|like|need|hope)\s+to\s+(?:see|find)|"
+    r"(?:see|find|notice)|(?:i|we)(?:\s+(?:would|should))?(?:\s+|'d\s+)(?:expect|want|like|need|hope)\s+(?:not\s+)?to\s+"
+    r"(?:see|find)|"
     r"(?:i|we|you)\s+(?:shouldn't|mustn't|can't|cannot|don't|do\s+not|won't|should\s+not|must\s+not)\s+"
     r"(?:(?:be\s+able\s+to\s+)?see|find|notice)|"
     r"(?:i|we)\s+(?:don't|do\s+not|wouldn't|would\s+not)\s+(?:expect|want|like|need)\s+to\s+(?:see|find)|"

@@ -466,6 +466,31 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         "",
     ),
+    # "Item 2 is not supposed to be there": should not be (never a check of the text "supposed to")
+    (
+        re.compile(
+            r"\b(?:is|are)(?P<n>n't|\s+not)?\s+(?:supposed|meant|expected|required)\s+to\s+(?=be\b|show|appear|say|read)",
+            re.I,
+        ),
+        lambda m: "should not " if m["n"] else "should ",
+    ),
+    (re.compile(r"\binvisible\b", re.I), "not visible"),
+    # "no complaints about the email", "the app must not complain": the app's error
+    (
+        re.compile(
+            r"\b(?P<q>no|any|without)\s+complaints?\b(?:\s+(?:about|regarding|on|with)\s+(?:the\s+|my\s+)?[\w-]+)?",
+            re.I,
+        ),
+        r"\g<q> error",
+    ),
+    (
+        re.compile(
+            r"\b(?P<v>should|must|does|do|will|did)(?P<n>n't|\s+not)\s+complain\b"
+            r"(?:\s+(?:about|regarding|on|with)\s+(?:the\s+|my\s+)?[\w-]+)?",
+            re.I,
+        ),
+        r"\g<v> not show an error",
+    ),
     # "there ought to be no error", "wifi has to be on": should
     (re.compile(r"\b(?:ought\s+to|oughta|has\s+to|have\s+to|needs?\s+to|got\s+to|gotta)\s+(?=be\b)", re.I), "should "),
     (re.compile(r"\bgo\s+dark\b", re.I), "turn on dark theme"),
