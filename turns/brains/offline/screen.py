@@ -81,8 +81,8 @@ _RELATIVE = re.compile(
 )
 # "OK on the update dialog", "Cancel in the backup popup": the button below the dialog's title
 _IN_DIALOG = re.compile(
-    r"(?P<name>.+?)\s+(?:on|in|of|from|inside|within)\s+(?:the\s+|this\s+|that\s+)?(?P<anchor>.+?)\s+"
-    r"(?P<noun>dialog|popup|pop-up|prompt|alert|modal|window|sheet|card|one)(?:\s+box)?",
+    r"(?P<name>.+?)\s+(?:on|in|of|from|inside|within)\s+(?:the\s+|this\s+|that\s+)?(?P<anchor>.+?)"
+    r"(?:\s+(?P<noun>dialog|popup|pop-up|prompt|alert|modal|window|sheet|card|one)(?:\s+box)?)?",
     re.I,
 )
 _PLACE_WORD = re.compile(
@@ -317,9 +317,11 @@ class Screen:
             if attributed is not None:
                 return attributed
             if (match := _IN_DIALOG.fullmatch(ref)) and not (
-                match["noun"].lower() == "one" and _PLACE_WORD.search(match["anchor"])
-            ):  # "OK on the backup one" is in that dialog; "OK on the second one" is no dialog's title
-                with contextlib.suppress(Missing):
+                (match["noun"] or "").lower() in ("one", "") and _PLACE_WORD.search(match["anchor"])
+            ):  # "OK on the backup one" is in that dialog; "OK on the second one" is no dialog's title; "Cancel on
+                # Backup complete" (its title) too
+                # without "dialog", what follows "on" must be a title as said ("the third item in the list" is not)
+                with contextlib.suppress(Missing, *(() if match["noun"] else (Ask,))):
                     return self._in_dialog(match["anchor"], strip_articles(match["name"]))
             if match := _relative(ref):
                 noun = KINDS[match["noun"].lower()] if match["noun"] else "any"

@@ -240,6 +240,15 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         re.compile(r"\b(?P<noun>items|rows)\s+(?P<list>\d{1,3}(?:\s*(?:,|,?\s*and|&)\s*\d{1,3})+)\b", re.I),
         lambda m: _each(m),
     ),
+    # "sign in with wrong creds a@b.c / x": with them
+    (
+        re.compile(
+            r"\b(?P<w>with|using)\s+(?:the\s+|some\s+|my\s+)?(?:(?:wrong|bad|invalid|incorrect|fake|test|valid|correct|right|"
+            rf"demo)\s+)?(?:creds|credentials|login\s+details|details)\s*:?\s+(?={_EMAIL})",
+            re.I,
+        ),
+        r"\g<w> ",
+    ),
     # "the credentials are a@b.c and x": those to sign in with
     (
         re.compile(
@@ -812,7 +821,7 @@ _TAG = re.compile(
 _ASKED = re.compile(r"(?:(?<=^)|(?<=[.!?;]\s))(?P<s>[^.!?;]+?)\s*\?+")
 _ASKED_STATE = re.compile(
     r"\b(?:on|off|enabled|disabled|active|inactive|checked|unchecked|shown|showing|visible|displayed|there|gone|present|"
-    r"hidden|selected|empty|blank)$|\s(?:is|are)(?:n't|\s+not)?\s",
+    r"hidden|selected|empty|blank)$|\s(?:is|are)(?:n't|\s+not)?\s|\s=\s",
     re.I,
 )
 _BARE_STATE = re.compile(
