@@ -889,7 +889,8 @@ def _volume(m: re.Match[str]) -> Intent:
     r"(?:open|show|bring\s+up|view)\s+(?:me\s+)?(?:the\s+|my\s+)?(?P<key>recent\s+apps|recents|app\s+switcher|overview)",
     r"(?:submit)(?:\s+(?:the\s+|this\s+)?(?:login\s+|sign[\s-]*in\s+)?form|\s+(?:it|that|this))?"
     r"(?:\s+(?:empty|blank|as\s+(?:it\s+)?is))?(?P<key>)",
-    r"(?P<key>tab|enter|return)(?:\s+key)?",  # "type a@b.c, tab, type x, enter": keys between the typing
+    # "type a@b.c, tab, type x, enter": keys between the typing; "vol up"
+    r"(?P<key>tab|enter|return|vol(?:ume)?\s+(?:up|down))(?:\s+key)?",
     r"(?:proceed|continue|carry\s+on|go\s+on)(?P<key>)",
 )
 def _key(m: re.Match[str]) -> Intent:

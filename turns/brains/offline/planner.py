@@ -314,6 +314,13 @@ class _Planner(Resolver):
                 elif previous.verb:
                     clause = previous.verb + same["x"]
             intent = parse(clause)
+            if (intent is None or intent.terse) and clause.split() and clause.split()[0].lower() not in VERBS:
+                # "… and trun off wifi": a typo in the verb is read before a verb is borrowed from the clause before
+                fixed = correct_words(clause, self.label_words)
+                if fixed and fixed.split()[0].lower() in VERBS:
+                    corrected = parse(tidy(idioms(fixed)))
+                    if corrected is not None and not corrected.terse:
+                        intent, clause = corrected, tidy(idioms(fixed))
             starts_with_verb = bool(clause.split()) and clause.split()[0].lower() in VERBS
             if (
                 intent is not None

@@ -445,6 +445,14 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         "there should be no ",
     ),
     (re.compile(r"\b(error|warning)[\s-]*free\b", re.I), r"\1"),
+    (
+        re.compile(r"\s+on\s+the\s+(?:on[\s-]?screen\s+|soft\s+)?(?:keyboard|keypad)\b", re.I),
+        "",
+    ),  # "press enter on the keyboard"
+    (
+        re.compile(r"\b(?:take|get|bring)\s+(?:the\s+)?(?:phone|device|it)\s+out\s+of\s+(?P<m>[\w-]+\s+mode)\b", re.I),
+        r"turn off \g<m>",
+    ),
     # "the text box at the top": the top one; "bottom-most": bottommost
     (
         re.compile(
