@@ -415,6 +415,25 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         lambda m: f"{m['v']}{m['d'] or ''} to ",
     ),
+    # "scroll down the list until Item 22 becomes visible": to it
+    (
+        re.compile(
+            r"\b(?P<v>scroll|swipe|keep\s+scrolling)(?P<d>\s+(?:down|up))?(?:\s+(?:the|this)\s+(?:list|page|screen))?\s+"
+            r"(?:till|until|untill|til)\s+(?P<x>.+?)\s+(?:becomes\s+visible|is\s+visible|is\s+shown|appears|shows\s+up|"
+            r"comes\s+(?:into|in)\s+view|is\s+displayed)\b",
+            re.I,
+        ),
+        lambda m: f"{m['v']}{m['d'] or ''} to {m['x']}",
+    ),
+    # "navigate to the About phone section": the row itself
+    (
+        re.compile(
+            r"\b(?P<v>go\s+to|navigate\s+to|open|head\s+to|go\s+into|visit|enter)\s+(?:the\s+)?(?P<n>[\w-]+(?:\s+[\w-]+)?)\s+"
+            r"(?:section|area|menu\s+(?:entry|item)|entry|option|tab)\b",
+            re.I,
+        ),
+        r"\g<v> \g<n>",
+    ),
     # "tap into the password box": the box
     (re.compile(r"\b(tap|click|press|touch)\s+(?:in|into|inside)\s+(?=(?:the|that|this)\s)", re.I), r"\1 "),
     # "light mode": dark theme off, whatever verb turns the light mode on
@@ -516,7 +535,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (
         re.compile(
             r"\b(?:(?:exit|leave|quit)\s+(?:my|the|this)\s+account|(?:log|sign)\s*(?:me\s+)?out\s+of\s+(?:my|the|this)\s+"
-            r"(?:account|app|session))\b",
+            r"(?:account|app|application|session))\b",
             re.I,
         ),
         "sign out",
