@@ -119,7 +119,9 @@ _PLACEHOLDER = re.compile(
     r"(?:(?:my|your|our|his|her|their|the|a|an|some|any|valid|correct|right)\s+)+(?:\w+\s+)?"
     r"(?:password|passcode|pin|email|e-mail|email\s+address|name|username|user\s+name|address|code|credentials|details|"
     r"text|value|number|phone\s+number|thing|word|words|login)|something|anything|stuff|whatever|some\s+text|"
-    r"(?:some\s+)?random\s+(?:text|stuff|words?|characters)",
+    r"(?:some\s+)?random\s+(?:text|stuff|words?|characters)|"
+    # "type the same into the password" with nothing said before: what stands for a value
+    r"(?:the\s+)?same(?:\s+(?:one|thing|text|value|again))?|(?:it|that|this|them)(?:\s+again)?",
     re.I,
 )
 _BY_STATE = re.compile(
