@@ -44,7 +44,18 @@ from core.steps import (
 )
 
 from .maestro import is_maestro, maestro_translate
-from .yamldoc import Where, YamlProblem, YDict, YList, header_secrets, where_of, yaml_documents
+from .yamldoc import (
+    Where,
+    YamlProblem,
+    YDict,
+    YList,
+    control_problem,
+    header_secrets,
+    plain_scalar,
+    scalar_text,
+    where_of,
+    yaml_documents,
+)
 
 HEADER_FIELDS = ("name", "app", "tags", "env", "secrets", "flows", "steps")
 COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
@@ -59,6 +70,8 @@ FLOW_FILE_RE = re.compile(r".+\.ya?ml$")
 # A run is unattended: nothing would ever answer an ask_user step.
 CI_REFUSED = {"ask_user": "ask_user needs a person to answer; a flow runs unattended"}
 CONDITIONS = ("visible", "not_visible")
+# Fields (of a step and of its selectors) that hold text: a number or boolean written there is its text.
+TEXT_FIELDS = ("text", "id", "desc", "prompt")
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,7 @@ class _Parser:
         self.used_files: list[str] = []
         self.syntax = "native"
         self.values_later = False  # variables without a value are kept as written, not refused
+        self.maestro_files: set[str] = set()  # "" for the main file: Maestro passes a flow with nothing to do
 
     def error(self, scope_file: str, where: Where, message: str) -> None:
         if len(self.errors) < MAX_ERRORS:
@@ -212,6 +226,7 @@ class _Parser:
             self.error(file, (exc.line, exc.column), exc.message)
             return None
         if is_maestro(documents):
+            self.maestro_files.add(file)
             if not file:
                 self.syntax = "maestro"
             native, problems = maestro_translate(documents)
@@ -244,6 +259,9 @@ class _Parser:
                 self.error(file, doc.at(key), f"'{key}' must be {'a string' if kind is str else f'a {kind.__name__}'}.")
                 value = None
             head[key] = default if value is None else value
+        if head["name"] and (problem := control_problem("name", head["name"])):
+            self.error(file, doc.at("name"), problem)
+            head["name"] = ""
         if head["app"] and not PACKAGE_RE.match(head["app"]) and not VAR_RE.search(head["app"]):
             self.error(file, doc.at("app"), "'app' is not a valid Android package name (like com.example.app).")
         for key in ("tags", "secrets"):
@@ -261,7 +279,7 @@ class _Parser:
                     env.at(key) if isinstance(env, YDict) else doc.at("env"),
                     f"env '{key}': names are letters, digits and _; values are scalars.",
                 )
-        head["env"] = {str(k): "" if v is None else str(v) for k, v in env.items()}
+        head["env"] = {str(k): scalar_text(v) for k, v in env.items()}
         for key in head["flows"]:
             if not NAME_RE.match(str(key)):
                 flows = head["flows"]
@@ -401,6 +419,9 @@ class _Parser:
         if name is not None and not isinstance(name, str):
             self.error(scope.file, step.at("name"), f"{context}: 'name' must be a string.")
             return []
+        if name and (problem := control_problem("name", name)):
+            self.error(scope.file, step.at("name"), f"{context}: {problem}")
+            return []
         optional = step.get("optional", False)
         if not isinstance(optional, bool):
             self.error(scope.file, step.at("optional"), f"{context}: 'optional' must be true or false.")
@@ -421,7 +442,7 @@ class _Parser:
 
     def leaf(self, step: YDict, scope: _Scope, context: str) -> tuple[dict[str, Any], tuple[FlowStep, ...]] | None:
         action = step.get("action")
-        data = {k: v for k, v in step.items() if k not in STEP_COMMON}
+        data = _texts({k: v for k, v in step.items() if k not in STEP_COMMON})
         data = self.substitute(data, scope, step.where, context)
         text = data.get("text")
         if action == "type" and isinstance(text, str) and any(n in self.secret_names for n in VAR_RE.findall(text)):
@@ -444,7 +465,7 @@ class _Parser:
             )
             return None
         kind, selector = next(iter(value.items()))
-        selector = self.substitute(selector, scope, where, context)
+        selector = self.substitute(_texts(selector), scope, where, context)
         try:
             step_parse(_plain({"action": "assert_visible", **(selector if isinstance(selector, dict) else {})}))
         except StepInvalid as exc:
@@ -502,7 +523,10 @@ class _Parser:
             self.error(scope.file, step.where, f"{context}: 'steps' (the list of steps to run) is required.")
             return None
         else:
-            children = tuple(self.steps(step["steps"], step.at("steps"), scope, context, depth + 1))
+            inner = self.with_env(step, scope, context) if action == "run_flow" else scope
+            if inner is None:
+                return None
+            children = tuple(self.steps(step["steps"], step.at("steps"), inner, context, depth + 1))
         if not children:
             if not self.errors:
                 self.error(scope.file, step.at("steps"), f"{context}: 'steps' must be a non-empty list.")
@@ -510,6 +534,7 @@ class _Parser:
         if not ok:
             return None
         data["steps"] = [c.data for c in children]
+        data = _plain(data)
         try:  # the limits of control flow (nesting, steps in all) are the step schema's
             step_parse(data)
         except StepInvalid as exc:
@@ -519,7 +544,7 @@ class _Parser:
 
     def inline(self, step: YDict, scope: _Scope, context: str, depth: int, nested: bool = False) -> list[FlowStep]:
         """`run_flow` without a condition: the sub-flow's steps take its place (from this file or another)."""
-        extra = [k for k in step if k not in ("action", "flow", "file", "env", "when", *STEP_COMMON)]
+        extra = [k for k in step if k not in ("action", "flow", "file", "steps", "env", "when", *STEP_COMMON)]
         for key in extra:
             self.error(scope.file, step.at(key), f"{context}: Unknown field '{key}' for 'run_flow'.")
         if ("flow" in step) == ("file" in step) and "steps" not in step:
@@ -531,8 +556,9 @@ class _Parser:
             return []
         if extra:
             return []
-        if "steps" in step:  # run_flow {steps: […]} without `when`: just those steps
-            return self.steps(step["steps"], step.at("steps"), scope, context, depth + 1)
+        if "steps" in step:  # run_flow {steps: […], env?} without `when`: just those steps
+            inner = self.with_env(step, scope, context)
+            return [] if inner is None else self.steps(step["steps"], step.at("steps"), inner, context, depth + 1)
         if len(scope.stack) >= MAX_DEPTH:
             self.error(scope.file, step.where, f"{context}: sub-flows nest at most {MAX_DEPTH} deep.")
             return []
@@ -555,6 +581,32 @@ class _Parser:
             at = flows.at(name) if isinstance(flows, YDict) else step.where
             return self.steps(items, where_of(items, at), sub, f"flows.{name}", depth)
         return self.include_file(step, scope, context, depth)
+
+    def passed_env(self, step: YDict, scope: _Scope, context: str) -> dict[str, str] | None:
+        """The `env` a `run_flow` gives, its values read with the variables where it stands; None after an error."""
+        env_value = step.get("env") or {}
+        if not isinstance(env_value, dict):
+            self.error(scope.file, step.at("env"), f"{context}: 'env' must be a mapping of names to values.")
+            return None
+        for key, value in env_value.items():
+            if not VAR_RE.fullmatch(f"${{{key}}}") or isinstance(value, dict | list):
+                at = env_value.at(key) if isinstance(env_value, YDict) else step.at("env")
+                self.error(
+                    scope.file, at, f"{context}: env '{key}': names are letters, digits and _; values are scalars."
+                )
+                return None
+        return {
+            str(k): str(self.substitute(scalar_text(v), scope, step.at("env"), context)) for k, v in env_value.items()
+        }
+
+    def with_env(self, step: YDict, scope: _Scope, context: str) -> _Scope | None:
+        """The scope of a `run_flow`'s own `steps`: its `env` over the variables where it stands."""
+        if "env" not in step:
+            return scope
+        passed = self.passed_env(step, scope, context)
+        if passed is None:
+            return None
+        return _Scope(scope.file, scope.path, {**scope.env, **passed}, scope.subflows, scope.stack)
 
     def include_file(self, step: YDict, scope: _Scope, context: str, depth: int) -> list[FlowStep]:
         ref = step["file"]
@@ -579,16 +631,13 @@ class _Parser:
         if doc is None:
             return []
         head = self.header(doc, path)
-        env_value = step.get("env") or {}
-        if not isinstance(env_value, dict):
-            self.error(scope.file, step.at("env"), f"{context}: 'env' must be a mapping of names to values.")
+        passed = self.passed_env(step, scope, context)
+        if passed is None:
             return []
-        passed = {
-            str(k): str(self.substitute("" if v is None else str(v), scope, step.at("env"), context))
-            for k, v in env_value.items()
-        }
         env = {**scope.env, **head["env"], **self.caller_env, **passed}
         sub = _Scope(path, path, env, head["flows"], (*scope.stack, path))
+        if path in self.maestro_files and isinstance(doc.get("steps"), list) and not doc["steps"]:
+            return []  # every command of the Maestro file translates to nothing: it runs nothing, as in Maestro
         if "steps" not in doc or not doc["steps"]:
             self.error(path, doc.where, "'steps' must be a non-empty list of steps.")
             return []
@@ -596,12 +645,27 @@ class _Parser:
 
 
 def _plain(value: Any) -> Any:
-    """Plain dicts and lists (what JSON and the step schema see)."""
+    """Plain dicts, lists and numbers (what JSON and the step schema see)."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    return value
+    return plain_scalar(value)
+
+
+def _texts(value: Any) -> Any:
+    """A step or selector whose text fields (`text`, `id` … at any depth of its selectors) are text as written:
+    `text: 0123` types "0123", `text: true` "true" (a YAML number or boolean there means its words)."""
+    if not isinstance(value, dict):
+        return value
+    out = {
+        k: scalar_text(v) if k in TEXT_FIELDS and isinstance(v, int | float) else _texts(v) for k, v in value.items()
+    }
+    if isinstance(value, YDict):
+        typed = YDict(out)
+        typed.where, typed.keys_at = value.where, value.keys_at
+        return typed
+    return out
 
 
 def flow_parse(
@@ -639,7 +703,7 @@ def flow_parse(
     scope = _Scope("", posixpath.normpath(filename), {**flow.env, **parser.caller_env}, head["flows"], ())
     if "steps" not in doc:
         parser.error("", doc.where, "'steps' is required: the list of steps to run.")
-    elif not doc["steps"]:
+    elif not doc["steps"] and "" not in parser.maestro_files:  # a Maestro flow may have nothing to do
         parser.error("", doc.at("steps"), "'steps' must be a non-empty list of steps.")
     else:
         flow.steps = parser.steps(doc["steps"], doc.at("steps"), scope, "steps", 0)

@@ -10,6 +10,7 @@ run report (`selectors.run_report`): the server and `cognisim run` both use them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -214,7 +215,22 @@ def junit_suite(
 
 def _document(root: ET.Element) -> str:
     ET.indent(root)
+    for element in root.iter():  # a character XML 1.0 cannot hold (ESC in a name) is written as its escape
+        element.text = _xml_text(element.text)
+        element.tail = _xml_text(element.tail)
+        for key, value in element.attrib.items():
+            element.set(key, _xml_text(value) or "")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: str | None) -> str | None:
+    """`value` with every character XML 1.0 cannot hold written as `\\xNN` / `\\uNNNN`."""
+    if not value or not NOT_XML.search(value):
+        return value
+    return NOT_XML.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), value)
 
 
 def run_junit(report: Mapping[str, Any], *, per_step: bool = False, base_url: str = "") -> str:

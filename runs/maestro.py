@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .yamldoc import Where, YDict, YList, where_of
+from .yamldoc import Where, YDict, YList, control_problem, plain_scalar, scalar_text, where_of
 
 HEADER = ("appId", "url", "name", "tags", "env", "secrets", "onFlowStart", "onFlowComplete")
 # Android key names Maestro accepts (case-insensitive) → CogniSim's `press_key` names.
@@ -237,7 +237,10 @@ class _Translator:
         extras: dict[str, Any] = {}
         if isinstance(value, dict):
             if value.get("label") is not None:
-                extras["name"] = str(value["label"])
+                extras["name"] = scalar_text(value["label"])
+                if problem := control_problem("label", extras["name"]):
+                    self.fail(value.at("label") if isinstance(value, YDict) else where, f"{name}: {problem}")
+                    return []
             if value.get("optional") is True:
                 extras["optional"] = True
         steps = handler(self, value, where, value_at)
@@ -324,7 +327,7 @@ def _input_text(t: _Translator, value: Any, where: Where, value_at: Where) -> li
     if value is None or isinstance(value, dict | list):
         t.fail(where, "inputText: the text to type is required.")
         return []
-    return [_step(where, "type", text=str(value))]
+    return [_step(where, "type", text=scalar_text(value))]
 
 
 def _erase_text(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
@@ -511,7 +514,8 @@ def _run_flow(t: _Translator, value: Any, where: Where, value_at: Where) -> list
     if "file" in value:
         return [_step(where, "run_flow", file=str(value["file"]), **fields)]
     at = value.at("commands") if isinstance(value, YDict) else where
-    return [_step(where, "run_flow", steps=t.commands(value["commands"], at, "runFlow"), **fields)]
+    body = t.commands(value["commands"], at, "runFlow")
+    return [_step(where, "run_flow", steps=body, **fields)] if body else []  # nothing to do (hideKeyboard …)
 
 
 def _repeat(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
@@ -532,7 +536,8 @@ def _repeat(t: _Translator, value: Any, where: Where, value_at: Where) -> list[Y
         if condition:
             fields["while"] = condition
     at = value.at("commands") if isinstance(value, YDict) else where
-    return [_step(where, "repeat", steps=t.commands(value["commands"], at, "repeat"), **fields)]
+    body = t.commands(value["commands"], at, "repeat")
+    return [_step(where, "repeat", steps=body, **fields)] if body else []
 
 
 def _retry(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
@@ -552,7 +557,7 @@ def _retry(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YD
         body = _list(where, [_step(where, "run_flow", file=str(value["file"]), env=env or None)])
     else:
         body = t.commands(value["commands"], value.at("commands") if isinstance(value, YDict) else where, "retry")
-    return [_step(where, "retry", max_attempts=retries + 1, steps=body)]
+    return [_step(where, "retry", max_attempts=retries + 1, steps=body)] if body else []
 
 
 _COMMANDS: dict[str, Callable[[_Translator, Any, Where, Where], list[YDict]]] = {
@@ -613,6 +618,8 @@ def maestro_translate(documents: list[Any]) -> tuple[YDict, list[MaestroProblem]
                 f"unknown Maestro header field '{key}'; CogniSim reads: {', '.join(HEADER)}.",
             )
     _check_vars(t, commands, where_of(commands))
+    commands = _bools_as_text(commands)
+    header = _bools_as_text(header)
     steps: list[YDict] = []
     for hook in ("onFlowStart",):
         if hook in header:
@@ -630,7 +637,10 @@ def maestro_translate(documents: list[Any]) -> tuple[YDict, list[MaestroProblem]
     native.where, native.keys_at = head_at, {}
     for key, native_key in (("name", "name"), ("tags", "tags"), ("env", "env"), ("secrets", "secrets")):
         if key in header:
-            native[native_key] = header[key]
+            value = header[key]
+            if key == "env" and isinstance(value, YDict):  # values are text as written (`PIN: 0123` is "0123")
+                value = _texts_of(value)
+            native[native_key] = value
             native.keys_at[native_key] = header.at(key) if isinstance(header, YDict) else head_at
     if t.app:
         native["app"] = t.app
@@ -638,6 +648,12 @@ def maestro_translate(documents: list[Any]) -> tuple[YDict, list[MaestroProblem]
     native["steps"] = _list(where_of(commands), steps)
     native.keys_at["steps"] = where_of(commands)
     return native, t.problems
+
+
+def _texts_of(env: YDict) -> YDict:
+    out = YDict({k: v if isinstance(v, dict | list) else scalar_text(v) for k, v in env.items()})
+    out.where, out.keys_at = env.where, env.keys_at
+    return out
 
 
 def _short(step: dict[str, Any]) -> Any:
@@ -654,6 +670,30 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    return plain_scalar(value)
+
+
+# Where Maestro reads text (a selector's, the text to type, a label), `true`/`false` are that text.
+TEXT_KEYS = {"text", "id", "label", "visible", "notVisible", "element", *SELECTOR_RELATIONS}
+TEXT_COMMANDS = {"tapOn", "doubleTapOn", "longPressOn", "assertVisible", "assertNotVisible", "inputText"}
+
+
+def _bools_as_text(value: Any) -> Any:
+    """The commands with a boolean written where text is read (`tapOn: true`, `{text: false}`) as that text."""
+    if isinstance(value, dict):
+        single = len(value) == 1 and next(iter(value)) in TEXT_COMMANDS
+        out = YDict(
+            {
+                k: scalar_text(v) if isinstance(v, bool) and (k in TEXT_KEYS or single) else _bools_as_text(v)
+                for k, v in value.items()
+            }
+        )
+        out.where, out.keys_at = where_of(value), getattr(value, "keys_at", {})
+        return out
+    if isinstance(value, list):
+        items = YList(_bools_as_text(v) for v in value)
+        items.where, items.items_at = where_of(value), getattr(value, "items_at", [])
+        return items
     return value
 
 

@@ -8,10 +8,17 @@ aliases expand to billions of nodes), and so are texts over `MAX_YAML_CHARS`, ne
 `yaml_documents(text)` returns the file's documents as plain Python values in which every dict is a
 `YDict` and every list a `YList` (subclasses that carry `line`/`column`, and the line and column of
 each key or item), so the flow parsers can say `login.yaml:7:5: …` about any field.
+
+Plain scalars are resolved as YAML 1.2's core schema does (what Maestro's Jackson reads), not as
+PyYAML's YAML 1.1: `true`/`false` (any case form) are the only booleans (`yes`, `no`, `on`, `off`
+stay text), `0123` is not octal and `12:30` not a number of seconds. A number is a `TextInt` or
+`TextFloat`: an int or float whose `str()` is the text as written (`0123`, `1.50`), so a field that
+wants text gets what the person wrote and a field that wants a number gets the number.
 """
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from typing import Any
@@ -23,7 +30,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
-from yaml.resolver import Resolver
+from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 try:  # libyaml's C scanner and parser (PyYAML's wheels have them) are several times faster than Python's;
@@ -68,6 +75,69 @@ class YamlProblem(Exception):
         self.line, self.column, self.message = line, column, message
 
 
+class TextInt(int):
+    """An integer from the file that remembers how it was written: `str(TextInt("0123"))` is "0123"."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> TextInt:
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else int(self).__format__(spec)
+
+
+class TextFloat(float):
+    """A number with a fraction or an exponent from the file, remembering how it was written ("1.50")."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> TextFloat:
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else float(self).__format__(spec)
+
+
+def scalar_text(value: Any) -> str:
+    """A scalar where text is wanted: numbers as written, booleans as `true`/`false`, null as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def control_problem(field: str, value: str) -> str:
+    """Why a name cannot be used (a control character breaks JUnit XML and the console), or ""."""
+    bad = CONTROL_RE.search(value)
+    if bad is None:
+        return ""
+    return f"'{field}' must not contain control characters (found U+{ord(bad[0]):04X})."
+
+
+def plain_scalar(value: Any) -> Any:
+    """A `TextInt`/`TextFloat` as a plain int/float (for JSON, YAML output and the step schema)."""
+    if isinstance(value, TextInt):
+        return int(value)
+    if isinstance(value, TextFloat):
+        return float(value)
+    return value
+
+
 def where_of(value: Any, default: Where = (1, 1)) -> Where:
     return value.where if isinstance(value, YDict | YList) else default
 
@@ -76,7 +146,29 @@ def _mark(node: Node) -> Where:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-class _StrictLoader(Composer, _Parser, SafeConstructor, Resolver):
+class _CoreResolver(BaseResolver):
+    """YAML 1.2 core schema for plain scalars (PyYAML resolves YAML 1.1's: `0123` octal, `yes` true …)."""
+
+
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+
+
+class _StrictLoader(Composer, _Parser, SafeConstructor, _CoreResolver):
     """A safe loader that refuses duplicate keys, non-string keys, anchors, aliases, deep nesting and
     too many nodes, and keeps positions."""
 
@@ -87,7 +179,7 @@ class _StrictLoader(Composer, _Parser, SafeConstructor, Resolver):
         _Parser.__init__(self, text)
         Composer.__init__(self)
         SafeConstructor.__init__(self)
-        Resolver.__init__(self)
+        _CoreResolver.__init__(self)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         event = self.peek_event()
@@ -115,8 +207,8 @@ class _StrictLoader(Composer, _Parser, SafeConstructor, Resolver):
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
-                # YAML 1.1 reads `true:`/`on:` as booleans and `1:` as a number; keys are names here.
-                key = str(key).lower() if isinstance(key, int | float | bool) else None
+                # `true:` reads as a boolean and `1:` as a number; keys are names here.
+                key = scalar_text(key) if isinstance(key, int | float | bool) else None
                 if key is None:
                     line, column = _mark(key_node)
                     raise YamlProblem(line, column, "keys must be plain names (strings).")
@@ -133,7 +225,32 @@ class _StrictLoader(Composer, _Parser, SafeConstructor, Resolver):
         yield data
         data.extend(self.construct_sequence(node, deep=True))
 
+    def construct_core_bool(self, node: ScalarNode) -> bool:
+        return str(self.construct_scalar(node)).lower() == "true"
 
+    def construct_core_int(self, node: ScalarNode) -> TextInt:
+        text = str(self.construct_scalar(node))
+        digits = text.lstrip("+-")
+        sign = -1 if text.startswith("-") else 1
+        if digits.startswith("0o"):
+            return TextInt(sign * int(digits[2:], 8), text)
+        if digits.startswith("0x"):
+            return TextInt(sign * int(digits[2:], 16), text)
+        return TextInt(int(text), text)
+
+    def construct_core_float(self, node: ScalarNode) -> TextFloat:
+        text = str(self.construct_scalar(node))
+        lowered = text.lower()
+        if lowered.lstrip("+-") == ".inf":
+            return TextFloat(-math.inf if lowered.startswith("-") else math.inf, text)
+        if lowered == ".nan":
+            return TextFloat(math.nan, text)
+        return TextFloat(float(text), text)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:bool", _StrictLoader.construct_core_bool)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_core_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_core_float)
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
 _StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_yaml_seq)
 

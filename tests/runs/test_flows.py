@@ -264,3 +264,51 @@ def test_other_files_must_be_sent_exist_and_not_include_themselves():
         .format("flows/main.yaml")
         .startswith("flows/common/sign_in.yaml:5:3: the Maestro command 'evalScript' cannot run on CogniSim")
     )
+
+
+def test_plain_scalars_are_read_as_yaml_1_2_and_text_fields_keep_what_was_written():
+    flow = flow_parse(
+        """\
+name: Text
+env: {PIN: 0123, FLAG: yes, ON: on, T: 12:30, B: true}
+steps:
+  - type: {text: 0123, into: {id: 007}}
+  - type: {text: "${PIN} ${FLAG} ${ON} ${T} ${B}"}
+  - type: {text: 1.50}
+  - tap: {text: true, index: 0x2}
+  - run_flow: {file: other.yaml, env: {N: 0123, F: false}}
+""",
+        filename="login.yaml",
+        files={"other.yaml": "name: o\nsteps:\n  - type: {text: '${N}-${F}'}\n"},
+    )
+    assert [s.data.get("text") for s in flow.steps] == ["0123", "0123 yes on 12:30 true", "1.50", "true", "0123-false"]
+    assert flow.steps[0].data["into"] == {"id": "007"} and flow.steps[3].data["index"] == 2
+    assert type(flow.steps[3].data["index"]) is int  # a number field gets a plain number
+    assert flow.env == {"PIN": "0123", "FLAG": "yes", "ON": "on", "T": "12:30", "B": "true"}
+    assert errors("name: x\nsteps:\n  - launch_app: {package: com.a.b, clear_state: yes}\n") == [
+        "login.yaml:3:36: step 1 (launch_app): 'clear_state' must be true or false."  # `yes` is text in YAML 1.2
+    ]
+
+
+def test_env_of_a_run_flow_with_steps_applies_to_its_steps_with_or_without_when():
+    flow = flow_parse(
+        """\
+name: Env
+env: {WORD: outer}
+steps:
+  - run_flow: {when: {visible: {text: A}}, env: {WORD: inner, ONLY: here}, steps: [{type: {text: "${WORD}-${ONLY}"}}]}
+  - run_flow: {env: {WORD: plain}, steps: [{type: {text: "${WORD}"}}]}
+  - run_flow: {steps: [{type: {text: "${WORD}"}}]}
+  - type: {text: "${WORD}"}
+""",
+        filename="login.yaml",
+    )
+    assert flow.steps[0].data["steps"] == [{"action": "type", "text": "inner-here"}]
+    assert [s.data for s in flow.steps[1:]] == [{"action": "type", "text": t} for t in ("plain", "outer", "outer")]
+
+
+def test_control_characters_in_names_are_refused_where_they_stand():
+    assert errors('name: "Sign\\x1b in"\nsteps:\n  - {tap: {id: a}, name: "go\\x01"}\n') == [
+        "login.yaml:1:1: 'name' must not contain control characters (found U+001B).",
+        "login.yaml:3:20: step 1 (tap): 'name' must not contain control characters (found U+0001).",
+    ]

@@ -233,3 +233,15 @@ def test_the_failure_points_to_its_evidence_and_the_run_to_its_recording():
         f"recording: {base}/api/sessions/s1/recording.webm",
         f"device log: {base}/api/sessions/s1/logs.txt",
     ]
+
+
+def test_control_characters_in_names_and_labels_still_make_parsable_xml():
+    bad = report(
+        [step(0, "passed", label="tap \x1b[31mred\x01"), step(1, "failed", error={"code": "x", "message": "a\x0bb"})]
+    )
+    bad["name"] = "Sign\x1b in"
+    for document in (run_junit(bad), run_junit(bad, per_step=True), junit_document([junit_suite(bad)])):
+        root = ET.fromstring(document.encode())
+        assert "\x1b" not in document and "\\x1b" in document
+        SCHEMA.validate(document)
+        assert root is not None

@@ -332,3 +332,82 @@ def test_maestro_states_and_relations_become_native_selector_fields():
     # Exported back to Maestro, they translate to the same steps.
     exported = maestro_export(name="", app="com.android.settings", steps=[s.data for s in flow.steps])
     assert [s.data for s in flow_parse(exported, filename="e.yaml").steps] == [s.data for s in flow.steps]
+
+
+TEXT_AS_WRITTEN = """\
+appId: com.cognisim.demo
+env: {PIN: 0123, FLAG: yes}
+---
+- inputText: 0123
+- inputText: 12:30
+- inputText: true
+- inputText: 1.50
+- inputText: ${PIN}-${FLAG}
+- tapOn: {text: false, index: 01}
+- assertVisible: 2024
+"""
+
+
+def test_text_is_what_was_written_as_maestro_reads_yaml():
+    flow = flow_parse(TEXT_AS_WRITTEN, filename="m.yaml")
+    assert [s.data for s in flow.steps] == [
+        {"action": "type", "text": "0123"},
+        {"action": "type", "text": "12:30"},
+        {"action": "type", "text": "true"},
+        {"action": "type", "text": "1.50"},
+        {"action": "type", "text": "0123-yes"},
+        {"action": "tap", "text": "false", "index": 1},
+        {"action": "assert_visible", "text": "2024"},
+    ]
+    converted = yaml.safe_load(maestro_convert(TEXT_AS_WRITTEN))
+    assert converted["env"] == {"PIN": "0123", "FLAG": "yes"}
+    assert [s["type"]["text"] for s in converted["steps"][:4]] == ["0123", "12:30", "true", "1.50"]
+
+
+def test_run_flow_commands_run_with_their_own_env_with_or_without_when():
+    flow = flow_parse(
+        """\
+appId: com.cognisim.demo
+env: {WORD: outer}
+---
+- runFlow:
+    when: {visible: Sign in}
+    env: {WORD: inner, ONLY: here}
+    commands:
+      - inputText: ${WORD}-${ONLY}
+- runFlow:
+    env: {WORD: plain}
+    commands:
+      - inputText: ${WORD}
+- runFlow:
+    when: {platform: Android}
+    commands:
+      - inputText: ${WORD}
+- runFlow: {commands: [{inputText: x}]}
+""",
+        filename="m.yaml",
+    )
+    assert flow.steps[0].data["steps"] == [{"action": "type", "text": "inner-here"}]
+    assert [s.data["text"] for s in flow.steps[1:]] == ["plain", "outer", "x"]
+
+
+def test_a_flow_whose_commands_do_nothing_on_android_has_no_steps():
+    nothing = "appId: com.cognisim.demo\n---\n- runFlow:\n    when: {platform: iOS}\n    commands: [{tapOn: A}]\n"
+    assert flow_parse(nothing, filename="m.yaml").steps == []
+    flow = flow_parse(
+        "appId: com.cognisim.demo\n---\n- hideKeyboard\n- waitForAnimationToEnd\n"
+        "- runFlow: {when: {visible: A}, commands: [hideKeyboard]}\n- runFlow: sub.yaml\n",
+        filename="m.yaml",
+        files={"sub.yaml": "appId: com.cognisim.demo\n---\n- hideKeyboard\n"},
+    )
+    assert flow.steps == [] and flow.files == ["sub.yaml"]
+    with pytest.raises(FlowInvalid, match="'steps' must be a non-empty list"):
+        flow_parse("name: x\nsteps: []\n", filename="n.yaml")  # a native flow says what it runs
+
+
+def test_a_label_with_a_control_character_is_refused_as_a_label():
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse('appId: com.cognisim.demo\n---\n- tapOn: {id: a, label: "go\\x1b[31m"}\n', filename="m.yaml")
+    assert [e.format("m.yaml") for e in caught.value.errors] == [
+        "m.yaml:3:18: tapOn: 'label' must not contain control characters (found U+001B)."
+    ]
