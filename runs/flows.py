@@ -613,6 +613,19 @@ class _Parser:
         if not isinstance(ref, str) or not FLOW_FILE_RE.match(ref):
             self.error(scope.file, step.at("file"), f"{context}: 'file' must name a .yaml file.")
             return []
+        if VAR_RE.search(ref):  # `${DIR}/login.yaml`: the variables where the run_flow stands
+            secret = [n for n in VAR_RE.findall(ref) if n in self.secret_names]
+            if secret:
+                self.error(
+                    scope.file, step.at("file"), f"{context}: a file's path cannot use the secret '{secret[0]}'."
+                )
+                return []
+            errors = len(self.errors)
+            ref = self.substitute(ref, scope, step.at("file"), context)
+            if len(self.errors) > errors:
+                return []
+            if VAR_RE.search(ref):  # values come later (`cognisim convert`): the file cannot be read now
+                return []
         path = _resolve(scope.path, ref)
         if path in scope.stack or path == posixpath.normpath(self.filename):
             chain = " → ".join([*(s for s in scope.stack if FLOW_FILE_RE.match(s)), path])

@@ -305,14 +305,39 @@ def header_secrets(text: str) -> list[str]:
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
-def file_references(text: str, *, filename: str) -> list[str]:
+VAR_IN_PATH = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def file_env(text: str) -> dict[str, str]:
+    """The `env` a flow file's header gives (native or Maestro), as text; unreadable text → {}."""
+    try:
+        documents = yaml_documents(text)
+    except YamlProblem:
+        return {}
+    head = documents[0] if documents and isinstance(documents[0], dict) else {}
+    env = head.get("env")
+    if not isinstance(env, dict):
+        return {}
+    return {str(k): scalar_text(v) for k, v in env.items() if not isinstance(v, dict | list)}
+
+
+def file_references(text: str, *, filename: str, env: dict[str, str] | None = None) -> list[str]:
     """The other files a flow names (`run_flow: {file: …}`, Maestro `runFlow: file.yaml`), resolved
-    against the folder of `filename`. Only reads the YAML (the CLI uses it to send every file a flow
+    against the folder of `filename`, with `${VAR}` in a path replaced from `env` (a path with a variable
+    `env` does not give is left out). Only reads the YAML (the CLI uses it to send every file a flow
     needs; the server validates them). Unreadable text → []."""
     try:
         documents = yaml_documents(text)
     except YamlProblem:
         return []
+    values = env or {}
+
+    def with_values(path: str) -> str | None:
+        names = VAR_IN_PATH.findall(path)
+        if any(name not in values for name in names):
+            return None
+        return VAR_IN_PATH.sub(lambda m: values[m.group(1)], path)
+
     found: list[str] = []
 
     def walk(value: Any) -> None:
@@ -330,4 +355,5 @@ def file_references(text: str, *, filename: str) -> list[str]:
     for document in documents:
         walk(document)
     folder = posixpath.dirname(filename)
-    return [posixpath.normpath(posixpath.join(folder, ref)) for ref in dict.fromkeys(found)]
+    paths = [path for path in (with_values(ref) for ref in dict.fromkeys(found)) if path is not None]
+    return [posixpath.normpath(posixpath.join(folder, path)) for path in paths]

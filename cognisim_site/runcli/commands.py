@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -187,6 +188,21 @@ def _declared(flow: FlowFile, given: dict[str, str], env: dict[str, str]) -> dic
     return values
 
 
+# The server's word for a file the request did not carry; the CLI sends every file there is, so it does not exist.
+NOT_SENT = re.compile(r"the file '(.*)' \((.*)\) was not sent with the flow; pass it in 'files' \(the CLI does\)\.")
+
+
+def _missing_file(error: dict[str, Any]) -> str:
+    """A located error as the server wrote it, or, for a file the CLI found nothing at, saying that."""
+    text = str(error["text"])
+    found = NOT_SENT.search(text)
+    if found is None:
+        return text
+    ref, path = found.groups()
+    said = f"the file '{ref}' does not exist: there is no {path} (a path is relative to the file that names it)."
+    return text[: found.start()] + said + text[found.end() :]
+
+
 def _check(api: Api, jobs: list[Job], masker: Any) -> list[dict[str, Any]] | None:
     """Validate every flow (and the files it runs, and its device) before any starts; None when one is invalid."""
     answers, invalid = [], False
@@ -195,7 +211,7 @@ def _check(api: Api, jobs: list[Job], masker: Any) -> list[dict[str, Any]] | Non
         if status == 400 and isinstance(answer, dict) and answer.get("code") == "invalid_flow":
             invalid = True
             for error in answer.get("errors", []):
-                print(masker(error["text"]), file=sys.stderr)
+                print(masker(_missing_file(error)), file=sys.stderr)
         elif status == 400 and isinstance(answer, dict) and answer.get("field") == "device":
             invalid = True
             why = str(answer.get("message", "")).removeprefix("device: ")
@@ -227,6 +243,7 @@ def run_flows(args: argparse.Namespace) -> int:
             config_path=args.config,
             include_tags=tag_list(args.include_tags or []),
             exclude_tags=tag_list(args.exclude_tags or []),
+            env=env,
         )
         for flow in space.flows:
             declared = _declared(flow, secrets, env)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runs.yamldoc import YamlProblem, file_references, yaml_documents
+from runs.yamldoc import YamlProblem, file_env, file_references, yaml_documents
 
 from .client import CliError
 
@@ -41,12 +41,16 @@ def _read(path: str) -> str:
         raise CliError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _bundle(filename: str, text: str) -> dict[str, str]:
-    """Every file the flow names with `run_flow: {file: …}`, and the files those name, read from disk."""
+def _bundle(filename: str, text: str, env: dict[str, str]) -> dict[str, str]:
+    """Every file the flow names with `run_flow: {file: …}`, and the files those name, read from disk.
+
+    `${VAR}` in a path takes its value as the server's does: the `-e` values over the file's own `env`,
+    over the variables of the file that runs it."""
     files: dict[str, str] = {}
-    pending = file_references(text, filename=filename)
+    own = {**file_env(text), **env}
+    pending = [(path, own) for path in file_references(text, filename=filename, env=own)]
     while pending:
-        path = pending.pop(0)
+        path, outer = pending.pop(0)
         if path in files or path == filename:
             continue
         if len(files) >= MAX_FILES:
@@ -54,7 +58,8 @@ def _bundle(filename: str, text: str) -> dict[str, str]:
         if not Path(path).is_file():
             continue  # the server names the missing file, with the line that wants it
         files[path] = _read(path)
-        pending += file_references(files[path], filename=path)
+        inner = {**outer, **file_env(files[path]), **env}
+        pending += [(ref, inner) for ref in file_references(files[path], filename=path, env=inner)]
     return files
 
 
@@ -95,17 +100,22 @@ def _folder_flows(folder: Path, globs: list[str]) -> list[Path]:
     return found
 
 
-def flow_file(path: str) -> FlowFile:
+def flow_file(path: str, *, env: dict[str, str] | None = None) -> FlowFile:
     """One flow file and every other file it runs, read as `cognisim run` reads them."""
     if not Path(path).is_file():
         raise CliError(f"{path}: no such file.")
     name = posixpath.normpath(Path(path).as_posix())
     text = _read(name)
-    return FlowFile(filename=name, text=text, files=_bundle(name, text))
+    return FlowFile(filename=name, text=text, files=_bundle(name, text, env or {}))
 
 
 def workspace_load(
-    paths: Iterable[str], *, config_path: str | None, include_tags: list[str], exclude_tags: list[str]
+    paths: Iterable[str],
+    *,
+    config_path: str | None,
+    include_tags: list[str],
+    exclude_tags: list[str],
+    env: dict[str, str] | None = None,
 ) -> Workspace:
     """The flows named by files and folders (a folder: its config's `flows` globs, default `*`)."""
     flows: list[FlowFile] = []
@@ -131,7 +141,7 @@ def workspace_load(
             raise CliError(f"{given}: no such file or folder.")
         for name in names:
             text = _read(name)
-            flows.append(FlowFile(filename=name, text=text, files=_bundle(name, text)))
+            flows.append(FlowFile(filename=name, text=text, files=_bundle(name, text, env or {})))
     if explicit is not None:
         include += _strings(explicit.get("includeTags"), "includeTags")
         exclude += _strings(explicit.get("excludeTags"), "excludeTags")

@@ -181,3 +181,30 @@ def test_a_control_character_in_a_name_is_refused_before_anything_runs(stack, de
     assert "esc.yaml:1:1: 'name' must not contain control characters (found U+001B)." in done.stderr
     assert "label.yaml:3:18: tapOn: 'label' must not contain control characters (found U+001B)." in done.stderr
     assert not Run.objects.exists()
+
+
+def test_a_missing_file_is_said_not_to_exist_and_variables_in_paths_are_replaced(stack, devices, alice, tmp_path):
+    (tmp_path / "subflows").mkdir()
+    (tmp_path / "subflows" / "open.yaml").write_text(
+        "appId: com.cognisim.demo\n---\n- launchApp: {clearState: true}\n- assertVisible: {text: Sign in, index: 0}\n"
+    )
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("appId: com.cognisim.demo\n---\n- runFlow: does/not/exist.yaml\n")
+    done = cli(stack, alice, "run", str(missing))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "was not sent" not in done.stderr and "'files'" not in done.stderr
+    assert (
+        f"missing.yaml:3:3: step 1 (run_flow): the file 'does/not/exist.yaml' does not exist: "
+        f"there is no {tmp_path}/does/not/exist.yaml (a path is relative to the file that names it)." in (done.stderr)
+    ), done.stderr
+
+    flow = tmp_path / "vars.yaml"
+    flow.write_text(
+        "appId: com.cognisim.demo\nname: Paths with variables\nenv: {DIR: nowhere, NAME: open}\n---\n"
+        "- runFlow: ${DIR}/${NAME}.yaml\n- runFlow: {file: '${DIR}/open.yaml', env: {X: y}}\n"
+    )
+    done = cli(stack, alice, "run", str(flow), "-e", "DIR=subflows")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = Run.objects.get(name="Paths with variables")
+    assert list(run.files) == [f"{tmp_path}/subflows/open.yaml"]
+    assert run.steps_total == 6

@@ -312,3 +312,16 @@ def test_control_characters_in_names_are_refused_where_they_stand():
         "login.yaml:1:1: 'name' must not contain control characters (found U+001B).",
         "login.yaml:3:20: step 1 (tap): 'name' must not contain control characters (found U+0001).",
     ]
+
+
+def test_variables_in_a_file_path_take_their_values_and_an_unknown_one_is_an_error():
+    files = {"sub/other.yaml": "name: o\nsteps:\n  - screenshot\n"}
+    text = (
+        "name: x\nenv: {DIR: sub}\nsteps:\n"
+        "  - run_flow: ${DIR}/other.yaml\n  - run_flow: {file: '${WHERE}/other.yaml'}\n"
+    )
+    assert errors(text, files=files) == [
+        "login.yaml:5:16: step 2 (run_flow): unknown variable '${WHERE}'; define it under 'env:' or pass -e."
+    ]
+    flow = flow_parse(text, filename="login.yaml", files=files, env={"WHERE": "sub"})
+    assert [s.data for s in flow.steps] == [{"action": "screenshot"}] * 2 and flow.files == ["sub/other.yaml"]
