@@ -134,15 +134,17 @@ def step_label(data: Mapping[str, Any]) -> str:
         parts += [f"while {k} {_selector_words(v)}" for k, v in (data.get("while") or {}).items()]
         return " ".join(["repeat", *parts])[:200]
     if action == "retry":
-        return f"retry up to {data.get('max_attempts', '?')} attempts"
+        return f"retry up to {_count(data.get('max_attempts', '?'), 'attempt')}"
     if action == "run_flow":
-        what = data.get("flow") or data.get("file") or f"{len(data.get('steps', []))} steps"
+        what = data.get("flow") or data.get("file") or _count(len(data.get("steps", [])), "step")
         when = [f"when {k} {_selector_words(v)}" for k, v in (data.get("when") or {}).items()]
         return " ".join(["run_flow", str(what), *when])[:200]
     parts = []
     for key in ("text", "id", "desc", "package", "key", "direction", "ms", "prompt"):
         if key in data:
             parts.append(f"{key}={data[key]}")
+    if "index" in data:  # `tap id=item index=2`: not the same step as index 0
+        parts.append(f"index={data['index']}")
     if data.get("clear_state") is True:
         parts.append("clear_state=true")
     parts += _narrowing_words(data)
@@ -152,6 +154,10 @@ def step_label(data: Mapping[str, Any]) -> str:
     if "x" in data and "y" in data:
         parts.append(f"at {data['x']},{data['y']}")
     return " ".join([str(action), *parts])[:200]
+
+
+def _count(number: Any, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _narrowing_words(selector: Mapping[str, Any]) -> list[str]:

@@ -162,7 +162,7 @@ def test_control_flow_becomes_compound_steps_with_their_inner_steps():
         "repeat 3 times",
         "repeat while not_visible text=Item 30",
         "retry up to 2 attempts",
-        "run_flow 1 steps when visible text=Sign out",
+        "run_flow 1 step when visible text=Sign out",
         "tap id=nothing_here",
     ]
     assert retry.plan() == {
@@ -325,3 +325,29 @@ def test_variables_in_a_file_path_take_their_values_and_an_unknown_one_is_an_err
     ]
     flow = flow_parse(text, filename="login.yaml", files=files, env={"WHERE": "sub"})
     assert [s.data for s in flow.steps] == [{"action": "screenshot"}] * 2 and flow.files == ["sub/other.yaml"]
+
+
+def test_labels_tell_steps_apart_by_index_and_count_in_the_singular():
+    flow = flow_parse(
+        """\
+name: Labels
+steps:
+  - tap: {id: item, index: 0}
+  - tap: {id: item, index: 2}
+  - tap: {id: item}
+  - type: {text: x, into: {id: field, index: 1}}
+  - retry: {max_attempts: 1, steps: [screenshot]}
+  - run_flow: {when: {visible: {text: A, index: 3}}, steps: [screenshot]}
+  - run_flow: {when: {visible: {text: A}}, steps: [screenshot, screenshot]}
+""",
+        filename="login.yaml",
+    )
+    assert [s.label for s in flow.steps] == [
+        "tap id=item index=0",
+        "tap id=item index=2",
+        "tap id=item",
+        "type text=x into.id=field into.index=1",
+        "retry up to 1 attempt",
+        "run_flow 1 step when visible text=A index=3",
+        "run_flow 2 steps when visible text=A",
+    ]
