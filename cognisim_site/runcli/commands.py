@@ -1,8 +1,8 @@
 """`cognisim run`, `cognisim replay` and `cognisim convert`: the CI side of runs, over REST.
 
 Exit codes: 0 every flow passed (a replay was identical), 1 one failed (diverged), 2 usage, flow or
-connection errors (nothing was started when a flow file is invalid), 143 / 130 stopped by SIGTERM /
-SIGINT (the runs on the server are cancelled and the partial JUnit report is written).
+connection errors (nothing was started when a flow file is invalid), 143 / 130 / 129 stopped by SIGTERM /
+SIGINT / SIGHUP (the runs on the server are cancelled and the partial JUnit report is written).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
 OK, FAILED, USAGE = 0, 1, 2
 TERMINAL = {"passed", "failed", "identical", "diverged", "error", "cancelled"}
 STEP_ENDS = {"COMPLETED", "FAILED", "CANCELLED", "SKIPPED"}
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or the CI runner's shell went away
 
 
 class Cancelled(Exception):
-    """SIGTERM or SIGINT while runs were going: stop them, report, exit 128 + the signal's number."""
+    """SIGTERM, SIGINT or SIGHUP while runs were going: stop them, report, exit 128 + the signal's number."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -290,7 +290,7 @@ def run_flows(args: argparse.Namespace) -> int:
             _run_all(api, jobs, "/api/runs/", parallel=args.parallel, progress=progress)
         except Cancelled as exc:
             cancelled = exc
-            reason = f"{exc}: cognisim run was stopped (a cancelled CI job, or Ctrl-C)"
+            reason = f"{exc}: cognisim run was stopped (a cancelled CI job, Ctrl-C, or a closed terminal)"
             _stop_all(api, jobs, "/api/runs/", reason)
         finally:
             for each, handler in previous.items():

@@ -219,7 +219,7 @@ def _wait(predicate, timeout=60.0):
     return value
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_a_signal_mid_run_cancels_the_run_on_the_server_and_writes_the_partial_junit(
     stack, devices, alice, workspace, tmp_path, signum, code
 ):
