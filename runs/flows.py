@@ -238,7 +238,8 @@ class _Parser:
             native, problems = maestro_translate(documents)
             for problem in problems:
                 self.error(file, problem.where, problem.message)
-            return None if problems else native
+            # The commands that did translate are still checked, so one stage's problems hide no other's.
+            return native if "steps" in native else None
         if len(documents) != 1 or not isinstance(documents[0], YDict):
             where = where_of(documents[0]) if documents else (1, 1)
             self.error(

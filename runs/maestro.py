@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from core.steps import MAX_ATTEMPTS, MAX_TIMEOUT_MS, MAX_TIMES
+
 from .yamldoc import Where, YDict, YList, control_problem, plain_scalar, scalar_text, where_of
 
 HEADER = ("appId", "url", "name", "tags", "env", "secrets", "onFlowStart", "onFlowComplete")
@@ -132,6 +134,15 @@ class _Translator:
             self.fail(at, f"{command}: '{key}' must be a whole number, not {item!r}.")
             return None
         return int(number)
+
+    def bounded(self, value: Any, key: str, where: Where, command: str, low: int, high: int) -> int | None:
+        """`value[key]` as `number` reads it, within [low, high]; the problem names the Maestro field."""
+        number = self.number(value, key, where, command)
+        if number is not None and not low <= number <= high:
+            at = value.at(key) if isinstance(value, YDict) else where
+            self.fail(at, f"{command}: '{key}' must be a whole number from {low} to {high}, not {number}.")
+            return None
+        return number
 
     # selectors ---------------------------------------------------------------------------------
     def selector(self, value: Any, where: Where, command: str, *, anchor: str = "") -> dict[str, Any] | None:
@@ -327,7 +338,11 @@ def _input_text(t: _Translator, value: Any, where: Where, value_at: Where) -> li
     if value is None or isinstance(value, dict | list):
         t.fail(where, "inputText: the text to type is required.")
         return []
-    return [_step(where, "type", text=scalar_text(value))]
+    text = scalar_text(value)
+    if problem := control_problem("inputText", text):
+        t.fail(where, f"inputText: {problem}")
+        return []
+    return [_step(where, "type", text=text)]
 
 
 def _erase_text(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YDict]:
@@ -336,8 +351,13 @@ def _erase_text(t: _Translator, value: Any, where: Where, value_at: Where) -> li
     count = value.get("charactersToErase") if isinstance(value, dict) else value
     if count is None:
         return [_step(where, "clear_text")]
-    times = t.number(
-        value if isinstance(value, dict) else {"charactersToErase": count}, "charactersToErase", where, "eraseText"
+    times = t.bounded(
+        value if isinstance(value, dict) else {"charactersToErase": count},
+        "charactersToErase",
+        where,
+        "eraseText",
+        1,
+        MAX_TIMES,
     )
     if times is None:
         return []
@@ -352,7 +372,9 @@ def _wait_until(t: _Translator, value: Any, where: Where, value_at: Where) -> li
         if not isinstance(value, dict):
             t.fail(where, "extendedWaitUntil: expects 'visible' or 'notVisible', and 'timeout'.")
         return []
-    timeout = t.number(value, "timeout", where, "extendedWaitUntil") if "timeout" in value else 10_000
+    timeout = (
+        t.bounded(value, "timeout", where, "extendedWaitUntil", 1, MAX_TIMEOUT_MS) if "timeout" in value else 10_000
+    )
     if timeout is None:
         return []
     if "visible" in value:
@@ -397,7 +419,7 @@ def _scroll_until_visible(t: _Translator, value: Any, where: Where, value_at: Wh
     selector = t.selector(value["element"], at, "scrollUntilVisible")
     fields: dict[str, Any] = {"direction": direction}
     if "timeout" in value:
-        fields["timeout_ms"] = t.number(value, "timeout", where, "scrollUntilVisible")
+        fields["timeout_ms"] = t.bounded(value, "timeout", where, "scrollUntilVisible", 1, MAX_TIMEOUT_MS)
         if fields["timeout_ms"] is None:
             return []
     return [_step(where, "scroll_until_visible", **selector, **fields)] if selector else []
@@ -425,7 +447,7 @@ def _swipe(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YD
         return []
     fields: dict[str, Any] = {}
     if "duration" in value:
-        fields["duration_ms"] = t.number(value, "duration", where, "swipe")
+        fields["duration_ms"] = t.bounded(value, "duration", where, "swipe", 1, 10_000)
         if fields["duration_ms"] is None:
             return []
     if "direction" in value:
@@ -526,7 +548,7 @@ def _repeat(t: _Translator, value: Any, where: Where, value_at: Where) -> list[Y
         return []
     fields: dict[str, Any] = {}
     if "times" in value:
-        fields["times"] = t.number(value, "times", where, "repeat")
+        fields["times"] = t.bounded(value, "times", where, "repeat", 1, MAX_TIMES)
         if fields["times"] is None:
             return []
     if "while" in value:
@@ -546,7 +568,7 @@ def _retry(t: _Translator, value: Any, where: Where, value_at: Where) -> list[YD
         return []
     if not t.only(value, where, "retry", {"maxRetries", "commands", "file", "env"}):
         return []
-    retries = t.number(value, "maxRetries", where, "retry") if "maxRetries" in value else 1
+    retries = t.bounded(value, "maxRetries", where, "retry", 0, MAX_ATTEMPTS - 1) if "maxRetries" in value else 1
     if retries is None:
         return []
     if ("file" in value) == ("commands" in value):

@@ -128,7 +128,7 @@ def test_commands_it_cannot_honour_are_refused_by_name_and_line(command):
         ("- tapOn: {text: OK, above: [Email]}", "m.yaml:3:28: tapOn above: expected a text or a selector mapping"),
         ("- pressKey: Lock", "m.yaml:3:3: pressKey: unknown key 'Lock'"),
         ("- scrollUntilVisible: {element: OK, direction: LEFT}", "m.yaml:3:3: scrollUntilVisible: direction LEFT"),
-        ("- swipe: {start: '50%, 90%', end: '50%, 10%'}", "m.yaml:3:3: swipe: '50%, 90%' must be absolute pixels"),
+        ("- swipe: {start: '50%, 90%', end: '50%, 10%'}", "m.yaml:3:3: swipe: '50%, 10%' must be absolute pixels"),
         ("- inputText: ${output.user}", "m.yaml:3:3: '${output.user}' is a JavaScript expression"),
         ("- runFlow: {when: {true: '${x}'}, commands: [back]}", "m.yaml:3:20: runFlow: 'true:' conditions"),
         ("- launchApp: {arguments: {a: 1}}", "m.yaml:3:15: launchApp: 'arguments' is not supported."),
@@ -410,4 +410,26 @@ def test_a_label_with_a_control_character_is_refused_as_a_label():
         flow_parse('appId: com.cognisim.demo\n---\n- tapOn: {id: a, label: "go\\x1b[31m"}\n', filename="m.yaml")
     assert [e.format("m.yaml") for e in caught.value.errors] == [
         "m.yaml:3:18: tapOn: 'label' must not contain control characters (found U+001B)."
+    ]
+
+
+def test_limits_are_named_by_the_maestro_field_and_every_stage_reports():
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(
+            "appId: com.cognisim.demo\n---\n"
+            "- retry: {maxRetries: 20, commands: [back]}\n"
+            "- extendedWaitUntil: {visible: A, timeout: 100000000}\n"
+            "- tapOnn: x\n"
+            '- inputText: "bad\\x01"\n'
+            "- repeat: {times: 5000, commands: [back]}\n"
+            "- tapOn: {id: a, index: 5000}\n",  # found when the translated steps are checked
+            filename="m.yaml",
+        )
+    assert [e.format("m.yaml") for e in caught.value.errors] == [
+        "m.yaml:3:11: retry: 'maxRetries' must be a whole number from 0 to 9, not 20.",
+        "m.yaml:4:35: extendedWaitUntil: 'timeout' must be a whole number from 1 to 600000, not 100000000.",
+        "m.yaml:5:3: unknown Maestro command 'tapOnn'.",
+        "m.yaml:6:3: inputText: 'inputText' must not contain control characters (found U+0001).",
+        "m.yaml:7:12: repeat: 'times' must be a whole number from 1 to 1000, not 5000.",
+        "m.yaml:8:3: step 1 (tap): 'index' must be at most 999.",
     ]
