@@ -208,3 +208,38 @@ def test_a_missing_file_is_said_not_to_exist_and_variables_in_paths_are_replaced
     run = Run.objects.get(name="Paths with variables")
     assert list(run.files) == [f"{tmp_path}/subflows/open.yaml"]
     assert run.steps_total == 6
+
+
+def test_per_step_names_carry_the_index_and_maestro_limits_name_maestro_fields(stack, devices, alice, tmp_path):
+    flow = tmp_path / "labels.yaml"
+    flow.write_text(
+        "name: Labels\napp: com.cognisim.demo\nsteps:\n"
+        "  - launch_app: {package: com.cognisim.demo, clear_state: true}\n"
+        "  - assert_visible: {text: Sign in, index: 0}\n"
+        "  - assert_visible: {text: Sign in, index: 1}\n"
+        "  - retry: {max_attempts: 1, steps: [screenshot]}\n"
+        "  - run_flow: {when: {visible: {text: Sign in, index: 0}}, steps: [screenshot]}\n"
+    )
+    junit = tmp_path / "junit.xml"
+    done = cli(stack, alice, "run", str(flow), "--junit", str(junit), "--junit-per-step")
+    assert done.returncode == 0, done.stdout + done.stderr
+    SCHEMA.validate(str(junit))
+    assert [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")] == [
+        "launch_app package=com.cognisim.demo clear_state=true",
+        "assert_visible text=Sign in index=0",
+        "assert_visible text=Sign in index=1",
+        "retry up to 1 attempt",
+        "run_flow 1 step when visible text=Sign in index=0",
+    ]
+
+    maestro = tmp_path / "limits.yaml"
+    maestro.write_text(
+        "appId: com.cognisim.demo\n---\n- retry: {maxRetries: 20, commands: [back]}\n"
+        "- extendedWaitUntil: {visible: A, timeout: 100000000}\n- tapOnn: x\n"
+    )
+    done = cli(stack, alice, "run", str(maestro))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{maestro}:3:11: retry: 'maxRetries' must be a whole number from 0 to 9, not 20." in done.stderr
+    assert f"{maestro}:4:35: extendedWaitUntil: 'timeout' must be a whole number from 1 to 600000" in done.stderr
+    assert f"{maestro}:5:3: unknown Maestro command 'tapOnn'." in done.stderr
+    assert "max_attempts" not in done.stderr and "timeout_ms" not in done.stderr
