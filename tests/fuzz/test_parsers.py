@@ -65,7 +65,7 @@ def test_the_flow_parser_accepts_or_refuses_with_flow_invalid(text):
         assert exc.errors and all(e.message and len(e.message) <= 500 for e in exc.errors)
         assert len(exc.errors) <= 100
         return
-    assert flow.steps
+    assert flow.steps or flow.syntax == "maestro"  # a Maestro flow whose commands all do nothing has no steps
     for step in flow.steps:
         storable(step.data)
         step_parse(step.data)
