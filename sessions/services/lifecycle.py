@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from core.errors import NotFound
@@ -57,7 +58,7 @@ def session_open(
     """Open a session within the owner's cap and ring its device's lane: `chain(setup, drain)`.
 
     Over the cap (or with no device free) a `queue=True` request waits `PENDING` without a device
-    and is admitted first come, first served (`sessions_admit`); otherwise it is refused.
+    and is admitted in turn with other users' (`sessions_admit`); otherwise it is refused.
     `stop_on_failure` and `end_when_drained` are the policy of a CI run; `secrets` are the values
     its steps refer to as `${NAME}`.
     """
@@ -112,35 +113,59 @@ def session_open(
 
 
 def sessions_admit() -> int:
-    """Admit waiting sessions, oldest first, where their owner's cap and a free device allow."""
+    """Admit waiting sessions where their owner's cap and a free device allow, fairly between users.
+
+    Each admission goes to the oldest waiting session of the owner holding the fewest sessions (then the
+    oldest such session): a user who queued a burst gets a freed device in turn with everyone else, never
+    ahead of another user's session that waits behind the burst. An owner's own sessions go oldest first.
+    """
     admitted = 0
-    for session_id, owner_id in (
+    while any(_admit(session_id) for session_id in _admission_order()):
+        admitted += 1
+    return admitted
+
+
+def _admission_order() -> list[Any]:
+    """The oldest waiting session of each owner, the owner holding the fewest sessions first."""
+    oldest: dict[Any, tuple[Any, Any]] = {}
+    for session_id, owner_id, created_at in (
         TestSession.objects.filter(status=Status.PENDING, device__isnull=True)
         .order_by("created_at")
-        .values_list("pk", "owner_id")
+        .values_list("pk", "owner_id", "created_at")
     ):
-        with transaction.atomic():
-            get_user_model().objects.select_for_update(no_key=True).filter(pk=owner_id).first()
-            session = locked_session(session_id)
-            if session.status != Status.PENDING or session.device_id is not None:
-                continue
-            if TestSession.objects.filter(HOLDING_SLOT, owner_id=owner_id).count() >= user_session_cap(
-                user=session.owner
-            ):
-                continue
-            if TestSession.objects.filter(
-                owner_id=owner_id, status=Status.PENDING, device__isnull=True, created_at__lt=session.created_at
-            ).exists():
-                continue  # an older one of the same owner goes first
-            try:
-                session.device = claim_device(session.requested_device or None)
-            except (DeviceBusy, NoDeviceAvailable, DeviceUnavailable, NotFound):
-                continue
-            session.save(update_fields=["device"])
-            session_status_event(session=session, admitted=True)
-            lane_open_on_commit(session_id=session.pk, queue=session.device.queue)
-            admitted += 1
-    return admitted
+        oldest.setdefault(owner_id, (session_id, created_at))
+    holding = dict(
+        TestSession.objects.filter(HOLDING_SLOT, owner_id__in=oldest)
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+        .values_list("owner_id", "n")
+    )
+    ranked = sorted(oldest.items(), key=lambda item: (holding.get(item[0], 0), item[1][1]))
+    return [session_id for _, (session_id, _) in ranked]
+
+
+def _admit(session_id: Any) -> bool:
+    """Give a waiting session its slot and a device, if its owner's cap and a free device allow."""
+    with transaction.atomic():
+        owner_id = TestSession.objects.filter(pk=session_id).values_list("owner_id", flat=True).first()
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=owner_id).first()
+        session = locked_session(session_id)
+        if session.status != Status.PENDING or session.device_id is not None:
+            return False
+        if TestSession.objects.filter(HOLDING_SLOT, owner_id=owner_id).count() >= user_session_cap(user=session.owner):
+            return False
+        if TestSession.objects.filter(
+            owner_id=owner_id, status=Status.PENDING, device__isnull=True, created_at__lt=session.created_at
+        ).exists():
+            return False  # an older one of the same owner goes first
+        try:
+            session.device = claim_device(session.requested_device or None)
+        except (DeviceBusy, NoDeviceAvailable, DeviceUnavailable, NotFound):
+            return False
+        session.save(update_fields=["device"])
+        session_status_event(session=session, admitted=True)
+        lane_open_on_commit(session_id=session.pk, queue=session.device.queue)
+    return True
 
 
 def session_wake(session: TestSession) -> None:

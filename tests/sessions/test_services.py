@@ -86,6 +86,22 @@ def test_a_device_that_does_not_exist_is_not_found_even_at_the_cap(user, device)
     assert not TestSession.objects.filter(requested_device="no-such-phone").exists()
 
 
+def test_a_freed_device_goes_to_the_user_holding_fewest_sessions_not_to_one_users_burst(
+    user, other_user, device, second_device
+):
+    first = services.session_open(owner=user)
+    services.session_open(owner=user)  # the user holds both devices, at the cap of 2
+    burst = [services.session_open(owner=user, queue=True) for _ in range(3)]
+    theirs = services.session_open(owner=other_user, queue=True)  # queued after the whole burst
+    services.session_stop(session_id=first.pk, owner=user)
+    assert services.sessions_admit() == 1
+    assert TestSession.objects.get(pk=theirs.pk).device_id is not None
+    assert [TestSession.objects.get(pk=s.pk).device_id for s in burst] == [None] * 3
+    services.session_stop(session_id=theirs.pk, owner=other_user)
+    assert services.sessions_admit() == 1  # then the burst, oldest first
+    assert [TestSession.objects.get(pk=s.pk).device_id is not None for s in burst] == [True, False, False]
+
+
 def test_device_choice_errors(user, other_user, device):
     services.session_open(owner=user, device_serial=device.serial)
     with pytest.raises(DeviceBusy):
@@ -148,9 +164,9 @@ def test_a_lease_has_one_holder_at_a_time():
 
 
 def test_a_runs_steps_go_in_a_few_statements_numbered_like_any_others(user, device, django_assert_max_num_queries):
-    session = services.session_open(owner=user, device_serial=device.serial, queue=True)
-    specs = [step_parse({"action": "press_key", "key": "home"}) for _ in range(300)]
-    specs.append(step_parse({"action": "type", "text": "hunter2", "secret": True}))
+    session = services.session_open(owner=user, device_serial=device.serial, queue=True, app_package=DEMO)
+    specs = [step_parse({"action": "press_key", "key": "volume_up"}) for _ in range(300)]
+    specs.append(step_parse({"action": "type", "text": "hunter2", "secret": True, "into": {"id": "email"}}))
     with django_assert_max_num_queries(20), transaction.atomic():  # batches, not a statement per row
         steps = services.steps_append(session_id=session.pk, specs=specs)
     assert [s.index for s in steps] == list(range(301)) and all(s.pk for s in steps)
