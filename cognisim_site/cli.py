@@ -196,8 +196,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from django.conf import settings
 
     from core import metrics
+    from devices.workers import worker_beat
 
-    from .health import worker_beat
     from .scheduler import sweep
 
     stopping = threading.Event()
@@ -281,7 +281,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
         django.setup()
-        from .health import workers_alive
+        from devices.workers import workers_alive
 
         alive = workers_alive([args.worker])[args.worker]
         print(f"{args.worker}: {alive} live worker(s)")

@@ -3,8 +3,7 @@
 - `/healthz`: the process answers. No database, no Redis: a liveness probe must not restart a web
   server because PostgreSQL is away.
 - `/readyz`: the database answers, Redis answers, and every device that is not offline has a live
-  worker on its queue. Workers announce themselves in Redis every few seconds from a thread
-  (cognisim_site/worker_hooks.py), so a worker busy with a long step still counts as alive. The
+  worker on its queue (the registry of devices/workers.py). The
   answer is cached for READYZ_CACHE_SECONDS, so a probe every second costs one check.
 - `/metrics`: Prometheus text. Counters and histograms come from every process through the
   multiprocess directory (core/metrics.py); gauges are read from the database and Redis at scrape
@@ -18,11 +17,9 @@ import ipaddress
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from functools import cache
+from collections.abc import Iterator
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count
@@ -33,50 +30,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from devices.models import Device
+from devices.workers import registry_redis, workers_alive
 from sessions.models import TestSession
 
 EXTRA_QUEUES = ("control", "agents")  # the queues of the server-side workers, when they exist
-
-
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
-
-
-# Worker registry: one sorted set per queue, member = the worker's node name, score = last beat.
-
-
-def _workers_key(queue: str) -> str:
-    return f"{settings.CHANNEL_PREFIX}:workers:{queue}"
-
-
-def worker_beat(*, node: str, queues: Iterable[str], client: redis.Redis | None = None) -> None:
-    """A worker says it is alive, for each queue it consumes."""
-    client = client or _redis()
-    now = time.time()
-    pipe = client.pipeline(transaction=False)
-    for queue in queues:
-        pipe.zadd(_workers_key(queue), {node: now})
-        pipe.zremrangebyscore(_workers_key(queue), "-inf", now - 10 * settings.WORKER_BEAT_SECONDS)
-        pipe.expire(_workers_key(queue), int(10 * settings.WORKER_BEAT_SECONDS) + 1)
-    pipe.execute()
-
-
-def worker_gone(*, node: str, queues: Iterable[str], client: redis.Redis | None = None) -> None:
-    client = client or _redis()
-    pipe = client.pipeline(transaction=False)
-    for queue in queues:
-        pipe.zrem(_workers_key(queue), node)
-    pipe.execute()
-
-
-def workers_alive(queues: list[str]) -> dict[str, int]:
-    """Queue → number of workers that beat within the last 3 beats."""
-    since = time.time() - 3 * settings.WORKER_BEAT_SECONDS
-    pipe = _redis().pipeline(transaction=False)
-    for queue in queues:
-        pipe.zcount(_workers_key(queue), since, "+inf")
-    return dict(zip(queues, pipe.execute(), strict=True))
 
 
 # Readiness.
@@ -98,7 +55,7 @@ def _check_database() -> None:
 
 
 def _check_redis() -> None:
-    _redis().ping()
+    registry_redis().ping()
 
 
 def _check_workers() -> dict[str, Any]:
@@ -171,7 +128,7 @@ class ScrapeTimeCollector(Collector):
         yield devices
 
         queues = [f"device-{serial}" for serial, _, _ in rows] + list(EXTRA_QUEUES)
-        pipe = _redis().pipeline(transaction=False)
+        pipe = registry_redis().pipeline(transaction=False)
         for queue in queues:
             pipe.llen(queue)
         depth = GaugeMetricFamily(

@@ -15,13 +15,12 @@ from django.db.models import Q
 from core.locks import lock_key, redis_client
 from devices.models import Device
 from devices.services import device_mark_available, device_mark_offline, devices_mark_stale
+from devices.workers import workers_alive
 from runs.services import flows_schedule_due
 from sessions.models import Step, TestSession
 from sessions.recovery import DUTIES as SESSION_DUTIES
 from sessions.services.artifacts import artifacts_retention
 from turns.services import turns_recover
-
-from .health import workers_alive
 
 logger = logging.getLogger("cognisim.scheduler")
 

@@ -78,7 +78,7 @@ class _Heart:
     def run(self) -> None:
         from django.conf import settings
 
-        from .health import worker_beat
+        from devices.workers import worker_beat
 
         while True:
             try:
@@ -89,7 +89,7 @@ class _Heart:
                 return
 
     def stop(self) -> None:
-        from .health import worker_gone
+        from devices.workers import worker_gone
 
         self.stopping.set()
         try:

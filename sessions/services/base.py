@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from core.errors import NotFound
 from core.rows import row_values
 from devices.live import device_changed_on_commit
 from devices.models import Device
+from devices.workers import workers_alive
 
 from ..dispatch import recording_request_on_commit
 from ..errors import (
@@ -117,10 +119,22 @@ def device_not_found(serial: str) -> NotFound:
     return NotFound(f"There is no device '{serial}'. GET /api/devices/ lists them.")
 
 
+def _served_first(serials: list[str]) -> list[str]:
+    """Devices whose worker beats first: a device a host lists but no worker serves would hold the session
+    until the sweeper takes it offline. In their order otherwise, and as they are when Redis is away."""
+    try:
+        alive = workers_alive([f"device-{serial}" for serial in serials]) if serials else {}
+    except redis.RedisError:
+        return serials
+    return sorted(serials, key=lambda serial: not alive[f"device-{serial}"])
+
+
 def claim_device(serial: str | None) -> Device:
     devices = Device.objects.select_for_update(skip_locked=serial is None)
     if serial is None:
-        device = devices.filter(status=Device.Status.AVAILABLE).order_by("serial").first()
+        free = Device.objects.filter(status=Device.Status.AVAILABLE).order_by("serial").values_list("serial", flat=True)
+        lockable = (devices.filter(serial=s, status=Device.Status.AVAILABLE).first() for s in _served_first(list(free)))
+        device = next((d for d in lockable if d is not None), None)
         if device is None:
             raise NoDeviceAvailable("No device is available right now; try again when a session ends.")
     else:

@@ -17,6 +17,7 @@ from cognisim_site import health
 from core import metrics
 from devices.models import Device
 from devices.services import device_register_sim
+from devices.workers import registry_redis, worker_beat, worker_gone, workers_alive, workers_key
 from sessions.accounts import api_user_create
 from sessions.models import TestSession
 
@@ -35,8 +36,8 @@ def fresh_readiness(settings):
 def serial():
     name = f"h{os.getpid()}-1"
     yield name
-    health._redis().delete(f"device-{name}")
-    health.worker_gone(node="w@test", queues=[f"device-{name}"])
+    registry_redis().delete(f"device-{name}")
+    worker_gone(node="w@test", queues=[f"device-{name}"])
 
 
 def test_healthz_answers_without_auth_or_backends(client):
@@ -56,11 +57,11 @@ def test_readyz_needs_a_live_worker_for_every_device_that_is_not_offline(client,
     workers = body["checks"]["workers"]
     assert not workers["ok"] and workers["error"] == f"RuntimeError: no live worker on device-{serial}"
 
-    health.worker_beat(node="w@test", queues=[f"device-{serial}"])
+    worker_beat(node="w@test", queues=[f"device-{serial}"])
     reply = client.get("/readyz")
     assert reply.status_code == 200 and reply.json()["checks"]["workers"]["queues"] == 1
 
-    health.worker_gone(node="w@test", queues=[f"device-{serial}"])
+    worker_gone(node="w@test", queues=[f"device-{serial}"])
     assert client.get("/readyz").status_code == 503
 
 
@@ -68,7 +69,7 @@ def test_readyz_is_cached_for_a_few_seconds(client, serial, settings):
     settings.READYZ_CACHE_SECONDS = 60
     device_register_sim(serial=serial)
     assert client.get("/readyz").status_code == 503
-    health.worker_beat(node="w@test", queues=[f"device-{serial}"])
+    worker_beat(node="w@test", queues=[f"device-{serial}"])
     assert client.get("/readyz").status_code == 503  # the cached answer
     health._cached = None
     assert client.get("/readyz").status_code == 200
@@ -77,10 +78,10 @@ def test_readyz_is_cached_for_a_few_seconds(client, serial, settings):
 def test_a_beat_older_than_three_intervals_is_not_alive(serial, settings):
     settings.WORKER_BEAT_SECONDS = 1
     queue = f"device-{serial}"
-    health._redis().zadd(health._workers_key(queue), {"w@test": timezone.now().timestamp() - 5})
-    assert health.workers_alive([queue]) == {queue: 0}
-    health.worker_beat(node="w@test", queues=[queue])
-    assert health.workers_alive([queue]) == {queue: 1}
+    registry_redis().zadd(workers_key(queue), {"w@test": timezone.now().timestamp() - 5})
+    assert workers_alive([queue]) == {queue: 0}
+    worker_beat(node="w@test", queues=[queue])
+    assert workers_alive([queue]) == {queue: 1}
 
 
 def test_metrics_are_refused_without_the_token_from_elsewhere(client, settings):
@@ -112,8 +113,8 @@ def test_gauges_are_read_at_scrape_time(client, serial):
     TestSession.objects.create(owner=owner, device=device, status=TestSession.Status.RUNNING)
     TestSession.objects.create(owner=owner, status=TestSession.Status.COMPLETED)
     TestSession.objects.create(owner=owner, status=TestSession.Status.COMPLETED)
-    health._redis().rpush(f"device-{serial}", "a", "b", "c")
-    health.worker_beat(node="w@test", queues=[f"device-{serial}"])
+    registry_redis().rpush(f"device-{serial}", "a", "b", "c")
+    worker_beat(node="w@test", queues=[f"device-{serial}"])
 
     samples = _samples(client.get("/metrics").content.decode())
     assert samples['cognisim_sessions{status="RUNNING"}'] == 1

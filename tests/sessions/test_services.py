@@ -12,6 +12,7 @@ from devices.drivers.sim import DEMO
 from devices.leases import lane_lease, lease_acquire, lease_holds, lease_release
 from devices.models import Device
 from devices.services import _drivers
+from devices.workers import worker_beat, worker_gone
 from sessions import selectors, services
 from sessions.errors import DeviceBusy, DeviceUnavailable, NoDeviceAvailable, SessionClosed, SessionLimit
 from sessions.events import event_message
@@ -100,6 +101,16 @@ def test_a_freed_device_goes_to_the_user_holding_fewest_sessions_not_to_one_user
     services.session_stop(session_id=theirs.pk, owner=other_user)
     assert services.sessions_admit() == 1  # then the burst, oldest first
     assert [TestSession.objects.get(pk=s.pk).device_id is not None for s in burst] == [True, False, False]
+
+
+def test_a_session_without_a_device_named_gets_one_a_worker_serves(user, device, second_device):
+    """unit-1 comes first by name, but no worker beats on its queue (a host lists it, its worker is gone)."""
+    worker_beat(node="w@unit", queues=[second_device.queue])
+    try:
+        assert services.session_open(owner=user).device_id == second_device.pk
+        assert services.session_open(owner=user).device_id == device.pk  # when no served one is left
+    finally:
+        worker_gone(node="w@unit", queues=[second_device.queue])
 
 
 def test_device_choice_errors(user, other_user, device):
