@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -27,8 +26,6 @@ class Packages:
         self.driver = driver
         self.pause = pause or (lambda cost: None)
         self.profile = PROFILES["instant"]
-        self._cleared: set[str] = set()
-        self._lock = threading.Lock()
 
     def am(self, args: list[str], out: bytearray) -> int:
         if args[:1] == ["force-stop"] and len(args) == 2:
@@ -75,25 +72,11 @@ class Packages:
         return 0
 
     def _launch(self, package: str) -> None:
-        """Start the app; a `pm clear` since its last start is applied now (see `pm`)."""
-        with self._lock:
-            clear = package in self._cleared
-            self._cleared.discard(package)
-        try:
-            self.driver.launch_app(package, clear_state=clear)
-        except BaseException:
-            if clear:
-                with self._lock:
-                    self._cleared.add(package)
-            raise
+        self.driver.launch_app(package)
 
     def pm(self, args: list[str], out: bytearray) -> int:
-        """`pm clear` wipes the app's data when it next starts.
-
-        The simulated phone has one primitive for wiping data, `launch_app(clear_state=True)`,
-        and real tooling starts the app right after clearing it; applying the clear on that
-        start keeps the action log identical to the plain driver's.
-        """
+        """`pm clear` stops the app and wipes its data at once, as on a phone: however the app starts next
+        (`am start`, `monkey`, its launcher icon), it starts clean."""
         command, rest = (args[0], args[1:]) if args else ("", [])
         if command == "list" and rest[:1] == ["packages"]:
             needle = next((arg for arg in rest[1:] if not arg.startswith("-")), "")
@@ -108,8 +91,7 @@ class Packages:
             if rest[0] not in APPS:
                 out += b"Failed\n"
                 return 1
-            with self._lock:
-                self._cleared.add(rest[0])
+            self.driver.stop_app(rest[0], clear_state=True)
             out += b"Success\n"
             return 0
         raise UsageError("usage: pm [list packages [FILTER] | path PKG | clear PKG]")

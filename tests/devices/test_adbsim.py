@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import socket
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
 
+from devices.actions import perform
 from devices.adbsim import AdbSimPhone
 from devices.adbsim import protocol as p
 from devices.adbsim.shell import ShellSyntaxError, parse
@@ -99,8 +101,27 @@ def test_launch_stop_and_clear_through_am_monkey_and_pm(adb_server, start_phone)
     assert [(entry["op"], entry["args"]) for entry in phone.driver.action_log()] == [
         ("launch_app", {"package": DEMO, "clear_state": False}),
         ("stop_app", {"package": DEMO}),
-        ("launch_app", {"package": DEMO, "clear_state": True}),
+        ("stop_app", {"package": DEMO, "clear_state": True}),  # at once: the app's next start, however made,
+        ("launch_app", {"package": DEMO, "clear_state": False}),  # finds it clean
     ]
+
+
+def test_pm_clear_signs_the_app_out_however_it_starts_next(adb_server, start_phone):
+    """Started from its launcher icon after a `pm clear` (not by `am start` or `monkey`), the app is clean."""
+    phone, serial = start_phone()
+    driver = phone.driver
+    driver.launch_app(DEMO, clear_state=True)
+    for action, params in (
+        ("type", {"text": "demo@example.com", "into": {"id": "email"}}),
+        ("type", {"text": "secret123", "into": {"id": "password"}}),
+        ("tap", {"id": "sign_in"}),
+    ):
+        perform(driver, action=action, params=params, deadline=time.monotonic() + 10)
+    assert "Welcome, Demo!" in driver.dump_ui()
+    assert adb_server.text("-s", serial, "shell", f"pm clear {DEMO}") == "Success\n"
+    driver.press_key("home")
+    driver.launch_app(DEMO)  # what a tap on its launcher icon does
+    assert "Welcome, Demo!" not in driver.dump_ui() and "Sign in" in driver.dump_ui()
 
 
 def test_input_text_decodes_percent_s_and_refuses_what_the_key_map_lacks(adb_server, start_phone):
