@@ -60,9 +60,9 @@ DIRECTIONS = ("up", "down", "left", "right")
 SELECTOR_KEYS = ("text", "id", "desc")
 SELECTOR_STATES = ("enabled", "checked", "selected", "focused")  # filters on the element's state in the UI tree
 SELECTOR_RELATIONS = ("below", "above", "left_of", "right_of", "child_of")  # where it is, relative to an anchor
-SELECTOR_EXTRAS = ("index", *SELECTOR_STATES, *SELECTOR_RELATIONS)
+SELECTOR_EXTRAS = ("index", "text_match", *SELECTOR_STATES, *SELECTOR_RELATIONS)
 SELECTOR_FIELDS = (*SELECTOR_KEYS, *SELECTOR_EXTRAS)
-ANCHOR_FIELDS = (*SELECTOR_KEYS, "index", *SELECTOR_STATES)  # an anchor has no relations of its own
+ANCHOR_FIELDS = (*SELECTOR_KEYS, "index", "text_match", *SELECTOR_STATES)  # an anchor has no relations of its own
 COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff", "optional")
 # Characters no step text may hold: C0 controls other than tab, newline and carriage return
 # (NUL cannot be stored by PostgreSQL), DEL, and lone surrogates (not encodable as UTF-8).
@@ -107,22 +107,23 @@ class _Strict(BaseModel):
 
 
 def _selector_schema(*, point: bool) -> dict[str, Any]:
-    """JSON Schema for "exactly one of text, id, desc (with optional index, states and relations), or x and y"."""
+    """JSON Schema for "one or more of text, id, desc (with optional text_match, index, states and relations;
+    text_match only with text), or x and y"."""
     coords = {"anyOf": [{"required": ["x"]}, {"required": ["y"]}]}
-    named = [
-        {"required": [key], "not": {"anyOf": [*({"required": [k]} for k in SELECTOR_KEYS if k != key), coords]}}
-        for key in SELECTOR_KEYS
-    ]
-    if point:
-        named.append(
-            {"required": ["x", "y"], "not": {"anyOf": [{"required": [k]} for k in (*SELECTOR_KEYS, *SELECTOR_EXTRAS)]}}
-        )
-    return {"oneOf": named}
+    named = {
+        "anyOf": [{"required": [key]} for key in SELECTOR_KEYS],
+        "not": {"anyOf": [coords, {"required": ["text_match"], "not": {"required": ["text"]}}]},
+    }
+    if not point:
+        return named
+    place = {"required": ["x", "y"], "not": {"anyOf": [{"required": [k]} for k in (*SELECTOR_KEYS, *SELECTOR_EXTRAS)]}}
+    return {"oneOf": [named, place]}
 
 
 def _check_selector(data: Any, *, prefix: str = "", point: bool = False) -> None:
-    """Exactly one of text / id / desc (plus optional index, states and relations), or x and y where a point
-    is allowed; each relation's anchor is itself a selector without relations."""
+    """One or more of text / id / desc, all of which the element must match (plus optional text_match, index,
+    states and relations), or x and y where a point is allowed; each relation's anchor is itself a selector
+    without relations."""
     if not isinstance(data, dict):
         return  # the model's own type check names it
     named = [k for k in SELECTOR_KEYS if k in data]
@@ -136,9 +137,11 @@ def _check_selector(data: Any, *, prefix: str = "", point: bool = False) -> None
         return
     if coords:
         raise StepInvalid(prefix + coords[0], "This action takes a selector (text, id or desc), not coordinates.")
-    if len(named) != 1:
-        wanted = "text, id, desc" + (" or x and y" if point else "")
-        raise StepInvalid(prefix + (named[1] if named else "text"), f"Give exactly one selector: {wanted}.")
+    if not named:
+        wanted = "text, id, desc (one or more)" + (" or x and y" if point else "")
+        raise StepInvalid(prefix + "text", f"Give a selector: {wanted}.")
+    if "text_match" in data and "text" not in data:
+        raise StepInvalid(prefix + "text_match", f"'{prefix}text_match' says how 'text' is matched; give 'text'.")
     for relation in SELECTOR_RELATIONS:
         if relation in data:
             _check_anchor(data[relation], f"{prefix}{relation}")
@@ -166,14 +169,20 @@ def _no_nulls(data: Any, prefix: str = "") -> None:
 
 
 class Anchor(_Strict):
-    """The element a relation is relative to: by its text, resource-id or content-desc; `index` and the states
-    (`enabled`, `checked`, `selected`, `focused`) narrow it as in any selector."""
+    """The element a relation is relative to: by its text, resource-id and/or content-desc (each one given must
+    match); `index` and the states (`enabled`, `checked`, `selected`, `focused`) narrow it as in any selector."""
 
     model_config = ConfigDict(json_schema_extra=_selector_schema(point=False))
 
     text: Short | SkipJsonSchema[None] = None
     id: Short | SkipJsonSchema[None] = None
     desc: Short | SkipJsonSchema[None] = None
+    text_match: Literal["maestro"] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="How `text` is matched. `maestro`, as Maestro's selectors do: the element's text or "
+        "content-desc equals it or fully matches it as a regular expression, ignoring case (one that does not "
+        "compile is plain text). Without it: the text exactly, then ignoring case and surrounding spaces.",
+    )
     index: Index | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) enabled.")
     checked: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) checked.")
@@ -200,7 +209,8 @@ class _Relations(_Strict):
 
 
 class Selector(_Relations, Anchor):
-    """An element on screen: by its text, resource-id or content-desc; `index` picks among several matches;
+    """An element on screen: by its text, resource-id and/or content-desc (each one given must match); `index`
+    picks among several matches;
     the states (`enabled`, `checked`, `selected`, `focused`) and relations (`below`, `above`, `left_of`,
     `right_of`, `child_of`) narrow the matches."""
 
@@ -730,10 +740,9 @@ def common_fields() -> list[dict[str, Any]]:
 
 
 def selector_fields() -> list[dict[str, Any]]:
-    """The fields of a selector (an action's target, `into`, a condition's element): text, id, desc (exactly one),
-    index, the states enabled, checked, selected, focused, and the relations below, above, left_of, right_of,
-    child_of (each an anchor: a selector without
-    relations)."""
+    """The fields of a selector (an action's target, `into`, a condition's element): text, id, desc (one or more,
+    all matching), text_match, index, the states enabled, checked, selected, focused, and the relations below,
+    above, left_of, right_of, child_of (each an anchor: a selector without relations)."""
     _, schema = models_json_schema([(Selector, "validation")])
     defs = schema["$defs"]
     own = defs["Selector"]["properties"]

@@ -7,13 +7,15 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from devices.drivers.base import TransportError
 
 Bounds = tuple[int, int, int, int]
+Predicate = Callable[["Node"], bool]
 
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 SELECTOR_KEYS = ("text", "id", "desc")
@@ -164,11 +166,34 @@ def ui_hash(xml: str) -> str:
     return hashlib.sha256(xml.encode()).hexdigest()
 
 
-def _selector_field(selector: Mapping[str, Any]) -> tuple[str, str]:
-    keys = [key for key in SELECTOR_KEYS if key in selector]
-    if len(keys) != 1:
-        raise ValueError(f"A selector needs exactly one of text, id, desc; got {sorted(selector)}.")
-    return keys[0], str(selector[keys[0]])
+def _selector_fields(selector: Mapping[str, Any]) -> list[tuple[str, str]]:
+    fields = [(key, str(selector[key])) for key in SELECTOR_KEYS if key in selector]
+    if not fields:
+        raise ValueError(f"A selector needs one or more of text, id, desc; got {sorted(selector)}.")
+    return fields
+
+
+MAESTRO_FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE
+"""Maestro compiles a selector's text with IGNORE_CASE, DOT_MATCHES_ALL and MULTILINE."""
+
+
+def maestro_pattern(text: str) -> re.Pattern[str]:
+    """The regular expression Maestro makes of a selector's text; one that does not compile is the text itself
+    (escaped), as Maestro's `toRegexSafe` does."""
+    try:
+        return re.compile(text, MAESTRO_FLAGS)
+    except (re.error, OverflowError, RecursionError):
+        return re.compile(re.escape(text), MAESTRO_FLAGS)
+
+
+def _maestro_text(node: Node, wanted: str, pattern: re.Pattern[str]) -> bool:
+    """Maestro's text match: the node's text or content-desc (its accessibility text) equals `wanted` or fully
+    matches it as a regular expression, also with line breaks read as spaces."""
+    for value in (node.text, node.content_desc):
+        for seen in {value, value.replace("\n", " ")}:
+            if seen == wanted or pattern.fullmatch(seen):
+                return True
+    return False
 
 
 def _values(node: Node, key: str) -> tuple[str, ...]:
@@ -226,13 +251,40 @@ def _ancestors(nodes: list[Node], node: Node) -> Iterable[Node]:
         yield node
 
 
-def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]:
-    """Nodes matching `{text|id|desc: value, index?, states?, below? above? left_of? right_of? child_of?}`.
+def _exact(node: Node, key: str, wanted: str) -> bool:
+    return bool(wanted) and wanted in _values(node, key)
 
-    Exact matches win; only when none of them meets the rest of the selector does the match ignore
-    case and surrounding whitespace. `id` matches the full resource-id or the part after `:id/`.
-    Nodes with empty bounds are not on screen and never match. `enabled`, `checked`, `selected`
-    and `focused` keep the nodes in that state. `child_of` keeps the nodes inside an element its
+
+def _similar(node: Node, key: str, relaxed: str) -> bool:
+    return bool(relaxed) and any(_loose(v) == relaxed for v in _values(node, key) if v)
+
+
+def _predicates(selector: Mapping[str, Any]) -> tuple[list[Predicate], list[Predicate]]:
+    """Per selector field, the exact test and the loose one (ignoring case and surrounding whitespace); a text
+    matched as Maestro's (`text_match: maestro`) has one test for both."""
+    exact: list[Predicate] = []
+    loose: list[Predicate] = []
+    for key, wanted in _selector_fields(selector):
+        if key == "text" and selector.get("text_match") == "maestro":
+            test = partial(_maestro_text, wanted=wanted, pattern=maestro_pattern(wanted))
+            exact.append(test)
+            loose.append(test)
+        else:
+            exact.append(partial(_exact, key=key, wanted=wanted))
+            loose.append(partial(_similar, key=key, relaxed=_loose(wanted)))
+    return exact, loose
+
+
+def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]:
+    """Nodes matching `{text? id? desc?: value, text_match?, index?, states?, below? above? left_of? right_of?
+    child_of?}`.
+
+    Every field given must match (text and id: an element with both). Exact matches win; only when none of
+    them meets the rest of the selector does the match ignore case and surrounding whitespace. `id` matches
+    the full resource-id or the part after `:id/`. With `text_match: maestro`, `text` matches as Maestro's
+    does: the element's text or content-desc equals it or fully matches it as a regular expression, ignoring
+    case (`maestro_pattern`). Nodes with empty bounds are not on screen and never match. `enabled`, `checked`,
+    `selected` and `focused` keep the nodes in that state. `child_of` keeps the nodes inside an element its
     anchor (a selector) matches; `below` / `above` the nodes whose top edge is lower / higher than
     the top edge of an element the anchor matches, `right_of` / `left_of` likewise with left edges,
     ordered by the distance between their centres, nearest first (as Maestro does); otherwise the
@@ -240,13 +292,12 @@ def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]
     match, or empty.
     """
     nodes = list(nodes)
-    key, wanted = _selector_field(selector)
+    exact, loose = _predicates(selector)
     candidates = [node for node in nodes if not node.is_empty]
-    exact = [node for node in candidates if wanted and wanted in _values(node, key)]
-    matches = _narrowed(nodes, exact, selector) if exact else []
-    if not matches and _loose(wanted):
-        loose = _loose(wanted)
-        similar = [node for node in candidates if any(_loose(v) == loose for v in _values(node, key) if v)]
+    found = [node for node in candidates if all(test(node) for test in exact)]
+    matches = _narrowed(nodes, found, selector) if found else []
+    if not matches and loose != exact:
+        similar = [node for node in candidates if all(test(node) for test in loose)]
         matches = _narrowed(nodes, similar, selector)
     index = selector.get("index")
     if index is None:
@@ -266,15 +317,20 @@ RELATION_WORDS = {
 def describe_selector(selector: Mapping[str, Any]) -> str:
     """`text "Sign in"`, `id "email" (index 1)`, `id "title" below text "Bluetooth"`: how messages name what was
     looked for."""
-    key, wanted = _selector_field(selector)
-    described = f"{key} {json.dumps(wanted, ensure_ascii=False)}"
+    maestro = selector.get("text_match") == "maestro"
+    described = " and ".join(
+        f"{'text or desc matching' if key == 'text' and maestro else key} {json.dumps(wanted, ensure_ascii=False)}"
+        for key, wanted in _selector_fields(selector)
+    )
     for state in STATE_KEYS:
         if state in selector:
             described += f", {'' if selector[state] else 'not '}{state}"
     for relation, words in RELATION_WORDS.items():
         if isinstance(selector.get(relation), Mapping):
             anchor = describe_selector(selector[relation])
-            described += f" {words} " + (f"[{anchor}]" if "," in anchor or "(" in anchor else anchor)
+            described += f" {words} " + (
+                f"[{anchor}]" if "," in anchor or "(" in anchor or " and " in anchor else anchor
+            )
     if selector.get("index") is not None:
         described += f" (index {selector['index']})"
     return described

@@ -75,9 +75,61 @@ def test_nodes_with_empty_bounds_never_match():
     assert find_nodes(parse(XML), {"text": "Hidden"}) == []
 
 
-def test_selector_needs_exactly_one_key():
+def test_selector_needs_a_key_and_every_key_given_must_match():
+    nodes = parse(XML)
     with pytest.raises(ValueError):
-        find_nodes(parse(XML), {"text": "a", "id": "b"})
+        find_nodes(nodes, {"index": 0})
+    assert [n.resource_id for n in find_nodes(nodes, {"text": "Sign in", "id": "sign_in"})] == ["app:id/sign_in"]
+    assert find_nodes(nodes, {"text": "Sign in", "id": "email"}) == []
+    # loose only when no element matches every field exactly: then every field loosely
+    assert [n.resource_id for n in find_nodes(nodes, {"text": "sign in", "id": "other"})] == ["app:id/other"]
+    assert describe_selector({"text": "Sign in", "id": "sign_in"}) == 'text "Sign in" and id "sign_in"'
+
+
+MAESTRO = {"text_match": "maestro"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sign.*", ["app:id/title", "app:id/sign_in"]),  # a regex matching the whole text ("  Sign In  ": no)
+        (".*sign in.*", ["app:id/title", "app:id/sign_in", "app:id/other"]),  # ignoring case
+        (".*Invalid.*", ["app:id/error"]),
+        ("Invalid", []),  # the whole text, not a part of it
+        ("invalid email or password", ["app:id/error"]),
+        ("Price (USD)", ["app:id/price"]),  # equal to the text: a match, though the regex is not
+        ("Price (", ["app:id/price_open"]),  # not a regex: the text itself
+        ("Line one Line two", ["app:id/lines"]),  # line breaks read as spaces
+        ("Line one.Line two", ["app:id/lines"]),  # DOTALL
+    ],
+)
+def test_maestro_text_is_the_text_or_a_regex_matching_all_of_it(text, expected):
+    nodes = parse(
+        XML.replace(
+            "</node></hierarchy>",
+            node(text="Invalid email or password", rid="app:id/error", bounds="[0,900][1000,1000]")
+            + node(text="Price (USD)", rid="app:id/price", bounds="[0,1000][1000,1100]")
+            + node(text="Price (", rid="app:id/price_open", bounds="[0,1100][1000,1200]")
+            + node(text="Line one&#10;Line two", rid="app:id/lines", bounds="[0,1200][1000,1300]")
+            + "</node></hierarchy>",
+        )
+    )
+    assert [n.resource_id for n in find_nodes(nodes, {"text": text, **MAESTRO})] == expected
+
+
+def test_maestro_text_matches_the_content_desc_and_plain_text_does_not():
+    nodes = parse(XML)
+    assert [n.content_desc for n in find_nodes(nodes, {"text": "Navigate up", **MAESTRO})] == ["Navigate up"]
+    assert [n.content_desc for n in find_nodes(nodes, {"text": "Navigate.*", **MAESTRO})] == ["Navigate up"]
+    assert find_nodes(nodes, {"text": "Navigate up"}) == []
+    assert find_nodes(nodes, {"text": "Sign.*"}) == []  # native text stays literal
+    assert describe_selector({"text": "Sign.*", **MAESTRO}) == 'text or desc matching "Sign.*"'
+
+
+def test_maestro_any_text_with_a_relation_is_any_element_in_that_relation():
+    nodes = parse(XML)
+    below_email = find_nodes(nodes, {"text": ".*", **MAESTRO, "below": {"text": "Email", **MAESTRO}})
+    assert [n.resource_id for n in below_email][:2] == ["app:id/sign_in", "app:id/other"]
 
 
 def test_messages_helpers():
