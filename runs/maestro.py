@@ -147,16 +147,22 @@ class _Translator:
     # selectors ---------------------------------------------------------------------------------
     def selector(self, value: Any, where: Where, command: str, *, anchor: str = "") -> dict[str, Any] | None:
         """A Maestro selector → a native one; `anchor` names the relation when this is the element a relation
-        (`below`, `above`, `childOf`) is relative to, which cannot have relations of its own."""
+        (`below`, `above`, `childOf`) is relative to, which cannot have relations of its own.
+
+        Maestro's `text` is `text` with `text_match: maestro` (a regular expression, or the text itself, matched
+        against the text and the content-desc). Its fields all hold at once, as native ones do; a selector with
+        neither text nor id (only states or relations) means any element: the text `.*`."""
         if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return {"text": str(value)}
+            return {"text": str(value), "text_match": "maestro"}
         if not isinstance(value, dict):
             self.fail(where, f"{command}: expected a text or a selector mapping (text, id, index …).")
             return None
         selector: dict[str, Any] = {}
         for key, item in value.items():
             at = value.at(key) if isinstance(value, YDict) else where
-            if key in ("text", "id"):
+            if key == "text":
+                selector.update(text=str(item), text_match="maestro")
+            elif key == "id":
                 selector[key] = str(item)
             elif key == "index":
                 index = self.number(value, "index", where, command)
@@ -185,11 +191,10 @@ class _Translator:
             else:
                 self.fail(at, f"{command}: unknown selector field '{key}'.")
         if not ("text" in selector or "id" in selector):
-            self.fail(where, f"{command}: the selector needs 'text' or 'id'.")
-            return None
-        if "text" in selector and "id" in selector:
-            self.fail(where, f"{command}: give 'text' or 'id', not both (CogniSim matches one field).")
-            return None
+            if not any(key in selector for key in (*SELECTOR_STATES.values(), *SELECTOR_RELATIONS.values())):
+                self.fail(where, f"{command}: the selector needs text, id, a state or a relation.")
+                return None
+            selector = {"text": ".*", "text_match": "maestro", **selector}
         return selector
 
     def condition(self, value: Any, where: Where, command: str) -> dict[str, Any] | None | bool:
@@ -214,7 +219,11 @@ class _Translator:
             elif key not in ("label", "optional"):
                 self.fail(at, f"{command}: unknown condition field '{key}'.")
         if len(native) > 1:
-            self.fail(where, f"{command}: give one of visible / notVisible.")
+            self.fail(
+                where,
+                f"{command}: give one of visible / notVisible (a condition checks one element; for `when`, "
+                "put a runFlow with the other inside).",
+            )
             return None
         return native or None
 
@@ -745,6 +754,8 @@ def maestro_convert(text: str) -> str:
 def _maestro_selector(step: dict[str, Any]) -> Any:
     found: dict[str, Any] = {k: step[k] for k in ("text", "id") if k in step}
     if "desc" in step:
+        if "text" in step:
+            raise ValueError("a selector with both text and desc has no Maestro form (Maestro has one text)")
         found["text"] = step["desc"]  # Maestro's text also matches the accessibility text
     for key in ("index", *SELECTOR_STATES):
         if key in step:

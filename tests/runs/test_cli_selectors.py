@@ -116,7 +116,7 @@ def test_a_folder_of_flows_selects_by_state_and_place(stack, devices, alice, tmp
     assert 'text "Sign in" below id "sign_in"' in failure.get("message", ""), failure.get("message")
     assert "wrong.yaml:5" in failure.get("message", "")
     out = cases["Settings by state and place"].findtext("system-out") or ""
-    assert "tap id=android:id/title below(text=Bluetooth)" in out and "settings.yaml:6]" in out
+    assert "tap id=android:id/title below(text=Bluetooth text_match=maestro)" in out and "settings.yaml:6]" in out
 
 
 def test_the_step_api_takes_states_and_relations_and_names_a_bad_one(stack, devices, alice):

@@ -200,7 +200,9 @@ def test_convert_prints_the_native_form(stack, alice, workspace):
     assert done.returncode == 0, done.stderr
     native = yaml.safe_load(done.stdout)
     assert list(native) == ["name", "app", "tags", "env", "steps"]
-    assert native["steps"][5] == {"scroll_until_visible": {"text": "Item 12", "direction": "down"}}
+    assert native["steps"][5] == {
+        "scroll_until_visible": {"text": "Item 12", "text_match": "maestro", "direction": "down"}
+    }
     assert native["steps"][3] == {"run_flow": {"file": "subflows/sign_in.yaml", "env": {"PASSWORD": "secret123"}}}
     bad = subprocess.run(
         [sys.executable, "-m", "cognisim_site.runcli", "convert", str(workspace / "native.yaml")],

@@ -73,16 +73,20 @@ def test_every_listed_command_translates_and_keeps_its_line():
         (12, "type", {"text": "demo@example.com"}),
         (13, "tap", {"id": "password"}),
         (14, "type", {"text": "secret123"}),
-        (15, "tap", {"text": "Sign in"}),
-        (15, "tap", {"text": "Sign in"}),
-        (16, "long_press", {"text": "Item 2"}),
+        (15, "tap", {"text": "Sign in", "text_match": "maestro"}),
+        (15, "tap", {"text": "Sign in", "text_match": "maestro"}),
+        (16, "long_press", {"text": "Item 2", "text_match": "maestro"}),
         (17, "repeat", {"times": 2}),
         (18, "clear_text", {}),
-        (19, "assert_visible", {"text": "Welcome, Demo!"}),
-        (20, "assert_not_visible", {"text": "Sign in", "index": 0}),
-        (21, "wait_for", {"text": "Sign out", "timeout_ms": 5000}),
-        (24, "assert_not_visible", {"text": "Sign in", "timeout_ms": 2000}),
-        (25, "scroll_until_visible", {"text": "Item 30", "direction": "down", "timeout_ms": 20000}),
+        (19, "assert_visible", {"text": "Welcome, Demo!", "text_match": "maestro"}),
+        (20, "assert_not_visible", {"text": "Sign in", "text_match": "maestro", "index": 0}),
+        (21, "wait_for", {"text": "Sign out", "text_match": "maestro", "timeout_ms": 5000}),
+        (24, "assert_not_visible", {"text": "Sign in", "text_match": "maestro", "timeout_ms": 2000}),
+        (
+            25,
+            "scroll_until_visible",
+            {"text": "Item 30", "text_match": "maestro", "direction": "down", "timeout_ms": 20000},
+        ),
         (26, "swipe", {"direction": "up", "duration_ms": 200}),
         (27, "swipe", {"from": {"x": 100, "y": 900}, "to": {"x": 100, "y": 300}}),
         (28, "swipe", {"direction": "up"}),
@@ -94,9 +98,9 @@ def test_every_listed_command_translates_and_keeps_its_line():
         (36, "stop_app", {"package": "com.android.settings"}),
         (37, "launch_app", {"package": "com.cognisim.demo", "clear_state": True}),
         (37, "stop_app", {"package": "com.cognisim.demo"}),
-        (38, "run_flow", {"when": {"visible": {"text": "Allow"}}}),
+        (38, "run_flow", {"when": {"visible": {"text": "Allow", "text_match": "maestro"}}}),
         (42, "repeat", {"times": 2}),
-        (43, "repeat", {"while": {"not_visible": {"text": "Item 40"}}}),
+        (43, "repeat", {"while": {"not_visible": {"text": "Item 40", "text_match": "maestro"}}}),
         (46, "retry", {"max_attempts": 3}),
         (47, "tap", {"x": 540, "y": 1200, "optional": True}),
     ]
@@ -248,12 +252,23 @@ def test_native_steps_export_to_a_maestro_file_that_translates_back_to_the_same_
     back = flow_parse(exported, filename="m.yaml")
     assert back.syntax == "maestro" and back.name == "Round trip"
     focus_email = {"action": "tap", "id": "email"}
+    # Maestro's text is Maestro's (a regex, or the text itself, on text or content-desc): `text_match: maestro`
+    maestro = {"text_match": "maestro"}
     assert [s.data for s in back.steps] == [
         native.steps[0].data,
         focus_email,
         {"action": "type", "text": "demo@example.com"},
-        *[s.data for s in native.steps[2:]],
+        {"action": "tap", "text": "Sign in", **maestro, "index": 1},
+        *[s.data for s in native.steps[3:5]],
+        {
+            "action": "run_flow",
+            "when": {"not_visible": {"text": "Item 30", **maestro}},
+            "steps": [{"action": "scroll_until_visible", "text": "Item 30", **maestro, "direction": "down"}],
+        },
+        {"action": "retry", "max_attempts": 3, "steps": [{"action": "assert_visible", "text": "Item 30", **maestro}]},
+        native.steps[7].data,
     ]
+    assert maestro_export(name="Round trip", app="com.cognisim.demo", steps=[s.data for s in back.steps]) == exported
     with pytest.raises(ValueError, match="step 1 \\(sleep\\) has no Maestro command"):
         maestro_export(name="", app="com.cognisim.demo", steps=[{"action": "sleep", "ms": 10}])
 
@@ -280,17 +295,17 @@ def test_maestro_states_and_relations_become_native_selector_fields():
     flow = flow_parse(SELECTORS, filename="m.yaml")
     assert [(s.line, s.data) for s in flow.steps] == [
         (3, {"action": "assert_visible", "id": "wifi_switch", "checked": True, "enabled": True}),
-        (4, {"action": "tap", "id": "android:id/title", "below": {"text": "Bluetooth"}}),
+        (4, {"action": "tap", "id": "android:id/title", "below": {"text": "Bluetooth", "text_match": "maestro"}}),
         (
             7,
             {
                 "action": "long_press",
                 "id": "android:id/title",
-                "above": {"text": "Airplane mode", "index": 0},
+                "above": {"text": "Airplane mode", "text_match": "maestro", "index": 0},
                 "index": 1,
             },
         ),
-        (8, {"action": "tap", "text": "Wi-Fi", "child_of": {"id": "recycler_view"}}),
+        (8, {"action": "tap", "text": "Wi-Fi", "text_match": "maestro", "child_of": {"id": "recycler_view"}}),
         (
             9,
             {
@@ -306,7 +321,7 @@ def test_maestro_states_and_relations_become_native_selector_fields():
             {
                 "action": "assert_visible",
                 "id": "wifi_switch",
-                "right_of": {"text": "Wi-Fi"},
+                "right_of": {"text": "Wi-Fi", "text_match": "maestro"},
                 "left_of": {"id": "recycler_view"},
             },
         ),
@@ -315,7 +330,8 @@ def test_maestro_states_and_relations_become_native_selector_fields():
             {
                 "action": "scroll_until_visible",
                 "text": "About phone",
-                "below": {"text": "Location"},
+                "text_match": "maestro",
+                "below": {"text": "Location", "text_match": "maestro"},
                 "direction": "down",
             },
         ),
@@ -324,11 +340,18 @@ def test_maestro_states_and_relations_become_native_selector_fields():
             {
                 "action": "run_flow",
                 "when": {"not_visible": {"id": "airplane_switch", "checked": True}},
-                "steps": [{"action": "tap", "text": "Airplane mode", "child_of": {"text": "recycler_view"}}],
+                "steps": [
+                    {
+                        "action": "tap",
+                        "text": "Airplane mode",
+                        "text_match": "maestro",
+                        "child_of": {"text": "recycler_view", "text_match": "maestro"},
+                    }
+                ],
             },
         ),
     ]
-    assert flow.steps[1].label == "tap id=android:id/title below(text=Bluetooth)"
+    assert flow.steps[1].label == "tap id=android:id/title below(text=Bluetooth text_match=maestro)"
     # Exported back to Maestro, they translate to the same steps.
     exported = maestro_export(name="", app="com.android.settings", steps=[s.data for s in flow.steps])
     assert [s.data for s in flow_parse(exported, filename="e.yaml").steps] == [s.data for s in flow.steps]
@@ -433,3 +456,45 @@ def test_limits_are_named_by_the_maestro_field_and_every_stage_reports():
         "m.yaml:7:12: repeat: 'times' must be a whole number from 1 to 1000, not 5000.",
         "m.yaml:8:3: step 1 (tap): 'index' must be at most 999.",
     ]
+
+
+def test_maestro_text_is_matched_as_maestro_does_and_fields_combine():
+    flow = flow_parse(
+        "appId: com.android.settings\n---\n"
+        '- assertNotVisible: ".*Invalid.*"\n'
+        "- tapOn: {text: Sign in, id: sign_in}\n"
+        "- tapOn: {rightOf: Wi-Fi}\n"
+        "- assertVisible: {checked: true, below: {id: title}}\n"
+        "- tapOn: {id: title, below: {text: 'Blue.*'}}\n",
+        filename="m.yaml",
+    )
+    maestro = {"text_match": "maestro"}
+    assert [s.data for s in flow.steps] == [
+        {"action": "assert_not_visible", "text": ".*Invalid.*", **maestro},
+        {"action": "tap", "text": "Sign in", **maestro, "id": "sign_in"},
+        {"action": "tap", "text": ".*", **maestro, "right_of": {"text": "Wi-Fi", **maestro}},
+        {"action": "assert_visible", "text": ".*", **maestro, "checked": True, "below": {"id": "title"}},
+        {"action": "tap", "id": "title", "below": {"text": "Blue.*", **maestro}},
+    ]
+    assert flow.steps[1].label == "tap text=Sign in id=sign_in"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("- tapOn: {index: 1}", "m.yaml:3:10: tapOn: the selector needs text, id, a state or a relation."),
+        (
+            "- runFlow: {when: {visible: A, notVisible: B}, commands: [back]}",
+            "m.yaml:3:13: runFlow: give one of visible / notVisible",
+        ),
+    ],
+)
+def test_selectors_and_conditions_it_cannot_honour_are_refused(command, message):
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(f"appId: com.android.settings\n---\n{command}\n", filename="m.yaml")
+    assert message in str(caught.value), str(caught.value)
+
+
+def test_a_native_selector_with_text_and_desc_has_no_maestro_form():
+    with pytest.raises(ValueError, match="both text and desc"):
+        maestro_export(name="", app="a.b", steps=[{"action": "tap", "text": "A", "desc": "B"}])
