@@ -25,7 +25,7 @@ SIGN_IN_WRONG = """\
 - inputText: demo@example.com
 - tapOn: {id: password}
 - inputText: wrong
-- tapOn: {text: Sign in, id: sign_in}
+- tapOn: {id: sign_in}
 """
 PATTERNS = f"""\
 appId: com.cognisim.demo
@@ -37,7 +37,6 @@ name: Texts are patterns
 {SIGN_IN_WRONG}\
 - assertVisible: ".*Invalid.*"
 - assertVisible: "invalid EMAIL or password"
-- assertVisible: {{text: "Invalid.*", id: error}}
 """
 STILL_SHOWN = f"""\
 appId: com.cognisim.demo
@@ -49,19 +48,27 @@ name: The error is still shown
 """
 # Settings rows, top to bottom: Wi-Fi (on), Bluetooth (off), Airplane mode (off), Location (on), Dark theme,
 # About phone (its screen's up button has only a content-desc, "Navigate up").
-SETTINGS = """\
+UP_BUTTON = """\
 appId: com.android.settings
-name: Settings by accessibility text, several fields and place
+name: An icon by its accessibility text
 ---
 - launchApp
 - tapOn: About phone
 - assertVisible: Navigate up
 - tapOn: Navigate up
+- assertVisible: {id: wifi_switch}
+"""
+FIELDS = """\
+appId: com.android.settings
+name: Several fields, and a place alone
+---
+- launchApp
 - assertVisible: {id: wifi_switch, checked: true}
 - tapOn: {rightOf: Wi-Fi}
 - assertVisible: {id: wifi_switch, checked: false}
 - tapOn: {text: Bluetooth, id: "android:id/title"}
 - assertVisible: {id: bluetooth_switch, checked: true}
+- assertNotVisible: {text: Bluetooth, id: bluetooth_switch}
 """
 
 
@@ -74,37 +81,55 @@ def cli(stack, token, *argv, timeout=240):
     )
 
 
-def test_maestro_selectors_match_as_maestro_does(stack, devices, alice, tmp_path):
+def run_flows(stack, token, tmp_path, flows, expected_exit):
     root = tmp_path / "flows"
     root.mkdir()
-    (root / "patterns.yaml").write_text(PATTERNS)
-    (root / "still_shown.yaml").write_text(STILL_SHOWN)
-    (root / "settings.yaml").write_text(SETTINGS)
+    for name, text in flows.items():
+        (root / name).write_text(text)
     junit = tmp_path / "junit.xml"
-    done = cli(stack, alice, "run", str(root), "--junit", str(junit), "--parallel")
-    assert done.returncode == 1, done.stdout + done.stderr
-    runs = {r.filename.rsplit("/", 1)[-1]: r for r in Run.objects.all()}
+    done = cli(stack, token, "run", str(root), "--junit", str(junit), "--parallel")
+    assert done.returncode == expected_exit, done.stdout + done.stderr
+    SCHEMA.validate(str(junit))
+    return {r.filename.rsplit("/", 1)[-1]: r for r in Run.objects.all()}, ET.parse(junit).getroot(), done
+
+
+def taps(run):
+    steps = Step.objects.filter(session_id=run.session_id).order_by("index")
+    return [
+        (s.result["element"]["text"], s.result["element"]["desc"], s.result["element"]["id"])
+        for s in steps
+        if s.action == "tap"
+    ]
+
+
+def test_a_maestro_text_is_a_pattern(stack, devices, alice, tmp_path):
+    runs, junit, done = run_flows(
+        stack, alice, tmp_path, {"patterns.yaml": PATTERNS, "still_shown.yaml": STILL_SHOWN}, expected_exit=1
+    )
     assert {name: run.status for name, run in runs.items()} == {
         "patterns.yaml": "passed",
         "still_shown.yaml": "failed",  # `assertNotVisible: ".*Invalid.*"` with "Invalid email or password" shown
-        "settings.yaml": "passed",
     }, done.stdout
-
-    settings_steps = Step.objects.filter(session_id=runs["settings.yaml"].session_id).order_by("index")
-    taps = [s.result["element"] for s in settings_steps if s.action == "tap"]
-    assert [(t["text"], t["desc"], t["id"]) for t in taps] == [
-        ("About phone", "", "android:id/title"),
-        ("", "Navigate up", ""),
-        ("", "", "com.android.settings:id/wifi_switch"),  # the nearest element right of Wi-Fi
-        ("Bluetooth", "", "android:id/title"),
-    ]
-
-    SCHEMA.validate(str(junit))
-    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
     failure = cases["The error is still shown"].find("failure")
     assert failure is not None
     message = failure.get("message", "")
     assert 'text or desc matching ".*Invalid.*"' in message and "still_shown.yaml:10" in message, message
+
+
+def test_a_maestro_text_matches_the_accessibility_text(stack, devices, alice, tmp_path):
+    runs, _, done = run_flows(stack, alice, tmp_path, {"up.yaml": UP_BUTTON}, expected_exit=0)
+    assert runs["up.yaml"].status == "passed", done.stdout
+    assert taps(runs["up.yaml"]) == [("About phone", "", "android:id/title"), ("", "Navigate up", "")]
+
+
+def test_maestro_fields_combine_and_a_place_alone_is_any_element_there(stack, devices, alice, tmp_path):
+    runs, _, done = run_flows(stack, alice, tmp_path, {"fields.yaml": FIELDS}, expected_exit=0)
+    assert runs["fields.yaml"].status == "passed", done.stdout
+    assert taps(runs["fields.yaml"]) == [
+        ("", "", "com.android.settings:id/wifi_switch"),  # the nearest element right of the Wi-Fi label
+        ("Bluetooth", "", "android:id/title"),
+    ]
 
 
 def test_the_step_api_takes_text_match_and_several_fields(stack, devices, alice):
