@@ -31,7 +31,8 @@ def test_convert_reports_every_problem_of_a_maestro_file_with_its_line(tmp_path)
     done = cognisim("convert", str(flow))
     assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
     lines = done.stderr.splitlines()
-    assert lines[0] == f"{flow}:4:10: tapOn: the selector needs 'text' or 'id'."  # in the order of the file
+    # in the order of the file:
+    assert lines[0] == f"{flow}:4:10: tapOn: the selector needs text, id, a state or a relation."
     assert f"{flow}:4:11: tapOn: unknown selector field 'colour'." in lines
     assert f"{flow}:5:3: unknown Maestro command 'fooBar'." in lines and "Traceback" not in done.stderr
 

@@ -379,8 +379,8 @@ def test_text_is_what_was_written_as_maestro_reads_yaml():
         {"action": "type", "text": "true"},
         {"action": "type", "text": "1.50"},
         {"action": "type", "text": "0123-yes"},
-        {"action": "tap", "text": "false", "index": 1},
-        {"action": "assert_visible", "text": "2024"},
+        {"action": "tap", "text": "false", "text_match": "maestro", "index": 1},
+        {"action": "assert_visible", "text": "2024", "text_match": "maestro"},
     ]
     converted = yaml.safe_load(maestro_convert(TEXT_AS_WRITTEN))
     assert converted["env"] == {"PIN": "0123", "FLAG": "yes"}
