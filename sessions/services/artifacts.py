@@ -5,12 +5,19 @@ more than ARTIFACT_RETENTION_DAYS ago are deleted, and a user whose files take m
 ARTIFACT_QUOTA_MB loses those of their sessions that ended first until they fit. A session that is
 still open keeps everything. What is deleted is the files (screens' pictures, screenshots, device
 logs, failure logs, recordings); the session's steps, events and UI trees stay.
+
+A session deleted from the database (the admin, a queryset's `delete()`, its owner's deletion) takes its
+files with it once the deletion commits (`session_files_delete`, hooked in apps.py). Files that outlived
+their session all the same (a file written by a worker after the deletion, a storage that failed at that
+moment, rows deleted without the ORM) are found by the sweeper: every ORPHANS_EVERY_S it deletes the folder
+of every session that no longer exists (`artifacts_orphans_delete`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +26,20 @@ from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from core.locks import lock_key, redis_client
-from core.storage import artifact_delete, artifact_name, artifact_save
+from core.storage import (
+    SESSIONS_FOLDER,
+    artifact_delete,
+    artifact_folders,
+    artifact_name,
+    artifact_save,
+    artifact_tree_delete,
+)
 
 from ..models import Artifact, Screen, Step, TestSession
 
 logger = logging.getLogger(__name__)
 RETENTION_EVERY_S = 60
+ORPHANS_EVERY_S = 3600
 
 
 def session_artifact_names(*, session_id: Any) -> list[str]:
@@ -43,6 +58,35 @@ def session_artifacts_delete(*, session_id: Any) -> int:
     Step.objects.filter(session_id=session_id).exclude(screenshot="").update(screenshot="")
     Artifact.objects.filter(session_id=session_id).delete()
     return len(names)
+
+
+def session_files_delete(*, session_id: Any) -> int:
+    """Delete every file under a session's folder, whether a row names it or not; the number deleted. For a
+    session that is gone: its rows are not touched."""
+    return artifact_tree_delete(name=artifact_name(session_id))
+
+
+def artifacts_orphans_delete() -> int:
+    """Delete the folders of sessions that no longer exist; the number of files deleted. A session's row is
+    committed before any of its files is written, so a folder listed here whose session is not found is
+    an orphan."""
+    ids: dict[uuid.UUID, str] = {}
+    for folder in artifact_folders(name=SESSIONS_FOLDER):
+        try:
+            ids[uuid.UUID(folder)] = folder
+        except ValueError:  # not a session's folder
+            continue
+    deleted = 0
+    found = list(ids)
+    for start in range(0, len(found), 1000):
+        chunk = found[start : start + 1000]
+        alive = set(TestSession.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+        for session_id in chunk:
+            if session_id not in alive:
+                deleted += session_files_delete(session_id=ids[session_id])
+    if deleted:
+        logger.info("deleted %d artifact files of sessions that no longer exist", deleted)
+    return deleted
 
 
 def artifact_usage() -> dict[int, int]:
@@ -101,10 +145,14 @@ def _session_bytes(session_id: Any) -> int:
 
 
 def artifacts_retention() -> int:
-    """The sweeper's duty: `artifacts_expire`, at most once a minute across every sweeper process."""
-    if not redis_client().set(lock_key("artifact-retention"), 1, nx=True, ex=RETENTION_EVERY_S):
-        return 0
-    return artifacts_expire()
+    """The sweeper's duty: `artifacts_expire` at most once a minute and `artifacts_orphans_delete` at most once
+    every ORPHANS_EVERY_S, across every sweeper process; the number of files deleted."""
+    deleted = 0
+    if redis_client().set(lock_key("artifact-retention"), 1, nx=True, ex=RETENTION_EVERY_S):
+        deleted += artifacts_expire()
+    if redis_client().set(lock_key("artifact-orphans"), 1, nx=True, ex=ORPHANS_EVERY_S):
+        deleted += artifacts_orphans_delete()
+    return deleted
 
 
 # --- device logs ------------------------------------------------------------------------------------------

@@ -1,18 +1,21 @@
-"""Artifacts in the storage API: the data migration of the old blobs, and retention by days and by quota."""
+"""Artifacts in the storage API: the data migration of the old blobs, retention by days and by quota, and the
+files of deleted sessions."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from core.locks import lock_key, redis_client
 from core.storage import artifact_storage
-from sessions.models import Artifact, Screen, TestSession
-from sessions.services.artifacts import artifact_usage, artifacts_expire
+from sessions.models import Artifact, Screen, Step, TestSession
+from sessions.services.artifacts import artifact_usage, artifacts_expire, artifacts_retention
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
@@ -84,12 +87,12 @@ def test_a_user_over_quota_loses_the_files_of_their_oldest_ended_sessions(user, 
 @pytest.mark.django_db
 def test_the_sweeper_enforces_retention(user, device, settings):
     from cognisim_site.scheduler import sweep
-    from core.locks import lock_key, redis_client
 
     settings.ARTIFACT_RETENTION_DAYS, settings.ARTIFACT_QUOTA_MB = 30, 0
     old = ended_session(user, device, days_ago=40, size=10)
     name = old.artifacts.get().file.name
     redis_client().delete(lock_key("artifact-retention"))  # once a minute: this pass is the one
+    redis_client().set(lock_key("artifact-orphans"), 1, ex=60)  # other tests' leftovers are not counted here
     assert sweep()["artifacts_retention"] == 1
     assert not artifact_storage().exists(name) and not old.artifacts.exists()
 
@@ -131,3 +134,78 @@ def test_a_steps_log_is_not_found_in_words_that_say_why(user, device):
         step_failure_log(owner=user, session_id=session.pk, step_id=passed.pk)
     with pytest.raises(NotFound, match=f"has no step {passed.pk + 1}"):
         step_failure_log(owner=user, session_id=session.pk, step_id=passed.pk + 1)
+
+
+def session_with_every_file(user, device) -> tuple[TestSession, list[str]]:
+    """A session keeping one file of each kind, and one that no row names (written after its step was gone)."""
+    session = TestSession.objects.create(owner=user, device=device, status="COMPLETED", ended_at=timezone.now())
+    save = artifact_storage().save
+    screen = save(f"sessions/{session.pk}/screens/{'a' * 64}.png", ContentFile(PNG))
+    Screen.objects.create(session=session, screen_hash="a" * 64, picture=screen, size=len(PNG))
+    step = Step.objects.create(session=session, index=0, action="screenshot", timeout_ms=1000)
+    shot = save(f"sessions/{session.pk}/steps/{step.pk}-screenshot.png", ContentFile(PNG))
+    Step.objects.filter(pk=step.pk).update(screenshot=shot)
+    log = save(f"sessions/{session.pk}/logs/000001.log", ContentFile(b"log"))
+    Artifact.objects.create(session=session, kind="log", file=log, size=3, lines=1)
+    video = save(f"sessions/{session.pk}/recording.webm", ContentFile(b"webm"))
+    Artifact.objects.create(session=session, kind="recording", file=video, size=4)
+    stray = save(f"sessions/{session.pk}/steps/999-screenshot.png", ContentFile(PNG))
+    return session, [screen, shot, log, video, stray]
+
+
+def kept(names: list[str]) -> list[bool]:
+    return [artifact_storage().exists(name) for name in names]
+
+
+@pytest.mark.django_db
+def test_deleting_sessions_deletes_their_files_once_it_commits(user, device, django_capture_on_commit_callbacks):
+    first, first_files = session_with_every_file(user, device)
+    second, second_files = session_with_every_file(user, device)
+    other, other_files = session_with_every_file(user, device)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert TestSession.objects.filter(pk__in=[first.pk, second.pk]).delete()[1]["test_sessions.TestSession"] == 2
+        assert kept(first_files + second_files) == [True] * 10  # not before the deletion commits
+    assert kept(first_files + second_files) == [False] * 10
+    assert not artifact_storage().exists(f"sessions/{first.pk}")  # nor its folders
+    assert kept(other_files) == [True] * 5
+
+    with django_capture_on_commit_callbacks(execute=True):
+        other.delete()  # one session, as the admin's delete page does
+    assert kept(other_files) == [False] * 5
+
+
+@pytest.mark.django_db
+def test_a_deleted_user_takes_their_sessions_files_and_a_rolled_back_deletion_none(
+    user, other_user, device, django_capture_on_commit_callbacks
+):
+    _, mine = session_with_every_file(user, device)
+    _, theirs = session_with_every_file(other_user, device)
+
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        other_user.delete()
+        raise RuntimeError("rolled back")
+    assert kept(theirs) == [True] * 5
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    assert kept(mine) == [False] * 5 and kept(theirs) == [True] * 5
+
+
+@pytest.mark.django_db
+def test_the_sweeper_deletes_the_folders_of_sessions_that_no_longer_exist(user, device):
+    _, alive = session_with_every_file(user, device)
+    gone = uuid.uuid4()  # a session deleted without the ORM, or whose worker wrote a file after its deletion
+    orphans = [
+        artifact_storage().save(f"sessions/{gone}/screens/{'b' * 64}.png", ContentFile(PNG)),
+        artifact_storage().save(f"sessions/{gone}/recording.webm", ContentFile(b"webm")),
+    ]
+    other = artifact_storage().save("sessions/not-a-session/notes.txt", ContentFile(b"mine"))
+    redis_client().set(lock_key("artifact-retention"), 1, ex=60)
+    redis_client().delete(lock_key("artifact-orphans"))
+
+    assert artifacts_retention() >= 2  # and the leftovers of earlier tests, whose rows were rolled back
+    assert kept(orphans) == [False, False] and not artifact_storage().exists(f"sessions/{gone}")
+    assert kept(alive) == [True] * 5 and kept([other]) == [True]
+    orphans = [artifact_storage().save(f"sessions/{gone}/recording.webm", ContentFile(b"webm"))]
+    assert artifacts_retention() == 0 and kept(orphans) == [True]  # once an hour
