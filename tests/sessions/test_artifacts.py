@@ -84,6 +84,32 @@ def test_a_user_over_quota_loses_the_files_of_their_oldest_ended_sessions(user, 
     assert artifact_usage()[user.pk] == mib
 
 
+def ended_with_screenshot(user, device, *, days_ago: float, size: int) -> tuple[TestSession, str]:
+    session = TestSession.objects.create(
+        owner=user, device=device, status="COMPLETED", ended_at=timezone.now() - timedelta(days=days_ago)
+    )
+    step = Step.objects.create(session=session, index=0, action="screenshot", timeout_ms=1000)
+    name = artifact_storage().save(f"sessions/{session.pk}/steps/{step.pk}-screenshot.png", ContentFile(b"p" * size))
+    Step.objects.filter(pk=step.pk).update(screenshot=name)
+    return session, name
+
+
+@pytest.mark.django_db
+def test_screenshot_steps_pictures_count_in_the_quota_and_go_when_it_frees_space(user, device, settings):
+    settings.ARTIFACT_RETENTION_DAYS, settings.ARTIFACT_QUOTA_MB = 0, 1
+    mib = 1024 * 1024
+    oldest, oldest_shot = ended_with_screenshot(user, device, days_ago=3, size=mib // 2)
+    middle = ended_session(user, device, days_ago=2, size=mib // 4)
+    newest, newest_shot = ended_with_screenshot(user, device, days_ago=1, size=mib // 2)
+    assert artifact_usage()[user.pk] == mib // 2 + mib // 4 + mib // 2
+
+    assert artifacts_expire() == 1  # the oldest session's picture: what is left fits
+    assert not artifact_storage().exists(oldest_shot) and oldest.steps.get().screenshot.name == ""
+    assert middle.artifacts.exists() and artifact_storage().exists(newest_shot)
+    assert artifact_usage()[user.pk] == mib // 4 + mib // 2
+    assert artifacts_expire() == 0
+
+
 @pytest.mark.django_db
 def test_the_sweeper_enforces_retention(user, device, settings):
     from cognisim_site.scheduler import sweep
