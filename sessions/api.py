@@ -224,7 +224,36 @@ class SessionScreenTreeView(APIView):
 
 
 class SessionUiView(APIView):
-    @extend_schema(responses=inline_serializer("UiElement", {"selectors": serializers.ListField()}, many=True))
+    @extend_schema(
+        description=(
+            "The elements of the device's latest screen that a selector finds, with selectors that find exactly"
+            " that element: a selector whose value several elements match carries the element's `index` among"
+            " them, and `suggestions` says how many match (as the IDE's inspector). A text field's text (its"
+            " hint, what was typed, a password's dots) is not suggested."
+        ),
+        responses=inline_serializer(
+            "UiElement",
+            {
+                "class": serializers.CharField(),
+                "bounds": serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4),
+                "clickable": serializers.BooleanField(),
+                "selectors": serializers.ListField(
+                    child=serializers.DictField(), help_text="`{text|id|desc: value, index?}`, ready for a step"
+                ),
+                "suggestions": inline_serializer(
+                    "UiSuggestion",
+                    {
+                        "kind": serializers.CharField(help_text="text, id or desc"),
+                        "value": serializers.CharField(),
+                        "matches": serializers.IntegerField(help_text="how many elements the value finds"),
+                        "index": serializers.IntegerField(help_text="this element's place among them"),
+                    },
+                    many=True,
+                ),
+            },
+            many=True,
+        ),
+    )
     def get(self, request: Request, session_id: str) -> Response:
         return Response(selectors.screen_elements(owner=request.user, session_id=session_id))
 

@@ -16,6 +16,8 @@ from core.errors import NotFound
 from core.storage import artifact_read
 from devices.logcat import MAX_LINE, LogLine, level_at_least, parse
 from devices.models import Device
+from devices.uitree import Node, find_nodes
+from devices.uitree import parse as ui_parse
 
 from .events import event_text
 from .models import Artifact, Screen, SessionEvent, Step, TestSession
@@ -89,25 +91,60 @@ def failure_logged(*, session_id: Any) -> set[int]:
     return set(kept.values_list("step_id", flat=True))
 
 
-def screen_elements(*, owner: AbstractBaseUser, session_id: Any) -> list[dict[str, Any]]:
-    """The latest screen's elements with the selectors that find them, for suggestions in the IDE."""
-    from devices.uitree import parse
+def short_id(resource_id: str) -> str:
+    """`com.example:id/sign_in` → `sign_in` (the form selectors use); other ids stay as they are."""
+    return resource_id.partition(":id/")[2] or resource_id
 
+
+def element_selectors(nodes: list[Node], node: Node) -> list[dict[str, Any]]:
+    """The node's text, id and desc selectors: `{kind, value, matches, index}`, where `index` is the node's
+    place among the elements the selector finds (0 when it is unique); a selector that finds the element
+    only with its index is ambiguous. Also the IDE inspector's (ide/inspector.py)."""
+    found = []
+    for kind, value in (("text", node.text), ("id", short_id(node.resource_id)), ("desc", node.content_desc)):
+        if not value.strip() or node.is_empty:
+            continue
+        matches = find_nodes(nodes, {kind: value})
+        place = next((i for i, other in enumerate(matches) if other is node), None)
+        if place is None:  # a looser match elsewhere wins over this node: the selector cannot reach it
+            continue
+        found.append({"kind": kind, "value": value, "matches": len(matches), "index": place})
+    return found
+
+
+EDITABLE_CLASSES = ("EditText", "AutoCompleteTextView")
+"""A view whose class's name ends so is a text field: what it shows is its hint until something is typed,
+then what was typed (or dots, in a password field), so its text finds it only for a while."""
+
+
+def _text_holds(node: Node) -> bool:
+    return not (node.password or node.class_name.endswith(EDITABLE_CLASSES))
+
+
+def screen_elements(*, owner: AbstractBaseUser, session_id: Any) -> list[dict[str, Any]]:
+    """The latest screen's elements with the selectors that find them, for suggestions in the IDE.
+
+    Each selector finds exactly that element: with `index` when its value finds several (`suggestions`
+    says how many, as the inspector does). A text field's text (its hint, what was typed, a password's
+    dots) is never suggested: it does not stay."""
     screen = session_screen(owner=owner, session_id=session_id)
+    nodes = ui_parse(screen.ui_xml) if screen.ui_xml else []
     elements = []
-    for node in parse(screen.ui_xml) if screen.ui_xml else []:
-        selectors = [
-            {"text": node.text} if node.text else None,
-            {"id": node.resource_id.partition(":id/")[2] or node.resource_id} if node.resource_id else None,
-            {"desc": node.content_desc} if node.content_desc else None,
+    for node in nodes:
+        suggestions = [
+            found for found in element_selectors(nodes, node) if found["kind"] != "text" or _text_holds(node)
         ]
-        if any(selectors):
+        if suggestions:
             elements.append(
                 {
                     "class": node.class_name.rsplit(".", 1)[-1],
                     "bounds": list(node.bounds),
                     "clickable": node.clickable,
-                    "selectors": [s for s in selectors if s],
+                    "selectors": [
+                        {found["kind"]: found["value"], **({"index": found["index"]} if found["matches"] > 1 else {})}
+                        for found in suggestions
+                    ],
+                    "suggestions": suggestions,
                 }
             )
     return elements
