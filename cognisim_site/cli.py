@@ -334,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--processes", type=int, default=1, metavar="N")
     web.add_argument(
-        "--proxy-headers", action="store_true", help="take the client address from X-Forwarded-For (behind a proxy)"
+        "--proxy-headers",
+        action="store_true",
+        help="take the client address from X-Forwarded-For, its last value (behind one proxy)",
     )
     web.set_defaults(run=cmd_web)
     scheduler = commands.add_parser("scheduler", help="the recovery sweeper (cognisim up starts one)")

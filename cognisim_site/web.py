@@ -6,15 +6,22 @@
 - Shutdown (SIGTERM, Ctrl-C): daphne cancels its applications and the reactor drops every
   connection (the client sees 1006). Every open socket is first closed with 1001 (going away),
   and its client gets up to `CLOSE_WAIT_S` to answer, so it knows to reconnect and resume.
+
+And, with `--proxy-headers`, the client's address is the **last** value of `X-Forwarded-For`, the one
+the proxy in front of us wrote; daphne takes the first, which the client chooses (a proxy that appends,
+as nginx's `$proxy_add_x_forwarded_for`, keeps what the client sent in front). That address opens
+`/metrics` (METRICS_ALLOW_FROM) and feeds the sign-in throttle and the access log.
 """
 
 import asyncio
 import time
+from typing import Any
 
-from daphne import server
+from daphne import http_protocol, server, utils, ws_protocol
 from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import defer
+from twisted.web.http_headers import Headers
 
 from .config import ConfigError, exit_on_config_error
 
@@ -42,7 +49,28 @@ class GoingAwayServer(server.Server):
             await asyncio.sleep(0.02)  # the clients' close frames, read by the reactor meanwhile
 
 
+def last_hop_forwarded_for(headers: Any, address_header_name: str | None = "X-Forwarded-For", *args: Any) -> Any:
+    """daphne's `parse_x_forwarded_for`, given only the last address of the header (of all its lines): the
+    one our proxy added. With no address left the header is dropped, and the peer's address stands."""
+    if address_header_name:
+        if isinstance(headers, Headers):
+            headers = dict(headers.getAllRawHeaders())
+        wanted = address_header_name.lower().encode()
+        lines: list[bytes] = []
+        rest = {}
+        for name, value in headers.items():
+            if name.lower() == wanted:
+                lines.extend(value if isinstance(value, list) else [value])
+            else:
+                rest[name] = value
+        hops = [hop.strip() for hop in b",".join(lines).split(b",") if hop.strip()]
+        headers = {**rest, wanted: hops[-1]} if hops else rest
+    return utils.parse_x_forwarded_for(headers, address_header_name, *args)
+
+
 def main() -> None:
+    http_protocol.parse_x_forwarded_for = last_hop_forwarded_for  # type: ignore[attr-defined]
+    ws_protocol.parse_x_forwarded_for = last_hop_forwarded_for  # type: ignore[attr-defined]
     server.WebSocketFactory = CleanCloseWebSocketFactory  # type: ignore[misc]
     CommandLineInterface.server_class = GoingAwayServer
     try:
