@@ -21,9 +21,11 @@ from core.queues import SERVICE_QUEUES
 from .config import EXIT_CONFIG, SUPERVISED, ConfigError, env_choice, settings_check
 from .processes import (
     PortTimeout,
+    PortUnavailable,
     ProcessExited,
     Supervisor,
     celery_queue_argv,
+    port_check,
     queue_worker_argv,
     scheduler_argv,
     wait_for_port,
@@ -55,6 +57,11 @@ def _demo_password(home: Path) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    try:
+        port_check(args.host, args.port)
+    except PortUnavailable as exc:
+        print(f"cognisim up: {exc}", file=sys.stderr, flush=True)
+        return 1
     supervisor = Supervisor()
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
@@ -168,6 +175,11 @@ def metrics_reset(directory: Path) -> None:
 def cmd_web(args: argparse.Namespace) -> int:
     """The web server in the foreground: N daphne processes on one port, restarted if they die."""
     settings_check()
+    try:
+        port_check(args.host, args.port)
+    except PortUnavailable as exc:
+        print(f"cognisim web: {exc}", file=sys.stderr, flush=True)
+        return 1
     logging_setup()
     supervisor = Supervisor()
 
@@ -304,6 +316,29 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+MAX_WEB_PROCESSES = 64
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, got {raw!r}")
+    return value
+
+
+def _web_processes(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WEB_PROCESSES:
+        raise argparse.ArgumentTypeError(f"must be a number of processes from 1 to {MAX_WEB_PROCESSES}, got {raw!r}")
+    return value
+
+
 def _seconds(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -315,11 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cognisim", description="Run tests on Android devices.")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the whole local stack in the foreground")
-    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--port", type=_port, default=8000)
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--sim-devices", type=int, default=2, metavar="N")
     up.add_argument(
-        "--web-processes", type=int, default=1, metavar="N", help="daphne processes sharing the port (default 1)"
+        "--web-processes",
+        type=_web_processes,
+        default=1,
+        metavar="N",
+        help=f"daphne processes sharing the port (1 to {MAX_WEB_PROCESSES}, default 1)",
     )
     up.add_argument(
         "--wait",
@@ -331,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(run=cmd_up)
     web = commands.add_parser("web", help="the web server: N daphne processes sharing one port")
     web.add_argument("--host", default="127.0.0.1")
-    web.add_argument("--port", type=int, default=8000)
-    web.add_argument("--processes", type=int, default=1, metavar="N")
+    web.add_argument("--port", type=_port, default=8000)
+    web.add_argument(
+        "--processes", type=_web_processes, default=1, metavar="N", help=f"1 to {MAX_WEB_PROCESSES} (default 1)"
+    )
     web.add_argument(
         "--proxy-headers",
         action="store_true",

@@ -3,6 +3,7 @@ the Supervisor that keeps them running. Shared by `cognisim up`, `cognisim web`,
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -116,6 +117,27 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
+
+
+class PortUnavailable(Exception):
+    """An address the web server cannot listen on; `str()` is the line to show."""
+
+
+def port_check(host: str, port: int) -> None:
+    """Refuse, before anything starts, a port another process listens on (or an address that is not this
+    machine's): daphne would otherwise fail there, be restarted for ever, and the port answer for another."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as daphne: TIME_WAIT is no obstacle
+            sock.bind((host, port))
+            sock.listen(1)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(
+                f"port {port} on {host} is in use by another process; stop it or choose another with --port"
+            ) from None
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def web_start(

@@ -1,0 +1,61 @@
+"""The commands refuse what cannot work before they start anything: one line, a non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def _env(tmp_path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    return {**env, "COGNISIM_HOME": str(tmp_path), **extra}
+
+
+def _cli(env: dict[str, str], *command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cognisim_site.cli", *command], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _one_line(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("up", "--sim-devices", "1"), ("web",), ("web", "--processes", "2")],
+    ids=["up", "web", "web-2-processes"],
+)
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path, busy_port, command):
+    done = _cli(_env(tmp_path), *command, "--port", str(busy_port))
+    line = _one_line(done)
+    assert line == (
+        f"cognisim {command[0]}: port {busy_port} on 127.0.0.1 is in use by another process; "
+        "stop it or choose another with --port"
+    )
+    assert "Started a private Redis" not in done.stdout and "CogniSim is up" not in done.stdout
+    assert not (tmp_path / "demo_password").exists() and not (tmp_path / "db.sqlite3").exists()
+
+
+@pytest.mark.parametrize("processes", ["0", "-1", "65", "100000", "two"])
+@pytest.mark.parametrize("option", [("web", "--processes"), ("up", "--web-processes")], ids=["web", "up"])
+def test_web_processes_are_bounded(tmp_path, option, processes):
+    done = _cli(_env(tmp_path), *option, processes)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"argument {option[1]}: must be a number of processes from 1 to 64, got '{processes}'" in done.stderr
