@@ -56,6 +56,7 @@ class HostAgent:
         self.worker_env = dict(os.environ, ADB_SERVER_HOST=adb_host, ADB_SERVER_PORT=str(adb_port))
         self.last_beat: float | None = None  # time.time() of the last heartbeat the server took
         self.metrics_port, self.metrics_host = metrics_port, metrics_host
+        self.refused: str | None = None  # why the server refused the token: the agent stops (no retry fixes it)
 
     def run(self) -> None:
         if self.metrics_port is not None:
@@ -206,11 +207,27 @@ class HostAgent:
             with urllib.request.urlopen(request, timeout=10) as reply:
                 return json.loads(reply.read() or b"null")
         except urllib.error.HTTPError as exc:
-            logger.warning("server call %s refused (%s): %s", path, exc.code, exc.read()[:500].decode(errors="replace"))
+            detail = exc.read()[:500].decode(errors="replace")
+            if exc.code in (401, 403):  # a token the server does not know, or not a host agent's, or another host's
+                self.refused = f"the server refused this agent's token ({exc.code} on {path}): {_message(detail)}"
+                self.stopping.set()
+                return None
+            logger.warning("server call %s refused (%s): %s", path, exc.code, detail)
             return None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             logger.warning("server call %s failed: %s", path, exc)
             return None
+
+
+def _message(detail: str) -> str:
+    """The `message` (or DRF's `detail`) of an error answer, on one line."""
+    try:
+        body = json.loads(detail)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message") or body.get("detail"), str):
+        detail = body.get("message") or body["detail"]
+    return " ".join(detail.split())
 
 
 class _AgentCollector(Collector):

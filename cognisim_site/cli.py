@@ -15,6 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from core.queues import SERVICE_QUEUES
 
@@ -234,6 +235,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_agent(args: argparse.Namespace) -> int:
     from .agent import HostAgent
 
+    settings_check()  # the agent's own settings, and the ones its workers will meet
     logging_setup()
 
     token = args.token or os.environ.get("COGNISIM_TOKEN")
@@ -261,6 +263,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
         pass
     finally:
         agent.shutdown()
+    if agent.refused:
+        print(
+            f"cognisim agent: {agent.refused}. It needs a host agent's token of its own: --token or "
+            "COGNISIM_TOKEN (python manage.py create_api_user NAME --host-agent HOST prints one).",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     return 1 if agent.supervisor.failed else 0
 
 
@@ -339,6 +349,17 @@ def _web_processes(raw: str) -> int:
     return value
 
 
+def _server_url(raw: str) -> str:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  (a port that is not a number raises here)
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be a URL starting with http:// or https:// and a host, got {raw!r}")
+    return raw
+
+
 def _seconds(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -383,7 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = commands.add_parser("scheduler", help="the recovery sweeper (cognisim up starts one)")
     scheduler.set_defaults(run=cmd_scheduler)
     agent = commands.add_parser("agent", help="on a host with devices: register them and run their workers")
-    agent.add_argument("--server", required=True, help="the CogniSim server, e.g. http://cognisim.example:8000")
+    agent.add_argument(
+        "--server", required=True, type=_server_url, help="the CogniSim server, e.g. http://cognisim.example:8000"
+    )
     agent.add_argument("--token", help="a host agent's API token (default: $COGNISIM_TOKEN)")
     agent.add_argument("--host-name", help="this host's name (default: the one its token belongs to)")
     agent.add_argument("--adb-host", default="127.0.0.1")
