@@ -303,9 +303,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
         django.setup()
+        from redis.exceptions import RedisError
+
         from devices.workers import workers_alive
 
-        alive = workers_alive([args.worker])[args.worker]
+        try:
+            alive = workers_alive([args.worker])[args.worker]
+        except (RedisError, OSError) as exc:
+            print(f"{args.worker}: Redis unreachable ({exc})", file=sys.stderr, flush=True)
+            return 1
         print(f"{args.worker}: {alive} live worker(s)")
         return 0 if alive else 1
     if not args.url:

@@ -59,3 +59,12 @@ def test_web_processes_are_bounded(tmp_path, option, processes):
     done = _cli(_env(tmp_path), *option, processes)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"argument {option[1]}: must be a number of processes from 1 to 64, got '{processes}'" in done.stderr
+
+
+def test_probe_of_a_worker_without_redis_says_so_in_one_line(tmp_path):
+    with socket.socket() as sock:  # a port nothing listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = _cli(_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0"), "probe", "--worker", "control")
+    line = _one_line(done)
+    assert line.startswith("control: Redis unreachable (") and f"127.0.0.1:{port}" in line, line
