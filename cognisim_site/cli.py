@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from core.queues import SERVICE_QUEUES
 
-from .config import EXIT_CONFIG, SUPERVISED, ConfigError, env_choice, settings_check
+from .config import EXIT_CONFIG, SUPERVISED, ConfigError, env_choice, secret_key_check, settings_check
 from .processes import (
     PortTimeout,
     PortUnavailable,
@@ -176,6 +176,7 @@ def metrics_reset(directory: Path) -> None:
 def cmd_web(args: argparse.Namespace) -> int:
     """The web server in the foreground: N daphne processes on one port, restarted if they die."""
     settings_check()
+    secret_key_check()
     try:
         port_check(args.host, args.port)
     except PortUnavailable as exc:
@@ -206,6 +207,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
     django.setup()
+    secret_key_check()
     from django.conf import settings
 
     from core import metrics
@@ -236,6 +238,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from .agent import HostAgent
 
     settings_check()  # the agent's own settings, and the ones its workers will meet
+    secret_key_check()
     logging_setup()
 
     token = args.token or os.environ.get("COGNISIM_TOKEN")
@@ -279,6 +282,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("cognisim worker: --sim goes with --device SERIAL", file=sys.stderr)
         return 2
     settings_check()
+    secret_key_check()
     if args.sim:
         import django
 

@@ -144,6 +144,36 @@ def env_needs(name: str, value: str, *, module: str, extra: str) -> None:
         raise ConfigError(f"{name}={value!r} needs {module}, which is not installed: pip install 'cognisim[{extra}]'")
 
 
+SECRET_KEY_MIN_LENGTH = 50  # Django's own check (security.W009)
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+
+
+def secret_key_warning() -> str | None:
+    """The line to print when a server's processes (DATABASE_URL on PostgreSQL: shared by several
+    processes, often on several hosts) have no SECRET_KEY of at least `SECRET_KEY_MIN_LENGTH` characters.
+    Without one each host makes its own key in its COGNISIM_HOME, and the sessions' secrets sealed on
+    one are unreadable on the others. A warning, not a refusal: nothing says for sure it is production."""
+    database = urlsplit((_raw("DATABASE_URL") or "").strip()).scheme
+    if database not in POSTGRES_SCHEMES:
+        return None
+    key = _raw("SECRET_KEY") or ""
+    if len(key) >= SECRET_KEY_MIN_LENGTH:
+        return None
+    problem = "is not set" if not key else f"has {len(key)} characters"
+    return (
+        f"cognisim: warning: SECRET_KEY {problem} while DATABASE_URL is PostgreSQL; set the same key of at least "
+        f"{SECRET_KEY_MIN_LENGTH} characters (openssl rand -base64 48) on every process, or each host makes its "
+        "own and the sessions' sealed secrets are unreadable on the others (docs/settings.md)"
+    )
+
+
+def secret_key_check() -> None:
+    """`secret_key_warning`'s line on standard error, if there is one."""
+    warning = secret_key_warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+
+
 def settings_check() -> None:
     """Load the settings module, so that a bad setting raises `ConfigError` here, before anything starts."""
     importlib.import_module(os.environ.get("DJANGO_SETTINGS_MODULE", "cognisim_site.settings"))

@@ -68,3 +68,32 @@ def test_probe_of_a_worker_without_redis_says_so_in_one_line(tmp_path):
     done = _cli(_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0"), "probe", "--worker", "control")
     line = _one_line(done)
     assert line.startswith("control: Redis unreachable (") and f"127.0.0.1:{port}" in line, line
+
+
+@pytest.mark.parametrize(
+    ("key", "warned"),
+    [(None, "is not set"), ("short-key", "has 9 characters"), ("k" * 64, None)],
+    ids=["missing", "short", "good"],
+)
+def test_a_server_on_postgresql_without_a_shared_secret_key_is_warned(tmp_path, busy_port, key, warned):
+    """Each host would make its own key: the sessions' sealed secrets unreadable on the others."""
+    env = _env(tmp_path, DATABASE_URL="postgres://cognisim@127.0.0.1:5432/cognisim")
+    env.pop("SECRET_KEY", None)
+    if key is not None:
+        env["SECRET_KEY"] = key
+    done = _cli(env, "web", "--port", str(busy_port))  # warns, then stops at the busy port
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"cognisim web: port {busy_port} "), lines
+    if warned is None:
+        assert len(lines) == 1, lines
+    else:
+        assert len(lines) == 2 and lines[0].startswith(f"cognisim: warning: SECRET_KEY {warned} "), lines
+        assert "at least 50 characters" in lines[0] and "on every process" in lines[0]
+
+
+def test_a_local_install_keeps_its_own_key_without_a_warning(tmp_path, busy_port):
+    env = _env(tmp_path)
+    env.pop("SECRET_KEY", None)
+    done = _cli(env, "web", "--port", str(busy_port))
+    assert "warning" not in done.stderr and _one_line(done).startswith("cognisim web: port"), done.stderr

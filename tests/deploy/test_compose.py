@@ -222,7 +222,7 @@ class LocalCompose:
             shutil.copy2(ROOT / relative, self.app / relative)
         self.redis_port = free_port()
         self.ports = {"8000": str(free_port()), "5555": str(free_port())}
-        self.variables = {"SECRET_KEY": secrets.token_urlsafe(32), "WEB_PROCESSES": "2"}
+        self.variables = {"SECRET_KEY": secrets.token_urlsafe(48), "WEB_PROCESSES": "2"}
         self.database_url = database_url
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = tmp / "logs"
