@@ -682,8 +682,9 @@ def step_json_schema() -> dict[str, Any]:
 def _field_entry(name: str, schema: dict[str, Any], required: bool, defs: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in schema:
         schema = {**defs[schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    # An optional field is `anyOf: [its type, null]`; a selector's own `anyOf` (which keys it needs) is not that.
     options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
-    inner = options[0] if options else schema
+    inner = schema if schema.get("type") == "object" else options[0] if options else schema
     if "$ref" in inner:
         inner = defs[inner["$ref"].rsplit("/", 1)[-1]]
     entry: dict[str, Any] = {"name": name, "required": required}

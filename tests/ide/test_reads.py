@@ -64,12 +64,15 @@ def test_the_catalog_is_served_as_the_schema_makes_it(client: Any) -> None:
         "common": common_fields(),
         "selector": selector_fields(),
     }
+    typing = next(entry for entry in answer.json()["actions"] if entry["action"] == "type")
+    assert {"name": "into", "required": False, "type": "selector"}.items() <= typing["fields"][1].items()
     names = [field["name"] for field in answer.json()["selector"]]
     assert names == [
         "text",
         "id",
         "desc",
         "index",
+        "text_match",
         *("enabled", "checked", "selected", "focused"),
         *("below", "above", "left_of", "right_of", "child_of"),
     ]
