@@ -1,9 +1,13 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognisim_site.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from .handler import CogniSimASGIHandler  # noqa: E402
+
+django_asgi_app = CogniSimASGIHandler()
 
 from typing import Any  # noqa: E402
 

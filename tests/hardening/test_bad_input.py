@@ -238,3 +238,29 @@ def test_create_api_user_before_the_database_exists_says_what_to_do(tmp_path):
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "The database is not ready" in done.stderr and "./dev up" in done.stderr
+
+
+def chunked_request(stack, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    """A body sent with `Transfer-Encoding: chunked` and no `Content-Length`, in 64 KiB chunks."""
+    conn = http.client.HTTPConnection(stack.host, stack.port, timeout=60)
+    try:
+        chunks = (body[n : n + 65536] for n in range(0, len(body), 65536))
+        conn.request(method, path, body=chunks, headers=headers, encode_chunked=True)
+        reply = conn.getresponse()
+        return reply.status, json.loads(reply.read())
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_is_read_in_full_and_held_to_the_limit(stack, devices, alice, settings):
+    auth = {"Authorization": f"Token {alice}", "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    body = json.dumps({"device": devices[0].serial, "name": "sent in chunks"}).encode()
+    status, session = chunked_request(stack, "POST", "/api/sessions/", body, auth)
+    assert (status, session["name"], session["device"]) == (201, "sent in chunks", devices[0].serial), session
+    status, reply = chunked_request(stack, "POST", "/api/runs/", b'{"flow": "steps: [tap]", "files": ["a"]}', auth)
+    assert (status, reply.get("field")) == (400, "files"), reply
+    big = json.dumps({"name": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)}).encode()
+    for path in ("/api/sessions/", "/api/runs/", f"/api/sessions/{session['id']}/stop/"):
+        status, reply = chunked_request(stack, "POST", path, big, auth)
+        assert (status, reply["code"]) == (413, "request_too_large"), path
+    assert TestSession.objects.count() == 1
