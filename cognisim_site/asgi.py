@@ -45,12 +45,27 @@ class NoSuchSocket(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_NOT_FOUND)
 
 
+class NulPathGuard:
+    """A socket path holding a NUL names nothing: closed with 4404 before any lookup (PostgreSQL refuses NUL)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.refuse = NoSuchSocket.as_asgi()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if "\x00" in scope.get("path", ""):
+            return await self.refuse(scope, receive, send)
+        return await self.inner(scope, receive, send)
+
+
 application = LogContextMiddleware(
     ProtocolTypeRouter(
         {
             "http": StaticFilesHandler(django_asgi_app),
-            "websocket": SocketAuthMiddleware(
-                URLRouter([*websocket_urlpatterns, *ide_websockets, re_path(r"", NoSuchSocket.as_asgi())])
+            "websocket": NulPathGuard(
+                SocketAuthMiddleware(
+                    URLRouter([*websocket_urlpatterns, *ide_websockets, re_path(r"", NoSuchSocket.as_asgi())])
+                )
             ),
         }
     )

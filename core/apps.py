@@ -8,7 +8,10 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
+        from django.urls import register_converter
 
+        from .converters import DatabaseIdConverter
         from .dbfiles import on_connection_created
 
         connection_created.connect(on_connection_created, dispatch_uid="core.database_files_private")
+        register_converter(DatabaseIdConverter, "id")

@@ -7,12 +7,13 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.converters import DATABASE_ID_MAX
 from core.serializers import StrictSerializer
 from core.steps import PACKAGE_RE, StepRequest
 from devices.api import DeviceSerializer
@@ -194,8 +195,13 @@ class SessionStepsView(APIView):
         )
 
 
+STEP_ID = OpenApiParameter(
+    "step_id", {"type": "integer", "minimum": 1, "maximum": DATABASE_ID_MAX}, OpenApiParameter.PATH
+)
+
+
 class StepScreenshotView(APIView):
-    @extend_schema(responses={(200, "image/png"): bytes})
+    @extend_schema(parameters=[STEP_ID], responses={(200, "image/png"): bytes})
     def get(self, request: Request, session_id: str, step_id: int) -> HttpResponse:
         png = selectors.step_screenshot(owner=request.user, session_id=session_id, step_id=step_id)
         return HttpResponse(png, content_type="image/png")
@@ -362,7 +368,7 @@ class SessionLogDownloadView(APIView):
 class StepFailureLogView(APIView):
     """A failed step's evidence: the device's last log lines at the moment it failed."""
 
-    @extend_schema(responses={(200, "text/plain"): bytes})
+    @extend_schema(parameters=[STEP_ID], responses={(200, "text/plain"): bytes})
     def get(self, request: Request, session_id: str, step_id: int) -> HttpResponse:
         text = selectors.step_failure_log(owner=request.user, session_id=session_id, step_id=step_id)
         return HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -10,7 +10,10 @@ import sys
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 
+from sessions.accounts import api_user_create
 from sessions.models import Step, TestSession
 from tests.live import Rest, Socket, session_status
 
@@ -264,3 +267,32 @@ def test_a_chunked_body_is_read_in_full_and_held_to_the_limit(stack, devices, al
         status, reply = chunked_request(stack, "POST", path, big, auth)
         assert (status, reply["code"]) == (413, "request_too_large"), path
     assert TestSession.objects.count() == 1
+
+
+def test_ids_past_the_database_range_and_paths_holding_nul_are_a_404(ready, stack, alice):
+    session, _ = ready
+    base = f"/api/sessions/{session['id']}"
+    auth = {"Authorization": f"Token {alice}"}
+    for path in (
+        f"{base}/steps/99999999999999999999999/log.txt",
+        f"{base}/steps/9223372036854775808/log.txt",
+        f"{base}/steps/9223372036854775807/log.txt",
+        f"{base}/steps/18446744073709551616/screenshot.png",
+        f"{base}/steps/0/screenshot.png",
+        f"{base}/screens/a%00b.png",
+        f"{base}/screens/a%00b.xml",
+    ):
+        status, kind, payload = raw_request(stack, "GET", path, b"", auth)
+        assert (status, kind, json.loads(payload)["code"]) == (404, "application/json", "not_found"), path
+    agent = api_user_create(username="agent-a", host_agent=True, host="a")
+    agent_auth = {"Authorization": f"Token {agent}", "Content-Type": "application/json"}
+    status, _, payload = raw_request(stack, "POST", "/api/devices/a%00b/offline/", b"{}", agent_auth)
+    assert (status, json.loads(payload)["code"]) == (404, "not_found")
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username="alice"))
+    cookie = {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"}
+    for path in (f"/sessions/{session['id']}/screens/a%00b/tree.json", "/devices/a%00b/live/", "/static/a%00b.css"):
+        status, _, _ = raw_request(stack, "GET", path, b"", cookie)
+        assert status == 404, path
+    for path in ("/ws/devices/a%00b/live/", "/ws/sessions/a%00b/"):
+        assert Socket(f"ws://{stack.host}:{stack.port}{path}", token=alice).close_code() == 4404, path
