@@ -300,6 +300,10 @@ class SessionEventsView(APIView):
             selectors.session_get(owner=request.user, session_id=session_id)  # not yours: 404 before 400
             raise
         events, last_seq = selectors.event_page(owner=request.user, session_id=session_id, after=after, limit=limit)
+        if after > last_seq:
+            raise serializers.ValidationError(
+                {"after": [f"Must be at most {last_seq}, the session's last seq (the last seq you received)."]}
+            )
         next_after = events[-1].seq if events else after
         return Response(
             {"results": [event_message(e) for e in events], "next_after": next_after, "has_more": next_after < last_seq}

@@ -125,16 +125,23 @@ class SessionConsumer(AsyncWebsocketConsumer):
             self.channel_layer.direct_add(self.channel_name, self)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         last_seq = query.get("last_seq", [None])[0]
+        last = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
         if last_seq is not None and last_seq.isascii() and last_seq.isdigit():
-            self.sent = int(last_seq)
-            await self._replay()
-            return
-        self.sent = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
+            if len(last_seq.lstrip("0")) <= 19 and int(last_seq) <= last:
+                self.sent = int(last_seq)
+                await self._replay()
+                return
+            why = f"is past this session's last event (seq {last}): give the last seq you received"
+        else:
+            why = "must be a non-negative integer, the last seq you received"
+        self.sent = last
         if last_seq is not None:
             await self.error(
                 "invalid_message",
-                f"'last_seq' in the URL must be a non-negative integer (the last seq you received; 0 replays "
-                f"everything), not '{last_seq[:64]}'. This socket gets live events from now; send RESUME to replay.",
+                f"'last_seq' in the URL {why} (0 replays everything), not '{last_seq[:64]}'. This socket gets "
+                "live events from now; send RESUME to replay.",
+                field="last_seq",
+                last_seq=last,
             )
 
     async def _join(self) -> bool:
@@ -274,6 +281,17 @@ class SessionConsumer(AsyncWebsocketConsumer):
         last_seq = message.get("last_seq")
         if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
             await self.error("invalid_message", "'last_seq' must be a non-negative integer.", request_id)
+            return
+        last = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
+        if last_seq > last:
+            await self.error(
+                "invalid_message",
+                f"'last_seq' is past this session's last event (seq {last}): give the last seq you received "
+                "(0 replays everything). Nothing was replayed.",
+                request_id,
+                field="last_seq",
+                last_seq=last,
+            )
             return
         self.sent = last_seq
         await self._replay()

@@ -296,3 +296,31 @@ def test_ids_past_the_database_range_and_paths_holding_nul_are_a_404(ready, stac
         assert status == 404, path
     for path in ("/ws/devices/a%00b/live/", "/ws/sessions/a%00b/"):
         assert Socket(f"ws://{stack.host}:{stack.port}{path}", token=alice).close_code() == 4404, path
+
+
+def test_a_resume_point_past_the_sessions_last_event_is_refused_and_live_events_still_come(ready, stack, rest, alice):
+    session, sock = ready
+    sock.wait_for(lambda m: m.get("type") == "SCREEN")  # the end of setup: no event comes unasked after it
+    events = f"/api/sessions/{session['id']}/events/"
+    reply = rest.get(f"{events}?after=1000")
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "after"), reply.body
+    last = rest.get(f"/api/sessions/{session['id']}/").body["last_seq"]
+    assert f"at most {last}" in reply.body["message"]
+    assert rest.get(f"{events}?after={last}").body == {"results": [], "next_after": last, "has_more": False}
+    sock.send({"type": "RESUME", "last_seq": 10**30, "request_id": 7})
+    error = sock.wait_for(lambda m: m.get("type") == "ERROR")
+    assert (error["code"], error["request_id"], error["last_seq"]) == ("invalid_message", 7, last), error
+    assert f"seq {last}" in error["message"]
+    late = Socket(stack.ws_url(session["id"], "last_seq=1000"), token=alice)
+    error = late.recv()
+    assert (error["type"], error["code"], error["field"], error["last_seq"]) == (
+        "ERROR",
+        "invalid_message",
+        "last_seq",
+        last,
+    )
+    step = rest.post(f"/api/sessions/{session['id']}/steps/", {"action": "press_key", "key": "home"}).body
+    for socket in (sock, late):
+        event = socket.wait_for(lambda m: m.get("type") == "STEP_STATUS")
+        assert event["step_id"] == step["id"] and event["seq"] > last
+    late.close()
