@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 DATABASE_ID_MAX = 2**63 - 1  # a signed 64-bit integer: the largest id SQLite and PostgreSQL hold
 
 
@@ -18,3 +20,12 @@ class DatabaseIdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+def database_id_problem(value: Any) -> str | None:
+    """Why a JSON value is not a database id (an integer from 1 to 2^63-1), or None: one message for REST
+    bodies and socket messages alike."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= DATABASE_ID_MAX:
+        return None
+    given = "a string" if isinstance(value, str) else "out of range" if isinstance(value, int) else "not one"
+    return f"Must be an integer from 1 to {DATABASE_ID_MAX} (a JSON number), {given}."

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.converters import DATABASE_ID_MAX
+from core.converters import DATABASE_ID_MAX, database_id_problem
 from core.serializers import StrictSerializer
 from core.steps import PACKAGE_RE, StepRequest
 from devices.api import DeviceSerializer
@@ -110,11 +110,20 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class InputSerializer(StrictSerializer):
-    input_id = serializers.IntegerField(min_value=1)
+    input_id = serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX)
     value = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096, required=False)
     cancel = serializers.BooleanField(
         required=False, default=False, help_text="Leave the question unanswered: the step ends CANCELLED."
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("input_id") is not None
+            and (why := database_id_problem(data["input_id"]))
+        ):
+            raise serializers.ValidationError({"input_id": [why]})  # the socket's words (sessions/consumers.py)
+        return super().to_internal_value(data)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if not data["cancel"] and "value" not in data:
@@ -126,7 +135,7 @@ def _input_body(cancel: bool) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "input_id": {"type": "integer", "minimum": 1},
+            "input_id": {"type": "integer", "minimum": 1, "maximum": DATABASE_ID_MAX},
             "value": {"type": "string", "maxLength": 4096},
             "cancel": {"type": "boolean", "enum": [cancel]},
         },

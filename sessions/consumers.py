@@ -15,12 +15,14 @@ from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.converters import database_id_problem
 from core.errors import ServiceError
 from core.jsonsafe import JsonRefused, json_check, json_load
 from core.ratelimit import TokenBucket
 from core.steps import StepInvalid
 
 from . import selectors, services
+from .errors import InputInvalid
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +264,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.reply("ACK", request_id, step_id=step.pk, step_index=step.index)
 
     async def on_user_input_response(self, message: dict[str, Any], request_id: Any) -> None:
+        input_id = message.get("input_id")
+        if input_id is not None and (why := database_id_problem(input_id)):
+            raise InputInvalid(f"input_id: {why}", field="input_id")  # what REST answers (sessions/api.py)
         step = await database_sync_to_async(services.session_input)(
             session_id=self.session_id,
             owner=self.scope["user"],

@@ -105,7 +105,7 @@ def test_unicode_digits_in_query_strings_and_input_ids_are_refused_not_crashed(r
     reply = rest.post(f"/api/sessions/{session['id']}/input/", {"input_id": "²", "value": "x"})
     assert reply.status == 400
     sock.send({"type": "USER_INPUT_RESPONSE", "input_id": "²", "value": "x", "request_id": 1})
-    assert sock.wait_for(lambda m: m.get("type") == "ERROR")["code"] == "input_not_expected"
+    assert sock.wait_for(lambda m: m.get("type") == "ERROR")["code"] == "invalid"
     resumed = Socket(stack.ws_url(session["id"], "last_seq=%C2%B2"), token=alice)
     resumed.send({"type": "PING"})
     assert resumed.wait_for(lambda m: m.get("type") == "PONG")
@@ -324,3 +324,21 @@ def test_a_resume_point_past_the_sessions_last_event_is_refused_and_live_events_
         event = socket.wait_for(lambda m: m.get("type") == "STEP_STATUS")
         assert event["step_id"] == step["id"] and event["seq"] > last
     late.close()
+
+
+def test_input_ids_are_refused_alike_over_rest_and_the_socket(ready, rest):
+    session, sock = ready
+    answer = f"/api/sessions/{session['id']}/input/"
+    for n, input_id in enumerate(("2147483648", "²", 9223372036854775808, 10**30, 0, -1, 1.5, True)):
+        reply = rest.post(answer, {"input_id": input_id, "value": "x"})
+        assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "input_id"), input_id
+        assert "integer from 1 to 9223372036854775807" in reply.body["message"]
+        sock.send({"type": "USER_INPUT_RESPONSE", "input_id": input_id, "value": "x", "request_id": n})
+        error = sock.wait_for(lambda m: m.get("type") == "ERROR")
+        assert (error["code"], error["field"], error["message"]) == ("invalid", "input_id", reply.body["message"])
+    assert "a string" in rest.post(answer, {"input_id": "2147483648", "value": "x"}).body["message"]
+    for input_id in (9223372036854775807, 2147483648):
+        reply = rest.post(answer, {"input_id": input_id, "value": "x"})
+        assert (reply.status, reply.body["code"]) == (409, "input_not_expected"), input_id
+    reply = rest.get(f"/api/sessions/{session['id']}/events/?after=2147483648")
+    assert (reply.status, reply.body["field"]) == (400, "after")
