@@ -53,6 +53,9 @@ OWN_ERRORS: dict[str, dict[int, str]] = {
     "sessions_steps_create": {
         409: "`session_closed`, or `device_busy` (an idle session whose device is taken).",
     },
+    "sessions_events_retrieve": {
+        409: "`past_last_seq`: `after` is past the session's last event; `last_seq` says where it is."
+    },
     "sessions_input_create": {
         409: "`input_not_expected`: the session is not waiting for that input; `session_closed`: it has ended."
     },

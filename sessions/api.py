@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.converters import DATABASE_ID_MAX, database_id_problem
+from core.errors import ServiceError
 from core.serializers import StrictSerializer
 from core.steps import PACKAGE_RE, StepRequest
 from devices.api import DeviceSerializer
@@ -282,6 +283,13 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
+class PastLastSeq(ServiceError):
+    """A resume point no client can have reached: a schema-valid `after` the session's state refuses."""
+
+    code = "past_last_seq"
+    status = 409
+
+
 class EventQuerySerializer(serializers.Serializer):
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**31, help_text="events with seq > after")
     limit = serializers.IntegerField(
@@ -310,8 +318,10 @@ class SessionEventsView(APIView):
             raise
         events, last_seq = selectors.event_page(owner=request.user, session_id=session_id, after=after, limit=limit)
         if after > last_seq:
-            raise serializers.ValidationError(
-                {"after": [f"Must be at most {last_seq}, the session's last seq (the last seq you received)."]}
+            raise PastLastSeq(
+                f"after: Must be at most {last_seq}, the session's last seq (the last seq you received).",
+                field="after",
+                last_seq=last_seq,
             )
         next_after = events[-1].seq if events else after
         return Response(

@@ -303,9 +303,9 @@ def test_a_resume_point_past_the_sessions_last_event_is_refused_and_live_events_
     sock.wait_for(lambda m: m.get("type") == "SCREEN")  # the end of setup: no event comes unasked after it
     events = f"/api/sessions/{session['id']}/events/"
     reply = rest.get(f"{events}?after=1000")
-    assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "after"), reply.body
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (409, "past_last_seq", "after"), reply.body
     last = rest.get(f"/api/sessions/{session['id']}/").body["last_seq"]
-    assert f"at most {last}" in reply.body["message"]
+    assert reply.body["last_seq"] == last and f"at most {last}" in reply.body["message"]
     assert rest.get(f"{events}?after={last}").body == {"results": [], "next_after": last, "has_more": False}
     sock.send({"type": "RESUME", "last_seq": 10**30, "request_id": 7})
     error = sock.wait_for(lambda m: m.get("type") == "ERROR")
@@ -341,4 +341,4 @@ def test_input_ids_are_refused_alike_over_rest_and_the_socket(ready, rest):
         reply = rest.post(answer, {"input_id": input_id, "value": "x"})
         assert (reply.status, reply.body["code"]) == (409, "input_not_expected"), input_id
     reply = rest.get(f"/api/sessions/{session['id']}/events/?after=2147483648")
-    assert (reply.status, reply.body["field"]) == (400, "after")
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (409, "past_last_seq", "after")
