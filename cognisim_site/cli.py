@@ -237,7 +237,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_agent(args: argparse.Namespace) -> int:
     from .agent import HostAgent
 
+    host_metrics = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     settings_check()  # the agent's own settings, and the ones its workers will meet
+    if host_metrics is None:  # the settings' default (under COGNISIM_HOME) is the server's; the agent picks its own
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     secret_key_check()
     logging_setup()
 
