@@ -90,7 +90,7 @@ def stoppable(stopped: Callable[[], bool]) -> Iterator[None]:
         _stop_check.reset(token)
 
 
-def _pause(seconds: float) -> None:
+def stoppable_sleep(seconds: float) -> None:
     """Sleep within a step's wait; `StepStopped` as soon as the step's session is stopped (`stoppable`)."""
     check = _stop_check.get()
     if check is None:
@@ -236,7 +236,7 @@ def _read(driver: DeviceDriver, deadline: float, *, reuse: bool = False, after: 
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _never_settled(since, busy, after) from busy
-        _pause(min(pause, left))
+        stoppable_sleep(min(pause, left))
         pause = min(pause * 2, BUSY_PAUSES[1])
 
 
@@ -293,9 +293,9 @@ def _until(
                 raise _never_settled(since, busy, after)
             return screen, False
         if busy is None:
-            _pause(min(WAIT_POLL, left))
+            stoppable_sleep(min(WAIT_POLL, left))
         else:
-            _pause(min(pause, left))
+            stoppable_sleep(min(pause, left))
             pause = min(pause * 2, BUSY_PAUSES[1])
 
 
@@ -399,7 +399,7 @@ def _type(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     _check(deadline, "typing")
     driver.input_text(text)
     return _Done(
-        {"into": _element(field) if field else None, "length": len(text)},
+        {"into": _element(field), "length": len(text)},
         {"text": text, "into": _recorded(field)},
     )
 
@@ -557,7 +557,7 @@ def _sleep(driver: DeviceDriver, params: Params, deadline: float) -> _Done:
     ms = int(params["ms"])
     if time.monotonic() + ms / 1000 > deadline:
         raise ActionTimeout(f"Sleeping {ms} ms would run past the step's time limit.")
-    _pause(ms / 1000)
+    stoppable_sleep(ms / 1000)
     return _Done({"slept_ms": ms}, {"ms": ms})
 
 

@@ -29,7 +29,7 @@ from core.rows import rows_update
 from core.sealed import Unreadable
 from core.storage import artifact_name, artifact_save
 from devices import actions, flowcontrol
-from devices.drivers.base import DeviceDriver, DeviceError, TransportError
+from devices.drivers.base import DeviceDriver, DeviceError, StepStopped, TransportError
 from devices.leases import Lease, lane_lease_lost, lease_holds
 from devices.models import Device
 from devices.services import device_mark_offline, driver_for
@@ -55,7 +55,6 @@ from .logs import session_lines
 
 logger = logging.getLogger(__name__)
 Status = TestSession.Status
-STOP_POLL_S = 0.25
 OBSERVE_S = 10
 FAILURE_LOG_LINES = 200
 SECRETS_UNREADABLE: dict[str, Any] = {
@@ -278,12 +277,13 @@ def _session_stopped(session_id: Any) -> bool:
 
 def _wait_unless_stopped(session_id: Any, seconds: float) -> bool:
     """Sleep up to `seconds`; True if the session was stopped meanwhile (a safe point)."""
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        if _session_stopped(session_id):
-            return True
-        time.sleep(min(STOP_POLL_S, left))
-    return _session_stopped(session_id)
+    stopped = partial(_session_stopped, session_id)
+    try:
+        with actions.stoppable(stopped):
+            actions.stoppable_sleep(seconds)
+    except StepStopped:
+        return True
+    return stopped()
 
 
 def _ask(lane: Lane, step: Step) -> None:
