@@ -75,38 +75,34 @@ class YamlProblem(Exception):
         self.line, self.column, self.message = line, column, message
 
 
-class TextInt(int):
-    """An integer from the file that remembers how it was written: `str(TextInt("0123"))` is "0123"."""
+class _AsWritten:
+    """A number that prints as the file wrote it; a format spec formats its value."""
 
     text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else super().__format__(spec)
+
+
+class TextInt(_AsWritten, int):
+    """An integer from the file that remembers how it was written: `str(TextInt("0123"))` is "0123"."""
 
     def __new__(cls, value: int, text: str) -> TextInt:
         number = super().__new__(cls, value)
         number.text = text
         return number
 
-    def __str__(self) -> str:
-        return self.text
 
-    def __format__(self, spec: str) -> str:
-        return self.text if not spec else int(self).__format__(spec)
-
-
-class TextFloat(float):
+class TextFloat(_AsWritten, float):
     """A number with a fraction or an exponent from the file, remembering how it was written ("1.50")."""
-
-    text: str
 
     def __new__(cls, value: float, text: str) -> TextFloat:
         number = super().__new__(cls, value)
         number.text = text
         return number
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __format__(self, spec: str) -> str:
-        return self.text if not spec else float(self).__format__(spec)
 
 
 def scalar_text(value: Any) -> str:
