@@ -63,7 +63,7 @@ SELECTOR_RELATIONS = ("below", "above", "left_of", "right_of", "child_of")  # wh
 SELECTOR_EXTRAS = ("index", "text_match", *SELECTOR_STATES, *SELECTOR_RELATIONS)
 SELECTOR_FIELDS = (*SELECTOR_KEYS, *SELECTOR_EXTRAS)
 ANCHOR_FIELDS = (*SELECTOR_KEYS, "index", "text_match", *SELECTOR_STATES)  # an anchor has no relations of its own
-COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff", "optional")
+COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff", "optional", "always")
 # Characters no step text may hold: C0 controls other than tab, newline and carriage return
 # (NUL cannot be stored by PostgreSQL), DEL, and lone surrogates (not encodable as UTF-8).
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -88,6 +88,9 @@ class StepSpec:
     backoff: dict[str, Any] = field(default_factory=dict)
     optional: bool = False
     """A failed optional step does not stop a run or fail its verdict."""
+    always: bool = False
+    """The step runs even after an earlier step failed (a run's teardown, Maestro's `onFlowComplete`); a
+    stop still cancels it."""
     secret: bool = False
     """The step's text is a secret: kept out of every event, listing and export."""
     expanded: int = 1
@@ -244,6 +247,7 @@ class _Step(_Strict):
     max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = 3
     backoff: Literal["exponential", "linear", "constant"] | Backoff | SkipJsonSchema[None] = None
     optional: bool = False
+    always: bool = False
 
     target: ClassVar[str] = "none"
     """What the action acts on: "none", "selector" (text, id or desc) or "selector_or_point"."""
@@ -603,6 +607,9 @@ def _block(step: _Block, depth: int) -> tuple[int, int]:
             raise StepInvalid(f"steps.{position}.{exc.field}", f"steps[{position}]: {exc.message}") from None
         if spec.action == "ask_user":
             raise StepInvalid(f"steps.{position}.action", "ask_user cannot run inside a block.")
+        if spec.always:
+            message = "'always' is for a step of the session; a block's steps stop at a failure."
+            raise StepInvalid(f"steps.{position}.always", f"steps[{position}]: {message}")
         count += spec.expanded
         time_ms += spec.timeout_ms
     count *= step.rounds()
@@ -669,6 +676,7 @@ def _parse(data: Any, depth: int) -> StepSpec:
         max_retries=step.max_retries,
         backoff=backoff.model_dump(),
         optional=step.optional,
+        always=step.always,
         secret=isinstance(step, Type) and step.secret,
         expanded=expanded,
     )

@@ -28,7 +28,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.steps import (
@@ -59,7 +59,7 @@ from .yamldoc import (
 
 HEADER_FIELDS = ("name", "app", "tags", "env", "secrets", "flows", "steps")
 COMPOUND = BLOCK_ACTIONS  # repeat, retry, run_flow
-STEP_COMMON = ("name", "optional")  # fields of a flow step that are not the step request's own
+STEP_COMMON = ("name", "optional", "always")  # fields of a flow step that are not the step request's own
 MAX_STEPS = 1000
 MAX_DEPTH = 10
 MAX_ERRORS = 100  # reported of one flow; each at most MAX_ERROR_CHARS long
@@ -100,6 +100,7 @@ class FlowStep:
     line: int
     file: str = ""  # "" for the flow file itself
     optional: bool = False
+    always: bool = False
     children: tuple[FlowStep, ...] = ()
 
     def plan(self) -> dict[str, Any]:
@@ -109,6 +110,8 @@ class FlowStep:
             entry["file"] = self.file
         if self.optional:
             entry["optional"] = True
+        if self.always:
+            entry["always"] = True
         if self.children:
             entry["children"] = [c.plan() for c in self.children]
         return entry
@@ -429,23 +432,21 @@ class _Parser:
         if name and (problem := control_problem("name", name)):
             self.error(scope.file, step.at("name"), f"{context}: {problem}")
             return []
-        optional = step.get("optional", False)
-        if not isinstance(optional, bool):
-            self.error(scope.file, step.at("optional"), f"{context}: 'optional' must be true or false.")
-            return []
-        if action == "run_flow" and "when" not in step:
-            return self.inline(step, scope, context, depth)
+        marks = {key: step.get(key, False) for key in ("optional", "always")}
+        for key, value in marks.items():
+            if not isinstance(value, bool):
+                self.error(scope.file, step.at(key), f"{context}: '{key}' must be true or false.")
+                return []
+        if action == "run_flow" and "when" not in step:  # the sub-flow's steps take its place, and its marks
+            return [_marked(s, **marks) for s in self.inline(step, scope, context, depth)]
         built = self.compound(step, scope, context, depth) if action in COMPOUND else self.leaf(step, scope, context)
         if built is None:
             return []
         data, children = built
-        if optional:
-            data["optional"] = True
         self.steps_read += 1
         label = name or step_label({**data, **{k: step[k] for k in ("file", "flow") if k in step}})
-        return [
-            FlowStep(data=data, label=label, line=step.where[0], file=scope.file, optional=optional, children=children)
-        ]
+        flow_step = FlowStep(data=data, label=label, line=step.where[0], file=scope.file, children=children)
+        return [_marked(flow_step, **marks)]
 
     def leaf(self, step: YDict, scope: _Scope, context: str) -> tuple[dict[str, Any], tuple[FlowStep, ...]] | None:
         action = step.get("action")
@@ -672,6 +673,13 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     return plain_scalar(value)
 
+
+
+def _marked(step: FlowStep, *, optional: bool, always: bool) -> FlowStep:
+    """The step, made `optional` and/or `always` where its flow says so (a mark is never taken away)."""
+    optional, always = optional or step.optional, always or step.always
+    data = {**step.data, **({"optional": True} if optional else {}), **({"always": True} if always else {})}
+    return replace(step, data=data, optional=optional, always=always)
 
 def _texts(value: Any) -> Any:
     """A step or selector whose text fields (`text`, `id` … at any depth of its selectors) are text as written:

@@ -60,6 +60,7 @@ def step_lines(steps: list[dict[str, Any]], *, indent: str = "", prefix: str = "
         took = f"{(step.get('duration_ms') or 0) / 1000:7.3f}s" if step.get("duration_ms") is not None else " " * 8
         status = STATUS_WORD.get(step["status"], str(step["status"]).upper())
         extra = " (optional)" if step.get("optional") else ""
+        extra += " (always)" if step.get("always") else ""
         extra += f" (round {step['round']})" if looped and "round" in step else ""
         place = where(step)
         lines.append(

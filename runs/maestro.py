@@ -663,7 +663,9 @@ def maestro_translate(documents: list[Any]) -> tuple[YDict, list[MaestroProblem]
         hook_value = header["onFlowComplete"]
         hook_at = header.at("onFlowComplete") if isinstance(header, YDict) else head_at
         items = hook_value.get("commands") if isinstance(hook_value, dict) else hook_value
-        steps.extend(t.commands(items, hook_at, "onFlowComplete"))
+        for step in t.commands(items, hook_at, "onFlowComplete"):  # run even after a failure, as Maestro's do
+            step["always"] = True
+            steps.append(step)
     native = YDict()
     native.where, native.keys_at = head_at, {}
     for key, native_key in (("name", "name"), ("tags", "tags"), ("env", "env"), ("secrets", "secrets")):
@@ -826,12 +828,17 @@ def _maestro_condition(condition: dict[str, Any]) -> dict[str, Any]:
 
 def maestro_export(*, name: str, app: str, steps: list[dict[str, Any]]) -> str:
     """Native steps (as the step API takes them) as a Maestro flow file, for people who keep Maestro files.
+    The steps marked `always` at the end become its `onFlowComplete`.
 
-    Raises ValueError naming the first step Maestro cannot express (`sleep`, `ask_user`)."""
+    Raises ValueError naming the first step Maestro cannot express (`sleep`, `ask_user`, `always` before
+    the end)."""
     import yaml
 
     commands: list[Any] = []
+    complete: list[Any] = []
     for n, step in enumerate(steps, start=1):
+        if not step.get("always") and complete:
+            raise ValueError(f"step {n - 1} is marked always: Maestro has such steps only at the end (onFlowComplete).")
         converted = _maestro_command(step, n)
         if step.get("optional"):
             converted = [
@@ -839,6 +846,11 @@ def maestro_export(*, name: str, app: str, steps: list[dict[str, Any]]) -> str:
                 for c in converted
                 for k, v in (c.items() if isinstance(c, dict) else [(None, None)])
             ]
-        commands += converted
-    header = {"appId": app, "name": name} if name else {"appId": app}
+        if step.get("always"):
+            complete += converted
+        else:
+            commands += converted
+    header: dict[str, Any] = {"appId": app, "name": name} if name else {"appId": app}
+    if complete:
+        header["onFlowComplete"] = complete
     return yaml.safe_dump(header, sort_keys=False) + "---\n" + yaml.safe_dump(commands, sort_keys=False, width=120)

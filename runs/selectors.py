@@ -164,6 +164,7 @@ def run_report(*, run: Run) -> dict[str, Any]:
             "action": row["action"],
             "status": OUTCOME[Step.Status(row["status"])],
             "optional": bool(planned.get("optional")),
+            "always": bool(planned.get("always")),
             "duration_ms": row["duration_ms"],
             "error": row["error"],
             "screenshot": shot,

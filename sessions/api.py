@@ -101,6 +101,7 @@ class StepSerializer(serializers.ModelSerializer):
             "effect",
             "effect_hash",
             "optional",
+            "always",
             "screen_hash",
             "timings",
             "queued_at",

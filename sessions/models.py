@@ -119,6 +119,8 @@ class Step(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=3)
     backoff = models.JSONField(default=dict, blank=True)
     optional = models.BooleanField(default=False)
+    # Runs even after an earlier step failed (a run's teardown, Maestro's onFlowComplete); a stop cancels it.
+    always = models.BooleanField(default=False)
     # Steps sent as one batch (a chat turn's: "turn-<id>"): the lane runs one only while no earlier step of its
     # batch has failed, else cancels it (reason earlier_step_failed). Empty: a step on its own.
     batch = models.CharField(max_length=64, blank=True, editable=False)

@@ -5,9 +5,9 @@ Request-side services only write rows and ring the lane (`sessions/dispatch.py`)
 the device's lease (held by this worker for as long as it lives, `devices.leases.lane_lease`), sets the
 session up if it still has to be, then runs its queued steps strictly in index order, applying the
 session's policy before each one: a CI run stops at its first failed step (every later step is cancelled
-before it starts) and ends when its steps are done; a stopped, paused or hibernated session runs nothing
-more; a deferred step or an open question waits. A drain that finds nothing to do costs two queries:
-ringing twice is harmless.
+before it starts, but those marked `always`, its teardown) and ends when its steps are done; a stopped,
+paused or hibernated session runs nothing more; a deferred step or an open question waits. A drain that
+finds nothing to do costs two queries: ringing twice is harmless.
 """
 
 from __future__ import annotations
@@ -121,11 +121,12 @@ def _drain(lane: Lane, *, linger: bool) -> None:
     queued, blocked = _pending(lane)
     while queued:
         for step in queued:
-            if lane.stop_on_failure and lane.failed:
+            if lane.stop_on_failure and lane.failed and not step.always:
                 screen_read_finish(lane)
-                _stop_at_failure(lane.session_id)
-                return
-            if step.batch and _batch_failed(lane, step):
+                if not _cancel_after_failure(lane.session_id):
+                    return
+                break  # what is left to run is the steps marked `always`
+            if step.batch and not step.always and _batch_failed(lane, step):
                 continue
             if lane.status == Status.READY:
                 _running(lane)
@@ -224,8 +225,21 @@ def _running(lane: Lane) -> None:
         lane.status = session.status
 
 
+def _cancel_after_failure(session_id: Any) -> bool:
+    """A CI run's step failed: every later step not marked `always` is cancelled before it starts. False when the
+    session has ended meanwhile."""
+    with transaction.atomic():
+        session = locked_session(session_id)
+        if session.status in TestSession.TERMINAL:
+            return False
+        pending = session.steps.exclude(status__in=Step.TERMINAL).filter(always=False)
+        steps_cancel(session, pending, reason="earlier_step_failed")
+    return True
+
+
 def _stop_at_failure(session_id: Any) -> None:
-    """A CI run's step failed: every later step is cancelled before it starts, and the run's session ends."""
+    """A CI run's step failed and its `always` steps ran: anything still pending is cancelled, and the run's
+    session ends."""
     with transaction.atomic():
         session = locked_session(session_id)
         if session.status in TestSession.TERMINAL:

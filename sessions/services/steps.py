@@ -94,6 +94,7 @@ def _step(
         max_retries=spec.max_retries,
         backoff=spec.backoff,
         optional=spec.optional,
+        always=spec.always,
         batch=batch,
         status=Step.Status.DEFERRED if deferred else Step.Status.QUEUED,
         scheduled_at=scheduled_at,

@@ -14,8 +14,8 @@ from core.steps import ACTIONS, BLOCK_ACTIONS, KEYS, SELECTOR_KEYS
 FIELDS = sorted(
     {*SELECTOR_KEYS, "index", "x", "y", "package", "clear_state", "into", "direction", "from", "to", "duration_ms",
      "max_swipes", "key", "prompt", "choices", "ms", "text", "secret", "timeout_ms", "max_retries", "backoff",
-     "optional", "steps", "times", "while", "when", "max_attempts", "visible", "not_visible", "strategy", "base_ms",
-     "enabled", "checked", "selected", "focused", "below", "above", "left_of", "right_of", "child_of"}
+     "optional", "always", "steps", "times", "while", "when", "max_attempts", "visible", "not_visible", "strategy",
+     "base_ms", "enabled", "checked", "selected", "focused", "below", "above", "left_of", "right_of", "child_of"}
 )
 WORDS = ["tap", "OK", "com.cognisim.demo", "up", "down", "back", "home", "exponential", "Login", "email", "${X}",
          "\x00", "\ud800", "\x07", "²", "", " ", "a" * 5000, "-1", "1e309", "true", "null"]

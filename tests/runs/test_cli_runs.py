@@ -190,6 +190,42 @@ def test_a_failing_flow_exits_1_names_the_step_and_skips_the_rest(stack, devices
     assert "Nothing like this" in cases[2].find("failure").get("message")
 
 
+TEARDOWN = """\
+appId: com.cognisim.demo
+onFlowComplete:
+  - launchApp: com.android.settings
+---
+- launchApp: {clearState: true}
+- assertVisible: Nothing like this
+- tapOn: {id: sign_in}
+"""
+
+
+def test_onflowcomplete_runs_after_a_failure_and_its_own_failure_fails_the_run(stack, devices, alice, tmp_path):
+    """Maestro's onFlowComplete is the flow's teardown: it runs although a step before it failed (the steps in
+    between do not), and a teardown that fails fails a flow that passed."""
+    done = cli(stack, alice, "run", write(tmp_path, "teardown.yaml", TEARDOWN))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "4 passed, 1 failed, 1 skipped of 6" in done.stdout  # Maestro's launchApp is a stop and a start
+    first = Run.objects.get()
+    steps = list(first.session.steps.order_by("index"))
+    assert [(s.action, s.status, s.always) for s in steps[2:]] == [
+        ("assert_visible", "FAILED", False),
+        ("tap", "CANCELLED", False),
+        ("stop_app", "COMPLETED", True),
+        ("launch_app", "COMPLETED", True),
+    ]
+    assert steps[3].started_at is None and steps[4].started_at > steps[2].finished_at
+    assert first.session.status == TestSession.Status.FAILED and first.session.device.status == "available"
+
+    broken_teardown = TEARDOWN.replace("com.android.settings", "com.example.absent").replace(
+        "- assertVisible: Nothing like this\n- tapOn: {id: sign_in}\n", "- assertVisible: Sign in\n"
+    )
+    done = cli(stack, alice, "run", write(tmp_path, "broken.yaml", broken_teardown))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "launch_app package=com.example.absent" in done.stdout and "app_not_installed" in done.stdout
+
+
 def test_the_summary_shows_the_failure_screenshot_from_where_the_cli_runs(stack, devices, alice, tmp_path):
     here = tmp_path / "flows"
     here.mkdir()

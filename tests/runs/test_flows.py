@@ -191,6 +191,14 @@ def test_control_flow_becomes_compound_steps_with_their_inner_steps():
             "c.yaml:3:5: step 1 (repeat): The block runs more than 10000 steps",
         ),
         ("name: x\nsteps:\n  - tap: {text: OK}\n    optional: maybe\n", "c.yaml:4:5: step 1 (tap): 'optional' must be"),
+        (
+            "name: x\nsteps:\n  - screenshot\n  - sleep: {ms: 1}\n    always: 1\n",
+            "c.yaml:5:5: step 2 (sleep): 'always' must be true or false.",
+        ),
+        (
+            "name: x\nsteps:\n  - retry: {max_attempts: 2, steps: [{screenshot: {}, always: true}]}\n",
+            "c.yaml:3:5: step 1 (retry): steps[0]: 'always' is for a step of the session",
+        ),
     ],
 )
 def test_control_flow_errors_are_located(text, expected):
@@ -351,3 +359,18 @@ steps:
         "run_flow 1 step when visible text=A index=3",
         "run_flow 2 steps when visible text=A",
     ]
+
+
+def test_a_run_flow_in_place_passes_its_marks_to_the_steps_it_stands_for():
+    """`optional` and `always` on a `run_flow` without `when` (whose steps take its place) mark each of them."""
+    text = (
+        "name: x\nflows:\n  out: [screenshot, {tap: {text: Sign out}}]\n"
+        "steps:\n  - tap: {text: OK}\n  - run_flow: out\n    always: true\n    optional: true\n"
+    )
+    steps = flow_parse(text, filename="c.yaml").steps
+    assert [(s.data, s.always, s.optional) for s in steps] == [
+        ({"action": "tap", "text": "OK"}, False, False),
+        ({"action": "screenshot", "optional": True, "always": True}, True, True),
+        ({"action": "tap", "text": "Sign out", "optional": True, "always": True}, True, True),
+    ]
+    assert steps[1].plan() == {"label": "screenshot", "line": 3, "optional": True, "always": True}

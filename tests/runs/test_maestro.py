@@ -498,3 +498,19 @@ def test_selectors_and_conditions_it_cannot_honour_are_refused(command, message)
 def test_a_native_selector_with_text_and_desc_has_no_maestro_form():
     with pytest.raises(ValueError, match="both text and desc"):
         maestro_export(name="", app="a.b", steps=[{"action": "tap", "text": "A", "desc": "B"}])
+
+
+def test_onflowcomplete_steps_run_always_and_export_back_to_it():
+    """The hook's commands are marked `always` (they run after a failure, docs/ci.md); exported, steps marked so
+    at the end become the hook again, and one before the end cannot be said in Maestro."""
+    text = "appId: com.cognisim.demo\nonFlowComplete:\n  - back\n---\n- tapOn: OK\n"
+    flow = flow_parse(text, filename="m.yaml")
+    assert [(s.data["action"], s.always, s.data.get("always")) for s in flow.steps] == [
+        ("tap", False, None),
+        ("press_key", True, True),
+    ]
+    exported = maestro_export(name="", app="com.cognisim.demo", steps=[s.data for s in flow.steps])
+    assert yaml.safe_load(exported.split("---\n")[0])["onFlowComplete"] == ["back"]
+    assert [s.data for s in flow_parse(exported, filename="m.yaml").steps] == [s.data for s in flow.steps]
+    with pytest.raises(ValueError, match="step 1 is marked always"):
+        maestro_export(name="", app="com.cognisim.demo", steps=[s.data for s in reversed(flow.steps)])
