@@ -63,6 +63,7 @@ SELECTOR_RELATIONS = ("below", "above", "left_of", "right_of", "child_of")  # wh
 SELECTOR_EXTRAS = ("index", "text_match", *SELECTOR_STATES, *SELECTOR_RELATIONS)
 SELECTOR_FIELDS = (*SELECTOR_KEYS, *SELECTOR_EXTRAS)
 ANCHOR_FIELDS = (*SELECTOR_KEYS, "index", "text_match", *SELECTOR_STATES)  # an anchor has no relations of its own
+CONDITION_KINDS = ("visible", "not_visible")  # a block's condition: either, or both
 COMMON_FIELDS = ("timeout_ms", "max_retries", "backoff", "optional", "always")
 # Characters no step text may hold: C0 controls other than tab, newline and carriage return
 # (NUL cannot be stored by PostgreSQL), DEL, and lone surrogates (not encodable as UTF-8).
@@ -410,24 +411,25 @@ class Sleep(_Step):
 
 
 class Condition(_Strict):
-    """What a block looks for on the settled screen: `{visible: SELECTOR}` or `{not_visible: SELECTOR}`."""
+    """What a block looks for on the settled screen: `{visible: SELECTOR}`, `{not_visible: SELECTOR}`, or both
+    (both must hold)."""
 
     visible: Selector | SkipJsonSchema[None] = None
     not_visible: Selector | SkipJsonSchema[None] = None
 
 
 def _check_condition(data: Any, name: str) -> None:
-    """Exactly one of visible / not_visible, holding one selector; errors name `name.visible.text` …"""
-    if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in ("visible", "not_visible"):
-        raise StepInvalid(name, f"'{name}' is {{visible: SELECTOR}} or {{not_visible: SELECTOR}}.")
-    kind, selector = next(iter(data.items()))
-    prefix = f"{name}.{kind}."
-    if not isinstance(selector, dict):
-        raise StepInvalid(f"{name}.{kind}", f'\'{name}.{kind}\' must be a selector object, like {{"text": "OK"}}.')
-    if unknown := sorted(str(k) for k in set(selector) - set(SELECTOR_FIELDS)):
-        raise StepInvalid(prefix + unknown[0][:64], f"Unknown field '{prefix}{unknown[0][:64]}'.")
-    _no_nulls(selector, prefix)
-    _check_selector(selector, prefix=prefix)
+    """visible, not_visible or both, each holding one selector; errors name `name.visible.text` …"""
+    if not isinstance(data, dict) or not data or not set(data) <= set(CONDITION_KINDS):
+        raise StepInvalid(name, f"'{name}' is {{visible: SELECTOR}}, {{not_visible: SELECTOR}} or both.")
+    for kind, selector in data.items():
+        prefix = f"{name}.{kind}."
+        if not isinstance(selector, dict):
+            raise StepInvalid(f"{name}.{kind}", f'\'{name}.{kind}\' must be a selector object, like {{"text": "OK"}}.')
+        if unknown := sorted(str(k) for k in set(selector) - set(SELECTOR_FIELDS)):
+            raise StepInvalid(prefix + unknown[0][:64], f"Unknown field '{prefix}{unknown[0][:64]}'.")
+        _no_nulls(selector, prefix)
+        _check_selector(selector, prefix=prefix)
 
 
 MAX_BLOCK_DEPTH = 10

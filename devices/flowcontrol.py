@@ -1,9 +1,11 @@
 """Control flow on the device's worker: `repeat`, `retry` and `run_flow … when:` run their inner steps
 here, one after another, as one step of the session (written on `devices.actions.perform`).
 
-    repeat    {times?, while?: {visible | not_visible: selector}, steps}   at least one of times / while
-    retry     {max_attempts, steps}                                         the block again until it passes
-    run_flow  {when: {visible | not_visible: selector}, steps}              the block once, if the screen says so
+    repeat    {times?, while?: condition, steps}   at least one of times / while
+    retry     {max_attempts, steps}                 the block again until it passes
+    run_flow  {when: condition, steps}              the block once, if the screen says so
+
+A condition is `{visible: selector}`, `{not_visible: selector}`, or both (both must hold).
 
 Every inner step's outcome goes into the compound step's result, in order, with its round and time:
 `{"rounds": n, "ran": bool, "steps": [{"index", "round", "action", "status": passed|failed,
@@ -30,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.steps import BLOCK_ACTIONS, MAX_WHILE_ROUNDS, StepInvalid, step_parse
+from core.steps import BLOCK_ACTIONS, CONDITION_KINDS, MAX_WHILE_ROUNDS, StepInvalid, step_parse
 from devices import actions
 from devices.drivers.base import ActionOutcome, ActionTimeout, DeviceDriver, DeviceError
 from devices.uitree import describe_selector, find_nodes
@@ -106,7 +108,10 @@ class _Runner:
         return bool(find_nodes(nodes, dict(selector)))
 
     def holds(self, condition: Mapping[str, Any]) -> bool:
-        kind, selector = next(iter(condition.items()))
+        """Whether each part of the condition holds (`visible`, then `not_visible`), read in that order."""
+        return all(self._holds(kind, condition[kind]) for kind in CONDITION_KINDS if kind in condition)
+
+    def _holds(self, kind: str, selector: Mapping[str, Any]) -> bool:
         if (entry := self.progress.replay()) is not None:
             seen = bool(entry["seen"])
         else:  # saved with the next inner step's entry: an attempt killed before it reads the screen again
@@ -221,12 +226,11 @@ def perform(
             rounds += 1
             runner.block(steps, rounds, rows, looped=True)
         if condition is not None and times is None and rounds == limit and runner.holds(condition):
-            kind, selector = next(iter(condition.items()))
+            still = " and ".join(f"{k.replace('_', ' ')} {describe_selector(sel)}" for k, sel in condition.items())
             raise CompoundFailed(
                 code="repeat_limit",
                 retryable=False,
-                message=f"Still {kind.replace('_', ' ')} {describe_selector(selector)} after {limit} rounds; "
-                f"give 'times' to allow more.",
+                message=f"Still {still} after {limit} rounds; give 'times' to allow more.",
                 details={"steps": rows},
             )
     elif action == "retry":

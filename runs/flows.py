@@ -34,6 +34,7 @@ from typing import Any
 from core.steps import (
     ACTIONS,
     BLOCK_ACTIONS,
+    CONDITION_KINDS,
     MAX_ATTEMPTS,
     MAX_TIMES,
     PACKAGE_RE,
@@ -69,7 +70,6 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_FILE_RE = re.compile(r".+\.ya?ml$")
 # A run is unattended: nothing would ever answer an ask_user step.
 CI_REFUSED = {"ask_user": "ask_user needs a person to answer; a flow runs unattended"}
-CONDITIONS = ("visible", "not_visible")
 # Fields (of a step and of its selectors) that hold text: a number or boolean written there is its text.
 TEXT_FIELDS = ("text", "id", "desc", "prompt")
 
@@ -467,19 +467,23 @@ class _Parser:
         return _plain(data), ()
 
     def _condition(self, value: Any, where: Where, scope: _Scope, context: str) -> dict[str, Any] | None:
-        if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in CONDITIONS:
+        if not isinstance(value, dict) or not value or not set(value) <= set(CONDITION_KINDS):
             self.error(
-                scope.file, where, f"{context}: a condition is {{visible: SELECTOR}} or {{not_visible: SELECTOR}}."
+                scope.file,
+                where,
+                f"{context}: a condition is {{visible: SELECTOR}}, {{not_visible: SELECTOR}} or both (both must hold).",
             )
             return None
-        kind, selector = next(iter(value.items()))
-        selector = self.substitute(_texts(selector), scope, where, context)
-        try:
-            step_parse(_plain({"action": "assert_visible", **(selector if isinstance(selector, dict) else {})}))
-        except StepInvalid as exc:
-            self.error(scope.file, where, f"{context} ({kind}): {exc.message}")
-            return None
-        return {kind: _plain(selector)}
+        condition = {}
+        for kind, selector in value.items():
+            selector = self.substitute(_texts(selector), scope, where, context)
+            try:
+                step_parse(_plain({"action": "assert_visible", **(selector if isinstance(selector, dict) else {})}))
+            except StepInvalid as exc:
+                self.error(scope.file, where, f"{context} ({kind}): {exc.message}")
+                return None
+            condition[kind] = _plain(selector)
+        return condition
 
     def _number(self, step: YDict, key: str, low: int, high: int, scope: _Scope, context: str) -> int | None:
         value = step.get(key)
@@ -674,12 +678,12 @@ def _plain(value: Any) -> Any:
     return plain_scalar(value)
 
 
-
 def _marked(step: FlowStep, *, optional: bool, always: bool) -> FlowStep:
     """The step, made `optional` and/or `always` where its flow says so (a mark is never taken away)."""
     optional, always = optional or step.optional, always or step.always
     data = {**step.data, **({"optional": True} if optional else {}), **({"always": True} if always else {})}
     return replace(step, data=data, optional=optional, always=always)
+
 
 def _texts(value: Any) -> Any:
     """A step or selector whose text fields (`text`, `id` … at any depth of its selectors) are text as written:

@@ -198,7 +198,8 @@ class _Translator:
         return selector
 
     def condition(self, value: Any, where: Where, command: str) -> dict[str, Any] | None | bool:
-        """`{visible: sel}` / `{notVisible: sel}` → native condition; `platform` is decided here.
+        """`{visible: sel}` / `{notVisible: sel}` (or both: both must hold) → native condition; `platform` is
+        decided here.
 
         Returns False when the condition can never hold on Android (platform: iOS)."""
         if not isinstance(value, dict):
@@ -218,13 +219,6 @@ class _Translator:
                 self.fail(at, f"{command}: 'true:' conditions are JavaScript expressions, which CogniSim cannot run.")
             elif key not in ("label", "optional"):
                 self.fail(at, f"{command}: unknown condition field '{key}'.")
-        if len(native) > 1:
-            self.fail(
-                where,
-                f"{command}: give one of visible / notVisible (a condition checks one element; for `when`, "
-                "put a runFlow with the other inside).",
-            )
-            return None
         return native or None
 
     # commands ----------------------------------------------------------------------------------
@@ -822,8 +816,7 @@ def _maestro_command(step: dict[str, Any], n: int) -> list[Any]:
 
 
 def _maestro_condition(condition: dict[str, Any]) -> dict[str, Any]:
-    kind, selector = next(iter(condition.items()))
-    return {"visible" if kind == "visible" else "notVisible": _maestro_selector(selector)}
+    return {"visible" if kind == "visible" else "notVisible": _maestro_selector(sel) for kind, sel in condition.items()}
 
 
 def maestro_export(*, name: str, app: str, steps: list[dict[str, Any]]) -> str:

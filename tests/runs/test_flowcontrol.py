@@ -179,6 +179,17 @@ def test_conditions_and_inner_steps_take_states_and_relations(tmp_path):
     assert ran.result["ran"] and [r["status"] for r in ran.result["steps"]] == ["passed", "passed"]
 
 
+def test_a_condition_of_both_kinds_holds_when_both_do(phone):
+    """`{visible, not_visible}`: both must hold (Maestro's `when` with both); a repeat stops once either fails."""
+    both = {"visible": {"text": "Email"}, "not_visible": {"text": "Welcome, Demo!"}}
+    tap = [{"action": "assert_visible", "text": "Sign in", "index": 0}]
+    assert run(phone, "run_flow", when=both, steps=tap).result["ran"] is True
+    assert run(phone, "run_flow", when={**both, "visible": {"text": "Item 1"}}, steps=tap).result["ran"] is False
+    assert run(phone, "run_flow", when={**both, "not_visible": {"text": "Email"}}, steps=tap).result["ran"] is False
+    outcome = run(phone, "repeat", times=5, steps=SIGN_IN, **{"while": both})
+    assert outcome.result["rounds"] == 1  # signed in: "Welcome, Demo!" shows, so the condition no longer holds
+
+
 class Killed(BaseException):
     """The worker dies: nothing after this point runs."""
 

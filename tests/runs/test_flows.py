@@ -180,7 +180,7 @@ def test_control_flow_becomes_compound_steps_with_their_inner_steps():
         ("name: x\nsteps:\n  - retry: {max_attempts: 2}\n", "c.yaml:3:5: step 1 (retry): 'steps'"),
         (
             "name: x\nsteps:\n  - repeat: {times: 2, while: {shown: {text: A}}, steps: [screenshot]}\n",
-            "c.yaml:3:24: step 1 (repeat): a condition is {visible: SELECTOR}",
+            "c.yaml:3:24: step 1 (repeat): a condition is {visible: SELECTOR}, {not_visible: SELECTOR} or both",
         ),
         (
             "name: x\nsteps:\n  - retry: {max_attempts: 2, steps: [{tap: {colour: red}}]}\n",

@@ -483,10 +483,6 @@ def test_maestro_text_is_matched_as_maestro_does_and_fields_combine():
     ("command", "message"),
     [
         ("- tapOn: {index: 1}", "m.yaml:3:10: tapOn: the selector needs text, id, a state or a relation."),
-        (
-            "- runFlow: {when: {visible: A, notVisible: B}, commands: [back]}",
-            "m.yaml:3:13: runFlow: give one of visible / notVisible",
-        ),
     ],
 )
 def test_selectors_and_conditions_it_cannot_honour_are_refused(command, message):
@@ -514,3 +510,12 @@ def test_onflowcomplete_steps_run_always_and_export_back_to_it():
     assert [s.data for s in flow_parse(exported, filename="m.yaml").steps] == [s.data for s in flow.steps]
     with pytest.raises(ValueError, match="step 1 is marked always"):
         maestro_export(name="", app="com.cognisim.demo", steps=[s.data for s in reversed(flow.steps)])
+
+
+def test_a_condition_with_visible_and_notvisible_needs_both():
+    text = "appId: a.b\n---\n- runFlow: {when: {visible: A, notVisible: B}, commands: [back]}\n"
+    (step,) = flow_parse(text, filename="m.yaml").steps
+    maestro = {"text_match": "maestro"}
+    assert step.data["when"] == {"visible": {"text": "A", **maestro}, "not_visible": {"text": "B", **maestro}}
+    exported = maestro_export(name="", app="a.b", steps=[step.data])
+    assert yaml.safe_load(exported.split("---\n")[1])[0]["runFlow"]["when"] == {"visible": "A", "notVisible": "B"}
