@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from devices.drivers.base import TransportError
+import regex
+
+from devices.drivers.base import PatternTooSlow, TransportError
 
 Bounds = tuple[int, int, int, int]
 Predicate = Callable[["Node"], bool]
@@ -173,26 +175,36 @@ def _selector_fields(selector: Mapping[str, Any]) -> list[tuple[str, str]]:
     return fields
 
 
-MAESTRO_FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE
+MAESTRO_FLAGS = regex.IGNORECASE | regex.DOTALL | regex.MULTILINE
 """Maestro compiles a selector's text with IGNORE_CASE, DOT_MATCHES_ALL and MULTILINE."""
+MATCH_LIMIT_S = 0.25
+"""The longest one match of a selector's regular expression against one text may take: Python's `re` cannot
+be interrupted, so a pattern that backtracks without end would hold the device's worker (and its lease)."""
 
 
-def maestro_pattern(text: str) -> re.Pattern[str]:
+def maestro_pattern(text: str) -> regex.Pattern[str]:
     """The regular expression Maestro makes of a selector's text; one that does not compile is the text itself
-    (escaped), as Maestro's `toRegexSafe` does."""
+    (escaped), as Maestro's `toRegexSafe` does. `regex`, not `re`: the same syntax, with a time limit."""
     try:
-        return re.compile(text, MAESTRO_FLAGS)
-    except (re.error, OverflowError, RecursionError):
-        return re.compile(re.escape(text), MAESTRO_FLAGS)
+        return regex.compile(text, MAESTRO_FLAGS)
+    except (regex.error, OverflowError, RecursionError):
+        return regex.compile(regex.escape(text), MAESTRO_FLAGS)
 
 
-def _maestro_text(node: Node, wanted: str, pattern: re.Pattern[str]) -> bool:
+def _maestro_text(node: Node, wanted: str, pattern: regex.Pattern[str]) -> bool:
     """Maestro's text match: the node's text or content-desc (its accessibility text) equals `wanted` or fully
     matches it as a regular expression, also with line breaks read as spaces."""
     for value in (node.text, node.content_desc):
         for seen in {value, value.replace("\n", " ")}:
-            if seen == wanted or pattern.fullmatch(seen):
-                return True
+            try:
+                if seen == wanted or pattern.fullmatch(seen, timeout=MATCH_LIMIT_S):
+                    return True
+            except TimeoutError:
+                message = (
+                    f'The text pattern "{wanted[:100]}" took over {MATCH_LIMIT_S} s to match "{seen[:100]}": it '
+                    'backtracks without end. Write it without a repetition inside a repetition, like "(a|aa)+".'
+                )
+                raise PatternTooSlow(message, details={"pattern": wanted[:500]}) from None
     return False
 
 

@@ -62,6 +62,13 @@ class PointOffScreen(DeviceError):
     code = "point_off_screen"
 
 
+class PatternTooSlow(DeviceError):
+    """A selector's regular expression (Maestro's text) took too long to match an element's text: it backtracks
+    without end ("(a|aa)+c"), which would hold the device's worker for minutes."""
+
+    code = "pattern_too_slow"
+
+
 class AppNotInstalled(DeviceError):
     code = "app_not_installed"
     retryable = False

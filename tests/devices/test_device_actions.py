@@ -14,6 +14,7 @@ from devices.drivers.base import (
     AppNotInstalled,
     AssertionFailed,
     ElementNotFound,
+    PatternTooSlow,
     PointOffScreen,
     ScreenBusy,
     ScreenNotSettled,
@@ -467,3 +468,18 @@ def test_a_touch_off_the_screen_fails_and_names_the_screen_size(phone):
         run(phone, "swipe", **{"from": {"x": 10, "y": 10}, "to": {"x": 10, "y": height + width}})
     assert run(phone, "tap", x=width - 1, y=height - 1).result == {"point": [width - 1, height - 1]}
     assert run(phone, "tap", x=height - 1, y=10).result == {"point": [height - 1, 10]}  # in landscape
+
+
+def test_a_pattern_that_backtracks_without_end_fails_the_step_at_once(phone):
+    """A Maestro text is a regular expression; one that would backtrack for minutes on a text of the screen
+    (plain `re` cannot be interrupted, and the worker's lease would lapse meanwhile) fails the step with its own
+    code within a fraction of a second, never hanging the device's worker, nor passing a check it did not read."""
+    run(phone, "launch_app", package=DEMO, clear_state=True)
+    run(phone, "type", text="a" * 40, into={"id": "email"})
+    started = time.monotonic()
+    for action in ("assert_visible", "assert_not_visible"):
+        with pytest.raises(PatternTooSlow) as caught:
+            run(phone, action, timeout=30, text="(a|aa)+c", text_match="maestro")
+        assert caught.value.code == "pattern_too_slow" and "(a|aa)+c" in caught.value.message
+    assert time.monotonic() - started < 20  # the step's own 30 s did not run out either
+    assert run(phone, "assert_visible", text="(a|aa)+", text_match="maestro").result["element"]["text"] == "a" * 40
