@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 DATABASE_ID_MAX = 2**63 - 1  # a signed 64-bit integer: the largest id SQLite and PostgreSQL hold
@@ -27,5 +28,8 @@ def database_id_problem(value: Any) -> str | None:
     bodies and socket messages alike."""
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= DATABASE_ID_MAX:
         return None
-    given = "a string" if isinstance(value, str) else "out of range" if isinstance(value, int) else "not one"
+    if isinstance(value, int) and not isinstance(value, bool):
+        given = "and this one is out of range"
+    else:
+        given = "not a string" if isinstance(value, str) else f"not {json.dumps(value)[:40]}"
     return f"Must be an integer from 1 to {DATABASE_ID_MAX} (a JSON number), {given}."

@@ -329,10 +329,15 @@ def test_a_resume_point_past_the_sessions_last_event_is_refused_and_live_events_
 def test_input_ids_are_refused_alike_over_rest_and_the_socket(ready, rest):
     session, sock = ready
     answer = f"/api/sessions/{session['id']}/input/"
+    refused = {"2147483648": "not a string", "²": "not a string", 1.5: "not 1.5", True: "not true"}
     for n, input_id in enumerate(("2147483648", "²", 9223372036854775808, 10**30, 0, -1, 1.5, True)):
         reply = rest.post(answer, {"input_id": input_id, "value": "x"})
         assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "input_id"), input_id
-        assert "integer from 1 to 9223372036854775807" in reply.body["message"]
+        why = refused.get(input_id, "and this one is out of range")
+        assert (
+            reply.body["message"]
+            == f"input_id: Must be an integer from 1 to 9223372036854775807 (a JSON number), {why}."
+        )
         sock.send({"type": "USER_INPUT_RESPONSE", "input_id": input_id, "value": "x", "request_id": n})
         error = sock.wait_for(lambda m: m.get("type") == "ERROR")
         assert (error["code"], error["field"], error["message"]) == ("invalid", "input_id", reply.body["message"])
