@@ -133,7 +133,10 @@ def _run_problem(report: Mapping[str, Any]) -> tuple[str, str] | None:
         return f"cancelled: {report.get('cancel_reason') or 'the run was stopped'}", "cancelled"
     if report.get("status") == "error":
         error = report.get("error") or {}
-        return error.get("message", "The run ended before its steps ran."), error.get("code", "error")
+        done, total = report.get("steps_done"), report.get("steps_total")
+        ran = f" ({done} of {total} done)" if done is not None and total else ""
+        default = f"The run's session ended before all its steps ran{ran}: it was stopped, or its device was lost."
+        return error.get("message", default), error.get("code", "error")
     return None
 
 
@@ -209,6 +212,11 @@ def junit_suite(
         lines = step_lines(step.get("steps") or []) + (
             [f"screenshot: {step['screenshot']}"] if step.get("screenshot") else []
         )
+        if step["status"] == "failed" and not failed:  # an optional step: it fails nothing, but says so
+            error = step.get("error") or {}
+            lines.insert(
+                0, f"FAILED (optional: fails nothing) {error.get('code', 'failed')}: {error.get('message', '')}"
+            )
         _out(case, lines, attachment if failed else None)
     _counts(suite)
     return suite

@@ -169,6 +169,8 @@ def test_an_optional_step_that_failed_fails_nothing():
     data = report([step(0, "failed", error=FAILURE, optional=True), step(1, "passed")], status="passed")
     suite = valid(run_junit(data, per_step=True))
     assert suite.get("failures") == "0"
+    said = suite.find("testcase/system-out").text  # per step too, the failure is said, not counted
+    assert said.startswith(f"FAILED (optional: fails nothing) assertion_failed: {FAILURE['message']}")
     flow = valid(run_junit(data))
     assert flow.find("testcase/failure") is None and "(optional)" in flow.find("testcase/system-out").text
 
@@ -178,6 +180,11 @@ def test_an_optional_step_that_failed_fails_nothing():
     [
         ("error", {"error": {"code": "device_unreachable", "message": "Device setup failed."}}, "Device setup failed."),
         ("cancelled", {"cancel_reason": "SIGTERM: the CI job was cancelled"}, "cancelled: SIGTERM: the CI job"),
+        (
+            "error",
+            {"steps_done": 2, "steps_total": 5},
+            "The run's session ended before all its steps ran (2 of 5 done): it was stopped, or its device was lost.",
+        ),
     ],
 )
 def test_runs_without_a_verdict_on_their_steps_are_errors(status, extra, message):
