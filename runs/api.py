@@ -17,6 +17,7 @@ from sessions import selectors as session_selectors
 
 from . import capture, selectors, services
 from .capture import Bundle, ReplayRequest
+from .flows import VAR_RE
 from .junit import run_junit
 
 
@@ -56,6 +57,21 @@ class MetaField(serializers.DictField):
         return value
 
 
+class VariablesField(serializers.DictField):
+    """`env` and `secrets`: values of the variables a flow names as `${NAME}`; a key no `${…}` can name (a space
+    in it, a leading digit) is refused, not kept unused."""
+
+    child = serializers.CharField(allow_blank=True, max_length=4096)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        value: dict[str, str] = super().to_internal_value(data)
+        if bad := next((k for k in value if not VAR_RE.fullmatch(f"${{{k}}}")), None):
+            raise serializers.ValidationError(
+                f"'{bad[:100]}' is not a variable name: letters, digits and _, not starting with a digit."
+            )
+        return value
+
+
 class RunCreateSerializer(StrictSerializer):
     flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)  # empty: invalid_flow
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
@@ -66,9 +82,8 @@ class RunCreateSerializer(StrictSerializer):
     )
     device = serializers.CharField(required=False, allow_null=True, min_length=1, max_length=128, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)
-    secrets = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=4096),
+    env = VariablesField(required=False)
+    secrets = VariablesField(
         required=False,
         help_text="Values of secret variables: they stay ${NAME} in the steps and are never stored or shown.",
     )
@@ -207,7 +222,7 @@ class SavedFlowCreateSerializer(StrictSerializer):
     flow = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)  # empty: invalid_flow
     filename = serializers.CharField(required=False, max_length=255, default="flow.yaml")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    env = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4096), required=False)
+    env = VariablesField(required=False)
     device = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=128)
     cron = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
     enabled = serializers.BooleanField(required=False, default=True)

@@ -10,6 +10,7 @@ from tests.runs.test_cli_runs import LOGIN
 from tests.runs.test_saved_flows import call
 
 pytestmark = pytest.mark.django_db(transaction=True)
+NAMES = "letters, digits and _, not starting with a digit."
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
         ("/api/runs/", {"files": {"a.yaml": 1}}, "files.a.yaml", "Must be a string."),
         ("/api/runs/", {"env": 5}, "env", "Must be an object."),
         ("/api/flows/", {"env": {"A": 5}}, "env.A", "Must be a string."),
+        ("/api/runs/", {"env": {"bad key": "x"}}, "env", f"'bad key' is not a variable name: {NAMES}"),
+        (
+            "/api/runs/",
+            {"secrets": {"1PIN": "x"}, "dry_run": True},
+            "secrets",
+            f"'1PIN' is not a variable name: {NAMES}",
+        ),
+        ("/api/flows/", {"env": {"A-B": "x"}}, "env", f"'A-B' is not a variable name: {NAMES}"),
     ],
 )
 def test_a_map_entry_of_the_wrong_type_is_named_by_its_key(client, alice, path, body, field, message):
