@@ -373,16 +373,34 @@ def turn_input_answered(*, session: TestSession, step: Step) -> None:
 def turns_recover() -> int:
     """Turns whose chain was lost (a control or agents worker died mid-turn, Redis restarted): a RUNNING turn
     whose session mutex has lapsed is driven again from its answer (`respond` plans again if it must)."""
-    recovered = 0
-    for turn in Turn.objects.filter(status=Turn.Status.RUNNING).select_related("session", "session__device"):
-        if lock_current(name=f"mutex:session:{turn.session_id}") is not None:
-            continue
-        if _mutex(turn) is None:
-            continue
-        token = uuid.uuid4().hex
-        Turn.objects.filter(pk=turn.pk).update(chain_token=token)
-        queue = turn.session.device.queue if turn.session.device else None
-        rest = turn_rest(turn_id=turn.pk, chain_token=token, session_id=turn.session_id, device_queue=queue)
-        chain(*(rest if not turn.step_ids else rest[1:])).apply_async()
-        recovered += 1
-    return recovered
+    running = Turn.objects.filter(status=Turn.Status.RUNNING).select_related("session", "session__device")
+    return sum(_redrive(turn) for turn in running if lock_current(name=f"mutex:session:{turn.session_id}") is None)
+
+
+def turns_redrive(*, session_id: Any) -> int:
+    """The session's device worker was replaced (`lane_recovered`): a RUNNING turn with steps still to finish
+    was in its drain, whose chain (with the answer) may have died with the worker, so it is driven again at
+    once rather than when its mutex lapses (minutes). A chain that still lives finds itself stale (its token)
+    and stops; the new one answers. A turn that is planning has no steps to finish: it is left alone (a second
+    plan would append its steps twice)."""
+    running = Turn.objects.filter(session_id=session_id, status=Turn.Status.RUNNING)
+    in_drain = [
+        turn
+        for turn in running.select_related("session", "session__device")
+        if Step.objects.filter(pk__in=turn.step_ids).exclude(status__in=Step.TERMINAL).exists()
+    ]
+    return sum(_redrive(turn) for turn in in_drain)
+
+
+def _redrive(turn: Turn) -> bool:
+    """Drive the turn with a chain of its own from where it is: its plan, or (steps appended) the drain and
+    its answer. False when another turn holds the session's mutex."""
+    if _mutex(turn) is None:
+        return False
+    token = uuid.uuid4().hex
+    Turn.objects.filter(pk=turn.pk).update(chain_token=token)
+    queue = turn.session.device.queue if turn.session.device else None
+    rest = turn_rest(turn_id=turn.pk, chain_token=token, session_id=turn.session_id, device_queue=queue)
+    chain(*(rest if not turn.step_ids else rest[1:])).apply_async()
+    _log(turn, "turn_redriven")
+    return True

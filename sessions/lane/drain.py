@@ -43,6 +43,7 @@ from ..services.base import (
     steps_cancel,
     steps_cancel_pending,
 )
+from ..signals import lane_recovered
 from .run import Lane, backoff_delay_ms, screen_read_finish, screen_read_hurry, step_claim, step_run
 
 logger = logging.getLogger(__name__)
@@ -377,6 +378,7 @@ def lane_recover(*, serial: str) -> int:
         status = TestSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
         lane_unlisten(session_id=session_id)  # its predecessor's drain, dead, may have left it listening
         (lane_open if status == Status.PENDING else lane_ring)(session_id=session_id, queue=device.queue)
+        lane_recovered.send(sender=TestSession, session_id=session_id)
     logger.info("device %s: this worker owns its lane (lease %s); %d step(s) back", serial, lease.token, recovered)
     return recovered
 

@@ -218,3 +218,22 @@ def test_a_chat_sent_while_a_question_waits_is_told_so_and_runs_after_the_answer
     assert replies[1]["turn_id"] == ack["turn_id"] and replies[1]["status"] == "COMPLETED", replies
     turns = Rest(stack.base_url, alice).get(f"/api/sessions/{session['id']}/turns/").body
     assert "waits_for_input" not in turns[0]
+
+
+@pytest.mark.timeout(300)
+def test_a_turn_whose_device_worker_is_killed_mid_step_is_answered_and_the_next_one_runs(stack, devices, alice):
+    """The turn's drain dies with its worker, and with it the rest of the turn's chain (its answer): the new
+    worker's recovery drives the turn again (before, nothing did until the session's 10-minute mutex lapsed, and
+    every later message of the session waited behind it)."""
+    serial = devices[0].serial
+    session, sock = open_chat(stack, alice, serial, app="com.cognisim.demo")
+    set_sim_faults(serial, settings.SIM_DEVICE_DIR, delay_ms=1500)  # every device action takes 1.5 s
+    chat(sock, "type demo@example.com into the email field")
+    typing = sock.wait_for(lambda m: m.get("status") == "STARTED" and m.get("type") == "STEP_STATUS", timeout=60)
+    stack.kill(serial)  # mid-step: the worker dies with the turn's drain
+    set_sim_faults(serial, settings.SIM_DEVICE_DIR)
+    reply = agent_reply(sock, timeout=150)  # a worker starting on a busy machine is slow; 10 minutes before
+    assert reply["status"] == "COMPLETED", reply
+    assert Step.objects.get(pk=typing["step_id"]).status == "COMPLETED"
+    chat(sock, "tap Sign in")  # the session's chat goes on
+    assert agent_replies(sock, 2, timeout=60)[1]["status"] == "COMPLETED"
