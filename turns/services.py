@@ -364,6 +364,10 @@ def turn_input_answered(*, session: TestSession, step: Step) -> None:
     if not turn.remaining:
         _end(turn, session, Turn.Status.COMPLETED, "Thanks, carrying on.")
         return
+    if turn.rounds >= MAX_ROUNDS:  # answers that never settle the question: not asked for ever
+        reply = f"I still cannot tell what you mean after {turn.rounds} questions; say it again with the exact label."
+        _end(turn, session, Turn.Status.FAILED, reply)
+        return
     Turn.objects.filter(pk=turn.pk).update(
         status=Turn.Status.RUNNING, waiting_step_id=None, remaining=answered(turn.remaining, value)
     )

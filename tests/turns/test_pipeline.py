@@ -12,6 +12,7 @@ from devices.drivers.sim import set_sim_faults
 from sessions.models import SessionEvent, Step, TestSession
 from tests.live import Rest, Socket, step_done, wait_ready
 from turns.models import Turn
+from turns.services import MAX_ROUNDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -105,6 +106,21 @@ def test_an_ambiguous_instruction_asks_and_the_answer_resolves_it(stack, devices
     typed = Step.objects.filter(session_id=session["id"], action="type").get()
     assert typed.params == {"text": "hello", "into": typed.params["into"]} and "email" in str(typed.params["into"])
     assert typed.status == "COMPLETED"
+
+
+def test_answers_that_never_settle_a_question_end_the_turn_after_its_rounds(stack, devices, alice):
+    """Answering "which field?" with a word that is none of them: the question may come again, but not for ever
+    (QA saw 300 questions in one turn); the turn ends FAILED after the pipeline's rounds."""
+    session, sock = open_chat(stack, alice, devices[1].serial, app="com.cognisim.demo")
+    turn_id = chat(sock, "tap the field")
+    for _ in range(MAX_ROUNDS + 1):
+        asked = sock.wait_for(lambda m: m.get("type") in ("USER_INPUT_REQUIRED", "AGENT_MESSAGE"), timeout=30)
+        if asked["type"] == "AGENT_MESSAGE":
+            break
+        sock.send({"type": "USER_INPUT_RESPONSE", "input_id": asked["input_id"], "value": "banana"})
+    reply = agent_reply(sock)
+    assert reply["turn_id"] == turn_id and reply["status"] == "FAILED", reply
+    assert Step.objects.filter(session_id=session["id"], action="ask_user").count() <= MAX_ROUNDS
 
 
 def test_chat_over_rest_and_a_plan_that_cannot_be_made_is_answered_not_crashed(stack, devices, alice):
