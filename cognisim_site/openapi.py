@@ -51,7 +51,8 @@ OWN_ERRORS: dict[str, dict[int, str]] = {
         429: "`session_limit` (active sessions) or `waiting_limit` (sessions waiting for a device).",
     },
     "sessions_steps_create": {
-        409: "`session_closed`, or `device_busy` (an idle session whose device is taken).",
+        409: "`session_closed`, `device_busy` (an idle session whose device is taken), or `session_runs_a_flow` "
+        "(a CI run's session takes no other step).",
     },
     "sessions_events_retrieve": {
         409: "`past_last_seq`: `after` is past the session's last event; `last_seq` says where it is."
@@ -59,7 +60,9 @@ OWN_ERRORS: dict[str, dict[int, str]] = {
     "sessions_input_create": {
         409: "`input_not_expected`: the session is not waiting for that input; `session_closed`: it has ended."
     },
-    "sessions_turns_create": {409: "`session_closed`, or a turn already in progress."},
+    "sessions_turns_create": {
+        409: "`session_closed`, a turn already in progress, or `session_runs_a_flow` (a CI run's session)."
+    },
     "runs_create": {
         400: "`invalid_flow`, with `errors` (file, line, column, message).",
         404: "`not_found`: no such device.",

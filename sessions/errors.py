@@ -37,6 +37,18 @@ class SessionClosed(ServiceError):
     status = 409
 
 
+class SessionRunsAFlow(ServiceError):
+    """A step or chat message sent to the session of a CI run (or a replay): the run's verdict is its flow's, so
+    nothing else may run there."""
+
+    code = "session_runs_a_flow"
+    status = 409
+    MESSAGE = (
+        "This session runs a CI run's flow: it takes no other steps or chat, so the run's verdict is its flow's. "
+        "Watch it, stop the run, or open a session of your own."
+    )
+
+
 class InputNotExpected(ServiceError):
     code = "input_not_expected"
     status = 409

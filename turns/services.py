@@ -37,7 +37,7 @@ from core.errors import ServiceError
 from core.locks import Lock, lock_acquire, lock_current, lock_release_holder
 from core.queues import service_queue
 from core.steps import StepInvalid
-from sessions.errors import InputInvalid, SessionClosed
+from sessions.errors import InputInvalid, SessionClosed, SessionRunsAFlow
 from sessions.events import event_append
 from sessions.models import Screen, SessionEvent, Step, TestSession
 from sessions.services import locked_session, step_submit
@@ -135,6 +135,8 @@ def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> 
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to chat.")
+        if session.end_when_drained:
+            raise SessionRunsAFlow(SessionRunsAFlow.MESSAGE)
         waiting = _question_waiting(session)
         message = {"text": text.strip(), "at": time.time()}
         turn = Turn.objects.filter(session=session, status=Turn.Status.ACCUMULATING).order_by("-id").first()

@@ -26,6 +26,7 @@ from ..errors import (
     InputInvalid,
     InputNotExpected,
     SessionClosed,
+    SessionRunsAFlow,
 )
 from ..events import (
     event_append,
@@ -168,7 +169,7 @@ def _append_fast(
     """The usual case: reserve the step's index and its event's number on a session of the owner's that takes
     steps now (`session_update`), insert the step, its decision and its event, ring after commit — one
     statement on PostgreSQL, one per row on SQLite. None when the session is not such a one (missing,
-    someone else's, ended, idle): the full path then says why, or wakes it."""
+    someone else's, ended, idle, a run's): the full path then says why, or wakes it."""
     try:
         key = uuid.UUID(str(session_id))
     except ValueError:  # not a session id at all: the full path answers 404
@@ -184,7 +185,7 @@ def _append_fast(
             add={"last_seq": 1, "next_index": 1},
             fields={"last_activity_at": now},
             returning=("last_seq", "next_index", "status", "device"),
-            where={"owner": owner.pk, "status": TAKES_STEPS},
+            where={"owner": owner.pk, "status": TAKES_STEPS, "end_when_drained": False},
         )
         if reserved is not None:
             step.index = reserved[1] - 1
@@ -212,7 +213,7 @@ def _append_one_statement(step: Step, event: SessionEvent, owner: AbstractBaseUs
     quote, key = connection.ops.quote_name, step.session_id
     reserve, reserve_params = update_sql(
         TestSession,
-        where={"id": key, "owner": owner.pk, "status": TAKES_STEPS},
+        where={"id": key, "owner": owner.pk, "status": TAKES_STEPS, "end_when_drained": False},
         fields={"last_activity_at": now},
         add={"last_seq": 1, "next_index": 1},
         returning=("last_seq", "next_index", "status", "device"),
@@ -267,6 +268,8 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any, ring: bo
         session = locked_session(session_id, owner=owner)
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to run more steps.")
+        if session.end_when_drained:  # a run's session: its steps came with it (`steps_append`)
+            raise SessionRunsAFlow(SessionRunsAFlow.MESSAGE)
         if session.status == Status.IDLE:
             session_wake(session)  # its chain(setup, drain) runs this step too
         step = _new_step(session, spec, scheduled_at=scheduled_at, deferred=deferred, batch=batch)

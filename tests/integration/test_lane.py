@@ -83,6 +83,27 @@ def test_a_stopped_run_ends_with_its_reason_and_frees_the_device(stack, devices,
     assert devices[0].status == "available"
 
 
+def test_a_runs_session_takes_no_step_or_chat_from_outside_and_its_verdict_stays_its_flows(stack, devices, alice):
+    """Someone watching a CI run sends a step or a chat message to its session (REST or the socket): refused with
+    a code, so the run's verdict and counts stay its flow's (QA: an extra step made a passing run `error`)."""
+    rest = Rest(stack.base_url, alice)
+    slow = "name: Slow\nsteps:\n  - sleep: {ms: 2500}\n  - press_key: {key: home}\n"
+    run = rest.post("/api/runs/", {"flow": slow, "device": devices[0].serial}).body
+    sock = Socket(stack.ws_url(run["session_id"], "last_seq=0"), token=alice)
+    sock.wait_for(lambda m: m.get("type") == "STEP_STATUS" and m["status"] == "STARTED", timeout=60)
+    base = f"/api/sessions/{run['session_id']}"
+    for path, body in ((f"{base}/steps/", {"action": "screenshot"}), (f"{base}/turns/", {"text": "take a screenshot"})):
+        reply = rest.post(path, body)
+        assert (reply.status, reply.body["code"]) == (409, "session_runs_a_flow"), reply.body
+    for request in ({"type": "EXECUTE_SINGLE", "step": {"action": "screenshot"}}, {"type": "CHAT", "text": "hi"}):
+        sock.send({**request, "request_id": request["type"]})
+        error = sock.wait_for(lambda m: m.get("type") in ("ERROR", "ACK"))
+        assert (error["type"], error["code"], error["request_id"]) == ("ERROR", "session_runs_a_flow", request["type"])
+    report = run_until_done(rest, run["id"])
+    assert (report["status"], report["steps_total"], report["steps_done"]) == ("passed", 2, 2), report
+    assert Step.objects.filter(session_id=run["session_id"]).count() == 2
+
+
 def test_a_run_stopped_mid_step_shows_none_of_its_steps_running(stack, devices, alice):
     """The stop's answer and every read after it show the run over and none of its steps running or queued:
     the step the stop caught on the device is skipped, as the cancelled steps after it are."""
