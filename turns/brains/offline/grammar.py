@@ -184,8 +184,15 @@ _UNSUPPORTED = {
     r"(?:call|dial|ring|facetime|phone)\s+(?!field).+|send\s+(?:a|an|the|my)?\s*(?:sms|text|message|email|e-mail|mail)"
     r".*|send\s+.+\s+(?:a|an)\s+(?:sms|text|message|email)": "call or message people",
     r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
-    r"(?:record|film)\s+.*|(?:take|make|capture)\s+(?:a\s+)?(?:video|recording|screen\s*recording).*": "record video",
+    r"(?:record|film)\s+.*|(?:take|make|capture|start|begin)\s+(?:a\s+|the\s+)?(?:video|recording|screen\s*recording)"
+    r"(?:\s+.*)?": "record video",
+    r"(?:make|place|start|do|give)\s+(?:a\s+|an\s+)?(?:phone\s+|video\s+|voice\s+)?call(?:\s+.*)?": (
+        "call or message people"
+    ),
     r"shake.*": "shake the phone",
+    r"translate\s+.+": "translate text",
+    r"(?:clear|wipe|empty|flush|free\s+up)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:(?:phone|device|system|android)(?:'s)?\s+)?"
+    r"(?:cache|caches|memory|ram|storage)": "clear the phone's cache or memory",
     r"(?:take|snap|shoot)\s+(?:a\s+|some\s+|an?\s+)?(?:photo|photograph|selfie|pic)s?(?:\s+.*)?": "take photos",
     r".+\s+(?:out\s+loud|aloud)(?:\s+.*)?|(?:speak|dictate)\s+.+": "speak or read things aloud",
     r"(?:(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?)?(?:there\s+(?:are|is|should\s+be)\s+)?"
@@ -308,7 +315,7 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
     r"(?:password|credentials|email|details|account)",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:a\s+|an\s+|some\s+|the\s+)?(?:wrong|bad|invalid|incorrect|fake|random)"
     r"\s+(?:\w+\s+)?(?:password|credentials|email|details|account)",
-    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?:\w+\s+)?"
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?!(?:empty|blank)\b)(?:\w+\s+)?"
     r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address|ones|info)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",
     r"(?:try|retry)(?:\s+(?:it|that))?(?:\s+(?:again|once\s+more))?",
@@ -341,7 +348,7 @@ def _credentials(m: re.Match[str]) -> Intent | None:
 @rule(
     rf"(?:finish\s+|complete\s+)?{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:the\s+|my\s+)?(?:password|pw|passcode)\s+"
     r"(?:of\s+|is\s+|=\s*|:\s*)?(?P<pw>\S+)",
-    rf"(?:finish|complete)\s+{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?P<pw>(?!\S+@)\S+)",
+    rf"(?:finish|complete)\s+(?:the\s+)?{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?P<pw>(?!\S+@)\S+)",
 )
 def _login_password(m: re.Match[str]) -> Intent:
     """ "sign in with password x" once the email is there: the password, then Sign in."""
@@ -350,8 +357,10 @@ def _login_password(m: re.Match[str]) -> Intent:
 
 @rule(
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:an?\s+|the\s+)?(?:empty|blank|nothing\s+in\s+the)\s+"
-    r"(?:form|fields|credentials|details)",
+    r"(?:form|fields|credentials|details|password|passcode|email|e-mail)(?:\s+field)?",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+without\s+(?:any\s+)?(?:credentials|details|an?\s+\w+|typing|filling|entering).*",
+    rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|having)\s+(?:nothing|no\s+(?:credentials|details|input|text|data))"
+    r"(?:\s+(?:filled\s+in|filled\s+out|typed(?:\s+in)?|entered|in\s+(?:the\s+)?(?:form|fields)))?",
 )
 def _login_empty(m: re.Match[str]) -> Intent:
     return Intent("tap", target="sign in")
@@ -546,6 +555,8 @@ def _set_unknown(m: re.Match[str]) -> Intent:
     r"(?:dialog|popup|pop-up|prompt|alert|modal)(?:\s+box)?",
     # "dismiss the error": what closes it (a text that nothing closes is not on the screen to tap)
     r"(?P<verb2>dismiss|close)\s+(?:the\s+|this\s+|that\s+)?(?:error|warning)(?:\s+(?:message|banner|toast|snackbar|text))?",
+    # "accept the update": the OK of the dialog that says it
+    r"(?P<verb>accept|approve)\s+(?:the\s+|this\s+|that\s+)?(?P<which>(?!(?:it|this|that|them)$)[\w-]+(?:\s+[\w-]+)?)",
 )
 def _dialog(m: re.Match[str]) -> Intent:
     """ "confirm the dialog": its OK button; "dismiss the popup": its Cancel (a question when there are two);
@@ -1072,9 +1083,10 @@ def _type_unknown(m: re.Match[str]) -> Intent:
     r"(?P<verb>fill(?:\s+(?:in|out))?|populate|complete)\s+(?P<field>.+?)(?:\s+(?:in|out))?\s+with\s+(?P<text>.+)",
     r"(?P<verb>set|change|update|fix|correct)\s+(?P<field>.+?)\s+to\s+(?P<text>.+)",
     r"(?P<verb>replace)\s+(?P<field>.+?)\s+with\s+(?P<text>.+)",
-    r"(?P<append>append|add)\s+(?P<text>.+?)\s+(?:to|at\s+the\s+end\s+of)\s+(?P<field>.+?)",
+    r"(?P<append>append|add)\s+(?P<text>.+?)\s+(?:(?:to|at)\s+the\s+end\s+of|to)\s+(?P<field>.+?)",
     r"(?:type|key|punch)\s+in\s+(?P<text>\S+)",
-    r"(?:in|into|inside)\s+(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s*,?\s+"
+    r"(?:in|into|inside)\s+(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box)|(?:the\s+|my\s+)?"
+    rf"(?:{_FIELD_WORDS}))\s*,?\s+"
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?P<text>.+)",
     r"(?:type|enter|input|write|put|key\s+in|fill\s+in)\s+(?:in|into|inside)\s+"
     r"(?P<field>(?:the\s+)?\S+(?:\s+\S+)?\s+(?:field|box|input|text\s+box))\s+(?P<text>.+)",
@@ -1144,7 +1156,10 @@ def _scroll_synonym(m: re.Match[str]) -> Intent:
     return Intent("scroll", direction=m["dir"].lower())
 
 
-@rule(r"(?:go|navigate|move)\s+up(?:\s+(?:a|one)\s+(?:level|step|screen))?")
+@rule(
+    r"(?:go|navigate|move)\s+up(?:\s+(?:a|one)\s+(?:level|step|screen))?",
+    r"(?:go|navigate|move)\s+(?:a|one)\s+(?:level|step|screen)\s+up",
+)
 def _go_up(m: re.Match[str]) -> Intent:
     return Intent("tap", target="up", terse=True)
 

@@ -380,7 +380,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "perform a login", "do a screenshot", "give item 4 a long press": the verb in a noun ("make login" too)
     (
         re.compile(
-            r"\b(?:perform|do|execute|carry\s+out|make)\s+(?:(?:a|an|one|the)\s+)?(?P<n>log[\s-]?in|sign[\s-]?in|scroll|swipe|tap|click|"
+            r"\b(?:perform|do|execute|carry\s+out|make|attempt|try)\s+(?:(?:a|an|one|the)\s+)?(?P<n>log[\s-]?in|sign[\s-]?in|scroll|swipe|tap|click|"
             r"long[\s-]?press|long[\s-]?tap|double[\s-]?tap|screenshot|screen\s*shot)\b(?:\s+(?:on|of)\b)?",
             re.I,
         ),
@@ -548,6 +548,116 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         r"\1 \2 off",
     ),
+    # "go in to About phone": into
+    (re.compile(r"\b(go|get|head|navigate|step|come)\s+in\s+to\b", re.I), r"\1 into"),
+    # "go to back", "return to back": back
+    (
+        re.compile(r"\b(?:go|come|navigate|return)\s+to\s+back\b(?!\s+(?:of|side|button|arrow|icon|key)\b)", re.I),
+        "go back",
+    ),
+    # "wipe the email field clean", "clear the password out": the field cleared
+    (
+        re.compile(
+            r"\b(?P<v>clear|wipe|empty|erase)\s+(?P<o>(?:the\s+|my\s+)?[\w-]+(?:\s+(?:field|box|input))?)\s+(?:clean|out)\b",
+            re.I,
+        ),
+        r"\g<v> \g<o>",
+    ),
+    # "check the login form is back": shown again
+    (
+        re.compile(
+            r"\b(?P<s>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?\s+(?:screen|page|form|view))\s+(?:is|comes?)\s+back\b"
+            r"(?:\s+(?:again|on\s+(?:the\s+)?screen))?",
+            re.I,
+        ),
+        r"\g<s> is shown",
+    ),
+    # "make the wifi closed" (non-native): the switch's state
+    (
+        re.compile(r"\bmake\s+(?P<x>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)\s+(?P<s>closed|shut|opened)\b", re.I),
+        lambda m: f"turn {'on' if m['s'].lower() == 'opened' else 'off'} {m['x']}",
+    ),
+    # "switch the theme to dark", "change to dark mode": the Dark theme switch
+    (
+        re.compile(
+            r"\b(?:(?:switch|change|set|put|turn)\s+(?:the\s+)?(?:theme|appearance|display\s+mode|colou?r\s+(?:scheme|mode))\s+"
+            r"(?:back\s+)?to|(?:change|go|move)\s+(?:over\s+|back\s+)?to)\s+(?:the\s+)?(?P<m>dark|light)"
+            r"(?:\s+(?:mode|theme|one))?\b",
+            re.I,
+        ),
+        lambda m: f"turn {'on' if m['m'].lower() == 'dark' else 'off'} dark theme",
+    ),
+    # "fill email field: a@b.c": the value after the colon, typed into the field
+    (
+        re.compile(
+            r"\b(?:fill(?:\s+in|\s+out)?|type\s+in(?:to)?|enter|set|input)\s+(?:the\s+)?"
+            r"(?P<f>email|e-mail|username|user\s*name|password|passcode)(?:\s+(?:field|box|input))?\s*:\s*(?P<x>[^\s,;]+)",
+            re.I,
+        ),
+        r"type \g<x> into the \g<f> field",
+    ),
+    # "clear the login demo's data and open it": open it with a clean state
+    (
+        re.compile(
+            r"\b(?:clear|wipe|reset|delete|erase)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?(?P<a>login\s+demo|demo\s+app|settings)(?:\s+app)?"
+            r"(?:'s|s)?\s+(?:app\s+)?(?:data|storage|state)\b",
+            re.I,
+        ),
+        r"open \g<a> with a clean state",
+    ),
+    # "ensure bluetooth gets turned on": is on
+    (
+        re.compile(
+            r"\b(?:gets|get|becomes|become)\s+(?:turned\s+|switched\s+)?(?=(?:on|off|enabled|disabled)\b)", re.I
+        ),
+        "is ",
+    ),
+    # "back out to the main settings", "get me into settings": go (back) there
+    (re.compile(r"\bback\s+out(?:\s+of\s+(?:here|it|this(?:\s+(?:screen|page))?)\b|\b(?!\s+of\b))", re.I), "go back"),
+    (re.compile(r"\b(?:go\s+back|return)\s+to\s+the\s+main\s+(?=settings\b)", re.I), "go back to "),
+    (re.compile(r"\b(?:get|take|bring)\s+(?:me|us)\s+(?:in)?to\b", re.I), "go to"),
+    # "there should not be a Sign in button anymore": no longer there
+    (
+        re.compile(
+            r"\b(?P<a>there(?:'s|\s+(?:should|must|will|is|are))(?:\s+not|n't)?(?:\s+be)?\s+[^,.;!?]+?)\s+(?:any\s*more|any\s+longer)"
+            r"(?=\s*$|\s*[,.;!?])",
+            re.I,
+        ),
+        r"\g<a>",
+    ),
+    # "tap the little back arrow": the arrow
+    (
+        re.compile(
+            r"\b(?:little|small|tiny|big|large)\s+(?=(?:back\s+|up\s+|left\s+)?(?:arrow|button|icon|switch|toggle|link|chevron)\b)",
+            re.I,
+        ),
+        "",
+    ),
+    # "the very first item": the first
+    (re.compile(r"\bthe\s+very\s+(?=(?:first|last|top|bottom|topmost|bottommost)\b)", re.I), "the "),
+    # "for the password use x": x typed into it
+    (
+        re.compile(
+            r"\bfor\s+(?:the\s+|my\s+)?(?P<f>email|e-mail|username|user\s*name|password|passcode)(?:\s+(?:field|box|input))?"
+            r"\s*,?\s+(?:use|type|enter|put|write)\s+(?P<x>[^\s,;]+)",
+            re.I,
+        ),
+        r"type \g<x> into the \g<f> field",
+    ),
+    # "password x and go": and submit
+    (
+        re.compile(r"\b(?P<a>(?:password|pw|pass)\s+[^\s,;]+)\s*(?:,\s*|\s+and\s+|\s+then\s+)go\s*[.!]*$", re.I),
+        r"\g<a> and submit",
+    ),
+    # "OK on the first dialog": the first OK
+    (
+        re.compile(
+            r"\b(?:the\s+)?(?P<b>ok|cancel)\s+(?:button\s+)?(?:on|in|of)\s+the\s+(?P<n>first|second|top|upper|bottom|lower|last)\s+"
+            r"(?:dialog|popup|pop-up|box|one|alert|prompt)\b",
+            re.I,
+        ),
+        lambda m: f"the {m['n']} {m['b']}",
+    ),
     # "press Sign in once the form is filled in with a@b.c / x": fill it in first
     (
         re.compile(
@@ -574,7 +684,8 @@ _WORD_SPLIT = re.compile(
     r"and\s+finally|and\s+next|and\s+now|once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|"
     r"(?:and\s+)?(?:once|when|after)\s+(?:that|this|it)(?:'s|\s+is|\s+has\s+been)\s+(?:done|finished|complete)|"
     r"(?:and\s+)?(?:once|when)\s+(?:you(?:'re|\s+are|'ve|\s+have)|that'?s)\s+(?:done|finished)(?:\s+with\s+(?:that|it))?|"
-    r"after\s+which|and\s+once\s+done|plus|as\s+well\s+as|along\s+with|together\s+with|but|while)\s+",
+    r"after\s+which|and\s+once\s+done|plus|as\s+well\s+as|along\s+with|together\s+with|but|while|"
+    r"after(?=\s+(?:click|tap|press|hit|push|touch|open|go|turn|switch|check|verify|scroll|select)\s))\s+",
     re.I,
 )
 _LEADING = re.compile(
@@ -618,7 +729,8 @@ _LEADING = re.compile(
     r"(?:(?:i\s+would|i'?d|we\s+would|we'?d)\s+be\s+(?:very\s+|really\s+|so\s+|most\s+)?)?grateful\s+if\s+you\s+(?:could|would|can)|"
     r"if\s+you\s+(?:could|would|can)(?:\s+please)?(?=\s+\w)|help(?:\s+(?:me|us))?\s+by|"
     r"(?:would\s+you\s+)?be\s+(?:kind|good|nice)\s+enough\s+(?:to|and)|do\s+me\s+the\s+(?:kindness|honou?r|favou?r)\s+of|"
-    r"(?:i'?d|i\s+would|we'?d)\s+(?:love|like)\s+(?:it\s+)?for\s+you\s+to|(?:then\s+)?(?:to|into|onto)(?=\s+\w))"
+    r"(?:i'?d|i\s+would|we'?d)\s+(?:love|like)\s+(?:it\s+)?for\s+you\s+to|(?:then\s+)?(?:to|(?:into|onto)"
+    r"(?![^,;]*\s(?:type|enter|input|write|put|key\s+in|fill\s+in)\s))(?=\s+\w))"
     r"\b,?\s*)+",
     re.I,
 )
@@ -630,7 +742,7 @@ _TRAILING = re.compile(
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
     r"cheers|ta|thx|ty|mate|buddy|together|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
     r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|for\s+(?:this|the|my|our)\s+(?:test(?:\s+run|\s+case)?|run|check)|"
-    r"for\s+testing(?:\s+purposes)?|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
+    r"for\s+testing(?:\s+purposes)?|from\s+the\s+(?:list|menu|settings\s+list)|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
     r"helpful|much\s+appreciated)|(?:that'?s|that\s+is)\s+all))+$",
     re.I,
 )
@@ -857,6 +969,7 @@ _BARE_STATE = re.compile(
     re.I,
 )
 _AND = re.compile(r"\sand\s", re.I)
+_IS_OR_NOT = re.compile(r"\s(?:is|are)(?:n't|\s+not)?\s", re.I)
 _EITHER = re.compile(r"\b(?:on|enabled|shown|visible|there)\s+or\s+(?:off|disabled|not)\b", re.I)
 _SEEN = re.compile(r"\s(?:visible|shown|showing|displayed|present|gone|hidden|there)$", re.I)
 _CHECK_VERBS = frozenset(_split("check verify confirm ensure make assert expect see look find wait show"))
@@ -883,7 +996,7 @@ def _state_said(part: str) -> bool:
 
 
 def _check_of(part: str) -> str:
-    if not _IS.search(f" {part} ") and (bare := _BARE_STATE.fullmatch(part)):
+    if not _IS_OR_NOT.search(f" {part} ") and (bare := _BARE_STATE.fullmatch(part)):
         verb = "are" if _AND.search(bare["x"]) else "is"
         part = f"{bare['x']} {verb} {bare['s']}"  # "wifi on?": is it
     return f"check {part}"
@@ -906,6 +1019,7 @@ def _asked(m: re.Match[str]) -> str:
     return ", ".join(_asked_part(part) for part in m["s"].split(", ")) + "?"
 
 
+_CREDENTIALS_ASIDE = re.compile(rf"\s*\(\s*(?P<e>{_EMAIL})\s*(?:,|/|\band\b)\s*(?P<p>[^\s,;()]+)\s*\)", re.I)
 _BARE_W = re.compile(r"(?<!\S)w\s+(?=\S+@|(?:password|pw|pwd|pass|the|my)\b)", re.I)
 
 
@@ -926,6 +1040,8 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
     text = _SNAKE.sub(lambda m: m[0].replace("_", " "), text)  # "assert_visible Model"
     text = _CAMEL.sub(lambda m: " ".join(re.findall(r"[A-Z]?[a-z]+", m[0])).lower(), text)  # "assertVisible"
+    text = _CREDENTIALS_ASIDE.sub(r" with \g<e> and \g<p>", text)  # "fill the form (a@b.c, x)": with them
+    text = re.sub(r"(\b(?:with|using))\s+with\s+", r"\1 ", text, flags=re.I)
     text = re.sub(r"\s*\((?![\s\dxy=:,]+\))([^()]*)\)", r", \1,", text)  # "(password x)": an aside, not coordinates
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
     text = re.sub(r"(?<!\S)(?:←|<|‹|<-)(?!\S)", "back arrow", text)  # "tap the < button"
