@@ -138,11 +138,12 @@ def rows_update(
     where: dict[str, Any],
     fields: dict[str, Any],
     add: dict[str, int] | None = None,
+    also: str = "",
     returning: tuple[str, ...] = (),
 ) -> int | tuple[Any, ...] | None:
     """Run `update_sql`: the number of rows changed; with `returning`, the (first) row's values, or None when
     none matched."""
-    sql, params = update_sql(model, where=where, fields=fields, add=add, returning=returning)
+    sql, params = update_sql(model, where=where, fields=fields, add=add, also=also, returning=returning)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if not returning:

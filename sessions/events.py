@@ -70,15 +70,18 @@ def session_update(
     fields: dict[str, Any],
     returning: tuple[str, ...],
     where: dict[str, Any] | None = None,
+    also: str = "",
 ) -> tuple[Any, ...] | None:
-    """`UPDATE session SET col = col + n …, field = value … WHERE id = … [AND field = value | IN (…)] RETURNING …`
-    in the caller's transaction: the row (or, on SQLite, the database) stays locked until it ends."""
+    """`UPDATE session SET col = col + n …, field = value … WHERE id = … [AND field = value | IN (…)] [AND also]
+    RETURNING …` in the caller's transaction: the row (or, on SQLite, the database) stays locked until it ends."""
     assert transaction.get_connection().in_atomic_block, "a session's counters change inside a transaction"
     try:
         key = uuid.UUID(str(session_id))
     except ValueError:
         return None  # not a session's id: no such session
-    row = rows_update(TestSession, where={"id": key, **(where or {})}, fields=fields, add=add, returning=returning)
+    row = rows_update(
+        TestSession, where={"id": key, **(where or {})}, fields=fields, add=add, also=also, returning=returning
+    )
     assert row is None or isinstance(row, tuple)
     return row
 

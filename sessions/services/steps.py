@@ -38,7 +38,7 @@ from ..events import (
     step_payload,
 )
 from ..jsonpatch import json_diff
-from ..models import Decision, SessionEvent, Step, TestSession
+from ..models import Decision, SessionEvent, Step, TestSession, UserQuota
 from ..secrets import secrets_resolve
 from ..signals import input_answered
 from .base import locked_session, retry_on_deadlock, set_status, user_quota
@@ -163,13 +163,26 @@ def _queue(device_id: Any) -> str:
     return f"device-{_SERIALS[device_id]}"
 
 
+def _no_limit_of_the_owners() -> str:
+    """SQL for "the session's owner has no quota that sets a step rate limit" (one that sets none, or 0, is no
+    limit), to be ANDed to the session's UPDATE: without a limit of the site's, the append's own statement
+    asks the owner's quota (a round trip fewer for every step)."""
+    quote, quotas = connection.ops.quote_name, UserQuota._meta
+    owner = f"{quote(TestSession._meta.db_table)}.{quote(TestSession._meta.get_field('owner').column)}"
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {quote(quotas.db_table)} WHERE {quote(quotas.get_field('user').column)} = {owner}"
+        f" AND {quote(quotas.get_field('steps_per_window').column)} <> 0)"
+    )
+
+
 def _append_fast(
-    session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ring: bool, batch: str = ""
+    session_id: Any, owner: AbstractBaseUser, spec: StepSpec, *, ring: bool, batch: str = "", unlimited: bool = False
 ) -> Step | None:
     """The usual case: reserve the step's index and its event's number on a session of the owner's that takes
     steps now (`session_update`), insert the step, its decision and its event, ring after commit — one
     statement on PostgreSQL, one per row on SQLite. None when the session is not such a one (missing,
-    someone else's, ended, idle, a run's): the full path then says why, or wakes it."""
+    someone else's, ended, idle, a run's): the full path then says why, or wakes it. With `unlimited` (the site
+    sets no rate limit), None too when the owner's quota sets one: the full path applies it."""
     try:
         key = uuid.UUID(str(session_id))
     except ValueError:  # not a session id at all: the full path answers 404
@@ -177,8 +190,9 @@ def _append_fast(
     now = timezone.now()
     step = _step(key, spec, index=0, scheduled_at=now, params=spec.params, batch=batch)
     event = SessionEvent(session_id=key, seq=0, type=SessionEvent.Type.STEP_STATUS)
+    also = _no_limit_of_the_owners() if unlimited else ""
     if connection.vendor == "postgresql":
-        reserved = _append_one_statement(step, event, owner, now)
+        reserved = _append_one_statement(step, event, owner, now, also)
     else:
         reserved = session_update(
             session_id=key,
@@ -186,6 +200,7 @@ def _append_fast(
             fields={"last_activity_at": now},
             returning=("last_seq", "next_index", "status", "device"),
             where={"owner": owner.pk, "status": TAKES_STEPS, "end_when_drained": False},
+            also=also,
         )
         if reserved is not None:
             step.index = reserved[1] - 1
@@ -205,7 +220,9 @@ def _append_fast(
     return step
 
 
-def _append_one_statement(step: Step, event: SessionEvent, owner: AbstractBaseUser, now: Any) -> tuple[Any, ...] | None:
+def _append_one_statement(
+    step: Step, event: SessionEvent, owner: AbstractBaseUser, now: Any, also: str
+) -> tuple[Any, ...] | None:
     """`_append_fast`'s writes as one PostgreSQL statement (a round trip, where one per row took six): reserve
     the index and the event's number, insert the step, its decision, and `event` (its payload gets the step's
     id and index in SQL). The session's (last_seq, next_index, status, device); `step` and `event` are filled
@@ -216,6 +233,7 @@ def _append_one_statement(step: Step, event: SessionEvent, owner: AbstractBaseUs
         where={"id": key, "owner": owner.pk, "status": TAKES_STEPS, "end_when_drained": False},
         fields={"last_activity_at": now},
         add={"last_seq": 1, "next_index": 1},
+        also=also,
         returning=("last_seq", "next_index", "status", "device"),
     )
     stored, stored_params = insert_sql(step, select_from="reserved", selected={"index": f"{quote('next_index')} - 1"})
@@ -253,12 +271,15 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any, ring: bo
     stop at the first of them that fails: the lane cancels the rest (`Step.batch`).
     """
     spec = step_parse(data)
-    limit = _rate_limit(owner)
+    unlimited = not settings.RATE_LIMIT_STEPS  # then the append asks the owner's quota itself
+    limit = 0 if unlimited else _rate_limit(owner)
     if not (limit or spec.secret):  # nothing to lock first: on PostgreSQL the append is one statement
         with transaction.atomic() if connection.vendor != "postgresql" else contextlib.nullcontext():
-            step = _append_fast(session_id, owner, spec, ring=ring, batch=batch)
+            step = _append_fast(session_id, owner, spec, ring=ring, batch=batch, unlimited=unlimited)
         if step is not None:
             return step
+    if unlimited:
+        limit = _rate_limit(owner)
     with transaction.atomic():
         scheduled_at = _rate_limit_slot(owner, limit)
         deferred = scheduled_at > timezone.now()

@@ -4,7 +4,8 @@ import json
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from core.errors import NotFound
 from core.steps import step_parse
@@ -362,3 +363,25 @@ def test_a_block_retried_on_the_same_worker_starts_over(user, device):
     error = {"code": "device_unreachable", "message": "gone", "retryable": True}
     assert run._retrying(drain, step, error, 0)
     assert not JournalEntry.objects.filter(step=step).exists()
+
+
+@pytest.mark.parametrize("quota", [None, 0, 2])
+def test_without_a_site_limit_the_append_asks_the_owners_quota_in_its_own_statement(user, device, settings, quota):
+    settings.RATE_LIMIT_STEPS = 0
+    if quota is not None:
+        UserQuota.objects.create(user=user, steps_per_window=quota)
+    session = open_ready(user, device)
+    home = {"action": "press_key", "key": "home"}
+    submit = lambda: services.step_submit(session_id=session.pk, owner=user, data=home)  # noqa: E731
+    if quota:
+        steps = [submit(), submit(), submit()]
+        statuses = [Step.objects.get(pk=step.pk).status for step in steps]
+        assert statuses == ["QUEUED", "QUEUED", "DEFERRED"]  # the quota's limit holds
+        assert list(steps[2].decisions.values_list("kind", flat=True)) == ["DEFER"]
+        return
+    with CaptureQueriesContext(connection) as ctx:
+        step = submit()
+    assert Step.objects.get(pk=step.pk).status == "QUEUED"
+    quota_table = UserQuota._meta.db_table
+    asked = [q["sql"] for q in ctx.captured_queries if quota_table in q["sql"]]
+    assert len(asked) == 1 and asked[0].startswith(("UPDATE", "WITH"))  # no SELECT of its own
