@@ -28,20 +28,37 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def group_publish(group: str, message: dict[str, Any]) -> None:
-    """Send one message to every socket of a channel group, in every web process (the pub/sub layer's format)."""
+Publication = tuple[str, bytes]
+"""A message for a channel group as Redis `PUBLISH` takes it: the pub/sub channel and the layer's bytes."""
+
+
+def group_publication(group: str, message: dict[str, Any]) -> Publication:
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS is not configured"
-    channel = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}", layer.serialize(message)
+
+
+def event_publication(group: str, event: dict[str, Any]) -> Publication:
+    """A session event for its sockets: the event, and its text encoded once here for all of them (a process
+    with fifty sockets on the session would otherwise encode it fifty times)."""
+    return group_publication(group, {"type": "session.event", "event": event, "text": json.dumps(event)})
+
+
+def group_publish(group: str, message: dict[str, Any]) -> None:
+    """Send one message to every socket of a channel group, in every web process (the pub/sub layer's format)."""
     try:
-        _redis().publish(channel, layer.serialize(message))
+        _redis().publish(*group_publication(group, message))
     except redis.RedisError as exc:
         logger.warning("could not broadcast to %s (%s); sockets will read it from the database", group, exc)
 
 
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
-    """After commit, send a session event to its sockets: the event, and its text encoded once here for all of
-    them (a process with fifty sockets on the session would otherwise encode it fifty times)."""
-    transaction.on_commit(
-        lambda: group_publish(group, {"type": "session.event", "event": event, "text": json.dumps(event)})
-    )
+    """After commit, send a session event to its sockets (`event_publication`)."""
+
+    def send() -> None:
+        try:
+            _redis().publish(*event_publication(group, event))
+        except redis.RedisError as exc:
+            logger.warning("could not broadcast to %s (%s); sockets will read it from the database", group, exc)
+
+    transaction.on_commit(send)

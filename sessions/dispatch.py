@@ -28,6 +28,8 @@ from django.db import transaction
 
 from core.queues import service_queue
 
+from .broadcast import Publication
+
 logger = logging.getLogger(__name__)
 BELL_TTL_S = 60
 LISTEN_TTL_S = 10
@@ -43,10 +45,11 @@ def lane_open(*, session_id: Any, queue: str) -> None:
     chain(setup, _drain(session_id, queue)).apply_async()
 
 
-def lane_ring(*, session_id: Any, queue: str, always: bool = False) -> None:
+def lane_ring(*, session_id: Any, queue: str, always: bool = False, publish: Publication | None = None) -> None:
     """Ask the device's worker to drain the session's pending work: the drain listening on the session's
-    bell runs it, or the task sent when none listens (`always`: whatever the bell says)."""
-    if not lane_bell(session_id=session_id, listened=True) or always:
+    bell runs it, or the task sent when none listens (`always`: whatever the bell says). `publish`: an event
+    of the work to broadcast first, in the same round trip to Redis (`lane_bell`)."""
+    if not lane_bell(session_id=session_id, listened=True, publish=publish) or always:
         current_app.send_task("sessions.drain", kwargs={"session_id": str(session_id)}, queue=queue)
 
 
@@ -63,13 +66,21 @@ def _listening_key(session_id: Any) -> str:
     return f"cognisim:lane:listening:{session_id}"
 
 
-def lane_bell(*, session_id: Any, what: str = "ring", listened: bool = False) -> bool:
+def lane_bell(
+    *, session_id: Any, what: str = "ring", listened: bool = False, publish: Publication | None = None
+) -> bool:
     """Wake the drain waiting on the session's bell: `ring` (work was queued) or `read` (its screen read ended).
     A bell nobody waits on expires; a drain that pops a stale one looks and waits again. With `listened`,
-    True when a drain of the session is listening (it will run the work); False when Redis failed."""
+    True when a drain of the session is listening (it will run the work); False when Redis failed.
+
+    `publish` is `PUBLISH`ed just before, in the same pipeline: a step's QUEUED reaches its sockets before the
+    drain can claim the step, one round trip to Redis for both (a web process's thread that waits on a second
+    one also waits for the GIL its event loop holds meanwhile)."""
     key = _bell_key(session_id)
     try:
         pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
+        if publish is not None:
+            pipe.publish(*publish)
         pipe.rpush(key, what)
         pipe.expire(key, BELL_TTL_S)
         if listened:
@@ -104,8 +115,8 @@ def lane_open_on_commit(*, session_id: Any, queue: str) -> None:
     transaction.on_commit(lambda: lane_open(session_id=session_id, queue=queue))
 
 
-def lane_ring_on_commit(*, session_id: Any, queue: str) -> None:
-    transaction.on_commit(lambda: lane_ring(session_id=session_id, queue=queue))
+def lane_ring_on_commit(*, session_id: Any, queue: str, publish: Publication | None = None) -> None:
+    transaction.on_commit(lambda: lane_ring(session_id=session_id, queue=queue, publish=publish))
 
 
 def recording_request_on_commit(*, session_id: Any) -> None:

@@ -20,7 +20,7 @@ from core.rows import insert_sql, row_insert, update_sql
 from core.steps import MAX_TEXT_CHARS, StepSpec, step_parse
 from devices.models import Device
 
-from ..broadcast import publish_on_commit
+from ..broadcast import event_publication, publish_on_commit
 from ..dispatch import lane_ring_on_commit
 from ..errors import (
     InputInvalid,
@@ -211,12 +211,15 @@ def _append_fast(
     if reserved is None:
         return None
     _, _, status, device_id = reserved
-    # After commit the event goes out first, then the ring: a listening drain claims the step within a
-    # millisecond, and a STARTED published before its QUEUED would send every socket to the database for it.
+    # After commit the event goes out first, then the ring, in one round trip to Redis: a listening drain claims
+    # the step within a millisecond, and a STARTED published before its QUEUED would send every socket to the
+    # database for it.
     # A PENDING session's chain(setup, drain) is on its way and drains this step too.
-    publish_on_commit(session_group(key), event_message(event))
     if ring and device_id is not None and status != Status.PENDING:
-        lane_ring_on_commit(session_id=key, queue=_queue(device_id))
+        publication = event_publication(session_group(key), event_message(event))
+        lane_ring_on_commit(session_id=key, queue=_queue(device_id), publish=publication)
+    else:
+        publish_on_commit(session_group(key), event_message(event))
     return step
 
 

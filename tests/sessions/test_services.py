@@ -385,3 +385,32 @@ def test_without_a_site_limit_the_append_asks_the_owners_quota_in_its_own_statem
     quota_table = UserQuota._meta.db_table
     asked = [q["sql"] for q in ctx.captured_queries if quota_table in q["sql"]]
     assert len(asked) == 1 and asked[0].startswith(("UPDATE", "WITH"))  # no SELECT of its own
+
+
+def test_a_steps_queued_event_and_its_ring_reach_redis_together_the_event_first(
+    user, device, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from redis.connection import AbstractConnection
+
+    from sessions.dispatch import _bell_key, _redis, lane_listen, lane_unlisten
+
+    settings.RATE_LIMIT_STEPS = 0
+    session = open_ready(user, device)
+    lane_listen(session_id=session.pk)  # a drain listens: the ring sends no task
+    packets: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    def record(self, command, check_health=True):
+        packets.append(b"".join(command) if isinstance(command, list) else command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", record)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
+    finally:
+        monkeypatch.undo()
+        lane_unlisten(session_id=session.pk)
+    [packet] = [p for p in packets if b"PUBLISH" in p or b"RPUSH" in p]  # one round trip
+    assert packet.index(b"PUBLISH") < packet.index(b"RPUSH") and str(step.pk).encode() in packet
+    assert _redis(settings.REDIS_URL).lpop(_bell_key(session.pk)) == b"ring"
