@@ -3,6 +3,7 @@ downloaded; secrets stay out of the file; the flow runs green; or run the steps 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def test_export_picks_checks_and_runs_again(page: Page, devices: Any, stack: Any
     assert "secret123" not in text and "-e SECRET_1=…" in text
     flow = yaml.safe_load(text)
     assert flow["name"] == "Export me" and flow["app"] == "com.cognisim.demo"
+    assert flow["secrets"] == ["SECRET_1"]  # so a value given with a plain -e is masked everywhere too (QA)
     assert flow["steps"] == [
         {"launch_app": {"package": "com.cognisim.demo", "clear_state": True}},
         {"type": {"text": "demo@example.com", "into": {"id": "email"}}},
@@ -69,7 +71,8 @@ def test_export_picks_checks_and_runs_again(page: Page, devices: Any, stack: Any
     expect(dialog.locator("#export-check")).to_have_text("Checked by the server: a valid flow of 6 steps.")
     assert maestro_download.value.suggested_filename == "Export-me.maestro.yaml"
     maestro = Path(maestro_download.value.path()).read_text()
-    assert maestro.startswith("appId: com.cognisim.demo\n") and "secret123" not in maestro
+    said = "# Secrets are not exported: run it with -e SECRET_1=… --secret SECRET_1\n"
+    assert maestro.startswith(said + "appId: com.cognisim.demo\n") and "secret123" not in maestro
     assert yaml.safe_load(maestro_convert(maestro))["steps"] == [
         {"launch_app": {"package": "com.cognisim.demo", "clear_state": True}},
         {"tap": {"id": "email"}},
@@ -120,3 +123,4 @@ def test_export_picks_checks_and_runs_again(page: Page, devices: Any, stack: Any
         assert time.monotonic() < deadline, report
         time.sleep(0.2)
     assert report["status"] == "passed", report
+    assert "secret123" not in json.dumps(report)  # the flow names it a secret: masked though given with env

@@ -77,8 +77,8 @@ export class Exporter {
     return this.steps.filter((s) => ids.has(String(s.id)));
   }
 
-  // The flow: secret texts become variables (${SECRET_1} …) whose values whoever runs it gives. (They are not
-  // named under `secrets:` yet: a run cannot keep secrets until sessions have a secret store.)
+  // The flow: secret texts become variables (${SECRET_1} …) whose values whoever runs it gives, named under
+  // `secrets:` so that a value given with a plain `-e` is masked everywhere too (console, JUnit, events).
   flow() {
     const checkSecrets = {}; // values for the server's check only; never written to the file
     const secrets = [];
@@ -92,15 +92,22 @@ export class Exporter {
       }
       return { action: step.action, ...params };
     });
+    const given = secrets.map((n) => `-e ${n}=…`).join(" ");
     const comment = [
       `CogniSim flow exported from session ${this.session.id}`,
-      ...(secrets.length ? [`Secrets are not exported: run it with ${secrets.map((n) => `-e ${n}=…`).join(" ")}`] : []),
+      ...(secrets.length ? [`Secrets are not exported: run it with ${given} (masked: the flow names them under secrets)`] : []),
     ].join("\n");
+    // A Maestro file has no `secrets:`: the command that runs it names them (`--secret` masks a value).
+    const maestroComment = secrets.length
+      ? `# Secrets are not exported: run it with ${given} ${secrets.map((n) => `--secret ${n}`).join(" ")}\n`
+      : "";
     return {
       name: this.$("#export-name").value.trim() || "Untitled session",
       app: this.$("#export-app").value.trim(),
       steps,
+      secrets,
       comment,
+      maestroComment,
       checkSecrets,
     };
   }
@@ -120,7 +127,7 @@ export class Exporter {
       method: "POST",
       body: JSON.stringify({ name: flow.name, app: flow.app, steps: flow.steps }),
     });
-    return answer.flow;
+    return flow.maestroComment + answer.flow;
   }
 
   async checkAndDownload() {
