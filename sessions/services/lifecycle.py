@@ -169,11 +169,18 @@ def _admit(session_id: Any) -> bool:
 
 
 def session_wake(session: TestSession) -> None:
-    """An IDLE session claims its device again (or any free one) and queues its setup."""
+    """An IDLE session claims its device again (or any free one) and queues its setup.
+
+    A session that named its device, and a CI run's, stay with theirs: another phone would be a choice the
+    user did not make, and a run's later steps would meet a phone in another state (a failure that is not the
+    app's). They wait until their device can be claimed again (DeviceBusy until then)."""
     serial = session.device.serial if session.device else None
     try:
         device = claim_device(serial)
-    except (DeviceBusy, DeviceUnavailable, NotFound):
+    except (DeviceBusy, DeviceUnavailable, NotFound) as exc:
+        if serial and (session.requested_device or session.end_when_drained):
+            why = "it was asked for by name" if session.requested_device else "its run goes on on it"
+            raise DeviceBusy(f"{exc} This session waits for its device {serial}: {why}.") from None
         try:
             device = claim_device(None)
         except NoDeviceAvailable:
@@ -203,7 +210,7 @@ def session_hibernate(*, session_id: Any) -> bool:
 
 def sessions_pause_on_device(*, device: Device, reason: str) -> int:
     """The device went away: its sessions pause (IDLE, with the reason); the next step resumes them
-    on it when it is back, or on another free device."""
+    on it when it is back, or on another free device (`session_wake`)."""
     paused = 0
     for session_id in TestSession.objects.filter(device=device, status__in=TestSession.HOLDING_DEVICE).values_list(
         "pk", flat=True
@@ -219,8 +226,10 @@ def sessions_pause_on_device(*, device: Device, reason: str) -> int:
 def session_pause_offline(*, session: TestSession, reason: str) -> None:
     """Pause a session (locked in this transaction) whose device cannot serve it: IDLE with
     `device_offline`, the device released. `sessions_resume_paused` resumes it, with its queued steps,
-    on the device once it can be claimed again, or on another free one; so does its next step."""
-    error = {"code": "device_offline", "message": f"{reason} The session is paused; send a step to resume it."}
+    on the device once it can be claimed again, or on another free one as `session_wake` allows; so does
+    its next step."""
+    resume = "it goes on by itself once its device is back" if session.end_when_drained else "send a step to resume it"
+    error = {"code": "device_offline", "message": f"{reason} The session is paused; {resume}."}
     release_device(session)
     set_status(session, Status.IDLE, error=error)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.conf import settings
 from devices.drivers.sim import SimDriver, set_sim_faults
 from devices.models import Device
 from sessions.models import SessionEvent, Step, TestSession
+from sessions.recovery import sessions_resume_paused
 from tests.live import Rest, Socket, run_until_done, session_status, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -74,10 +74,12 @@ def taps(serial):
 
 
 @pytest.mark.timeout(600)
-def test_a_hung_worker_pauses_its_run_which_resumes_on_another_device(stack, devices, alice):
+def test_a_hung_worker_pauses_its_run_which_waits_for_its_device_and_goes_on_there(stack, devices, alice):
     """SIGSTOP the device's worker mid-step: its lease lapses and the step is queued again, but only that worker
-    consumes the device's queue. With no heartbeat for WORKER_LOST_SECONDS the device goes offline, the run
-    pauses and resumes on another free device; the worker woken later is fenced out and the device comes back."""
+    consumes the device's queue. With no heartbeat for WORKER_LOST_SECONDS the device goes offline and the run
+    pauses. It does not move to the free phone beside it (its later steps would meet a phone in another state:
+    a failure that is not the app's, QA): it goes on on its own device once that is back, and the result the
+    woken worker still had for the step it was running is dropped (fenced out)."""
     serial = devices[0].serial
     rest = Rest(stack.base_url, alice)
     run = rest.post("/api/runs/", {"flow": TAP_SLEEP_TAP, "device": serial})
@@ -89,16 +91,15 @@ def test_a_hung_worker_pauses_its_run_which_resumes_on_another_device(stack, dev
     try:
         paused = sock.wait_for(session_status("IDLE"), timeout=300)
         assert paused["error"]["code"] == "device_offline" and "No worker" in paused["error"]["message"], paused
-        report = run_until_done(rest, run.body["id"], timeout=180)
-        assert report["status"] == "passed", report
-        moved = TestSession.objects.get(pk=run.body["session_id"]).device.serial
-        assert moved != serial and taps(serial) == [71] and taps(moved) == [72]
+        assert "goes on by itself once its device is back" in paused["error"]["message"], paused
+        assert sessions_resume_paused() == 0  # the sweeper's pass, now: the free phone beside it is not taken
+        assert Device.objects.get(serial=devices[1].serial).status == "available"
     finally:
         os.kill(pid, signal.SIGCONT)
-    deadline = time.monotonic() + 90  # its heartbeat again: the device is given to sessions again
-    while Device.objects.get(serial=serial).status != "available":
-        assert time.monotonic() < deadline, Device.objects.get(serial=serial).status
-        time.sleep(0.2)
+    report = run_until_done(rest, run.body["id"], timeout=180)
+    assert report["status"] == "passed", report
+    assert TestSession.objects.get(pk=run.body["session_id"]).device.serial == serial
+    assert taps(serial) == [71, 72] and taps(devices[1].serial) == []
     sleep = Step.objects.get(session_id=run.body["session_id"], index=1)
     assert sleep.status == "COMPLETED" and sleep.attempt >= 2
     ends = [
@@ -106,4 +107,4 @@ def test_a_hung_worker_pauses_its_run_which_resumes_on_another_device(stack, dev
         for e in SessionEvent.objects.filter(session_id=run.body["session_id"], type="STEP_STATUS")
         if e.payload.get("step_id") == sleep.pk and e.payload["status"] in ("COMPLETED", "ERROR")
     ]
-    assert ends == ["COMPLETED"] and taps(serial) == [71]  # the woken worker's late result was dropped
+    assert ends == ["COMPLETED"]  # the woken worker's late result was dropped
