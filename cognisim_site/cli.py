@@ -362,6 +362,16 @@ def _web_processes(raw: str) -> int:
     return value
 
 
+MAX_SIM_DEVICES = 64  # each runs a worker process of its own
+
+
+def _sim_devices(raw: str) -> int:
+    value = int(raw) if raw.isascii() and raw.isdigit() else -1
+    if not 0 <= value <= MAX_SIM_DEVICES:
+        raise argparse.ArgumentTypeError(f"must be a number of phones from 0 to {MAX_SIM_DEVICES}, got {raw!r}")
+    return value
+
+
 def _server_url(raw: str) -> str:
     try:
         parts = urlsplit(raw)
@@ -386,7 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start the whole local stack in the foreground")
     up.add_argument("--port", type=_port, default=8000)
     up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--sim-devices", type=int, default=2, metavar="N")
+    up.add_argument(
+        "--sim-devices",
+        type=_sim_devices,
+        default=2,
+        metavar="N",
+        help=f"simulated phones, each with its worker (0 to {MAX_SIM_DEVICES}, default 2)",
+    )
     up.add_argument(
         "--web-processes",
         type=_web_processes,

@@ -61,6 +61,15 @@ def test_web_processes_are_bounded(tmp_path, option, processes):
     assert f"argument {option[1]}: must be a number of processes from 1 to 64, got '{processes}'" in done.stderr
 
 
+@pytest.mark.parametrize("phones", ["-1", "65", "2.5", "two"])
+def test_simulated_phones_are_bounded(tmp_path, phones):
+    """`up --sim-devices -1` started a stack with no phone and said nothing (QA)."""
+    done = _cli(_env(tmp_path), "up", "--sim-devices", phones)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"argument --sim-devices: must be a number of phones from 0 to 64, got '{phones}'" in done.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
 def test_probe_of_a_worker_without_redis_says_so_in_one_line(tmp_path):
     with socket.socket() as sock:  # a port nothing listens on: connection refused
         sock.bind(("127.0.0.1", 0))
