@@ -44,7 +44,7 @@ def test_the_inspector_shows_the_tree_and_puts_steps_into_the_composer(page: Pag
     expect(details.locator(".attrs")).to_contain_text("clickable")
     by_text = details.locator(".selectors li[data-kind=text]")
     expect(by_text).to_have_class("ambiguous")
-    expect(by_text).to_contain_text("ambiguous: 2 match, this is #1")
+    expect(by_text).to_contain_text("ambiguous: 2 match, this is the 2nd (index 1)")
     expect(details.locator(".selectors li[data-kind=id]")).to_contain_text("unique")
     expect(page.locator("#pick-box")).to_be_visible()
     snap(page, "inspector")

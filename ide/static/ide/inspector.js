@@ -203,7 +203,7 @@ export class Inspector {
           el("label", { for: id, class: "check-label", text: `${KIND_LABEL[s.kind]}: ${s.value}` }),
           el("span", {
             class: `badge ${ambiguous ? "st-DEFERRED" : "st-COMPLETED"}`,
-            text: ambiguous ? `ambiguous: ${s.matches} match, this is #${s.index}` : "unique",
+            text: ambiguous ? `ambiguous: ${s.matches} match, this is the ${ordinal(s.index + 1)} (index ${s.index})` : "unique",
           }),
         ),
       );
@@ -237,4 +237,11 @@ export class Inspector {
     }
     this.details.replaceChildren(...parts);
   }
+}
+
+// 1 → "1st", 2 → "2nd", 11 → "11th": how people count the matches (a selector's `index` counts from 0).
+function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
 }
