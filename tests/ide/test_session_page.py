@@ -52,10 +52,17 @@ def test_a_tester_drives_a_session_from_the_browser(page: Page, devices: Any, st
     ids = set(options.evaluate_all("os => os.map(o => o.value)"))
     assert {"email", "password", "sign_in", "title"} <= ids and "Sign in" not in ids
     page.locator("#f-selector-kind").select_option("text")
+    page.locator("#f-selector-value").fill("demo@")  # what was typed into a field is never offered: it does not stay
+    expect(page.locator("#f-selector-suggestions")).to_be_hidden()
     page.locator("#f-selector-value").fill("sign")
     chips = page.locator("#f-selector-suggestions").get_by_role("button")
-    expect(chips).to_have_text(["Text: Sign in", "Resource id: sign_in"])
+    # "Sign in" is the title's text and the button's: each chip finds its own element, by its index (QA: the
+    # title's chip tapped the button)
+    expect(chips).to_have_text(["Text: Sign in (match #0)", "Text: Sign in (match #1)", "Resource id: sign_in"])
     snap(page, "suggestions")
+    chips.filter(has_text="(match #1)").click()
+    expect(page.locator("#f-selector-index")).to_have_value("1")
+    page.locator("#f-selector-value").fill("sign")
     chips.filter(has_text="Resource id: sign_in").press("Enter")  # focus and key in one go: chips re-render
     expect(page.locator("#f-selector-kind")).to_have_value("id")
     expect(page.locator("#f-selector-value")).to_have_value("sign_in")

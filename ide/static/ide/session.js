@@ -17,7 +17,7 @@ import {
   renderFields,
   setUiElements,
 } from "./steps.js";
-import { describeNode, hashOfUrl, nodeAt, selectorFor, targetAt, treeOf } from "./tree.js";
+import { describeNode, hashOfUrl, nodeAt, selectorFor, suggestedSelectors, targetAt, treeOf } from "./tree.js";
 
 const config = JSON.parse(document.getElementById("session-config").textContent);
 const $ = (selector) => document.querySelector(selector);
@@ -466,7 +466,7 @@ function loadTree(hash) {
     inspector.show(nodes);
     setTimeout(checkSettled);
     if (document.activeElement === $("#screen-stage")) keyboardStatus(true); // the focused field may have moved
-    setUiElements(nodes.map((n) => ({ class: n.class, selectors: n.selectors.map((s) => ({ [s.kind]: s.value })) })));
+    setUiElements(nodes.map((n) => ({ class: n.class, selectors: suggestedSelectors(n) })));
   });
   return treeLoading;
 }

@@ -157,7 +157,8 @@ function plainField(spec) {
   return wrap;
 }
 
-// Selectors offered from the device's current screen (GET …/ui/): [{kind, value, cls}], unique by kind + value.
+// Selectors offered from the device's current screen: [{kind, value, index?, cls}], each finding its element (with
+// its index when the value finds several), unique by kind + value + index.
 let suggestions = [];
 const KIND_LABEL = Object.fromEntries(SELECTOR_KINDS);
 const MAX_CHIPS = 8;
@@ -168,9 +169,10 @@ export function setUiElements(elements) {
   for (const element of elements || []) {
     for (const selector of element.selectors || []) {
       const [kind, value] = Object.entries(selector)[0] || [];
-      if (!KIND_LABEL[kind] || typeof value !== "string" || !value.trim() || seen.has(`${kind}=${value}`)) continue;
-      seen.add(`${kind}=${value}`);
-      next.push({ kind, value, cls: element.class || "" });
+      const key = `${kind}=${value}#${selector.index ?? ""}`;
+      if (!KIND_LABEL[kind] || typeof value !== "string" || !value.trim() || seen.has(key)) continue;
+      seen.add(key);
+      next.push({ kind, value, index: selector.index, cls: element.class || "" });
     }
   }
   // The same screen again: leave the chips alone, so a chip that has the keyboard focus keeps it.
@@ -227,11 +229,12 @@ function selectorField(spec) {
           title: s.cls,
           "data-kind": s.kind,
           "data-value": s.value,
-          text: `${KIND_LABEL[s.kind]}: ${s.value}`,
+          text: `${KIND_LABEL[s.kind]}: ${s.value}${s.index === undefined ? "" : ` (match #${s.index})`}`,
         });
         chip.addEventListener("click", () => {
           kind.value = s.kind;
           value.value = s.value;
+          index.value = s.index ?? "";
           sync();
           value.focus();
         });

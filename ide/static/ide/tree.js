@@ -38,7 +38,15 @@ export function nodeAt(nodes, x, y) {
 }
 
 const hasChildren = (nodes, node) => nodes.some((n) => n.parent === node.i);
-const editable = (node) => node.password || /EditText$/.test(node.class);
+const editable = (node) => node.password || /(EditText|AutoCompleteTextView)$/.test(node.class);
+
+// The selectors the composer may suggest for `node`: each finds that element (with its index when its value
+// finds several); a text field's text (its hint, what was typed) is never one, as it does not stay.
+export function suggestedSelectors(node) {
+  return (node.selectors || [])
+    .filter((s) => s.kind !== "text" || !editable(node))
+    .map((s) => ({ [s.kind]: s.value, ...(s.matches > 1 ? { index: s.index } : {}) }));
+}
 
 // The selector a recorded step should use for `node`: a unique one, preferring text (readable) — but id for
 // text fields, whose text changes as one types — then desc; failing that, the first with its index.
