@@ -108,5 +108,8 @@ def recording_get(*, owner: AbstractBaseUser, session_id: Any) -> bytes:
     session = session_get(owner=owner, session_id=session_id)
     made = recording_make(session_id=session.pk)
     if made is None:
-        raise NotFound("The device has shown no screen in this session yet: there is nothing to record.")
+        raise NotFound(
+            "There is nothing to record: the device has shown no screen in this session yet, or the pictures of "
+            "its screens are no longer kept (retention, docs/settings.md)."
+        )
     return artifact_bytes(name=made.file.name, what="recording")
