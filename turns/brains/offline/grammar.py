@@ -172,6 +172,8 @@ def _ms(match: re.Match[str], n: str = "n", unit: str = "unit") -> int | None:
 
 # What no step can do ---------------------------------------------------------------------------
 
+_CHECK_LEAD = r"check|verify|make\s+sure|ensure|confirm|assert|see\s+if|test|validate|double[\s-]*check"
+
 _UNSUPPORTED = {
     r"(?:un-?install|install|download|update|upgrade|sideload)\s+.+": "install, update or uninstall apps",
     r"(?:delete|remove|get\s+rid\s+of)\s+(?:the\s+|this\s+)?app(?:lication)?(?:\s+.*)?": "uninstall apps",
@@ -210,6 +212,35 @@ _UNSUPPORTED = {
     r"\s+(?:still\s+)?(?:empty|blank|"
     r"filled(?:\s+in)?|cleared|focused|greyed\s+out|highlighted|installed|uninstalled|running|closed|open|"
     r"in\s+the\s+background)": ("check a field's value or an element's state, only what text is shown"),
+    # "check that signing in takes less than 2 seconds", "sign in should be fast": no step measures time
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+|whether\s+|if\s+)?)?(?!wait\b).+?\s+(?:should\s+|must\s+|will\s+|does\s+|did\s+)?"
+    r"(?:takes?|took|taking|loads?|loaded|happens?|happened|finish(?:es|ed)?|completes?|completed|starts?|started|opens?|"
+    r"opened|responds?|responded|runs?|ran|is\s+done|appears?|appeared|shows?\s+up|showed\s+up)\s+(?:in\s+)?"
+    r"(?:less\s+than|under|within|faster\s+than|no\s+more\s+than|no\s+longer\s+than|at\s+most|below)\s+"
+    r"(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|ten|half\s+a)\s*(?:ms|milliseconds?|s|secs?|seconds?|minutes?|mins?)\b.*|"
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+|whether\s+|if\s+)?)?.+?\s+(?:is|are|was|were|should\s+be|must\s+be|"
+    r"(?:should|must|will|does|did)(?:\s+not|n't)?\s+(?:be\s+)?|(?:starts?|loads?|opens?|responds?|runs?|works?|happens?|"
+    r"finishes|completes|signs?\s+in|logs?\s+in)\s+)(?:fast|quick|quickly|slow|slowly|snappy|responsive|laggy|"
+    r"instant(?:aneous)?|instantly|speedy|sluggish|performant)(?:\s+enough)?(?:\s+.*)?|"
+    r"(?:measure|benchmark|profile|time)\s+(?:how\s+(?:long|fast|quickly)|the\s+(?:time|duration|speed|latency))\s+.+|"
+    r"(?:measure|benchmark|profile)\s+.+|how\s+(?:long|fast|quickly)\s+(?:does|did|will|do)\s+.+": (
+        "measure how long something takes (I can wait for something to appear, up to a time)"
+    ),
+    # "make sure the password is hidden / masked": how a field shows its text is no step's to read
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+|whether\s+|if\s+)?)?(?:the\s+|my\s+)?(?:password|passcode|pin)"
+    r"(?:\s+(?:text|characters?|value|input|entry))?(?:\s+(?:field|box|input))?\s+"
+    r"(?:is|are|was|stays?|remains?|gets?|should|must|will|does|did|has|have)?(?:\s*n't|\s+not)?\s*(?:be\s+|been\s+|stay\s+|remain\s+)?"
+    r"(?:still\s+)?(?:masked|obscured|dotted|starred|encrypted|obfuscated|concealed|unmasked|revealed|"
+    r"(?:shown|displayed|visible|readable|rendered)\s+(?:as\s+(?:dots|stars|bullets|asterisks)|in\s+(?:plain\s*text|clear(?:\s*text)?|"
+    r"the\s+clear))|in\s+(?:plain\s*text|clear\s*text)|plain\s*text|(?:shown\s+)?as\s+(?:dots|stars|bullets|asterisks))(?:\s+.*)?|"
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+|whether\s+|if\s+)?)?(?:the\s+|my\s+)?(?:password|passcode|pin)"
+    r"(?:\s+(?:text|characters?|value|input|entry))?\s+(?:is|are|was|stays?|remains?|should\s+be|must\s+be|gets?)\s+"
+    r"(?:still\s+)?(?:hidden|secret|private)(?:\s+.*)?|"
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+|whether\s+|if\s+)?)?(?:the\s+|my\s+)?(?:password|passcode|pin)\s+(?:field|box|input)\s+"
+    r"(?:hides|masks|obscures|conceals|dots\s+out|shows|displays)\s+"
+    r"(?:what|the\s+(?:text|characters|password)|my|it).*": (
+        "read a field's value or how it shows its text, only what text is shown"
+    ),
     r"(?:drag|move)\s+(?!(?:from\s+)?\(?\s*\d).+\s+(?:to|onto|into|over)\s+.+": (
         "drag one element onto another (a swipe between two points can)"
     ),
@@ -754,6 +785,46 @@ _EXPECT_TO = re.compile(
 )
 
 
+# Signing in, said as an outcome: "the login didn't work", "I couldn't sign in" (a failure: the app's error is what
+# shows it), "the sign in worked", "I was able to log in" (a success: as "I'm logged in").
+_ATTEMPTED = (
+    r"(?:the\s+|my\s+|our\s+|your\s+)?"
+    r"(?:sign(?:ing)?[\s-]*in|signin(?:g)?(?:\s+in)?|log(?:ging)?[\s-]*in|login|logon|authentication)"
+)
+_NOT_DONE = (
+    r"(?:(?:did|does|do|has|have|had|will|should|must|would)(?:\s*n't|\s+not|nt)\s+(?:work(?:ed)?|succeed(?:ed)?|go\s+through|"
+    r"pass(?:ed)?|been\s+successful|be\s+successful)|(?:didnt|doesnt|wont|won't|hasnt)\s+(?:work|succeed|go\s+through|pass)|"
+    r"(?:was|is|were|are)(?:\s*n't|\s+not|nt)\s+(?:successful|a\s+success|accepted)|(?:was|is|were)\s+unsuccessful|"
+    r"(?:should|must|will|is\s+going\s+to|has\s+to)\s+fail|(?:never|not)\s+(?:work(?:ed|s)?|succeed(?:ed|s)?))"
+)
+_FAILED_SIGN_IN = re.compile(
+    rf"^(?P<lead>(?:{VERIFY})?)(?:{_ATTEMPTED}(?:\s+attempt)?\s+{_NOT_DONE}|"
+    r"(?:(?:i|we|you|the\s+user)\s+)?(?:(?:could|can|did|was|were|am|are|is)(?:\s*n't|\s+not|nt)|can't|cant|cannot|failed\s+to|"
+    r"(?:was|were|am|are|is)\s+(?:un|not\s+)able\s+to|(?:should|must)\s+not\s+be\s+able\s+to|(?:should|must)n't\s+be\s+able\s+to)"
+    r"\s+(?:successfully\s+)?(?:sign|log)[\s-]*(?:in|on)|"
+    r"(?:sign|log)(?:ging)?[\s-]*in\s+(?:must|should|will|does|did|can)(?:\s*n't|\s+not|nt)\s+(?:work|succeed|be\s+possible))$",
+    re.I,
+)
+_DONE = (
+    r"(?:succeeded|succeeds|worked|works|went\s+through|passed|goes\s+through|(?:was|is|has\s+been)\s+(?:successful|a\s+success|"
+    r"accepted)|(?:should|must|will|did)\s+(?:succeed|work|go\s+through|pass|be\s+successful))"
+)
+_SIGNED_IN = re.compile(
+    rf"^(?P<lead>(?:{VERIFY})?)(?:{_ATTEMPTED}(?:\s+attempt)?\s+(?:was\s+|is\s+)?{_DONE}|"
+    r"(?:i|we|you|the\s+user)\s+(?:could|can|did|was\s+able\s+to|were\s+able\s+to|am\s+able\s+to|are\s+able\s+to|"
+    r"managed\s+to|successfully)\s+(?:successfully\s+)?(?:sign|log)[\s-]*(?:in|on))$",
+    re.I,
+)
+# "the app doesn't crash / freeze / close": a crash is no text of the screen (checks of it ask what should be shown)
+_APP_DIES = re.compile(
+    rf"^(?P<lead>(?:{VERIFY})?)(?P<app>(?:the\s+|this\s+)?(?:app(?:lication)?|it|[\w-]+(?:\s+demo)?\s+app)\s+)"
+    r"(?P<neg>(?:(?:did|does|do|will|should|must|may|can|has|had)(?:\s*n't|\s+not|nt|\s+never)|didnt|doesnt|wont|never|won't)\s+)"
+    r"(?:close|closed|quit|exit|exited|die|died|stop|stopped|shut\s+down|go\s+away|disappear|freeze|froze|frozen|hang|hung|"
+    r"stall|stalled|crash|crashed)(?:\s+.*)?$",
+    re.I,
+)
+
+
 def check(clause: str) -> Intent | None:
     """A check ("make sure no error is shown", "verify the model is X", "Sign out should not be visible"), or None.
 
@@ -772,6 +843,12 @@ def check(clause: str) -> Intent | None:
         clause,
         flags=re.I,
     )
+    if failed := _FAILED_SIGN_IN.match(clause):
+        clause = f"{failed['lead'] or 'verify '}the sign in failed"
+    elif signed := _SIGNED_IN.match(clause):
+        clause = f"{signed['lead'] or 'verify '}I'm logged in"
+    elif dies := _APP_DIES.match(clause):
+        clause = f"{dies['lead'] or 'verify '}{dies['app']}did not crash"
     clause = _LOGGED.sub(
         lambda m: ("no " if m["not"] else "") + ("Sign out" if m["way"].lower() == "in" else "Sign in") + " is shown",
         clause,

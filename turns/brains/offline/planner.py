@@ -179,8 +179,17 @@ _NOTHING = frozenset(("nothing", "anything", "something", "everything", "it", "t
 _TROUBLE = frozenset(
     re.findall(
         r"\S+",
-        "error errors problem problems issue issues failure failures fail fails failed failing wrong crash crashes "
-        "crashed crashing broke broken bug bugs trouble glitch glitches oops",
+        "error errors problem problems issue issues failure failures fail fails failed failing wrong broke broken "
+        "bug bugs trouble glitch glitches oops",
+    )
+)
+
+# A crash, a freeze, an app that closes: no text of the screen says it, and the app's error is not it (a crash
+# leaves the launcher in front, where no error shows either). A check of it asks what should still be shown.
+_CRASH = frozenset(
+    re.findall(
+        r"\S+",
+        "crash crashes crashed crashing freeze freezes froze frozen freezing hang hangs hung hanging anr unresponsive",
     )
 )
 
@@ -814,6 +823,7 @@ class _Planner(Resolver):
         )
         shown = bool(self.screen and name in self.screen.labels())
         said = set(norm(name).split())
+        self._no_crash_check(intent, said, shown, negative=False)
         if (
             set(selector) == {"text"}
             and not self.masked.quoted(intent.target)
@@ -865,6 +875,7 @@ class _Planner(Resolver):
         )
         said = set(norm(name).split())
         shown = bool(self.screen and name in self.screen.labels())
+        self._no_crash_check(intent, said, shown, negative=True)
         if set(selector) == {"text"} and not self.masked.quoted(intent.target) and said & _TROUBLE and not shown:
             selector, name = self._error_shown(selector, name)
             said = set(norm(name).split())
@@ -898,6 +909,16 @@ class _Planner(Resolver):
                     labels=[label],
                 )
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
+
+    def _no_crash_check(self, intent: Intent, said: set[str], shown: bool, *, negative: bool) -> None:
+        """ "make sure the app doesn't crash": no label says it, and neither its absence nor the app's error shows it:
+        ask what should be shown."""
+        words = said | set(norm(self.masked.restore(intent.target)).split())
+        if self.masked.quoted(intent.target) or shown or not words & _CRASH:
+            return
+        if negative:
+            raise Ask("What should still be shown if the app did not crash? Name a label, please.", code="needs_value")
+        raise Ask("What would be shown if the app crashed? Name a label, please.", code="needs_value")
 
     def _dismiss(self, intent: Intent) -> None:
         """ "dismiss the error": the button that closes it; an error with none (a text of the form) is not closed."""

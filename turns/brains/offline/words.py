@@ -737,8 +737,8 @@ _LEADING = re.compile(
 _TRAILING = re.compile(
     r"(?:\s*,?\s+(?:please|pls|plz|pleas|plx|for\s+me|4\s+me|now|rn|asap|real\s+fast|super\s+quick|at\s+once|"
     r"if\s+(?:u|ya)\s+(?:can|could)|when\s+(?:u|ya)\s+can|lol|kthx|tia|as\s+well|too|thanks|thank\s+you|thx|again|once\s+more|instead|"
-    r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|quickly|real\s+quick|"
-    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|quickly|if\s+you\s+please|"
+    r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|(?<!starts\s)(?<!start\s)(?<!loads\s)(?<!load\s)(?<!opens\s)(?<!open\s)(?<!responds\s)(?<!works\s)quickly|real\s+quick|"
+    r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|(?<!starts\s)(?<!start\s)(?<!loads\s)(?<!load\s)(?<!opens\s)(?<!open\s)(?<!responds\s)(?<!works\s)quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
     r"cheers|ta|thx|ty|mate|buddy|together|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
     r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|for\s+(?:this|the|my|our)\s+(?:test(?:\s+run|\s+case)?|run|check)|"
