@@ -44,21 +44,18 @@ def event_publication(group: str, event: dict[str, Any]) -> Publication:
     return group_publication(group, {"type": "session.event", "event": event, "text": json.dumps(event)})
 
 
-def group_publish(group: str, message: dict[str, Any]) -> None:
-    """Send one message to every socket of a channel group, in every web process (the pub/sub layer's format)."""
+def _publish(group: str, publication: Publication) -> None:
     try:
-        _redis().publish(*group_publication(group, message))
+        _redis().publish(*publication)
     except redis.RedisError as exc:
         logger.warning("could not broadcast to %s (%s); sockets will read it from the database", group, exc)
 
 
+def group_publish(group: str, message: dict[str, Any]) -> None:
+    """Send one message to every socket of a channel group, in every web process (the pub/sub layer's format)."""
+    _publish(group, group_publication(group, message))
+
+
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     """After commit, send a session event to its sockets (`event_publication`)."""
-
-    def send() -> None:
-        try:
-            _redis().publish(*event_publication(group, event))
-        except redis.RedisError as exc:
-            logger.warning("could not broadcast to %s (%s); sockets will read it from the database", group, exc)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: _publish(group, event_publication(group, event)))

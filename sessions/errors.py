@@ -43,10 +43,12 @@ class SessionRunsAFlow(ServiceError):
 
     code = "session_runs_a_flow"
     status = 409
-    MESSAGE = (
-        "This session runs a CI run's flow: it takes no other steps or chat, so the run's verdict is its flow's. "
-        "Watch it, stop the run, or open a session of your own."
-    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This session runs a CI run's flow: it takes no other steps or chat, so the run's verdict is its "
+            "flow's. Watch it, stop the run, or open a session of your own."
+        )
 
 
 class InputNotExpected(ServiceError):

@@ -136,7 +136,7 @@ def turn_message_add(*, session_id: Any, owner: AbstractBaseUser, text: Any) -> 
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to chat.")
         if session.end_when_drained:
-            raise SessionRunsAFlow(SessionRunsAFlow.MESSAGE)
+            raise SessionRunsAFlow()
         waiting = _question_waiting(session)
         message = {"text": text.strip(), "at": time.time()}
         turn = Turn.objects.filter(session=session, status=Turn.Status.ACCUMULATING).order_by("-id").first()

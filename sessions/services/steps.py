@@ -293,7 +293,7 @@ def step_submit(*, session_id: Any, owner: AbstractBaseUser, data: Any, ring: bo
         if session.status in TestSession.TERMINAL:
             raise SessionClosed(f"This session is {session.status}; open a new session to run more steps.")
         if session.end_when_drained:  # a run's session: its steps came with it (`steps_append`)
-            raise SessionRunsAFlow(SessionRunsAFlow.MESSAGE)
+            raise SessionRunsAFlow()
         if session.status == Status.IDLE:
             session_wake(session)  # its chain(setup, drain) runs this step too
         step = _new_step(session, spec, scheduled_at=scheduled_at, deferred=deferred, batch=batch)
