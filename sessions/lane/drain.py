@@ -378,7 +378,9 @@ def lane_recover(*, serial: str) -> int:
         status = TestSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
         lane_unlisten(session_id=session_id)  # its predecessor's drain, dead, may have left it listening
         (lane_open if status == Status.PENDING else lane_ring)(session_id=session_id, queue=device.queue)
-        lane_recovered.send(sender=TestSession, session_id=session_id)
+        for _, failure in lane_recovered.send_robust(sender=TestSession, session_id=session_id):
+            if isinstance(failure, Exception):  # a receiver's failure must not stop the device's recovery
+                logger.error("session %s: a lane_recovered receiver failed: %r", session_id, failure)
     logger.info("device %s: this worker owns its lane (lease %s); %d step(s) back", serial, lease.token, recovered)
     return recovered
 

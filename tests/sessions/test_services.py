@@ -414,3 +414,21 @@ def test_a_steps_queued_event_and_its_ring_reach_redis_together_the_event_first(
     [packet] = [p for p in packets if b"PUBLISH" in p or b"RPUSH" in p]  # one round trip
     assert packet.index(b"PUBLISH") < packet.index(b"RPUSH") and str(step.pk).encode() in packet
     assert _redis(settings.REDIS_URL).lpop(_bell_key(session.pk)) == b"ring"
+
+
+def test_a_failing_recovery_receiver_does_not_stop_the_lanes_recovery(user, device):
+    from sessions.signals import lane_recovered
+
+    session = open_ready(user, device)
+    step = services.step_submit(session_id=session.pk, owner=user, data={"action": "press_key", "key": "home"})
+    Step.objects.filter(pk=step.pk).update(status="RUNNING")  # claimed by a worker that then died
+
+    def broken(**_):
+        raise RuntimeError("a receiver's bug")
+
+    lane_recovered.connect(broken, dispatch_uid="test.broken")
+    try:
+        assert lane.lane_recover(serial=device.serial) == 1
+    finally:
+        lane_recovered.disconnect(dispatch_uid="test.broken")
+    assert Step.objects.get(pk=step.pk).status == "QUEUED"
