@@ -314,6 +314,13 @@ class _Parser:
                             f"{context}: the secret '${{{name}}}' has no value; give it one (the environment variable "
                             f"{name} or -e {name}=… with the CLI, `secrets` or `env` in a request); it stays masked.",
                         )
+                    elif self.secret_values.get(name) == "":
+                        self.error(
+                            scope.file,
+                            where,
+                            f"{context}: the secret '${{{name}}}' is empty; give it a value (a CI secret that is not "
+                            "set, as in a pull request from a fork or under a misspelt name, arrives empty).",
+                        )
                     return match.group(0)  # filled in on the device's worker, never stored
                 if name not in scope.env:
                     if self.values_later:

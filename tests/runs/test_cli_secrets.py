@@ -175,6 +175,20 @@ def test_a_header_secret_takes_its_value_from_the_environment(stack, devices, al
         assert PASSWORD not in text, f"{PASSWORD!r} in the {name}"
 
 
+@pytest.mark.parametrize("how", ["header", "--secret"])
+def test_an_empty_secret_is_an_error_naming_it_and_nothing_runs(stack, devices, alice, tmp_path, how):
+    """A CI secret that is not set (a fork's pull request, a misspelt name) arrives as an empty variable: its
+    checks would test nothing (`assert_not_visible ""` passes), so the run is refused, exit 2."""
+    flow = tmp_path / "empty.yaml"
+    text = HEADER_FLOW if how == "header" else HEADER_FLOW.replace("secrets: [PASSWORD]\n", "")
+    flow.write_text(text)
+    argv = ["run", str(flow), "--server", stack.base_url, "--token", alice]
+    done = cognisim_run(argv + (["--secret", "PASSWORD"] if how == "--secret" else []), PASSWORD="")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the secret '${PASSWORD}' is empty" in done.stdout + done.stderr
+    assert not Run.objects.exists()
+
+
 SHOT_FLOW = """\
 name: A secret on the screen
 app: com.cognisim.demo

@@ -219,6 +219,9 @@ def test_secrets_stay_placeholders_and_their_values_are_kept_apart():
     with pytest.raises(FlowInvalid) as caught:
         flow_parse(text)
     assert "the secret '${PASSWORD}' has no value" in str(caught.value)
+    with pytest.raises(FlowInvalid) as caught:
+        flow_parse(text, secrets={"PASSWORD": ""})  # a CI secret that is not set arrives empty
+    assert "the secret '${PASSWORD}' is empty" in str(caught.value)
 
 
 MAIN = """\
