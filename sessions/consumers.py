@@ -83,12 +83,13 @@ def _events_after(session_id: Any, after: int) -> list[tuple[int, str]]:
 class SessionConsumer(AsyncWebsocketConsumer):
     """Delivers the session's events in `seq` order with no gap and no duplicate.
 
-    `sent` is the last seq this socket delivered. Live events arrive through the channel
-    group; one that would leave a gap (events from two processes can overtake each other
-    on the way) is preceded by the missing ones read from the database, where they are
-    already committed.
+    The socket has delivered the events after `first` up to `sent`, each once. Live events arrive through
+    the channel group; one that would leave a gap (events from two processes can overtake each other on the
+    way) is preceded by the missing ones read from the database, where they are already committed. A
+    `RESUME` replays what it asks for that this socket has not delivered: never an event twice.
     """
 
+    first = 0
     sent = 0
     busy = False
     """Handling a message that may wait (a replay, a client's message): events meanwhile take the queue."""
@@ -130,13 +131,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
         last = await database_sync_to_async(selectors.session_last_seq)(session_id=self.session_id)
         if last_seq is not None and last_seq.isascii() and last_seq.isdigit():
             if len(last_seq.lstrip("0")) <= 19 and int(last_seq) <= last:
-                self.sent = int(last_seq)
+                self.first = self.sent = int(last_seq)
                 await self._replay()
                 return
             why = f"is past this session's last event (seq {last}): give the last seq you received"
         else:
             why = "must be a non-negative integer, the last seq you received"
-        self.sent = last
+        self.first = self.sent = last
         if last_seq is not None:
             await self.error(
                 "invalid_message",
@@ -165,6 +166,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _replay(self) -> None:
+        """Deliver the committed events after `sent`."""
         while True:
             events = await _events_after(self.session_id, self.sent)
             for _, text in events:
@@ -173,6 +175,21 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 self.sent = events[-1][0]
             if len(events) < REPLAY_PAGE:
                 return
+
+    async def _replay_before(self, after: int) -> None:
+        """Deliver the events after `after` up to `first`: the socket joined after them, the client asks for
+        them. Then it has delivered every event after `after`."""
+        start, upto = after, self.first
+        while after < upto:
+            page = await _events_after(self.session_id, after)
+            for seq, text in page:
+                if seq > upto:
+                    break
+                await self.send(text_data=text)
+                after = seq
+            if len(page) < REPLAY_PAGE or after >= upto or page[-1][0] > upto:
+                break
+        self.first = start
 
     async def session_event(self, message: dict[str, Any]) -> None:
         seq = message["event"]["seq"]
@@ -298,5 +315,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 last_seq=last,
             )
             return
-        self.sent = last_seq
+        if last_seq < self.first:
+            await self._replay_before(last_seq)
+        self.sent = max(self.sent, last_seq)
         await self._replay()

@@ -118,6 +118,26 @@ def test_a_socket_given_no_last_seq_gets_live_events_only(stack, devices, rest, 
     assert [e["seq"] for e in live.events()][0] == ready_seq + 1
 
 
+
+def test_resume_replays_only_what_the_socket_has_not_delivered(stack, devices, rest, alice):
+    """RESUME twice, or below what the socket already replayed, never delivers an event twice (QA)."""
+    session = open_session(rest, devices[1].serial)
+    watcher = Socket(stack.ws_url(session["id"], "last_seq=0"), token=alice)
+    wait_ready(watcher)
+    joined = watcher.events()[-1]["seq"]
+    late = Socket(stack.ws_url(session["id"]), token=alice)  # live from here: 1..joined not delivered
+    for resume_from in (2, 2, 0, joined):
+        late.send({"type": "RESUME", "last_seq": resume_from})
+    late.send({"type": "PING", "request_id": 1})
+    late.wait_for(lambda m: m.get("type") == "PONG")  # the socket's messages are handled in order
+    late.send({"type": "EXECUTE_SINGLE", "step": {"action": "press_key", "key": "home"}})
+    ack = late.wait_for(lambda m: m.get("type") == "ACK")
+    late.wait_for(step_done(ack["step_id"]))
+    seqs = [e["seq"] for e in late.events()]
+    assert sorted(seqs) == list(range(1, seqs[-1] + 1)), seqs  # each once, none missing
+    assert seqs.index(3) < seqs.index(1)  # RESUME 2 came first; RESUME 0 then added only 1 and 2
+
+
 def test_an_idle_socket_stays_open_past_ten_seconds(stack, devices, rest, alice):
     """redis-py 8 sets a 5 s socket timeout that kills idle consumers unless the channel layer disables it."""
     session = open_session(rest, devices[1].serial)
