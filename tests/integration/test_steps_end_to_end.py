@@ -118,7 +118,6 @@ def test_a_socket_given_no_last_seq_gets_live_events_only(stack, devices, rest, 
     assert [e["seq"] for e in live.events()][0] == ready_seq + 1
 
 
-
 def test_resume_replays_only_what_the_socket_has_not_delivered(stack, devices, rest, alice):
     """RESUME twice, or below what the socket already replayed, never delivers an event twice (QA)."""
     session = open_session(rest, devices[1].serial)
