@@ -110,13 +110,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+MATCHED = ("text", "id")
+"""The selector fields `text_match` says how to match."""
+
+
 def _selector_schema(*, point: bool) -> dict[str, Any]:
     """JSON Schema for "one or more of text, id, desc (with optional text_match, index, states and relations;
-    text_match only with text), or x and y"."""
+    text_match only with text or id), or x and y"."""
     coords = {"anyOf": [{"required": ["x"]}, {"required": ["y"]}]}
     named = {
         "anyOf": [{"required": [key]} for key in SELECTOR_KEYS],
-        "not": {"anyOf": [coords, {"required": ["text_match"], "not": {"required": ["text"]}}]},
+        "not": {
+            "anyOf": [coords, {"required": ["text_match"], "not": {"anyOf": [{"required": [k]} for k in MATCHED]}}]
+        },
     }
     if not point:
         return named
@@ -144,8 +150,8 @@ def _check_selector(data: Any, *, prefix: str = "", point: bool = False) -> None
     if not named:
         wanted = "text, id, desc (one or more)" + (" or x and y" if point else "")
         raise StepInvalid(prefix + "text", f"Give a selector: {wanted}.")
-    if "text_match" in data and "text" not in data:
-        raise StepInvalid(prefix + "text_match", f"'{prefix}text_match' says how 'text' is matched; give 'text'.")
+    if "text_match" in data and "text" not in data and "id" not in data:
+        raise StepInvalid(prefix + "text_match", f"'{prefix}text_match' says how 'text' and 'id' match; give one.")
     for relation in SELECTOR_RELATIONS:
         if relation in data:
             _check_anchor(data[relation], f"{prefix}{relation}")
@@ -183,9 +189,10 @@ class Anchor(_Strict):
     desc: Short | SkipJsonSchema[None] = None
     text_match: Literal["maestro"] | SkipJsonSchema[None] = Field(
         default=None,
-        description="How `text` is matched. `maestro`, as Maestro's selectors do: the element's text or "
-        "content-desc equals it or fully matches it as a regular expression, ignoring case (one that does not "
-        "compile is plain text). Without it: the text exactly, then ignoring case and surrounding spaces.",
+        description="How `text` and `id` are matched. `maestro`, as Maestro's selectors do: the element's text or "
+        "content-desc (for `id`: its resource-id, or the part after `/`) equals it or fully matches it as a regular "
+        "expression, ignoring case (one that does not compile is plain text). Without it: the text exactly, then "
+        "ignoring case and surrounding spaces; the id exactly.",
     )
     index: Index | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = Field(default=None, description="Only elements that are (not) enabled.")

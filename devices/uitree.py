@@ -194,17 +194,28 @@ def maestro_pattern(text: str) -> regex.Pattern[str]:
 def _maestro_text(node: Node, wanted: str, pattern: regex.Pattern[str]) -> bool:
     """Maestro's text match: the node's text or content-desc (its accessibility text) equals `wanted` or fully
     matches it as a regular expression, also with line breaks read as spaces."""
-    for value in (node.text, node.content_desc):
-        for seen in {value, value.replace("\n", " ")}:
-            try:
-                if seen == wanted or pattern.fullmatch(seen, timeout=MATCH_LIMIT_S):
-                    return True
-            except TimeoutError:
-                message = (
-                    f'The text pattern "{wanted[:100]}" took over {MATCH_LIMIT_S} s to match "{seen[:100]}": it '
-                    'backtracks without end. Write it without a repetition inside a repetition, like "(a|aa)+".'
-                )
-                raise PatternTooSlow(message, details={"pattern": wanted[:500]}) from None
+    values = (node.text, node.content_desc)
+    return _maestro_matches({seen for value in values for seen in (value, value.replace("\n", " "))}, wanted, pattern)
+
+
+def _maestro_id(node: Node, wanted: str, pattern: regex.Pattern[str]) -> bool:
+    """Maestro's id match: the node's resource-id, or its part after the last `/`, equals `wanted` or fully
+    matches it as a regular expression."""
+    values = {node.resource_id, node.resource_id.rsplit("/", 1)[-1]} if node.resource_id else set()
+    return _maestro_matches(values, wanted, pattern)
+
+
+def _maestro_matches(values: Iterable[str], wanted: str, pattern: regex.Pattern[str]) -> bool:
+    for seen in values:
+        try:
+            if seen == wanted or pattern.fullmatch(seen, timeout=MATCH_LIMIT_S):
+                return True
+        except TimeoutError:
+            message = (
+                f'The pattern "{wanted[:100]}" took over {MATCH_LIMIT_S} s to match "{seen[:100]}": it '
+                'backtracks without end. Write it without a repetition inside a repetition, like "(a|aa)+".'
+            )
+            raise PatternTooSlow(message, details={"pattern": wanted[:500]}) from None
     return False
 
 
@@ -277,8 +288,9 @@ def _predicates(selector: Mapping[str, Any]) -> tuple[list[Predicate], list[Pred
     exact: list[Predicate] = []
     loose: list[Predicate] = []
     for key, wanted in _selector_fields(selector):
-        if key == "text" and selector.get("text_match") == "maestro":
-            test = partial(_maestro_text, wanted=wanted, pattern=maestro_pattern(wanted))
+        if key in ("text", "id") and selector.get("text_match") == "maestro":
+            match = _maestro_text if key == "text" else _maestro_id
+            test = partial(match, wanted=wanted, pattern=maestro_pattern(wanted))
             exact.append(test)
             loose.append(test)
         else:
@@ -295,13 +307,12 @@ def find_nodes(nodes: Iterable[Node], selector: Mapping[str, Any]) -> list[Node]
     them meets the rest of the selector does the match ignore case and surrounding whitespace. `id` matches
     the full resource-id or the part after `:id/`. With `text_match: maestro`, `text` matches as Maestro's
     does: the element's text or content-desc equals it or fully matches it as a regular expression, ignoring
-    case (`maestro_pattern`). Nodes with empty bounds are not on screen and never match. `enabled`, `checked`,
-    `selected` and `focused` keep the nodes in that state. `child_of` keeps the nodes inside an element its
-    anchor (a selector) matches; `below` / `above` the nodes whose top edge is lower / higher than
-    the top edge of an element the anchor matches, `right_of` / `left_of` likewise with left edges,
-    ordered by the distance between their centres, nearest first (as Maestro does); otherwise the
-    order is the document's. With `index` the result is that one
-    match, or empty.
+    case (`maestro_pattern`); so does `id`, against the resource-id or its part after the last `/`. Nodes with
+    empty bounds are not on screen and never match. `enabled`, `checked`, `selected` and `focused` keep the
+    nodes in that state. `child_of` keeps the nodes inside an element its anchor (a selector) matches; `below` /
+    `above` the nodes whose top edge is lower / higher than the top edge of an element the anchor matches,
+    `right_of` / `left_of` likewise with left edges, ordered by the distance between their centres, nearest first
+    (as Maestro does); otherwise the order is the document's. With `index` the result is that one match, or empty.
     """
     nodes = list(nodes)
     exact, loose = _predicates(selector)

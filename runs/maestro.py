@@ -150,8 +150,10 @@ class _Translator:
         (`below`, `above`, `childOf`) is relative to, which cannot have relations of its own.
 
         Maestro's `text` is `text` with `text_match: maestro` (a regular expression, or the text itself, matched
-        against the text and the content-desc). Its fields all hold at once, as native ones do; a selector with
-        neither text nor id (only states or relations) means any element: the text `.*`."""
+        against the text and the content-desc); an `id` with a regular expression's syntax in it takes it too
+        (matched against the resource-id and its part after the last `/`; a plain id matches as itself). Its
+        fields all hold at once, as native ones do; a selector with neither text nor id (only states or
+        relations) means any element: the text `.*`."""
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return {"text": str(value), "text_match": "maestro"}
         if not isinstance(value, dict):
@@ -163,7 +165,9 @@ class _Translator:
             if key == "text":
                 selector.update(text=str(item), text_match="maestro")
             elif key == "id":
-                selector[key] = str(item)
+                selector["id"] = str(item)
+                if re.escape(selector["id"]) != selector["id"]:  # a pattern: matched as Maestro's regex
+                    selector["text_match"] = "maestro"
             elif key == "index":
                 index = self.number(value, "index", where, command)
                 if index is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from devices.uitree import find_nodes, parse
 from runs.flows import FlowInvalid, flow_parse
 from runs.maestro import COMMANDS, REFUSED, MaestroProblem, maestro_convert, maestro_export
 
@@ -477,6 +478,22 @@ def test_maestro_text_is_matched_as_maestro_does_and_fields_combine():
         {"action": "tap", "id": "title", "below": {"text": "Blue.*", **maestro}},
     ]
     assert flow.steps[1].label == "tap text=Sign in id=sign_in"
+
+
+def test_a_maestro_id_with_a_pattern_matches_as_maestros_regex():
+    flow = flow_parse(
+        "appId: com.android.settings\n---\n- tapOn: {id: '(wifi|nfc)_switch'}\n- tapOn: {id: wifi_switch}\n",
+        filename="m.yaml",
+    )
+    pattern, plain = (s.data for s in flow.steps)
+    assert pattern == {"action": "tap", "id": "(wifi|nfc)_switch", "text_match": "maestro"}
+    assert plain == {"action": "tap", "id": "wifi_switch"}  # a plain id matches as itself, as before
+    nodes = parse(
+        '<hierarchy><node text="" resource-id="com.android.settings:id/wifi_switch" bounds="[0,0][10,10]"/>'
+        '<node text="" resource-id="com.android.settings:id/wifi_switcher" bounds="[0,20][10,30]"/></hierarchy>'
+    )
+    assert [n.resource_id for n in find_nodes(nodes, pattern)] == ["com.android.settings:id/wifi_switch"]
+    assert find_nodes(nodes, {"id": "com.android.settings:id/WIFI_.*", "text_match": "maestro"})
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ def test_the_step_api_takes_text_match_and_several_fields(stack, devices, alice)
     try:
         wait_ready(sock, timeout=120)
         path = f"/api/sessions/{session.body['id']}/steps/"
-        bad = rest.post(path, {"action": "tap", "id": "wifi_switch", "text_match": "maestro"})
+        bad = rest.post(path, {"action": "tap", "desc": "Navigate up", "text_match": "maestro"})
         assert bad.status == 400 and bad.body["field"] == "text_match", bad.body
         unknown = rest.post(path, {"action": "tap", "text": "Wi-Fi", "text_match": "regex"})
         assert unknown.status == 400 and unknown.body["field"] == "text_match", unknown.body
@@ -154,6 +154,10 @@ def test_the_step_api_takes_text_match_and_several_fields(stack, devices, alice)
         assert done["status"] == "COMPLETED" and done["result"]["element"]["text"] == "Bluetooth", done
         check = rest.post(path, {"action": "assert_visible", "id": "bluetooth_switch", "checked": True})
         assert sock.wait_for(step_done(check.body["id"]), timeout=120)["status"] == "COMPLETED"
+        pattern = {"action": "tap", "id": "(?:wifi|nfc)_SWITCH", "text_match": "maestro"}  # Maestro's id regex
+        switched = sock.wait_for(step_done(rest.post(path, pattern).body["id"]), timeout=120)
+        assert switched["status"] == "COMPLETED", switched
+        assert switched["result"]["element"]["id"] == "com.android.settings:id/wifi_switch", switched
     finally:
         sock.close()
         rest.post(f"/api/sessions/{session.body['id']}/stop/")

@@ -85,7 +85,7 @@ def test_a_given_timeout_is_the_wait_for_the_element(data, wait_ms, limit_ms):
         ({}, "action"),
         ({"action": "fly"}, "action"),
         ({"action": "tap"}, "text"),
-        ({"action": "tap", "id": "b", "text_match": "maestro"}, "text_match"),
+        ({"action": "tap", "desc": "b", "text_match": "maestro"}, "text_match"),
         ({"action": "tap", "text": "a", "text_match": "regex"}, "text_match"),
         ({"action": "tap", "x": 1}, "x"),
         ({"action": "tap", "text": ""}, "text"),
