@@ -416,3 +416,31 @@ def test_a_part_of_a_label_is_never_checked_absent_as_exact_text() -> None:
     after_tap = plan('tap Sign in and make sure "Invalid" is not shown', "login").steps
     assert after_tap[-1] == {"action": "assert_not_visible", "text": "Invalid email or password"}
     assert plan('assertNotVisible "Invalid"', "login").steps == [{"action": "assert_not_visible", "text": "Invalid"}]
+
+
+@pytest.mark.parametrize(
+    ("screen", "text", "checked"),
+    [
+        ("login_error", "there's no message about invalid credentials", {"id": "com.cognisim.demo:id/error"}),
+        ("home", "there's no message about invalid credentials", {"id": "com.cognisim.demo:id/error"}),
+        ("about", "the phone isn't running Android 14", {"text": "14"}),
+        ("about", "make sure the version is not fourteen", {"text": "14"}),
+        ("about", "the phone isn't running Android 13", {"text": "13"}),
+        ("about", "the model isn't a CogniSim phone", {"text": "CogniSim Virtual Phone"}),
+        ("home", "the welcome message is not for demo", {"text": "Welcome, Demo!"}),
+        ("launcher", "the launcher doesn't show the settings shortcut", {"text": "Settings"}),
+        ("settings", "there should be no NFC option", {"text": "NFC"}),  # a name no label explains: it could appear
+    ],
+)
+def test_a_not_shown_check_of_a_description_checks_a_text_that_can_be_there(
+    screen: str, text: str, checked: dict[str, str]
+) -> None:
+    assert plan(text, screen).steps == [{"action": "assert_not_visible", **checked}]
+
+
+def test_a_not_shown_check_that_cannot_be_grounded_asks_or_waits_for_the_screen() -> None:
+    assert plan("I should not be signed in as admin@example.com", "home").code == "needs_value"
+    after_sign_out = plan("sign out and make sure the list is no longer displayed", "home")
+    assert after_sign_out.steps == [{"action": "tap", "text": "Sign out"}]
+    assert after_sign_out.remaining and after_sign_out.remaining.endswith("make sure the list is no longer displayed")
+    assert plan("make sure the list is no longer displayed", "login").code == "needs_value"

@@ -737,7 +737,14 @@ _NOT = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.I)
 _LOGGED = re.compile(
     r"(?:i'?m|i\s+am|we're|we\s+are|(?:the\s+)?user\s+is|you're|you\s+are|(?:i|we|you)\s+should\s+be|"
     r"(?:i|we|you)\s+(?:are|am)\s+still)\s+(?:still\s+|now\s+)?(?P<not>not\s+|no\s+longer\s+)?(?:logged|signed)\s+"
-    r"(?P<way>in|out)",
+    r"(?P<way>in|out)(?P<account>\s+as\s+\S+)?",
+    re.I,
+)
+# "we are no longer on the login screen": that screen is not shown (never a check of the text "we")
+_ON_SCREEN = re.compile(
+    r"\b(?:i'?m|i\s+am|we're|we\s+are|you're|you\s+are|(?:the\s+)?user\s+is)\s+(?:still\s+|now\s+)?"
+    r"(?P<not>not\s+|no\s+longer\s+)?(?:still\s+|now\s+)?on\s+"
+    r"(?P<x>(?:the\s+|this\s+)?(?:[\w-]+\s+)?(?:screen|page|form|view))\b",
     re.I,
 )
 _QUANTITY = re.compile(
@@ -768,7 +775,7 @@ _SHOULD = re.compile(
     re.I,
 )
 # "isn't", "doesn't say": a check's negation in full words, so that "X isn't Y" reads as "X is not Y".
-_NEGATED_VERB = re.compile(r"\b(is|are|does|do|should|must|was|were)n't\b", re.I)
+_NEGATED_VERB = re.compile(r"\b(is|are|does|do|should|must|was|were)n'?t\b", re.I)
 _FIELD_STATES = re.compile(
     r"(?:still\s+)?(?:empty|blank|filled(?:\s+in)?|cleared|focused|greyed\s+out|grayed\s+out|highlighted|enabled|disabled|"
     r"clickable|tappable|selected|checked|unchecked|editable|read[\s-]*only)",
@@ -849,8 +856,15 @@ def check(clause: str) -> Intent | None:
         clause = f"{signed['lead'] or 'verify '}I'm logged in"
     elif dies := _APP_DIES.match(clause):
         clause = f"{dies['lead'] or 'verify '}{dies['app']}did not crash"
+    clause = _ON_SCREEN.sub(lambda m: f"{m['x']} is {'not ' if m['not'] else ''}shown", clause)
     clause = _LOGGED.sub(
-        lambda m: ("no " if m["not"] else "") + ("Sign out" if m["way"].lower() == "in" else "Sign in") + " is shown",
+        # "I'm signed in as X": signed in (no screen shows which account); "not signed in as X" is left as said, and
+        # asked about (signed out is not what it denies)
+        lambda m: (
+            m[0]
+            if m["account"] and (m["not"] or m["way"].lower() == "out")
+            else ("no " if m["not"] else "") + ("Sign out" if m["way"].lower() == "in" else "Sign in") + " is shown"
+        ),
         clause,
     )
     lead = re.match(

@@ -126,7 +126,8 @@ _SCREENS: list[tuple[re.Pattern[str], str | None, dict[str, Any], str]] = [
         "the About phone screen",
     ),
     (
-        re.compile(r"(?:the\s+)?(?:home|welcome|main|start)\s+(?:screen|page|view)", re.I),
+        # "the dashboard": what a signed-in user sees first
+        re.compile(r"(?:the\s+)?(?:(?:home|welcome|main|start)\s+(?:screen|page|view)|(?:main\s+)?dashboard)", re.I),
         DEMO,
         {"id": _demo("greeting")},
         "the home screen",

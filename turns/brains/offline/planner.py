@@ -27,7 +27,7 @@ from devices.uitree import parse as parse_ui
 from ..abilities import can_do
 from ..base import BrainError, Plan
 from .grammar import PRONOUNS, Intent, parse
-from .known import LAUNCHER, app_label, app_package, known_element, screen_mark
+from .known import KNOWN, LAUNCHER, app_label, app_package, known_element, screen_mark
 from .resolve import Later, Resolver, Selector
 from .screen import ACT, KINDS, Ask, Missing, Screen, needs_screen, split_noun
 from .words import (
@@ -39,11 +39,13 @@ from .words import (
     canonical,
     clauses,
     correct_words,
+    count_word,
     idioms,
     mask,
     norm,
     ordinal,
     tidy,
+    word_likeness,
 )
 
 # Steps after which the planner no longer knows what the screen shows.
@@ -54,7 +56,18 @@ _ANSWER = re.compile(r"\s*\[answer:\s*(.*)\]\s*$", re.I | re.S)
 # reply) says the whole turn ("tap the second item and then the fourth" named only the fourth).
 _DONE = re.compile(r"^\s*\[done:\s*(.*?)\]\s*", re.S)
 # Intents whose target is an element that a following "it" can stand for.
-_ELEMENTS = {"tap", "long_press", "toggle", "scroll_to", "assert", "assert_not", "wait_for", "type", "clear"}
+_ELEMENTS = {
+    "tap",
+    "long_press",
+    "toggle",
+    "check_state",
+    "scroll_to",
+    "assert",
+    "assert_not",
+    "wait_for",
+    "type",
+    "clear",
+}
 _APPS = "I know Settings and Login Demo; for another app, give its package name, like com.example.app."
 _OPEN_FIRST = 'Open the app first, for example "open Login Demo and log in as … with password …".'
 _UP = {
@@ -192,6 +205,25 @@ _CRASH = frozenset(
         "crash crashes crashed crashing freeze freezes froze frozen freezing hang hangs hung hanging anr unresponsive",
     )
 )
+
+
+# Words that say what kind of thing is meant, not what it shows ("a message about …", "the settings shortcut", "the
+# greeting for demo"): a NOT-shown check's phrase of them and of a label's words names that label.
+_DESCRIBING = frozenset(
+    re.findall(
+        r"\S+",
+        "message messages notice notices notification notifications note banner popup toast text texts greeting "
+        "greetings user shortcut shortcuts icon icons button buttons link entry row option setting label info list "
+        "items rows device phone version password passwords email login credentials credential account username",
+    )
+)
+_LINKING = frozenset(re.findall(r"\S+", "about for of the a an any my your our on running regarding mentioning with"))
+# What points at the app's own error message: "a bad-password notice", "a complaint about my credentials".
+_REJECTED = _TROUBLE | frozenset(
+    re.findall(r"\S+", "complaint complaints invalid incorrect bad wrong rejected denied warning warnings alert alerts")
+)
+# "I should not be signed in as X": which account is signed in, no screen of the app shows.
+_ACCOUNT = re.compile(r"\b(?:signed|logged)\s+(?:in|on)\s+as\s+\S", re.I)
 
 
 # What failed, in "check that the sign in failed", "verify it fails": nothing but the attempt and the failure.
@@ -908,7 +940,72 @@ class _Planner(Resolver):
                     [inside],
                     labels=[label],
                 )
+        if set(selector) == {"text"} and not self.masked.quoted(intent.target) and name not in self.labels:
+            selector, name = self._can_fail(name)
         self._add({"action": "assert_not_visible", **selector}, f'check that "{name}" is not shown')
+
+    def _can_fail(self, name: str) -> tuple[Selector, str]:
+        """A NOT-shown check's phrase as a text that can be on the screen, so that the check can fail.
+
+        "a message about invalid credentials", "the settings shortcut", "Android 14" are shown by no label as
+        such: checked as said, they pass whatever the screen shows. The phrase is the label on the screen, or
+        the known text of the app in front, that its words name (a value: "14" for "Android 14" or "fourteen");
+        words that point at a failure ("bad", "complaint", "invalid") name the app's error message. Several
+        labels equally: asked; none: asked, or on a screen not seen yet planned there. Which account is signed
+        in is shown by no screen: asked. A name no label's words explain ("NFC", "Pixel 8") is checked as said:
+        it could appear."""
+        if _ACCOUNT.search(name):
+            raise Ask(
+                f"I can't check \"{name}\": the screen doesn't show which account is signed in. What should I check "
+                "is not shown instead?",
+                code="needs_value",
+            )
+        numbered = {norm(re.sub(r"\d+", "#", label)) for label in self.labels if re.search(r"\d", label)}
+        if re.search(r"\d", name) and norm(re.sub(r"\d+", "#", name)) in numbered:
+            return {"text": name}, name  # "Item 50": a row of the list, further down
+        if not self.screen and self.steps:
+            raise Later(name)  # what it names, the screen the steps lead to says
+        words = [
+            str(count) if (count := count_word(word)) is not None and word != "one" else word
+            for word in norm(name).split()
+        ]
+        package = self.screen.package if self.screen else self.app
+        labels = list(
+            dict.fromkeys(
+                (self.screen.labels() if self.screen else [])
+                + [known.label for known in KNOWN if package is None or known.package == package]
+            )
+        )
+        content = [word for word in words if word not in _LINKING and word not in _STRUCTURE]
+        held: dict[str, set[str]] = {}
+        unexplained: list[str] = []
+        for word in content:
+            holders = [
+                label for label in labels if any(word_likeness(word, other) >= 0.9 for other in norm(label).split())
+            ]
+            for label in holders:
+                held.setdefault(label, set()).add(word)
+            if not holders and word not in _DESCRIBING | _REJECTED | GENERIC:
+                unexplained.append(word)
+        if unexplained:
+            if held and all(word.isdigit() for word in unexplained):
+                value = " ".join(unexplained)  # "Android 13" beside "Android version": its value
+                return {"text": value}, value
+            return {"text": name}, name
+        if set(content) & _REJECTED and (known_element("error", package=package) or not held):
+            return self._error_shown({"text": name}, name)
+        if not held:
+            raise Ask(
+                f'What exactly should I check is not shown? (No label on the screen is "{name}".)', code="needs_value"
+            )
+        most = max(len(words) for words in held.values())
+        best = [label for label, words in held.items() if len(words) == most]
+        if len(best) > 1 and (numbers := [label for label in best if any(word.isdigit() for word in held[label])]):
+            best = numbers  # "Android 14": the value shown, "14"
+        if len(best) > 1:
+            listed = ", ".join(f'"{label}"' for label in best)
+            raise Ask(f"Which one should I check is not shown: {listed}?", labels=best)
+        return {"text": best[0]}, best[0]
 
     def _no_crash_check(self, intent: Intent, said: set[str], shown: bool, *, negative: bool) -> None:
         """ "make sure the app doesn't crash": no label says it, and neither its absence nor the app's error shows it:

@@ -109,6 +109,11 @@ _NTH_WORDS = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _NTH), key=len
 ORDINAL = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:st|nd|rd|th)"
 
 
+def count_word(word: str) -> int | None:
+    """ "fourteen" -> 14, "twenty-one" -> 21; None for a word that is no number."""
+    return _NUMBER_WORD.get(word.lower())
+
+
 def _suffixed(n: int) -> str:
     return f"{n}" + ("th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th"))
 
@@ -395,6 +400,11 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         lambda m: f"{m['v']} {m['t']}",
     ),
     (re.compile(r"\b(?:is|are)\s+(?:anything|something)\s+(?:but|other\s+than|except)\s+", re.I), "is not "),
+    (
+        # "should differ from 14", "must be different from 14": "should not be 14"
+        re.compile(r"\b(should|must)\s+(?:differ|be\s+different)\s+(?:from|than)\s+", re.I),
+        r"\1 not be ",
+    ),
     (re.compile(r"\b(?:is|are)\s+different\s+(?:from|than)\s+|\bdiffers?\s+from\s+", re.I), "is not "),
     (
         re.compile(
