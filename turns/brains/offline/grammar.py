@@ -176,7 +176,10 @@ _CHECK_LEAD = r"check|verify|make\s+sure|ensure|confirm|assert|see\s+if|test|val
 
 _UNSUPPORTED = {
     r"(?:un-?install|install|download|update|upgrade|sideload)\s+.+": "install, update or uninstall apps",
-    r"(?:delete|remove|get\s+rid\s+of)\s+(?:the\s+|this\s+)?app(?:lication)?(?:\s+.*)?": "uninstall apps",
+    r"(?:delete|remove|get\s+rid\s+of)\s+(?:the\s+|this\s+)?app(?:lication)?(?:\s+.*)?|"
+    r"(?:delete|remove|get\s+rid\s+of)\s+(?:the\s+|this\s+)?(?:settings|login\s+demo|demo|[\w-]+)\s+app(?:lication)?": (
+        "uninstall apps"
+    ),
     r"(?:re-?boot|restart|power\s+(?:off|down|on|cycle)|shut\s*down|switch\s+off|turn\s+off|unlock|lock)\s+"
     r"(?:the\s+)?(?:phone|device|emulator|screen|handset)": "restart, lock or power off the phone",
     r"rotate.*|(?:switch|change|go|turn)\s+(?:it\s+|the\s+(?:phone|screen)\s+)?(?:to\s+)?(?:landscape|portrait).*": (

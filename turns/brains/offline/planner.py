@@ -68,6 +68,7 @@ _ELEMENTS = {
     "type",
     "clear",
 }
+_GO = re.compile(r"(?:go|go\s+ahead|go\s+for\s+it|send(?:\s+it)?|done)", re.I)
 _APPS = "I know Settings and Login Demo; for another app, give its package name, like com.example.app."
 _OPEN_FIRST = 'Open the app first, for example "open Login Demo and log in as … with password …".'
 _UP = {
@@ -356,6 +357,8 @@ class _Planner(Resolver):
                     clause = f"type into {same['x']}"  # the same text, or its own? asked, never guessed
                 elif previous.verb:
                     clause = previous.verb + same["x"]
+            if previous is not None and previous.kind in ("type", "credentials") and _GO.fullmatch(clause):
+                clause = "submit"  # "password: x, email: a@b.c, go": the form, sent
             intent = parse(clause)
             if (intent is None or intent.terse) and clause.split() and clause.split()[0].lower() not in VERBS:
                 # "… and trun off wifi": a typo in the verb is read before a verb is borrowed from the clause before

@@ -174,6 +174,8 @@ _ABBREVIATIONS = {
     "chck": "check",
     "clr": "clear",
 }
+_CHAT_WORDS = {"wanna": "want to", "gonna": "going to", "gotta": "have to", "hafta": "have to", "lemme": "let me"}
+_CHAT = re.compile(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
 _ABBREVIATION = re.compile(r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\b", re.I)
 _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
 
@@ -214,11 +216,20 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "turn wifi and bluetooth off": the state said once for both; "turn off both wifi and location"
     (
         re.compile(
-            rf"\b(?P<v>turn|switch|set|put|get|flip)\s+(?P<a>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+and\s+"
+            rf"\b(?P<v>turn|switch|set|put|get|flip)\s+(?P<a>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+(?:and|&|\+)\s+"
             rf"(?P<b>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+(?P<s>on|off)\b",
             re.I,
         ),
         lambda m: f"{m['v']} {m['a']} {m['s']} and {m['v']} {m['b']} {m['s']}",
+    ),
+    # "wifi & bluetooth both off" (no verb): the state said once for both, each set
+    (
+        re.compile(
+            rf"(?:^|(?<=[;,]))\s*(?!(?:{'|'.join(VERBS)})\b)(?P<a>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+(?:and|&|\+)\s+"
+            rf"(?P<b>{_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+(?:both\s+)?(?P<s>on|off)(?=\s*(?:$|[,;.!]))",
+            re.I,
+        ),
+        lambda m: f"turn {m['a']} {m['s']} and turn {m['b']} {m['s']}",
     ),
     # "check that wifi and bluetooth are both on": each of them checked (or, after "make sure", set)
     (
@@ -360,7 +371,8 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "do tap of the password field", "make click on Sign in", "make scroll until item 25": a verb said as a noun
     (
         re.compile(
-            r"\b(?:do|make|give)\s+(?:one\s+)?(?:(?P<n>tap|click|press|long[\s-]?press|double[\s-]?tap|scroll|swipe)\s+"
+            r"\b(?:do|make|give)\s+(?:one\s+|the\s+|an?\s+)?(?:(?P<n>tap|click|press|long[\s-]?press|double[\s-]?tap|scroll|swipe|"
+            r"enable|disable|activate|deactivate|open|close|clear|check|verify|launch|toggle)\s+"
             r"(?:of|on|at)\b|(?P<m>scroll|swipe)\b)",
             re.I,
         ),
@@ -1045,6 +1057,8 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip(" ;"))
     text = re.sub(r"\b(sign|log)\s+(?:ot|otu|uot|oot)\b", r"\1 out", text, flags=re.I)  # "sign ot", never "sign to"
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
+    text = _CHAT.sub(lambda m: _CHAT_WORDS[m[0].lower()], text)
+    text = re.sub(r"(?<=[a-z])\s+n\s+(?=[a-z])", " and ", text)  # "the email field n then …": chat's "and"
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = _BARE_W.sub("with ", text)  # "log in w a@b.c"
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
@@ -1458,7 +1472,7 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
         if lower in _SHORT_SLIPS:
             words[n], changed = _SHORT_SLIPS[lower] + tail, True
             continue
-        if lower in KEYWORDS or lower in COMMON or lower in keep or not lower.isalpha():
+        if lower in KEYWORDS or lower in COMMON or lower in keep or not lower.isalpha() or _inflected(lower):
             continue
         if len(lower) < 3:
             continue
@@ -1476,6 +1490,11 @@ def correct_words(clause: str, keep: frozenset[str] = frozenset()) -> str | None
         if len(near) == 1:
             words[n], changed = near.pop() + tail, True
     return " ".join(words) if changed else None
+
+
+def _inflected(word: str) -> bool:
+    """Whether a word is a keyword with an ending ("shows", "appears", "tapped"): said right, not a slip."""
+    return any(word.endswith(end) and word[: -len(end)] in KEYWORDS for end in ("s", "es", "ed", "d", "ing"))
 
 
 def _bare_password(m: re.Match[str]) -> str:
