@@ -195,6 +195,10 @@ _UNSUPPORTED = {
         "call or message people"
     ),
     r"shake.*": "shake the phone",
+    r"(?:set|create|add|make|schedule|start|book)\s+(?:an?\s+|the\s+|my\s+|new\s+)*(?:alarm|timer|reminder|calendar\s+event|event|"
+    r"appointment|meeting|countdown|stopwatch)s?(?:\s+.*)?|wake\s+me\s+up(?:\s+.*)?|remind\s+me\s+.+": (
+        "set alarms, timers or reminders"
+    ),
     r"translate\s+.+": "translate text",
     r"(?:clear|wipe|empty|flush|free\s+up)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:(?:phone|device|system|android)(?:'s)?\s+)?"
     r"(?:cache|caches|memory|ram|storage)": "clear the phone's cache or memory",

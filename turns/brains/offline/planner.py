@@ -69,6 +69,7 @@ _ELEMENTS = {
     "clear",
 }
 _GO = re.compile(r"(?:go|go\s+ahead|go\s+for\s+it|send(?:\s+it)?|done)", re.I)
+_BARE_VALUE = re.compile(r"\S*[\d@!#$%^&*_]\S*")
 _APPS = "I know Settings and Login Demo; for another app, give its package name, like com.example.app."
 _OPEN_FIRST = 'Open the app first, for example "open Login Demo and log in as … with password …".'
 _UP = {
@@ -359,6 +360,8 @@ class _Planner(Resolver):
                     clause = previous.verb + same["x"]
             if previous is not None and previous.kind in ("type", "credentials") and _GO.fullmatch(clause):
                 clause = "submit"  # "password: x, email: a@b.c, go": the form, sent
+            elif previous is not None and previous.kind == "key" and previous.text == "tab" and _BARE_VALUE.fullmatch(clause):
+                clause = "type " + clause  # "type a@b.c, then tab, then secret123": what to type in the next field
             intent = parse(clause)
             if (intent is None or intent.terse) and clause.split() and clause.split()[0].lower() not in VERBS:
                 # "… and trun off wifi": a typo in the verb is read before a verb is borrowed from the clause before
@@ -449,6 +452,8 @@ class _Planner(Resolver):
                 # "the one below", "the item after that": next to what was named before, if anything was
                 if element is not None and intent.kind in _ELEMENTS:
                     intent.target = f"{anchor['head']} {anchor['rel']} {element.target}"
+                    if intent.verb and intent.kind in ("tap", "long_press"):
+                        clause = intent.verb + intent.target  # what comes back as `remaining` says next to what
                 else:
                     intent.target, intent.pronoun = "", True
             elif _DEMONSTRATIVE.fullmatch(intent.target) and intent.kind in _ELEMENTS:
