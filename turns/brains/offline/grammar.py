@@ -202,7 +202,16 @@ _UNSUPPORTED = {
     r"translate\s+.+": "translate text",
     r"(?:clear|wipe|empty|flush|free\s+up)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:(?:phone|device|system|android)(?:'s)?\s+)?"
     r"(?:cache|caches|memory|ram|storage)": "clear the phone's cache or memory",
-    r"(?:take|snap|shoot)\s+(?:a\s+|some\s+|an?\s+)?(?:photo|photograph|selfie|pic)s?(?:\s+.*)?": "take photos",
+    r"(?:take|snap|shoot)\s+(?:a\s+|some\s+|an?\s+)?(?:photo|photograph|selfie|pic|picture)s?"
+    r"(?!\s+of\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:screen|page|display|it|this|that|app)\b)(?:\s+.*)?": "take photos",
+    r"scan\s+.+": "scan codes or documents",
+    r"(?:turn|switch|power|shut)\s+(?:the\s+)?(?:phone|device|emulator|handset)\s+(?:off|down)": (
+        "restart, lock or power off the phone"
+    ),
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+)?)?.+?\s+(?:has|have|contains?|shows?|lists?|displays?)\s+(?:exactly\s+|only\s+)?\d+\s+"
+    r"(?:items|rows|entries|elements|switches|fields|buttons|options|things)": (
+        "count elements (I can check that one is or is not shown)"
+    ),
     r".+\s+(?:out\s+loud|aloud)(?:\s+.*)?|(?:speak|dictate)\s+.+": "speak or read things aloud",
     r"(?:(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?)?(?:there\s+(?:are|is|should\s+be)\s+)?"
     r"(?:no\s+more\s+than|at\s+least|at\s+most|exactly|fewer\s+than|more\s+than|less\s+than|only)\s+\d+\s+.+|"
@@ -350,9 +359,9 @@ def _login_no_password(m: re.Match[str]) -> Intent | None:
 @rule(
     r"(?:attempt|try|make)\s+(?:a\s+|an\s+)?(?:login|log(?:ging)?[\s-]*in|sign(?:ing)?[\s-]*in)(?:\s+attempt)?\s+(?:with|using)\s+"
     r"(?:a\s+|an\s+|some\s+|the\s+)?(?:wrong|bad|invalid|incorrect|fake|random|made[\s-]up)\s+(?:\w+\s+)?"
-    r"(?:password|credentials|email|details|account)",
+    r"(?:password|credentials|creds|email|details|account|login|info|data)",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using)\s+(?:a\s+|an\s+|some\s+|the\s+)?(?:wrong|bad|invalid|incorrect|fake|random)"
-    r"\s+(?:\w+\s+)?(?:password|credentials|email|details|account)",
+    r"\s+(?:\w+\s+)?(?:password|credentials|creds|email|details|account|login|info|data)",
     rf"{_LOGIN_VERB}{_APP_WORDS}\s+(?:with|using|as)\s+(?:my|the|your|our|a|an)\s+(?!(?:empty|blank)\b)(?:\w+\s+)?"
     r"(?:credentials|account|details|login|user|password|creds|email|e-mail|username|address|ones|info)",
     rf"{_LOGIN_VERB}{_APP_WORDS}(?:\s+(?:now|again|please|then))?",

@@ -260,6 +260,8 @@ class _Planner(Resolver):
         except TransportError as exc:
             raise BrainError(f"I could not read the screen: {exc.message}", "brain_failed") from exc
         self.steps: list[dict[str, Any]] = []
+        self.antecedent: dict[int, int] = {}
+        """Clause -> the clause before it whose element its "it" stands for ("scroll to the 30th item and tap it")."""
         self.said: list[str] = []
         self.notes: list[str] = []
         self.flipped: set[int] = set()
@@ -287,8 +289,10 @@ class _Planner(Resolver):
         planned = self._understand(clauses(self.masked.text))
         if not planned:
             raise BrainError(f'Tell me what to do, for example "open Settings and turn on Wi-Fi". {can_do()}')
+        started = [0] * (len(planned) + 1)
         for n, (_, intent) in enumerate(planned):
             rest = ", then ".join(self.masked.restore(clause) for clause, _ in planned[n:])
+            started[n] = len(self.steps)
             try:
                 if n == 0 and answer:
                     self._plan_answered(intent, answer[1])
@@ -299,6 +303,13 @@ class _Planner(Resolver):
             except Later as later:
                 if not self.steps:
                     raise BrainError(f'I need to see the screen to work out "{later}".', "not_on_screen") from later
+                before = self.steps[started[n - 1] : started[n]] if n and self.antecedent.get(n) == n - 1 else []
+                if len(before) == 1 and before[0].get("text") and intent.verb and intent.kind in ("tap", "long_press"):
+                    # "scroll to the 30th item and tap it": "it" is what that step found, on the next screen too
+                    rest = ", then ".join(
+                        [intent.verb + str(before[0]["text"])]
+                        + [self.masked.restore(clause) for clause, _ in planned[n + 1 :]]
+                    )
                 return self._done(remaining=rest)
             except Missing as missing:
                 if (intent.terse and not intent.inherited) or (intent.inherited and _nonsense(planned[n][0])):
@@ -477,6 +488,8 @@ class _Planner(Resolver):
                 other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
                 if element is not None and intent.target.lower() in PRONOUNS and not other:
                     intent.target = element.target
+                    if planned and planned[-1][1] is element:
+                        self.antecedent[len(planned)] = len(planned) - 1
                 else:
                     intent.target, intent.pronoun = "", True
             if intent.kind == "duration" and previous is not None and previous.kind in ("wait_for", "long_press"):

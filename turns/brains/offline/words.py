@@ -880,6 +880,10 @@ _THIRD = re.compile(rf"^(?P<v>{'|'.join(_THIRD_BASES)})(?:es|s)\b(?=\s+\S)", re.
 _MID_PLEASE = re.compile(
     rf"^((?:{'|'.join(VERBS)})(?:\s+(?:on|off|in|out|up|down))?)\s+(?:please|pls|plz|kindly)\s*:?\s+(?=\S)", re.I
 )  # "activate please the bluetooth"
+_NAME_IS = re.compile(
+    r"(\w)'s\s+(?=(?:not\s+|still\s+)?(?:on|off|enabled|disabled|active|inactive|checked|unchecked|turned|switched)\b)", re.I
+)
+_CALLED = re.compile(r"\b(is|are|should\s+be|must\s+be)\s+(?:called|named|labell?ed|titled)\s+", re.I)
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
 _GERUND = re.compile(rf"^(?P<g>{'|'.join(_GERUNDS)})\b", re.I)
 
@@ -1125,6 +1129,9 @@ def tidy(clause: str) -> str:
     clause = _ORDINAL_LEAD.sub("", clause)
     clause = _VERB_COLON.sub(r"\1 ", clause)
     clause = _ITS.sub(r"\1 is", clause)
+    clause = _NAME_IS.sub(r"\1 is ", clause)  # "verify wifi's off"
+    clause = _CALLED.sub(r"\1 ", clause)  # "the phone is called X": is X
+    clause = re.sub(r"^read\s+(?:me\s+|out\s+|back\s+)+(?=\S)", "read ", clause, flags=re.I)  # "read me the model"
     clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
     clause = _purpose(clause)
