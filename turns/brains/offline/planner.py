@@ -371,7 +371,12 @@ class _Planner(Resolver):
                     clause = previous.verb + same["x"]
             if previous is not None and previous.kind in ("type", "credentials") and _GO.fullmatch(clause):
                 clause = "submit"  # "password: x, email: a@b.c, go": the form, sent
-            elif previous is not None and previous.kind == "key" and previous.text == "tab" and _BARE_VALUE.fullmatch(clause):
+            elif (
+                previous is not None
+                and previous.kind == "key"
+                and previous.text == "tab"
+                and _BARE_VALUE.fullmatch(clause)
+            ):
                 clause = "type " + clause  # "type a@b.c, then tab, then secret123": what to type in the next field
             intent = parse(clause)
             if (intent is None or intent.terse) and clause.split() and clause.split()[0].lower() not in VERBS:

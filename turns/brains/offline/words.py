@@ -881,7 +881,8 @@ _MID_PLEASE = re.compile(
     rf"^((?:{'|'.join(VERBS)})(?:\s+(?:on|off|in|out|up|down))?)\s+(?:please|pls|plz|kindly)\s*:?\s+(?=\S)", re.I
 )  # "activate please the bluetooth"
 _NAME_IS = re.compile(
-    r"(\w)'s\s+(?=(?:not\s+|still\s+)?(?:on|off|enabled|disabled|active|inactive|checked|unchecked|turned|switched)\b)", re.I
+    r"(\w)'s\s+(?=(?:not\s+|still\s+)?(?:on|off|enabled|disabled|active|inactive|checked|unchecked|turned|switched)\b)",
+    re.I,
 )
 _CALLED = re.compile(r"\b(is|are|should\s+be|must\s+be)\s+(?:called|named|labell?ed|titled)\s+", re.I)
 _ITS = re.compile(r"\b(it|that|this|what|where|who)'s\b", re.I)
