@@ -216,7 +216,10 @@ _DESCRIBING = frozenset(
         r"\S+",
         "message messages notice notices notification notifications note banner popup toast text texts greeting "
         "greetings user shortcut shortcuts icon icons button buttons link entry row option setting label info list "
-        "items rows device phone version password passwords email login credentials credential account username",
+        "items rows device phone version password passwords email login credentials credential account username "
+        # kinds of element the UI tree has no text for: "no dialog", "the keyboard", "a loading spinner"
+        "dialog dialogs modal modals window popups toasts spinner spinners keyboard loading loader indicator "
+        "indicators progress bar snackbar snackbars tooltip tooltips overlay sheet prompt",
     )
 )
 _LINKING = frozenset(re.findall(r"\S+", "about for of the a an any my your our on running regarding mentioning with"))
