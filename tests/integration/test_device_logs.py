@@ -25,12 +25,13 @@ def logged(tag: str, text: str = ""):
 
 
 def stored(rest: Rest, path: str, match, timeout: float = 60):
-    """GET `path` until `match(body)`: the reader stores a chunk every few seconds."""
+    """GET `path` until `match(body)`: the reader stores a chunk every few seconds, and a failed step's evidence
+    is kept once its outcome is out (a 404 until then)."""
     deadline = time.monotonic() + timeout
     while True:
         reply = rest.get(path)
-        assert reply.status == 200, reply.body
-        if match(reply.body):
+        assert reply.status in (200, 404), reply.body
+        if reply.status == 200 and match(reply.body):
             return reply.body
         assert time.monotonic() < deadline, f"{path}: never matched, last {reply.body!r:.2000}"
         time.sleep(0.2)
