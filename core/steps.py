@@ -150,7 +150,7 @@ def _check_selector(data: Any, *, prefix: str = "", point: bool = False) -> None
     if not named:
         wanted = "text, id, desc (one or more)" + (" or x and y" if point else "")
         raise StepInvalid(prefix + "text", f"Give a selector: {wanted}.")
-    if "text_match" in data and "text" not in data and "id" not in data:
+    if "text_match" in data and not any(key in data for key in MATCHED):
         raise StepInvalid(prefix + "text_match", f"'{prefix}text_match' says how 'text' and 'id' match; give one.")
     for relation in SELECTOR_RELATIONS:
         if relation in data:

@@ -219,6 +219,10 @@ def _maestro_matches(values: Iterable[str], wanted: str, pattern: regex.Pattern[
     return False
 
 
+_MAESTRO_MATCH = {"text": _maestro_text, "id": _maestro_id}
+"""The selector fields `text_match: maestro` applies to, and how each matches."""
+
+
 def _values(node: Node, key: str) -> tuple[str, ...]:
     if key == "text":
         return (node.text,)
@@ -288,9 +292,8 @@ def _predicates(selector: Mapping[str, Any]) -> tuple[list[Predicate], list[Pred
     exact: list[Predicate] = []
     loose: list[Predicate] = []
     for key, wanted in _selector_fields(selector):
-        if key in ("text", "id") and selector.get("text_match") == "maestro":
-            match = _maestro_text if key == "text" else _maestro_id
-            test = partial(match, wanted=wanted, pattern=maestro_pattern(wanted))
+        if key in _MAESTRO_MATCH and selector.get("text_match") == "maestro":
+            test = partial(_MAESTRO_MATCH[key], wanted=wanted, pattern=maestro_pattern(wanted))
             exact.append(test)
             loose.append(test)
         else:

@@ -181,14 +181,12 @@ class SessionConsumer(AsyncWebsocketConsumer):
         them. Then it has delivered every event after `after`."""
         start, upto = after, self.first
         while after < upto:
-            page = await _events_after(self.session_id, after)
-            for seq, text in page:
-                if seq > upto:
-                    break
-                await self.send(text_data=text)
-                after = seq
-            if len(page) < REPLAY_PAGE or after >= upto or page[-1][0] > upto:
+            page = [(seq, text) for seq, text in await _events_after(self.session_id, after) if seq <= upto]
+            if not page:
                 break
+            for _, text in page:
+                await self.send(text_data=text)
+            after = page[-1][0]
         self.first = start
 
     async def session_event(self, message: dict[str, Any]) -> None:
