@@ -188,7 +188,9 @@ _UNSUPPORTED = {
     r"(?:zoom|pinch|spread).*": "zoom or pinch",
     r"(?:call|dial|ring|facetime|phone)\s+(?!field).+|send\s+(?:a|an|the|my)?\s*(?:sms|text|message|email|e-mail|mail)"
     r".*|send\s+.+\s+(?:a|an)\s+(?:sms|text|message|email)": "call or message people",
-    r"(?:copy|cut|paste|select\s+all|highlight)(?:\s+.*)?": "copy and paste",
+    r"(?:copy|paste|select\s+all|highlight)(?:\s+.*)?|cut(?:\s+(?:the\s+)?(?:text|it|this|that|all|word|words)\b.*)?": (
+        "copy and paste"
+    ),
     r"(?:record|film)\s+.*|(?:take|make|capture|start|begin)\s+(?:a\s+|the\s+)?(?:video|recording|screen\s*recording)"
     r"(?:\s+.*)?": "record video",
     r"(?:make|place|start|do|give)\s+(?:a\s+|an\s+)?(?:phone\s+|video\s+|voice\s+)?call(?:\s+.*)?": (
@@ -212,7 +214,27 @@ _UNSUPPORTED = {
     r"(?:items|rows|entries|elements|switches|fields|buttons|options|things)": (
         "count elements (I can check that one is or is not shown)"
     ),
-    r".+\s+(?:out\s+loud|aloud)(?:\s+.*)?|(?:speak|dictate)\s+.+": "speak or read things aloud",
+    r".+\s+(?:out\s+loud|aloud|(?:out|back)\s+to\s+(?:me|us))(?:\s+.*)?|(?:speak|dictate)\s+.+": (
+        "speak or read things aloud"
+    ),
+    r"(?:run|execute)\s+(?:the\s+|an?\s+)?(?:adb|shell|command|script|terminal)\b.*|adb\s+.+": "run shell commands",
+    # "tell me the Android version", "tell me which item is at the bottom": a value to report ("tell me if X is on"
+    # checks it)
+    r"(?:tell|give)\s+(?:me|us)\s+(?!if\b|whether\b|how\s+to\b)(?:what|which|the|how|who|when|where)\b.+|"
+    r"report\s+(?:back\s+)?(?:the|what|which|how)\b.+": (
+        "tell you what the screen shows (I can check that something is or is not shown)"
+    ),
+    r"(?:answer|pick\s+up|accept|decline|reject|ignore|hang\s+up|end)\s+(?:the\s+|an?\s+|this\s+)?(?:incoming\s+)?"
+    r"(?:phone\s+|video\s+)?call(?:\s+.*)?|hang\s+up": "call or message people",
+    r"(?:set|change|adjust|update|move)\s+(?:the\s+)?(?:phone'?s\s+|device'?s\s+|system\s+)?"
+    r"(?:clock|time|date|time\s*zone|timezone)(?:\s+.*)?": "set the phone's clock or date",
+    rf"(?:(?:{_CHECK_LEAD})\s+(?:that\s+|whether\s+|if\s+)?)?(?!nothing\b|no\b).+?\s+(?:is|are|looks?|should\s+be|must\s+be)\s+"
+    r"(?:not\s+)?(?:coloured\s+|colored\s+|in\s+)?(?:red|blue|green|yellow|orange|purple|pink|grey|gray|black|white|bold|italic|"
+    r"underlined|centered|centred|aligned|bigger|smaller|larger|big|small|round(?:ed)?|highlighted\s+in\s+\w+)"
+    r"(?:\s+.*)?|(?:make|turn|paint|colou?r|change)\s+.+?\s+(?:to\s+)?(?:red|blue|green|yellow|orange|purple|pink|grey|gray|"
+    r"black|white|bold|italic|bigger|smaller|larger)": (
+        "check colours, fonts, sizes or positions (I can check that a text is or is not shown)"
+    ),
     r"(?:(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?)?(?:there\s+(?:are|is|should\s+be)\s+)?"
     r"(?:no\s+more\s+than|at\s+least|at\s+most|exactly|fewer\s+than|more\s+than|less\s+than|only)\s+\d+\s+.+|"
     r"(?:count|number\s+of)\s+(?:the\s+)?.+": "count elements (I can check that one is or is not shown)",
@@ -260,7 +282,7 @@ _UNSUPPORTED = {
     r"(?:drag|move)\s+(?!(?:from\s+)?\(?\s*\d).+\s+(?:to|onto|into|over)\s+.+": (
         "drag one element onto another (a swipe between two points can)"
     ),
-    r"what\s+time\s+is\s+it|what\s+day\s+is\s+(?:it|today)|what'?s\s+the\s+(?:time|date)(?:\s+now)?|"
+    r"what\s+time(?:\s+is\s+it)?(?:\s+.*)?|what\s+day\s+is\s+(?:it|today)|what'?s\s+the\s+(?:time|date)(?:\s+now)?|"
     r"(?:check|verify|read|get|tell\s+me|what\s+is|what's)\s+(?:the\s+)?(?:battery|signal|time|date|cpu|memory|"
     r"network\s+speed).*|(?:check|verify|read|get|tell\s+me)\s+(?:the\s+|my\s+)?(?:weather|forecast|temperature|news|stocks?|"
     r"traffic).*": "read the phone's status or the news",
@@ -505,6 +527,9 @@ def _ask(m: re.Match[str]) -> Intent:
 # Switches ----------------------------------------------------------------------------------------
 
 _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
+# "bluetooth should be on", "wifi must not be off": a state a test expects, checked ("make sure X is on",
+# "X needs to be on" make it so)
+_EXPECTED = re.compile(r".+?\s(?:should|must|ought\s+to)\b", re.I)
 
 
 @rule(
@@ -520,7 +545,7 @@ _AGAIN = r"(?:\s+(?:again|back|as\s+well|too))?"
     r"\s+(?:still\s+|now\s+)?"
     r"(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
-    r"(?:toggle|flip|slide|flick)\s+(?P<target>.+)",
+    r"(?:toggle|flip|slide|flick)\s+(?!(?:up|down|left|right)\b)(?P<target>.+)",
     rf"(?:turn|switch|flip|flick)\s+(?P<state>on|off){_AGAIN}",
     r"(?P<connect>connect|reconnect)\s+(?:to\s+)?(?:the\s+)?(?P<target>.+)",
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?!(?:that|if|whether|there|for|the\s+(?:page|screen))\b)"
@@ -545,6 +570,10 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     if "tick" in m.re.groupindex:
         return Intent("toggle", target=m["target"], on=m["tick"].lower() in ("check", "tick", "select"))
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
+    if state and _EXPECTED.match(m[0]):
+        # "bluetooth should be on", "make sure wifi is off": what a test expects is checked, never made so
+        on = state in ("on", "enabled", "activated", "active")
+        return Intent("check_state", target=m["target"], on=on != bool(m.groupdict().get("neg")), form=state)
     if "target" in m.re.groupindex and m["target"]:
         # "the toggle next to Bluetooth", "the switch for Wi-Fi": the switch of that row
         named = re.fullmatch(
@@ -570,9 +599,10 @@ def _toggle(m: re.Match[str]) -> Intent | None:
 )
 def _switch_to(m: re.Match[str]) -> Intent | None:
     """ "switch to dark mode", "go into flight mode": that switch on; "switch to Settings": the app (`_open`)."""
-    if not known_element(m["target"], package=None, kinds=("switch",)):
+    target = re.sub(r"^the\s+", "", m["target"], flags=re.I)
+    if not known_element(target, package=None, kinds=("switch",)):
         return None
-    return Intent("toggle", target=m["target"], on=True)
+    return Intent("toggle", target=target, on=True)
 
 
 def _toggle_of(m: re.Match[str], name: str) -> Intent | None:
@@ -626,6 +656,8 @@ def _dialog(m: re.Match[str]) -> Intent:
     r"what(?:'s|\s+is)\s+the\s+(?:state|status|setting)\s+of\s+(?P<target4>.+)",
     r"(?:is|are)\s+(?P<target>.+?)\s+(?:currently\s+|still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+(?:to\s+)?)?"
     r"(?P<state>on|off|enabled|disabled|checked|unchecked|ticked|unticked|selected|active|inactive)",
+    # "assert wifi on", "verify bluetooth off": said without "is"
+    r"(?:assert|verify|confirm)\s+(?:that\s+)?(?P<target>[\w-]+(?:\s+[\w-]+)?)\s+(?P<state>on|off|enabled|disabled)",
 )
 def _check_state(m: re.Match[str]) -> Intent:
     groups = m.groupdict()
@@ -732,6 +764,8 @@ _OPENING = re.compile(
     r"(?:not\s+|n't\s+|no\s+longer\s+|still\s+)?(?:shows?|says?|displays?|contains?|has|have|lists?|includes?)|"
     r"(?:the\s+)?(?:\w+\s+)?(?:screen|page|app|list|form|view)\s+(?:doesn't|does\s+not|won't|shouldn't|mustn't)\s+"
     r"(?:show|say|display|contain|have|list|include)|"
+    r"(?:the\s+)?(?:\w+\s+)?(?:screen|page|app|list|form|view)\s+(?:is|are)\s+(?:not\s+|no\s+longer\s+|still\s+)?"
+    r"(?:showing|displaying|listing)|"
     r"none\s+of\s+(?:the\s+)?\w+\s+(?:should\s+|must\s+|may\s+)?(?:says?|reads?|shows?)|"
     r"(?:we're|we\s+are|i'?m|i\s+am|you're|you\s+are)\s+(?:now\s+|still\s+)?(?:not\s+)?(?:on|at|in|seeing)|"
     r"(?:can|could|do|does)\s+(?:you|i|we)\s+(?:still\s+)?(?:see|find|spot)|see|spot|"
@@ -758,8 +792,8 @@ _LOGGED = re.compile(
 )
 # "we are no longer on the login screen": that screen is not shown (never a check of the text "we")
 _ON_SCREEN = re.compile(
-    r"\b(?:i'?m|i\s+am|we're|we\s+are|you're|you\s+are|(?:the\s+)?user\s+is)\s+(?:still\s+|now\s+)?"
-    r"(?P<not>not\s+|no\s+longer\s+)?(?:still\s+|now\s+)?on\s+"
+    r"\b(?:i'?m|i\s+am|we're|we\s+are|you're|you\s+are|(?:the\s+)?user\s+is|(?:i|we|you)\s+(?:should|must)\s+be)\s+"
+    r"(?:still\s+|now\s+)?(?P<not>not\s+|no\s+longer\s+)?(?:still\s+|now\s+)?on\s+"
     r"(?P<x>(?:the\s+|this\s+)?(?:[\w-]+\s+)?(?:screen|page|form|view))\b",
     re.I,
 )
@@ -825,9 +859,16 @@ _FAILED_SIGN_IN = re.compile(
     r"(?:(?:i|we|you|the\s+user)\s+)?(?:(?:could|can|did|was|were|am|are|is)(?:\s*n't|\s+not|nt)|can't|cant|cannot|failed\s+to|"
     r"(?:was|were|am|are|is)\s+(?:un|not\s+)able\s+to|(?:should|must)\s+not\s+be\s+able\s+to|(?:should|must)n't\s+be\s+able\s+to)"
     r"\s+(?:successfully\s+)?(?:sign|log)[\s-]*(?:in|on)|"
-    r"(?:sign|log)(?:ging)?[\s-]*in\s+(?:must|should|will|does|did|can)(?:\s*n't|\s+not|nt)\s+(?:work|succeed|be\s+possible))$",
+    r"(?:sign|log)(?:ging)?[\s-]*in\s+(?:must|should|will|does|did|can)(?:\s*n't|\s+not|nt)\s+(?:work|succeed|be\s+possible)|"
+    rf"{_ATTEMPTED}\s+(?:is|was|should\s+be|must\s+be)\s+(?:not\s+possible|impossible|not\s+allowed))$",
     re.I,
 )
+# "we didn't get signed in", "I got logged out": the state it left ("we are not signed in")
+_GOT_SIGNED = re.compile(
+    r"\b(i|we|you)\s+(did\s+not\s+get|didn't\s+get|didnt\s+get|never\s+got|got)\s+(signed|logged)\s+(in|out)\b",
+    re.I,
+)
+_BE = {"i": "I am", "we": "we are", "you": "you are"}
 _DONE = (
     r"(?:succeeded|succeeds|worked|works|went\s+through|passed|goes\s+through|(?:was|is|has\s+been)\s+(?:successful|a\s+success|"
     r"accepted)|(?:should|must|will|did)\s+(?:succeed|work|go\s+through|pass|be\s+successful))"
@@ -866,12 +907,14 @@ def check(clause: str) -> Intent | None:
         clause,
         flags=re.I,
     )
+    clause = _GOT_SIGNED.sub(lambda m: f"{_BE[m[1].lower()]} {'not ' * bool(_NOT.search(m[2]))}{m[3]} {m[4]}", clause)
     if failed := _FAILED_SIGN_IN.match(clause):
         clause = f"{failed['lead'] or 'verify '}the sign in failed"
     elif signed := _SIGNED_IN.match(clause):
         clause = f"{signed['lead'] or 'verify '}I'm logged in"
     elif dies := _APP_DIES.match(clause):
         clause = f"{dies['lead'] or 'verify '}{dies['app']}did not crash"
+    clause = re.sub(r"\b(i|we|you)\s+(should|must)\s+not\s+be\s+on\b", r"\1 \2 be not on", clause, flags=re.I)
     clause = _ON_SCREEN.sub(lambda m: f"{m['x']} is {'not ' if m['not'] else ''}shown", clause)
     clause = _LOGGED.sub(
         # "I'm signed in as X": signed in (no screen shows which account); "not signed in as X" is left as said, and
@@ -949,6 +992,10 @@ def _check(m: re.Match[str]) -> Intent | None:
     r"(?:return|go)\s+to\s+(?:the\s+)?(?P<target>(?:previous|last|main|first)\s+.+)",
 )
 def _back_to(m: re.Match[str]) -> Intent:
+    if re.fullmatch(
+        r"(?:the\s+)?(?:(?:phone|device|android)'?s?\s+)?(?:home(?:\s+screen)?|launcher)", m["target"], re.I
+    ):
+        return Intent("key", text="home")  # "return to the phone's home screen"
     return Intent("back_to", target=m["target"])
 
 
@@ -982,14 +1029,15 @@ def _back(m: re.Match[str]) -> Intent:
     r"(?:go\s+to|open|show)\s+(?:the\s+)?launcher",
     rf"{TAP}\s+(?:the\s+)?home(?:\s+(?:key|button))?",
     r"(?:minimi[sz]e|background|hide)\s+(?:the\s+|this\s+)?(?:app(?:lication)?|it)",
-    r"(?:go|return|navigate|get|head)\s+(?:back\s+)?to\s+(?:the\s+)?(?:start\s+screen|launcher|desktop)",
+    r"(?:go|return|navigate|get|head|exit|quit|leave|bail\s+out)\s+(?:back\s+)?to\s+(?:the\s+)?"
+    r"(?:start\s+screen|launcher|desktop|home)",
 )
 def _home(m: re.Match[str]) -> Intent:
     return Intent("key", text="home")
 
 
 @rule(
-    r"(?:(?:turn|crank|push|put|set)\s+(?:the\s+)?volume\s+(?P<dir>up|down)|volume\s+(?P<dir2>up|down)|"
+    r"(?:(?:turn|crank|push|put|set|bump|nudge|knock)\s+(?:the\s+)?volume\s+(?P<dir>up|down)|volume\s+(?P<dir2>up|down)|"
     r"(?:turn|crank|push)\s+(?P<dir3>up|down)\s+(?:the\s+)?volume|"
     r"(?P<word>raise|increase|lower|decrease|reduce|bump\s+up)\s+(?:the\s+)?volume)"
     r"(?:\s+(?:key|button|rocker))?(?:\s+(?:a\s+(?:notch|bit|little|step|tad|touch)|one\s+(?:notch|step)|slightly))?",

@@ -222,6 +222,14 @@ _DESCRIBING = frozenset(
         "indicators progress bar snackbar snackbars tooltip tooltips overlay sheet prompt",
     )
 )
+# Words of a sentence, never of a label: a NOT-shown check of a phrase with them could never fail.
+_CLAUSE = frozenset(
+    re.findall(
+        r"\S+",
+        "i we you they he she me us them did didn get got gets getting can could would will possible impossible able "
+        "unable happen happened happens worked works working went gone going done",
+    )
+)
 _LINKING = frozenset(re.findall(r"\S+", "about for of the a an any my your our on running regarding mentioning with"))
 # What points at the app's own error message: "a bad-password notice", "a complaint about my credentials".
 _REJECTED = _TROUBLE | frozenset(
@@ -1020,6 +1028,12 @@ class _Planner(Resolver):
             if held and all(word.isdigit() for word in unexplained):
                 value = " ".join(unexplained)  # "Android 13" beside "Android version": its value
                 return {"text": value}, value
+            if any(word in _CLAUSE or (len(word) > 4 and word.endswith("ing")) for word in unexplained):
+                # "showing the login page", "we didn't get in": a sentence, which no screen shows as its text
+                raise Ask(
+                    f'What exactly should I check is not shown? ("{name}" reads as a description, not a label.)',
+                    code="needs_value",
+                )
             return {"text": name}, name
         if set(content) & _REJECTED and (known_element("error", package=package) or not held):
             return self._error_shown({"text": name}, name)

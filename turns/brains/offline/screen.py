@@ -674,6 +674,8 @@ class Screen:
     def name_of(self, i: int) -> str:
         """What to call element `i` in a summary."""
         node = self.nodes[i]
+        if node.password and node.resource_id:
+            return norm(node.resource_id.rpartition("/")[2]).capitalize()  # "Password", never the dots it shows
         return node.text or node.content_desc or next(iter(self._related_texts(i)), "") or norm(node.resource_id)
 
 

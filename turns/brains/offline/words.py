@@ -154,6 +154,7 @@ _SHORT_SLIPS = {
     "nad": "and",
     "tha": "the",
     "wiht": "with",
+    "sur": "sure",
 }
 _ABBREVIATIONS = {
     "btn": "button",
@@ -173,6 +174,9 @@ _ABBREVIATIONS = {
     "chk": "check",
     "chck": "check",
     "clr": "clear",
+    "shld": "should",
+    "shud": "should",
+    "instal": "install",
 }
 _CHAT_WORDS = {"wanna": "want to", "gonna": "going to", "gotta": "have to", "hafta": "have to", "lemme": "let me"}
 _CHAT = re.compile(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
@@ -183,6 +187,7 @@ _SHORT_SLIP = re.compile(r"\b(?:" + "|".join(_SHORT_SLIPS) + r")\b", re.I)
 _EMAIL = r"[^\s@,;/:]+@[^\s@,;/:]+?(?<![.!?])"
 _PW = r"(?!(?:with|as|is|of|to|in|into|and|for|on|then|field|box|input)\b)(?P<pw>[^\s,;]+)"
 _NAME_WORD = r"(?!(?:on|off|and|then|also|both|it|them)\b)[\w-]+"
+_NAME = rf"(?!(?:and|or|then|also|both|is|are|no|not|should|must)\b)(?:[\w-]+|{OPEN}\d+{CLOSE})"
 _NO_STOP = r"(?:[^,;.!?]|\.(?=\S))"
 _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
@@ -240,6 +245,79 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
             re.I,
         ),
         lambda m: f"{m['v']} {m['a']} is {m['n'] or ''}{m['s']} and {m['v']} {m['b']} is {m['n'] or ''}{m['s']}",
+    ),
+    # "scroll down until Item 30 is showing": to Item 30
+    (
+        re.compile(
+            r"\b(until|till|til)\s+(?P<x>.+?)\s+(?:(?:is|are)\s+(?:showing|visible|shown|displayed|on\s+(?:the\s+)?screen|in\s+view)|"
+            r"appears|shows\s+up|pops\s+up|comes\s+(?:up|into\s+view))(?=\s*$|\s*[;,.!?])",
+            re.I,
+        ),
+        r"\1 \g<x>",
+    ),
+    # "restart the app, wiping its storage": with its data cleared
+    (
+        re.compile(
+            r",?\s+(?:and\s+)?(?:wiping|clearing|erasing|deleting|resetting|wipe|clear|erase|reset)\s+(?:its|the|all(?:\s+its)?|"
+            r"all\s+the|app)\s+(?:app\s+)?(?:storage|data|state)\b",
+            re.I,
+        ),
+        " with its data cleared",
+    ),
+    # "go into About phone and then come back here": back
+    (re.compile(r"\bcome\s+back(?:\s+here)?(?=\s*$|\s*[;,.!?])", re.I), "go back"),
+    # "scroll back up so that Item 1 is visible again", "swipe up to reveal Item 40": until it is shown
+    (
+        re.compile(
+            r"\bso\s+that\s+(?P<x>.+?)\s+(?:is|are)\s+(?:visible|shown|on\s+(?:the\s+)?screen|in\s+view)(?:\s+again)?\b",
+            re.I,
+        ),
+        r"until \g<x>",
+    ),
+    (
+        re.compile(r"\b(swipe|scroll)\s+(up|down)\s+(?:to|until\s+you)\s+(?:reveal|see|show|find|get\s+to)\s+", re.I),
+        # a swipe's direction is the finger's: "swipe up" brings what is below into view
+        lambda m: f"scroll {m[2] if m[1].lower() == 'scroll' else {'up': 'down', 'down': 'up'}[m[2].lower()]} to ",
+    ),
+    (re.compile(r"\b(scroll|swipe)\s+(?:(up|down)\s+)?through\s+(?:the\s+)?(?:list|page|items)\b", re.I), r"\1 \2"),
+    (re.compile(r"\bscroll\s+(top|bottom)\b", re.I), r"scroll to the \1"),
+    # "check for me that X is off": check that X is off
+    (re.compile(r"\b(check|verify|confirm|ensure)\s+for\s+(?:me|us)\b", re.I), r"\1"),
+    # "shut the settings app down": close it
+    (re.compile(r"\bshut\s+(?!(?:the\s+)?(?:phone|device|emulator)\b)(?P<x>.+?)\s+down\b", re.I), r"close \g<x>"),
+    # "sign out of the demo account": sign out
+    (
+        re.compile(
+            r"\b(sign|log)(?:ging|ing)?\s+out\s+of\s+(?:the\s+|my\s+)?(?:[\w-]+\s+)?(?:account|session|profile)\b", re.I
+        ),
+        r"\1 out",
+    ),
+    # "the model is listed as X", "the version shown is 14": is X
+    (re.compile(r"\b(is|are)\s+(?:listed|shown|displayed|labell?ed|given)\s+as\s+", re.I), r"\1 "),
+    (
+        re.compile(r"\b(?:shown|displayed|listed)\s+(is|are)\s+(?!(?:not\s+)?(?:shown|visible|displayed)\b)", re.I),
+        r"\1 ",
+    ),
+    # "make sure Email and Item 40 are not shown": neither of them (the negation is said once, for both)
+    (
+        re.compile(
+            r"(?:(?<=^)|(?<=[;,])\s*)(?P<v>(?:check|verify|confirm|assert|validate|make\s+sure|ensure)\s+(?:that\s+)?)?"
+            rf"(?:both\s+)?(?P<a>{_NAME}(?:\s+{_NAME}){{0,3}})\s+(?:and|&)\s+(?P<b>{_NAME}(?:\s+{_NAME}){{0,3}})\s+"
+            r"(?:are|should|must|will|do)(?:\s+not|n't|\s+no\s+longer)\s+(?:be\s+)?(?:both\s+|either\s+)?"
+            r"(?P<s>shown|visible|displayed|present|there|on\s+(?:the\s+)?screen|showing|appearing|appear|show(?:\s+up)?)\b",
+            re.I,
+        ),
+        lambda m: " and ".join(f"{m['v'] or 'check '}{x} is not {m['s']}" for x in (m["a"], m["b"])),
+    ),
+    # "there's no Sign out or Log out button": no A and no B
+    (
+        re.compile(
+            rf"\bno\s+(?P<a>{_NAME}(?:\s+{_NAME}){{0,3}}?)\s+or\s+(?P<b>{_NAME}(?:\s+{_NAME}){{0,3}}?)"
+            r"(?:\s+(?P<kind>buttons?|fields?|links?|texts?|labels?|messages?|options?|items?|rows?|tabs?|icons?))?"
+            r"(?=\s*$|\s*[;,.!]|\s+(?:is|are|should|must|shown|visible|on|anywhere|at\s+all)\b)",
+            re.I,
+        ),
+        lambda m: " and ".join(f"no {x}{' ' + m['kind'] if m['kind'] else ''}" for x in (m["a"], m["b"])),
     ),
     (re.compile(r"\b(?:both|each\s+of)\s+(?=[\w-]+(?:\s+[\w-]+)?\s+and\s)", re.I), ""),
     # "kill and reopen the app": both verbs take the object
@@ -692,6 +770,24 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
 ]
 
 _CALL = re.compile(rf"\b({'|'.join(VERBS)})\(\s*([^()]*?)\s*\);?", re.I)
+# A step's name said as its verb (a developer's "launch_app com.x", "press_key volume_down", "clear_text into email")
+_STEP_NAMES = {
+    "launch_app": "open",
+    "stop_app": "stop",
+    "press_key": "press",
+    "clear_text": "clear",
+    "scroll_until_visible": "scroll to",
+    "wait_for": "wait for",
+    "long_press": "long press",
+    "volume_up": "volume up",
+    "volume_down": "volume down",
+    "app_switch": "app switch",
+}
+_STEP_NAME = re.compile(r"\b(" + "|".join(_STEP_NAMES) + r")\b(?:\s+(?:into|in|from)\b)?", re.I)
+_SHELL = re.compile(r"\b(?:adb\s+shell\s+)?am\s+(start|force-stop)(?:\s+-[a-z]+)*\s+(?=[a-z][\w.]*\.[\w.]+)", re.I)
+_GHERKIN = re.compile(r"(?<=\S)[,.]?\s+(?=(?:Given|When|Then|And|But)\s)")
+_GIVEN = re.compile(r"(?:^|(?<=; ))Given\s+(?=the\s|(?:I|we|you)\s+(?:am|are|'m|'re|should|have|see)\b)")
+_STEP_FLAG = re.compile(r"\s*(?:with\s+|,\s*)?clear_state\s*[=:]\s*(true|false)\b", re.I)
 # "assert_visible Model", "long_press item 4": a step's own name; not a resource id ("sign_in")
 _SNAKE = re.compile(r"\b(?:assert|expect|wait|scroll|long|press|clear|take|launch|stop)(?:_[a-z]+)+\b", re.I)
 _CAMEL = re.compile(rf"\b(?:{'|'.join(VERBS)})(?:[A-Z][a-z]+)+\b")
@@ -744,7 +840,7 @@ _LEADING = re.compile(
     r"you\s+(?:could|can|might)\s+(?:also\s+)?(?=\w)|(?:i|we)\s+(?:would|'d)\s+(?:really\s+)?(?:like|love)\s+(?:it\s+)?"
     r"(?:if\s+you\s+(?:could|would|can)|you\s+to)|(?:is\s+there\s+)?any\s+chance\s+you\s+(?:could|can)|"
     r"(?:can|could|would)\s+you\s+try\s+to|feel\s+free\s+to|go\s+on\s+and|(?:now|next)\s+(?:i\s+want\s+you\s+to|you\s+can)|"
-    r"(?:shall|can|could|should|may)\s+we|we\s+(?:should|must|need\s+to|have\s+to|can|could|will)|"
+    r"(?:shall|can|could|should|may)\s+we|we\s+(?:should|must|need\s+to|have\s+to|can|could|will)(?!\s+(?:not\s+)?be\b)|"
     r"(?:would|is|will)\s+it\s+be\s+(?:ok(?:ay)?|alright|fine|possible)\s+(?:for\s+you\s+)?(?:to|if\s+you)|"
     r"is\s+it\s+(?:ok(?:ay)?|alright|fine)\s+(?:to|if\s+you)|(?:proceed|continue|go\s+on)\s+(?:to|by|and|with)|"
     r"from\s+(?:here|there)|hiya|heya|howdy|yo|greetings|excuse\s+me|sorry|just\s+wondering|oh|ah|"
@@ -762,7 +858,8 @@ _TRAILING = re.compile(
     r"from\s+here|from\s+there|right\s+now|right\s+away|straight\s+away|immediately|(?<!starts\s)(?<!start\s)(?<!loads\s)(?<!load\s)(?<!opens\s)(?<!open\s)(?<!responds\s)(?<!works\s)quickly|real\s+quick|"
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|(?<!starts\s)(?<!start\s)(?<!loads\s)(?<!load\s)(?<!opens\s)(?<!open\s)(?<!responds\s)(?<!works\s)quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
-    r"cheers|ta|thx|ty|mate|buddy|together|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
+    r"cheers|ta|thx|ty|mate|buddy|together|completely|entirely|fully|for\s+good|for\s+(?:a\s+)?(?:moment|bit|second|sec|while)|"
+    r"for\s+now|temporarily|(?<!the\s)(?<!a\s)first|one\s+(?:step|notch)|a\s+notch|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
     r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|for\s+(?:this|the|my|our)\s+(?:test(?:\s+run|\s+case)?|run|check)|"
     r"for\s+testing(?:\s+purposes)?|from\s+the\s+(?:list|menu|settings\s+list)|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
     r"helpful|much\s+appreciated)|(?:that'?s|that\s+is)\s+all))+$",
@@ -791,6 +888,11 @@ _FILLER = re.compile(
     r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
     r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
     r"if\s+(?:needed|necessary|required|not\s+already|need\s+be)|(?:when|once)\s+ready|"
+    # the tester's own story around the steps ("I just want to be certain", "we left it on by mistake")
+    r"(?:i|we)(?:\s+|(?='))(?:just\s+)?(?:want|wanted|need|needed|would\s+like|'d\s+like)\s+to\s+(?:be\s+(?:sure|certain)|review|look\s+at|"
+    r"take\s+a\s+look|see\s+(?:how|what|why|whether|if)|know|understand|find\s+out)\b.*|"
+    r"(?:i|we)\s+(?:left|turned|switched|set)\s+.+\s+by\s+(?:mistake|accident)|(?:i'?m|i\s+am|we'?re|we\s+are)\s+seeing\s+.*|"
+    r"(?:the\s+\w+|everything|it|both)\s+(?:is|are)\s+(?:already\s+)?(?:filled(?:\s+in)?|typed(?:\s+in)?|entered)(?:\s+already)?|"
     r"(?:once|when|after)\s+(?:it|that|the\s+\w+(?:\s+\w+)?)\s+(?:has\s+)?(?:loaded|opened|appeared|finished|shows|appears|loads|"
     r"opens|comes\s+up|shows\s+up|is\s+(?:open|loaded|"
     r"ready|shown|visible|up))|please\s+and\s+thank\s+you|thanks\s+in\s+advance)"
@@ -807,7 +909,12 @@ _VERB_COLON = re.compile(rf"^({'|'.join(VERBS)})\s*:\s*", re.I)
 _TURN_OF = re.compile(r"\b(turn|switch|flip)\s+of\b", re.I)
 # "tap Sign in without filling anything in": how, not what.
 _ASIDE = re.compile(
-    r"\s+(?:without|instead\s+of|by)\s+\w+ing\b.*$|\s+unless\s+.*$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
+    r"(?:^|\s+)(?:without|instead\s+of|by)\s+\w+ing\b.*$|\s+unless\s+.*$|"
+    # "… so we can see the message", "… for the report", "… because it drains the battery": why, not what
+    r"(?:^|\s+)so\s+(?:that\s+)?(?:we|i|you|it|they)\s+(?:can|could|get|will|won't|see|are|have|don't)\b.*$|"
+    r"\s+before\s+(?:we|i|you)\s+\w+.*$|"
+    r"\s+(?:because|cause|'cause)\s+.*$|\s+for\s+(?:the|my|our)\s+(?:report|record|records|docs|documentation|ticket|"
+    r"bug\s+report|screenshots?)$|\s+when\s+you\s+(?:get|have)\s+(?:a\s+)?(?:chance|moment|minute|time)$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
     r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$|"
     r"\s+with\s+(?:both\s+|all\s+|the\s+)?(?:fields?|form|email|password)\s+(?:(?:left\s+)?empty|blank)$",
     re.I,
@@ -1008,7 +1115,9 @@ _NOT_ASKED = frozenset(
 )
 
 
-_ASKED_LEAD = re.compile(r"^(?:(?:and|then|so|also|now|ok(?:ay)?|and\s+then|finally|lastly)\b,?\s*)*", re.I)
+_ASKED_LEAD = re.compile(
+    r"^(?:(?:and|then|so|also|now|ok(?:ay)?|and\s+then|finally|lastly|please|pls|kindly)\b,?\s*)*", re.I
+)
 
 
 def _state_said(part: str) -> bool:
@@ -1060,6 +1169,10 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
 
     text = _CHECK_MARK.sub("check ", _LOG_MARK.sub("; ", text.strip()))
     text = re.sub(r"\s*[\r\n]+\s*", "; ", text.strip(" ;"))
+    if "«" not in text:
+        text = re.sub(r"\s*[»›]\s*", " > ", text)  # "Settings » About phone": a path, not a closing quote
+    # What is quoted is said as it is: none of the rewrites below reach inside it ('type "rock n roll"')
+    text = _QUOTES.sub(lambda m: keep(next(said for said in m.groups() if said is not None)), text.translate(_CURLY))
     text = re.sub(r"\b(sign|log)\s+(?:ot|otu|uot|oot)\b", r"\1 out", text, flags=re.I)  # "sign ot", never "sign to"
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = _CHAT.sub(lambda m: _CHAT_WORDS[m[0].lower()], text)
@@ -1067,6 +1180,12 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = _BARE_W.sub("with ", text)  # "log in w a@b.c"
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
+    text = _STEP_NAME.sub(lambda m: _STEP_NAMES[m[1].lower()], text)  # "launch_app com.x", "press_key volume_down"
+    text = _SHELL.sub(lambda m: "open " if m[1].lower() == "start" else "stop ", text)  # "am start com.x"
+    text = re.sub(r"(?<![\w./])(?:[a-z][\w.]*:)?id/(?=[a-z_])", "", text, flags=re.I)  # "into id/email": that id
+    text = _GHERKIN.sub("; ", text)  # "Given … When I … And I … Then I see …": one step a keyword
+    text = _GIVEN.sub("check ", text)  # "Given the login screen", "Given I am signed in": what must hold first
+    text = _STEP_FLAG.sub(lambda m: " with its data cleared" if m[1].lower() == "true" else "", text)
     text = _SNAKE.sub(lambda m: m[0].replace("_", " "), text)  # "assert_visible Model"
     text = _CAMEL.sub(lambda m: " ".join(re.findall(r"[A-Z]?[a-z]+", m[0])).lower(), text)  # "assertVisible"
     text = _CREDENTIALS_ASIDE.sub(r" with \g<e> and \g<p>", text)  # "fill the form (a@b.c, x)": with them
@@ -1075,14 +1194,15 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
     text = re.sub(r"(?<!\S)(?:←|<|‹|<-)(?!\S)", "back arrow", text)  # "tap the < button"
     text = _digits_for_words(text)
-    if "«" not in text:
-        text = re.sub(r"\s*[»›]\s*", " > ", text)  # "Settings » About phone": a path, not a closing quote
-    text = _unlist(" ".join(text.translate(_CURLY).split()))
-    text = _QUOTES.sub(lambda m: keep(next(said for said in m.groups() if said is not None)), text)
+    text = _unlist(" ".join(text.split()))
     splittable = {
         label
         for label in labels
-        if _PUNCT_SPLIT.search(label) or _WORD_SPLIT.search(label) or _NEGATIVE.search(label) or _IS.search(label)
+        if _PUNCT_SPLIT.search(label)
+        or _WORD_SPLIT.search(label)
+        or _NEGATIVE.search(label)
+        or _IS.search(label)
+        or " or " in label  # "no invalid email or password message": one label, not two
     }
     for label in sorted(splittable, key=len, reverse=True):
         text = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", lambda m: keep(m[0]), text, flags=re.I)
@@ -1138,7 +1258,8 @@ def tidy(clause: str) -> str:
     clause = _purpose(clause)
     clause = _TAP_EMPTY.sub(r"\g<v> \g<t>", clause)
     clause = _BY_DOING.sub(lambda m: _GERUNDS[m["g"].lower()] + m["b"], clause)
-    clause = _ASIDE.sub("", clause)
+    clause = _TRAILING.sub("", _ASIDE.sub("", clause)).strip(" .,;:!?")
+    clause = _TAP_EMPTY.sub(r"\g<v> \g<t>", clause)  # "tap X with the empty form so we can see …": its aside gone
     clause = _PAST.sub(lambda m: _PAST_FORMS[m["p"].lower()], clause)
     clause = _THIRD.sub(lambda m: m["v"], clause)  # "(the user) taps sign in"
     return _GERUND.sub(lambda m: _GERUNDS[m["g"].lower()], clause)
