@@ -25,6 +25,7 @@ from typing import Any
 
 MAX_DEPTH = 64
 _BAD = re.compile(r"[\x00\ud800-\udfff]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 class JsonRefused(Exception):
@@ -41,6 +42,14 @@ def bad_character(text: str) -> str | None:
     if found is None:
         return None
     return "a NUL character" if found[0] == "\x00" else f"a lone surrogate (U+{ord(found[0]):04X})"
+
+
+def control_problem(field: str, value: str) -> str:
+    """Why a name cannot be used (a control character breaks JUnit XML and the console), or ""."""
+    bad = CONTROL_RE.search(value)
+    if bad is None:
+        return ""
+    return f"'{field}' must not contain control characters (found U+{ord(bad[0]):04X})."
 
 
 def _where(path: tuple[Any, ...]) -> str:

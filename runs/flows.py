@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.jsonsafe import control_problem
 from core.steps import (
     ACTIONS,
     BLOCK_ACTIONS,
@@ -50,7 +51,6 @@ from .yamldoc import (
     YamlProblem,
     YDict,
     YList,
-    control_problem,
     header_secrets,
     plain_scalar,
     scalar_text,

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from core.jsonsafe import control_problem
 from core.steps import MAX_ATTEMPTS, MAX_TIMEOUT_MS, MAX_TIMES
 
-from .yamldoc import Where, YDict, YList, control_problem, plain_scalar, scalar_text, where_of
+from .yamldoc import Where, YDict, YList, plain_scalar, scalar_text, where_of
 
 HEADER = ("appId", "url", "name", "tags", "env", "secrets", "onFlowStart", "onFlowComplete")
 # Android key names Maestro accepts (case-insensitive) → CogniSim's `press_key` names.

@@ -114,17 +114,6 @@ def scalar_text(value: Any) -> str:
     return str(value)
 
 
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
-
-
-def control_problem(field: str, value: str) -> str:
-    """Why a name cannot be used (a control character breaks JUnit XML and the console), or ""."""
-    bad = CONTROL_RE.search(value)
-    if bad is None:
-        return ""
-    return f"'{field}' must not contain control characters (found U+{ord(bad[0]):04X})."
-
-
 def plain_scalar(value: Any) -> Any:
     """A `TextInt`/`TextFloat` as a plain int/float (for JSON, YAML output and the step schema)."""
     if isinstance(value, TextInt):

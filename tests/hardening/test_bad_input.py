@@ -188,6 +188,14 @@ def test_frames_that_once_crashed_the_socket_get_an_error_and_it_stays_open(read
     assert not Step.objects.filter(session_id=session["id"]).exists()
 
 
+def test_a_session_name_with_control_characters_is_refused_as_a_flow_name_is(stack, devices, rest):
+    reply = rest.post("/api/sessions/", {"queue": True, "name": "a\u001bb"})
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "name"), reply.body
+    assert "must not contain control characters (found U+001B)" in reply.body["message"]
+    assert not TestSession.objects.exists()
+    assert rest.post("/api/sessions/", {"queue": True, "name": "Sign in\tflow"}).status == 201
+
+
 def test_nul_in_step_text_is_refused_over_rest(ready, rest):
     session, _ = ready
     reply = rest.post(f"/api/sessions/{session['id']}/steps/", {"action": "type", "text": "a\x00b"})
