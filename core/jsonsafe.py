@@ -11,7 +11,10 @@
   NUL in text or JSON, and a lone surrogate cannot be encoded as UTF-8 (it fails when the value is
   stored or sent back);
 - numbers that are not finite (`invalid_number`): `NaN`, `Infinity` and `1e999` decode to floats
-  that standard JSON (and PostgreSQL's jsonb) cannot hold.
+  that standard JSON (and PostgreSQL's jsonb) cannot hold;
+- a key given twice in one object, at any depth (`duplicate_key`, `field` naming it): Python's decoder
+  keeps the last one silently, so `{"type": "PING", "type": "STOP"}` would be read as a STOP that a
+  checker reading the first one let through.
 
 Each value is visited once, with an explicit stack (no recursion).
 """
@@ -56,9 +59,9 @@ def _where(path: tuple[Any, ...]) -> str:
     return ".".join(str(p)[:64] for p in path)
 
 
-def json_check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
+def json_check(value: Any, *, max_depth: int = MAX_DEPTH, duplicates: dict[int, str] | None = None) -> None:
     """Refuse a decoded value nested deeper than `max_depth`, holding NUL / lone surrogates or a
-    number that is not finite."""
+    number that is not finite; `duplicates`: the key each object (by `id`) had twice, as `json_load` saw it."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
     while stack:
         item, depth, path = stack.pop()
@@ -75,6 +78,11 @@ def json_check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
         if depth > max_depth:
             raise JsonRefused("too_deep", f"JSON nested more than {max_depth} levels deep is refused.", _where(path))
         if isinstance(item, dict):
+            if duplicates and (key := duplicates.get(id(item))) is not None:
+                field = _where((*path, key))
+                raise JsonRefused(
+                    "duplicate_key", f"'{field}' is given twice: a key may appear once in an object.", field
+                )
             for key, inner in item.items():
                 if (what := bad_character(key)) is not None:
                     raise JsonRefused("invalid_characters", f"A key in '{_where(path) or 'body'}' contains {what}.")
@@ -87,9 +95,24 @@ def json_load(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int 
     """Decode JSON from outside, or raise JsonRefused (see the module's docstring)."""
     if max_bytes is not None and len(raw) > max_bytes:
         raise JsonRefused("request_too_large", f"The body is larger than {max_bytes} bytes.")
+    duplicates: dict[int, str] = {}
+    kept: list[dict[str, Any]] = []  # alive, so that no later object takes the id of one dropped
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) < len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    duplicates[id(obj)] = key
+                    kept.append(obj)
+                    break
+                seen.add(key)
+        return obj
+
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=pairs)
     except RecursionError:
         raise JsonRefused("too_deep", f"JSON nested more than {max_depth} levels deep is refused.") from None
     except UnicodeDecodeError as exc:
@@ -97,7 +120,7 @@ def json_load(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int 
     except ValueError as exc:
         raise JsonRefused("parse_error", f"The body is not valid JSON: {exc}.") from None
     try:
-        json_check(value, max_depth=max_depth)
+        json_check(value, max_depth=max_depth, duplicates=duplicates)
     except JsonRefused as exc:
         exc.decoded = value
         raise

@@ -188,6 +188,21 @@ def test_frames_that_once_crashed_the_socket_get_an_error_and_it_stays_open(read
     assert not Step.objects.filter(session_id=session["id"]).exists()
 
 
+def test_a_key_given_twice_is_refused_at_any_depth_naming_it(ready, rest):
+    session, _ = ready
+    steps = f"/api/sessions/{session['id']}/steps/"
+    for path, body, field in [
+        (steps, b'{"action": "tap", "text": "a", "text": "b"}', "text"),
+        (steps, b'{"action": "tap", "text": "a", "below": {"id": "x", "id": "y"}}', "below.id"),
+        ("/api/sessions/", b'{"queue": true, "app": {"package": "com.a.b", "package": "com.c.d"}}', "app.package"),
+    ]:
+        reply = rest.call("POST", path, raw=body)
+        assert (reply.status, reply.body["code"], reply.body.get("field")) == (400, "duplicate_key", field), reply.body
+        assert f"'{field}' is given twice" in reply.body["message"]
+    assert not Step.objects.filter(session_id=session["id"]).exists()
+    assert TestSession.objects.count() == 1
+
+
 def test_a_session_name_with_control_characters_is_refused_as_a_flow_name_is(stack, devices, rest):
     reply = rest.post("/api/sessions/", {"queue": True, "name": "a\u001bb"})
     assert (reply.status, reply.body["code"], reply.body["field"]) == (400, "invalid", "name"), reply.body

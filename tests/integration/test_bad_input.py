@@ -60,6 +60,11 @@ def error_reply(sock):
         ('{"type": "USER_INPUT_RESPONSE", "request_id": "x"}', "invalid", "input_id"),
         ('{"type": "USER_INPUT_RESPONSE", "value": "x"}', "invalid", "input_id"),
         ('{"type": "USER_INPUT_RESPONSE", "input_id": 99999}', "invalid", "value"),
+        (
+            '{"type": "EXECUTE_SINGLE", "step": {"action": "tap", "text": "a", "text": "b"}}',
+            "duplicate_key",
+            "step.text",
+        ),
     ],
 )
 def test_bad_messages_get_an_error_and_the_socket_stays_open(ready, frame, code, field):
@@ -96,6 +101,18 @@ def test_json_refused_after_decoding_still_echoes_the_request_id(ready, frame, c
     assert reply["field"].split(".")[0] == ("n" if request_id else "request_id")
     sock.send({"type": "PING"})
     assert sock.wait_for(lambda m: m.get("type") == "PONG")
+
+
+def test_a_key_given_twice_is_refused_not_read_as_its_last_value(ready):
+    """`{"type": "PING", "type": "STOP"}` once stopped the session: a checker may read the first, Python the last."""
+    session, sock = ready
+    sock.send('{"type": "PING", "request_id": "r14", "type": "STOP"}')
+    reply = error_reply(sock)
+    assert (reply["code"], reply["field"], reply["request_id"]) == ("duplicate_key", "type", "r14")
+    assert "'type' is given twice" in reply["message"]
+    sock.send({"type": "PING"})
+    assert sock.wait_for(lambda m: m.get("type") == "PONG")
+    assert TestSession.objects.get(pk=session["id"]).status == "READY"
 
 
 def test_a_missing_input_id_is_the_same_error_over_rest_and_the_socket(ready, rest):
