@@ -34,7 +34,7 @@ CLOSE_TRY_AGAIN = 4503
 REPLAY_PAGE = 1000
 
 Handler = Callable[["SessionConsumer", dict[str, Any], Any], Awaitable[None]]
-_handlers: dict[str, Handler] = {}
+_handlers: dict[str, tuple[Handler, tuple[str, ...]]] = {}
 
 
 async def accept_signed_in(consumer: AsyncWebsocketConsumer) -> Any:
@@ -51,9 +51,10 @@ async def accept_signed_in(consumer: AsyncWebsocketConsumer) -> Any:
     return user
 
 
-def message_type_register(type: str, handler: Handler) -> None:
-    """A layer above sessions adds a client message type (turns adds CHAT) without this module importing it."""
-    _handlers[type] = handler
+def message_type_register(type: str, handler: Handler, *, fields: tuple[str, ...]) -> None:
+    """A layer above sessions adds a client message type (turns adds CHAT) without this module importing it;
+    `fields`: the ones its messages may carry besides `type` and `request_id`."""
+    _handlers[type] = (handler, fields)
 
 
 def request_id_of(message: Any) -> Any:
@@ -251,15 +252,20 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.error("invalid_message", "A message is a JSON object with a 'type' (a string).", request_id)
             return
-        handler = {
-            "PING": SessionConsumer.on_ping,
-            "EXECUTE_SINGLE": SessionConsumer.on_execute_single,
-            "USER_INPUT_RESPONSE": SessionConsumer.on_user_input_response,
-            "STOP": SessionConsumer.on_stop,
-            "RESUME": SessionConsumer.on_resume,
-        }.get(message["type"]) or _handlers.get(message["type"])
-        if handler is None:
+        found = MESSAGE_TYPES.get(message["type"]) or _handlers.get(message["type"])
+        if found is None:
             await self.error("unknown_type", f"Unknown message type '{message['type'][:64]}'.", request_id)
+            return
+        handler, fields = found
+        unknown = sorted(set(message) - {"type", "request_id", *fields})
+        if unknown:
+            takes = ", ".join(f"'{f}'" for f in fields) or "no other field"
+            await self.error(
+                "invalid_message",
+                f"Unknown field '{unknown[0][:64]}' in {message['type']}; it takes {takes} (and 'request_id').",
+                request_id,
+                field=unknown[0],
+            )
             return
         try:
             await handler(self, message, request_id)
@@ -317,3 +323,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self._replay_before(last_seq)
         self.sent = max(self.sent, last_seq)
         await self._replay()
+
+
+MESSAGE_TYPES: dict[str, tuple[Handler, tuple[str, ...]]] = {
+    "PING": (SessionConsumer.on_ping, ()),
+    "EXECUTE_SINGLE": (SessionConsumer.on_execute_single, ("step",)),
+    "USER_INPUT_RESPONSE": (SessionConsumer.on_user_input_response, ("input_id", "value", "cancel")),
+    "STOP": (SessionConsumer.on_stop, ()),
+    "RESUME": (SessionConsumer.on_resume, ("last_seq",)),
+}
+"""The client messages this socket knows, each with the fields it takes besides `type` and `request_id`."""

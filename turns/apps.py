@@ -13,7 +13,7 @@ class TurnsConfig(AppConfig):
 
         from .consumers import on_chat
 
-        message_type_register("CHAT", on_chat)
+        message_type_register("CHAT", on_chat, fields=("text",))
         input_answered.connect(_input_answered, dispatch_uid="turns.input_answered")
         lane_recovered.connect(_lane_recovered, dispatch_uid="turns.lane_recovered")
 

@@ -60,6 +60,11 @@ def error_reply(sock):
         ('{"type": "USER_INPUT_RESPONSE", "request_id": "x"}', "invalid", "input_id"),
         ('{"type": "USER_INPUT_RESPONSE", "value": "x"}', "invalid", "input_id"),
         ('{"type": "USER_INPUT_RESPONSE", "input_id": 99999}', "invalid", "value"),
+        ('{"type": "EXECUTE_SINGLE", "step": {"action": "screenshot"}, "foo": 1}', "invalid_message", "foo"),
+        ('{"type": "PING", "request_id": "x", "delay": 5}', "invalid_message", "delay"),
+        ('{"type": "CHAT", "text": "hi", "turn": 2}', "invalid_message", "turn"),
+        ('{"type": "RESUME", "last_seq": 0, "from": 0}', "invalid_message", "from"),
+        ('{"type": "USER_INPUT_RESPONSE", "input_id": 1, "value": "x", "values": []}', "invalid_message", "values"),
         (
             '{"type": "EXECUTE_SINGLE", "step": {"action": "tap", "text": "a", "text": "b"}}',
             "duplicate_key",
