@@ -74,16 +74,27 @@ def step_lines(steps: list[dict[str, Any]], *, indent: str = "", prefix: str = "
     return lines
 
 
-def failure_text(report: Mapping[str, Any]) -> tuple[str, str, str] | None:
-    """(message, type, details) of a failed flow: which step, where, and what went wrong."""
-    failure = next(iter(report.get("failures") or []), None)
-    if failure is None:
-        return None
+def failure_line(failure: Mapping[str, Any]) -> str:
+    """`step 3 (login.yaml:6) tap id=ok: element_not_found: …`: one failed step (`run_report`'s `failures`)."""
     inner = failure.get("inner")
     place = where(inner or failure)
     label = failure["label"] + (f" → {inner['label']}" if inner else "")
-    message = f"step {failure['index'] + 1} ({place}) {label}: {failure['code']}: {failure['message']}"
-    return message, failure["code"], message
+    at = f" ({place})" if place else ""  # a replayed bundle's steps have no file
+    return f"step {failure['index'] + 1}{at} {label}: {failure['code']}: {failure['message']}"
+
+
+def failure_text(report: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(message, type, details) of a failed flow: which step, where, and what went wrong. A later failure (a
+    teardown's, an `always` step's) is named in the message too, and the details have a line for each."""
+    failures = report.get("failures") or []
+    if not failures:
+        return None
+    first, *more = failures
+    message = failure_line(first)
+    if more:
+        others = "; ".join(f"step {f['index'] + 1} {f['label']}: {f['code']}" for f in more)
+        message += f" (and {len(more)} more: {others})"
+    return message, first["code"], "\n".join(failure_line(f) for f in failures)
 
 
 def _suite(report: Mapping[str, Any], name: str) -> ET.Element:
@@ -184,8 +195,11 @@ def junit_suite(
             ET.SubElement(case, "skipped", {"message": "still running when the report was written"})
         elif failure is not None:
             element = ET.SubElement(case, "failure", {"message": failure[0], "type": failure[1]})
-            evidence = evidence_lines((report.get("failures") or [{}])[0].get("evidence"), base_url)
-            element.text = "\n".join([failure[2], *evidence])
+            element.text = "\n".join(
+                line
+                for failed in report["failures"]
+                for line in (failure_line(failed), *evidence_lines(failed.get("evidence"), base_url))
+            )
         elif problem is not None:
             ET.SubElement(case, "error", {"message": problem[0], "type": problem[1]})
         _out(case, step_lines(steps) + link_lines(report, base_url), attachment if failure else None)

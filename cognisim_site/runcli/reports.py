@@ -123,7 +123,7 @@ def write_html(api: Api, jobs: list[Job], target: str, *, mask: Mask, wall_s: fl
         parts.append(f"<p class='meta'>{html.escape(' · '.join(str(f) for f in facts))}</p>")
         failure = failure_text(run) if run else None
         if failure:
-            parts.append(f"<pre>{html.escape(failure[0])}</pre>")
+            parts.append(f"<pre>{html.escape(failure[2])}</pre>")
         if run.get("steps"):
             parts.append("<table><tr><th>#</th><th>status</th><th>step</th><th>where</th><th>time</th></tr>")
             parts += [_row(step, 0) for step in run["steps"]]
@@ -161,7 +161,7 @@ def summary_lines(job: Job, *, replay: bool = False) -> list[str]:
     ]
     failure = failure_text(run)
     if failure:
-        lines.append(f"    {failure[0]}")
+        lines += [f"    {line}" for line in failure[2].splitlines()]  # each failed step, a teardown's too
     if job.screenshot:
         lines.append(f"    screenshot: {job.screenshot}")
     if run["status"] == "error" and run.get("error"):

@@ -252,3 +252,41 @@ def test_control_characters_in_names_and_labels_still_make_parsable_xml():
         assert "\x1b" not in document and "\\x1b" in document
         SCHEMA.validate(document)
         assert root is not None
+
+
+def test_a_failed_teardown_after_a_failed_step_is_named_in_the_failure_too():
+    teardown = dict(step(3, "failed", label="launch_app package=com.example.absent"), always=True)
+    teardown["error"] = {"code": "app_not_installed", "message": "com.example.absent is not installed."}
+    evidence = {"screen": "/api/sessions/s1/screens/def.png"}
+    failures = [
+        FAILED_REPORT["failures"][0],
+        {
+            **{k: teardown[k] for k in ("index", "label", "line", "file", "action")},
+            "code": "app_not_installed",
+            "message": "com.example.absent is not installed.",
+            "inner": None,
+            "evidence": evidence,
+        },
+    ]
+    data = {**FAILED_REPORT, "steps": [*FAILED_REPORT["steps"], teardown], "failures": failures}
+    (failure,) = valid(run_junit(data)).iter("failure")
+    assert failure.get("message") == (
+        'step 2 (flows/login.yaml:6) tap text=Item 1: assertion_failed: Expected text "Welcome" to be visible. '
+        "(and 1 more: step 4 launch_app package=com.example.absent: app_not_installed)"
+    )
+    assert failure.get("type") == "assertion_failed"
+    assert failure.text.splitlines() == [
+        'step 2 (flows/login.yaml:6) tap text=Item 1: assertion_failed: Expected text "Welcome" to be visible.',
+        "step 4 (flows/login.yaml:8) launch_app package=com.example.absent: app_not_installed: "
+        "com.example.absent is not installed.",
+        "screen at failure: /api/sessions/s1/screens/def.png",
+    ]
+    failed = [c for c in valid(run_junit(data, per_step=True)).iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["tap text=Item 1", "launch_app package=com.example.absent"]
+
+
+def test_a_failure_without_a_file_has_no_empty_place():
+    """A replayed bundle's steps come from no file: `step 4 assert_visible`, not `step 4 () assert_visible`."""
+    failure = dict(FAILED_REPORT["failures"][0], index=3, label="assert_visible text=Welcome", file="", line=None)
+    (element,) = valid(run_junit({**FAILED_REPORT, "failures": [failure]})).iter("failure")
+    assert element.get("message").startswith("step 4 assert_visible text=Welcome: assertion_failed: Expected")
