@@ -256,6 +256,15 @@ def test_a_cookie_socket_from_another_port_of_an_allowed_host_is_refused(stack, 
     assert Socket(stack.ws_url(session["id"]), headers={"Origin": stack.base_url}).close_code() == 4401
 
 
+def test_a_token_socket_is_not_checked_for_its_origin(stack, devices, rest, alice):
+    """A browser cannot put a token on a socket: the Origin check (docs/api.md) is for the cookie's."""
+    session = rest.post("/api/sessions/", {"device": devices[0].serial}).body
+    sock = Socket(stack.ws_url(session["id"]), token=alice, headers={"Origin": "https://elsewhere.example"})
+    sock.send({"type": "PING", "request_id": "p"})
+    assert sock.wait_for(lambda m: m.get("type") == "PONG")["request_id"] == "p"
+    sock.close()
+
+
 def test_create_api_user_before_the_database_exists_says_what_to_do(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     env["COGNISIM_HOME"] = str(tmp_path)  # a home where `cognisim up` never ran: no database yet
