@@ -205,7 +205,8 @@ _UNSUPPORTED = {
     r"(?:clear|wipe|empty|flush|free\s+up)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:(?:phone|device|system|android)(?:'s)?\s+)?"
     r"(?:cache|caches|memory|ram|storage)": "clear the phone's cache or memory",
     r"(?:take|snap|shoot)\s+(?:a\s+|some\s+|an?\s+)?(?:photo|photograph|selfie|pic|picture)s?"
-    r"(?!\s+of\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:screen|page|display|it|this|that|app)\b)(?:\s+.*)?": "take photos",
+    r"(?!\s+of\s+(?:what(?:'s|\s+is)\s+on\s+)?(?:the\s+|this\s+|that\s+|my\s+)?(?:screen|page|display|it|this|that|app)\b)"
+    r"(?:\s+.*)?": "take photos",
     r"scan\s+.+": "scan codes or documents",
     r"(?:turn|switch|power|shut)\s+(?:the\s+)?(?:phone|device|emulator|handset)\s+(?:off|down)": (
         "restart, lock or power off the phone"
@@ -453,8 +454,8 @@ def _screenshots(m: re.Match[str]) -> Intent:
 
 @rule(
     r"(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|one\s+more|the))?\s+(?:screenshot|screen\s*shot|"
-    r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:the\s+|this\s+)?(?:current\s+|whole\s+|entire\s+)?"
-    r"(?:screen|this|it|page|app))?",
+    r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:what\s+is\s+on\s+)?(?:the\s+|this\s+)?"
+    r"(?:current\s+|whole\s+|entire\s+)?(?:screen|this|it|page|app|display))?",
     r"screenshot(?:\s+(?:it|this|the\s+screen|again))?|(?:capture|grab|snap|save|record)\s+(?:the\s+|this\s+|a\s+)?screen|"
     r"screen\s*shot|print\s*screen",
 )
@@ -571,9 +572,9 @@ def _toggle(m: re.Match[str]) -> Intent | None:
         return Intent("toggle", target=m["target"], on=m["tick"].lower() in ("check", "tick", "select"))
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
     if state and _EXPECTED.match(m[0]):
-        # "bluetooth should be on", "make sure wifi is off": what a test expects is checked, never made so
-        on = state in ("on", "enabled", "activated", "active")
-        return Intent("check_state", target=m["target"], on=on != bool(m.groupdict().get("neg")), form=state)
+        # "bluetooth should be on", "wifi must not be off": what a test expects is checked, never made so
+        expected = state in ("on", "enabled", "activated", "active")
+        return Intent("check_state", target=m["target"], on=expected != bool(m.groupdict().get("neg")), form=state)
     if "target" in m.re.groupindex and m["target"]:
         # "the toggle next to Bluetooth", "the switch for Wi-Fi": the switch of that row
         named = re.fullmatch(
@@ -988,7 +989,7 @@ def _check(m: re.Match[str]) -> Intent | None:
 
 
 @rule(
-    r"(?:(?:go|navigate|get|head|return|come)\s+back|return|back|take\s+(?:me|us)\s+back)\s+to\s+(?P<target>.+)",
+    r"(?:(?:go|navigate|get|head|return|come|jump|hop)\s+back|return|back|take\s+(?:me|us)\s+back)\s+to\s+(?P<target>.+)",
     r"(?:return|go)\s+to\s+(?:the\s+)?(?P<target>(?:previous|last|main|first)\s+.+)",
 )
 def _back_to(m: re.Match[str]) -> Intent:

@@ -136,7 +136,9 @@ _PLACEHOLDER = re.compile(
     r"text|value|number|phone\s+number|thing|word|words|login)|something|anything|stuff|whatever|some\s+text|"
     r"(?:some\s+)?random\s+(?:text|stuff|words?|characters)|"
     # "type the same into the password" with nothing said before: what stands for a value
-    r"(?:the\s+)?same(?:\s+(?:one|thing|text|value|again))?|(?:it|that|this|them)(?:\s+again)?",
+    r"(?:the\s+)?same(?:\s+(?:one|thing|text|value|again))?|(?:it|that|this|them)(?:\s+again)?|"
+    # "change the email to the other one": which one, nothing said
+    r"(?:the\s+|an?\s+)?(?:other|another|different|usual|previous|old|new|real|proper)\s+(?:one|email|address|value|password|text)",
     re.I,
 )
 _BY_STATE = re.compile(
@@ -235,6 +237,8 @@ _LINKING = frozenset(re.findall(r"\S+", "about for of the a an any my your our o
 _REJECTED = _TROUBLE | frozenset(
     re.findall(r"\S+", "complaint complaints invalid incorrect bad wrong rejected denied warning warnings alert alerts")
 )
+# What a sign-in's failure is about: "the bad-credentials message", "a wrong password warning".
+_CREDENTIALS = frozenset(re.findall(r"\S+", "credentials creds password email login details message notice"))
 # "I should not be signed in as X": which account is signed in, no screen of the app shows.
 _ACCOUNT = re.compile(r"\b(?:signed|logged)\s+(?:in|on)\s+as\s+\S", re.I)
 
@@ -898,8 +902,8 @@ class _Planner(Resolver):
             and not self.masked.quoted(intent.target)
             and not intent.explicit
             and not shown
-            and said & _TROUBLE
-            and said <= _TROUBLE | _ATTEMPT | GENERIC
+            and said & _REJECTED
+            and said <= _REJECTED | _ATTEMPT | GENERIC | _CREDENTIALS
         ):
             # "check that the sign in failed": what shows it is the app's error, as "no error" checks its absence
             selector, name = self._error_shown(selector, name)
@@ -1538,11 +1542,9 @@ class _Planner(Resolver):
             raise Missing(f'I can\'t find "{words}" here: it is not on the screen, and nothing on it scrolls.')
         selector, name = self._see(intent.target)
         step = {"action": "scroll_until_visible", **selector}
-        if intent.direction == "up" or (
-            not intent.explicit
-            and self.screen
-            and self.screen.list_direction(self.masked.restore(intent.target)) == "up"
-        ):
+        # A numbered row is where its number puts it, whichever way "swipe down to Item 22" said to move
+        numbered = self.screen.list_direction(self.masked.restore(intent.target)) if self.screen else None
+        if numbered == "up" or (numbered is None and intent.direction == "up"):
             step["direction"] = "up"
         self._add(step, f'scroll {step.get("direction", "down")} to "{name}"')
 

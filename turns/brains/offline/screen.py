@@ -506,7 +506,8 @@ class Screen:
         return False
 
     def list_direction(self, ref: str) -> str | None:
-        """ "up" when the numbered row the phrase names comes before the rows shown ("Item 2" above "Item 28")."""
+        """ "up" when the numbered row the phrase names comes before the rows shown ("Item 2" above "Item 28"), "down"
+        when after them, else None."""
         mine = re.fullmatch(r"(.*?\D)\s*(\d+)", norm(ref))
         if not mine:
             return None
@@ -517,6 +518,8 @@ class Screen:
                 shown.append(int(theirs[2]))
         if shown and int(mine[2]) < min(shown):
             return "up"
+        if shown and int(mine[2]) > max(shown):
+            return "down"
         return None
 
     def _list_child_deep(self, i: int) -> bool:

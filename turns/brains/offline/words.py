@@ -174,6 +174,8 @@ _ABBREVIATIONS = {
     "chk": "check",
     "chck": "check",
     "clr": "clear",
+    "nav": "navigate",
+    "err": "error",
     "shld": "should",
     "shud": "should",
     "instal": "install",
@@ -281,6 +283,38 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     ),
     (re.compile(r"\b(scroll|swipe)\s+(?:(up|down)\s+)?through\s+(?:the\s+)?(?:list|page|items)\b", re.I), r"\1 \2"),
     (re.compile(r"\bscroll\s+(top|bottom)\b", re.I), r"scroll to the \1"),
+    (re.compile(r"\b(?:the\s+)?arrow\s+(up|back)\b", re.I), r"the \1 arrow"),  # "press the arrow up"
+    # "keep swiping down till you see Item 22": till Item 22
+    (
+        re.compile(r"\b(till|til)\s+(?:you|we|i)\s+(?:can\s+)?(?:see|find|reach|get\s+to|spot)\s+", re.I),
+        r"until you see ",
+    ),
+    # "bring wifi back up": on
+    (re.compile(r"\bbring\s+(?P<x>.+?)\s+back\s+(?:up|online|on)\b", re.I), r"turn \g<x> on"),
+    # "finish signing in": sign in
+    (
+        re.compile(r"\b(?:finish|complete)\s+(?:the\s+)?(sign|log)(?:ging|ing)?[\s-]*in(?=\s*$|\s*[;,.!?])", re.I),
+        r"\1 in",
+    ),
+    # "I'd start by opening Settings, then I'd switch Location off": the steps
+    (
+        re.compile(
+            r"\b(?:i|we)(?:'d|\s+would)\s+(?:then\s+|next\s+|now\s+)?(?:start\s+by\s+|begin\s+by\s+)?(?=\w+ing\b|(?:"
+            + "|".join(VERBS)
+            + r")\b)(?!like\b|love\b|prefer\b|expect\b|want\b|need\b|hope\b|see\b)",
+            re.I,
+        ),
+        "",
+    ),
+    # "use the Navigate up arrow to return": tap it
+    (
+        re.compile(
+            r"\buse\s+(?P<x>(?:the\s+)?[^,;]+?\s+(?:arrow|button|key|icon|link))\s+to\s+(?:return|go\s+back|navigate\s+back|"
+            r"get\s+back|exit|leave)\b",
+            re.I,
+        ),
+        r"tap \g<x>",
+    ),
     # "check for me that X is off": check that X is off
     (re.compile(r"\b(check|verify|confirm|ensure)\s+for\s+(?:me|us)\b", re.I), r"\1"),
     # "shut the settings app down": close it
@@ -859,7 +893,8 @@ _TRAILING = re.compile(
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|(?<!starts\s)(?<!start\s)(?<!loads\s)(?<!load\s)(?<!opens\s)(?<!open\s)(?<!responds\s)(?<!works\s)quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
     r"cheers|ta|thx|ty|mate|buddy|together|completely|entirely|fully|for\s+good|for\s+(?:a\s+)?(?:moment|bit|second|sec|while)|"
-    r"for\s+now|temporarily|(?<!the\s)(?<!a\s)first|one\s+(?:step|notch)|a\s+notch|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
+    r"for\s+now|temporarily|(?<!the\s)(?<!a\s)first|one\s+(?:step|notch)|a\s+notch|"
+    r"(?:in|on|at)\s+the\s+(?:top\s+bar|toolbar|tool\s+bar|action\s+bar|app\s+bar|title\s+bar|header)|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
     r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|for\s+(?:this|the|my|our)\s+(?:test(?:\s+run|\s+case)?|run|check)|"
     r"for\s+testing(?:\s+purposes)?|from\s+the\s+(?:list|menu|settings\s+list)|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
     r"helpful|much\s+appreciated)|(?:that'?s|that\s+is)\s+all))+$",
@@ -888,6 +923,7 @@ _FILLER = re.compile(
     r"alright|fine)|if\s+you\s+don't\s+mind|be\s+a\s+(?:dear|star|pal|sweetheart|love)|ty|tysm|tyvm|thx|thnx|cheers|"
     r"if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?(?:on|off|enabled|disabled|there|shown|visible|open)|"
     r"if\s+(?:needed|necessary|required|not\s+already|need\s+be)|(?:when|once)\s+ready|"
+    r"(?:since|because|'?cause)\s+.+|(?:and\s+)?stop\s+(?:there|here)(?:\s+without\s+\w+ing.*)?|"
     # the tester's own story around the steps ("I just want to be certain", "we left it on by mistake")
     r"(?:i|we)(?:\s+|(?='))(?:just\s+)?(?:want|wanted|need|needed|would\s+like|'d\s+like)\s+to\s+(?:be\s+(?:sure|certain)|review|look\s+at|"
     r"take\s+a\s+look|see\s+(?:how|what|why|whether|if)|know|understand|find\s+out)\b.*|"
@@ -913,7 +949,8 @@ _ASIDE = re.compile(
     # "… so we can see the message", "… for the report", "… because it drains the battery": why, not what
     r"(?:^|\s+)so\s+(?:that\s+)?(?:we|i|you|it|they)\s+(?:can|could|get|will|won't|see|are|have|don't)\b.*$|"
     r"\s+before\s+(?:we|i|you)\s+\w+.*$|"
-    r"\s+(?:because|cause|'cause)\s+.*$|\s+for\s+(?:the|my|our)\s+(?:report|record|records|docs|documentation|ticket|"
+    r"\s+(?:because|cause|'cause)\s+.*$|\s+(?:using|via|with|by\s+using)\s+the\s+(?:up|back)\s+(?:arrow|button)$|"
+    r"\s+(?:and\s+)?stop\s+(?:there|here)\b.*$|\s+for\s+(?:the|my|our)\s+(?:report|record|records|docs|documentation|ticket|"
     r"bug\s+report|screenshots?)$|\s+when\s+you\s+(?:get|have)\s+(?:a\s+)?(?:chance|moment|minute|time)$|,?\s+if\s+(?:it'?s|it\s+is)\s+(?:not\s+)?(?:already\s+)?"
     r"(?:on|off|enabled|disabled|there|shown|visible|open)$|\s+(?:and|then|or)$|"
     r"\s+with\s+(?:both\s+|all\s+|the\s+)?(?:fields?|form|email|password)\s+(?:(?:left\s+)?empty|blank)$",
@@ -1020,7 +1057,7 @@ class Masked:
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d]+")
 _EMOTICON = re.compile(r"(?<!\S)(?:[:;=8][-']?[()DPpO3/|\]\[]+|<3+|\^\^|[xX]D+)(?=[\s,.!?]|$)")
 _LIST_MARK = re.compile(
-    r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2})\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])|"
+    r"(?:(?<=^)|(?<=[\s.;,:]))(?:step\s+(?P<s>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s*[-–—:.)]?\s*|(?P<n>\d{1,2})\s*[.):]\s+)(?=[A-Za-z])|"
     r"(?:(?<=^)|(?<=;\s))\d{1,2}\s*[-–—]\s+(?=[A-Za-z])",  # "1 - open settings; 2 - wifi off": one step a line
     re.I,
 )
