@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
+
+from .jsonsafe import control_problem
 
 
 def _json_type_error(field: serializers.Field, value: Any) -> str | dict[str, Any] | None:
@@ -51,3 +54,16 @@ class StrictSerializer(serializers.Serializer):
                 if name in data and not field.read_only and (why := _json_type_error(field, data[name])):
                     raise serializers.ValidationError({name: why if isinstance(why, dict) else [why]})
         return super().to_internal_value(data)
+
+
+class NoControlCharacters(RegexValidator):
+    """A name without control characters (they break JUnit XML and the console), the one found named in the error;
+    a RegexValidator, so that the OpenAPI document states it as the field's `pattern`."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(regex=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")
+        self.field = field
+
+    def __call__(self, value: Any) -> None:
+        if problem := control_problem(self.field, str(value)):
+            raise serializers.ValidationError(problem, code="invalid")

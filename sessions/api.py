@@ -15,8 +15,7 @@ from rest_framework.views import APIView
 
 from core.converters import DATABASE_ID_MAX, database_id_problem
 from core.errors import ServiceError
-from core.jsonsafe import control_problem
-from core.serializers import StrictSerializer
+from core.serializers import NoControlCharacters, StrictSerializer
 from core.steps import PACKAGE_RE, StepRequest
 from devices.api import DeviceSerializer
 from devices.logcat import LEVELS
@@ -35,15 +34,12 @@ class AppSerializer(StrictSerializer):
 
 class SessionCreateSerializer(StrictSerializer):
     device = serializers.CharField(required=False, allow_null=True, min_length=1, max_length=128, trim_whitespace=False)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, default="", validators=[NoControlCharacters("name")]
+    )
     app = AppSerializer(required=False, allow_null=True)
     source = serializers.ChoiceField(choices=TestSession.Source.choices, required=False, default="api")
     queue = serializers.BooleanField(required=False, default=False)
-
-    def validate_name(self, value: str) -> str:
-        if problem := control_problem("name", value):  # as a flow's name (runs.flows)
-            raise serializers.ValidationError(problem)
-        return value
 
 
 class SessionSerializer(serializers.ModelSerializer):
