@@ -28,7 +28,9 @@ from typing import Any
 
 MAX_DEPTH = 64
 _BAD = re.compile(r"[\x00\ud800-\udfff]")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+CONTROL_CHARS = r"\x00-\x08\x0b-\x1f\x7f"
+"""The control characters a name may not hold (a tab and a newline may), as a regex character range."""
+CONTROL_RE = re.compile(rf"[{CONTROL_CHARS}\ud800-\udfff]")
 
 
 class JsonRefused(Exception):
@@ -59,9 +61,22 @@ def _where(path: tuple[Any, ...]) -> str:
     return ".".join(str(p)[:64] for p in path)
 
 
-def json_check(value: Any, *, max_depth: int = MAX_DEPTH, duplicates: dict[int, str] | None = None) -> None:
-    """Refuse a decoded value nested deeper than `max_depth`, holding NUL / lone surrogates or a
-    number that is not finite; `duplicates`: the key each object (by `id`) had twice, as `json_load` saw it."""
+class _Twice(dict[str, Any]):
+    """An object `json_load` decoded with `key` given twice in it (refused by `json_check`, which knows its path)."""
+
+    def __init__(self, items: list[tuple[str, Any]]) -> None:
+        super().__init__(items)
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                break
+            seen.add(key)
+        self.key = key
+
+
+def json_check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a decoded value nested deeper than `max_depth`, holding NUL / lone surrogates, a
+    number that is not finite, or (as `json_load` decoded it) a key given twice."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
     while stack:
         item, depth, path = stack.pop()
@@ -78,8 +93,8 @@ def json_check(value: Any, *, max_depth: int = MAX_DEPTH, duplicates: dict[int, 
         if depth > max_depth:
             raise JsonRefused("too_deep", f"JSON nested more than {max_depth} levels deep is refused.", _where(path))
         if isinstance(item, dict):
-            if duplicates and (key := duplicates.get(id(item))) is not None:
-                field = _where((*path, key))
+            if isinstance(item, _Twice):
+                field = _where((*path, item.key))
                 raise JsonRefused(
                     "duplicate_key", f"'{field}' is given twice: a key may appear once in an object.", field
                 )
@@ -95,20 +110,10 @@ def json_load(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int 
     """Decode JSON from outside, or raise JsonRefused (see the module's docstring)."""
     if max_bytes is not None and len(raw) > max_bytes:
         raise JsonRefused("request_too_large", f"The body is larger than {max_bytes} bytes.")
-    duplicates: dict[int, str] = {}
-    kept: list[dict[str, Any]] = []  # alive, so that no later object takes the id of one dropped
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(items)
-        if len(obj) < len(items):
-            seen: set[str] = set()
-            for key, _ in items:
-                if key in seen:
-                    duplicates[id(obj)] = key
-                    kept.append(obj)
-                    break
-                seen.add(key)
-        return obj
+        return _Twice(items) if len(obj) < len(items) else obj
 
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -120,7 +125,7 @@ def json_load(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int 
     except ValueError as exc:
         raise JsonRefused("parse_error", f"The body is not valid JSON: {exc}.") from None
     try:
-        json_check(value, max_depth=max_depth, duplicates=duplicates)
+        json_check(value, max_depth=max_depth)
     except JsonRefused as exc:
         exc.decoded = value
         raise

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from .jsonsafe import control_problem
+from .jsonsafe import CONTROL_CHARS, control_problem
 
 
 def _json_type_error(field: serializers.Field, value: Any) -> str | dict[str, Any] | None:
@@ -61,7 +61,7 @@ class NoControlCharacters(RegexValidator):
     a RegexValidator, so that the OpenAPI document states it as the field's `pattern`."""
 
     def __init__(self, field: str) -> None:
-        super().__init__(regex=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")
+        super().__init__(regex=rf"^[^{CONTROL_CHARS}]*$")
         self.field = field
 
     def __call__(self, value: Any) -> None:
