@@ -571,10 +571,12 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     if "tick" in m.re.groupindex:
         return Intent("toggle", target=m["target"], on=m["tick"].lower() in ("check", "tick", "select"))
     state = (m["state"] or "").lower() if "state" in m.re.groupindex else ""
-    if state and _EXPECTED.match(m[0]):
+    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
+    if on is not None and m.groupdict().get("neg"):
+        on = not on  # "make sure it's not off"
+    if on is not None and _EXPECTED.match(m[0]):
         # "bluetooth should be on", "wifi must not be off": what a test expects is checked, never made so
-        expected = state in ("on", "enabled", "activated", "active")
-        return Intent("check_state", target=m["target"], on=expected != bool(m.groupdict().get("neg")), form=state)
+        return Intent("check_state", target=m["target"], on=on, form=state)
     if "target" in m.re.groupindex and m["target"]:
         # "the toggle next to Bluetooth", "the switch for Wi-Fi": the switch of that row
         named = re.fullmatch(
@@ -584,12 +586,7 @@ def _toggle(m: re.Match[str]) -> Intent | None:
             re.I,
         )
         if named:
-            intent = _toggle_of(m, named["n"])
-            if intent is not None:
-                return intent
-    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
-    if on is not None and m.groupdict().get("neg"):
-        on = not on  # "make sure it's not off"
+            return Intent("toggle", target=named["n"], on=on)
     target = m["target"] if "target" in m.re.groupindex else "it"
     return Intent("toggle", target=target, on=on)
 
@@ -604,14 +601,6 @@ def _switch_to(m: re.Match[str]) -> Intent | None:
     if not known_element(target, package=None, kinds=("switch",)):
         return None
     return Intent("toggle", target=target, on=True)
-
-
-def _toggle_of(m: re.Match[str], name: str) -> Intent | None:
-    state = (m["state"] or "").lower() if "state" in m.re.groupindex and m["state"] else ""
-    on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
-    if on is not None and m.groupdict().get("neg"):
-        on = not on
-    return Intent("toggle", target=name, on=on)
 
 
 @rule(
