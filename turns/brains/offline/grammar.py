@@ -20,9 +20,9 @@ from .words import CLOSE, NUMBER, OPEN, TIMES, UNIT, number, to_ms
 @dataclass
 class Intent:
     kind: str
-    """login, credentials, screenshot, sleep, wait_for, ask, toggle, check_state, assert, assert_not, dismiss, key,
-    open, restart, stop, long_press, type, clear, backspace, scroll_to, scroll_edge, swipe, scroll, tap, back_to,
-    unsupported, duration."""
+    """login, credentials, screenshot, sleep, wait_for, ask, toggle, check_state, field_check, assert, assert_not,
+    dismiss, key, open, restart, stop, long_press, type, clear, backspace, scroll_to, scroll_edge, swipe, scroll, tap,
+    back_to, unsupported, duration."""
     target: str = ""
     text: str = ""
     on: bool | None = None
@@ -121,6 +121,7 @@ _KEY_NAMES = {name.replace("_", " "): name for name in KEYS} | {
 KEY = "|".join(re.escape(name) for name in sorted(_KEY_NAMES, key=len, reverse=True))
 _FRESH = (
     r"(?P<fresh>,?\s+(?:fresh|freshly|clean|from\s+scratch|(?:with|from)\s+a\s+(?:fresh\s+start|clean\s+slate)|"
+    r"(?:from|in|with)\s+a\s+(?:clean|fresh|cleared|reset)\s+state|"
     r"with\s+(?:a\s+)?(?:clean|fresh|cleared|empty|reset)\s+(?:state|data|slate|storage)|"
     r"with\s+(?:its\s+|the\s+|all\s+)?(?:app\s+)?(?:data|state|storage)\s+(?:cleared|wiped|reset|erased)|"
     r"(?:after\s+)?(?:clearing|wiping|resetting)\s+(?:its\s+|the\s+|all\s+)?(?:app\s+)?(?:data|state|storage)|"
@@ -222,6 +223,8 @@ _UNSUPPORTED = {
     # "tell me the Android version", "tell me which item is at the bottom": a value to report ("tell me if X is on"
     # checks it)
     r"(?:tell|give)\s+(?:me|us)\s+(?!if\b|whether\b|how\s+to\b)(?:what|which|the|how|who|when|where)\b.+|"
+    # "tell me whether X is on", "tell me if X is on or off": a state to report ("tell me if X is on" checks it)
+    r"(?:tell|let)\s+(?:me|us)(?:\s+know)?\s+(?:whether\s+.+|if\s+.+\s+or\s+(?:not|off|on|disabled|enabled|hidden|shown)\b.*)|"
     r"report\s+(?:back\s+)?(?:the|what|which|how)\b.+": (
         "tell you what the screen shows (I can check that something is or is not shown)"
     ),
@@ -247,8 +250,9 @@ _UNSUPPORTED = {
     r"(?:e-?mail|text|message|mail|send|share|forward|airdrop)\s+(?:it|this|that|them|the\s+[\w\s-]+?|item\s+\d+)\s+"
     r"(?:to|with)\s+.+": "share or send things to people",
     r"(?:factory[\s-]*reset|wipe|erase|format)\s+(?:the\s+)?(?:phone|device|emulator)": "reset the phone",
-    r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?.+?\s+(?:is|are|isn't|aren't|is\s+not|are\s+not)"
-    r"\s+(?:still\s+)?(?:empty|blank|"
+    r"(?:check|verify|make\s+sure|ensure|confirm|assert)\s+(?:that\s+)?(?:the\s+)?"
+    r"(?!.+\s(?:screen|page|view)\s+(?:is|are)\s+(?:still\s+)?open$)"  # "the About page is open": that page shown
+    r".+?\s+(?:is|are|isn't|aren't|is\s+not|are\s+not)\s+(?:still\s+)?(?:empty|blank|"
     r"filled(?:\s+in)?|cleared|focused|greyed\s+out|highlighted|installed|uninstalled|running|closed|open|"
     r"in\s+the\s+background)": ("check a field's value or an element's state, only what text is shown"),
     # "check that signing in takes less than 2 seconds", "sign in should be fast": no step measures time
@@ -317,6 +321,36 @@ _UNSUPPORTED = {
         "rate, share, print or transfer things"
     ),
 }
+
+
+@rule(
+    rf"(?:{VERIFY})?(?:the\s+)?(?P<target>(?!.*\b(?:screen|page|list|app|switch|toggle)\b).+?)\s+(?:is|are|should\s+be|must\s+be|"
+    r"stays?|remains?|(?:should|must)\s+(?:stay|remain)|(?P<neg2>isn't|aren't|(?:should|must)(?:n't|\s+not)\s+be))\s+"
+    r"(?:still\s+)?(?P<neg>not\s+|no\s+longer\s+)?(?:still\s+)?"
+    r"(?:empty|blank)(?:\s+(?:now|again|still|any\s*more))?",
+)
+def _field_empty(m: re.Match[str]) -> Intent:
+    """ "verify the email field is empty", "both fields should be blank": what the field shows is checked."""
+    return Intent("field_check", target=m["target"], on=not (m["neg"] or m["neg2"]))
+
+
+_A_FIELD = (
+    r"(?:the\s+)?(?P<target>e-?mail(?:\s+address)?|password|username|user\s+name|[\w-]+(?=\s+(?:field|box|input)\b))"
+    r"(?:\s+(?:field|box|input))?"
+)
+
+
+@rule(
+    rf"(?:{VERIFY})?(?P<value>\S+)\s+is\s+(?:still\s+|now\s+)?(?:in|inside|typed\s+in(?:to)?|entered\s+in(?:to)?|filled\s+in)\s+"
+    rf"{_A_FIELD}",
+    rf"(?:{VERIFY})?{_A_FIELD}\s+(?:still\s+|now\s+)?(?:has|holds|contains|shows|reads|says|should\s+(?:have|hold|contain|show|read|say))\s+"
+    r"(?P<value>\S+)(?:\s+in\s+it)?",
+)
+def _field_holds(m: re.Match[str]) -> Intent:
+    """ "verify demo@example.com is in the email field", "the email field has x in it": what the field shows."""
+    if re.fullmatch(r"something|anything|text|stuff|content|data", m["value"], re.I):
+        return Intent("field_check", target=m["target"], on=False)  # "… has something in it": not empty
+    return Intent("field_check", target=m["target"], text=m["value"], on=True)
 
 
 @rule(*_UNSUPPORTED)
@@ -395,7 +429,18 @@ def _login_unknown(m: re.Match[str]) -> Intent | None:
     only_verb = re.fullmatch(rf"{_LOGIN_VERB}(?:\s+(?:now|again|please|then))?", m[0], re.I)
     if app_package(m[0], strict=True) and not only_verb:
         return None  # "login demo": the app's name, not a sign-in
+    if re.search(_ANOTHER_ACCOUNT, m[0], re.I) or re.search(
+        r"\b(?:wrong|bad|invalid|incorrect|fake|random)\b", m[0], re.I
+    ):
+        # "sign in with the other account", "… with a wrong password": not the one typed, so asked
+        return Intent("login", form="another")
     return Intent("login")
+
+
+_ANOTHER_ACCOUNT = (
+    r"\b(?:other|different|another|second|alternate|alternative|backup|usual|correct|right|proper|real|valid|admin)\s+"
+    r"(?:\w+\s+)?(?:account|user|login|credentials|creds|details|one|email|profile|ones|password)$"
+)
 
 
 @rule(
@@ -456,6 +501,10 @@ def _screenshots(m: re.Match[str]) -> Intent:
     r"(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|one\s+more|the))?\s+(?:screenshot|screen\s*shot|"
     r"snapshot|screen\s+capture|picture|screen\s*grab|capture)(?:\s+of\s+(?:what\s+is\s+on\s+)?(?:the\s+|this\s+)?"
     r"(?:current\s+|whole\s+|entire\s+)?(?:screen|this|it|page|app|display))?",
+    # "a screenshot of the About phone page", "screenshot the error": of what the screen shows
+    r"(?:(?:take|grab|capture|make|save|get|snap)(?:\s+(?:a|an|another|the))?\s+)?(?:screenshot|screen\s*shot|snapshot)"
+    r"(?:\s+of)?\s+(?:the|this|that)\s+(?:[\w-]+\s+){0,3}(?:screen|page|error|message|dialog|list|form|app|view|greeting)"
+    r"(?:\s+for\s+.+)?",
     r"screenshot(?:\s+(?:it|this|the\s+screen|again))?|(?:capture|grab|snap|save|record)\s+(?:the\s+|this\s+|a\s+)?screen|"
     r"screen\s*shot|print\s*screen",
 )
@@ -542,8 +591,8 @@ _EXPECTED = re.compile(r".+?\s(?:should|must|ought\s+to)\b", re.I)
     rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
     r"(?P<state>enable|activate|disable|deactivate)",  # "enable" alone: which? asked
-    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|\s+stays|\s+stayed|\s+remains|\s+remained)(?P<neg>\s+not|n't)?"
-    r"\s+(?:still\s+|now\s+)?"
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|(?P<kept>\s+stays|\s+stayed|\s+remains|\s+remained))"
+    r"(?P<neg>\s+not|n't)?\s+(?:(?P<still>still)\s+|now\s+)?"
     r"(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip|slide|flick)\s+(?!(?:up|down|left|right)\b)(?P<target>.+)",
@@ -552,8 +601,8 @@ _EXPECTED = re.compile(r".+?\s(?:should|must|ought\s+to)\b", re.I)
     r"(?P<tick>check|tick|untick|uncheck|select|deselect)\s+(?!(?:that|if|whether|there|for|the\s+(?:page|screen))\b)"
     r"(?:the\s+)?(?P<target>.+?)\s+(?:box|checkbox|check\s+box|option)",
     r"(?P<tick>tick|untick|uncheck|deselect|unselect)\s+(?:the\s+)?(?P<target>.+?)",
-    r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)(?P<neg>\s+not|n't)?\s+be\s+"
-    r"(?:turned\s+|switched\s+|set\s+)?(?P<state>on|off|enabled|disabled|active|inactive)",
+    r"(?:the\s+)?(?P<target>.+?)\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to)(?P<neg>\s+not|n't)?(?:\s+still)?\s+be\s+"
+    r"(?:still\s+|now\s+)?(?:turned\s+|switched\s+|set\s+)?(?P<state>on|off|enabled|disabled|active|inactive)",
     r"(?:i|we)(?:\s+(?:want|need|would\s+like|wanna)|'d\s+like)\s+(?:the\s+)?(?P<target>.+?)\s+(?:to\s+be\s+)?"
     r"(?:turned\s+|switched\s+)?(?P<state>on|off|enabled|disabled)",
     r"(?:put|set|switch|turn)\s+(?:the\s+)?(?:phone|device)\s+(?:in|into|on|to)(?:\s+the)?\s+(?P<target>.+)",
@@ -574,7 +623,8 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
     if on is not None and m.groupdict().get("neg"):
         on = not on  # "make sure it's not off"
-    if on is not None and _EXPECTED.match(m[0]):
+    if on is not None and (_EXPECTED.match(m[0]) or m.groupdict().get("kept") or m.groupdict().get("still")):
+        # "make sure it's still on", "… stayed off": what it was is what is expected, checked
         # "bluetooth should be on", "wifi must not be off": what a test expects is checked, never made so
         return Intent("check_state", target=m["target"], on=on, form=state)
     if "target" in m.re.groupindex and m["target"]:
@@ -718,7 +768,7 @@ def _scroll_to(m: re.Match[str]) -> Intent:
 
 _NEGATION = re.compile(
     r"\b(?:no|not|none|nothing|never|without|nowhere|nobody|isn't|aren't|doesn't|don't|didn't|shouldn't|mustn't|"
-    r"can't|cannot|won't|wasn't|hasn't|haven't|zero)\b|n't\b|\b(?:gone|hidden|absent|missing|disappeared|vanished|"
+    r"can't|cannot|won't|wasn't|hasn't|haven't|zero)\b|n't\b|\b(?:gone|hidden|absent|missing|disappeared|disappears|vanished|vanishes|"
     r"went\s+away|gone\s+away|goes\s+away|cleared)$",
     re.I,
 )
@@ -726,14 +776,16 @@ _SHOWN = (
     r"(?:shown|visible|displayed|there|present|on\s+(?:the\s+|this\s+)?(?:screen|page)|showing|appearing|"
     r"appears?|appeared|show(?:s|n)?(?:\s+up)?|exists?|gone|hidden|absent|missing|disappeared|vanished|seen|anywhere|"
     r"available|displaying|in\s+view|around|listed|included|rendered|on\s+display|showing\s+up|in\s+the\s+list|"
-    r"went\s+away|gone\s+away|goes\s+away|"
+    r"went\s+away|gone\s+away|goes\s+away|disappears|vanishes|remains?|stays?|persists?|"
     r"on\s+(?:the\s+|this\s+)?[\w-]+\s+(?:screen|page))"
 )
 _PREDICATE = re.compile(
-    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not|\s+no\s+longer)?\s+)?(?:have\s+)?"
+    r"(?:\s+(?:(?:is|are|'s|should|must|will|does|do|did|has|have|can)(?:\s*n't|\s+not|\s+no\s+longer)?\s+)?"
+    r"(?:still\s+|now\s+|also\s+)?(?:have\s+)?"
     r"(?:be\s+|been\s+)?"
     rf"(?:not\s+|no\s+longer\s+|still\s+|now\s+|being\s+|also\s+|any\s*more\s+|both\s+|all\s+|each\s+)*{_SHOWN}"
-    r"(?:\s+(?:anywhere|on\s+(?:the\s+|this\s+)?(?:\w+\s+)?(?:screen|page)|any\s*more|now|at\s+all|either|here|yet|"
+    r"(?:\s+(?:anywhere|(?:on|in)\s+(?:the\s+|this\s+)?(?:[\w-]+\s+){0,2}(?:screen|page|launcher|app|form|view)|any\s*more|"
+    r"now|at\s+all|either|here|yet|"
     r"again|right\s+now|at\s+the\s+moment|currently|in\s+the\s+list|on\s+top|at\s+the\s+(?:very\s+)?(?:top|bottom)"
     r"(?:\s+of\s+the\s+(?:screen|page|list))?))*)$",
     re.I,
@@ -741,8 +793,8 @@ _PREDICATE = re.compile(
 _OPENING = re.compile(
     r"^(?:there'?s\s+(?=\S)|theres\s+|(?:is|are)\s+there(?:\s+(?:a|an|any|still)\b)?|there(?:\s+(?:is|are|should\s+be|must\s+be|will\s+be|isn't|aren't|should\s+not\s+be|shouldn't\s+be|"
     r"must\s+not\s+be|mustn't\s+be|is\s+not|are\s+not))|"
-    r"(?:i|we|you)\s+(?:should\s+|must\s+|can\s+|could\s+|will\s+)?(?:not\s+)?(?:now\s+|still\s+|also\s+)?"
-    r"(?:see|find|notice)|(?:i|we)(?:\s+(?:would|should))?(?:\s+|'d\s+)(?:expect|want|like|need|hope)\s+(?:not\s+)?to\s+"
+    r"(?:i|we|you|(?:the\s+)?(?:user|tester|customer))\s+(?:should\s+|must\s+|can\s+|could\s+|will\s+)?(?:not\s+)?"
+    r"(?:now\s+|still\s+|also\s+)?(?:see|find|notice|sees)|(?:i|we)(?:\s+(?:would|should))?(?:\s+|'d\s+)(?:expect|want|like|need|hope)\s+(?:not\s+)?to\s+"
     r"(?:see|find)|"
     r"(?:i|we|you)\s+(?:shouldn't|mustn't|can't|cannot|don't|do\s+not|won't|should\s+not|must\s+not)\s+"
     r"(?:(?:be\s+able\s+to\s+)?see|find|notice)|"
@@ -772,7 +824,9 @@ _ACTION = re.compile(
     re.I,
 )
 _CONTRACTION = re.compile(r"(\w)'s\s+(?=(?:not\s+|still\s+|now\s+|no\s+longer\s+)*" + _SHOWN + r")", re.I)
-_GONE = re.compile(r"\b(?:gone|hidden|absent|missing|disappeared|vanished|went\s+away|goes\s+away)\b", re.I)
+_GONE = re.compile(
+    r"\b(?:gone|hidden|absent|missing|disappeared|disappears|vanished|vanishes|went\s+away|goes\s+away)\b", re.I
+)
 _NOT = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.I)
 _LOGGED = re.compile(
     r"(?:i'?m|i\s+am|we're|we\s+are|(?:the\s+)?user\s+is|you're|you\s+are|(?:i|we|you)\s+should\s+be|"
@@ -782,9 +836,26 @@ _LOGGED = re.compile(
 )
 # "we are no longer on the login screen": that screen is not shown (never a check of the text "we")
 _ON_SCREEN = re.compile(
-    r"\b(?:i'?m|i\s+am|we're|we\s+are|you're|you\s+are|(?:the\s+)?user\s+is|(?:i|we|you)\s+(?:should|must)\s+be)\s+"
-    r"(?:still\s+|now\s+)?(?P<not>not\s+|no\s+longer\s+)?(?:still\s+|now\s+)?on\s+"
-    r"(?P<x>(?:the\s+|this\s+)?(?:[\w-]+\s+)?(?:screen|page|form|view))\b",
+    r"\b(?:i'?m|i\s+am|we're|we\s+are|you're|you\s+are|"
+    # "the user should be taken back to the sign in page", "we end up on the home screen", "the device is on …"
+    r"(?:(?:the\s+)?(?:user|tester|device|phone|app(?:lication)?)|i|we|you)\s+"
+    r"(?:(?:is|are|am|should|must|will|gets?|got|has|have)\s+)?(?:be(?:en)?\s+|get\s+)?(?:still\s+|now\s+|then\s+)?"
+    r"(?:taken|redirected|sent|returned|brought|navigated|directed|stay(?:s|ed)?|remain(?:s|ed)?|end(?:s|ed)?\s+up|"
+    r"land(?:s|ed)?|arrive(?:s|d)?|is|are|be))\s+"
+    r"(?:still\s+|now\s+)?(?P<not>not\s+|no\s+longer\s+)?(?:still\s+|now\s+|back\s+|again\s+)*(?:on|to|at|onto)\s+"
+    r"(?P<x>(?:the\s+|this\s+)?(?:[\w-]+\s+){0,2}(?:screen|page|form|view|launcher|dashboard))\b",
+    re.I,
+)
+_WHEN_SAID = re.compile(
+    r"\b(?P<w>shown|visible|displayed|there|present|gone|hidden|listed)\s+(?:after|before|even\s+though|although|though|"
+    r"when|while|once|because|until|despite|without)\b.*$",
+    re.I,
+)
+# "the home page opens", "the sign-in screen comes back": that screen is shown
+_APPEARS = re.compile(
+    r"(?P<x>(?:the\s+)?(?:[\w-]+\s+){0,2}(?:screen|page|form|view|dashboard))\s+(?:(?:is|should\s+be|must\s+be)\s+)?"
+    r"(?P<not>(?:should|must|does|did|will|may)(?:\s*n't|\s+not|\s+never)\s+|never\s+)?"
+    r"(?:open(?:s|ed)?|loaded|loads?|appears?|comes?\s+(?:back|up)|shows?\s+up|displayed|visible|shown)(?:\s+again)?$",
     re.I,
 )
 _QUANTITY = re.compile(
@@ -906,6 +977,9 @@ def check(clause: str) -> Intent | None:
         clause = f"{dies['lead'] or 'verify '}{dies['app']}did not crash"
     clause = re.sub(r"\b(i|we|you)\s+(should|must)\s+not\s+be\s+on\b", r"\1 \2 be not on", clause, flags=re.I)
     clause = _ON_SCREEN.sub(lambda m: f"{m['x']} is {'not ' if m['not'] else ''}shown", clause)
+    clause = _APPEARS.sub(lambda m: f"{m['x']} is {'not ' if m['not'] else ''}shown", clause)
+    # "X is still shown after the failed attempt", "… even though the list is scrolled": when, not what
+    clause = _WHEN_SAID.sub(lambda m: m["w"], clause)
     clause = _LOGGED.sub(
         # "I'm signed in as X": signed in (no screen shows which account); "not signed in as X" is left as said, and
         # asked about (signed out is not what it denies)
@@ -1285,7 +1359,7 @@ def _swipe(m: re.Match[str]) -> Intent:
 
 @rule(
     r"scroll\s+(?:back\s+)?(?:the\s+)?(?:screen\s+|page\s+|list\s+)?(?P<dir>up|down|left|right)(?:wards?)?"
-    r"(?:\s+(?:on\s+)?(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more|a\s+little\s+more|a\s+lot|"
+    r"(?:\s+(?:on\s+|in\s+)?(?:the\s+)?(?:[\w-]+\s+){0,2}(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more|a\s+little\s+more|a\s+lot|"
     r"(?:by\s+)?(?:one|a)\s+(?:page|screen)))?",
     r"scroll(?P<dir>)(?:\s+(?:the\s+)?(?:screen|page|list))?(?:\s+(?:a\s+(?:bit|little)|some|more))?",
 )

@@ -134,6 +134,7 @@ _PLACEHOLDER = re.compile(
     r"(?:(?:my|your|our|his|her|their|the|a|an|some|any|valid|correct|right)\s+)+(?:\w+\s+)?"
     r"(?:password|passcode|pin|email|e-mail|email\s+address|name|username|user\s+name|address|code|credentials|details|"
     r"text|value|number|phone\s+number|thing|word|words|login)|something|anything|stuff|whatever|some\s+text|"
+    r"mine|yours|ours|theirs|his|hers|(?:my|your|our)\s+own|something\s+else|(?:some|any)one\s+else'?s?|"
     r"(?:some\s+)?random\s+(?:text|stuff|words?|characters)|"
     # "type the same into the password" with nothing said before: what stands for a value
     r"(?:the\s+)?same(?:\s+(?:one|thing|text|value|again))?|(?:it|that|this|them)(?:\s+again)?|"
@@ -219,11 +220,26 @@ _DESCRIBING = frozenset(
         "message messages notice notices notification notifications note banner popup toast text texts greeting "
         "greetings user shortcut shortcuts icon icons button buttons link entry row option setting label info list "
         "items rows device phone version password passwords email login credentials credential account username "
+        "line lines heading title caption word words string entries field section value "
         # kinds of element the UI tree has no text for: "no dialog", "the keyboard", "a loading spinner"
         "dialog dialogs modal modals window popups toasts spinner spinners keyboard loading loader indicator "
         "indicators progress bar snackbar snackbars tooltip tooltips overlay sheet prompt",
     )
 )
+# What points at something done or said before this message, or a value only the user knows.
+_VAGUE_REF = re.compile(
+    r"\b(?:earlier|yesterday|last\s+time|previously|before(?=\s*$)|from\s+before|as\s+before|(?:the|my|our)\s+usual|"
+    r"how\s+it\s+was|the\s+way\s+it\s+was|we\s+(?:talked|spoke|discussed|tested|used|mentioned|agreed)|"
+    r"(?:i|we|you)\s+(?:switched|turned|changed|set|tapped|used|picked|chose|did)\b|that\s+direction|"
+    r"the\s+(?:right|correct|proper|other|same|remaining|next)\s+(?:one|value|account|password|email|setting|item|field|switch)|"
+    r"the\s+one\s+(?:that|which|thats|that's)|next\s+to\s+it|(?:do|try)\s+(?:it|that|this|the\s+same)(?:\s+\w+)?\s+again|"
+    r"do\s+(?:it|that|this|the\s+same)(?:\s+(?:for|with|on)\s+.+)?$|fix\s+(?:it|that|this|the\s+\w+)|the\s+other\s+one|"
+    r"(?:switch|flip|toggle|set|put|turn)\s+(?:it|that|this|the\s+switch)\s+back)\b",
+    re.I,
+)
+_ROW = re.compile(r"\b(?:item|row|entry)\s+\d+\b", re.I)  # "open Item 5" after signing in: a row, not an app
+_DOING = re.compile(rf"\b(?:{'|'.join(VERBS)}|do|fix|try|redo|repeat|undo)\b", re.I)
+_CLEAR_IT = r"(?:delete|remove|erase|clear|empty)\s+(?:it|that|this)"
 # Words of a sentence, never of a label: a NOT-shown check of a phrase with them could never fail.
 _CLAUSE = frozenset(
     re.findall(
@@ -301,7 +317,10 @@ class _Planner(Resolver):
         if done := _DONE.match(text):
             self.said, text = [part for part in done[1].split("; ") if part], text[done.end() :]
         self.masked = mask(text, self.labels)
-        planned = self._understand(clauses(self.masked.text))
+        try:
+            planned = self._understand(clauses(self.masked.text))
+        except Ask as ask:  # a clause that points at what was done or said before ("do it again")
+            return self._question(ask, self.masked.restore(self.masked.text))
         if not planned:
             raise BrainError(f'Tell me what to do, for example "open Settings and turn on Wi-Fi". {can_do()}')
         started = [0] * (len(planned) + 1)
@@ -327,6 +346,8 @@ class _Planner(Resolver):
                     )
                 return self._done(remaining=rest)
             except Missing as missing:
+                if not self.steps and (vague := self._vague(planned[n][0])):
+                    return self._question(vague, rest)
                 if (intent.terse and not intent.inherited) or (intent.inherited and _nonsense(planned[n][0])):
                     words = self.masked.restore(planned[n][0])
                     raise BrainError(f'I don\'t understand "{words}". {can_do()}', "not_understood") from missing
@@ -452,6 +473,8 @@ class _Planner(Resolver):
             elif intent is None and fixed and (corrected := parse(fixed)) is not None:
                 intent, clause = corrected, fixed  # "opn settngs": nothing reads it as said
             if intent is None:
+                if vague := self._vague(clause):
+                    raise vague
                 raise BrainError(f'I don\'t understand "{self.masked.restore(clause)}". {can_do()}', "not_understood")
             if intent.kind == "unsupported":
                 for _, earlier in planned:  # "open the camera and take a photo": the first thing wrong is said
@@ -504,11 +527,15 @@ class _Planner(Resolver):
                     f"I can't delete {self.masked.restore(element.target)}: no step does that. {can_do()}",
                     "unsupported",
                 )
+            elif intent.kind == "clear" and element is None and re.fullmatch(_CLEAR_IT, clause, re.I):
+                intent.pronoun = True  # "delete it" with nothing said before: which field, asked
             elif intent.target.lower() in PRONOUNS or _VAGUE.fullmatch(intent.target):
                 other = intent.target.lower() in ("the other one", "the other", "another one", "the one", "one")
                 if element is not None and intent.target.lower() in PRONOUNS and not other:
                     intent.target = element.target
-                    if planned and planned[-1][1] is element:
+                    if planned and planned[-1][1] is element and element.terse and element.kind == "tap":
+                        planned.pop()  # "the little arrow at the top - tap it": it was named, not tapped
+                    elif planned and planned[-1][1] is element:
                         self.antecedent[len(planned)] = len(planned) - 1
                 else:
                     intent.target, intent.pronoun = "", True
@@ -542,6 +569,14 @@ class _Planner(Resolver):
                 raise BrainError(f"You asked me both to {words} and not to: which is it?", "not_understood")
             self.notes.append(f"I won't {words}")
         return planned
+
+    def _vague(self, clause: str) -> Ask | None:
+        """ "the one we tested yesterday", "switch that back to how it was", "fix it": what it points at was done or
+        said before this message, which only the user can say (a question, never a refusal)."""
+        said = self.masked.restore(clause)
+        if not _VAGUE_REF.search(said) or not _DOING.search(said):
+            return None  # "thanks for your help earlier": nothing asked to be done
+        return Ask(f'What do you mean by "{said}"? Say it as the screen names it, please.', code="needs_value")
 
     def _question(self, ask: Ask, rest: str) -> Plan:
         step: dict[str, Any] = {"action": "ask_user", "prompt": ask.question}
@@ -651,6 +686,8 @@ class _Planner(Resolver):
     # Signing in ------------------------------------------------------------------
 
     def _login(self, intent: Intent) -> None:
+        if intent.form == "another":
+            raise Ask("Which email and password should I sign in with?", code="needs_value")
         if intent.text and not intent.target:
             _, password_field = self._form()
             self._add(
@@ -832,6 +869,49 @@ class _Planner(Resolver):
         if known is not None and known.package != here and known.package != LAUNCHER:
             self._launch(known.package, fresh=False)
             raise Later(target)
+
+    def _field_check(self, intent: Intent) -> None:
+        """ "the email field is empty": the field shows its hint, the text an empty field has in the UI tree (on a
+        field that holds a value now, the hint our apps' field is known by), so the check fails when it is not."""
+        if not self.screen:
+            raise Later(self.masked.restore(intent.target))
+        fields = [i for i in self.screen.shown if self.screen.is_kind(i, "field")]
+        if re.fullmatch(
+            r"(?:both|all|each|every)(?:\s+(?:of\s+)?the)?\s+(?:fields|boxes|inputs)|(?:the\s+)?fields", intent.target
+        ):
+            chosen = fields
+        else:
+            _, _, i = self._resolve(intent.target, purpose="field", kinds=("field",))
+            if i is None or i not in fields:
+                raise Missing(f'I can\'t find a field called "{self.masked.restore(intent.target)}" on the screen.')
+            chosen = [i]
+        if not chosen:
+            raise Missing("There is no text field on the screen.")
+        for i in chosen:
+            node = self.screen.nodes[i]
+            known = known_element(node.resource_id.split(":id/", 1)[-1], package=self.screen.package, kinds=("field",))
+            name = known.label if known else self.screen.name_of(i)
+            if intent.text:  # "the email field has x in it": the value it shows
+                value = self.masked.restore(intent.text)
+                if node.password or (known and known.label == "Password"):
+                    raise BrainError(
+                        f"I can't read the {name} field: it shows dots, not what was typed.", "unsupported"
+                    )
+                self._add(
+                    {"action": "assert_visible", "id": node.resource_id, "text": value},
+                    f'check that the {name} field holds "{value}"',
+                )
+                continue
+            hint = node.text if self.screen.is_empty_field(i) else (known.label if known else "")
+            if not hint.strip() or ":id/" not in node.resource_id:
+                raise BrainError(
+                    f"I can't check that the {name} field is empty: it shows no hint to look for. {can_do()}",
+                    "unsupported",
+                )
+            action, said = ("assert_visible", "empty") if intent.on else ("assert_not_visible", "not empty")
+            self._add(
+                {"action": action, "id": node.resource_id, "text": hint}, f"check that the {name} field is {said}"
+            )
 
     def _check_state(self, intent: Intent) -> None:
         """ "check that wifi is on", "is bluetooth enabled?": the switch, found as for turning it, must show that
@@ -1021,9 +1101,9 @@ class _Planner(Resolver):
         held: dict[str, set[str]] = {}
         unexplained: list[str] = []
         for word in content:
-            holders = [
+            holders = [label for label in labels if word in norm(label).split()] or [
                 label for label in labels if any(word_likeness(word, other) >= 0.9 for other in norm(label).split())
-            ]
+            ]  # "the Model line": the label with the word itself, never one with a word like it ("mode")
             for label in holders:
                 held.setdefault(label, set()).add(word)
             if not holders and word not in _DESCRIBING | _REJECTED | GENERIC:
@@ -1190,7 +1270,9 @@ class _Planner(Resolver):
         )
         if package:
             self._launch(package, fresh=intent.fresh)
-        elif self.screen or needs_screen(name) or known_element(name, package=self.app):
+        elif not self.screen and self.steps and _ROW.search(name):
+            raise Later(name)  # "sign in and open Item 22": on the screen signing in leads to
+        elif self.screen or needs_screen(name) or known_element(name, package=self.app) or _ROW.search(name):
             try:
                 self._tap(intent)
             except Missing as exc:

@@ -550,10 +550,20 @@ class Screen:
         return self._one(found, ref, purpose)
 
     def _ordinal(self, position: int, kind: str | None, ref: str, *, name: str | None = None) -> int:
-        if not kind and not name:
+        unnamed = not kind and not name
+        if unnamed:
             kind = "item" if self._of_kind("item") else "any"
         found = self._of_kind(kind, name)
         found.sort(key=lambda i: (self.nodes[i].bounds[1], self.nodes[i].bounds[0]))
+        numbered = [i for i in found if re.search(r"\d", self.nodes[i].text)]
+        if unnamed and kind == "item" and self.scrollable() and numbered and 1 <= abs(position) <= len(found):
+            # "tap the 5th one" on a list scrolled to Item 19: the 5th row shown, or Item 5? ("the last one": of the
+            # screen, or of the list?) Which, asked; never when the row shown is the one numbered so.
+            shown = found[position if position < 0 else position - 1]
+            label = self.name_of(shown)
+            if position > 0 and re.search(rf"(?<!\d){position}(?!\d)", label):
+                return shown
+            raise Ask(f'Do you mean "{label}", the {ref} on the screen? Name the row, please.', [shown], labels=[label])
         if position < 0 and -position <= len(found):
             return found[position]
         if not 1 <= position <= len(found):

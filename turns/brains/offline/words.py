@@ -38,6 +38,7 @@ _GERUNDS = {
     "tapping": "tap",
     "clicking": "click",
     "opening": "open",
+    "putting": "put",
     "turning": "turn",
     "switching": "switch",
     "checking": "check",
@@ -155,6 +156,9 @@ _SHORT_SLIPS = {
     "tha": "the",
     "wiht": "with",
     "sur": "sure",
+    "shoud": "should",
+    "rite": "right",
+    "sould": "should",
 }
 _ABBREVIATIONS = {
     "btn": "button",
@@ -179,6 +183,7 @@ _ABBREVIATIONS = {
     "shld": "should",
     "shud": "should",
     "instal": "install",
+    "homescreen": "home screen",
 }
 _CHAT_WORDS = {"wanna": "want to", "gonna": "going to", "gotta": "have to", "hafta": "have to", "lemme": "let me"}
 _CHAT = re.compile(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
@@ -192,7 +197,93 @@ _NAME_WORD = r"(?!(?:on|off|and|then|also|both|it|them)\b)[\w-]+"
 _NAME = rf"(?!(?:and|or|then|also|both|is|are|no|not|should|must)\b)(?:[\w-]+|{OPEN}\d+{CLOSE})"
 _NO_STOP = r"(?:[^,;.!?]|\.(?=\S))"
 _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
+    (  # "type into email demo@example.com": the field said first
+        re.compile(
+            r"\b(type|enter|input|write|put)\s+(?:in|into)\s+(?:the\s+)?(?P<f>(?:e-?mail(?:\s+address)?|password|username|[\w-]+(?=\s+(?:field|box|input)\b))"
+            r"(?:\s+(?:field|box|input))?)\s*[:=]?\s+(?P<v>(?!(?:field|box|input|address)\b)[^\s,;]+)",
+            re.I,
+        ),
+        r"\1 \g<v> into \g<f>",
+    ),
     (re.compile(r"\b(?:press|tap|click|touch)\s+and\s+hold\b", re.I), "long press"),
+    # "it should give an error", "sign in - should fail with an error": the error expected, checked
+    (
+        re.compile(
+            r"\b(?:(?:it|that|this|which|the\s+(?:app|sign[\s-]?in|log[\s-]?in|login))\s+)?(?:should|must|will|is\s+expected\s+to)\s+"
+            r"(?:give|show|throw|display|produce|return|raise|fail\s+with)\s+(?:me\s+)?(?:an?\s+|the\s+)?(error(?:\s+message)?|warning)\b",
+            re.I,
+        ),
+        r"check the \1 is shown",
+    ),
+    # "scroll down to the end, then back up": to the top again
+    (
+        re.compile(
+            r"(?:(?<=[,;]\s)|(?<=\bthen\s)|(?<=\band\s))(?:scroll\s+|go\s+|swipe\s+)?(?:all\s+the\s+way\s+)?back\s+up\b(?!\s+to\b)",
+            re.I,
+        ),
+        "scroll to the top",
+    ),
+    (
+        re.compile(r"\bits\s+(?=(?:not\s+)?(?:on|off|enabled|disabled|shown|visible|gone|there|empty)\b)", re.I),
+        "it is ",
+    ),  # "its off"
+    (  # "bluetooth of": the state, cut short
+        re.compile(
+            r"\b(?!(?:and|the|one|top|all|out|end|most|some|each|both|none|part|rest|side|list|kind|sort|lot|bit|any)\b)"
+            r"([a-z][\w-]{2,})\s+of(?=\s*$|\s*[,;.!?])",
+            re.I,
+        ),
+        r"\1 off",
+    ),
+    (re.compile(r"\b(?:pops?|popped)\s+up\b", re.I), "appears"),  # "an error should pop up"
+    (re.compile(r"\b(?:should|must|will)\s+end\s+up\b", re.I), "should be"),  # "airplane mode should end up off"
+    (re.compile(r"\bends\s+up\b", re.I), "is"),
+    # "I don't need Bluetooth any more", "I don't want location on anymore": that switch off
+    (
+        re.compile(
+            r"\b(?:i|we)\s+(?:don't|do\s+not|no\s+longer)\s+(?:want|need)\s+(?!to\b|any\b|it\b|that\b|this\b)"
+            r"(?P<x>(?:the\s+)?[\w-]+(?:\s+(?:mode|theme|services))?)(?:\s+on)?(?:\s+any\s*more)?(?=\s*(?:[,;.!]|$))",
+            re.I,
+        ),
+        r"turn off \g<x>",
+    ),
+    (re.compile(r"\b(?:scroll|swipe|go)\s*(?:→|->|=>)\s*", re.I), "scroll to "),  # "scroll→item 33"
+    (re.compile(rf"\s*(?:→|=>)\s*(?=(?:{'|'.join(VERBS)})\b)", re.I), "; "),  # "wifi on → tap About phone"
+    (re.compile(r"\b(?:launch|open|start)\s+app\s+(?=[a-z][\w]*\.[\w.]+)", re.I), "launch "),  # "launchApp com.x"
+    (re.compile(r"\bclear\s*state\b", re.I), "with its data cleared"),
+    (re.compile(r"\b(item|row|entry)\s+(\d+)\s+(?:through|thru|-)\s+(?:\1\s+)?(\d+)\b", re.I), r"\1s \2 to \3"),
+    (
+        re.compile(
+            r"\b(?:take|bring|get)\s+(?:me|us)\s+(?:back\s+)?(?:up\s+)?to\s+the\s+(?=top\b|bottom\b|end\b)", re.I
+        ),
+        "scroll to the ",
+    ),
+    (re.compile(r"\bgo\s+all\s+the\s+way\s+(?:down|up)\s+to\b", re.I), "scroll to"),
+    (re.compile(r"\b(?:get|take)\s+(?:me|us)\s+to\b", re.I), "go to"),
+    # "password is secret123, go ahead": the form sent
+    (
+        re.compile(
+            r"^(?=.*\b(?:password|pw|credentials)\b)(?P<said>.+?),?\s+(?:and\s+)?(?:go\s+ahead|go\s+for\s+it|proceed)\s*[.!]*\s*$",
+            re.I,
+        ),
+        r"\g<said>, submit",
+    ),
+    # "ensure no error is shown before submitting": when to check, not a step
+    (
+        re.compile(
+            r"(?P<check>\b(?:ensure|verify|check|make\s+sure|confirm|assert)\b[^,;.]*?)\s+before\s+(?:submitting|signing\s+in|"
+            r"logging\s+in|tapping\s+(?:sign\s+in|submit|anything)|anything\s+else)(?=\s*(?:[.;!]|$))",
+            re.I,
+        ),
+        r"\g<check>",
+    ),
+    # "I need to be logged in": a goal, the sign-in (never a check that it is so)
+    (
+        re.compile(
+            r"\b(?:i|we)\s+(?:need|want|have|'d\s+like|would\s+like)\s+to\s+be\s+(?:logged|signed)\s+(?=in\b)", re.I
+        ),
+        "log ",
+    ),
     # credentials said together: "X, password Y", "X and the password Y", "X / Y", "X:Y", "X and Y to log in"
     (
         re.compile(
@@ -747,7 +838,15 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         "is ",
     ),
     # "back out to the main settings", "get me into settings": go (back) there
-    (re.compile(r"\bback\s+out(?:\s+of\s+(?:here|it|this(?:\s+(?:screen|page))?)\b|\b(?!\s+of\b))", re.I), "go back"),
+    (re.compile(r"\b(log|sign)\s+(?:right\s+)?back\s+(in|out)\b", re.I), r"\1 \2"),  # "log right back out"
+    (
+        re.compile(
+            r"\bback\s+out(?:\s+of\s+(?:here|it|(?:this|the)(?:\s+(?:screen|page|app|application))?)\b|\b(?!\s+of\b))",
+            re.I,
+        ),
+        "go back",
+    ),
+    (re.compile(r"\bgo\s+in(?=\s+(?:the\s+)?(?:settings|login\s+demo|about)\b)", re.I), "go into"),  # "go in settings"
     (re.compile(r"\b(?:go\s+back|return)\s+to\s+the\s+main\s+(?=settings\b)", re.I), "go back to "),
     (re.compile(r"\b(?:get|take|bring)\s+(?:me|us)\s+(?:in)?to\b", re.I), "go to"),
     # "there should not be a Sign in button anymore": no longer there
@@ -842,7 +941,7 @@ _WORD_SPLIT = re.compile(
 )
 _LEADING = re.compile(
     r"^(?:(?:and|then|also|now|first(?:ly)?(?!\s+(?:item|row|one|field|button|switch|entry|option|icon|link)\b)|"
-    r"secondly|next|finally|lastly|after\s+that|afterwards|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
+    r"secondly|next|finally|lastly|after\s+that|afterwards|(?:in|at|by)\s+the\s+end|please|pls|plz|kindly|just|ok(?:ay)?|so|right|alright|"
     r"once\s+(?:done|that'?s\s+done|finished)|when\s+(?:done|finished)|after\s+which|"
     r"(?:once|when|after)\s+(?:that|this|it)(?:'s|\s+is|\s+has\s+been)\s+(?:done|finished|complete)|"
     r"(?:once|when)\s+(?:you(?:'re|\s+are|'ve|\s+have)|that'?s)\s+(?:done|finished)(?:\s+with\s+(?:that|it))?|"
@@ -893,7 +992,8 @@ _TRAILING = re.compile(
     r"if\s+you\s+(?:can|could|would|don't\s+mind)|when\s+you\s+can|(?<!starts\s)(?<!start\s)(?<!loads\s)(?<!load\s)(?<!opens\s)(?<!open\s)(?<!responds\s)(?<!works\s)quickly|if\s+you\s+please|"
     r"if\s+you\s+(?:would|could|'d)\s+be\s+so\s+kind|for\s+me\s+please|thanks?\s+(?:a\s+lot|so\s+much|in\s+advance)|"
     r"cheers|ta|thx|ty|mate|buddy|together|completely|entirely|fully|for\s+good|for\s+(?:a\s+)?(?:moment|bit|second|sec|while)|"
-    r"for\s+now|temporarily|(?<!the\s)(?<!a\s)first|one\s+(?:step|notch)|a\s+notch|"
+    r"for\s+now|temporarily|afterwards|after\s+(?:that|this)|(?:in|at)\s+the\s+end|(?<!the\s)(?<!a\s)first|one\s+(?:step|notch)|a\s+notch|"
+    r"(?<!\bbe\s)(?:on|in)\s+this\s+(?:current\s+)?(?:screen|page|view)|"
     r"(?:in|on|at)\s+the\s+(?:top\s+bar|toolbar|tool\s+bar|action\s+bar|app\s+bar|title\s+bar|header)|(?:when|once)\s+(?:you're|you\s+are|you\s+get|we're|we\s+are)\s+there|"
     r"(?:when|once)\s+(?:it's|it\s+is)\s+(?:open|loaded|up)|for\s+(?:this|the|my|our)\s+(?:test(?:\s+run|\s+case)?|run|check)|"
     r"for\s+testing(?:\s+purposes)?|from\s+the\s+(?:list|menu|settings\s+list)|thanks\s+a\s+(?:bunch|ton|million)|thank\s+you\s+kindly|,?\s*(?:that|it)\s*(?:would|'d|will)\s+be\s+(?:great|nice|lovely|awesome|perfect|"
@@ -927,8 +1027,13 @@ _FILLER = re.compile(
     # the tester's own story around the steps ("I just want to be certain", "we left it on by mistake")
     r"(?:i|we)(?:\s+|(?='))(?:just\s+)?(?:want|wanted|need|needed|would\s+like|'d\s+like)\s+to\s+(?:be\s+(?:sure|certain)|review|look\s+at|"
     r"take\s+a\s+look|see\s+(?:how|what|why|whether|if)|know|understand|find\s+out)\b.*|"
-    r"(?:i|we)\s+(?:left|turned|switched|set)\s+.+\s+by\s+(?:mistake|accident)|(?:i'?m|i\s+am|we'?re|we\s+are)\s+seeing\s+.*|"
-    r"(?:the\s+\w+|everything|it|both)\s+(?:is|are)\s+(?:already\s+)?(?:filled(?:\s+in)?|typed(?:\s+in)?|entered)(?:\s+already)?|"
+    r"(?:i|we)\s+(?:left|turned|switched|set)\s+.+\s+by\s+(?:mistake|accident)|"
+    r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:all\s+)?(?:done|finished|through)(?:\s+(?:here|now|with\s+.+))?|"
+    r"(?:we'?re|we\s+are|i'?m|i\s+am)\s+(?:pairing|going\s+to|about\s+to|planning|demoing|presenting|recording)\b.*|"
+    r"(?:we'?ve|we\s+have|i'?ve|i\s+have)\s+(?:seen|done|had|got)\s+enough\b.*|(?:our|my|the)\s+[\w\s-]+\s+needs?\s+(?:it|this|that|them)|"
+    r"(?:the\s+)?\w+(?:\s+\w+)?\s+looks?\s+(?:fine|good|ok(?:ay)?|right|correct|alright)|(?:i'?m|i\s+am|we'?re|we\s+are)\s+seeing\s+.*|"
+    r"(?:the\s+\w+|everything|it|both(?:\s+fields)?|both\s+of\s+them|the\s+fields)\s+(?:is|are)\s+(?:already\s+)?"
+    r"(?:pre-?filled|filled(?:\s+in)?|typed(?:\s+in)?|entered)(?:\s+already)?|"
     r"(?:once|when|after)\s+(?:it|that|the\s+\w+(?:\s+\w+)?)\s+(?:has\s+)?(?:loaded|opened|appeared|finished|shows|appears|loads|"
     r"opens|comes\s+up|shows\s+up|is\s+(?:open|loaded|"
     r"ready|shown|visible|up))|please\s+and\s+thank\s+you|thanks\s+in\s+advance)"
@@ -962,8 +1067,10 @@ _PURPOSE = re.compile(r"(?P<verb>tap|click|press|hit|touch|flip|toggle|select|po
 _TO = re.compile(r"\s+(?:in\s+order\s+|so\s+as\s+)?to\s+", re.I)
 # "tap Sign in with empty fields": how the form is, not what to tap
 _TAP_EMPTY = re.compile(
-    r"^(?P<v>tap|click|press|hit|touch|select|push)\s+(?P<t>.+?)\s+with\s+(?:both\s+|all\s+(?:the\s+)?|the\s+|an\s+)?"
-    r"(?:(?:empty|blank)\s+(?:fields?|form|inputs?|credentials)|nothing\s+(?:filled\s+in|typed|entered))$",
+    r"^(?P<v>tap|click|press|hit|touch|select|push)\s+(?P<t>.+?)(?:\s+(?:again|anyway|right\s+away))?\s+(?:with\s+"
+    r"(?:both\s+|all\s+(?:the\s+)?|the\s+|an\s+)?(?:(?:empty|blank)\s+(?:fields?|form|inputs?|credentials)|"
+    r"nothing\s+(?:filled\s+in|typed|entered)|(?:fields?|form)\s+(?:still\s+)?(?:empty|blank))|"
+    r"without\s+(?:a|an|the|any|entering|typing|filling)\b.*)$",
     re.I,
 )
 _PURPOSE_STATE = re.compile(
@@ -973,7 +1080,8 @@ _PURPOSE_STATE = re.compile(
 )
 _PURPOSE_ANY = re.compile(
     r"(?:open|see|view|go|get|sign|log|submit|continue|proceed|confirm|close|dismiss|return|reach|expand|show|start|"
-    r"navigate|access|enter|reveal|focus|select|choose|pick|finish|complete|trigger|send|login|signin)\b.*",
+    r"navigate|access|enter|reveal|focus|select|choose|pick|finish|complete|trigger|send|login|signin|leave|exit|quit|"
+    r"move|jump|head|come|bring|land|try|retry|attempt|check|test|verify|make|dismiss|hide|load|refresh|reload)\b.*",
     re.I,
 )
 
@@ -1196,6 +1304,59 @@ _CREDENTIALS_ASIDE = re.compile(rf"\s*\(\s*(?P<e>{_EMAIL})\s*(?:,|/|\band\b)\s*(
 _BARE_W = re.compile(r"(?<!\S)w\s+(?=\S+@|(?:password|pw|pwd|pass|the|my)\b)", re.I)
 
 
+# A test case written as a document: "Test case TC-7 (login).", "Precondition: …", "Expected result: …", and a
+# statement asked to be verified after it is said ("Wi-Fi should be off — please verify").
+_CASE_TITLE = re.compile(
+    r"(?:^|(?<=[.;]\s))(?:test\s*case|tc)\s*(?:#|no\.?)?\s*[\w-]*\d[\w-]*\s*(?:\([^()]*\))?\s*[:.\-–—]*\s*", re.I
+)
+_EXPECTED_LABEL = re.compile(
+    r"(?:^|(?<=[\s.;,]))(?:expected(?:\s+(?:result|results|outcome|behaviou?r|state))?|expectations?|results?|outcome|"
+    r"pre-?\s*conditions?|prerequisites?|pre-?reqs?)\s*:\s*(?!(?:open|launch|start|go|navigate|tap|click|sign|log|type|enter)\b)",
+    re.I,
+)
+_VERIFY_AFTER = re.compile(
+    r"(?P<s>[^;.!?—–]+?)(?:,?\s+right)?\s*(?:[—–]+|\s-\s|[;,.!?]+)\s*(?:(?:please|pls|plz|kindly|can\s+you|could\s+you|now)\s+)?"
+    r"(?:verify|check|confirm|double[\s-]*check)(?:\s+(?:it|that|this|please|pls|plz|for\s+me))*"
+    r"(?:\s+before\s+(?:we|i|you)\s+(?:continue|go\s+on|proceed|move\s+on))?\s*[.!]*(?=\s*(?:;|$))",
+    re.I,
+)
+_STATEMENT = re.compile(r"\b(?:is|are|isn't|aren't|should|must|shouldn't|mustn't|has|have|stays?|remains?)\b", re.I)
+
+
+_NOTE = re.compile(
+    r"\s*\((?:note|nb|n\.b\.|fyi|remark|comment|this\s+is|that'?s|which\s+is|it'?s\s+(?:our|a|the|just)|just\s+(?:to|for|a)|"
+    r"for\s+(?:the|our|my|a)|as\s+(?:a|the|expected|before)|because|since|optional|off\s+and|on\s+and|"
+    r"(?:it|they|this|that)\s+(?:should|must|will)|should|expected|default|per|as\s+per|regression|fresh|capital|"
+    r"one\s+(?:char(?:acter)?|digit|letter)|bug|ticket|see|ref|known|case|happy|sad|edge|negative|positive|smoke|sanity|"
+    r"tc|test)\b[^()]*\)",
+    re.I,
+)
+
+
+def _test_case(text: str) -> str:
+    text = _EXPECTED_LABEL.sub("; check ", _CASE_TITLE.sub("", text))
+    text = re.sub(
+        r"(?:^|(?<=[\s.;,]))(?:test\s+)?(?:steps?(?:\s+to\s+reproduce)?|repro(?:\s+steps)?|actions?|procedure)\s*:\s*",
+        "; ",
+        text,
+        flags=re.I,
+    )
+    # "Actual: the version shows 14.": what was seen, not what should be
+    text = re.sub(
+        r"(?:^|(?<=[\s.;,]))actual(?:\s+(?:result|behaviou?r|outcome))?\s*:[^.;]*[.;]?", "; ", text, flags=re.I
+    )
+    return _VERIFY_AFTER.sub(_verify_after, text)
+
+
+def _verify_after(m: re.Match[str]) -> str:
+    said = m["s"].strip()
+    if re.match(r"(?:is|are|does|do|has|have|can)\s", said, re.I):
+        return f"{said}?"  # "is the greeting still there? check": the question, which is a check
+    if re.search(r"\b(?:should|must|shouldn't|mustn't)\b", said, re.I):
+        return said  # "wifi should be off — verify": what a test expects is checked as it is
+    return f"check {said}" if _STATEMENT.search(said) else m[0]
+
+
 def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     """Protect quoted text, then the given labels (case-insensitively) where they contain separators."""
     spans: list[str] = []
@@ -1213,13 +1374,15 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = re.sub(r"\b(sign|log)\s+(?:ot|otu|uot|oot)\b", r"\1 out", text, flags=re.I)  # "sign ot", never "sign to"
     text = _SHORT_SLIP.sub(lambda m: _SHORT_SLIPS[m[0].lower()], text)
     text = _CHAT.sub(lambda m: _CHAT_WORDS[m[0].lower()], text)
-    text = re.sub(r"(?<=[a-z])\s+n\s+(?=[a-z])", " and ", text)  # "the email field n then …": chat's "and"
+    text = re.sub(r"(?<=[a-z\d])\s+nd?\s+(?=[a-z])", " and ", text)  # "the email field n then …": chat's "and"
+    text = _test_case(text)
     text = re.sub(r"(?<!\w)w/\s*(?=\w)", "with ", text, flags=re.I)
     text = _BARE_W.sub("with ", text)  # "log in w a@b.c"
     text = _CALL.sub(lambda m: f"{m[1]} {m[2]}", text)  # 'tap("Sign in")': a verb called like a function
     text = _STEP_NAME.sub(lambda m: _STEP_NAMES[m[1].lower()], text)  # "launch_app com.x", "press_key volume_down"
     text = _SHELL.sub(lambda m: "open " if m[1].lower() == "start" else "stop ", text)  # "am start com.x"
     text = re.sub(r"(?<![\w./])(?:[a-z][\w.]*:)?id/(?=[a-z_])", "", text, flags=re.I)  # "into id/email": that id
+    text = re.sub(r"(?<![\w@.#])[@#](?=[a-z][a-z_]*\b)", "", text, flags=re.I)  # "tap #sign_in", "into @email": ids
     text = _GHERKIN.sub("; ", text)  # "Given … When I … And I … Then I see …": one step a keyword
     text = _GIVEN.sub("check ", text)  # "Given the login screen", "Given I am signed in": what must hold first
     text = _STEP_FLAG.sub(lambda m: " with its data cleared" if m[1].lower() == "true" else "", text)
@@ -1227,7 +1390,9 @@ def mask(text: str, labels: Iterable[str] = ()) -> Masked:
     text = _CAMEL.sub(lambda m: " ".join(re.findall(r"[A-Z]?[a-z]+", m[0])).lower(), text)  # "assertVisible"
     text = _CREDENTIALS_ASIDE.sub(r" with \g<e> and \g<p>", text)  # "fill the form (a@b.c, x)": with them
     text = re.sub(r"(\b(?:with|using))\s+with\s+", r"\1 ", text, flags=re.I)
+    text = _NOTE.sub("", text)  # "(note: one digit short)", "(this is our smoke test)": a remark, not a step
     text = re.sub(r"\s*\((?![\s\dxy=:,]+\))([^()]*)\)", r", \1,", text)  # "(password x)": an aside, not coordinates
+    text = re.sub(r",?\s+(?:i\.e\.|e\.g\.|ie,|that\s+is(?=,)),?\s*", "; ", text, flags=re.I)  # "…, i.e. X should …"
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m[0].lower()], text)
     text = re.sub(r"(?<!\S)(?:←|<|‹|<-)(?!\S)", "back arrow", text)  # "tap the < button"
     text = _digits_for_words(text)
@@ -1553,7 +1718,7 @@ GENERIC = frozenset(
         "services service setting settings mode option options feature function toggle screen page menu section area "
         "thing phone device app application entry row tab control preference preferences hardware physical system "
         "android key networking network tracking access connection connectivity radio red green blue grey gray black "
-        "white yellow orange big small little large tiny bold text message label address name value"
+        "white yellow orange big small little large tiny bold text message label address name value arrow"
     )
 )
 
