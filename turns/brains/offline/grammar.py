@@ -326,7 +326,7 @@ _UNSUPPORTED = {
 @rule(
     rf"(?:{VERIFY})?(?:the\s+)?(?P<target>(?!.*\b(?:screen|page|list|app|switch|toggle)\b).+?)\s+(?:is|are|should\s+be|must\s+be|"
     r"stays?|remains?|(?:should|must)\s+(?:stay|remain)|(?P<neg2>isn't|aren't|(?:should|must)(?:n't|\s+not)\s+be))\s+"
-    r"(?:still\s+)?(?P<neg>not\s+|no\s+longer\s+)?(?:still\s+)?"
+    r"(?:still\s+)?(?P<neg>not\s+|no\s+longer\s+)?(?:both\s+|all\s+)?(?:still\s+)?"
     r"(?:empty|blank)(?:\s+(?:now|again|still|any\s*more))?",
 )
 def _field_empty(m: re.Match[str]) -> Intent:
@@ -591,8 +591,9 @@ _EXPECTED = re.compile(r".+?\s(?:should|must|ought\s+to)\b", re.I)
     rf"(?:turn|switch|set|put|toggle|flip|get|have)\s+(?P<target>.+?)\s+(?:back\s+)?to\s+(?P<state>enabled|disabled){_AGAIN}",
     rf"(?:re-?)?(?P<state>enable|activate|disable|deactivate)\s+(?P<target>.+?){_AGAIN}",
     r"(?P<state>enable|activate|disable|deactivate)",  # "enable" alone: which? asked
-    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|(?P<kept>\s+stays|\s+stayed|\s+remains|\s+remained))"
-    r"(?P<neg>\s+not|n't)?\s+(?:(?P<still>still)\s+|now\s+)?"
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)\s+gets?\s+(?:turned|switched|set)\s+(?P<state>on|off)",
+    r"(?:make\s+sure|ensure)\s+(?:that\s+)?(?P<target>.+?)(?:\s+is|'s|\s+stays|\s+stayed|\s+remains|\s+remained)"
+    r"(?P<neg>\s+not|n't)?\s+(?:still\s+|now\s+)?"
     r"(?:turned\s+|switched\s+|set\s+)?"
     r"(?P<state>on|off|enabled|disabled|activated|deactivated)",
     r"(?:toggle|flip|slide|flick)\s+(?!(?:up|down|left|right)\b)(?P<target>.+)",
@@ -623,8 +624,9 @@ def _toggle(m: re.Match[str]) -> Intent | None:
     on = None if not state else state in ("on", "enable", "activate", "enabled", "activated", "active")
     if on is not None and m.groupdict().get("neg"):
         on = not on  # "make sure it's not off"
-    if on is not None and (_EXPECTED.match(m[0]) or m.groupdict().get("kept") or m.groupdict().get("still")):
-        # "make sure it's still on", "… stayed off": what it was is what is expected, checked
+    if on is not None and (_EXPECTED.match(m[0]) or re.match(r"(?:make\s+sure|ensure)\b(?!.*\bgets?\s)", m[0], re.I)):
+        # "make sure wifi is on", "X should be on": what a test expects is checked (it fails when the switch is
+        # not so); "make sure to turn it on", "ensure it gets turned on" set it
         # "bluetooth should be on", "wifi must not be off": what a test expects is checked, never made so
         return Intent("check_state", target=m["target"], on=on, form=state)
     if "target" in m.re.groupindex and m["target"]:
@@ -732,7 +734,7 @@ def _scroll_edge(m: re.Match[str]) -> Intent:
 
 @rule(
     r"(?:(?:go|scroll|swipe|move)\s+)?back\s+(?P<dir>up|down)\s+(?:to|until(?:\s+(?:you|i|we)\s+(?:see|find|reach))?|"
-    r"till)\s+(?P<target>.+)",
+    r"till)\s+(?P<target>.+?)(?:\s+(?:(?:is|are)\s+)?(?:visible|shown|displayed)|\s+(?:appears|shows(?:\s+up)?))?",
     r"(?:scroll|swipe)\s+back\s+(?:to|until)\s+(?P<target>(?!the\s+(?:top|bottom)\b).+)",
     r"(?:jump|skip|move|go|head|travel|navigate|browse)\s+(?P<dir>down|up)\s+(?:the\s+(?:list|page)\s+)?(?:to|till|until)\s+(?P<target>.+)",
     r"(?:browse|navigate|move|head)\s+(?:the\s+list\s+)?to\s+(?P<target>(?:item|row|entry)\s+\d+)",
@@ -997,6 +999,9 @@ def check(clause: str) -> Intent | None:
         re.I,
     )
     body = clause[lead.end() :] if lead else clause
+    body = re.sub(r"\s+(is|are)\s+(still\s+)?up$", r" \1 \2shown", body, flags=re.I)  # "the banner is still up"
+    if re.search(r"\sgets?\s+(?:turned|switched|set)\s+(?:on|off)$", body, re.I):
+        return None  # "ensure bluetooth gets turned on": to be done, not checked
     if not lead and re.fullmatch(r"(?:the|my|your)\s+(?:password|passcode|pin)\s+(?:is|=|:)\s+\S+", body, re.I):
         return None  # "the password is x": a password said (never shown to check), to type
     opening = _OPENING.match(body)

@@ -139,7 +139,8 @@ _PLACEHOLDER = re.compile(
     # "type the same into the password" with nothing said before: what stands for a value
     r"(?:the\s+)?same(?:\s+(?:one|thing|text|value|again))?|(?:it|that|this|them)(?:\s+again)?|"
     # "change the email to the other one": which one, nothing said
-    r"(?:the\s+|an?\s+)?(?:other|another|different|usual|previous|old|new|real|proper)\s+(?:one|email|address|value|password|text)",
+    r"(?:the\s+|an?\s+)?(?:other|another|different|usual|previous|old|new|real|proper)\s+"
+    r"(?:one|email|address|value|password|text|account|user|login|credentials)",
     re.I,
 )
 _BY_STATE = re.compile(
@@ -237,6 +238,7 @@ _VAGUE_REF = re.compile(
     r"(?:switch|flip|toggle|set|put|turn)\s+(?:it|that|this|the\s+switch)\s+back)\b",
     re.I,
 )
+_SUBPAGE = re.compile(r"\b(?:networks?|network\s+list|devices?|device\s+list|paired|connections?|details)\b", re.I)
 _ROW = re.compile(r"\b(?:item|row|entry)\s+\d+\b", re.I)  # "open Item 5" after signing in: a row, not an app
 _DOING = re.compile(rf"\b(?:{'|'.join(VERBS)}|do|fix|try|redo|repeat|undo)\b", re.I)
 _CLEAR_IT = r"(?:delete|remove|erase|clear|empty)\s+(?:it|that|this)"
@@ -876,15 +878,17 @@ class _Planner(Resolver):
         if not self.screen:
             raise Later(self.masked.restore(intent.target))
         fields = [i for i in self.screen.shown if self.screen.is_kind(i, "field")]
-        if re.fullmatch(
-            r"(?:both|all|each|every)(?:\s+(?:of\s+)?the)?\s+(?:fields|boxes|inputs)|(?:the\s+)?fields", intent.target
-        ):
+        every = r"(?:both|all|each|every)(?:\s+(?:of\s+)?the)?\s+(?:fields|boxes|inputs)|(?:the\s+)?fields"
+        if re.fullmatch(every, intent.target, re.I):
             chosen = fields
         else:
-            _, _, i = self._resolve(intent.target, purpose="field", kinds=("field",))
-            if i is None or i not in fields:
-                raise Missing(f'I can\'t find a field called "{self.masked.restore(intent.target)}" on the screen.')
-            chosen = [i]
+            chosen = []
+            named = re.sub(r"\s+fields$", "", intent.target, flags=re.I)  # "the email and password fields"
+            for ref in re.split(r"\s*(?:,|\band\b)\s*", named):
+                _, _, i = self._resolve(ref, purpose="field", kinds=("field",))
+                if i is None or i not in fields:
+                    raise Missing(f'I can\'t find a field called "{self.masked.restore(ref)}" on the screen.')
+                chosen.append(i)
         if not chosen:
             raise Missing("There is no text field on the screen.")
         for i in chosen:
@@ -895,7 +899,7 @@ class _Planner(Resolver):
                 value = self.masked.restore(intent.text)
                 if node.password or (known and known.label == "Password"):
                     raise BrainError(
-                        f"I can't read the {name} field: it shows dots, not what was typed.", "unsupported"
+                        f"I can't read the {name} field: it shows dots, not what was typed. {can_do()}", "unsupported"
                     )
                 self._add(
                     {"action": "assert_visible", "id": node.resource_id, "text": value},
@@ -1385,6 +1389,9 @@ class _Planner(Resolver):
             if named_only and i is None and known_element(words, package=None, kinds=("switch",)):
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
             if named_only and i is not None and self._switch_of(i) is not None:
+                if intent.kind == "open" and _SUBPAGE.search(words):
+                    # "open the Wi-Fi network list", "… Bluetooth's paired devices": no such page here
+                    raise Missing(f'I can\'t see "{words}": {name} is only a switch here, with no page of its own.')
                 # "wifi", "open bluetooth": a switch's row has no page of its own here; tapping it flips the switch
                 raise Ask(f"Should I turn {name} on or off?", code="needs_value", labels=["on", "off"])
             if (

@@ -556,9 +556,19 @@ class Screen:
         found = self._of_kind(kind, name)
         found.sort(key=lambda i: (self.nodes[i].bounds[1], self.nodes[i].bounds[0]))
         numbered = [i for i in found if re.search(r"\d", self.nodes[i].text)]
-        if unnamed and kind == "item" and self.scrollable() and numbered and 1 <= abs(position) <= len(found):
+        said_where = re.search(r"\b(?:visible|shown|displayed|screen|top|bottom|upper|lower)", ref, re.I)
+        if (
+            (unnamed or position > 0)
+            and not name
+            and not said_where
+            and kind == "item"
+            and self.scrollable()
+            and numbered
+            and 1 <= abs(position) <= len(found)
+        ):
             # "tap the 5th one" on a list scrolled to Item 19: the 5th row shown, or Item 5? ("the last one": of the
-            # screen, or of the list?) Which, asked; never when the row shown is the one numbered so.
+            # screen, or of the list?) Which, asked; never when the row shown is the one numbered so, nor when the
+            # screen was said ("the 3rd visible item").
             shown = found[position if position < 0 else position - 1]
             label = self.name_of(shown)
             if position > 0 and re.search(rf"(?<!\d){position}(?!\d)", label):

@@ -218,7 +218,7 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     # "scroll down to the end, then back up": to the top again
     (
         re.compile(
-            r"(?:(?<=[,;]\s)|(?<=\bthen\s)|(?<=\band\s))(?:scroll\s+|go\s+|swipe\s+)?(?:all\s+the\s+way\s+)?back\s+up\b(?!\s+to\b)",
+            r"(?:(?<=[,;]\s)|(?<=\bthen\s)|(?<=\band\s))(?:scroll\s+|go\s+|swipe\s+)?(?:all\s+the\s+way\s+)?back\s+up\b(?!\s+(?:to|till|until|and)\b)",
             re.I,
         ),
         "scroll to the top",
@@ -277,6 +277,44 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         r"\g<check>",
     ),
+    # "once you see Welcome, Demo! press sign out": that shown first; "once the sign-in page is up, type …": then
+    (
+        re.compile(
+            r"\b(?:once|when|as\s+soon\s+as)\s+(?:you|we|i)\s+(?:can\s+)?see\s+(?P<x>[^,;]+?)"
+            rf"(?:\s*,\s*|\s+(?=(?:{'|'.join(VERBS)})\b))",
+            re.I,
+        ),
+        r"wait for \g<x>; ",
+    ),
+    (
+        re.compile(
+            r"\b(?:once|when|as\s+soon\s+as)\s+(?:[^,;]+?\s+)?(?:is\s+up|shows\s+up|appears|is\s+showing|is\s+shown|"
+            rf"is\s+visible|loads|is\s+loaded|is\s+open|opens|is\s+off|is\s+on)(?:\s*,\s*|\s+(?=(?:{'|'.join(VERBS)})\b))",
+            re.I,
+        ),
+        "; ",
+    ),
+    (
+        re.compile(
+            r"\bleave\s+(?:the\s+)?app\s+(?:with|using|via|by\s+pressing)\s+(?:the\s+)?back(?:\s+(?:key|button))?", re.I
+        ),
+        "press back",
+    ),
+    (
+        re.compile(r"\bto\s+the\s+(?:top|bottom)\s+(?=(?:until|till)\b)", re.I),
+        "",
+    ),  # "scroll up to the top until X shows"
+    # "check the email and password fields are both empty": each of them
+    (
+        re.compile(
+            r"\b(?P<v>check|verify|confirm|make\s+sure|ensure|assert)\s+(?:that\s+)?(?:the\s+)?(?P<a>[\w-]+)(?:\s+(?:field|box))?\s+and\s+"
+            r"(?:the\s+)?(?P<b>[\w-]+)(?:\s+(?:fields?|box(?:es)?))?\s+(?:are|should\s+be)\s+(?:both\s+)?(?:still\s+)?(?P<s>empty|blank)\b",
+            re.I,
+        ),
+        r"\g<v> the \g<a> field is \g<s>; \g<v> the \g<b> field is \g<s>",
+    ),
+    # "turn off the wireless one": Wi-Fi or Bluetooth? which, asked
+    (re.compile(r"\b(?:the\s+)?wireless\s+(?:one|ones|thing|things|stuff)\b", re.I), "the one"),
     # "I need to be logged in": a goal, the sign-in (never a check that it is so)
     (
         re.compile(
@@ -830,10 +868,12 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         r"open \g<a> with a clean state",
     ),
-    # "ensure bluetooth gets turned on": is on
+    # "check bluetooth becomes enabled": is (but "ensure it gets turned on" asks for it to be done)
     (
         re.compile(
-            r"\b(?:gets|get|becomes|become)\s+(?:turned\s+|switched\s+)?(?=(?:on|off|enabled|disabled)\b)", re.I
+            r"\b(?:gets?(?!\s+(?:turned|switched))|becomes?)\s+(?:turned\s+|switched\s+)?"
+            r"(?=(?:on|off|enabled|disabled)\b)",
+            re.I,
         ),
         "is ",
     ),
@@ -841,7 +881,8 @@ _IDIOMS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(log|sign)\s+(?:right\s+)?back\s+(in|out)\b", re.I), r"\1 \2"),  # "log right back out"
     (
         re.compile(
-            r"\bback\s+out(?:\s+of\s+(?:here|it|(?:this|the)(?:\s+(?:screen|page|app|application))?)\b|\b(?!\s+of\b))",
+            r"\b(?:go\s+)?back\s+out(?:\s+of\s+(?:here|it|(?:this|the)(?:\s+(?:screen|page|app|application))?|login\s+demo|"
+            r"settings)\b|\b(?!\s+of\b))",
             re.I,
         ),
         "go back",
@@ -1454,7 +1495,8 @@ def tidy(clause: str) -> str:
     clause = _ITS.sub(r"\1 is", clause)
     clause = _NAME_IS.sub(r"\1 is ", clause)  # "verify wifi's off"
     clause = _CALLED.sub(r"\1 ", clause)  # "the phone is called X": is X
-    clause = re.sub(r"^read\s+(?:me\s+|out\s+|back\s+)+(?=\S)", "read ", clause, flags=re.I)  # "read me the model"
+    # "read me the model", "read out the error": a value to say back, which no step does (as "tell me X")
+    clause = re.sub(r"^read\s+(?:(?:me|out|back|aloud)\s+)+(?=\S)", "tell me ", clause, flags=re.I)
     clause = _TURN_OF.sub(r"\1 off", clause)
     clause = _TRAILING.sub("", clause).strip(" .,;:!?")
     clause = _purpose(clause)
@@ -1555,6 +1597,16 @@ _ALIASES = {
     "bt": "bluetooth",
     "dark mode": "dark theme",
     "night mode": "dark theme",
+    "nite mode": "dark theme",
+    "dark look": "dark theme",
+    "dark appearance": "dark theme",
+    "internet": "wi-fi",
+    "red message": "error",
+    "red text": "error",
+    "error banner": "error",
+    "welcome banner": "welcome demo",
+    "welcome message": "welcome demo",
+    "welcome text": "welcome demo",
     "flight mode": "airplane mode",
     "aeroplane mode": "airplane mode",
     "plane mode": "airplane mode",
@@ -1718,7 +1770,7 @@ GENERIC = frozenset(
         "services service setting settings mode option options feature function toggle screen page menu section area "
         "thing phone device app application entry row tab control preference preferences hardware physical system "
         "android key networking network tracking access connection connectivity radio red green blue grey gray black "
-        "white yellow orange big small little large tiny bold text message label address name value arrow"
+        "white yellow orange big small little large tiny bold text message label address name value arrow thingy"
     )
 )
 
